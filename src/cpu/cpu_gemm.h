@@ -1,0 +1,16 @@
+/* cpu_gemm.h - the CPU backend's one hot loop: Y = W X over a range of pixels, channel-major. */
+#ifndef IG_CPU_GEMM_H
+#define IG_CPU_GEMM_H
+
+#include <stddef.h>
+
+/* Packs W [m][k] (row-major) into panels of 4 rows, k-major: packed[(o/4)*k*4 + kk*4 + o%4].
+ * packed must hold ((m+3)/4)*4*k floats; missing rows are zero. */
+void ig_gemm_pack(const float *w, int m, int k, float *packed);
+
+/* For pixels [p0, p1): Y[o][p] (+)= sum_kk W[o][kk] X[kk][p]. X rows have stride ldx, Y rows
+ * stride ldy. accumulate = 0 overwrites Y, 1 adds to it. */
+void ig_gemm_run(const float *packed, int m, int k, const float *x, size_t ldx, float *y,
+                 size_t ldy, size_t p0, size_t p1, int accumulate);
+
+#endif

@@ -1,0 +1,123 @@
+/* ig_vk.h - the Vulkan compute backend of libinrgan.
+ *
+ *   ig_vk_context_create(&desc) -> instance + one device + one compute queue
+ *   ig_vk_render(ctx, &render_desc, out) -> the same [N,3,H,W] floats as ig_cpu_render
+ *   ig_vk_context_destroy(ctx)
+ *
+ * Device choice (docs/cli.md `-g`): desc.gpu NULL or "auto" takes the best discrete GPU, then
+ * an integrated one, then a virtual one; a CPU-type device (lavapipe / llvmpipe) only when
+ * desc.allow_cpu_device is set or when it is named. desc.gpu may be an index of
+ * ig_vk_list_devices() or a case-insensitive substring of the device name ("llvmpipe", "h100").
+ *
+ * Environment switches (read at context creation):
+ *   INRGAN_VALIDATE=1          Khronos validation layer + an error-counting messenger
+ *   INRGAN_DISABLE_FP16=1      never use the fp16 storage path (precision auto/fp16 -> fp32)
+ *   INRGAN_DISABLE_COOPMAT=1   never use cooperative matrices
+ *   INRGAN_PIPELINE_CACHE=0    no on-disk pipeline cache
+ *
+ * Every failure returns an ig_result and fills ig_error with one line naming the Vulkan call
+ * and the VkResult name, e.g.
+ *   "vkAllocateMemory(67108864 bytes, memory type 0) failed: VK_ERROR_OUT_OF_DEVICE_MEMORY".
+ * The library never exits and never prints to stdout (validation messages go to stderr).
+ */
+#ifndef IG_VK_H
+#define IG_VK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "inrgan.h"
+
+typedef enum ig_vk_precision {
+    IG_VK_PRECISION_FP32 = 0, /* default */
+    IG_VK_PRECISION_FP16 = 1, /* fp16 storage of weights/activations, fp32 arithmetic */
+    IG_VK_PRECISION_AUTO = 2  /* fp16 on GPUs that support 16-bit storage, fp32 elsewhere */
+} ig_vk_precision;
+
+/* How the per-image FMM weights rownorm(Ws * (1 + L.R/sqrt(r))) reach the level shader. */
+typedef enum ig_vk_fmm_mode {
+    IG_VK_FMM_DEFAULT = 0, /* = IG_VK_FMM_PASS */
+    IG_VK_FMM_PASS = 1,    /* a weight-generation pass writes W per image, levels read it */
+    IG_VK_FMM_FUSED = 2    /* only row norms are precomputed; levels rebuild W from L, R, Ws */
+} ig_vk_fmm_mode;
+
+typedef struct ig_vk_desc {
+    const char *gpu;           /* NULL / "auto" / index / name substring */
+    bool allow_cpu_device;     /* let "auto" pick a CPU-type device */
+    bool validate;             /* Khronos validation (also INRGAN_VALIDATE=1) */
+    int precision;             /* ig_vk_precision */
+    bool coopmat;              /* allow the cooperative-matrix (tensor core) level kernel */
+    int fmm;                   /* ig_vk_fmm_mode */
+    const char *cache_dir;     /* pipeline cache folder; NULL = $XDG_CACHE_HOME/inrgan or
+                                  ~/.cache/inrgan; "" = no on-disk cache */
+    /* test hooks (0 = off) */
+    uint64_t cap_heap_bytes;   /* pretend the device heap holds only this much */
+    uint64_t cap_buffer_range; /* pretend maxStorageBufferRange is this small */
+    int fail_alloc_at;         /* the k-th Vulkan allocation/creation (1-based) fails */
+} ig_vk_desc;
+
+typedef struct ig_vk_context ig_vk_context;
+
+/* One physical device as listed by `inrgan devices`. */
+typedef struct ig_vk_device_info {
+    int index;
+    char name[256];
+    const char *type;          /* "discrete", "integrated", "virtual", "cpu", "other" */
+    uint32_t vendor_id, device_id;
+    char driver[256];          /* driver name + info */
+    uint32_t api_version;
+    uint64_t device_local_bytes;
+    uint32_t subgroup_size;
+    bool fp16_storage;         /* storageBuffer16BitAccess */
+    bool fp16_arith;           /* shaderFloat16 */
+    bool coopmat_nv;           /* VK_NV_cooperative_matrix with an f16 x f16 -> f32 16x16x16 shape */
+    bool coopmat_khr_ext;      /* VK_KHR_cooperative_matrix advertised (not used by this build) */
+    uint64_t max_storage_buffer_range;
+    uint32_t max_shared_memory;
+} ig_vk_device_info;
+
+/* Lists the Vulkan devices (deduplicated by UUID). *count may exceed max; only max are
+ * written. Returns IG_ERR_NO_DEVICE when there is no Vulkan loader. */
+ig_result ig_vk_enumerate(ig_vk_device_info *infos, int max, int *count, ig_error *err);
+/* The same as text, one device per line, for `inrgan devices`. */
+ig_result ig_vk_list_devices(char *buf, size_t len, ig_error *err);
+/* True when a discrete or integrated GPU is present (decides --backend auto). */
+bool ig_vk_gpu_available(void);
+
+ig_result ig_vk_context_create(const ig_vk_desc *desc, ig_vk_context **out, ig_error *err);
+void ig_vk_context_destroy(ig_vk_context *ctx);
+/* One line: "[0 NVIDIA H100] discrete vendor=0x10de driver=... subgroup=32 fp16=... ". */
+const char *ig_vk_context_summary(const ig_vk_context *ctx);
+/* The precision the renders of this context use (after feature checks and env switches). */
+ig_vk_precision ig_vk_context_precision(const ig_vk_context *ctx);
+bool ig_vk_context_coopmat(const ig_vk_context *ctx);
+/* Errors reported by the validation layer so far (0 without validation). */
+uint32_t ig_vk_validation_errors(const ig_vk_context *ctx);
+/* The first validation error message, or "" . */
+const char *ig_vk_validation_message(const ig_vk_context *ctx);
+
+/* out: [count, 3, height, width] floats (desc->plan's output size). desc->threads and
+ * desc->on_block are ignored. Model tensors and coordinate embeddings are uploaded on the
+ * first render and reused while the model and the plan stay the same. */
+ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out,
+                       ig_error *err);
+
+/* ---- test hooks ----------------------------------------------------------------------- */
+/* Counts Vulkan allocations/creations made so far; fail_at > 0 makes the fail_at-th one
+ * from now fail with VK_ERROR_OUT_OF_DEVICE_MEMORY (0 = never). */
+uint32_t ig_vk_alloc_count(const ig_vk_context *ctx);
+void ig_vk_set_fail_alloc(ig_vk_context *ctx, int fail_at);
+typedef struct ig_vk_mem_stats {
+    uint64_t device_bytes;      /* device memory currently allocated */
+    uint64_t peak_device_bytes;
+    uint32_t blocks;            /* live VkDeviceMemory objects */
+    uint32_t max_binding_bytes; /* largest descriptor range bound by the last render */
+    uint32_t dispatches;        /* compute dispatches recorded by the last render */
+    uint32_t submissions;       /* queue submissions of the last render */
+} ig_vk_mem_stats;
+void ig_vk_memory_stats(const ig_vk_context *ctx, ig_vk_mem_stats *stats);
+/* Drops the cached model/plan uploads and work buffers (frees their device memory). */
+void ig_vk_context_trim(ig_vk_context *ctx);
+
+#endif

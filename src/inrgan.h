@@ -1,0 +1,155 @@
+/* inrgan.h - the public API of libinrgan.
+ *
+ * Data flows one way:
+ *   model file --ig_model_load--> ig_model (validated tensors + config)
+ *   (model, view, size) --ig_plan_init--> ig_plan (levels, grids, coordinates; backend-free)
+ *   seeds / z files --ig_latents_*--> z rows
+ *   (model, plan, z, psi) --backend (cpu | vulkan)--> float image [N,3,H,W]
+ *   float image --ig_image_*--> RGB8 / PNG
+ *
+ * Every call that can fail returns an ig_result and fills an optional ig_error with one line
+ * naming the problem. The library never exits and never prints to stdout.
+ */
+#ifndef INRGAN_H
+#define INRGAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "ig_result.h"
+
+#define IG_MAX_BLOCKS 32
+#define IG_MAX_EXTRA 16
+#define IG_MAX_MAPPING 32
+
+/* ---- architecture config (docs/model-format.md) ------------------------------------ */
+typedef enum ig_upsampling { IG_UP_NEAREST = 0, IG_UP_BILINEAR = 1 } ig_upsampling;
+
+typedef struct ig_embedding_spec {
+    int log_freqs; /* K */
+    bool diagonal;
+    int n_log;     /* K * (diagonal ? 4 : 2) */
+    int random;
+    int constant;  /* channels of the learned per-pixel constant */
+    int channels;  /* 2 * (n_log + random) + constant */
+} ig_embedding_spec;
+
+typedef struct ig_block_config {
+    char name[16];          /* official name, e.g. "b64" */
+    int grid;               /* side of the block's square grid */
+    int channels;           /* C_out of its FMM layers */
+    int extra_convs;
+    bool has_embedding;
+    bool upsamples;         /* grid == 2 * previous grid */
+    ig_embedding_spec emb;
+    int level;              /* index of the level (distinct grid) it belongs to */
+} ig_block_config;
+
+typedef struct ig_config {
+    int format_version;
+    char family[16];
+    int resolution;
+    int z_dim, w_dim;
+    int mapping_layers;
+    double mapping_lr_multiplier;
+    int rank;
+    ig_upsampling upsampling;
+    bool instance_norm;
+    int num_ws;
+    double truncation_psi;
+    int n_blocks;
+    ig_block_config blocks[IG_MAX_BLOCKS];
+    int n_levels;
+    int level_grid[IG_MAX_BLOCKS]; /* native grid side of each level */
+} ig_config;
+
+/* ---- model --------------------------------------------------------------------------- */
+typedef struct ig_model ig_model;
+
+/* A tensor of the model, converted to fp32 and contiguous. */
+typedef struct ig_tensor {
+    const char *name;
+    int ndim;
+    int64_t shape[8];
+    int64_t numel;
+    const float *data;
+} ig_tensor;
+
+ig_result ig_model_load(const char *path, ig_model **out, ig_error *err);
+void ig_model_free(ig_model *model);
+const ig_config *ig_model_config(const ig_model *model);
+/* NULL when absent. */
+const ig_tensor *ig_model_tensor(const ig_model *model, const char *name);
+/* The config JSON exactly as stored in the file. */
+const char *ig_model_config_json(const ig_model *model);
+
+/* Counting conventions of docs/cli.md. */
+int64_t ig_config_param_count(const ig_config *cfg);
+/* 2 x nominal multiply-adds (FMM layers + ToRGB) for the native render at out x out. */
+double ig_config_model_flops(const ig_config *cfg);
+/* What the CPU/Vulkan kernels execute (coarse trick on upsampling conv0). */
+double ig_config_executed_flops(const ig_config *cfg);
+
+/* ---- latents (src/latent.c, docs/cli.md "Latents") ---------------------------------- */
+/* z for one seed: splitmix64 + Box-Muller, documented in docs/cli.md. */
+void ig_latent_from_seed(uint32_t seed, float *z, int z_dim);
+/* Parses "0-7,12" into a newly allocated array. */
+ig_result ig_seeds_parse(const char *text, uint32_t **seeds, int *count, ig_error *err);
+/* Reads a float32/float64 .npy of shape [N, z_dim] (or [z_dim]); returns float rows. */
+ig_result ig_latents_load_npy(const char *path, int z_dim, float **z, int *count, ig_error *err);
+
+/* ---- plan (src/plan.c, docs/coordinates.md) ----------------------------------------- */
+typedef struct ig_view {
+    double x0, y0, x1, y1; /* rectangle of the generator's coordinate plane, y up */
+} ig_view;
+
+typedef struct ig_level_plan {
+    int width, height;     /* grid of this level */
+    double *xs;            /* x of each column (width) */
+    double *ys;            /* y of each row (height), row 0 = top */
+} ig_level_plan;
+
+typedef struct ig_plan {
+    ig_view view;
+    int width, height;     /* output size */
+    int n_levels;
+    ig_level_plan levels[IG_MAX_BLOCKS];
+} ig_plan;
+
+ig_view ig_view_native(void); /* (-1,-1,1,1) */
+ig_result ig_plan_init(ig_plan *plan, const ig_config *cfg, ig_view view, int width,
+                       int height, ig_error *err);
+void ig_plan_free(ig_plan *plan);
+
+/* ---- rendering ----------------------------------------------------------------------- */
+/* Optional per-block inspection: called after every block with its features [C,H,W]
+ * and the running RGB [3,H,W] of image `index`. Used by the parity tests. */
+typedef void (*ig_block_fn)(void *user, int index, const char *block, int channels,
+                            int height, int width, const float *x, const float *rgb);
+
+typedef struct ig_render_desc {
+    const ig_model *model;
+    const ig_plan *plan;
+    const float *z;        /* [count, z_dim] */
+    int count;
+    double psi;            /* truncation */
+    int threads;           /* 0 = all cores */
+    ig_block_fn on_block;  /* optional */
+    void *user;
+} ig_render_desc;
+
+/* CPU reference backend. out: [count, 3, height, width] floats. */
+ig_result ig_cpu_render(const ig_render_desc *desc, float *out, ig_error *err);
+
+/* ---- images (src/image.c) ----------------------------------------------------------- */
+/* uint8 = clamp(x * 127.5 + 128, 0, 255) truncated, planar float -> interleaved RGB8. */
+void ig_image_to_rgb8(const float *chw, int width, int height, uint8_t *rgb);
+/* Writes a PNG atomically (temporary file + rename): never a half-written file. */
+ig_result ig_png_write(const char *path, const uint8_t *rgb, int width, int height,
+                       ig_error *err);
+/* Writes a float32 .npy atomically. */
+ig_result ig_npy_write(const char *path, const float *data, int ndim, const int64_t *shape,
+                       ig_error *err);
+
+#endif

@@ -1,0 +1,173 @@
+/* latent.c - where latents come from: seeds (documented RNG) and .npy files.
+ *
+ * Seed RNG (docs/cli.md, "Latents"; python/inrgan/latents.py implements the same):
+ * splitmix64 with state = seed; z[k], z[k+1] from two draws u1, u2 = (next >> 11) * 2^-53 by
+ * Box-Muller in double: r = sqrt(-2 ln(1 - u1)), z[k] = r cos(2 pi u2), z[k+1] = r sin(2 pi u2).
+ */
+#include "inrgan.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t ig__splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void ig_latent_from_seed(uint32_t seed, float *z, int z_dim) {
+    const double two_pi = 6.283185307179586476925286766559;
+    uint64_t state = seed;
+    for (int k = 0; k < z_dim; k += 2) {
+        double u1 = (double)(ig__splitmix64(&state) >> 11) * 0x1.0p-53;
+        double u2 = (double)(ig__splitmix64(&state) >> 11) * 0x1.0p-53;
+        double r = sqrt(-2.0 * log(1.0 - u1));
+        z[k] = (float)(r * cos(two_pi * u2));
+        if (k + 1 < z_dim) z[k + 1] = (float)(r * sin(two_pi * u2));
+    }
+}
+
+static bool ig__parse_u32(const char **p, uint32_t *out) {
+    if (!isdigit((unsigned char)**p)) return false;
+    uint64_t v = 0;
+    while (isdigit((unsigned char)**p)) {
+        v = v * 10 + (uint64_t)(**p - '0');
+        if (v > 0xffffffffull) return false;
+        (*p)++;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+#define IG_MAX_SEEDS 1000000
+
+ig_result ig_seeds_parse(const char *text, uint32_t **seeds, int *count, ig_error *err) {
+    *seeds = NULL;
+    *count = 0;
+    /* first pass counts, second fills */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *p = text;
+        int64_t n = 0;
+        while (*p) {
+            uint32_t a, b;
+            if (!ig__parse_u32(&p, &a)) goto bad;
+            b = a;
+            if (*p == '-') {
+                p++;
+                if (!ig__parse_u32(&p, &b) || b < a) goto bad;
+            }
+            if (n + ((int64_t)b - a + 1) > IG_MAX_SEEDS)
+                return ig_error_set(err, IG_ERR_SEEDS, "--seeds '%.64s': more than %d seeds", text, IG_MAX_SEEDS);
+            for (uint64_t s = a; s <= b; s++) {
+                if (pass == 1) (*seeds)[n] = (uint32_t)s;
+                n++;
+            }
+            if (*p == ',') {
+                p++;
+                if (!*p) goto bad;
+            } else if (*p) {
+                goto bad;
+            }
+        }
+        if (n == 0) goto bad;
+        if (pass == 0) {
+            *seeds = malloc((size_t)n * sizeof **seeds);
+            if (!*seeds) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "seed list");
+        }
+        *count = (int)n;
+    }
+    return IG_OK;
+bad:
+    free(*seeds);
+    *seeds = NULL;
+    *count = 0;
+    return ig_error_set(err, IG_ERR_SEEDS, "--seeds '%.64s': expected a list like 0-7,12", text);
+}
+
+/* .npy v1/v2/v3: magic, version, header length, a Python dict literal, raw data. */
+ig_result ig_latents_load_npy(const char *path, int z_dim, float **z, int *count, ig_error *err) {
+    *z = NULL;
+    *count = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return ig_error_set(err, IG_ERR_LATENT_FILE, "%s: %s", path, strerror(errno));
+    ig_result r = IG_OK;
+    char *hdr = NULL;
+    unsigned char pre[10];
+    if (fread(pre, 1, 10, fp) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
+        r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: not a .npy file", path);
+        goto done;
+    }
+    uint32_t hlen;
+    if (pre[6] == 1) {
+        hlen = (uint32_t)pre[8] | ((uint32_t)pre[9] << 8);
+    } else if (pre[6] == 2 || pre[6] == 3) {
+        unsigned char ext[2];
+        if (fread(ext, 1, 2, fp) != 2) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: truncated", path); goto done; }
+        hlen = (uint32_t)pre[8] | ((uint32_t)pre[9] << 8) | ((uint32_t)ext[0] << 16) | ((uint32_t)ext[1] << 24);
+    } else {
+        r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: unknown .npy version %d", path, pre[6]);
+        goto done;
+    }
+    if (hlen > 65536) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: header too long", path); goto done; }
+    hdr = calloc(hlen + 1, 1);
+    if (!hdr || fread(hdr, 1, hlen, fp) != hlen) {
+        r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: truncated header", path);
+        goto done;
+    }
+    int elem;
+    if (strstr(hdr, "'descr': '<f4'")) elem = 4;
+    else if (strstr(hdr, "'descr': '<f8'")) elem = 8;
+    else { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: dtype must be float32 or float64 (little-endian)", path); goto done; }
+    if (!strstr(hdr, "'fortran_order': False")) {
+        r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: Fortran order is not supported", path);
+        goto done;
+    }
+    const char *sh = strstr(hdr, "'shape': (");
+    if (!sh) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: no shape in header", path); goto done; }
+    sh += 10;
+    long dims[3];
+    int nd = 0;
+    while (*sh && *sh != ')') {
+        char *end;
+        long v = strtol(sh, &end, 10);
+        if (end == sh || v < 0 || nd == 3) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: bad shape", path); goto done; }
+        dims[nd++] = v;
+        sh = end;
+        while (*sh == ',' || *sh == ' ') sh++;
+    }
+    long rows, cols;
+    if (nd == 1) { rows = 1; cols = dims[0]; }
+    else if (nd == 2) { rows = dims[0]; cols = dims[1]; }
+    else { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: shape must be [N, z_dim] or [z_dim]", path); goto done; }
+    if (cols != z_dim || rows < 1 || rows > IG_MAX_SEEDS) {
+        r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: shape [%ld, %ld], the model needs [N, %d] with N >= 1",
+                         path, rows, cols, z_dim);
+        goto done;
+    }
+    size_t n = (size_t)rows * (size_t)cols;
+    *z = malloc(n * sizeof(float));
+    if (!*z) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%s: %zu latents", path, n); goto done; }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b[8];
+        if (fread(b, 1, (size_t)elem, fp) != (size_t)elem) {
+            r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: data shorter than its shape", path);
+            goto done;
+        }
+        double v;
+        if (elem == 4) { float f; memcpy(&f, b, 4); v = f; }
+        else memcpy(&v, b, 8);
+        if (!isfinite(v)) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: NaN or Inf at element %zu", path, i); goto done; }
+        (*z)[i] = (float)v;
+    }
+    *count = (int)rows;
+done:
+    if (r != IG_OK) { free(*z); *z = NULL; }
+    free(hdr);
+    fclose(fp);
+    return r;
+}

@@ -1,0 +1,477 @@
+/* model.c - loads a model file: safetensors container -> config -> checked fp32 tensors.
+ * Nothing is used before everything is validated (docs/model-format.md, "Load-time checks"). */
+#include "model.h"
+#include "safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IG_CONFIG_KEY "inrgan"
+
+/* ---- config ------------------------------------------------------------------------- */
+
+static ig_result ig__get_int(const cJSON *obj, const char *path, const char *key, int lo, int hi,
+                             int *out, ig_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v) || floor(v->valuedouble) != v->valuedouble)
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: %s%s must be an integer", path, key);
+    if (v->valuedouble < lo || v->valuedouble > hi)
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: %s%s = %g is outside [%d, %d]",
+                            path, key, v->valuedouble, lo, hi);
+    *out = (int)v->valuedouble;
+    return IG_OK;
+}
+
+static ig_result ig__get_bool(const cJSON *obj, const char *path, const char *key, bool *out,
+                              ig_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsBool(v))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: %s%s must be true or false", path, key);
+    *out = cJSON_IsTrue(v);
+    return IG_OK;
+}
+
+static ig_result ig__get_number(const cJSON *obj, const char *path, const char *key, double *out,
+                                ig_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: %s%s must be a number", path, key);
+    if (!isfinite(v->valuedouble))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: %s%s is not finite", path, key);
+    *out = v->valuedouble;
+    return IG_OK;
+}
+
+#define IG_TRY(expr) do { ig_result ig__r = (expr); if (ig__r != IG_OK) return ig__r; } while (0)
+
+static ig_result ig__parse_embedding(const cJSON *e, const char *path, ig_embedding_spec *s,
+                                     ig_error *err) {
+    if (!cJSON_IsObject(e))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: %sembedding must be an object", path);
+    char p[64];
+    snprintf(p, sizeof p, "%sembedding.", path);
+    IG_TRY(ig__get_int(e, p, "log_freqs", 0, 24, &s->log_freqs, err));
+    IG_TRY(ig__get_bool(e, p, "diagonal", &s->diagonal, err));
+    IG_TRY(ig__get_int(e, p, "random", 0, 4096, &s->random, err));
+    IG_TRY(ig__get_int(e, p, "const", 0, 4096, &s->constant, err));
+    s->n_log = s->log_freqs * (s->diagonal ? 4 : 2);
+    s->channels = 2 * (s->n_log + s->random) + s->constant;
+    if (s->channels == 0)
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: %sembedding has no channels", path);
+    return IG_OK;
+}
+
+static ig_result ig__parse_config_tree(const cJSON *root, ig_config *c, ig_error *err) {
+    memset(c, 0, sizeof *c);
+    if (!cJSON_IsObject(root))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_JSON, "config is not a JSON object");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "format_version");
+    if (!cJSON_IsNumber(ver))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: format_version must be an integer");
+    if (ver->valuedouble != 1.0)
+        return ig_error_set(err, IG_ERR_MODEL_VERSION,
+                            "config: format_version %g is not supported (this engine reads 1)",
+                            ver->valuedouble);
+    c->format_version = 1;
+    const cJSON *fam = cJSON_GetObjectItemCaseSensitive(root, "family");
+    if (!cJSON_IsString(fam))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: family must be a string");
+    if (strcmp(fam->valuestring, "inrgan") != 0)
+        return ig_error_set(err, IG_ERR_MODEL_FAMILY,
+                            "config: family '%.32s' is not supported (this engine runs 'inrgan')",
+                            fam->valuestring);
+    snprintf(c->family, sizeof c->family, "%s", fam->valuestring);
+    IG_TRY(ig__get_int(root, "", "resolution", 1, 65536, &c->resolution, err));
+    IG_TRY(ig__get_int(root, "", "z_dim", 1, 8192, &c->z_dim, err));
+    IG_TRY(ig__get_int(root, "", "w_dim", 1, 8192, &c->w_dim, err));
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "mapping");
+    if (!cJSON_IsObject(map))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: mapping must be an object");
+    IG_TRY(ig__get_int(map, "mapping.", "num_layers", 1, IG_MAX_MAPPING, &c->mapping_layers, err));
+    IG_TRY(ig__get_number(map, "mapping.", "lr_multiplier", &c->mapping_lr_multiplier, err));
+    if (!(c->mapping_lr_multiplier > 0))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: mapping.lr_multiplier must be > 0");
+    IG_TRY(ig__get_int(root, "", "rank", 1, 1024, &c->rank, err));
+    const cJSON *up = cJSON_GetObjectItemCaseSensitive(root, "upsampling");
+    if (!cJSON_IsString(up))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: upsampling must be a string");
+    if (strcmp(up->valuestring, "nearest") == 0) c->upsampling = IG_UP_NEAREST;
+    else if (strcmp(up->valuestring, "bilinear") == 0) c->upsampling = IG_UP_BILINEAR;
+    else
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE,
+                            "config: upsampling '%.32s' is not nearest or bilinear", up->valuestring);
+    IG_TRY(ig__get_bool(root, "", "instance_norm", &c->instance_norm, err));
+    IG_TRY(ig__get_int(root, "", "num_ws", 1, 1024, &c->num_ws, err));
+    IG_TRY(ig__get_number(root, "", "truncation_psi", &c->truncation_psi, err));
+    const cJSON *prov = cJSON_GetObjectItemCaseSensitive(root, "provenance");
+    if (prov && !cJSON_IsObject(prov))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: provenance must be an object");
+
+    const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(root, "blocks");
+    if (!cJSON_IsArray(blocks))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: blocks must be an array");
+    int nb = cJSON_GetArraySize(blocks);
+    if (nb < 1 || nb > IG_MAX_BLOCKS)
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: %d blocks (1 to %d)", nb, IG_MAX_BLOCKS);
+    c->n_blocks = nb;
+    for (int i = 0; i < nb; i++) {
+        const cJSON *b = cJSON_GetArrayItem(blocks, i);
+        ig_block_config *bc = &c->blocks[i];
+        char path[32];
+        snprintf(path, sizeof path, "blocks[%d].", i);
+        if (!cJSON_IsObject(b))
+            return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: %s must be an object", path);
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
+        if (!cJSON_IsString(name))
+            return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: %sname must be a string", path);
+        size_t len = strlen(name->valuestring);
+        bool ok = len >= 2 && len <= 8 && name->valuestring[0] == 'b';
+        for (size_t k = 1; ok && k < len; k++) ok = name->valuestring[k] >= '0' && name->valuestring[k] <= '9';
+        if (!ok)
+            return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE,
+                                "config: %sname '%.16s' is not 'b' followed by digits", path, name->valuestring);
+        snprintf(bc->name, sizeof bc->name, "%s", name->valuestring);
+        for (int k = 0; k < i; k++)
+            if (strcmp(c->blocks[k].name, bc->name) == 0)
+                return ig_error_set(err, IG_ERR_MODEL_STRUCTURE, "config: block name '%s' used twice", bc->name);
+        IG_TRY(ig__get_int(b, path, "grid", 1, 65536, &bc->grid, err));
+        IG_TRY(ig__get_int(b, path, "channels", 1, 8192, &bc->channels, err));
+        IG_TRY(ig__get_int(b, path, "extra_convs", 0, IG_MAX_EXTRA, &bc->extra_convs, err));
+        const cJSON *emb = cJSON_GetObjectItemCaseSensitive(b, "embedding");
+        bc->has_embedding = emb != NULL && !cJSON_IsNull(emb);
+        if (bc->has_embedding) IG_TRY(ig__parse_embedding(emb, path, &bc->emb, err));
+        if (i == 0) {
+            if (!bc->has_embedding)
+                return ig_error_set(err, IG_ERR_MODEL_STRUCTURE, "config: the first block needs an embedding");
+            if (bc->grid > 4096)
+                return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: first grid %d is larger than 4096", bc->grid);
+            bc->level = 0;
+            c->level_grid[0] = bc->grid;
+            c->n_levels = 1;
+        } else {
+            int prev = c->blocks[i - 1].grid;
+            if (bc->grid == prev) {
+                if (bc->has_embedding)
+                    return ig_error_set(err, IG_ERR_MODEL_STRUCTURE,
+                                        "config: block %s stays on grid %d but has an embedding", bc->name, prev);
+            } else if (bc->grid == 2 * prev) {
+                if (!bc->has_embedding)
+                    return ig_error_set(err, IG_ERR_MODEL_STRUCTURE,
+                                        "config: block %s doubles the grid but has no embedding", bc->name);
+                bc->upsamples = true;
+                c->level_grid[c->n_levels++] = bc->grid;
+            } else {
+                return ig_error_set(err, IG_ERR_MODEL_STRUCTURE,
+                                    "config: block %s grid %d is neither %d nor %d", bc->name,
+                                    bc->grid, prev, 2 * prev);
+            }
+            bc->level = c->n_levels - 1;
+        }
+    }
+    if (c->blocks[nb - 1].grid != c->resolution)
+        return ig_error_set(err, IG_ERR_MODEL_STRUCTURE, "config: resolution %d differs from the last grid %d",
+                            c->resolution, c->blocks[nb - 1].grid);
+    return IG_OK;
+}
+
+ig_result ig_config_parse(const char *json, ig_config *cfg, ig_error *err) {
+    cJSON *root = cJSON_Parse(json);
+    if (!root) return ig_error_set(err, IG_ERR_MODEL_CONFIG_JSON, "config is not valid JSON");
+    ig_result r = ig__parse_config_tree(root, cfg, err);
+    cJSON_Delete(root);
+    return r;
+}
+
+/* ---- counting (docs/cli.md) ---------------------------------------------------------- */
+
+static int ig__block_cin0(const ig_config *c, int i) {
+    const ig_block_config *b = &c->blocks[i];
+    return c->blocks[i - 1].channels + (b->upsamples ? b->emb.channels : 0);
+}
+
+static int ig__block_cin1(const ig_config *c, int i) {
+    return i == 0 ? c->blocks[0].emb.channels : c->blocks[i].channels;
+}
+
+static int64_t ig__fmm_params(const ig_config *c, int cin, int cout) {
+    return (int64_t)cout * cin + cout + (int64_t)(cin + cout) * c->rank * (c->w_dim + 1);
+}
+
+int64_t ig_config_param_count(const ig_config *c) {
+    int64_t n = 0;
+    for (int l = 0; l < c->mapping_layers; l++)
+        n += (int64_t)c->w_dim * ((l == 0 ? c->z_dim : c->w_dim) + 1);
+    for (int i = 0; i < c->n_blocks; i++) {
+        const ig_block_config *b = &c->blocks[i];
+        if (b->has_embedding) n += (int64_t)b->emb.constant * b->grid * b->grid;
+        if (i > 0) n += ig__fmm_params(c, ig__block_cin0(c, i), b->channels);
+        n += ig__fmm_params(c, ig__block_cin1(c, i), b->channels);
+        n += (int64_t)b->extra_convs * ig__fmm_params(c, b->channels, b->channels);
+        n += 3 * (int64_t)b->channels + 3 + (int64_t)b->channels * (c->w_dim + 1);
+    }
+    return n;
+}
+
+static double ig__flops(const ig_config *c, bool coarse_trick) {
+    double macs = 0;
+    for (int i = 0; i < c->n_blocks; i++) {
+        const ig_block_config *b = &c->blocks[i];
+        double px = (double)b->grid * b->grid;
+        if (i > 0) {
+            int prev = c->blocks[i - 1].channels;
+            if (coarse_trick && b->upsamples)
+                macs += (px / 4) * prev * b->channels + px * b->emb.channels * b->channels;
+            else
+                macs += px * ig__block_cin0(c, i) * b->channels;
+        }
+        macs += px * ig__block_cin1(c, i) * b->channels;
+        macs += px * b->extra_convs * (double)b->channels * b->channels;
+        macs += px * 3.0 * b->channels;
+    }
+    return 2.0 * macs;
+}
+
+double ig_config_model_flops(const ig_config *c) { return ig__flops(c, false); }
+double ig_config_executed_flops(const ig_config *c) { return ig__flops(c, true); }
+
+/* ---- tensors -------------------------------------------------------------------------- */
+
+typedef struct ig__want {
+    char name[96];
+    int ndim;
+    int64_t shape[4];
+    const ig_tensor **slot;
+} ig__want;
+
+typedef struct ig__wants {
+    ig__want *v;
+    int n, cap;
+} ig__wants;
+
+static bool ig__want_add(ig__wants *w, const ig_tensor **slot, int ndim, int64_t d0, int64_t d1,
+                         int64_t d2, int64_t d3, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+
+static bool ig__want_add(ig__wants *w, const ig_tensor **slot, int ndim, int64_t d0, int64_t d1,
+                         int64_t d2, int64_t d3, const char *fmt, ...) {
+    if (w->n == w->cap) {
+        int cap = w->cap ? 2 * w->cap : 64;
+        ig__want *v = realloc(w->v, (size_t)cap * sizeof *v);
+        if (!v) return false;
+        w->v = v;
+        w->cap = cap;
+    }
+    ig__want *x = &w->v[w->n++];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->name, sizeof x->name, fmt, ap);
+    va_end(ap);
+    x->ndim = ndim;
+    x->shape[0] = d0; x->shape[1] = d1; x->shape[2] = d2; x->shape[3] = d3;
+    x->slot = slot;
+    return true;
+}
+
+static bool ig__want_layer(ig__wants *w, const ig_config *c, ig_layer *L, bool torgb, int cin,
+                           int cout, const char *prefix) {
+    L->c_in = cin;
+    L->c_out = cout;
+    int64_t aff = torgb ? cin : (int64_t)(cin + cout) * c->rank;
+    return ig__want_add(w, &L->weight, 4, cout, cin, 1, 1, "%s.weight", prefix) &&
+           ig__want_add(w, &L->bias, 1, cout, 0, 0, 0, "%s.bias", prefix) &&
+           ig__want_add(w, &L->affine_w, 2, aff, c->w_dim, 0, 0, "%s.affine.weight", prefix) &&
+           ig__want_add(w, &L->affine_b, 1, aff, 0, 0, 0, "%s.affine.bias", prefix);
+}
+
+static bool ig__want_all(ig__wants *w, ig_model *m) {
+    const ig_config *c = &m->cfg;
+    char p[96];
+    for (int i = 0; i < c->n_blocks; i++) {
+        const ig_block_config *b = &c->blocks[i];
+        ig_block_tensors *t = &m->blocks[i];
+        if (b->has_embedding) {
+            if (i == 0) snprintf(p, sizeof p, "synthesis.%s.input.input.coord_fuser", b->name);
+            else snprintf(p, sizeof p, "synthesis.%s.coord_fuser", b->name);
+            if (b->emb.constant > 0 &&
+                !ig__want_add(w, &t->const_embs, 4, 1, b->emb.constant, b->grid, b->grid, "%s.const_embs", p))
+                return false;
+            if (b->emb.n_log > 0 && !ig__want_add(w, &t->log_basis, 2, b->emb.n_log, 2, 0, 0, "%s.log_basis", p))
+                return false;
+            if (b->emb.random > 0 &&
+                !ig__want_add(w, &t->random_basis, 2, b->emb.random, 2, 0, 0, "%s.random_basis", p))
+                return false;
+        }
+        t->has_conv0 = i > 0;
+        if (i > 0) {
+            snprintf(p, sizeof p, "synthesis.%s.conv0", b->name);
+            if (!ig__want_layer(w, c, &t->conv0, false, ig__block_cin0(c, i), b->channels, p)) return false;
+        }
+        snprintf(p, sizeof p, "synthesis.%s.conv1", b->name);
+        if (!ig__want_layer(w, c, &t->conv1, false, ig__block_cin1(c, i), b->channels, p)) return false;
+        for (int k = 0; k < b->extra_convs; k++) {
+            snprintf(p, sizeof p, "synthesis.%s.extra_convs.%d", b->name, k);
+            if (!ig__want_layer(w, c, &t->extra[k], false, b->channels, b->channels, p)) return false;
+        }
+        snprintf(p, sizeof p, "synthesis.%s.torgb", b->name);
+        if (!ig__want_layer(w, c, &t->torgb, true, b->channels, 3, p)) return false;
+    }
+    for (int l = 0; l < c->mapping_layers; l++) {
+        int in = l == 0 ? c->z_dim : c->w_dim;
+        if (!ig__want_add(w, &m->map_w[l], 2, c->w_dim, in, 0, 0, "mapping.fc%d.weight", l) ||
+            !ig__want_add(w, &m->map_b[l], 1, c->w_dim, 0, 0, 0, "mapping.fc%d.bias", l))
+            return false;
+    }
+    return ig__want_add(w, &m->w_avg, 1, c->w_dim, 0, 0, 0, "mapping.w_avg");
+}
+
+/* Official resample_filter buffers ([4,4], unused by FMM layers) are tolerated and ignored. */
+static bool ig__is_resample_filter(const ig_config *c, const ig_st_entry *e) {
+    static const char suffix[] = "resample_filter";
+    size_t len = strlen(e->name), sl = sizeof suffix - 1;
+    if (len <= sl || strcmp(e->name + len - sl, suffix) != 0) return false;
+    if (e->ndim != 2 || e->shape[0] != 4 || e->shape[1] != 4) return false;
+    for (int i = 0; i < c->n_blocks; i++) {
+        char p[64];
+        int n = snprintf(p, sizeof p, "synthesis.%s.", c->blocks[i].name);
+        if (strncmp(e->name, p, (size_t)n) != 0) continue;
+        const char *rest = e->name + n;
+        if (strcmp(rest, suffix) == 0 || strcmp(rest, "conv0.resample_filter") == 0 ||
+            strcmp(rest, "conv1.resample_filter") == 0)
+            return true;
+        if (strncmp(rest, "extra_convs.", 12) == 0) {
+            char *end;
+            long k = strtol(rest + 12, &end, 10);
+            if (end != rest + 12 && k >= 0 && k < c->blocks[i].extra_convs &&
+                strcmp(end, ".resample_filter") == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+static void ig__format_shape(char *buf, size_t len, int ndim, const int64_t *shape) {
+    size_t o = (size_t)snprintf(buf, len, "[");
+    for (int d = 0; d < ndim && o < len; d++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (o < len) snprintf(buf + o, len - o, "]");
+}
+
+ig_result ig_model_load(const char *path, ig_model **out, ig_error *err) {
+    *out = NULL;
+    ig_st_file f;
+    ig_result r = ig_st_open(path, &f, err);
+    if (r != IG_OK) return r;
+    ig__wants w = {0};
+    ig_model *m = calloc(1, sizeof *m);
+    if (!m) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "model struct"); goto fail; }
+
+    const char *json = ig_st_metadata(&f, IG_CONFIG_KEY);
+    if (!json) {
+        r = ig_error_set(err, IG_ERR_MODEL_NO_CONFIG, "%s: no '%s' key in __metadata__", path, IG_CONFIG_KEY);
+        goto fail;
+    }
+    m->config_json = strdup(json);
+    if (!m->config_json) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "config"); goto fail; }
+    r = ig_config_parse(json, &m->cfg, err);
+    if (r != IG_OK) goto fail;
+    if (!ig__want_all(&w, m)) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "tensor list"); goto fail; }
+
+    /* every expected tensor present with its shape */
+    int64_t total = 0;
+    for (int i = 0; i < w.n; i++) {
+        const ig_st_entry *e = ig_st_find(&f, w.v[i].name);
+        if (!e) {
+            r = ig_error_set(err, IG_ERR_MODEL_MISSING_TENSOR, "tensor '%s' is missing", w.v[i].name);
+            goto fail;
+        }
+        bool same = e->ndim == w.v[i].ndim;
+        for (int d = 0; same && d < e->ndim; d++) same = e->shape[d] == w.v[i].shape[d];
+        if (!same) {
+            char got[96], want[96];
+            ig__format_shape(got, sizeof got, e->ndim, e->shape);
+            ig__format_shape(want, sizeof want, w.v[i].ndim, w.v[i].shape);
+            r = ig_error_set(err, IG_ERR_MODEL_WRONG_SHAPE, "tensor '%s' has shape %s, the config needs %s",
+                             w.v[i].name, got, want);
+            goto fail;
+        }
+        total += e->numel;
+    }
+    /* and nothing else */
+    for (int i = 0; i < f.count; i++) {
+        const ig_st_entry *e = &f.entries[i];
+        bool known = false;
+        for (int k = 0; k < w.n && !known; k++) known = strcmp(w.v[k].name, e->name) == 0;
+        if (!known && !ig__is_resample_filter(&m->cfg, e)) {
+            r = ig_error_set(err, IG_ERR_MODEL_UNEXPECTED_TENSOR,
+                             "tensor '%s' is not part of this architecture", e->name);
+            goto fail;
+        }
+    }
+    m->storage = malloc((size_t)(total > 0 ? total : 1) * sizeof(float));
+    m->tensors = calloc((size_t)(w.n > 0 ? w.n : 1), sizeof *m->tensors);
+    if (!m->storage || !m->tensors) {
+        r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%lld model parameters", (long long)total);
+        goto fail;
+    }
+    float *dst = m->storage;
+    for (int i = 0; i < w.n; i++) {
+        const ig_st_entry *e = ig_st_find(&f, w.v[i].name);
+        ig_tensor *t = &m->tensors[i];
+        ig_st_read_f32(&f, e, dst);
+        for (int64_t k = 0; k < e->numel; k++)
+            if (!isfinite(dst[k])) {
+                r = ig_error_set(err, IG_ERR_MODEL_NONFINITE, "tensor '%s' holds %s at element %lld",
+                                 w.v[i].name, isnan(dst[k]) ? "NaN" : "Inf", (long long)k);
+                goto fail;
+            }
+        t->ndim = e->ndim;
+        memcpy(t->shape, e->shape, sizeof t->shape);
+        t->numel = e->numel;
+        t->data = dst;
+        dst += e->numel;
+        *w.v[i].slot = t;
+    }
+    /* names live as long as the model: copy them into one block */
+    size_t names = 0;
+    for (int i = 0; i < w.n; i++) names += strlen(w.v[i].name) + 1;
+    char *nb = malloc(names);
+    if (!nb) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "tensor names"); goto fail; }
+    for (int i = 0; i < w.n; i++) {
+        size_t l = strlen(w.v[i].name) + 1;
+        memcpy(nb, w.v[i].name, l);
+        m->tensors[i].name = nb;
+        nb += l;
+    }
+    m->n_tensors = w.n;
+    free(w.v);
+    ig_st_close(&f);
+    *out = m;
+    return IG_OK;
+fail:
+    free(w.v);
+    ig_st_close(&f);
+    ig_model_free(m);
+    return r;
+}
+
+void ig_model_free(ig_model *m) {
+    if (!m) return;
+    if (m->tensors && m->n_tensors > 0) free((void *)m->tensors[0].name);
+    free(m->tensors);
+    free(m->storage);
+    free(m->config_json);
+    free(m);
+}
+
+const ig_config *ig_model_config(const ig_model *m) { return &m->cfg; }
+const char *ig_model_config_json(const ig_model *m) { return m->config_json; }
+
+const ig_tensor *ig_model_tensor(const ig_model *m, const char *name) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}

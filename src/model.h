@@ -1,0 +1,38 @@
+/* model.h - the validated model as the backends see it (internal to libinrgan).
+ * Every tensor below exists and has the shape the config implies: src/model.c checked it. */
+#ifndef IG_MODEL_H
+#define IG_MODEL_H
+
+#include "inrgan.h"
+
+/* One FMM layer (conv0, conv1, extra_convs.K) or ToRGB (c_out = 3). */
+typedef struct ig_layer {
+    const ig_tensor *weight;   /* [c_out, c_in, 1, 1] shared W_s */
+    const ig_tensor *bias;     /* [c_out] */
+    const ig_tensor *affine_w; /* [(c_in + c_out) * r, w_dim] (FMM) or [c_in, w_dim] (ToRGB) */
+    const ig_tensor *affine_b;
+    int c_in, c_out;
+} ig_layer;
+
+typedef struct ig_block_tensors {
+    const ig_tensor *const_embs;   /* [1, const, grid, grid] or NULL */
+    const ig_tensor *log_basis;    /* [n_log, 2] or NULL */
+    const ig_tensor *random_basis; /* [random, 2] or NULL */
+    bool has_conv0;
+    ig_layer conv0, conv1, extra[IG_MAX_EXTRA], torgb;
+} ig_block_tensors;
+
+struct ig_model {
+    ig_config cfg;
+    char *config_json;
+    int n_tensors;
+    ig_tensor *tensors;
+    float *storage;                 /* all tensors as fp32, one allocation */
+    ig_block_tensors blocks[IG_MAX_BLOCKS];
+    const ig_tensor *map_w[IG_MAX_MAPPING], *map_b[IG_MAX_MAPPING], *w_avg;
+};
+
+/* Parses and checks a config JSON string (also used by tests). */
+ig_result ig_config_parse(const char *json, ig_config *cfg, ig_error *err);
+
+#endif
