@@ -1,3 +1,22 @@
 # Registered tests. Python tests run with Debian's /usr/bin/python3 (torch, numpy).
 set(IG_PY /usr/bin/python3)
 set(IG_CLI $<TARGET_FILE:inrgan>)
+
+add_executable(test_core tests/test_core.c)
+target_compile_definitions(test_core PRIVATE _DEFAULT_SOURCE)
+target_link_libraries(test_core PRIVATE inrgan_lib)
+add_test(NAME core COMMAND test_core)
+
+add_executable(test_golden tests/test_golden.c)
+target_compile_definitions(test_golden PRIVATE IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
+target_link_libraries(test_golden PRIVATE inrgan_lib)
+add_test(NAME golden COMMAND test_golden)
+
+add_test(NAME model_corrupt COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_model_corrupt.py
+         --inrgan ${IG_CLI} --model ${CMAKE_SOURCE_DIR}/tests/data/golden_tiny.safetensors)
+
+# Python-driven tests: exit 77 = skipped (torch missing)
+add_test(NAME python_io COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_python_io.py)
+add_test(NAME parity_torch COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_parity_torch.py --inrgan ${IG_CLI})
+add_test(NAME cli COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_cli.py --inrgan ${IG_CLI} --full)
+set_tests_properties(python_io parity_torch cli PROPERTIES SKIP_RETURN_CODE 77)

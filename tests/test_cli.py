@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""The `inrgan` command line: counting conventions, determinism, usage errors, exit codes.
+
+usage: test_cli.py --inrgan PATH [--full]   (--full also exports the full-size FFHQ and
+Churches configs with random weights and checks `inrgan info` against the reference counts)
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+GOLDEN = os.path.join(HERE, "data", "golden_tiny.safetensors")
+PY = "/usr/bin/python3"
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def run(cli, args, timeout=600):
+    return subprocess.run([cli] + args, capture_output=True, text=True, timeout=timeout)
+
+
+def export(config, path):
+    subprocess.run([PY, "-m", "inrgan.export", "--config", config, "--seed", "0", "-o", path, "-q"],
+                   check=True, cwd=os.path.join(ROOT, "python"), timeout=600)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--inrgan", required=True)
+    ap.add_argument("--full", action="store_true")
+    a = ap.parse_args()
+    cli = a.inrgan
+    tmp = tempfile.mkdtemp(prefix="ig-cli-")
+    try:
+        # determinism: the same seeds give byte-identical PNGs from repeated runs
+        outs = []
+        for k in range(2):
+            out = os.path.join(tmp, f"det{k}")
+            p = run(cli, ["render", "-m", GOLDEN, "--seeds", "0-2,9", "-o", out, "--backend", "cpu", "-q"])
+            check(p.returncode == 0, f"render run {k} exits 0 ({p.stderr.strip()})")
+            outs.append(out)
+        names = sorted(os.listdir(outs[0]))
+        check(names == ["seed0000.png", "seed0001.png", "seed0002.png", "seed0009.png"], f"file names {names}")
+        check(all(open(os.path.join(outs[0], n), "rb").read() == open(os.path.join(outs[1], n), "rb").read()
+                  for n in names), "repeated renders give identical PNGs")
+        check(open(os.path.join(outs[0], names[0]), "rb").read() != open(os.path.join(outs[0], names[1]), "rb").read(),
+              "different seeds give different images")
+        # batch and thread count do not change the bytes
+        out = os.path.join(tmp, "batch")
+        p = run(cli, ["render", "-m", GOLDEN, "--seeds", "0-2,9", "-o", out, "--backend", "cpu", "--batch", "3",
+                      "--threads", "1", "-q"])
+        check(p.returncode == 0 and all(open(os.path.join(out, n), "rb").read() ==
+                                        open(os.path.join(outs[0], n), "rb").read() for n in names),
+              "--batch 3 --threads 1 gives the same PNGs")
+        # auto falls back to the CPU backend with one line saying so
+        p = run(cli, ["render", "-m", GOLDEN, "--seeds", "0", "-o", os.path.join(tmp, "auto")])
+        check(p.returncode == 0 and "CPU backend" in p.stderr, f"--backend auto says it uses the CPU: {p.stderr.strip()!r}")
+
+        # info and its JSON
+        j = os.path.join(tmp, "info.json")
+        p = run(cli, ["info", "-m", GOLDEN, "--json", j])
+        check(p.returncode == 0 and "parameters:" in p.stdout, "info on the golden model")
+        info = json.load(open(j))
+        check(info["parameters"] > 0 and info["config"]["family"] == "inrgan", "info --json holds parameters and config")
+
+        # usage and input errors: exit 2, one line, nothing written
+        bad_z = os.path.join(tmp, "bad_z.npy")
+        open(bad_z, "wb").write(b"\x93NUMPY\x01\x00" + b"x" * 20)
+        cases = [
+            (["render", "-m", GOLDEN, "--size", "0x32"], "--size"),
+            (["render", "-m", GOLDEN, "--size", "abc"], "--size"),
+            (["render", "-m", GOLDEN, "--size", "33x32"], "IG_ERR_SIZE"),
+            (["render", "-m", GOLDEN, "--size", "4000000x32"], "IG_ERR_SIZE"),
+            (["render", "-m", GOLDEN, "--seeds", "3-1"], "IG_ERR_SEEDS"),
+            (["render", "-m", GOLDEN, "--seeds", "x"], "IG_ERR_SEEDS"),
+            (["render", "-m", GOLDEN, "--backend", "opencl"], "--backend"),
+            (["render", "-m", GOLDEN, "--batch", "0"], "--batch"),
+            (["render", "-m", GOLDEN, "--truncation", "nan"], "--truncation"),
+            (["render", "-m", GOLDEN, "--z", bad_z], "IG_ERR_LATENT_FILE"),
+            (["render", "-m", GOLDEN, "--z", os.path.join(tmp, "none.npy")], "IG_ERR_LATENT_FILE"),
+            (["render", "-m", GOLDEN, "--seeds", "1", "--z", bad_z], "not both"),
+            (["render", "-m", GOLDEN, "stray"], "unexpected argument"),
+            (["frobnicate"], "unknown command"),
+        ]
+        for k, (args, expect) in enumerate(cases):
+            out = os.path.join(tmp, f"err{k}")
+            p = run(cli, args + ["-o", out] if args[0] == "render" else args)
+            lines = [l for l in p.stderr.splitlines() if l.strip()]
+            check(p.returncode == 2 and len(lines) >= 1 and expect in p.stderr and not os.path.exists(out),
+                  f"{' '.join(args[3:] if args[0] == 'render' else args)} -> exit {p.returncode}: {p.stderr.strip()!r}")
+        # wrong z width for the model
+        import numpy as np
+        z = os.path.join(tmp, "z.npy")
+        np.save(z, np.zeros((2, 7), np.float32))
+        p = run(cli, ["render", "-m", GOLDEN, "--z", z, "-o", os.path.join(tmp, "zw")])
+        check(p.returncode == 2 and "IG_ERR_LATENT_FILE" in p.stderr, f"z of the wrong width: {p.stderr.strip()!r}")
+        # runtime I/O failure: output path is a file -> exit 1, nothing written
+        blocker = os.path.join(tmp, "blocker")
+        open(blocker, "w").write("x")
+        p = run(cli, ["render", "-m", GOLDEN, "--seeds", "0", "-o", blocker])
+        check(p.returncode == 1 and "IG_ERR_OUTPUT" in p.stderr and open(blocker).read() == "x",
+              f"output path is a file -> exit 1: {p.stderr.strip()!r}")
+
+        if a.full:
+            for config, params, gflop in (("ffhq256", "72,436,573", "29.7"), ("churches256", "68,414,429", "25.4")):
+                path = os.path.join(tmp, config + ".safetensors")
+                export(config, path)
+                p = run(cli, ["info", "-m", path])
+                check(p.returncode == 0 and f"parameters:   {params}" in p.stdout
+                      and f"model GFLOP per 256x256 image: {gflop}" in p.stdout,
+                      f"info {config}: {params} parameters, {gflop} GFLOP")
+                os.remove(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{len(failures)} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

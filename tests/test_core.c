@@ -1,0 +1,191 @@
+/* test_core.c - host-only unit tests: result table, latents, seeds, fp16, safetensors,
+ * plan coordinates, .npy and PNG writing. */
+#include "ig_test.h"
+#include "inrgan.h"
+#include "safetensors.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_result_table(void) {
+    for (int r = 0; r < IG_RESULT_COUNT; r++) {
+        CHECK(strncmp(ig_result_name((ig_result)r), "IG_", 3) == 0);
+        CHECK(strlen(ig_result_description((ig_result)r)) > 3);
+        int e = ig_result_exit_code((ig_result)r);
+        CHECK(e == (r == IG_OK ? 0 : e) && e >= 0 && e <= 2);
+        CHECK(r == IG_OK || e != 0);
+        for (int q = 0; q < r; q++) CHECK(strcmp(ig_result_name((ig_result)q), ig_result_name((ig_result)r)) != 0);
+    }
+    CHECK(strcmp(ig_result_name(IG_ERR_MODEL_WRONG_SHAPE), "IG_ERR_MODEL_WRONG_SHAPE") == 0);
+    ig_error err = {0};
+    CHECK(ig_error_set(&err, IG_ERR_IO, "x=%d", 5) == IG_ERR_IO && err.code == IG_ERR_IO && strcmp(err.msg, "x=5") == 0);
+}
+
+static void test_latents(void) {
+    enum { D = 512, N = 200 };
+    float a[D], b[D];
+    ig_latent_from_seed(7, a, D);
+    ig_latent_from_seed(7, b, D);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    ig_latent_from_seed(8, b, D);
+    CHECK(memcmp(a, b, sizeof a) != 0);
+    double sum = 0, sq = 0;
+    for (int s = 0; s < N; s++) {
+        ig_latent_from_seed((uint32_t)s, a, D);
+        for (int k = 0; k < D; k++) { CHECK(isfinite(a[k])); sum += a[k]; sq += (double)a[k] * a[k]; }
+    }
+    double mean = sum / (N * D), var = sq / (N * D) - mean * mean;
+    CHECK_MSG(fabs(mean) < 0.01 && fabs(var - 1) < 0.02, "mean %g var %g", mean, var);
+    /* odd z_dim: a prefix of the even stream */
+    float c[5], d[6];
+    ig_latent_from_seed(3, c, 5);
+    ig_latent_from_seed(3, d, 6);
+    CHECK(memcmp(c, d, sizeof c) == 0);
+}
+
+static void test_seeds(void) {
+    uint32_t *s;
+    int n;
+    ig_error err;
+    CHECK(ig_seeds_parse("0-3,7,4294967295", &s, &n, &err) == IG_OK && n == 6);
+    CHECK(s[0] == 0 && s[3] == 3 && s[4] == 7 && s[5] == 4294967295u);
+    free(s);
+    const char *bad[] = {"", "3-1", "a", "1,", ",1", "-1", "4294967296", "1-", "1..3", "0-1000000000"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_MSG(ig_seeds_parse(bad[i], &s, &n, &err) == IG_ERR_SEEDS, "'%s'", bad[i]);
+        CHECK(s == NULL && n == 0);
+    }
+}
+
+static void test_half(void) {
+    for (uint32_t h = 0; h < 65536; h++) {
+        if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue; /* NaN payloads */
+        float f = ig_half_to_float((uint16_t)h);
+        CHECK_MSG(ig_float_to_half(f) == h, "half 0x%04x -> %g", h, f);
+    }
+    CHECK(ig_float_to_half(1.0f) == 0x3c00 && ig_float_to_half(-2.0f) == 0xc000);
+    CHECK(ig_float_to_half(65520.0f) == 0x7c00);           /* rounds to Inf */
+    CHECK(ig_float_to_half(1.0f + 1.0f / 2048) == 0x3c00); /* tie to even */
+    CHECK(ig_float_to_half(1.0f + 3.0f / 2048) == 0x3c02);
+}
+
+static void test_safetensors_roundtrip(void) {
+    char path[] = "/tmp/ig-test-st-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    float a[6] = {1, -2, 3.5f, 0.25f, 1e-3f, 7}, b[4] = {0.5f, -0.125f, 2, 1024};
+    int64_t sa[2] = {2, 3}, sb[1] = {4};
+    ig_st_write_entry e[2] = {{"alpha", IG_ST_F32, 2, sa, a}, {"beta.x", IG_ST_F16, 1, sb, b}};
+    const char *k[1] = {"inrgan"}, *v[1] = {"{\"x\": 1}"};
+    for (int unaligned = 0; unaligned < 2; unaligned++) {
+        ig_error err = {0};
+        CHECK(ig_st_write(path, e, 2, k, v, 1, unaligned, &err) == IG_OK);
+        ig_st_file f;
+        CHECK_MSG(ig_st_open(path, &f, &err) == IG_OK, "%s", err.msg);
+        if (err.code) continue;
+        CHECK(f.count == 2);
+        const ig_st_entry *ea = ig_st_find(&f, "alpha"), *eb = ig_st_find(&f, "beta.x");
+        CHECK(ea && eb && ea->ndim == 2 && ea->shape[1] == 3 && eb->dtype == IG_ST_F16);
+        CHECK(unaligned ? (ea->begin % 2 == 1) : ea->begin == 0);
+        float ra[6], rb[4];
+        ig_st_read_f32(&f, ea, ra);
+        ig_st_read_f32(&f, eb, rb);
+        CHECK(memcmp(ra, a, sizeof a) == 0 && memcmp(rb, b, sizeof b) == 0);
+        CHECK(ig_st_metadata(&f, "inrgan") && strcmp(ig_st_metadata(&f, "inrgan"), v[0]) == 0);
+        CHECK(ig_st_metadata(&f, "other") == NULL);
+        ig_st_close(&f);
+    }
+    remove(path);
+}
+
+static ig_config tiny_config(void) {
+    ig_config c;
+    memset(&c, 0, sizeof c);
+    c.n_levels = 3;
+    c.level_grid[0] = 8; c.level_grid[1] = 16; c.level_grid[2] = 32;
+    return c;
+}
+
+static void test_plan(void) {
+    ig_config cfg = tiny_config();
+    ig_plan p;
+    ig_error err;
+    CHECK(ig_plan_init(&p, &cfg, ig_view_native(), 32, 32, &err) == IG_OK);
+    for (int l = 0; l < 3; l++) {
+        int n = 8 << l;
+        CHECK(p.levels[l].width == n && p.levels[l].height == n);
+        for (int k = 0; k < n; k++) {
+            CHECK(p.levels[l].xs[k] == 2.0 * k / n - 1.0);             /* t_k = 2k/n - 1 */
+            CHECK(p.levels[l].ys[k] == 2.0 * (n - 1 - k) / n - 1.0);   /* y up */
+        }
+    }
+    for (int l = 0; l + 1 < 3; l++)
+        for (int k = 0; k < p.levels[l].width; k++) {
+            CHECK(p.levels[l + 1].xs[2 * k] == p.levels[l].xs[k]);
+            CHECK(p.levels[l + 1].ys[2 * k + 1] == p.levels[l].ys[k]);
+        }
+    ig_plan_free(&p);
+    CHECK(ig_plan_init(&p, &cfg, ig_view_native(), 0, 32, &err) == IG_ERR_SIZE);
+    CHECK(ig_plan_init(&p, &cfg, ig_view_native(), 30, 32, &err) == IG_ERR_SIZE);
+    CHECK(ig_plan_init(&p, &cfg, ig_view_native(), 1 << 30, 32, &err) == IG_ERR_SIZE);
+    ig_view inv = {1, -1, -1, 1}, nan = {NAN, -1, 1, 1};
+    CHECK(ig_plan_init(&p, &cfg, inv, 32, 32, &err) == IG_ERR_VIEW);
+    CHECK(ig_plan_init(&p, &cfg, nan, 32, 32, &err) == IG_ERR_VIEW);
+}
+
+static int dir_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void test_files(void) {
+    char dir[] = "/tmp/ig-test-out-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    float img[3 * 4 * 2];
+    for (int i = 0; i < 24; i++) img[i] = (float)i / 12 - 1;
+    int64_t shape[3] = {3, 2, 4};
+    ig_error err;
+    snprintf(path, sizeof path, "%s/a.npy", dir);
+    CHECK(ig_npy_write(path, img, 3, shape, &err) == IG_OK);
+    int nd;
+    int64_t sh[8];
+    float *back;
+    CHECK(ig_npy_read(path, &nd, sh, &back, &err) == IG_OK);
+    CHECK(nd == 3 && sh[0] == 3 && sh[1] == 2 && sh[2] == 4 && memcmp(back, img, sizeof img) == 0);
+    free(back);
+    uint8_t rgb[24];
+    ig_image_to_rgb8(img, 4, 2, rgb);
+    CHECK(rgb[0] == 0 && rgb[1] == (uint8_t)(8.0f / 12 * 127.5f + 0.5f)); /* planar -> interleaved */
+    float edge[3] = {1.0f, -1.0f, 0.0f};
+    uint8_t e8[3];
+    ig_image_to_rgb8(edge, 1, 1, e8);
+    CHECK(e8[0] == 255 && e8[1] == 0 && e8[2] == 128);
+    snprintf(path, sizeof path, "%s/a.png", dir);
+    CHECK(ig_png_write(path, rgb, 4, 2, &err) == IG_OK);
+    CHECK(dir_entries(dir) == 2); /* no temporary files left */
+    snprintf(path, sizeof path, "%s/missing/b.png", dir);
+    CHECK(ig_png_write(path, rgb, 4, 2, &err) == IG_ERR_OUTPUT);
+    CHECK(dir_entries(dir) == 2);
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    CHECK(system(path) == 0);
+}
+
+int main(void) {
+    RUN(test_result_table);
+    RUN(test_latents);
+    RUN(test_seeds);
+    RUN(test_half);
+    RUN(test_safetensors_roundtrip);
+    RUN(test_plan);
+    RUN(test_files);
+    return TEST_EXIT();
+}
