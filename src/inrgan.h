@@ -96,6 +96,8 @@ double ig_config_executed_flops(const ig_config *cfg);
 void ig_latent_from_seed(uint32_t seed, float *z, int z_dim);
 /* Parses "0-7,12" into a newly allocated array. */
 ig_result ig_seeds_parse(const char *text, uint32_t **seeds, int *count, ig_error *err);
+/* Reads any float32/float64 C-order .npy as floats (malloc'd). */
+ig_result ig_npy_read(const char *path, int *ndim, int64_t shape[8], float **data, ig_error *err);
 /* Reads a float32/float64 .npy of shape [N, z_dim] (or [z_dim]); returns float rows. */
 ig_result ig_latents_load_npy(const char *path, int z_dim, float **z, int *count, ig_error *err);
 

@@ -90,9 +90,9 @@ bad:
 }
 
 /* .npy v1/v2/v3: magic, version, header length, a Python dict literal, raw data. */
-ig_result ig_latents_load_npy(const char *path, int z_dim, float **z, int *count, ig_error *err) {
-    *z = NULL;
-    *count = 0;
+ig_result ig_npy_read(const char *path, int *ndim, int64_t shape[8], float **data, ig_error *err) {
+    *data = NULL;
+    *ndim = 0;
     FILE *fp = fopen(path, "rb");
     if (!fp) return ig_error_set(err, IG_ERR_LATENT_FILE, "%s: %s", path, strerror(errno));
     ig_result r = IG_OK;
@@ -130,28 +130,22 @@ ig_result ig_latents_load_npy(const char *path, int z_dim, float **z, int *count
     const char *sh = strstr(hdr, "'shape': (");
     if (!sh) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: no shape in header", path); goto done; }
     sh += 10;
-    long dims[3];
-    int nd = 0;
+    size_t n = 1;
     while (*sh && *sh != ')') {
         char *end;
-        long v = strtol(sh, &end, 10);
-        if (end == sh || v < 0 || nd == 3) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: bad shape", path); goto done; }
-        dims[nd++] = v;
+        long long v = strtoll(sh, &end, 10);
+        if (end == sh || v < 0 || v > (1ll << 31) || *ndim == 8) {
+            r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: bad shape", path);
+            goto done;
+        }
+        shape[(*ndim)++] = v;
+        n *= (size_t)v;
+        if (n > ((size_t)1 << 32)) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: too large", path); goto done; }
         sh = end;
         while (*sh == ',' || *sh == ' ') sh++;
     }
-    long rows, cols;
-    if (nd == 1) { rows = 1; cols = dims[0]; }
-    else if (nd == 2) { rows = dims[0]; cols = dims[1]; }
-    else { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: shape must be [N, z_dim] or [z_dim]", path); goto done; }
-    if (cols != z_dim || rows < 1 || rows > IG_MAX_SEEDS) {
-        r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: shape [%ld, %ld], the model needs [N, %d] with N >= 1",
-                         path, rows, cols, z_dim);
-        goto done;
-    }
-    size_t n = (size_t)rows * (size_t)cols;
-    *z = malloc(n * sizeof(float));
-    if (!*z) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%s: %zu latents", path, n); goto done; }
+    *data = malloc((n ? n : 1) * sizeof(float));
+    if (!*data) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%s: %zu values", path, n); goto done; }
     for (size_t i = 0; i < n; i++) {
         unsigned char b[8];
         if (fread(b, 1, (size_t)elem, fp) != (size_t)elem) {
@@ -161,13 +155,34 @@ ig_result ig_latents_load_npy(const char *path, int z_dim, float **z, int *count
         double v;
         if (elem == 4) { float f; memcpy(&f, b, 4); v = f; }
         else memcpy(&v, b, 8);
-        if (!isfinite(v)) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: NaN or Inf at element %zu", path, i); goto done; }
-        (*z)[i] = (float)v;
+        (*data)[i] = (float)v;
     }
-    *count = (int)rows;
 done:
-    if (r != IG_OK) { free(*z); *z = NULL; }
+    if (r != IG_OK) { free(*data); *data = NULL; }
     free(hdr);
     fclose(fp);
     return r;
+}
+
+ig_result ig_latents_load_npy(const char *path, int z_dim, float **z, int *count, ig_error *err) {
+    int ndim;
+    int64_t shape[8];
+    *count = 0;
+    ig_result r = ig_npy_read(path, &ndim, shape, z, err);
+    if (r != IG_OK) return r;
+    int64_t rows = ndim == 1 ? 1 : ndim == 2 ? shape[0] : -1, cols = ndim >= 1 ? shape[ndim - 1] : -1;
+    if (rows < 1 || rows > IG_MAX_SEEDS || cols != z_dim) {
+        free(*z);
+        *z = NULL;
+        return ig_error_set(err, IG_ERR_LATENT_FILE, "%s: shape must be [N, %d] or [%d] with N >= 1",
+                            path, z_dim, z_dim);
+    }
+    for (int64_t i = 0; i < rows * cols; i++)
+        if (!isfinite((*z)[i])) {
+            free(*z);
+            *z = NULL;
+            return ig_error_set(err, IG_ERR_LATENT_FILE, "%s: NaN or Inf at element %lld", path, (long long)i);
+        }
+    *count = (int)rows;
+    return IG_OK;
 }
