@@ -49,7 +49,7 @@ static void print_help(void) {
         "      --size WxH          output size (default: the model's native size)\n"
         "      --backend B         auto (default) | cpu | vulkan\n"
         "      --threads N         CPU backend threads (default: all cores)\n"
-        "      --batch N           images per submission (default 1)\n"
+        "      --batch N           images per submission (default 4)\n"
         "      --npy               also write the float image as NAME.npy [3,H,W]\n"
         "      --dump-blocks       also write every block's features NAME_BLOCK_x.npy and rgb\n"
         "  -q, --quiet             no summary on stderr\n"
@@ -195,7 +195,7 @@ static int cmd_render(int argc, char **argv) {
     const char *backend = "auto";
     double psi = 0;
     bool have_psi = false, want_npy = false, want_dump = false;
-    int width = 0, height = 0, threads = 0, batch = 1;
+    int width = 0, height = 0, threads = 0, batch = 4;
     enum { O_SEEDS = 256, O_Z, O_TRUNC, O_SIZE, O_BACKEND, O_THREADS, O_BATCH, O_NPY, O_DUMP };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},     {"output", required_argument, 0, 'o'},

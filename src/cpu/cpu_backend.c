@@ -415,6 +415,64 @@ static int ig__default_threads(void) {
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
+static void *ig__alloc(size_t floats) {
+    /* 64-byte aligned: a 16-pixel strip of a row is exactly one cache line */
+    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+static void ig__bufs_free(ig__bufs *b) {
+    free(b->x); free(b->y); free(b->coarse); free(b->rgb); free(b->rgb2); free(b->packed); free(b->scratch);
+    memset(b, 0, sizeof *b);
+}
+
+/* One worker renders a contiguous range of images with `threads` threads inside. */
+typedef struct ig__worker {
+    const ig_render_desc *d;
+    float *const *emb;
+    int threads;      /* threads inside one image */
+    size_t n0, n1;    /* images [n0, n1) */
+    size_t max_act, max_w, out_px;
+    float *out;
+    ig_result result;
+    ig_error err;
+} ig__worker;
+
+static void ig__worker_run(ig__worker *wk) {
+    size_t n0 = wk->n0, n1 = wk->n1;
+    const ig_render_desc *d = wk->d;
+    const ig_config *c = &d->model->cfg;
+    ig__bufs b = {0};
+    float *w = malloc((size_t)c->w_dim * sizeof *w);
+    b.x = ig__alloc(wk->max_act);
+    b.y = ig__alloc(wk->max_act);
+    b.coarse = ig__alloc(wk->max_act);
+    b.rgb = ig__alloc(3 * wk->out_px);
+    b.rgb2 = ig__alloc(3 * wk->out_px);
+    b.packed = ig__alloc(wk->max_w);
+    b.scratch = ig__alloc(wk->max_w);
+    ig_result r = IG_OK;
+    if (!w || !b.x || !b.y || !b.coarse || !b.rgb || !b.rgb2 || !b.packed || !b.scratch)
+        r = ig_error_set(&wk->err, IG_ERR_OUT_OF_MEMORY, "CPU backend buffers for %dx%d", d->plan->width,
+                         d->plan->height);
+    for (size_t n = n0; n < n1 && r == IG_OK; n++) {
+        ig__image_w iw;
+        ig__mapping(d->model, d->z + n * (size_t)c->z_dim, d->psi, w);
+        r = ig__generate(d->model, w, wk->threads, &iw, &wk->err);
+        if (r != IG_OK) break;
+        r = ig__synthesize(d, wk->threads, &iw, wk->emb, &b, (int)n, wk->out + n * 3 * wk->out_px, &wk->err);
+        ig__image_w_free(c, &iw);
+    }
+    wk->result = r;
+    free(w);
+    ig__bufs_free(&b);
+}
+
+static void ig__workers_task(void *vctx, size_t i0, size_t i1) {
+    ig__worker *wk = vctx;
+    for (size_t i = i0; i < i1; i++) ig__worker_run(&wk[i]);
+}
+
 ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
     if (!d || !d->model || !d->plan || !d->z || d->count < 1 || !out)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "ig_cpu_render: missing model, plan, z or output");
@@ -427,9 +485,8 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
 
     /* sizes: the largest activation and weight buffers over all blocks */
     size_t max_act = 0, max_w = 0;
-    int level = 0;
     for (int i = 0; i < c->n_blocks; i++) {
-        level = c->blocks[i].level;
+        int level = c->blocks[i].level;
         size_t px = (size_t)plan->levels[level].width * plan->levels[level].height;
         size_t ch = (size_t)c->blocks[i].channels;
         if (i > 0 && c->blocks[i - 1].channels > (int)ch) ch = (size_t)c->blocks[i - 1].channels;
@@ -439,39 +496,32 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
         if (wsz > max_w) max_w = wsz;
     }
     size_t out_px = (size_t)plan->width * plan->height;
-    ig__bufs b = {0};
     float *emb[IG_MAX_BLOCKS] = {0};
-    float *w = malloc((size_t)c->w_dim * sizeof *w);
-    b.x = malloc(max_act * sizeof(float));
-    b.y = malloc(max_act * sizeof(float));
-    b.coarse = malloc(max_act * sizeof(float));
-    b.rgb = malloc(3 * out_px * sizeof(float));
-    b.rgb2 = malloc(3 * out_px * sizeof(float));
-    b.packed = malloc(max_w * sizeof(float));
-    b.scratch = malloc(max_w * sizeof(float));
     ig_result r = IG_OK;
-    if (!w || !b.x || !b.y || !b.coarse || !b.rgb || !b.rgb2 || !b.packed || !b.scratch) {
-        r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CPU backend buffers for %dx%d", plan->width, plan->height);
-        goto done;
-    }
     /* embeddings do not depend on z: once per render */
-    for (int l = 0; l < c->n_levels; l++) {
+    for (int l = 0; l < c->n_levels && r == IG_OK; l++) {
         size_t px = (size_t)plan->levels[l].width * plan->levels[l].height;
-        emb[l] = malloc((size_t)ig_embed_channels(m, l) * px * sizeof(float));
-        if (!emb[l]) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "embedding of level %d", l); goto done; }
-        ig_embed_level(m, plan, l, emb[l]);
+        emb[l] = ig__alloc((size_t)ig_embed_channels(m, l) * px);
+        if (!emb[l]) r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "embedding of level %d", l);
+        else ig_embed_level(m, plan, l, emb[l]);
     }
-    for (int n = 0; n < d->count && r == IG_OK; n++) {
-        ig__image_w iw;
-        ig__mapping(m, d->z + (size_t)n * c->z_dim, d->psi, w);
-        r = ig__generate(m, w, threads, &iw, err);
-        if (r != IG_OK) break;
-        r = ig__synthesize(d, threads, &iw, emb, &b, n, out + (size_t)n * 3 * out_px, err);
-        ig__image_w_free(c, &iw);
+    if (r == IG_OK) {
+        /* batches: one image per worker thread (no synchronisation inside an image); a single
+         * image: all threads on its pixels. Either way each value has one summation order. */
+        int nw = d->count < threads ? d->count : threads;
+        int inner = nw > 1 ? 1 : threads;
+        ig__worker wk[64];
+        for (int i = 0; i < nw; i++) {
+            size_t n0 = (size_t)d->count * i / nw, n1 = (size_t)d->count * (i + 1) / nw;
+            wk[i] = (ig__worker){d, emb, inner, n0, n1, max_act, max_w, out_px, out, IG_OK, {0}};
+        }
+        ig__parallel(nw, (size_t)nw, 1, ig__workers_task, wk);
+        for (int i = 0; i < nw && r == IG_OK; i++)
+            if (wk[i].result != IG_OK) {
+                r = wk[i].result;
+                if (err) *err = wk[i].err;
+            }
     }
-done:
     for (int l = 0; l < IG_MAX_BLOCKS; l++) free(emb[l]);
-    free(w);
-    free(b.x); free(b.y); free(b.coarse); free(b.rgb); free(b.rgb2); free(b.packed); free(b.scratch);
     return r;
 }
