@@ -2,12 +2,14 @@
  *
  * Raw features: the log_basis rows, then the random_basis rows, each dotted with (x, y).
  * Channels: sin of every raw feature, cos of every raw feature, then the learned constant,
- * sampled bilinearly at the continuous position of (x, y) in its native grid with border
- * clamp. At native grid positions the sample is the stored value exactly. */
+ * sampled bilinearly at the continuous position of (x, y) in its native grid, clamped to the
+ * border (IG_CONST_BORDER) or zero more than one cell outside it (IG_CONST_ZERO). At native
+ * grid positions the sample is the stored value exactly. */
 #include "embed.h"
 #include "model.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 static int ig__level_block(const ig_config *c, int level) {
     for (int i = 0; i < c->n_blocks; i++)
@@ -21,7 +23,8 @@ int ig_embed_channels(const ig_model *m, int level) {
 }
 
 /* Position in a native grid of side g: continuous column/row index, clamped to the border. */
-static void ig__grid_pos(double t, int g, int *i0, int *i1, double *frac) {
+static bool ig__grid_pos(double t, int g, int *i0, int *i1, double *frac) {
+    bool inside = t > -1 && t < g;
     if (t <= 0) t = 0;
     if (t >= g - 1) t = g - 1;
     double fl = floor(t);
@@ -31,6 +34,7 @@ static void ig__grid_pos(double t, int g, int *i0, int *i1, double *frac) {
     *i0 = (int)fl;
     *i1 = *i0 + 1 < g ? *i0 + 1 : *i0;
     *frac = fr;
+    return inside;
 }
 
 void ig_embed_level(const ig_model *m, const ig_plan *plan, int level, float *out) {
@@ -60,11 +64,15 @@ void ig_embed_level(const ig_model *m, const ig_plan *plan, int level, float *ou
     for (int i = 0; i < H; i++) {
         int r0, r1;
         double fy;
-        ig__grid_pos((1.0 - lp->ys[i]) * g / 2.0 - 1.0, g, &r0, &r1, &fy);
+        bool in_y = ig__grid_pos((1.0 - lp->ys[i]) * g / 2.0 - 1.0, g, &r0, &r1, &fy);
         for (int j = 0; j < W; j++) {
             int c0, c1;
             double fx;
-            ig__grid_pos((lp->xs[j] + 1.0) * g / 2.0, g, &c0, &c1, &fx);
+            bool in_x = ig__grid_pos((lp->xs[j] + 1.0) * g / 2.0, g, &c0, &c1, &fx);
+            if (plan->const_mode == IG_CONST_ZERO && !(in_x && in_y)) {
+                for (int k = 0; k < nc; k++) dst[(size_t)k * px + (size_t)i * W + j] = 0.0f;
+                continue;
+            }
             for (int k = 0; k < nc; k++) {
                 const float *p = cst + (size_t)k * g * g;
                 double v;

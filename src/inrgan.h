@@ -106,23 +106,53 @@ typedef struct ig_view {
     double x0, y0, x1, y1; /* rectangle of the generator's coordinate plane, y up */
 } ig_view;
 
+typedef enum ig_const_mode {
+    IG_CONST_BORDER = 0,   /* learned constants outside their grid: clamp to the border */
+    IG_CONST_ZERO = 1      /* ... or zero */
+} ig_const_mode;
+
+typedef struct ig_plan_desc {
+    ig_view view;          /* all zero = the native view (-1,-1,1,1) */
+    int width, height;     /* the whole image; 0 = the model's native size */
+    int stride;            /* 0/1: every pixel; s > 1: every s-th pixel (exact strided low-res) */
+    int tile_x, tile_y, tile_w, tile_h; /* part of the output to compute; tile_w = 0: all */
+    ig_const_mode const_mode;
+} ig_plan_desc;
+
+/* One level: which points of its full grid are computed, where they are, and how they come
+ * from the previous level. Level grids of the whole image are 2x refinements of each other. */
 typedef struct ig_level_plan {
-    int width, height;     /* grid of this level */
-    double *xs;            /* x of each column (width) */
-    double *ys;            /* y of each row (height), row 0 = top */
+    int width, height;           /* columns and rows computed at this level */
+    int full_width, full_height; /* the level's grid for the whole image */
+    int *cols, *rows;            /* indices of the computed columns/rows in the full grid */
+    double *xs, *ys;             /* their coordinates (x right, y up) */
+    /* levels > 0: value(i, j) = bilinear mix of the previous level's computed grid at rows
+     * (r0[i], r1[i], rw[i]) and columns (c0[j], c1[j], cw[j]); nearest: r1 = r0, rw = 0 */
+    int *c0, *c1, *r0, *r1;
+    float *cw, *rw;
 } ig_level_plan;
 
 typedef struct ig_plan {
-    ig_view view;
-    int width, height;     /* output size */
+    ig_plan_desc desc;           /* as given, defaults filled */
+    int width, height;           /* output of this plan = the top level's computed grid */
+    int image_width, image_height; /* the whole (strided) output image this plan is part of */
+    bool whole;                  /* every pixel of the whole image, no stride: a plan that can
+                                  * compute its own instance-norm statistics */
+    ig_const_mode const_mode;
     int n_levels;
     ig_level_plan levels[IG_MAX_BLOCKS];
 } ig_plan;
 
 ig_view ig_view_native(void); /* (-1,-1,1,1) */
+/* The view of a center and zoom: zoom 1 = the native view, 2 = half as wide. */
+ig_view ig_view_center_zoom(double cx, double cy, double zoom);
+ig_result ig_plan_make(ig_plan *plan, const ig_config *cfg, const ig_plan_desc *desc, ig_error *err);
+/* Shorthand: the whole image of `view` at width x height. */
 ig_result ig_plan_init(ig_plan *plan, const ig_config *cfg, ig_view view, int width,
                        int height, ig_error *err);
 void ig_plan_free(ig_plan *plan);
+/* Points computed per level, summed (cost model of the plan, used by info/bench). */
+double ig_plan_executed_flops(const ig_plan *plan, const ig_config *cfg);
 
 /* ---- rendering ----------------------------------------------------------------------- */
 /* Optional per-block inspection: called after every block with its features [C,H,W]

@@ -130,7 +130,36 @@ static void test_plan(void) {
         }
     ig_plan_free(&p);
     CHECK(ig_plan_init(&p, &cfg, ig_view_native(), 0, 32, &err) == IG_ERR_SIZE);
-    CHECK(ig_plan_init(&p, &cfg, ig_view_native(), 30, 32, &err) == IG_ERR_SIZE);
+    /* sizes the levels do not divide: the grid is padded (the view extended at the same pitch)
+     * and the output is its top-left part */
+    ig_plan q;
+    CHECK(ig_plan_init(&p, &cfg, ig_view_native(), 30, 32, &err) == IG_OK);
+    CHECK(ig_plan_init(&q, &cfg, (ig_view){-1, -1, 1 + 2.0 / 30 * 2, 1}, 32, 32, &err) == IG_OK);
+    CHECK(p.width == 30 && p.levels[2].full_width == 32 && p.levels[0].width == 8);
+    for (int j = 0; j < 30; j++) CHECK(fabs(p.levels[2].xs[j] - q.levels[2].xs[j]) < 1e-12);
+    ig_plan_free(&p);
+    ig_plan_free(&q);
+    /* a tile is a sub-list of the whole grid with identical coordinates, at every level */
+    ig_plan_desc td = {.width = 32, .height = 32, .tile_x = 5, .tile_y = 9, .tile_w = 7, .tile_h = 11};
+    CHECK(ig_plan_make(&p, &cfg, &td, &err) == IG_OK);
+    CHECK(ig_plan_init(&q, &cfg, ig_view_native(), 32, 32, &err) == IG_OK);
+    CHECK(p.width == 7 && p.height == 11 && !p.whole && q.whole);
+    for (int l = 0; l < 3; l++) {
+        for (int j = 0; j < p.levels[l].width; j++)
+            CHECK(p.levels[l].xs[j] == q.levels[l].xs[p.levels[l].cols[j]]);
+        for (int i = 0; i < p.levels[l].height; i++)
+            CHECK(p.levels[l].ys[i] == q.levels[l].ys[p.levels[l].rows[i]]);
+    }
+    CHECK(p.levels[1].cols[0] == 2 && p.levels[1].width == 4); /* columns 5..11 need 2..5 */
+    ig_plan_free(&p);
+    ig_plan_free(&q);
+    /* strided: every 4th pixel, and only their ancestors below */
+    ig_plan_desc sd = {.width = 32, .height = 32, .stride = 4};
+    CHECK(ig_plan_make(&p, &cfg, &sd, &err) == IG_OK);
+    CHECK(p.width == 8 && p.levels[2].cols[1] == 4 && p.levels[1].width == 8 && p.levels[0].width == 8);
+    ig_plan_free(&p);
+    sd.tile_w = 9;
+    CHECK(ig_plan_make(&p, &cfg, &sd, &err) == IG_ERR_SIZE);
     CHECK(ig_plan_init(&p, &cfg, ig_view_native(), 1 << 30, 32, &err) == IG_ERR_SIZE);
     ig_view inv = {1, -1, -1, 1}, nan = {NAN, -1, 1, 1};
     CHECK(ig_plan_init(&p, &cfg, inv, 32, 32, &err) == IG_ERR_VIEW);

@@ -291,45 +291,53 @@ static void ig__gemm(int threads, const float *packed, int m, int k, const float
     ig__parallel(threads, pixels, 16, ig__gemm_task, &g);
 }
 
-/* ×2 upsampling of [c][h][w] -> [c][2h][2w]: nearest, or bilinear with align_corners=True. */
-static void ig__up2(const float *src, int c, int h, int w, ig_upsampling mode, float *dst) {
-    int H = 2 * h, W = 2 * w;
-    for (int ch = 0; ch < c; ch++) {
-        const float *s = src + (size_t)ch * h * w;
+/* Up-sampling through the plan's maps: dst[c][i][j] = bilinear mix of src (the previous
+ * level's computed grid, [c][hc][wc]) at rows (r0, r1, rw)[i] and columns (c0, c1, cw)[j].
+ * Nearest maps (weights 0) copy the value exactly. */
+static void ig__upsample(const float *src, int channels, int wc, int hc, const ig_level_plan *fine, float *dst) {
+    int H = fine->height, W = fine->width;
+    for (int ch = 0; ch < channels; ch++) {
+        const float *sp = src + (size_t)ch * hc * wc;
         float *d = dst + (size_t)ch * H * W;
         for (int i = 0; i < H; i++) {
-            if (mode == IG_UP_NEAREST) {
-                const float *sr = s + (size_t)(i >> 1) * w;
-                for (int j = 0; j < W; j++) d[(size_t)i * W + j] = sr[j >> 1];
-                continue;
-            }
-            double fy = H > 1 ? (double)i * (h - 1) / (H - 1) : 0;
-            int y0 = (int)fy, y1 = y0 + 1 < h ? y0 + 1 : y0;
-            float ly = (float)(fy - y0);
+            const float *top = sp + (size_t)fine->r0[i] * wc, *bot = sp + (size_t)fine->r1[i] * wc;
+            float ly = fine->rw[i];
+            float *dr = d + (size_t)i * W;
             for (int j = 0; j < W; j++) {
-                double fx = W > 1 ? (double)j * (w - 1) / (W - 1) : 0;
-                int x0 = (int)fx, x1 = x0 + 1 < w ? x0 + 1 : x0;
-                float lx = (float)(fx - x0);
-                float top = s[(size_t)y0 * w + x0] * (1 - lx) + s[(size_t)y0 * w + x1] * lx;
-                float bot = s[(size_t)y1 * w + x0] * (1 - lx) + s[(size_t)y1 * w + x1] * lx;
-                d[(size_t)i * W + j] = top * (1 - ly) + bot * ly;
+                float lx = fine->cw[j];
+                int a = fine->c0[j], b = fine->c1[j];
+                if (lx == 0 && ly == 0) {
+                    dr[j] = top[a];
+                } else {
+                    float t = top[a] * (1 - lx) + top[b] * lx;
+                    float u = bot[a] * (1 - lx) + bot[b] * lx;
+                    dr[j] = t * (1 - ly) + u * ly;
+                }
             }
         }
     }
 }
 
-/* Instance norm folded into the layer: W[o][c] / (std_unbiased(x_c) + 1e-8), then packed. */
-static void ig__pack_layer(const float *full, int co, int ci, const float *x, size_t px,
-                           bool instance_norm, float *packed, float *scratch) {
+/* Instance norm (-bil models), folded into the layer: W[o][c] / (sigma_c + 1e-8), sigma the
+ * unbiased std of channel c over the whole image. sigma comes from `stats_in` when given (a
+ * statistics pass), else it is computed from x and, if `stats_out`, recorded. */
+static void ig__pack_layer(const float *full, int co, int ci, const float *x, size_t px, bool instance_norm,
+                           const float *stats_in, float *stats_out, float *packed, float *scratch) {
     const float *w = full;
     if (instance_norm) {
         for (int c = 0; c < ci; c++) {
-            const float *xc = x + (size_t)c * px;
-            double mean = 0, ss = 0;
-            for (size_t p = 0; p < px; p++) mean += xc[p];
-            mean /= (double)px;
-            for (size_t p = 0; p < px; p++) ss += (xc[p] - mean) * (xc[p] - mean);
-            double sd = px > 1 ? sqrt(ss / (double)(px - 1)) : NAN;
+            double sd;
+            if (stats_in) {
+                sd = stats_in[c];
+            } else {
+                const float *xc = x + (size_t)c * px;
+                double mean = 0, ss = 0;
+                for (size_t p = 0; p < px; p++) mean += xc[p];
+                mean /= (double)px;
+                for (size_t p = 0; p < px; p++) ss += (xc[p] - mean) * (xc[p] - mean);
+                sd = px > 1 ? sqrt(ss / (double)(px - 1)) : NAN;
+                if (stats_out) stats_out[c] = (float)sd;
+            }
             double inv = 1.0 / (sd + 1e-8);
             for (int o = 0; o < co; o++) scratch[(size_t)o * ci + c] = (float)(full[(size_t)o * ci + c] * inv);
         }
@@ -357,12 +365,14 @@ typedef struct ig__bufs {
     float *x, *y, *coarse, *rgb, *rgb2, *packed, *scratch;
 } ig__bufs;
 
-static ig_result ig__synthesize(const ig_render_desc *d, int threads, const ig__image_w *iw,
-                                float *const *emb, ig__bufs *b, int index, float *out, ig_error *err) {
+/* One image through one plan. stats_in / stats_out: instance-norm sigmas of every IN layer in
+ * order (conv1 of each block but the first, then its extra convs), see ig__pack_layer. */
+static ig_result ig__synthesize(const ig_render_desc *d, const ig_plan *plan, int threads, const ig__image_w *iw,
+                                float *const *emb, ig__bufs *b, int index, const float *stats_in, float *stats_out,
+                                float *out) {
     const ig_model *m = d->model;
     const ig_config *c = &m->cfg;
-    const ig_plan *plan = d->plan;
-    (void)err;
+    bool in = c->instance_norm;
     int level = 0;
     size_t px = (size_t)plan->levels[0].width * plan->levels[0].height;
     for (int i = 0; i < c->n_blocks; i++) {
@@ -370,7 +380,7 @@ static ig_result ig__synthesize(const ig_render_desc *d, int threads, const ig__
         const ig_block_tensors *t = &m->blocks[i];
         int co = bc->channels;
         if (i == 0) {
-            ig__pack_layer(iw->conv1[0].full, co, t->conv1.c_in, emb[0], px, false, b->packed, b->scratch);
+            ig__pack_layer(iw->conv1[0].full, co, t->conv1.c_in, emb[0], px, false, NULL, NULL, b->packed, b->scratch);
             ig__gemm(threads, b->packed, co, t->conv1.c_in, emb[0], b->x, px, 0, t->conv1.bias->data);
             memset(b->rgb, 0, 3 * px * sizeof(float));
         } else {
@@ -381,32 +391,34 @@ static ig_result ig__synthesize(const ig_render_desc *d, int threads, const ig__
                 const ig_level_plan *fine = &plan->levels[level];
                 size_t cpx = px;
                 px = (size_t)fine->width * fine->height;
-                /* coarse trick: up2(W_prev x) + W_emb E */
+                /* coarse trick: up(W_prev x) + W_emb E */
                 ig__gemm(threads, iw->conv0[i].packed, co, cp, b->x, b->coarse, cpx, 0, NULL);
-                ig__up2(b->coarse, co, coarse->height, coarse->width, c->upsampling, b->y);
+                ig__upsample(b->coarse, co, coarse->width, coarse->height, fine, b->y);
                 ig__gemm(threads, iw->conv0[i].packed_emb, co, bc->emb.channels, emb[level], b->y, px, 1,
                          t->conv0.bias->data);
-                ig__up2(b->rgb, 3, coarse->height, coarse->width, c->upsampling, b->rgb2);
+                ig__upsample(b->rgb, 3, coarse->width, coarse->height, fine, b->rgb2);
                 float *tmp = b->rgb; b->rgb = b->rgb2; b->rgb2 = tmp;
             } else {
-                ig__pack_layer(iw->conv0[i].full, co, cp, b->x, px, false, b->packed, b->scratch);
+                ig__pack_layer(iw->conv0[i].full, co, cp, b->x, px, false, NULL, NULL, b->packed, b->scratch);
                 ig__gemm(threads, b->packed, co, cp, b->x, b->y, px, 0, t->conv0.bias->data);
             }
-            ig__pack_layer(iw->conv1[i].full, co, co, b->y, px, c->instance_norm, b->packed, b->scratch);
+            ig__pack_layer(iw->conv1[i].full, co, co, b->y, px, in, stats_in, stats_out, b->packed, b->scratch);
+            if (in) { if (stats_in) stats_in += co; if (stats_out) stats_out += co; }
             ig__gemm(threads, b->packed, co, co, b->y, b->x, px, 0, t->conv1.bias->data);
         }
         for (int k = 0; k < bc->extra_convs; k++) {
-            ig__pack_layer(iw->extra[i][k].full, co, co, b->x, px, c->instance_norm, b->packed, b->scratch);
+            ig__pack_layer(iw->extra[i][k].full, co, co, b->x, px, in, stats_in, stats_out, b->packed, b->scratch);
+            if (in) { if (stats_in) stats_in += co; if (stats_out) stats_out += co; }
             ig__gemm(threads, b->packed, co, co, b->x, b->y, px, 0, t->extra[k].bias->data);
             float *tmp = b->x; b->x = b->y; b->y = tmp;
         }
         ig__torgb(iw->torgb[i].rgb, t->torgb.bias->data, co, b->x, px, b->rgb);
-        if (d->on_block) {
+        if (d->on_block && out) {
             const ig_level_plan *lp = &plan->levels[level];
             d->on_block(d->user, index, bc->name, co, lp->height, lp->width, b->x, b->rgb);
         }
     }
-    memcpy(out, b->rgb, 3 * px * sizeof(float));
+    if (out) memcpy(out, b->rgb, 3 * px * sizeof(float));
     return IG_OK;
 }
 
@@ -426,51 +438,89 @@ static void ig__bufs_free(ig__bufs *b) {
     memset(b, 0, sizeof *b);
 }
 
+/* Largest activation [C x px] and weight buffers a plan needs. */
+static void ig__plan_sizes(const ig_model *m, const ig_plan *plan, size_t *max_act, size_t *max_w) {
+    const ig_config *c = &m->cfg;
+    for (int i = 0; i < c->n_blocks; i++) {
+        int level = c->blocks[i].level;
+        size_t px = (size_t)plan->levels[level].width * plan->levels[level].height;
+        size_t ch = (size_t)c->blocks[i].channels;
+        if (i > 0 && c->blocks[i - 1].channels > (int)ch) ch = (size_t)c->blocks[i - 1].channels;
+        if (px * ch > *max_act) *max_act = px * ch;
+        if (px * 3 > *max_act) *max_act = px * 3;
+        size_t ci = (size_t)m->blocks[i].conv1.c_in > ch ? (size_t)m->blocks[i].conv1.c_in : ch;
+        size_t wsz = ig__packed_size((int)ch, (int)ci);
+        if (wsz > *max_w) *max_w = wsz;
+    }
+}
+
+static size_t ig__in_channels(const ig_config *c) {
+    size_t n = 0;
+    for (int i = 1; i < c->n_blocks; i++) n += (size_t)(1 + c->blocks[i].extra_convs) * c->blocks[i].channels;
+    return n;
+}
+
 /* One worker renders a contiguous range of images with `threads` threads inside. */
 typedef struct ig__worker {
     const ig_render_desc *d;
-    float *const *emb;
-    int threads;      /* threads inside one image */
-    size_t n0, n1;    /* images [n0, n1) */
-    size_t max_act, max_w, out_px;
+    const ig_plan *stats_plan;   /* instance-norm statistics pass, or NULL */
+    float *const *emb, *const *stats_emb;
+    int threads;                 /* threads inside one image */
+    size_t n0, n1;               /* images [n0, n1) */
+    size_t max_act, max_w;
     float *out;
     ig_result result;
     ig_error err;
 } ig__worker;
 
 static void ig__worker_run(ig__worker *wk) {
-    size_t n0 = wk->n0, n1 = wk->n1;
     const ig_render_desc *d = wk->d;
     const ig_config *c = &d->model->cfg;
+    size_t out_px = (size_t)d->plan->width * d->plan->height;
     ig__bufs b = {0};
     float *w = malloc((size_t)c->w_dim * sizeof *w);
+    float *stats = wk->stats_plan ? malloc((ig__in_channels(c) + 1) * sizeof *stats) : NULL;
     b.x = ig__alloc(wk->max_act);
     b.y = ig__alloc(wk->max_act);
     b.coarse = ig__alloc(wk->max_act);
-    b.rgb = ig__alloc(3 * wk->out_px);
-    b.rgb2 = ig__alloc(3 * wk->out_px);
+    b.rgb = ig__alloc(wk->max_act);
+    b.rgb2 = ig__alloc(wk->max_act);
     b.packed = ig__alloc(wk->max_w);
     b.scratch = ig__alloc(wk->max_w);
     ig_result r = IG_OK;
-    if (!w || !b.x || !b.y || !b.coarse || !b.rgb || !b.rgb2 || !b.packed || !b.scratch)
+    if (!w || !b.x || !b.y || !b.coarse || !b.rgb || !b.rgb2 || !b.packed || !b.scratch || (wk->stats_plan && !stats))
         r = ig_error_set(&wk->err, IG_ERR_OUT_OF_MEMORY, "CPU backend buffers for %dx%d", d->plan->width,
                          d->plan->height);
-    for (size_t n = n0; n < n1 && r == IG_OK; n++) {
+    for (size_t n = wk->n0; n < wk->n1 && r == IG_OK; n++) {
         ig__image_w iw;
         ig__mapping(d->model, d->z + n * (size_t)c->z_dim, d->psi, w);
         r = ig__generate(d->model, w, wk->threads, &iw, &wk->err);
         if (r != IG_OK) break;
-        r = ig__synthesize(d, wk->threads, &iw, wk->emb, &b, (int)n, wk->out + n * 3 * wk->out_px, &wk->err);
+        if (wk->stats_plan)
+            ig__synthesize(d, wk->stats_plan, wk->threads, &iw, wk->stats_emb, &b, (int)n, NULL, stats, NULL);
+        r = ig__synthesize(d, d->plan, wk->threads, &iw, wk->emb, &b, (int)n, stats, NULL, wk->out + n * 3 * out_px);
         ig__image_w_free(c, &iw);
     }
     wk->result = r;
     free(w);
+    free(stats);
     ig__bufs_free(&b);
 }
 
 static void ig__workers_task(void *vctx, size_t i0, size_t i1) {
     ig__worker *wk = vctx;
     for (size_t i = i0; i < i1; i++) ig__worker_run(&wk[i]);
+}
+
+/* Embeddings do not depend on z: once per render and plan. */
+static ig_result ig__embeddings(const ig_model *m, const ig_plan *plan, float **emb, ig_error *err) {
+    for (int l = 0; l < m->cfg.n_levels; l++) {
+        size_t px = (size_t)plan->levels[l].width * plan->levels[l].height;
+        emb[l] = ig__alloc((size_t)ig_embed_channels(m, l) * px);
+        if (!emb[l]) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "embedding of level %d", l);
+        ig_embed_level(m, plan, l, emb[l]);
+    }
+    return IG_OK;
 }
 
 ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
@@ -482,29 +532,27 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
     if (plan->n_levels != c->n_levels)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
     int threads = d->threads > 0 ? d->threads : ig__default_threads();
-
-    /* sizes: the largest activation and weight buffers over all blocks */
-    size_t max_act = 0, max_w = 0;
-    for (int i = 0; i < c->n_blocks; i++) {
-        int level = c->blocks[i].level;
-        size_t px = (size_t)plan->levels[level].width * plan->levels[level].height;
-        size_t ch = (size_t)c->blocks[i].channels;
-        if (i > 0 && c->blocks[i - 1].channels > (int)ch) ch = (size_t)c->blocks[i - 1].channels;
-        if (px * ch > max_act) max_act = px * ch;
-        size_t ci = (size_t)m->blocks[i].conv1.c_in > ch ? (size_t)m->blocks[i].conv1.c_in : ch;
-        size_t wsz = ig__packed_size((int)ch, (int)ci);
-        if (wsz > max_w) max_w = wsz;
-    }
-    size_t out_px = (size_t)plan->width * plan->height;
-    float *emb[IG_MAX_BLOCKS] = {0};
     ig_result r = IG_OK;
-    /* embeddings do not depend on z: once per render */
-    for (int l = 0; l < c->n_levels && r == IG_OK; l++) {
-        size_t px = (size_t)plan->levels[l].width * plan->levels[l].height;
-        emb[l] = ig__alloc((size_t)ig_embed_channels(m, l) * px);
-        if (!emb[l]) r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "embedding of level %d", l);
-        else ig_embed_level(m, plan, l, emb[l]);
+    float *emb[IG_MAX_BLOCKS] = {0}, *stats_emb[IG_MAX_BLOCKS] = {0};
+    size_t max_act = 0, max_w = 0;
+    ig__plan_sizes(m, plan, &max_act, &max_w);
+
+    /* Instance-norm statistics are those of the whole view at the model's native size
+     * (docs/coordinates.md): that plan itself computes them; any other plan (other sizes,
+     * tiles, strides) takes them from a statistics pass, so tiles equal crops exactly. */
+    ig_plan stats_plan = {0};
+    bool need_stats = c->instance_norm &&
+                      !(plan->whole && plan->desc.width == c->resolution && plan->desc.height == c->resolution);
+    if (need_stats) {
+        ig_plan_desc sd = {.view = plan->desc.view, .width = c->resolution, .height = c->resolution,
+                           .const_mode = plan->const_mode};
+        r = ig_plan_make(&stats_plan, c, &sd, err);
+        if (r == IG_OK) {
+            ig__plan_sizes(m, &stats_plan, &max_act, &max_w);
+            r = ig__embeddings(m, &stats_plan, stats_emb, err);
+        }
     }
+    if (r == IG_OK) r = ig__embeddings(m, plan, emb, err);
     if (r == IG_OK) {
         /* batches: one image per worker thread (no synchronisation inside an image); a single
          * image: all threads on its pixels. Either way each value has one summation order. */
@@ -513,7 +561,8 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
         ig__worker wk[64];
         for (int i = 0; i < nw; i++) {
             size_t n0 = (size_t)d->count * i / nw, n1 = (size_t)d->count * (i + 1) / nw;
-            wk[i] = (ig__worker){d, emb, inner, n0, n1, max_act, max_w, out_px, out, IG_OK, {0}};
+            wk[i] = (ig__worker){d, need_stats ? &stats_plan : NULL, emb, stats_emb, inner, n0, n1,
+                                 max_act, max_w, out, IG_OK, {0}};
         }
         ig__parallel(nw, (size_t)nw, 1, ig__workers_task, wk);
         for (int i = 0; i < nw && r == IG_OK; i++)
@@ -522,6 +571,7 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
                 if (err) *err = wk[i].err;
             }
     }
-    for (int l = 0; l < IG_MAX_BLOCKS; l++) free(emb[l]);
+    for (int l = 0; l < IG_MAX_BLOCKS; l++) { free(emb[l]); free(stats_emb[l]); }
+    ig_plan_free(&stats_plan);
     return r;
 }

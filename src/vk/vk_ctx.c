@@ -269,7 +269,8 @@ static void ig__describe(VkPhysicalDevice pd, ig__vk_phys *d) {
     vkGetPhysicalDeviceProperties2(pd, &p2);
     memcpy(d->uuid, idp.deviceUUID, VK_UUID_SIZE);
     d->info.subgroup_size = sub.subgroupSize;
-    snprintf(d->info.driver, sizeof d->info.driver, "%s %s", drv.driverName, drv.driverInfo);
+    snprintf(d->info.driver, sizeof d->info.driver, "%.120s %.120s", drv.driverName,
+             drv.driverInfo);
 
     VkPhysicalDeviceCooperativeMatrixFeaturesNV coop = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};

@@ -102,7 +102,7 @@ static void ig__cache_path(ig_vk_context *ctx, const char *cache_dir) {
             return;
     }
     char uuid[2 * VK_UUID_SIZE + 1];
-    for (int i = 0; i < VK_UUID_SIZE; i++)
+    for (int i = 0; i < (int)VK_UUID_SIZE; i++)
         snprintf(uuid + 2 * i, 3, "%02x", ctx->pipeline_cache_uuid[i]);
     snprintf(ctx->pipe_cache_path, sizeof ctx->pipe_cache_path,
              "%s/pipelines-%04x-%04x-%08x-%s.bin", dir, ctx->props.vendorID, ctx->props.deviceID,
