@@ -103,6 +103,10 @@ const char *ig_vk_validation_message(const ig_vk_context *ctx);
 ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out,
                        ig_error *err);
 
+/* Uploads the model and the plan's embeddings and creates every pipeline the render of
+ * desc->model needs, so that the first ig_vk_render does no set-up (desc->z, count unused). */
+ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);
+
 /* ---- test hooks ----------------------------------------------------------------------- */
 /* Counts Vulkan allocations/creations made so far; fail_at > 0 makes the fail_at-th one
  * from now fail with VK_ERROR_OUT_OF_DEVICE_MEMORY (0 = never). */

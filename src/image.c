@@ -4,6 +4,8 @@
 #include "inrgan.h"
 
 #include <errno.h>
+#include <png.h>
+#include <setjmp.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,10 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STBI_WRITE_NO_STDIO
 #include <stb_image_write.h>
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_NO_STDIO
+#include <stb_image.h>
 
 void ig_image_to_rgb8(const float *chw, int width, int height, uint8_t *rgb) {
     size_t px = (size_t)width * height;
@@ -101,4 +107,108 @@ ig_result ig_npy_write(const char *path, const float *data, int ndim, const int6
     if (fwrite(data, sizeof(float), n, out.fp) != n) out.ok = false;
     if (ferror(out.fp)) out.ok = false;
     return ig__out_close(&out, path, err);
+}
+
+/* ---- streamed PNG (libpng) ------------------------------------------------------------- */
+
+struct ig_png_stream {
+    ig__out out;
+    char *path;
+    png_structp png;
+    png_infop info;
+    int width, height, written;
+};
+
+static void ig__png_error(png_structp png, png_const_charp msg) {
+    (void)msg;
+    longjmp(png_jmpbuf(png), 1);
+}
+
+static void ig__png_warning(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
+
+ig_result ig_png_stream_open(ig_png_stream **out, const char *path, int width, int height, ig_error *err) {
+    *out = NULL;
+    ig_png_stream *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "PNG stream");
+    }
+    ig_result r = ig__out_open(&s->out, path, err);
+    if (r != IG_OK) { free(s->path); free(s); return r; }
+    s->width = width;
+    s->height = height;
+    s->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, ig__png_error, ig__png_warning);
+    s->info = s->png ? png_create_info_struct(s->png) : NULL;
+    if (!s->info) {
+        ig_png_stream_close(s, false, NULL);
+        return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "libpng");
+    }
+    if (setjmp(png_jmpbuf(s->png))) {
+        ig_png_stream_close(s, false, NULL);
+        return ig_error_set(err, IG_ERR_OUTPUT, "%s: libpng failed to start the file", path);
+    }
+    png_init_io(s->png, s->out.fp);
+    png_set_IHDR(s->png, s->info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(s->png, s->info);
+    *out = s;
+    return IG_OK;
+}
+
+ig_result ig_png_stream_rows(ig_png_stream *s, const uint8_t *rgb, int rows, ig_error *err) {
+    if (s->written + rows > s->height)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "%s: more rows than the image has", s->path);
+    if (setjmp(png_jmpbuf(s->png))) {
+        s->out.ok = false;
+        return ig_error_set(err, IG_ERR_OUTPUT, "%s: write failed", s->path);
+    }
+    for (int i = 0; i < rows; i++) png_write_row(s->png, rgb + (size_t)i * s->width * 3);
+    s->written += rows;
+    if (ferror(s->out.fp)) {
+        s->out.ok = false;
+        return ig_error_set(err, IG_ERR_OUTPUT, "%s: write failed", s->path);
+    }
+    return IG_OK;
+}
+
+ig_result ig_png_stream_close(ig_png_stream *s, bool commit, ig_error *err) {
+    if (!s) return IG_OK;
+    ig_result r = IG_OK;
+    if (commit && s->written == s->height && s->out.ok) {
+        if (setjmp(png_jmpbuf(s->png))) s->out.ok = false;
+        else png_write_end(s->png, NULL);
+    } else {
+        s->out.ok = false;
+    }
+    png_destroy_write_struct(&s->png, &s->info);
+    if (commit) {
+        r = ig__out_close(&s->out, s->path, err);
+    } else if (s->out.fp) {
+        fclose(s->out.fp);
+        remove(s->out.tmp);
+        free(s->out.tmp);
+    }
+    free(s->path);
+    free(s);
+    return r;
+}
+
+ig_result ig_png_read(const char *path, uint8_t **rgb, int *width, int *height, ig_error *err) {
+    *rgb = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return ig_error_set(err, IG_ERR_IO, "%s: %s", path, strerror(errno));
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *buf = len > 0 && len < (1l << 30) ? malloc((size_t)len) : NULL;
+    bool ok = buf && fread(buf, 1, (size_t)len, fp) == (size_t)len;
+    fclose(fp);
+    int comp;
+    *rgb = ok ? stbi_load_from_memory(buf, (int)len, width, height, &comp, 3) : NULL;
+    free(buf);
+    if (!*rgb) return ig_error_set(err, IG_ERR_IO, "%s: not a readable PNG", path);
+    return IG_OK;
 }

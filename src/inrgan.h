@@ -146,6 +146,9 @@ typedef struct ig_plan {
 ig_view ig_view_native(void); /* (-1,-1,1,1) */
 /* The view of a center and zoom: zoom 1 = the native view, 2 = half as wide. */
 ig_view ig_view_center_zoom(double cx, double cy, double zoom);
+/* Frame i of n (0-based) of a continuous zoom from zoom0 to zoom1 about (cx, cy): the zoom
+ * factor changes geometrically, so the motion looks uniform. Used by `inrgan zoom` and the viewer. */
+ig_view ig_view_zoom_frame(double cx, double cy, double zoom0, double zoom1, int i, int n);
 ig_result ig_plan_make(ig_plan *plan, const ig_config *cfg, const ig_plan_desc *desc, ig_error *err);
 /* Shorthand: the whole image of `view` at width x height. */
 ig_result ig_plan_init(ig_plan *plan, const ig_config *cfg, ig_view view, int width,
@@ -160,19 +163,61 @@ double ig_plan_executed_flops(const ig_plan *plan, const ig_config *cfg);
 typedef void (*ig_block_fn)(void *user, int index, const char *block, int channels,
                             int height, int width, const float *x, const float *rgb);
 
+typedef enum ig_space {
+    IG_SPACE_Z = 0,        /* slerp of z */
+    IG_SPACE_W = 1,        /* lerp of the (truncated) w */
+    IG_SPACE_PARAMS = 2    /* lerp of the generated per-layer INR weights */
+} ig_space;
+
 typedef struct ig_render_desc {
     const ig_model *model;
     const ig_plan *plan;
     const float *z;        /* [count, z_dim] */
     int count;
     double psi;            /* truncation */
+    /* interpolation (optional): image n is the point t[n] between z[n] and z_b[n] in `space`;
+     * t = 0 and t = 1 give the endpoint images exactly */
+    const float *z_b;      /* [count, z_dim] or NULL */
+    const float *t;        /* [count] */
+    ig_space space;
     int threads;           /* 0 = all cores */
     ig_block_fn on_block;  /* optional */
     void *user;
 } ig_render_desc;
 
+/* slerp of two latents (exact endpoints); out may alias neither input. */
+void ig_latent_slerp(const float *a, const float *b, double t, float *out, int n);
+
 /* CPU reference backend. out: [count, 3, height, width] floats. */
 ig_result ig_cpu_render(const ig_render_desc *desc, float *out, ig_error *err);
+
+/* ---- whole images in tiles (src/render.c) --------------------------------------------- */
+typedef ig_result (*ig_backend_fn)(void *backend, const ig_render_desc *desc, float *out, ig_error *err);
+/* Receives finished rows [y0, y0 + rows) of image `image` (0..count-1) as interleaved RGB8,
+ * width * rows * 3 bytes, top to bottom. */
+typedef ig_result (*ig_rows_fn)(void *user, int image, int y0, int rows, const uint8_t *rgb, ig_error *err);
+
+typedef struct ig_image_job {
+    const ig_model *model;
+    ig_plan_desc plan;       /* the whole image; its tile fields are ignored */
+    const float *z, *z_b, *t;
+    int count;
+    double psi;
+    ig_space space;
+    int tile;                /* tile side in output pixels; 0 = from the memory budget */
+    size_t memory_budget;    /* bytes for one tile's buffers; 0 = 1 GiB */
+    ig_backend_fn backend;   /* NULL = the CPU backend */
+    void *backend_ctx;
+    int threads;
+    ig_rows_fn rows;
+    void *user;
+} ig_image_job;
+
+/* Renders count images tile by tile, streaming each band of rows to job->rows: memory stays
+ * bounded by the tile, whatever the image size. Tiles are exact crops of the untiled render. */
+ig_result ig_render_image(const ig_image_job *job, ig_error *err);
+/* The tile side ig_render_image would choose. */
+int ig_render_auto_tile(const ig_model *model, const ig_plan_desc *plan, size_t budget, int count);
 
 /* ---- images (src/image.c) ----------------------------------------------------------- */
 /* uint8 = clamp(x * 127.5 + 128, 0, 255) truncated, planar float -> interleaved RGB8. */
@@ -180,6 +225,15 @@ void ig_image_to_rgb8(const float *chw, int width, int height, uint8_t *rgb);
 /* Writes a PNG atomically (temporary file + rename): never a half-written file. */
 ig_result ig_png_write(const char *path, const uint8_t *rgb, int width, int height,
                        ig_error *err);
+/* Streamed PNG for images too large for one buffer (libpng): rows are appended in order;
+ * the file appears under its name only after ig_png_stream_close succeeds. */
+typedef struct ig_png_stream ig_png_stream;
+ig_result ig_png_stream_open(ig_png_stream **out, const char *path, int width, int height, ig_error *err);
+ig_result ig_png_stream_rows(ig_png_stream *s, const uint8_t *rgb, int rows, ig_error *err);
+/* commit = false discards the partial file. */
+ig_result ig_png_stream_close(ig_png_stream *s, bool commit, ig_error *err);
+/* Reads an 8-bit PNG (stb_image) as interleaved RGB8; *rgb is malloc'd. */
+ig_result ig_png_read(const char *path, uint8_t **rgb, int *width, int *height, ig_error *err);
 /* Writes a float32 .npy atomically. */
 ig_result ig_npy_write(const char *path, const float *data, int ndim, const int64_t *shape,
                        ig_error *err);

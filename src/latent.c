@@ -32,6 +32,28 @@ void ig_latent_from_seed(uint32_t seed, float *z, int z_dim) {
     }
 }
 
+void ig_latent_slerp(const float *a, const float *b, double t, float *out, int n) {
+    if (t == 0.0 || t == 1.0) {
+        memcpy(out, t == 0.0 ? a : b, (size_t)n * sizeof *out);
+        return;
+    }
+    double na = 0, nb = 0, dot = 0;
+    for (int k = 0; k < n; k++) {
+        na += (double)a[k] * a[k];
+        nb += (double)b[k] * b[k];
+        dot += (double)a[k] * b[k];
+    }
+    double c = na > 0 && nb > 0 ? dot / sqrt(na * nb) : 1.0;
+    c = c > 1 ? 1 : c < -1 ? -1 : c;
+    double th = acos(c), st = sin(th);
+    double wa = 1 - t, wb = t;
+    if (st > 1e-6) {
+        wa = sin((1 - t) * th) / st;
+        wb = sin(t * th) / st;
+    }
+    for (int k = 0; k < n; k++) out[k] = (float)(wa * a[k] + wb * b[k]);
+}
+
 static bool ig__parse_u32(const char **p, uint32_t *out) {
     if (!isdigit((unsigned char)**p)) return false;
     uint64_t v = 0;

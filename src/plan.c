@@ -32,6 +32,12 @@ ig_view ig_view_center_zoom(double cx, double cy, double zoom) {
     return v;
 }
 
+ig_view ig_view_zoom_frame(double cx, double cy, double zoom0, double zoom1, int i, int n) {
+    double t = n > 1 ? (double)i / (n - 1) : 0.0;
+    double z = i == 0 ? zoom0 : i == n - 1 ? zoom1 : zoom0 * pow(zoom1 / zoom0, t);
+    return ig_view_center_zoom(cx, cy, z);
+}
+
 void ig_plan_free(ig_plan *plan) {
     for (int l = 0; l < IG_MAX_BLOCKS; l++) {
         ig_level_plan *lp = &plan->levels[l];

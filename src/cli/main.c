@@ -39,6 +39,8 @@ static void print_help(void) {
         "usage:\n"
         "  inrgan info   [-m MODEL] [--json FILE]\n"
         "  inrgan render [-m MODEL] [--seeds 0-7 | --z FILE.npy] [-o DIR] [options]\n"
+        "  inrgan interp [-m MODEL] --seeds A,B,... [--frames N] [--loop] [--space z|w|params] [-o DIR]\n"
+        "  inrgan zoom   [-m MODEL] [--seeds S] --center X,Y [--zoom FROM] --zoom-to TO [--frames N] [-o DIR]\n"
         "\n"
         "render options:\n"
         "  -m, --model FILE        model file (default: %s)\n"
@@ -47,6 +49,15 @@ static void print_help(void) {
         "      --z FILE.npy        explicit latents, float32 or float64 [N, z_dim]\n"
         "      --truncation PSI    truncation psi (default: from the model file)\n"
         "      --size WxH          output size (default: the model's native size)\n"
+        "      --view X0,Y0,X1,Y1  region of the coordinate plane (native: -1,-1,1,1; y up)\n"
+        "      --center X,Y        center of the view (with --zoom)\n"
+        "      --zoom S            zoom factor: 1 = native view, 2 = twice as close, 0.5 = zoomed out\n"
+        "      --stride S          exact strided low-res: every S-th pixel of the full-size render\n"
+        "  -t, --tile SIZE|auto    tile side for large renders (default auto, from a 1 GiB budget)\n"
+        "      --const-mode M      learned constants outside their grid: border (default) | zero\n"
+        "      --interp A,B --t T  render the point T between seeds A and B (rows of --z with --z)\n"
+        "      --space S           interpolation space: z (slerp, default) | w | params\n"
+        "      --frames N          interp: frames per segment; zoom: frames (default 16)\n"
         "      --backend B         auto (default) | cpu | vulkan\n"
         "      --threads N         CPU backend threads (default: all cores)\n"
         "      --batch N           images per submission (default 4)\n"
@@ -135,27 +146,30 @@ static int cmd_info(int argc, char **argv) {
     return rc;
 }
 
-/* ---- render ------------------------------------------------------------------------------ */
+/* ---- shared option parsing ---------------------------------------------------------------- */
 
-typedef struct dump_ctx {
-    const char *dir;
-    char (*names)[64];
-    int base;
-    ig_result result;
-    ig_error err;
-} dump_ctx;
+static int parse_int(const char *s, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
 
-static void on_block(void *user, int index, const char *block, int channels, int height, int width,
-                     const float *x, const float *rgb) {
-    dump_ctx *d = user;
-    if (d->result != IG_OK) return;
-    char path[4096];
-    int64_t shx[3] = {channels, height, width}, shr[3] = {3, height, width};
-    snprintf(path, sizeof path, "%s/%s_%s_x.npy", d->dir, d->names[d->base + index], block);
-    d->result = ig_npy_write(path, x, 3, shx, &d->err);
-    if (d->result != IG_OK) return;
-    snprintf(path, sizeof path, "%s/%s_%s_rgb.npy", d->dir, d->names[d->base + index], block);
-    d->result = ig_npy_write(path, rgb, 3, shr, &d->err);
+static int parse_doubles(const char *s, double *v, int n) {
+    const char *p = s;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        v[i] = strtod(p, &end);
+        if (end == p || v[i] != v[i] || v[i] > 1e12 || v[i] < -1e12) return -1;
+        p = end;
+        if (i + 1 < n) {
+            if (*p != ',') return -1;
+            p++;
+        }
+    }
+    return *p ? -1 : 0;
 }
 
 static int make_dirs(const char *path, ig_error *err) {
@@ -181,156 +195,510 @@ static int make_dirs(const char *path, ig_error *err) {
     return 0;
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int cmd_render(int argc, char **argv) {
-    const char *model_path = INRGAN_DEFAULT_MODEL, *out_dir = "out", *seeds_text = NULL, *z_path = NULL;
-    const char *backend = "auto";
-    double psi = 0;
-    bool have_psi = false, want_npy = false, want_dump = false;
-    int width = 0, height = 0, threads = 0, batch = 4;
-    enum { O_SEEDS = 256, O_Z, O_TRUNC, O_SIZE, O_BACKEND, O_THREADS, O_BATCH, O_NPY, O_DUMP };
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},     {"output", required_argument, 0, 'o'},
-        {"seeds", required_argument, 0, O_SEEDS}, {"z", required_argument, 0, O_Z},
-        {"truncation", required_argument, 0, O_TRUNC}, {"size", required_argument, 0, O_SIZE},
-        {"backend", required_argument, 0, O_BACKEND}, {"threads", required_argument, 0, O_THREADS},
-        {"batch", required_argument, 0, O_BATCH}, {"npy", no_argument, 0, O_NPY},
-        {"dump-blocks", no_argument, 0, O_DUMP},  {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+/* Progress on stderr, only when it is a terminal and not --quiet. */
+static void progress(int done, int total, const char *what) {
+    if (g_quiet || !isatty(2) || total < 2) return;
+    int w = 30, f = total ? w * done / total : w;
+    fprintf(stderr, "\r%s [%.*s%*s] %d/%d", what, f, "==============================", w - f, "", done, total);
+    if (done == total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* Options common to render, interp and zoom. */
+typedef struct render_opts {
+    const char *model_path, *out_dir, *seeds_text, *z_path, *backend, *interp_text;
+    double psi, interp_t, center[2], zoom;
+    bool have_psi, have_view, have_center, have_zoom, have_t, want_npy, want_dump;
+    ig_view view;
+    int width, height, threads, batch, stride, tile;
+    ig_space space;
+    ig_const_mode const_mode;
+    /* interp / zoom */
+    int frames;
+    bool loop;
+    double zoom_to;
+} render_opts;
+
+enum {
+    O_SEEDS = 256, O_Z, O_TRUNC, O_SIZE, O_BACKEND, O_THREADS, O_BATCH, O_NPY, O_DUMP, O_VIEW, O_CENTER,
+    O_ZOOM, O_STRIDE, O_CONST, O_INTERP, O_T, O_SPACE, O_FRAMES, O_LOOP, O_ZOOM_TO
+};
+
+static const struct option render_options[] = {
+    {"model", required_argument, 0, 'm'},      {"output", required_argument, 0, 'o'},
+    {"seeds", required_argument, 0, O_SEEDS},  {"z", required_argument, 0, O_Z},
+    {"truncation", required_argument, 0, O_TRUNC}, {"size", required_argument, 0, O_SIZE},
+    {"backend", required_argument, 0, O_BACKEND}, {"threads", required_argument, 0, O_THREADS},
+    {"batch", required_argument, 0, O_BATCH},  {"npy", no_argument, 0, O_NPY},
+    {"dump-blocks", no_argument, 0, O_DUMP},   {"view", required_argument, 0, O_VIEW},
+    {"center", required_argument, 0, O_CENTER}, {"zoom", required_argument, 0, O_ZOOM},
+    {"stride", required_argument, 0, O_STRIDE}, {"tile", required_argument, 0, 't'},
+    {"const-mode", required_argument, 0, O_CONST}, {"interp", required_argument, 0, O_INTERP},
+    {"t", required_argument, 0, O_T},          {"space", required_argument, 0, O_SPACE},
+    {"frames", required_argument, 0, O_FRAMES}, {"loop", no_argument, 0, O_LOOP},
+    {"zoom-to", required_argument, 0, O_ZOOM_TO}, {"quiet", no_argument, 0, 'q'},
+    {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+
+/* Returns -1 to go on, else an exit code. */
+static int parse_render_opts(int argc, char **argv, render_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->model_path = INRGAN_DEFAULT_MODEL;
+    o->out_dir = "out";
+    o->backend = "auto";
+    o->batch = 4;
+    o->frames = 16;
     int c;
-    while ((c = getopt_long(argc, argv, "m:o:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:o:t:qh", render_options, NULL)) != -1) {
         switch (c) {
-        case 'm': model_path = optarg; break;
-        case 'o': out_dir = optarg; break;
-        case O_SEEDS: seeds_text = optarg; break;
-        case O_Z: z_path = optarg; break;
-        case O_TRUNC: {
-            char *end;
-            psi = strtod(optarg, &end);
-            if (end == optarg || *end || psi != psi || psi > 1e6 || psi < -1e6)
-                return usage_error("--truncation '%s' is not a number", optarg);
-            have_psi = true;
+        case 'm': o->model_path = optarg; break;
+        case 'o': o->out_dir = optarg; break;
+        case O_SEEDS: o->seeds_text = optarg; break;
+        case O_Z: o->z_path = optarg; break;
+        case O_TRUNC:
+            if (parse_doubles(optarg, &o->psi, 1)) return usage_error("--truncation '%s' is not a number", optarg);
+            o->have_psi = true;
             break;
-        }
         case O_SIZE: {
             char extra;
-            if (sscanf(optarg, "%dx%d%c", &width, &height, &extra) != 2 || width < 1 || height < 1)
+            if (sscanf(optarg, "%dx%d%c", &o->width, &o->height, &extra) != 2 || o->width < 1 || o->height < 1)
                 return usage_error("--size '%s' is not WxH with positive W and H", optarg);
             break;
         }
         case O_BACKEND:
             if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "vulkan"))
                 return usage_error("--backend '%s' is not auto, cpu or vulkan", optarg);
-            backend = optarg;
+            o->backend = optarg;
             break;
         case O_THREADS:
-            if (parse_int(optarg, 1, 1024, &threads)) return usage_error("--threads '%s' is not 1..1024", optarg);
+            if (parse_int(optarg, 1, 1024, &o->threads)) return usage_error("--threads '%s' is not 1..1024", optarg);
             break;
         case O_BATCH:
-            if (parse_int(optarg, 1, 4096, &batch)) return usage_error("--batch '%s' is not 1..4096", optarg);
+            if (parse_int(optarg, 1, 4096, &o->batch)) return usage_error("--batch '%s' is not 1..4096", optarg);
             break;
-        case O_NPY: want_npy = true; break;
-        case O_DUMP: want_dump = true; break;
+        case O_NPY: o->want_npy = true; break;
+        case O_DUMP: o->want_dump = true; break;
+        case O_VIEW: {
+            double v[4];
+            if (parse_doubles(optarg, v, 4)) return usage_error("--view '%s' is not X0,Y0,X1,Y1", optarg);
+            o->view = (ig_view){v[0], v[1], v[2], v[3]};
+            o->have_view = true;
+            break;
+        }
+        case O_CENTER:
+            if (parse_doubles(optarg, o->center, 2)) return usage_error("--center '%s' is not X,Y", optarg);
+            o->have_center = true;
+            break;
+        case O_ZOOM:
+            if (parse_doubles(optarg, &o->zoom, 1) || !(o->zoom > 0))
+                return usage_error("--zoom '%s' is not a positive number", optarg);
+            o->have_zoom = true;
+            break;
+        case O_ZOOM_TO:
+            if (parse_doubles(optarg, &o->zoom_to, 1) || !(o->zoom_to > 0))
+                return usage_error("--zoom-to '%s' is not a positive number", optarg);
+            break;
+        case O_STRIDE:
+            if (parse_int(optarg, 1, 4096, &o->stride)) return usage_error("--stride '%s' is not 1..4096", optarg);
+            break;
+        case 't':
+            if (strcmp(optarg, "auto") == 0) o->tile = 0;
+            else if (parse_int(optarg, 1, 1 << 20, &o->tile)) return usage_error("--tile '%s' is not a size or auto", optarg);
+            break;
+        case O_CONST:
+            if (strcmp(optarg, "border") == 0) o->const_mode = IG_CONST_BORDER;
+            else if (strcmp(optarg, "zero") == 0) o->const_mode = IG_CONST_ZERO;
+            else return usage_error("--const-mode '%s' is not border or zero", optarg);
+            break;
+        case O_INTERP: o->interp_text = optarg; break;
+        case O_T:
+            if (parse_doubles(optarg, &o->interp_t, 1)) return usage_error("--t '%s' is not a number", optarg);
+            o->have_t = true;
+            break;
+        case O_SPACE:
+            if (strcmp(optarg, "z") == 0) o->space = IG_SPACE_Z;
+            else if (strcmp(optarg, "w") == 0) o->space = IG_SPACE_W;
+            else if (strcmp(optarg, "params") == 0) o->space = IG_SPACE_PARAMS;
+            else return usage_error("--space '%s' is not z, w or params", optarg);
+            break;
+        case O_FRAMES:
+            if (parse_int(optarg, 1, 100000, &o->frames)) return usage_error("--frames '%s' is not 1..100000", optarg);
+            break;
+        case O_LOOP: o->loop = true; break;
         case 'q': g_quiet = 1; break;
         case 'h': print_help(); return 0;
         default: return 2;
         }
     }
     if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
-    if (seeds_text && z_path) return usage_error("%s", "give --seeds or --z, not both");
+    if (o->seeds_text && o->z_path) return usage_error("%s", "give --seeds or --z, not both");
+    if (o->have_view && (o->have_center || o->have_zoom))
+        return usage_error("%s", "give --view or --center/--zoom, not both");
+    if (o->interp_text && !o->have_t) return usage_error("%s", "--interp needs --t");
+    return -1;
+}
 
-    ig_error err = {0};
-    ig_model *model = NULL;
-    uint32_t *seeds = NULL;
-    float *z = NULL, *img = NULL;
-    uint8_t *rgb = NULL;
-    char (*names)[64] = NULL;
-    ig_plan plan = {0};
-    int count = 0, rc = 0;
-    ig_result r = ig_model_load(model_path, &model, &err);
-    if (r != IG_OK) return fail(r, &err);
-    const ig_config *cfg = ig_model_config(model);
-    if (!have_psi) psi = cfg->truncation_psi;
-    if (width == 0) width = height = cfg->resolution;
+/* The view the options describe (native when none given). */
+static ig_view opts_view(const render_opts *o) {
+    if (o->have_view) return o->view;
+    if (o->have_center || o->have_zoom)
+        return ig_view_center_zoom(o->center[0], o->center[1], o->have_zoom ? o->zoom : 1.0);
+    return ig_view_native();
+}
 
-    if (z_path) {
-        r = ig_latents_load_npy(z_path, cfg->z_dim, &z, &count, &err);
+/* Latents: the z rows the options name (seeds or a file) and their output names. */
+typedef struct latents {
+    float *z;
+    uint32_t *seeds;
+    int count;
+    char (*names)[64];
+} latents;
+
+static void latents_free(latents *l) {
+    free(l->z);
+    free(l->seeds);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+static ig_result load_latents(const render_opts *o, const ig_config *cfg, const char *default_seeds, latents *l,
+                              ig_error *err) {
+    memset(l, 0, sizeof *l);
+    ig_result r;
+    if (o->z_path) {
+        r = ig_latents_load_npy(o->z_path, cfg->z_dim, &l->z, &l->count, err);
     } else {
-        r = ig_seeds_parse(seeds_text ? seeds_text : "0-7", &seeds, &count, &err);
+        r = ig_seeds_parse(o->seeds_text ? o->seeds_text : default_seeds, &l->seeds, &l->count, err);
         if (r == IG_OK) {
-            z = malloc((size_t)count * cfg->z_dim * sizeof *z);
-            if (!z) r = ig_error_set(&err, IG_ERR_OUT_OF_MEMORY, "%d latents", count);
-            for (int i = 0; z && i < count; i++) ig_latent_from_seed(seeds[i], z + (size_t)i * cfg->z_dim, cfg->z_dim);
+            l->z = malloc((size_t)l->count * cfg->z_dim * sizeof *l->z);
+            if (!l->z) r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%d latents", l->count);
+            for (int i = 0; l->z && i < l->count; i++)
+                ig_latent_from_seed(l->seeds[i], l->z + (size_t)i * cfg->z_dim, cfg->z_dim);
         }
     }
-    if (r == IG_OK) r = ig_plan_init(&plan, cfg, ig_view_native(), width, height, &err);
-    if (r != IG_OK) goto done;
-    if (strcmp(backend, "vulkan") == 0) {
-        r = ig_error_set(&err, IG_ERR_NO_DEVICE, "--backend vulkan: this build has no usable Vulkan device");
-        goto done;
+    if (r == IG_OK) {
+        l->names = calloc((size_t)l->count, sizeof *l->names);
+        if (!l->names) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "names");
+        for (int i = 0; i < l->count; i++) {
+            if (l->seeds) snprintf(l->names[i], sizeof l->names[i], "seed%04" PRIu32, l->seeds[i]);
+            else snprintf(l->names[i], sizeof l->names[i], "z%04d", i);
+        }
     }
-    if (strcmp(backend, "auto") == 0 && !g_quiet)
-        fprintf(stderr, "inrgan: no GPU found; using the CPU backend\n");
+    return r;
+}
 
-    names = calloc((size_t)count, sizeof *names);
-    size_t px = (size_t)width * height;
-    img = malloc((size_t)batch * 3 * px * sizeof *img);
-    rgb = malloc(3 * px);
-    if (!names || !img || !rgb) {
-        r = ig_error_set(&err, IG_ERR_OUT_OF_MEMORY, "output buffers for %dx%d", width, height);
-        goto done;
+static ig_result choose_backend(const render_opts *o, const char **label, ig_error *err) {
+    if (strcmp(o->backend, "vulkan") == 0)
+        return ig_error_set(err, IG_ERR_NO_DEVICE, "--backend vulkan: no usable Vulkan device in this build");
+    if (strcmp(o->backend, "auto") == 0 && !g_quiet)
+        fprintf(stderr, "inrgan: no GPU found; using the CPU backend\n");
+    *label = "the CPU backend";
+    return IG_OK;
+}
+
+/* ---- streamed PNG sink ------------------------------------------------------------------- */
+
+typedef struct png_sink {
+    ig_png_stream *s[4096];
+    int count;
+} png_sink;
+
+static ig_result sink_rows(void *user, int image, int y0, int rows, const uint8_t *rgb, ig_error *err) {
+    png_sink *k = user;
+    (void)y0;
+    return ig_png_stream_rows(k->s[image], rgb, rows, err);
+}
+
+/* Renders `count` images of one plan description to PNG files names[i] in dir, tile by tile. */
+static ig_result render_pngs(const ig_model *model, const ig_plan_desc *pd, const render_opts *o, const float *z,
+                             const float *z_b, const float *t, int count, char (*names)[64], const char *dir,
+                             ig_error *err) {
+    png_sink sink = {.count = count};
+    ig_plan probe;
+    ig_plan_desc whole = *pd;
+    ig_result r = ig_plan_make(&probe, ig_model_config(model), &whole, err);
+    if (r != IG_OK) return r;
+    int W = probe.width, H = probe.height;
+    ig_plan_free(&probe);
+    for (int i = 0; i < count && r == IG_OK; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.png", dir, names[i]);
+        r = ig_png_stream_open(&sink.s[i], path, W, H, err);
+    }
+    if (r == IG_OK) {
+        ig_image_job job = {.model = model, .plan = *pd, .z = z, .z_b = z_b, .t = t, .count = count,
+                            .psi = o->psi, .space = o->space, .tile = o->tile, .threads = o->threads,
+                            .rows = sink_rows, .user = &sink};
+        r = ig_render_image(&job, err);
     }
     for (int i = 0; i < count; i++) {
-        if (seeds) snprintf(names[i], sizeof names[i], "seed%04" PRIu32, seeds[i]);
-        else snprintf(names[i], sizeof names[i], "z%04d", i);
+        ig_result c = ig_png_stream_close(sink.s[i], r == IG_OK, r == IG_OK ? err : NULL);
+        if (r == IG_OK) r = c;
     }
-    if (make_dirs(out_dir, &err) != 0) { r = err.code; goto done; }
+    return r;
+}
 
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    dump_ctx dump = {out_dir, names, 0, IG_OK, {0}};
-    for (int b0 = 0; b0 < count && r == IG_OK; b0 += batch) {
-        int n = count - b0 < batch ? count - b0 : batch;
+/* ---- render ------------------------------------------------------------------------------ */
+
+typedef struct dump_ctx {
+    const char *dir;
+    char (*names)[64];
+    int base;
+    ig_result result;
+    ig_error err;
+} dump_ctx;
+
+static void on_block(void *user, int index, const char *block, int channels, int height, int width,
+                     const float *x, const float *rgb) {
+    dump_ctx *d = user;
+    if (d->result != IG_OK) return;
+    char path[4096];
+    int64_t shx[3] = {channels, height, width}, shr[3] = {3, height, width};
+    snprintf(path, sizeof path, "%s/%s_%s_x.npy", d->dir, d->names[d->base + index], block);
+    d->result = ig_npy_write(path, x, 3, shx, &d->err);
+    if (d->result != IG_OK) return;
+    snprintf(path, sizeof path, "%s/%s_%s_rgb.npy", d->dir, d->names[d->base + index], block);
+    d->result = ig_npy_write(path, rgb, 3, shr, &d->err);
+}
+
+/* --npy / --dump-blocks: the whole image in memory at once, floats written too. */
+static ig_result render_floats(const ig_model *model, const ig_plan_desc *pd, const render_opts *o, latents *l,
+                               const float *z_b, const float *t, ig_error *err) {
+    const ig_config *cfg = ig_model_config(model);
+    ig_plan plan;
+    ig_result r = ig_plan_make(&plan, cfg, pd, err);
+    if (r != IG_OK) return r;
+    size_t px = (size_t)plan.width * plan.height;
+    float *img = malloc((size_t)o->batch * 3 * px * sizeof *img);
+    uint8_t *rgb = malloc(3 * px);
+    dump_ctx dump = {o->out_dir, l->names, 0, IG_OK, {0}};
+    if (!img || !rgb) r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%dx%d float images", plan.width, plan.height);
+    for (int b0 = 0; b0 < l->count && r == IG_OK; b0 += o->batch) {
+        int n = l->count - b0 < o->batch ? l->count - b0 : o->batch;
         dump.base = b0;
-        ig_render_desc desc = {.model = model, .plan = &plan, .z = z + (size_t)b0 * cfg->z_dim, .count = n,
-                               .psi = psi, .threads = threads, .on_block = want_dump ? on_block : NULL,
-                               .user = &dump};
-        r = ig_cpu_render(&desc, img, &err);
-        if (r == IG_OK && dump.result != IG_OK) { r = dump.result; err = dump.err; }
+        ig_render_desc d = {.model = model, .plan = &plan, .z = l->z + (size_t)b0 * cfg->z_dim, .count = n,
+                            .psi = o->psi, .z_b = z_b, .t = t, .space = o->space, .threads = o->threads,
+                            .on_block = o->want_dump ? on_block : NULL, .user = &dump};
+        r = ig_cpu_render(&d, img, err);
+        if (r == IG_OK && dump.result != IG_OK) { r = dump.result; *err = dump.err; }
         for (int i = 0; i < n && r == IG_OK; i++) {
             char path[4096];
             const float *im = img + (size_t)i * 3 * px;
-            ig_image_to_rgb8(im, width, height, rgb);
-            snprintf(path, sizeof path, "%s/%s.png", out_dir, names[b0 + i]);
-            r = ig_png_write(path, rgb, width, height, &err);
-            if (r == IG_OK && want_npy) {
-                int64_t shape[3] = {3, height, width};
-                snprintf(path, sizeof path, "%s/%s.npy", out_dir, names[b0 + i]);
-                r = ig_npy_write(path, im, 3, shape, &err);
+            ig_image_to_rgb8(im, plan.width, plan.height, rgb);
+            snprintf(path, sizeof path, "%s/%s.png", o->out_dir, l->names[b0 + i]);
+            r = ig_png_write(path, rgb, plan.width, plan.height, err);
+            if (r == IG_OK && o->want_npy) {
+                int64_t shape[3] = {3, plan.height, plan.width};
+                snprintf(path, sizeof path, "%s/%s.npy", o->out_dir, l->names[b0 + i]);
+                r = ig_npy_write(path, im, 3, shape, err);
             }
         }
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (r == IG_OK && !g_quiet)
-        fprintf(stderr, "inrgan: rendered %d image%s %dx%d on the CPU backend in %.2f s -> %s/\n", count,
-                count == 1 ? "" : "s", width, height,
-                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), out_dir);
-done:
-    if (r != IG_OK) rc = fail(r, &err);
-    ig_plan_free(&plan);
-    free(names);
     free(img);
     free(rgb);
-    free(z);
-    free(seeds);
+    ig_plan_free(&plan);
+    return r;
+}
+
+static int cmd_render(int argc, char **argv) {
+    render_opts o;
+    int rc = parse_render_opts(argc, argv, &o);
+    if (rc >= 0) return rc;
+    ig_error err = {0};
+    ig_model *model = NULL;
+    latents l = {0};
+    float *zb = NULL, *tv = NULL;
+    const char *label;
+    ig_result r = ig_model_load(o.model_path, &model, &err);
+    if (r != IG_OK) return fail(r, &err);
+    const ig_config *cfg = ig_model_config(model);
+    if (!o.have_psi) o.psi = cfg->truncation_psi;
+    ig_plan_desc pd = {.view = opts_view(&o), .width = o.width, .height = o.height, .stride = o.stride,
+                       .const_mode = o.const_mode};
+    ig_plan probe;
+    r = ig_plan_make(&probe, cfg, &pd, &err); /* validate the request before anything else */
+    if (r == IG_OK) ig_plan_free(&probe);
+    if (r == IG_OK) r = load_latents(&o, cfg, "0-7", &l, &err);
+    if (r == IG_OK && o.interp_text) {
+        /* --interp A,B --t T: one image, the point T between A and B (seeds, or rows of --z) */
+        uint32_t *ab = NULL;
+        int n = 0;
+        r = ig_seeds_parse(o.interp_text, &ab, &n, &err);
+        if (r == IG_OK && n != 2) r = ig_error_set(&err, IG_ERR_SEEDS, "--interp '%s' must be two seeds A,B", o.interp_text);
+        if (r == IG_OK && o.z_path && (ab[0] >= (uint32_t)l.count || ab[1] >= (uint32_t)l.count))
+            r = ig_error_set(&err, IG_ERR_SEEDS, "--interp rows %u,%u: the --z file has %d rows", ab[0], ab[1], l.count);
+        if (r == IG_OK) {
+            float *za = malloc((size_t)cfg->z_dim * sizeof *za);
+            zb = malloc((size_t)cfg->z_dim * sizeof *zb);
+            tv = malloc(sizeof *tv);
+            if (!za || !zb || !tv) {
+                free(za);
+                r = ig_error_set(&err, IG_ERR_OUT_OF_MEMORY, "latents");
+            } else {
+                if (o.z_path) {
+                    memcpy(za, l.z + (size_t)ab[0] * cfg->z_dim, (size_t)cfg->z_dim * sizeof *za);
+                    memcpy(zb, l.z + (size_t)ab[1] * cfg->z_dim, (size_t)cfg->z_dim * sizeof *zb);
+                } else {
+                    ig_latent_from_seed(ab[0], za, cfg->z_dim);
+                    ig_latent_from_seed(ab[1], zb, cfg->z_dim);
+                }
+                *tv = (float)o.interp_t;
+                free(l.z);
+                l.z = za;
+                l.count = 1;
+                static const char *sp[] = {"z", "w", "params"};
+                snprintf(l.names[0], sizeof l.names[0], "interp%04u-%04u_%s_t%.4f", ab[0], ab[1], sp[o.space], o.interp_t);
+            }
+        }
+        free(ab);
+    }
+    if (r == IG_OK) r = choose_backend(&o, &label, &err);
+    if (r == IG_OK && make_dirs(o.out_dir, &err) != 0) r = err.code;
+    double t0 = now_s();
+    if (r == IG_OK && (o.want_npy || o.want_dump)) {
+        r = render_floats(model, &pd, &o, &l, zb, tv, &err);
+    } else {
+        for (int b0 = 0; b0 < l.count && r == IG_OK; b0 += o.batch) {
+            int n = l.count - b0 < o.batch ? l.count - b0 : o.batch;
+            r = render_pngs(model, &pd, &o, l.z + (size_t)b0 * cfg->z_dim, zb, tv, n, l.names + b0, o.out_dir, &err);
+            progress(b0 + n, l.count, "render");
+        }
+    }
+    if (r == IG_OK && !g_quiet) {
+        ig_plan p;
+        if (ig_plan_make(&p, cfg, &pd, NULL) == IG_OK) {
+            fprintf(stderr, "inrgan: rendered %d image%s %dx%d with %s in %.2f s (%.2f GFLOP each) -> %s/\n", l.count,
+                    l.count == 1 ? "" : "s", p.width, p.height, label, now_s() - t0,
+                    ig_plan_executed_flops(&p, cfg) / 1e9, o.out_dir);
+            ig_plan_free(&p);
+        }
+    }
+    if (r != IG_OK) rc = fail(r, &err);
+    else rc = 0;
+    free(zb);
+    free(tv);
+    latents_free(&l);
+    ig_model_free(model);
+    return rc;
+}
+
+/* ---- interp and zoom: frame sequences ------------------------------------------------------ */
+
+/* Horizontal contact strip of the frames, each box-filtered down to `h` rows. */
+static ig_result write_strip(const char *dir, int frames, int h, ig_error *err) {
+    uint8_t *strip = NULL;
+    int sw = 0;
+    ig_result r = IG_OK;
+    for (int f = 0; f < frames && r == IG_OK; f++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/frame%04d.png", dir, f);
+        int w, hh;
+        uint8_t *img;
+        r = ig_png_read(path, &img, &w, &hh, err);
+        if (r != IG_OK) break;
+        int fw = (int)((double)w * h / hh + 0.5);
+        if (fw < 1) fw = 1;
+        if (!strip) {
+            sw = fw;
+            strip = calloc((size_t)sw * frames * h * 3, 1);
+            if (!strip) { free(img); r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "strip"); break; }
+        }
+        /* box filter: each strip pixel averages the source pixels it covers */
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < sw; x++) {
+                int ya = y * hh / h, yb = (y + 1) * hh / h, xa = x * w / sw, xb = (x + 1) * w / sw;
+                if (yb <= ya) yb = ya + 1;
+                if (xb <= xa) xb = xa + 1;
+                for (int c = 0; c < 3; c++) {
+                    unsigned sum = 0, n = 0;
+                    for (int yy = ya; yy < yb; yy++)
+                        for (int xx = xa; xx < xb; xx++, n++) sum += img[((size_t)yy * w + xx) * 3 + c];
+                    strip[((size_t)y * sw * frames + (size_t)f * sw + x) * 3 + c] = (uint8_t)((sum + n / 2) / n);
+                }
+            }
+        free(img);
+    }
+    if (r == IG_OK && strip) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/strip.png", dir);
+        r = ig_png_write(path, strip, sw * frames, h, err);
+    }
+    free(strip);
+    return r;
+}
+
+static void try_video(const char *dir, const char *name) {
+    if (system("command -v ffmpeg >/dev/null 2>&1") != 0) {
+        if (!g_quiet) fprintf(stderr, "inrgan: ffmpeg not installed: no %s.mp4/.gif (frames are in %s/)\n", name, dir);
+        return;
+    }
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -loglevel error -y -framerate 24 -i '%s/frame%%04d.png' -pix_fmt yuv420p "
+             "-vf 'scale=trunc(iw/2)*2:trunc(ih/2)*2' '%s/%s.mp4' && "
+             "ffmpeg -loglevel error -y -framerate 24 -i '%s/frame%%04d.png' '%s/%s.gif'",
+             dir, dir, name, dir, dir, name);
+    int rc = system(cmd);
+    if (!g_quiet) fprintf(stderr, rc == 0 ? "inrgan: wrote %s/%s.mp4 and .gif\n" : "inrgan: ffmpeg failed for %s/%s\n", dir, name);
+}
+
+static int cmd_frames(int argc, char **argv, bool zoom) {
+    render_opts o;
+    int rc = parse_render_opts(argc, argv, &o);
+    if (rc >= 0) return rc;
+    ig_error err = {0};
+    ig_model *model = NULL;
+    latents l = {0};
+    const char *label;
+    ig_result r = ig_model_load(o.model_path, &model, &err);
+    if (r != IG_OK) return fail(r, &err);
+    const ig_config *cfg = ig_model_config(model);
+    if (!o.have_psi) o.psi = cfg->truncation_psi;
+    r = load_latents(&o, cfg, zoom ? "0" : "0-1", &l, &err);
+    if (r == IG_OK && !zoom && l.count < 2) r = ig_error_set(&err, IG_ERR_SEEDS, "interp needs at least two seeds or z rows");
+    int segments = zoom ? 1 : (o.loop ? l.count : l.count - 1);
+    int total = zoom ? o.frames : segments * o.frames + (o.loop ? 0 : 1);
+    if (r == IG_OK) {
+        ig_plan probe;
+        ig_plan_desc pd = {.view = opts_view(&o), .width = o.width, .height = o.height, .stride = o.stride};
+        r = ig_plan_make(&probe, cfg, &pd, &err);
+        if (r == IG_OK) ig_plan_free(&probe);
+    }
+    if (r == IG_OK) r = choose_backend(&o, &label, &err);
+    if (r == IG_OK && make_dirs(o.out_dir, &err) != 0) r = err.code;
+    double z0 = o.have_zoom ? o.zoom : 1.0, z1 = o.zoom_to > 0 ? o.zoom_to : 8.0;
+    double t0 = now_s();
+    for (int f = 0; f < total && r == IG_OK; f++) {
+        char name[1][64];
+        snprintf(name[0], sizeof name[0], "frame%04d", f);
+        ig_plan_desc pd = {.view = opts_view(&o), .width = o.width, .height = o.height, .stride = o.stride,
+                           .const_mode = o.const_mode};
+        if (zoom) {
+            pd.view = ig_view_zoom_frame(o.center[0], o.center[1], z0, z1, f, total);
+            r = render_pngs(model, &pd, &o, l.z, NULL, NULL, 1, name, o.out_dir, &err);
+        } else {
+            int seg = f / o.frames, k = f % o.frames;
+            if (seg == segments) { seg = segments - 1; k = o.frames; } /* the last endpoint */
+            const float *za = l.z + (size_t)seg * cfg->z_dim;
+            const float *zb = l.z + (size_t)((seg + 1) % l.count) * cfg->z_dim;
+            float t = (float)k / (float)o.frames;
+            r = render_pngs(model, &pd, &o, za, zb, &t, 1, name, o.out_dir, &err);
+        }
+        progress(f + 1, total, zoom ? "zoom" : "interp");
+    }
+    if (r == IG_OK) r = write_strip(o.out_dir, total, 64, &err);
+    if (r == IG_OK) {
+        if (!g_quiet)
+            fprintf(stderr, "inrgan: %d frames with %s in %.2f s -> %s/\n", total, label, now_s() - t0, o.out_dir);
+        try_video(o.out_dir, zoom ? "zoom" : "interp");
+    }
+    rc = r == IG_OK ? 0 : fail(r, &err);
+    latents_free(&l);
     ig_model_free(model);
     return rc;
 }
@@ -343,5 +711,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "render") == 0) return cmd_render(argc - 1, argv + 1);
+    if (strcmp(cmd, "interp") == 0) return cmd_frames(argc - 1, argv + 1, false);
+    if (strcmp(cmd, "zoom") == 0) return cmd_frames(argc - 1, argv + 1, true);
     return usage_error("unknown command '%s'", cmd);
 }

@@ -190,6 +190,33 @@ static void ig__image_w_free(const ig_config *c, ig__image_w *iw) {
     memset(iw, 0, sizeof *iw);
 }
 
+/* a = (1 - t) a + t b over every generated array (t = 0 and 1 exact). */
+static void ig__lerp(float *a, const float *b, size_t n, double t) {
+    if (!a || !b || t == 0) return;
+    for (size_t k = 0; k < n; k++) a[k] = t == 1 ? b[k] : (float)((1 - t) * a[k] + t * b[k]);
+}
+
+static void ig__image_w_lerp(const ig_config *c, const ig_model *m, ig__image_w *a, const ig__image_w *b, double t) {
+    for (int i = 0; i < c->n_blocks; i++) {
+        const ig_block_tensors *bt = &m->blocks[i];
+        int co = c->blocks[i].channels;
+        if (bt->has_conv0) {
+            int ci = bt->conv0.c_in;
+            if (c->blocks[i].upsamples) {
+                int cp = c->blocks[i - 1].channels;
+                ig__lerp(a->conv0[i].packed, b->conv0[i].packed, ig__packed_size(co, cp), t);
+                ig__lerp(a->conv0[i].packed_emb, b->conv0[i].packed_emb, ig__packed_size(co, ci - cp), t);
+            } else {
+                ig__lerp(a->conv0[i].full, b->conv0[i].full, (size_t)co * ci, t);
+            }
+        }
+        ig__lerp(a->conv1[i].full, b->conv1[i].full, (size_t)co * bt->conv1.c_in, t);
+        for (int k = 0; k < c->blocks[i].extra_convs; k++)
+            ig__lerp(a->extra[i][k].full, b->extra[i][k].full, (size_t)co * co, t);
+        ig__lerp(a->torgb[i].rgb, b->torgb[i].rgb, (size_t)3 * co, t);
+    }
+}
+
 static ig_result ig__generate(const ig_model *m, const float *w, int threads, ig__image_w *iw,
                               ig_error *err) {
     const ig_config *c = &m->cfg;
@@ -491,11 +518,35 @@ static void ig__worker_run(ig__worker *wk) {
     if (!w || !b.x || !b.y || !b.coarse || !b.rgb || !b.rgb2 || !b.packed || !b.scratch || (wk->stats_plan && !stats))
         r = ig_error_set(&wk->err, IG_ERR_OUT_OF_MEMORY, "CPU backend buffers for %dx%d", d->plan->width,
                          d->plan->height);
+    float *zt = malloc((size_t)c->z_dim * sizeof *zt), *wb = malloc((size_t)c->w_dim * sizeof *wb);
+    if (!zt || !wb) r = ig_error_set(&wk->err, IG_ERR_OUT_OF_MEMORY, "latents");
     for (size_t n = wk->n0; n < wk->n1 && r == IG_OK; n++) {
         ig__image_w iw;
-        ig__mapping(d->model, d->z + n * (size_t)c->z_dim, d->psi, w);
+        const float *za = d->z + n * (size_t)c->z_dim;
+        const float *zb = d->z_b ? d->z_b + n * (size_t)c->z_dim : NULL;
+        double t = zb ? d->t[n] : 0.0;
+        if (zb && d->space == IG_SPACE_Z) {
+            ig_latent_slerp(za, zb, t, zt, c->z_dim);
+            za = zt;
+            zb = NULL;
+        }
+        ig__mapping(d->model, za, d->psi, w);
+        if (zb && d->space == IG_SPACE_W) {
+            ig__mapping(d->model, zb, d->psi, wb);
+            for (int k = 0; k < c->w_dim; k++)
+                w[k] = t == 0 ? w[k] : t == 1 ? wb[k] : (float)((1 - t) * w[k] + t * wb[k]);
+            zb = NULL;
+        }
         r = ig__generate(d->model, w, wk->threads, &iw, &wk->err);
         if (r != IG_OK) break;
+        if (zb) { /* IG_SPACE_PARAMS: lerp every generated weight */
+            ig__image_w iwb;
+            ig__mapping(d->model, zb, d->psi, wb);
+            r = ig__generate(d->model, wb, wk->threads, &iwb, &wk->err);
+            if (r != IG_OK) { ig__image_w_free(c, &iw); break; }
+            ig__image_w_lerp(c, d->model, &iw, &iwb, t);
+            ig__image_w_free(c, &iwb);
+        }
         if (wk->stats_plan)
             ig__synthesize(d, wk->stats_plan, wk->threads, &iw, wk->stats_emb, &b, (int)n, NULL, stats, NULL);
         r = ig__synthesize(d, d->plan, wk->threads, &iw, wk->emb, &b, (int)n, stats, NULL, wk->out + n * 3 * out_px);
@@ -503,6 +554,8 @@ static void ig__worker_run(ig__worker *wk) {
     }
     wk->result = r;
     free(w);
+    free(zt);
+    free(wb);
     free(stats);
     ig__bufs_free(&b);
 }

@@ -356,12 +356,6 @@ static ig_result ig__model_upload(ig_vk_context *ctx, const ig_model *m, uint64_
         heads += ((uint64_t)op->s_len * (c->w_dim + 1) * 4 + ctx->align);
     }
     vm->params_len = (uint32_t)params;
-    if (params * 4 > ctx->range)
-        res = ig_error_set(err, IG_ERR_UNSUPPORTED,
-                           "the model's shared weights (%" PRIu64 " bytes) exceed the storage "
-                           "buffer range of %s (%" PRIu64 " bytes)",
-                           params * 4, ctx->info.name, (uint64_t)ctx->range);
-    if (res != IG_OK) goto fail;
     uint64_t total = map_floats * 4 + params * 4 + heads + 4 * ctx->align;
     if (total <= ctx->max_alloc) {
         res = ig__vk_arena_reserve(ctx, &vm->arena, total, err);
@@ -856,6 +850,33 @@ static void ig__in_rows(int mode, uint32_t r0, uint32_t rows, uint32_t H, uint32
     *n = z - a + 1;
 }
 
+/* The section's slices of the per-image factor vector s and of the generated weights (or row
+ * norms): its ops are consecutive, so each is one contiguous range per image. */
+typedef struct ig__slices {
+    uint32_t s0, s_len, g0, g_len; /* elements */
+} ig__slices;
+
+static ig__slices ig__section_slices(const ig_vk_context *ctx, const ig__vk_model *vm,
+                                     const ig__section *sec) {
+    ig__slices sl = {UINT32_MAX, 0, UINT32_MAX, 0};
+    uint32_t s_end = 0, g_end = 0;
+    for (int q = sec->op0; q < sec->op1; q++) {
+        const ig__vk_op *op = &vm->ops[q];
+        if (op->s_off < sl.s0) sl.s0 = op->s_off;
+        if (op->s_off + op->s_len > s_end) s_end = op->s_off + op->s_len;
+        if (op->type != IG__OP_FMM) continue;
+        uint32_t g = ctx->fused_fmm ? op->rn_off : op->gw_off;
+        uint32_t gl = ctx->fused_fmm ? (uint32_t)op->c_out
+                                     : (uint32_t)(op->c_out * (op->c_x + op->c_e));
+        if (g < sl.g0) sl.g0 = g;
+        if (g + gl > g_end) g_end = g + gl;
+    }
+    sl.s_len = s_end - sl.s0;
+    if (sl.g0 == UINT32_MAX) sl.g0 = 0; /* a section of ToRGB only */
+    sl.g_len = g_end > sl.g0 ? g_end - sl.g0 : 0;
+    return sl;
+}
+
 typedef struct ig__tiling {
     uint32_t k;    /* images per group (full rows), or 1 with bands */
     uint32_t band; /* rows per band (H when not banded) */
@@ -863,8 +884,8 @@ typedef struct ig__tiling {
 
 /* Chooses image groups (all rows) or, when one image does not fit, row bands of one image so
  * that every window of a section dispatch (and its norm passes) fits the storage range. */
-static ig_result ig__tile_section(const ig__chunk *ch, const ig__section *s, ig__tiling *t,
-                                  ig_error *err) {
+static ig_result ig__tile_section(const ig__chunk *ch, const ig__section *s,
+                                  const ig__slices *sl, ig__tiling *t, ig_error *err) {
     const ig_vk_context *ctx = ch->ctx;
     const ig__vk_model *vm = ch->vm;
     const ig__vk_plan *vp = ch->vp;
@@ -874,8 +895,8 @@ static ig_result ig__tile_section(const ig__chunk *ch, const ig__section *s, ig_
     uint32_t Wi = s->in_mode == IG__IN_SAME ? W : W / 2;
     uint32_t Hi = s->in_mode == IG__IN_SAME ? H : H / 2;
     uint64_t ce = (uint64_t)vm->ops[s->op0].c_e;
-    uint64_t gw = ctx->fused_fmm ? (uint64_t)vm->rn_stride * 4 : (uint64_t)vm->gw_stride * es;
-    uint64_t fixed[] = {(uint64_t)vm->s_stride * 4, gw, (uint64_t)ctx->model->cmax * 4,
+    uint64_t gw = ctx->fused_fmm ? (uint64_t)sl->g_len * 4 : (uint64_t)sl->g_len * es;
+    uint64_t fixed[] = {(uint64_t)sl->s_len * 4, gw, (uint64_t)ctx->model->cmax * 4,
                         s->norm_next ? (uint64_t)H * s->c_fout * 8 : 0};
     for (int i = 0; i < 4; i++)
         if (fixed[i] > R)
@@ -884,11 +905,12 @@ static ig_result ig__tile_section(const ig__chunk *ch, const ig__section *s, ig_
                                 "range of %s (%" PRIu64 " bytes); try a smaller --size or --tile",
                                 fixed[i], ctx->info.name, (uint64_t)R);
     /* whole images */
-    uint64_t per[] = {s->in_mode == IG__IN_NONE ? 0 : (uint64_t)Hi * Wi * s->c_fin * es,
-                      s->store ? (uint64_t)H * W * s->c_fout * es : 0,
-                      s->rgb_mode == IG__IN_NONE ? 0 : (uint64_t)Hi * Wi * 12,
-                      (uint64_t)H * W * 12,
-                      fixed[0], fixed[1], fixed[2], s->norm_next ? fixed[3] : 0};
+    uint64_t gstride = ctx->fused_fmm ? (uint64_t)vm->rn_stride * 4 : (uint64_t)vm->gw_stride * es;
+    uint64_t per[] = {s->in_mode == IG__IN_NONE ? 0 : wk->feat_img,
+                      s->store ? wk->feat_img : 0,
+                      wk->rgb_img,
+                      (uint64_t)vm->s_stride * 4, gstride, wk->inv_img,
+                      s->norm_next ? wk->part_img : 0};
     uint64_t mx = 1;
     for (size_t i = 0; i < sizeof per / sizeof per[0]; i++)
         if (per[i] > mx) mx = per[i];
@@ -900,7 +922,7 @@ static ig_result ig__tile_section(const ig__chunk *ch, const ig__section *s, ig_
         t->band = H;
         return IG_OK;
     }
-    /* bands of one image */
+    /* one image at a time: whole when it fits, else bands of rows */
     t->k = 1;
     for (uint32_t rows = H; rows >= 1; rows--) {
         uint32_t in_n = s->in_mode == IG__IN_SAME ? rows : rows / 2 + 4;
@@ -938,29 +960,39 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, ig_error *
     uint64_t gs = fused ? vm->rn_stride : vm->gw_stride;
     uint32_t ges = fused ? 4 : es;
 
-    /* op records: shared by every dispatch */
-    uint32_t ops = ig__meta(b, 16u * (uint32_t)vm->n_ops);
-    if (ops == UINT32_MAX) return IG_OK; /* b->oom reported by the caller */
-    for (int q = 0; q < vm->n_ops; q++) {
-        const ig__vk_op *op = &vm->ops[q];
-        uint32_t *m = b->meta + ops + 16u * (uint32_t)q;
-        m[0] = (uint32_t)op->type;
-        m[1] = (uint32_t)op->c_x;
-        m[2] = (uint32_t)op->c_e;
-        m[3] = (uint32_t)op->c_out;
-        m[4] = op->gw_off;
-        m[5] = op->b_off;
-        m[6] = op->in_norm ? 1u : 0u;
-        m[7] = op->s_off;
-        m[8] = op->rn_off;
-        m[9] = op->ws_off;
-    }
-
     for (int si = 0; si < wk->n_sec; si++) {
         const ig__section *s = &wk->sec[si];
+        ig__slices sl = ig__section_slices(ctx, vm, s);
         ig__tiling t = {1, 1};
-        ig_result res = ig__tile_section(ch, s, &t, err);
+        ig_result res = ig__tile_section(ch, s, &sl, &t, err);
         if (res != IG_OK) return res;
+
+        /* the section's shared weights and biases: one contiguous range of params, bound as
+         * its own window; op records with offsets relative to it (same for every dispatch) */
+        const ig__vk_op *last_op = &vm->ops[s->op1 - 1];
+        uint32_t p0 = vm->ops[s->op0].ws_off;
+        uint64_t p_len = (uint64_t)last_op->b_off + (uint64_t)last_op->L->bias->numel - p0;
+        if (p_len * 4 > ctx->range)
+            return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                                "the shared weights of level %d (%" PRIu64 " bytes) exceed the "
+                                "storage buffer range of %s (%" PRIu64 " bytes)",
+                                s->level, p_len * 4, ctx->info.name, (uint64_t)ctx->range);
+        uint32_t ops = ig__meta(b, 16u * (uint32_t)(s->op1 - s->op0));
+        if (ops == UINT32_MAX) return IG_OK; /* b->oom reported by the caller */
+        for (int q = s->op0; q < s->op1; q++) {
+            const ig__vk_op *op = &vm->ops[q];
+            uint32_t *m = b->meta + ops + 16u * (uint32_t)(q - s->op0);
+            m[0] = (uint32_t)op->type;
+            m[1] = (uint32_t)op->c_x;
+            m[2] = (uint32_t)op->c_e;
+            m[3] = (uint32_t)op->c_out;
+            m[4] = op->gw_off - sl.g0;
+            m[5] = op->b_off - p0;
+            m[6] = op->in_norm ? 1u : 0u;
+            m[7] = op->s_off - sl.s0;
+            m[8] = op->rn_off - sl.g0;
+            m[9] = op->ws_off - p0;
+        }
         int l = s->level;
         uint32_t H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
         uint32_t Hi = s->in_mode == IG__IN_SAME ? H : (l > 0 ? (uint32_t)vp->h[l - 1] : 0);
@@ -981,7 +1013,7 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, ig_error *
                 d->n_spec = 3;
                 d->rec = r;
                 uint32_t *m = b->meta + r;
-                m[0] = ops + 16u * (uint32_t)s->op0;
+                m[0] = ops;
                 m[1] = (uint32_t)(s->op1 - s->op0);
                 m[2] = (uint32_t)s->in_mode;
                 m[3] = (uint32_t)s->rgb_mode;
@@ -996,11 +1028,16 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, ig_error *
                 m[12] = r0;
                 m[13] = rows;
                 m[15] = k;
-                ig__bind(b, d, 1, &vm->params, 0, (uint64_t)vm->params_len * 4, 4);
-                m[16] = ig__bind(b, d, 2, &wk->s, (uint64_t)n0 * ss * 4, (uint64_t)k * ss * 4, 4);
+                uint32_t pbase = ig__bind(b, d, 1, &vm->params, (uint64_t)p0 * 4, p_len * 4, 4);
+                m[34] = pbase;
+                m[16] = ig__bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + sl.s0) * 4,
+                                 ((uint64_t)(k - 1) * ss + sl.s_len) * 4, 4);
                 m[24] = (uint32_t)ss;
-                m[17] = ig__bind(b, d, 3, &wk->gw, (uint64_t)n0 * gs * ges, (uint64_t)k * gs * ges,
-                                 ges);
+                if (sl.g_len > 0)
+                    m[17] = ig__bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + sl.g0) * ges,
+                                     ((uint64_t)(k - 1) * gs + sl.g_len) * ges, ges);
+                else
+                    ig__bind_dummy(b, d, 3);
                 m[25] = (uint32_t)gs;
                 if (ce > 0)
                     m[18] = ig__bind(b, d, 4, &vp->emb[l], (uint64_t)r0 * W * ce * es,
@@ -1207,12 +1244,14 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
     if ((uint64_t)c->w_dim * 4 > vmax) vmax = (uint64_t)c->w_dim * 4;
     if ((uint64_t)vm->s_stride * 4 > vmax) vmax = (uint64_t)vm->s_stride * 4;
     if (gwb > vmax) vmax = gwb;
-    if (vmax > ctx->range)
-        return ig_error_set(err, IG_ERR_OUT_OF_DEVICE_MEMORY,
-                            "the per-image generated weights (%" PRIu64 " bytes) exceed the "
-                            "storage buffer range of %s (%" PRIu64 " bytes)",
-                            vmax, ctx->info.name, (uint64_t)ctx->range);
-    uint64_t kv = ctx->range / vmax;
+    uint64_t kv = ctx->range / vmax; /* 0: one image at a time, windows of single layers */
+    if (kv < 1) kv = 1;
+    for (int q = 0; q < vm->n_ops; q++)
+        if ((uint64_t)vm->ops[q].s_len * 4 > ctx->range)
+            return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                                "the affine head of layer %d (%u floats) exceeds the storage "
+                                "buffer range of %s (%" PRIu64 " bytes)",
+                                q, vm->ops[q].s_len, ctx->info.name, (uint64_t)ctx->range);
     ig__chunk ch = {ctx, c, vm, vp, wk, B, desc->psi, (uint32_t)(kv < (uint64_t)B ? kv : (uint64_t)B)};
 
     /* plan the dispatches first: the meta size decides the work allocation */
@@ -1379,23 +1418,20 @@ fail:
     return res;
 }
 
-ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out,
-                       ig_error *err) {
-    if (!ctx || !desc || !desc->model || !desc->plan || !desc->z || desc->count < 1 || !out)
+/* Makes sure the model and the plan's embeddings are on the device. */
+static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *desc,
+                                    ig_error *err) {
+    if (!ctx || !desc || !desc->model || !desc->plan)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
-                            "ig_vk_render: missing context, model, plan, z or output");
+                            "ig_vk_render: missing context, model or plan");
     if (ctx->lost)
         return ig_error_set(err, IG_ERR_DEVICE_LOST,
                             "%s was lost earlier; create a new context", ctx->info.name);
     const ig_model *m = desc->model;
-    const ig_config *c = &m->cfg;
     const ig_plan *plan = desc->plan;
-    if (plan->n_levels != c->n_levels)
+    if (plan->n_levels != m->cfg.n_levels)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
     ig_result res = IG_OK;
-    ctx->stats.dispatches = 0;
-    ctx->stats.submissions = 0;
-
     uint64_t mfp = ig__model_fp(m);
     if (!ctx->model || ctx->model->fp != mfp) {
         ig__plan_free(ctx, ctx->plan);
@@ -1414,6 +1450,45 @@ ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *ou
         res = ig__plan_upload(ctx, m, plan, pfp, err);
         if (res != IG_OK) return res;
     }
+    return IG_OK;
+}
+
+ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
+    ig_result res = ig__ensure_uploads(ctx, desc, err);
+    if (res != IG_OK) return res;
+    const ig__vk_model *vm = ctx->model;
+    bool f16 = ctx->fp16, fused = ctx->fused_fmm;
+    struct {
+        int id, n;
+        uint32_t spec[3];
+    } need[] = {
+        {IG_SH_FC, 1, {IG__WG}},
+        {fused ? IG_SH_WNORM : (f16 ? IG_SH_WGEN_F16 : IG_SH_WGEN), 1, {IG__WG}},
+        {fused ? (f16 ? IG_SH_LEVEL_FUSED_F16 : IG_SH_LEVEL_FUSED)
+               : (f16 ? IG_SH_LEVEL_F16 : IG_SH_LEVEL),
+         3, {IG__WG, (uint32_t)vm->cmax, (uint32_t)vm->emax}},
+        {f16 ? IG_SH_NORM1_F16 : IG_SH_NORM1, 1, {IG__WG}},
+        {IG_SH_NORM2, 1, {IG__WG}},
+    };
+    int n = desc->model->cfg.instance_norm ? 5 : 3;
+    for (int i = 0; i < n && res == IG_OK; i++) {
+        VkPipeline p;
+        res = ig__vk_pipeline_get(ctx, need[i].id, need[i].spec, need[i].n, &p, err);
+    }
+    return res;
+}
+
+ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out,
+                       ig_error *err) {
+    if (!ctx || !desc || !desc->z || desc->count < 1 || !out)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
+                            "ig_vk_render: missing context, z or output");
+    ig_result res = ig__ensure_uploads(ctx, desc, err);
+    if (res != IG_OK) return res;
+    const ig_model *m = desc->model;
+    const ig_config *c = &m->cfg;
+    ctx->stats.dispatches = 0;
+    ctx->stats.submissions = 0;
 
     ig__work *wk = calloc(1, sizeof *wk);
     if (!wk) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "render state");
