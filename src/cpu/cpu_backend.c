@@ -349,7 +349,7 @@ static void ig__upsample(const float *src, int channels, int wc, int hc, const i
  * unbiased std of channel c over the whole image. sigma comes from `stats_in` when given (a
  * statistics pass), else it is computed from x and, if `stats_out`, recorded. */
 static void ig__pack_layer(const float *full, int co, int ci, const float *x, size_t px, bool instance_norm,
-                           const float *stats_in, float *stats_out, float *packed, float *scratch) {
+                           const double *stats_in, double *stats_out, float *packed, float *scratch) {
     const float *w = full;
     if (instance_norm) {
         for (int c = 0; c < ci; c++) {
@@ -363,7 +363,7 @@ static void ig__pack_layer(const float *full, int co, int ci, const float *x, si
                 mean /= (double)px;
                 for (size_t p = 0; p < px; p++) ss += (xc[p] - mean) * (xc[p] - mean);
                 sd = px > 1 ? sqrt(ss / (double)(px - 1)) : NAN;
-                if (stats_out) stats_out[c] = (float)sd;
+                if (stats_out) stats_out[c] = sd;
             }
             double inv = 1.0 / (sd + 1e-8);
             for (int o = 0; o < co; o++) scratch[(size_t)o * ci + c] = (float)(full[(size_t)o * ci + c] * inv);
@@ -395,7 +395,7 @@ typedef struct ig__bufs {
 /* One image through one plan. stats_in / stats_out: instance-norm sigmas of every IN layer in
  * order (conv1 of each block but the first, then its extra convs), see ig__pack_layer. */
 static ig_result ig__synthesize(const ig_render_desc *d, const ig_plan *plan, int threads, const ig__image_w *iw,
-                                float *const *emb, ig__bufs *b, int index, const float *stats_in, float *stats_out,
+                                float *const *emb, ig__bufs *b, int index, const double *stats_in, double *stats_out,
                                 float *out) {
     const ig_model *m = d->model;
     const ig_config *c = &m->cfg;
@@ -506,7 +506,7 @@ static void ig__worker_run(ig__worker *wk) {
     size_t out_px = (size_t)d->plan->width * d->plan->height;
     ig__bufs b = {0};
     float *w = malloc((size_t)c->w_dim * sizeof *w);
-    float *stats = wk->stats_plan ? malloc((ig__in_channels(c) + 1) * sizeof *stats) : NULL;
+    double *stats = wk->stats_plan ? malloc((ig__in_channels(c) + 1) * sizeof *stats) : NULL;
     b.x = ig__alloc(wk->max_act);
     b.y = ig__alloc(wk->max_act);
     b.coarse = ig__alloc(wk->max_act);

@@ -8,6 +8,7 @@
  * element is summed in k order: results are deterministic for a given machine. */
 #include "cpu_gemm.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef float ig_v8 __attribute__((vector_size(32)));
@@ -32,55 +33,58 @@ void ig_gemm_pack(const float *w, int m, int k, float *packed) {
 #define ig__load8(dst, p) memcpy(&(dst), (p), sizeof(ig_v8))
 #define ig__store8(p, v) memcpy((p), &(v), sizeof(ig_v8))
 
+/* Y[o][p .. p+16) for the 4 rows of one panel. Tail pixels go through the same code on a
+ * zero-padded copy, so every output element is computed by the same instructions wherever its
+ * pixel falls: tiles of any size and offset give bit-identical results. */
+#define IG_KERNEL_4x16(wp0, k, xp0, ldx, acc)                                        \
+    do {                                                                             \
+        const float *wp_ = (wp0), *xp_ = (xp0);                                      \
+        ig_v8 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0}; \
+        for (int kk = 0; kk < (k); kk++, xp_ += (ldx), wp_ += 4) {                   \
+            ig_v8 x0, x1;                                                            \
+            ig__load8(x0, xp_);                                                      \
+            ig__load8(x1, xp_ + 8);                                                  \
+            a00 += wp_[0] * x0; a01 += wp_[0] * x1;                                  \
+            a10 += wp_[1] * x0; a11 += wp_[1] * x1;                                  \
+            a20 += wp_[2] * x0; a21 += wp_[2] * x1;                                  \
+            a30 += wp_[3] * x0; a31 += wp_[3] * x1;                                  \
+        }                                                                            \
+        acc[0][0] = a00; acc[0][1] = a01; acc[1][0] = a10; acc[1][1] = a11;          \
+        acc[2][0] = a20; acc[2][1] = a21; acc[3][0] = a30; acc[3][1] = a31;          \
+    } while (0)
+
 IG_MULTIVERSION
 void ig_gemm_run(const float *packed, int m, int k, const float *x, size_t ldx, float *y,
                  size_t ldy, size_t p0, size_t p1, int accumulate) {
     int panels = (m + 3) / 4;
-    size_t p = p0;
-    for (; p + 16 <= p1; p += 16) {
+    float *pad = NULL;
+    for (size_t p = p0; p < p1; p += 16) {
+        size_t n = p1 - p < 16 ? p1 - p : 16;
+        const float *xs = x + p;
+        size_t lds = ldx;
+        if (n < 16) { /* tail: a zero-padded 16-wide copy of the remaining pixels */
+            pad = calloc((size_t)k * 16, sizeof *pad);
+            if (!pad) return; /* unreachable in practice: k * 64 bytes */
+            for (int kk = 0; kk < k; kk++) memcpy(pad + (size_t)kk * 16, x + (size_t)kk * ldx + p, n * sizeof *pad);
+            xs = pad;
+            lds = 16;
+        }
         for (int pn = 0; pn < panels; pn++) {
-            const float *wp = packed + (size_t)pn * k * 4;
-            ig_v8 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
-            const float *xp = x + p;
-            for (int kk = 0; kk < k; kk++, xp += ldx, wp += 4) {
-                ig_v8 x0, x1;
-                ig__load8(x0, xp);
-                ig__load8(x1, xp + 8);
-                a00 += wp[0] * x0; a01 += wp[0] * x1;
-                a10 += wp[1] * x0; a11 += wp[1] * x1;
-                a20 += wp[2] * x0; a21 += wp[2] * x1;
-                a30 += wp[3] * x0; a31 += wp[3] * x1;
-            }
-            ig_v8 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+            ig_v8 acc[4][2];
+            IG_KERNEL_4x16(packed + (size_t)pn * k * 4, k, xs, lds, acc);
             for (int r = 0; r < 4; r++) {
                 int o = pn * 4 + r;
                 if (o >= m) break;
                 float *yp = y + (size_t)o * ldy + p;
-                if (accumulate) {
-                    ig_v8 y0, y1;
-                    ig__load8(y0, yp);
-                    ig__load8(y1, yp + 8);
-                    acc[r][0] += y0;
-                    acc[r][1] += y1;
-                }
-                ig__store8(yp, acc[r][0]);
-                ig__store8(yp + 8, acc[r][1]);
+                float tmp[16];
+                ig__store8(tmp, acc[r][0]);
+                ig__store8(tmp + 8, acc[r][1]);
+                if (accumulate)
+                    for (size_t q = 0; q < n; q++) yp[q] += tmp[q];
+                else
+                    memcpy(yp, tmp, n * sizeof *tmp);
             }
         }
     }
-    /* remaining pixels, one at a time (same summation order per element) */
-    for (; p < p1; p++) {
-        for (int pn = 0; pn < panels; pn++) {
-            const float *wp = packed + (size_t)pn * k * 4;
-            float acc[4] = {0, 0, 0, 0};
-            for (int kk = 0; kk < k; kk++) {
-                float xv = x[(size_t)kk * ldx + p];
-                for (int r = 0; r < 4; r++) acc[r] += wp[kk * 4 + r] * xv;
-            }
-            for (int r = 0; r < 4 && pn * 4 + r < m; r++) {
-                float *yp = y + (size_t)(pn * 4 + r) * ldy + p;
-                *yp = accumulate ? *yp + acc[r] : acc[r];
-            }
-        }
-    }
+    free(pad);
 }

@@ -484,7 +484,8 @@ typedef struct ig__disp {
     uint32_t spec[3];
     int n_spec;
     VkPipeline pipe;
-    uint32_t rec;
+    uint32_t rec;                   /* record: meta word index */
+    uint32_t meta_start, meta_len;  /* the dispatch's own records, bound at binding 0 */
     uint32_t gx, gy, gz;
     uint32_t used; /* bitmask of bindings */
     ig__vk_window win[IG_VK_BINDINGS];
@@ -538,6 +539,23 @@ static uint32_t ig__meta(ig__builder *b, uint32_t n) {
     memset(b->meta + at, 0, (size_t)n * 4);
     b->n_meta += n;
     return at;
+}
+
+/* Index of meta word x inside the binding-0 window that starts at word `start` (the meta
+ * buffer itself is aligned, so the window's alignment slack is known while planning). */
+static uint32_t ig__meta_rel(const ig__builder *b, uint32_t start, uint32_t x) {
+    return x - start + (uint32_t)((start * 4ull) % b->ctx->align) / 4;
+}
+
+/* A record of n words for dispatch d (its whole meta window). */
+static uint32_t ig__record_new(ig__builder *b, ig__disp *d, uint32_t n) {
+    uint32_t r = ig__meta(b, n);
+    if (d && r != UINT32_MAX) {
+        d->rec = r;
+        d->meta_start = r;
+        d->meta_len = n;
+    }
+    return r;
 }
 
 static uint32_t ig__fbits(float f) {
@@ -694,9 +712,8 @@ static void ig__plan_mapping(ig__builder *b, const ig__chunk *ch) {
             for (int n0 = 0; n0 < ch->B; n0 += (int)ch->kv) {
                 uint32_t k = (uint32_t)(ch->B - n0) < ch->kv ? (uint32_t)(ch->B - n0) : ch->kv;
                 ig__disp *d = ig__disp_new(b, IG_SH_FC);
-                uint32_t r = ig__meta(b, 16);
+                uint32_t r = ig__record_new(b, d, 16);
                 if (!d || r == UINT32_MAX) return;
-                d->rec = r;
                 uint32_t *m = b->meta + r;
                 m[0] = in;
                 m[1] = rows;
@@ -743,9 +760,8 @@ static void ig__plan_heads(ig__builder *b, const ig__chunk *ch) {
             for (int n0 = 0; n0 < ch->B; n0 += (int)ch->kv) {
                 uint32_t k = (uint32_t)(ch->B - n0) < ch->kv ? (uint32_t)(ch->B - n0) : ch->kv;
                 ig__disp *d = ig__disp_new(b, IG_SH_FC);
-                uint32_t r = ig__meta(b, 16);
+                uint32_t r = ig__record_new(b, d, 16);
                 if (!d || r == UINT32_MAX) return;
-                d->rec = r;
                 uint32_t *m = b->meta + r;
                 m[0] = in;
                 m[1] = rows;
@@ -795,9 +811,8 @@ static void ig__plan_wgen(ig__builder *b, const ig__chunk *ch) {
             for (int n0 = 0; n0 < ch->B; n0 += (int)ch->kv) {
                 uint32_t k = (uint32_t)(ch->B - n0) < ch->kv ? (uint32_t)(ch->B - n0) : ch->kv;
                 ig__disp *d = ig__disp_new(b, shader);
-                uint32_t r = ig__meta(b, 16);
+                uint32_t r = ig__record_new(b, d, 16);
                 if (!d || r == UINT32_MAX) return;
-                d->rec = r;
                 uint32_t *m = b->meta + r;
                 m[0] = wrow;
                 m[1] = cout;
@@ -977,11 +992,12 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, ig_error *
                                 "the shared weights of level %d (%" PRIu64 " bytes) exceed the "
                                 "storage buffer range of %s (%" PRIu64 " bytes)",
                                 s->level, p_len * 4, ctx->info.name, (uint64_t)ctx->range);
-        uint32_t ops = ig__meta(b, 16u * (uint32_t)(s->op1 - s->op0));
-        if (ops == UINT32_MAX) return IG_OK; /* b->oom reported by the caller */
+        uint32_t n_ops = (uint32_t)(s->op1 - s->op0);
+        uint32_t op_rec[16 * IG__MAX_OPS];
         for (int q = s->op0; q < s->op1; q++) {
             const ig__vk_op *op = &vm->ops[q];
-            uint32_t *m = b->meta + ops + 16u * (uint32_t)(q - s->op0);
+            uint32_t *m = op_rec + 16u * (uint32_t)(q - s->op0);
+            memset(m, 0, 16 * sizeof *m);
             m[0] = (uint32_t)op->type;
             m[1] = (uint32_t)op->c_x;
             m[2] = (uint32_t)op->c_e;
@@ -1006,15 +1022,20 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, ig_error *
             for (uint32_t r0 = 0; r0 < H; r0 += t.band) {
                 uint32_t rows = H - r0 < t.band ? H - r0 : t.band;
                 ig__disp *d = ig__disp_new(b, shader);
-                uint32_t r = ig__meta(b, 40);
-                if (!d || r == UINT32_MAX) return IG_OK;
+                /* this dispatch's records: the section's ops, then the dispatch record */
+                uint32_t start = ig__meta(b, 16u * n_ops + 40u);
+                if (!d || start == UINT32_MAX) return IG_OK; /* b->oom reported by the caller */
+                memcpy(b->meta + start, op_rec, 16u * n_ops * sizeof *op_rec);
+                uint32_t r = start + 16u * n_ops;
                 d->spec[1] = (uint32_t)vm->cmax;
                 d->spec[2] = (uint32_t)vm->emax;
                 d->n_spec = 3;
                 d->rec = r;
+                d->meta_start = start;
+                d->meta_len = 16u * n_ops + 40u;
                 uint32_t *m = b->meta + r;
-                m[0] = ops;
-                m[1] = (uint32_t)(s->op1 - s->op0);
+                m[0] = ig__meta_rel(b, start, start);
+                m[1] = n_ops;
                 m[2] = (uint32_t)s->in_mode;
                 m[3] = (uint32_t)s->rgb_mode;
                 m[4] = s->store ? 1u : 0u;
@@ -1103,9 +1124,8 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, ig_error *
             for (uint32_t r0 = 0; r0 < H; r0 += t.band) {
                 uint32_t rows = H - r0 < t.band ? H - r0 : t.band;
                 ig__disp *d = ig__disp_new(b, es == 2 ? IG_SH_NORM1_F16 : IG_SH_NORM1);
-                uint32_t r = ig__meta(b, 16);
+                uint32_t r = ig__record_new(b, d, 16);
                 if (!d || r == UINT32_MAX) return IG_OK;
-                d->rec = r;
                 uint32_t *m = b->meta + r;
                 m[0] = C;
                 m[1] = W;
@@ -1130,9 +1150,8 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, ig_error *
         for (int n0 = 0; n0 < ch->B; n0 += (int)k2) {
             uint32_t k = (uint32_t)(ch->B - n0) < k2 ? (uint32_t)(ch->B - n0) : k2;
             ig__disp *d = ig__disp_new(b, IG_SH_NORM2);
-            uint32_t r = ig__meta(b, 16);
+            uint32_t r = ig__record_new(b, d, 16);
             if (!d || r == UINT32_MAX) return IG_OK;
-            d->rec = r;
             uint32_t *m = b->meta + r;
             m[0] = C;
             m[1] = W;
@@ -1212,7 +1231,7 @@ static void ig__record(ig_vk_context *ctx, const ig__builder *b, VkDescriptorSet
         }
         ctx->vk.vkCmdBindDescriptorSets(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->pipe_layout,
                                         0, 1, &sets[i], 0, NULL);
-        uint32_t pc[4] = {d->rec, 0, 0, 0};
+        uint32_t pc[4] = {ig__meta_rel(b, d->meta_start, d->rec), 0, 0, 0};
         ctx->vk.vkCmdPushConstants(ctx->cmd, ctx->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                    sizeof pc, pc);
         ctx->vk.vkCmdDispatch(ctx->cmd, d->gx, d->gy, d->gz);
@@ -1284,12 +1303,6 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
         goto fail;
     }
     IG_VK_ASSERT((uint64_t)b.n_meta * 4 == meta_bytes);
-    if (meta_bytes > ctx->range) {
-        res = ig_error_set(err, IG_ERR_UNSUPPORTED,
-                           "dispatch records (%" PRIu64 " bytes) exceed the storage buffer range",
-                           meta_bytes);
-        goto fail;
-    }
 
     /* pipelines */
     for (int i = 0; i < b.n; i++) {
@@ -1324,8 +1337,9 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
     uint32_t nw = 0;
     for (uint32_t i = 0; i < nd; i++) {
         ig__disp *d = &b.d[i];
-        /* binding 0: the records */
-        d->win[0] = ig__vk_window_of(ctx, &wk->meta, 0, meta_bytes, 4, NULL);
+        /* binding 0: its records */
+        d->win[0] = ig__vk_window_of(ctx, &wk->meta, (uint64_t)d->meta_start * 4,
+                                     (uint64_t)d->meta_len * 4, 4, NULL);
         d->used |= 1u;
         for (uint32_t k = 0; k < IG_VK_BINDINGS; k++) {
             if (!(d->used & (1u << k))) continue;
