@@ -47,7 +47,8 @@ typedef struct ig_vk_desc {
     bool allow_cpu_device;     /* let "auto" pick a CPU-type device */
     bool validate;             /* Khronos validation (also INRGAN_VALIDATE=1) */
     int precision;             /* ig_vk_precision */
-    bool coopmat;              /* allow the cooperative-matrix (tensor core) level kernel */
+    bool coopmat;              /* allow the cooperative-matrix (tensor core) level kernel;
+                                  implies fp16 storage and the weight-generation pass */
     int fmm;                   /* ig_vk_fmm_mode */
     const char *cache_dir;     /* pipeline cache folder; NULL = $XDG_CACHE_HOME/inrgan or
                                   ~/.cache/inrgan; "" = no on-disk cache */
@@ -55,6 +56,8 @@ typedef struct ig_vk_desc {
     uint64_t cap_heap_bytes;   /* pretend the device heap holds only this much */
     uint64_t cap_buffer_range; /* pretend maxStorageBufferRange is this small */
     int fail_alloc_at;         /* the k-th Vulkan allocation/creation (1-based) fails */
+    bool coopmat_emulate;      /* run the coopmat level kernel with its matrix products as
+                                  plain loops (devices without cooperative matrices) */
 } ig_vk_desc;
 
 typedef struct ig_vk_context ig_vk_context;

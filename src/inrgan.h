@@ -77,6 +77,15 @@ typedef struct ig_tensor {
 } ig_tensor;
 
 ig_result ig_model_load(const char *path, ig_model **out, ig_error *err);
+/* A model of the given config JSON with the official random initialisation (benchmarks). */
+ig_result ig_model_create_random(const char *config_json, uint64_t seed, ig_model **out, ig_error *err);
+/* JSON config of a built-in configuration: ffhq256, bedrooms256, churches256 (+ "-bil"),
+ * tiny-nearest, tiny-bil, tiny-churches (src/builtin.c). NULL if unknown; free() the result. */
+char *ig_config_builtin(const char *name);
+/* Parses and checks a config JSON (docs/model-format.md) without any tensors. */
+ig_result ig_config_from_json(const char *json, ig_config *cfg, ig_error *err);
+/* Comma-separated names of the built-in configurations. */
+const char *ig_config_builtin_names(void);
 void ig_model_free(ig_model *model);
 const ig_config *ig_model_config(const ig_model *model);
 /* NULL when absent. */
@@ -183,6 +192,7 @@ typedef struct ig_render_desc {
     int threads;           /* 0 = all cores */
     ig_block_fn on_block;  /* optional */
     void *user;
+    double *gpu_ms;        /* optional out: device time of the render (GPU backends) */
 } ig_render_desc;
 
 /* slerp of two latents (exact endpoints); out may alias neither input. */
@@ -190,6 +200,10 @@ void ig_latent_slerp(const float *a, const float *b, double t, float *out, int n
 
 /* CPU reference backend. out: [count, 3, height, width] floats. */
 ig_result ig_cpu_render(const ig_render_desc *desc, float *out, ig_error *err);
+/* Measured fp32 FMA peak of this CPU over `threads` threads (0 = all), GFLOP/s. */
+double ig_cpu_peak_gflops(int threads);
+/* Nominal FLOPs of a plan (2 x multiply-adds without the coarse trick, ToRGB included). */
+double ig_plan_model_flops(const ig_plan *plan, const ig_config *cfg);
 
 /* ---- whole images in tiles (src/render.c) --------------------------------------------- */
 typedef ig_result (*ig_backend_fn)(void *backend, const ig_render_desc *desc, float *out, ig_error *err);

@@ -186,6 +186,10 @@ ig_result ig_config_parse(const char *json, ig_config *cfg, ig_error *err) {
     return r;
 }
 
+ig_result ig_config_from_json(const char *json, ig_config *cfg, ig_error *err) {
+    return ig_config_parse(json, cfg, err);
+}
+
 /* ---- counting (docs/cli.md) ---------------------------------------------------------- */
 
 static int ig__block_cin0(const ig_config *c, int i) {
@@ -360,28 +364,71 @@ static void ig__format_shape(char *buf, size_t len, int ndim, const int64_t *sha
     if (o < len) snprintf(buf + o, len - o, "]");
 }
 
+/* Allocates fp32 storage for the wanted tensors (names copied) and points the slots at it. */
+static ig_result ig__model_alloc(ig_model *m, const ig__wants *w, ig_error *err) {
+    int64_t total = 0;
+    size_t names = 0;
+    for (int i = 0; i < w->n; i++) {
+        int64_t n = 1;
+        for (int d = 0; d < w->v[i].ndim; d++) n *= w->v[i].shape[d];
+        total += n;
+        names += strlen(w->v[i].name) + 1;
+    }
+    m->storage = malloc((size_t)(total > 0 ? total : 1) * sizeof(float));
+    m->tensors = calloc((size_t)(w->n > 0 ? w->n : 1), sizeof *m->tensors);
+    char *nb = malloc(names + 1);
+    if (!m->storage || !m->tensors || !nb) {
+        free(nb);
+        return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%lld model parameters", (long long)total);
+    }
+    float *dst = m->storage;
+    for (int i = 0; i < w->n; i++) {
+        ig_tensor *t = &m->tensors[i];
+        size_t l = strlen(w->v[i].name) + 1;
+        memcpy(nb, w->v[i].name, l);
+        t->name = nb;
+        nb += l;
+        t->ndim = w->v[i].ndim;
+        t->numel = 1;
+        for (int d = 0; d < t->ndim; d++) {
+            t->shape[d] = w->v[i].shape[d];
+            t->numel *= t->shape[d];
+        }
+        t->data = dst;
+        dst += t->numel;
+        *w->v[i].slot = t;
+    }
+    m->n_tensors = w->n;
+    return IG_OK;
+}
+
+static ig_result ig__model_begin(ig_model **out, const char *json, ig__wants *w, ig_error *err) {
+    ig_model *m = calloc(1, sizeof *m);
+    *out = m;
+    if (!m) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "model struct");
+    m->config_json = strdup(json);
+    if (!m->config_json) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "config");
+    ig_result r = ig_config_parse(json, &m->cfg, err);
+    if (r != IG_OK) return r;
+    if (!ig__want_all(w, m)) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "tensor list");
+    return IG_OK;
+}
+
 ig_result ig_model_load(const char *path, ig_model **out, ig_error *err) {
     *out = NULL;
     ig_st_file f;
     ig_result r = ig_st_open(path, &f, err);
     if (r != IG_OK) return r;
     ig__wants w = {0};
-    ig_model *m = calloc(1, sizeof *m);
-    if (!m) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "model struct"); goto fail; }
-
+    ig_model *m = NULL;
     const char *json = ig_st_metadata(&f, IG_CONFIG_KEY);
     if (!json) {
         r = ig_error_set(err, IG_ERR_MODEL_NO_CONFIG, "%s: no '%s' key in __metadata__", path, IG_CONFIG_KEY);
         goto fail;
     }
-    m->config_json = strdup(json);
-    if (!m->config_json) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "config"); goto fail; }
-    r = ig_config_parse(json, &m->cfg, err);
+    r = ig__model_begin(&m, json, &w, err);
     if (r != IG_OK) goto fail;
-    if (!ig__want_all(&w, m)) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "tensor list"); goto fail; }
-
     /* every expected tensor present with its shape */
-    int64_t total = 0;
     for (int i = 0; i < w.n; i++) {
         const ig_st_entry *e = ig_st_find(&f, w.v[i].name);
         if (!e) {
@@ -398,7 +445,6 @@ ig_result ig_model_load(const char *path, ig_model **out, ig_error *err) {
                              w.v[i].name, got, want);
             goto fail;
         }
-        total += e->numel;
     }
     /* and nothing else */
     for (int i = 0; i < f.count; i++) {
@@ -411,42 +457,19 @@ ig_result ig_model_load(const char *path, ig_model **out, ig_error *err) {
             goto fail;
         }
     }
-    m->storage = malloc((size_t)(total > 0 ? total : 1) * sizeof(float));
-    m->tensors = calloc((size_t)(w.n > 0 ? w.n : 1), sizeof *m->tensors);
-    if (!m->storage || !m->tensors) {
-        r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%lld model parameters", (long long)total);
-        goto fail;
-    }
-    float *dst = m->storage;
-    for (int i = 0; i < w.n; i++) {
-        const ig_st_entry *e = ig_st_find(&f, w.v[i].name);
+    r = ig__model_alloc(m, &w, err);
+    if (r != IG_OK) goto fail;
+    for (int i = 0; i < m->n_tensors; i++) {
         ig_tensor *t = &m->tensors[i];
-        ig_st_read_f32(&f, e, dst);
-        for (int64_t k = 0; k < e->numel; k++)
+        float *dst = (float *)t->data;
+        ig_st_read_f32(&f, ig_st_find(&f, t->name), dst);
+        for (int64_t k = 0; k < t->numel; k++)
             if (!isfinite(dst[k])) {
-                r = ig_error_set(err, IG_ERR_MODEL_NONFINITE, "tensor '%s' holds %s at element %lld",
-                                 w.v[i].name, isnan(dst[k]) ? "NaN" : "Inf", (long long)k);
+                r = ig_error_set(err, IG_ERR_MODEL_NONFINITE, "tensor '%s' holds %s at element %lld", t->name,
+                                 isnan(dst[k]) ? "NaN" : "Inf", (long long)k);
                 goto fail;
             }
-        t->ndim = e->ndim;
-        memcpy(t->shape, e->shape, sizeof t->shape);
-        t->numel = e->numel;
-        t->data = dst;
-        dst += e->numel;
-        *w.v[i].slot = t;
     }
-    /* names live as long as the model: copy them into one block */
-    size_t names = 0;
-    for (int i = 0; i < w.n; i++) names += strlen(w.v[i].name) + 1;
-    char *nb = malloc(names);
-    if (!nb) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "tensor names"); goto fail; }
-    for (int i = 0; i < w.n; i++) {
-        size_t l = strlen(w.v[i].name) + 1;
-        memcpy(nb, w.v[i].name, l);
-        m->tensors[i].name = nb;
-        nb += l;
-    }
-    m->n_tensors = w.n;
     free(w.v);
     ig_st_close(&f);
     *out = m;
@@ -458,9 +481,80 @@ fail:
     return r;
 }
 
+/* ---- random weights (benchmarks without a checkpoint) ------------------------------------ */
+
+static uint64_t ig__sm64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void ig__randn(float *x, int64_t n, double scale, uint64_t *state) {
+    for (int64_t k = 0; k < n; k += 2) {
+        double u1 = (double)(ig__sm64(state) >> 11) * 0x1.0p-53, u2 = (double)(ig__sm64(state) >> 11) * 0x1.0p-53;
+        double r = sqrt(-2.0 * log(1.0 - u1)) * scale;
+        x[k] = (float)(r * cos(6.283185307179586 * u2));
+        if (k + 1 < n) x[k + 1] = (float)(r * sin(6.283185307179586 * u2));
+    }
+}
+
+static bool ig__ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+ig_result ig_model_create_random(const char *config_json, uint64_t seed, ig_model **out, ig_error *err) {
+    *out = NULL;
+    ig__wants w = {0};
+    ig_model *m = NULL;
+    ig_result r = ig__model_begin(&m, config_json, &w, err);
+    if (r == IG_OK) r = ig__model_alloc(m, &w, err);
+    free(w.v);
+    if (r != IG_OK) {
+        ig_model_free(m);
+        return r;
+    }
+    /* the official initialisation (reference section 3.4) */
+    uint64_t state = seed;
+    for (int i = 0; i < m->n_tensors; i++) {
+        ig_tensor *t = &m->tensors[i];
+        float *x = (float *)t->data;
+        const char *n = t->name;
+        if (ig__ends_with(n, "torgb.affine.bias")) {
+            for (int64_t k = 0; k < t->numel; k++) x[k] = 1.0f;
+        } else if (ig__ends_with(n, "bias") || ig__ends_with(n, "w_avg")) {
+            memset(x, 0, (size_t)t->numel * sizeof *x);
+        } else if (ig__ends_with(n, "log_basis")) {
+            int rows = (int)t->shape[0];
+            bool diag = false;
+            for (int b = 0; b < m->cfg.n_blocks; b++)
+                if (m->blocks[b].log_basis == t) diag = m->cfg.blocks[b].emb.diagonal;
+            int K = rows / (diag ? 4 : 2);
+            for (int k = 0; k < K; k++) {
+                float f = (float)(1.5707963267948966 * ldexp(1.0, k)), g = f / 2;
+                x[2 * k] = 0; x[2 * k + 1] = f;                       /* horizontal: multiplies y */
+                x[2 * (K + k)] = f; x[2 * (K + k) + 1] = 0;           /* vertical: multiplies x */
+                if (diag) {
+                    x[2 * (2 * K + k)] = -g; x[2 * (2 * K + k) + 1] = g;
+                    x[2 * (3 * K + k)] = g; x[2 * (3 * K + k) + 1] = g;
+                }
+            }
+        } else if (ig__ends_with(n, "random_basis")) {
+            ig__randn(x, t->numel, sqrt(10.0), &state);
+        } else if (strncmp(n, "mapping.fc", 10) == 0) {
+            ig__randn(x, t->numel, 1.0 / m->cfg.mapping_lr_multiplier, &state);
+        } else {
+            ig__randn(x, t->numel, 1.0, &state);
+        }
+    }
+    *out = m;
+    return IG_OK;
+}
+
 void ig_model_free(ig_model *m) {
     if (!m) return;
-    if (m->tensors && m->n_tensors > 0) free((void *)m->tensors[0].name);
+    if (m->tensors && m->n_tensors > 0) free((void *)m->tensors[0].name); /* one block of names */
     free(m->tensors);
     free(m->storage);
     free(m->config_json);

@@ -25,3 +25,6 @@ add_executable(test_views tests/test_views.c)
 target_link_libraries(test_views PRIVATE inrgan_lib)
 add_test(NAME views_nearest COMMAND test_views ${CMAKE_SOURCE_DIR}/tests/data/golden_tiny.safetensors)
 add_test(NAME views_bilinear COMMAND test_views ${CMAKE_SOURCE_DIR}/tests/data/tiny_bil.safetensors)
+
+add_test(NAME bench COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_bench.py --inrgan ${IG_CLI})
+set_tests_properties(bench PROPERTIES SKIP_RETURN_CODE 77)

@@ -19,6 +19,10 @@
 
 static int g_quiet = 0;
 
+int cmd_bench(int argc, char **argv);
+int cli_usage_error(const char *fmt, const char *arg);
+int cli_fail(ig_result r, const ig_error *err);
+
 static int fail(ig_result r, const ig_error *err) {
     fprintf(stderr, "inrgan: error: %s [%s]\n", err && err->code == r ? err->msg : ig_result_description(r),
             ig_result_name(r));
@@ -32,6 +36,9 @@ static int usage_error(const char *fmt, const char *arg) {
     return 2;
 }
 
+int cli_usage_error(const char *fmt, const char *arg) { return usage_error(fmt, arg); }
+int cli_fail(ig_result r, const ig_error *err) { return fail(r, err); }
+
 static void print_help(void) {
     printf(
         "inrgan - INR-GAN generators on Vulkan compute, with a C CPU backend\n"
@@ -40,6 +47,7 @@ static void print_help(void) {
         "  inrgan info   [-m MODEL] [--json FILE]\n"
         "  inrgan render [-m MODEL] [--seeds 0-7 | --z FILE.npy] [-o DIR] [options]\n"
         "  inrgan interp [-m MODEL] --seeds A,B,... [--frames N] [--loop] [--space z|w|params] [-o DIR]\n"
+        "  inrgan bench  [-m MODEL | --config NAME] [--sizes 64,128,256] [--batch 1,4] [--json FILE]\n"
         "  inrgan zoom   [-m MODEL] [--seeds S] --center X,Y [--zoom FROM] --zoom-to TO [--frames N] [-o DIR]\n"
         "\n"
         "render options:\n"
@@ -84,25 +92,45 @@ static void fmt_thousands(int64_t v, char *buf, size_t len) {
 }
 
 static int cmd_info(int argc, char **argv) {
-    const char *model_path = INRGAN_DEFAULT_MODEL, *json_path = NULL;
+    const char *model_path = INRGAN_DEFAULT_MODEL, *json_path = NULL, *config = NULL;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"json", required_argument, 0, 'J'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"config", required_argument, 0, 'C'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
         case 'J': json_path = optarg; break;
+        case 'C': config = optarg; break;
         case 'h': print_help(); return 0;
         default: return 2;
         }
     }
     if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
     ig_error err = {0};
-    ig_model *model;
-    ig_result r = ig_model_load(model_path, &model, &err);
-    if (r != IG_OK) return fail(r, &err);
-    const ig_config *cfg = ig_model_config(model);
+    ig_model *model = NULL;
+    ig_config builtin_cfg;
+    char *builtin_json = NULL;
+    const ig_config *cfg;
+    const char *config_json;
+    if (config) { /* a built-in configuration: the architecture alone, no weights */
+        builtin_json = ig_config_builtin(config);
+        if (!builtin_json) {
+            fprintf(stderr, "inrgan: error: unknown --config '%s' (built-in: %s) [IG_ERR_INVALID_ARGUMENT]\n", config,
+                    ig_config_builtin_names());
+            return 2;
+        }
+        ig_result r = ig_config_from_json(builtin_json, &builtin_cfg, &err);
+        if (r != IG_OK) { free(builtin_json); return fail(r, &err); }
+        cfg = &builtin_cfg;
+        config_json = builtin_json;
+        model_path = config;
+    } else {
+        ig_result r = ig_model_load(model_path, &model, &err);
+        if (r != IG_OK) return fail(r, &err);
+        cfg = ig_model_config(model);
+        config_json = ig_model_config_json(model);
+    }
     char params[32];
     int64_t np = ig_config_param_count(cfg);
     fmt_thousands(np, params, sizeof params);
@@ -126,8 +154,8 @@ static int cmd_info(int argc, char **argv) {
         printf("\n");
     }
     printf("parameters:   %s\n", params);
-    printf("model GFLOP per %dx%d image: %.1f\n", cfg->resolution, cfg->resolution, mf);
-    printf("executed GFLOP per image (coarse trick): %.1f\n", ef);
+    printf("model GFLOP per %dx%d image: %.*f\n", cfg->resolution, cfg->resolution, mf < 1 ? 4 : 1, mf);
+    printf("executed GFLOP per image (coarse trick): %.*f\n", ef < 1 ? 4 : 1, ef);
     int rc = 0;
     if (json_path) {
         FILE *fp = fopen(json_path, "w");
@@ -138,11 +166,12 @@ static int cmd_info(int argc, char **argv) {
             fprintf(fp,
                     "{\"model\": \"%s\", \"family\": \"%s\", \"resolution\": %d, \"parameters\": %" PRId64
                     ", \"model_gflop\": %.4f, \"executed_gflop\": %.4f, \"config\": %s}\n",
-                    model_path, cfg->family, cfg->resolution, np, mf, ef, ig_model_config_json(model));
+                    model_path, cfg->family, cfg->resolution, np, mf, ef, config_json);
             fclose(fp);
         }
     }
     ig_model_free(model);
+    free(builtin_json);
     return rc;
 }
 
@@ -711,6 +740,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "render") == 0) return cmd_render(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "interp") == 0) return cmd_frames(argc - 1, argv + 1, false);
     if (strcmp(cmd, "zoom") == 0) return cmd_frames(argc - 1, argv + 1, true);
     return usage_error("unknown command '%s'", cmd);

@@ -30,6 +30,8 @@ set(IG_SHADER_VARIANTS
   "norm2|norm.comp|-DIG_PASS=2"
   "level_coop|level_coop.comp|-DIG_COOP_NV"
   "level_coop_emu|level_coop.comp|-DIG_COOP_EMU"
+  "lerp|lerp.comp|"
+  "lerp_f16|lerp.comp|-DIG_F16"
 )
 
 set(IG_SPV_HEADERS "")

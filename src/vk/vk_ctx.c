@@ -309,7 +309,8 @@ static void ig__describe(VkPhysicalDevice pd, ig__vk_phys *d) {
             }
         }
     }
-    d->info.coopmat_nv = d->info.coopmat_nv && d->info.fp16_storage && d->info.fp16_arith;
+    d->info.coopmat_nv = d->info.coopmat_nv && d->info.fp16_storage && d->info.fp16_arith &&
+                         f12.vulkanMemoryModel;
 }
 
 /* All devices, deduplicated by deviceUUID, in loader order. */
@@ -587,7 +588,7 @@ static void ig__make_summary(ig_vk_context *ctx) {
              VK_API_VERSION_MAJOR(d->api_version), VK_API_VERSION_MINOR(d->api_version),
              VK_API_VERSION_PATCH(d->api_version), mem, d->subgroup_size,
              d->fp16_storage ? (d->fp16_arith ? "storage+arith" : "storage") : "no",
-             ctx->coopmat ? "on" : (d->coopmat_nv ? "available" : "no"),
+             ctx->coopmat ? (ctx->coop_emu ? "emulated" : "nv") : (d->coopmat_nv ? "available" : "no"),
              ctx->precision == IG_VK_PRECISION_FP16 ? "fp16" : "fp32",
              ctx->fp16_ok || ctx->precision == IG_VK_PRECISION_FP16 ? "" : "(fp16 unavailable)",
              ctx->fused_fmm ? "fused" : "pass", ctx->validation ? "on" : "off");
@@ -634,7 +635,15 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
         ctx->precision = IG_VK_PRECISION_FP16;
     ctx->fp16 = ctx->precision == IG_VK_PRECISION_FP16;
     ctx->coopmat = desc.coopmat && ctx->coopmat_ok;
-    ctx->fused_fmm = desc.fmm == IG_VK_FMM_FUSED;
+    if (!ctx->coopmat && desc.coopmat_emulate && ctx->fp16_ok && pd->info.fp16_arith) {
+        ctx->coopmat = true;
+        ctx->coop_emu = true;
+    }
+    if (ctx->coopmat) { /* the coopmat kernel works on fp16 weights from the wgen pass */
+        ctx->precision = IG_VK_PRECISION_FP16;
+        ctx->fp16 = true;
+    }
+    ctx->fused_fmm = desc.fmm == IG_VK_FMM_FUSED && !ctx->coopmat;
 
     /* One compute queue. */
     uint32_t n_q = 0;
@@ -655,10 +664,12 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     VkPhysicalDeviceCooperativeMatrixFeaturesNV coop = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
         .cooperativeMatrix = VK_TRUE};
+    bool coop_nv = ctx->coopmat && !ctx->coop_emu;
     VkPhysicalDeviceVulkan12Features f12 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-        .pNext = ctx->coopmat ? &coop : NULL,
-        .shaderFloat16 = ctx->coopmat ? VK_TRUE : VK_FALSE};
+        .pNext = coop_nv ? &coop : NULL,
+        .shaderFloat16 = ctx->coopmat ? VK_TRUE : VK_FALSE,
+        .vulkanMemoryModel = coop_nv ? VK_TRUE : VK_FALSE};
     VkPhysicalDeviceVulkan11Features f11 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
         .pNext = &f12,
@@ -667,7 +678,7 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
                                     .pNext = &f11};
     const char *exts[4];
     uint32_t n_exts = 0;
-    if (ctx->coopmat) exts[n_exts++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    if (coop_nv) exts[n_exts++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
     if (pd->has_portability_subset) exts[n_exts++] = "VK_KHR_portability_subset";
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                               .pNext = &f2,

@@ -115,9 +115,11 @@ enum {
     IG_SH_NORM2,
     IG_SH_LEVEL_COOP,
     IG_SH_LEVEL_COOP_EMU,
+    IG_SH_LERP,
+    IG_SH_LERP_F16,
     IG_SH_COUNT
 };
-#define IG_VK_BINDINGS 10
+#define IG_VK_BINDINGS 12
 #define IG_VK_MAX_SPEC 8
 
 typedef struct ig__vk_pipeline {
@@ -187,6 +189,7 @@ struct ig_vk_context {
     bool fp16;                  /* fp16 storage path selected */
     bool fp16_ok, coopmat_ok;   /* supported and not disabled */
     bool coopmat;               /* coopmat level kernel allowed */
+    bool coop_emu;              /* ... with emulated matrix products (test hook) */
     bool fused_fmm;
     ig_vk_precision precision;
 
@@ -202,7 +205,8 @@ struct ig_vk_context {
 
     /* caches of vk_render.c */
     ig__vk_model *model;
-    ig__vk_plan *plan;
+    ig__vk_plan *plan;          /* the render's plan */
+    ig__vk_plan *plan_stats;    /* the instance-norm statistics plan (native size), or NULL */
     ig_vk_arena work;
     ig_vk_arena stage;
     VkDeviceSize work_size;     /* bytes reserved in `work` by the last render */

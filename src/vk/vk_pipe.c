@@ -38,6 +38,8 @@ static const ig__vk_spirv ig__shaders[IG_SH_COUNT] = {
     [IG_SH_NORM2] = IG__SPV(ig_spv_norm2),
     [IG_SH_LEVEL_COOP] = IG__SPV(ig_spv_level_coop),
     [IG_SH_LEVEL_COOP_EMU] = IG__SPV(ig_spv_level_coop_emu),
+    [IG_SH_LERP] = IG__SPV(ig_spv_lerp),
+    [IG_SH_LERP_F16] = IG__SPV(ig_spv_lerp_f16),
 };
 
 const ig__vk_spirv *ig__vk_shader(int id) {

@@ -44,8 +44,10 @@ typedef struct ig__vk_op {
     const ig_layer *L;
     uint32_t s_off, s_len; /* the affine head's output inside the per-image s vector */
     uint32_t gw_off;       /* per-image generated weights (pass mode) */
+    uint32_t kpad, npad;   /* coopmat layout: [npad][kpad], multiples of 16, zero padded */
     uint32_t rn_off;       /* per-image row norms (fused mode) */
     uint32_t ws_off, b_off; /* in params: Ws or W_rgb, bias */
+    uint32_t inv_off;      /* instance norm: its factors inside the per-image inv vector */
     float head_wgain, head_bgain;
     ig_vk_buf head;        /* [s_len][w_dim] weights then [s_len] bias */
 } ig__vk_op;
@@ -60,15 +62,22 @@ struct ig__vk_model {
     ig_vk_buf params;
     uint32_t params_len;
     uint32_t s_stride, gw_stride, rn_stride;
+    uint32_t inv_len;   /* instance-norm factors per image (all normalised layers) */
     int cmax, emax;
+    bool coop;     /* levels run on level_coop.comp (padded weights) */
+    uint32_t xs;   /* its shared-memory row stride */
 };
 
 struct ig__vk_plan {
     uint64_t fp;
     ig_vk_arena arena;
     int n_levels;
-    int w[IG_MAX_BLOCKS], h[IG_MAX_BLOCKS], ce[IG_MAX_BLOCKS];
-    ig_vk_buf emb[IG_MAX_BLOCKS];
+    int w[IG_MAX_BLOCKS], h[IG_MAX_BLOCKS], ce[IG_MAX_BLOCKS]; /* computed grid, embedding */
+    ig_vk_buf emb[IG_MAX_BLOCKS];  /* [h*w][ce], storage precision */
+    /* levels > 0: the plan's up-sampling maps, rows [h][4] then columns [w][4] of uint32
+     * {index 0, index 1, weight (float bits), 0} into the previous level's computed grid */
+    ig_vk_buf maps[IG_MAX_BLOCKS];
+    int *r0[IG_MAX_BLOCKS], *r1[IG_MAX_BLOCKS]; /* host copies of the row maps */
 };
 
 static uint64_t ig__fnv(uint64_t h, const void *p, size_t n) {
@@ -100,12 +109,22 @@ static uint64_t ig__plan_fp(const ig_plan *p, uint64_t model_fp, bool f16) {
     uint64_t h = ig__fnv(1469598103934665603ull, &model_fp, sizeof model_fp);
     h = ig__fnv(h, &f16, sizeof f16);
     h = ig__fnv(h, &p->n_levels, sizeof p->n_levels);
+    int cm = (int)p->const_mode;
+    h = ig__fnv(h, &cm, sizeof cm);
     for (int l = 0; l < p->n_levels; l++) {
         const ig_level_plan *lp = &p->levels[l];
-        h = ig__fnv(h, &lp->width, sizeof lp->width);
-        h = ig__fnv(h, &lp->height, sizeof lp->height);
+        int dims[4] = {lp->width, lp->height, lp->full_width, lp->full_height};
+        h = ig__fnv(h, dims, sizeof dims);
         h = ig__fnv(h, lp->xs, (size_t)lp->width * sizeof *lp->xs);
         h = ig__fnv(h, lp->ys, (size_t)lp->height * sizeof *lp->ys);
+        if (lp->cols) h = ig__fnv(h, lp->cols, (size_t)lp->width * sizeof *lp->cols);
+        if (lp->rows) h = ig__fnv(h, lp->rows, (size_t)lp->height * sizeof *lp->rows);
+        if (l > 0 && lp->r0) {
+            h = ig__fnv(h, lp->r0, (size_t)lp->height * sizeof *lp->r0);
+            h = ig__fnv(h, lp->c0, (size_t)lp->width * sizeof *lp->c0);
+            h = ig__fnv(h, lp->rw, (size_t)lp->height * sizeof *lp->rw);
+            h = ig__fnv(h, lp->cw, (size_t)lp->width * sizeof *lp->cw);
+        }
     }
     return h;
 }
@@ -231,12 +250,18 @@ static void ig__model_free(ig_vk_context *ctx, ig__vk_model *vm) {
 static void ig__plan_free(ig_vk_context *ctx, ig__vk_plan *vp) {
     if (!vp) return;
     ig__vk_arena_free(ctx, &vp->arena);
+    for (int l = 0; l < IG_MAX_BLOCKS; l++) {
+        free(vp->r0[l]);
+        free(vp->r1[l]);
+    }
     free(vp);
 }
 
 void ig__vk_render_release(ig_vk_context *ctx) {
     ig__plan_free(ctx, ctx->plan);
     ctx->plan = NULL;
+    ig__plan_free(ctx, ctx->plan_stats);
+    ctx->plan_stats = NULL;
     ig__model_free(ctx, ctx->model);
     ctx->model = NULL;
     ig__vk_arena_free(ctx, &ctx->work);
@@ -251,10 +276,24 @@ void ig_vk_context_trim(ig_vk_context *ctx) {
 }
 
 /* The op list in model order (the CPU backend's order). */
-static ig_result ig__model_ops(const ig_model *m, ig__vk_model *vm, ig_error *err) {
+static uint32_t ig__pad16(uint32_t v) { return (v + 15u) / 16u * 16u; }
+
+static ig_result ig__model_ops(const ig_vk_context *ctx, const ig_model *m, ig__vk_model *vm,
+                               ig_error *err) {
     const ig_config *c = &m->cfg;
+    /* the coopmat kernel keeps two [16][xs] fp16 tiles in shared memory */
+    uint32_t xs = 16;
+    for (int i = 0; i < c->n_blocks; i++) {
+        uint32_t w = (uint32_t)c->blocks[i].channels;
+        if (i > 0 && (uint32_t)c->blocks[i - 1].channels > w) w = (uint32_t)c->blocks[i - 1].channels;
+        w += c->blocks[i].has_embedding ? (uint32_t)c->blocks[i].emb.channels : 0;
+        if (ig__pad16(w) > xs) xs = ig__pad16(w);
+    }
+    vm->xs = xs;
+    vm->coop = ctx->coopmat &&
+               2ull * 16 * xs * 2 + 256 * 4 + 48 * 4 <= ctx->props.limits.maxComputeSharedMemorySize;
     int n = 0;
-    uint32_t s = 0, gw = 0, rn = 0;
+    uint32_t s = 0, gw = 0, rn = 0, inv = 0;
     vm->cmax = 1;
     vm->emax = 1;
     for (int i = 0; i < c->n_blocks; i++) {
@@ -295,13 +334,19 @@ static ig_result ig__model_ops(const ig_model *m, ig__vk_model *vm, ig_error *er
                 op->c_e = cex[k];
                 op->c_out = L->c_out;
                 op->in_norm = nrm[k];
+                if (op->in_norm) {
+                    op->inv_off = inv;
+                    inv += (uint32_t)cx[k];
+                }
                 if (L->c_in != cx[k] + cex[k] || L->c_out != C)
                     return ig_error_set(err, IG_ERR_UNSUPPORTED,
                                         "block %s: layer input %d != %d + %d", bc->name, L->c_in,
                                         cx[k], cex[k]);
                 op->s_len = (uint32_t)((L->c_in + L->c_out) * c->rank);
                 op->gw_off = gw;
-                gw += (uint32_t)(L->c_in * L->c_out);
+                op->kpad = ig__pad16((uint32_t)L->c_in);
+                op->npad = ig__pad16((uint32_t)L->c_out);
+                gw += vm->coop ? op->kpad * op->npad : (uint32_t)(L->c_in * L->c_out);
                 op->rn_off = rn;
                 rn += (uint32_t)L->c_out;
                 op->head_wgain = (float)(1.0 / sqrt((double)c->w_dim));
@@ -325,6 +370,7 @@ static ig_result ig__model_ops(const ig_model *m, ig__vk_model *vm, ig_error *er
         }
     }
     vm->n_ops = n;
+    vm->inv_len = inv;
     vm->s_stride = s;
     vm->gw_stride = gw;
     vm->rn_stride = rn;
@@ -339,7 +385,7 @@ static ig_result ig__model_upload(ig_vk_context *ctx, const ig_model *m, uint64_
     if (!vm) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "model upload");
     vm->fp = fp;
     vm->arena.device = true;
-    ig_result res = ig__model_ops(m, vm, err);
+    ig_result res = ig__model_ops(ctx, m, vm, err);
     if (res != IG_OK) goto fail;
 
     /* sizes: one block for the whole model when it fits */
@@ -414,7 +460,7 @@ fail:
 }
 
 static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
-                                 uint64_t fp, ig_error *err) {
+                                 uint64_t fp, ig__vk_plan **out, ig_error *err) {
     ig__uploads ups = {0};
     ig__vk_plan *vp = calloc(1, sizeof *vp);
     float *tmp = NULL;
@@ -430,12 +476,44 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
         vp->h[l] = plan->levels[l].height;
         vp->ce[l] = ig_embed_channels(m, l);
         total += (uint64_t)vp->w[l] * vp->h[l] * (uint64_t)vp->ce[l] * es + ctx->align;
+        if (l > 0) total += ((uint64_t)vp->w[l] + vp->h[l]) * 16 + ctx->align;
     }
     if (total <= ctx->max_alloc) {
         res = ig__vk_arena_reserve(ctx, &vp->arena, total, err);
         if (res != IG_OK) goto fail;
     } else {
         vp->arena.block_size = 256ull << 20;
+    }
+    for (int l = 1; l < plan->n_levels; l++) {
+        const ig_level_plan *lp = &plan->levels[l];
+        size_t nh = (size_t)lp->height, nw = (size_t)lp->width;
+        vp->r0[l] = malloc(nh * sizeof(int));
+        vp->r1[l] = malloc(nh * sizeof(int));
+        if (!vp->r0[l] || !vp->r1[l] || !lp->r0 || !lp->c0) {
+            res = ig_error_set(err, lp->r0 ? IG_ERR_OUT_OF_MEMORY : IG_ERR_INVALID_ARGUMENT,
+                               "plan maps of level %d", l);
+            goto fail;
+        }
+        memcpy(vp->r0[l], lp->r0, nh * sizeof(int));
+        memcpy(vp->r1[l], lp->r1, nh * sizeof(int));
+        res = ig__vk_arena_alloc(ctx, &vp->arena, (nh + nw) * 16, &vp->maps[l], err);
+        if (res != IG_OK) goto fail;
+        uint32_t *q;
+        res = ig__upload_ptr(ctx, &ups, &vp->maps[l], 0, (nh + nw) * 16, (void **)&q, err);
+        if (res != IG_OK) goto fail;
+        for (size_t i = 0; i < nh; i++) {
+            q[4 * i] = (uint32_t)lp->r0[i];
+            q[4 * i + 1] = (uint32_t)lp->r1[i];
+            memcpy(&q[4 * i + 2], &lp->rw[i], 4);
+            q[4 * i + 3] = 0;
+        }
+        q += 4 * nh;
+        for (size_t j = 0; j < nw; j++) {
+            q[4 * j] = (uint32_t)lp->c0[j];
+            q[4 * j + 1] = (uint32_t)lp->c1[j];
+            memcpy(&q[4 * j + 2], &lp->cw[j], 4);
+            q[4 * j + 3] = 0;
+        }
     }
     for (int l = 0; l < plan->n_levels; l++) {
         size_t px = (size_t)vp->w[l] * vp->h[l], ce = (size_t)vp->ce[l];
@@ -466,8 +544,10 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
         res = ig__flush_uploads(ctx, &ups, err);
         if (res != IG_OK) goto fail;
     }
+    res = ig__flush_uploads(ctx, &ups, err);
+    if (res != IG_OK) goto fail;
     free(ups.u);
-    ctx->plan = vp;
+    *out = vp;
     return IG_OK;
 fail:
     free(tmp);
@@ -580,968 +660,10 @@ static void ig__bind_dummy(ig__builder *b, ig__disp *d, uint32_t binding) {
 
 static uint32_t ig__groups(uint64_t n, uint32_t wg) { return (uint32_t)((n + wg - 1) / wg); }
 
-/* ---- per-render layout --------------------------------------------------------------------- */
-
-typedef struct ig__section {
-    int level, op0, op1; /* ops [op0, op1) of the model */
-    int in_mode, rgb_mode;
-    int c_fin, c_fout;
-    bool store;           /* features needed later */
-    bool norm_next;       /* the next section starts with a normalised layer */
-    int fin, fout;        /* feature buffers 0/1 (-1 none) */
-    int rin, rout;        /* rgb buffers 0/1 */
-} ig__section;
-
-typedef struct ig__work {
-    int B;                            /* images per chunk */
-    uint32_t es;                      /* storage element size */
-    ig_vk_buf z, h[2], s, gw, feat[2], rgb[2], part, inv, meta, out, dummy;
-    uint64_t feat_img, rgb_img, part_img, inv_img; /* per-image bytes */
-    int n_sec;
-    ig__section sec[IG__MAX_OPS];
-    int w_buf;                        /* which h[] holds w */
-} ig__work;
-
-static ig_result ig__sections(const ig_config *c, const ig__vk_model *vm, const ig__vk_plan *vp,
-                              ig__work *wk, ig_error *err) {
-    int n = 0, k = 0, cur_feat = -1, cur_rgb = -1;
-    for (int l = 0; l < vp->n_levels; l++) {
-        int first = k;
-        while (k < vm->n_ops && vm->ops[k].level == l) k++;
-        if (k == first) return ig_error_set(err, IG_ERR_UNSUPPORTED, "level %d has no layers", l);
-        int a = first;
-        while (a < k) {
-            int b = a + 1;
-            while (b < k && !(vm->ops[b].type == IG__OP_FMM && vm->ops[b].in_norm)) b++;
-            ig__section *s = &wk->sec[n];
-            memset(s, 0, sizeof *s);
-            s->level = l;
-            s->op0 = a;
-            s->op1 = b;
-            if (a == first) {
-                s->in_mode = l == 0 ? IG__IN_NONE
-                                    : (c->upsampling == IG_UP_BILINEAR ? IG__IN_BILINEAR
-                                                                      : IG__IN_NEAREST);
-                s->rgb_mode = s->in_mode;
-                s->rin = cur_rgb;
-                s->rout = cur_rgb < 0 ? 0 : 1 - cur_rgb;
-                cur_rgb = s->rout;
-            } else {
-                s->in_mode = IG__IN_SAME;
-                s->rgb_mode = IG__IN_SAME;
-                s->rin = s->rout = cur_rgb; /* in place: each pixel reads then writes itself */
-            }
-            s->c_fin = s->in_mode == IG__IN_NONE ? 0 : vm->ops[a].c_x;
-            s->fin = s->in_mode == IG__IN_NONE ? -1 : cur_feat;
-            int cx = s->c_fin;
-            for (int q = a; q < b; q++)
-                if (vm->ops[q].type == IG__OP_FMM) cx = vm->ops[q].c_out;
-            s->c_fout = cx;
-            s->store = b < k || l + 1 < vp->n_levels;
-            s->norm_next = b < k;
-            s->fout = s->store ? (cur_feat < 0 ? 0 : 1 - cur_feat) : -1;
-            if (s->store) cur_feat = s->fout;
-            n++;
-            a = b;
-        }
-        if (l > 0 && (vp->w[l] != 2 * vp->w[l - 1] || vp->h[l] != 2 * vp->h[l - 1]))
-            return ig_error_set(err, IG_ERR_UNSUPPORTED,
-                                "level %d grid %dx%d is not twice level %d's %dx%d", l, vp->w[l],
-                                vp->h[l], l - 1, vp->w[l - 1], vp->h[l - 1]);
-    }
-    if (k != vm->n_ops)
-        return ig_error_set(err, IG_ERR_UNSUPPORTED, "blocks beyond the plan's %d levels",
-                            vp->n_levels);
-    wk->n_sec = n;
-    return IG_OK;
+/* The coopmat kernel's workgroup is one subgroup (NV cooperative matrices are per subgroup). */
+static uint32_t ig__coop_wg(const ig_vk_context *ctx) {
+    uint32_t sg = ctx->info.subgroup_size;
+    if (ctx->coop_emu || sg < 8 || sg > ctx->props.limits.maxComputeWorkGroupSize[0]) sg = 32;
+    return sg;
 }
 
-/* Per-image bytes of the work buffers (sizes from the sections). */
-static void ig__work_sizes(const ig_vk_context *ctx, const ig_config *c, const ig__vk_model *vm,
-                           const ig__vk_plan *vp, ig__work *wk, uint64_t *per_image) {
-    uint64_t es = wk->es;
-    wk->feat_img = wk->rgb_img = wk->part_img = wk->inv_img = 0;
-    for (int i = 0; i < wk->n_sec; i++) {
-        const ig__section *s = &wk->sec[i];
-        uint64_t px = (uint64_t)vp->w[s->level] * vp->h[s->level];
-        if (s->store && px * s->c_fout * es > wk->feat_img) wk->feat_img = px * s->c_fout * es;
-        if (px * 12 > wk->rgb_img) wk->rgb_img = px * 12;
-        if (s->norm_next) {
-            uint64_t pb = (uint64_t)vp->h[s->level] * s->c_fout * 8;
-            if (pb > wk->part_img) wk->part_img = pb;
-            if ((uint64_t)s->c_fout * 4 > wk->inv_img) wk->inv_img = (uint64_t)s->c_fout * 4;
-        }
-    }
-    uint64_t a = ctx->align;
-    uint64_t gw = ctx->fused_fmm ? (uint64_t)vm->rn_stride * 4 : (uint64_t)vm->gw_stride * es;
-    *per_image = (uint64_t)c->z_dim * 4 + 2ull * c->w_dim * 4 + (uint64_t)vm->s_stride * 4 + gw +
-                 2 * wk->feat_img + 2 * wk->rgb_img + wk->part_img + wk->inv_img +
-                 12 * a; /* alignment slack per buffer */
-}
-
-/* ---- recording -------------------------------------------------------------------------------- */
-
-typedef struct ig__chunk {
-    ig_vk_context *ctx;
-    const ig_config *c;
-    const ig__vk_model *vm;
-    const ig__vk_plan *vp;
-    ig__work *wk;
-    int B;        /* images in this chunk */
-    double psi;
-    uint32_t kv;  /* image group for per-image vectors */
-} ig__chunk;
-
-static void ig__plan_mapping(ig__builder *b, const ig__chunk *ch) {
-    const ig_config *c = ch->c;
-    const ig__vk_model *vm = ch->vm;
-    ig__work *wk = ch->wk;
-    const ig_vk_context *ctx = b->ctx;
-    const ig_vk_buf *x = &wk->z;
-    uint32_t in = (uint32_t)c->z_dim;
-    int cur = 0;
-    for (int l = 0; l < c->mapping_layers; l++) {
-        const ig_vk_buf *y = &wk->h[cur];
-        uint32_t out = (uint32_t)c->w_dim;
-        uint32_t rows_max = (uint32_t)(ctx->range / ((uint64_t)in * 4));
-        if (rows_max > out) rows_max = out;
-        bool last = l + 1 == c->mapping_layers;
-        double lr = c->mapping_lr_multiplier;
-        for (uint32_t o0 = 0; o0 < out; o0 += rows_max) {
-            uint32_t rows = out - o0 < rows_max ? out - o0 : rows_max;
-            for (int n0 = 0; n0 < ch->B; n0 += (int)ch->kv) {
-                uint32_t k = (uint32_t)(ch->B - n0) < ch->kv ? (uint32_t)(ch->B - n0) : ch->kv;
-                ig__disp *d = ig__disp_new(b, IG_SH_FC);
-                uint32_t r = ig__record_new(b, d, 16);
-                if (!d || r == UINT32_MAX) return;
-                uint32_t *m = b->meta + r;
-                m[0] = in;
-                m[1] = rows;
-                m[2] = k;
-                m[3] = (l == 0 ? 1u : 0u) | 2u | (last ? 4u : 0u);
-                m[4] = ig__fbits((float)(lr / sqrt((double)in)));
-                m[5] = ig__fbits((float)lr);
-                m[6] = ig__fbits((float)ch->psi);
-                m[7] = ig__bind(b, d, 1, &vm->map, ((uint64_t)vm->map_w[l] + (uint64_t)o0 * in) * 4,
-                                (uint64_t)rows * in * 4, 4);
-                m[8] = ig__bind(b, d, 4, &vm->map, ((uint64_t)vm->map_b[l] + o0) * 4,
-                                (uint64_t)rows * 4, 4);
-                m[9] = ig__bind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
-                m[10] = in;
-                m[11] = ig__bind(b, d, 3, y, ((uint64_t)n0 * out + o0) * 4,
-                                 ((uint64_t)(k - 1) * out + rows) * 4, 4);
-                m[12] = out;
-                m[13] = ig__bind(b, d, 5, &vm->map, ((uint64_t)vm->avg + o0) * 4,
-                                 (uint64_t)rows * 4, 4);
-                d->gx = ig__groups(rows, IG__WG);
-                d->gy = k;
-            }
-        }
-        x = y;
-        in = out;
-        wk->w_buf = cur;
-        cur = 1 - cur;
-    }
-}
-
-static void ig__plan_heads(ig__builder *b, const ig__chunk *ch) {
-    const ig_config *c = ch->c;
-    const ig__vk_model *vm = ch->vm;
-    ig__work *wk = ch->wk;
-    const ig_vk_context *ctx = b->ctx;
-    uint32_t in = (uint32_t)c->w_dim;
-    const ig_vk_buf *x = &wk->h[wk->w_buf];
-    for (int q = 0; q < vm->n_ops; q++) {
-        const ig__vk_op *op = &vm->ops[q];
-        uint32_t rows_max = (uint32_t)(ctx->range / ((uint64_t)in * 4));
-        if (rows_max > op->s_len) rows_max = op->s_len;
-        for (uint32_t o0 = 0; o0 < op->s_len; o0 += rows_max) {
-            uint32_t rows = op->s_len - o0 < rows_max ? op->s_len - o0 : rows_max;
-            for (int n0 = 0; n0 < ch->B; n0 += (int)ch->kv) {
-                uint32_t k = (uint32_t)(ch->B - n0) < ch->kv ? (uint32_t)(ch->B - n0) : ch->kv;
-                ig__disp *d = ig__disp_new(b, IG_SH_FC);
-                uint32_t r = ig__record_new(b, d, 16);
-                if (!d || r == UINT32_MAX) return;
-                uint32_t *m = b->meta + r;
-                m[0] = in;
-                m[1] = rows;
-                m[2] = k;
-                m[3] = 0;
-                m[4] = ig__fbits(op->head_wgain);
-                m[5] = ig__fbits(op->head_bgain);
-                m[7] = ig__bind(b, d, 1, &op->head, (uint64_t)o0 * in * 4, (uint64_t)rows * in * 4,
-                                4);
-                m[8] = ig__bind(b, d, 4, &op->head, ((uint64_t)op->s_len * in + o0) * 4,
-                                (uint64_t)rows * 4, 4);
-                m[9] = ig__bind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
-                m[10] = in;
-                uint64_t ss = vm->s_stride;
-                m[11] = ig__bind(b, d, 3, &wk->s, ((uint64_t)n0 * ss + op->s_off + o0) * 4,
-                                 ((uint64_t)(k - 1) * ss + rows) * 4, 4);
-                m[12] = (uint32_t)ss;
-                ig__bind_dummy(b, d, 5);
-                d->gx = ig__groups(rows, IG__WG);
-                d->gy = k;
-            }
-        }
-    }
-}
-
-static void ig__plan_wgen(ig__builder *b, const ig__chunk *ch) {
-    const ig_config *c = ch->c;
-    const ig__vk_model *vm = ch->vm;
-    ig__work *wk = ch->wk;
-    const ig_vk_context *ctx = b->ctx;
-    bool fused = ctx->fused_fmm;
-    uint32_t es = fused ? 4 : wk->es;
-    int shader = fused ? IG_SH_WNORM : (wk->es == 2 ? IG_SH_WGEN_F16 : IG_SH_WGEN);
-    uint64_t ss = vm->s_stride;
-    uint64_t os = fused ? vm->rn_stride : vm->gw_stride;
-    for (int q = 0; q < vm->n_ops; q++) {
-        const ig__vk_op *op = &vm->ops[q];
-        if (op->type != IG__OP_FMM) continue;
-        uint32_t wrow = (uint32_t)(op->c_x + op->c_e), cout = (uint32_t)op->c_out;
-        uint64_t row_bytes = (uint64_t)wrow * 4;
-        uint32_t rows_max = (uint32_t)(ctx->range / row_bytes);
-        if (!fused && (uint64_t)wrow * es * rows_max > ctx->range)
-            rows_max = (uint32_t)(ctx->range / ((uint64_t)wrow * es));
-        if (rows_max > cout) rows_max = cout;
-        for (uint32_t o0 = 0; o0 < cout; o0 += rows_max) {
-            uint32_t rows = cout - o0 < rows_max ? cout - o0 : rows_max;
-            for (int n0 = 0; n0 < ch->B; n0 += (int)ch->kv) {
-                uint32_t k = (uint32_t)(ch->B - n0) < ch->kv ? (uint32_t)(ch->B - n0) : ch->kv;
-                ig__disp *d = ig__disp_new(b, shader);
-                uint32_t r = ig__record_new(b, d, 16);
-                if (!d || r == UINT32_MAX) return;
-                uint32_t *m = b->meta + r;
-                m[0] = wrow;
-                m[1] = cout;
-                m[2] = k;
-                m[3] = (uint32_t)c->rank;
-                m[4] = ig__fbits((float)(1.0 / sqrt((double)c->rank)));
-                m[5] = ig__bind(b, d, 1, &ch->vm->params,
-                                ((uint64_t)op->ws_off + (uint64_t)o0 * wrow) * 4,
-                                (uint64_t)rows * wrow * 4, 4);
-                m[6] = ig__bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + op->s_off) * 4,
-                                ((uint64_t)(k - 1) * ss + op->s_len) * 4, 4);
-                m[7] = (uint32_t)ss;
-                if (fused) {
-                    m[8] = ig__bind(b, d, 3, &wk->gw, ((uint64_t)n0 * os + op->rn_off + o0) * 4,
-                                    ((uint64_t)(k - 1) * os + rows) * 4, 4);
-                } else {
-                    m[8] = ig__bind(b, d, 3, &wk->gw,
-                                    ((uint64_t)n0 * os + op->gw_off + (uint64_t)o0 * wrow) * es,
-                                    ((uint64_t)(k - 1) * os + (uint64_t)rows * wrow) * es, es);
-                }
-                m[9] = (uint32_t)os;
-                m[10] = o0;
-                m[11] = rows;
-                d->gx = ig__groups(rows, IG__WG);
-                d->gy = k;
-            }
-        }
-    }
-}
-
-/* Rows of the input grid a band [r0, r0+rows) of the fine grid reads. */
-static void ig__in_rows(int mode, uint32_t r0, uint32_t rows, uint32_t H, uint32_t Hc,
-                        uint32_t *i0, uint32_t *n) {
-    if (mode == IG__IN_SAME) {
-        *i0 = r0;
-        *n = rows;
-        return;
-    }
-    uint32_t a = r0 >> 1, z = (r0 + rows - 1) >> 1;
-    if (mode == IG__IN_BILINEAR) {
-        double s = H > 1 ? (double)(Hc - 1) / (double)(H - 1) : 0.0;
-        double lo = s * r0, hi = s * (r0 + rows - 1);
-        a = (uint32_t)lo;
-        z = (uint32_t)hi + 1;
-        a = a > 0 ? a - 1 : 0; /* one row of margin for float rounding in the shader */
-        z = z + 1;
-    }
-    if (z > Hc - 1) z = Hc - 1;
-    *i0 = a;
-    *n = z - a + 1;
-}
-
-/* The section's slices of the per-image factor vector s and of the generated weights (or row
- * norms): its ops are consecutive, so each is one contiguous range per image. */
-typedef struct ig__slices {
-    uint32_t s0, s_len, g0, g_len; /* elements */
-} ig__slices;
-
-static ig__slices ig__section_slices(const ig_vk_context *ctx, const ig__vk_model *vm,
-                                     const ig__section *sec) {
-    ig__slices sl = {UINT32_MAX, 0, UINT32_MAX, 0};
-    uint32_t s_end = 0, g_end = 0;
-    for (int q = sec->op0; q < sec->op1; q++) {
-        const ig__vk_op *op = &vm->ops[q];
-        if (op->s_off < sl.s0) sl.s0 = op->s_off;
-        if (op->s_off + op->s_len > s_end) s_end = op->s_off + op->s_len;
-        if (op->type != IG__OP_FMM) continue;
-        uint32_t g = ctx->fused_fmm ? op->rn_off : op->gw_off;
-        uint32_t gl = ctx->fused_fmm ? (uint32_t)op->c_out
-                                     : (uint32_t)(op->c_out * (op->c_x + op->c_e));
-        if (g < sl.g0) sl.g0 = g;
-        if (g + gl > g_end) g_end = g + gl;
-    }
-    sl.s_len = s_end - sl.s0;
-    if (sl.g0 == UINT32_MAX) sl.g0 = 0; /* a section of ToRGB only */
-    sl.g_len = g_end > sl.g0 ? g_end - sl.g0 : 0;
-    return sl;
-}
-
-typedef struct ig__tiling {
-    uint32_t k;    /* images per group (full rows), or 1 with bands */
-    uint32_t band; /* rows per band (H when not banded) */
-} ig__tiling;
-
-/* Chooses image groups (all rows) or, when one image does not fit, row bands of one image so
- * that every window of a section dispatch (and its norm passes) fits the storage range. */
-static ig_result ig__tile_section(const ig__chunk *ch, const ig__section *s,
-                                  const ig__slices *sl, ig__tiling *t, ig_error *err) {
-    const ig_vk_context *ctx = ch->ctx;
-    const ig__vk_model *vm = ch->vm;
-    const ig__vk_plan *vp = ch->vp;
-    const ig__work *wk = ch->wk;
-    uint64_t R = ctx->range, es = wk->es;
-    uint32_t H = (uint32_t)vp->h[s->level], W = (uint32_t)vp->w[s->level];
-    uint32_t Wi = s->in_mode == IG__IN_SAME ? W : W / 2;
-    uint32_t Hi = s->in_mode == IG__IN_SAME ? H : H / 2;
-    uint64_t ce = (uint64_t)vm->ops[s->op0].c_e;
-    uint64_t gw = ctx->fused_fmm ? (uint64_t)sl->g_len * 4 : (uint64_t)sl->g_len * es;
-    uint64_t fixed[] = {(uint64_t)sl->s_len * 4, gw, (uint64_t)ctx->model->cmax * 4,
-                        s->norm_next ? (uint64_t)H * s->c_fout * 8 : 0};
-    for (int i = 0; i < 4; i++)
-        if (fixed[i] > R)
-            return ig_error_set(err, IG_ERR_OUT_OF_DEVICE_MEMORY,
-                                "per-image data of %" PRIu64 " bytes exceeds the storage buffer "
-                                "range of %s (%" PRIu64 " bytes); try a smaller --size or --tile",
-                                fixed[i], ctx->info.name, (uint64_t)R);
-    /* whole images */
-    uint64_t gstride = ctx->fused_fmm ? (uint64_t)vm->rn_stride * 4 : (uint64_t)vm->gw_stride * es;
-    uint64_t per[] = {s->in_mode == IG__IN_NONE ? 0 : wk->feat_img,
-                      s->store ? wk->feat_img : 0,
-                      wk->rgb_img,
-                      (uint64_t)vm->s_stride * 4, gstride, wk->inv_img,
-                      s->norm_next ? wk->part_img : 0};
-    uint64_t mx = 1;
-    for (size_t i = 0; i < sizeof per / sizeof per[0]; i++)
-        if (per[i] > mx) mx = per[i];
-    uint64_t max_px = (uint64_t)ctx->props.limits.maxComputeWorkGroupCount[0] * IG__WG;
-    if ((uint64_t)H * W * ce * es <= R && mx <= R && (uint64_t)H * W <= max_px) {
-        uint64_t k = R / mx;
-        t->k = (uint32_t)(k < (uint64_t)ch->B ? k : (uint64_t)ch->B);
-        if (t->k > ch->kv) t->k = ch->kv;
-        t->band = H;
-        return IG_OK;
-    }
-    /* one image at a time: whole when it fits, else bands of rows */
-    t->k = 1;
-    for (uint32_t rows = H; rows >= 1; rows--) {
-        uint32_t in_n = s->in_mode == IG__IN_SAME ? rows : rows / 2 + 4;
-        if (in_n > Hi) in_n = Hi;
-        uint64_t need[] = {(uint64_t)rows * W * ce * es,
-                           s->in_mode == IG__IN_NONE ? 0 : (uint64_t)in_n * Wi * s->c_fin * es,
-                           s->store ? (uint64_t)rows * W * s->c_fout * es : 0,
-                           (uint64_t)in_n * Wi * 12, (uint64_t)rows * W * 12,
-                           s->norm_next ? (uint64_t)rows * s->c_fout * 8 : 0};
-        bool ok = (uint64_t)rows * W <= max_px;
-        for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
-            if (need[i] > R) ok = false;
-        if (ok) {
-            t->band = rows;
-            return IG_OK;
-        }
-    }
-    return ig_error_set(err, IG_ERR_OUT_OF_DEVICE_MEMORY,
-                        "one row of level %d (%u pixels) exceeds the storage buffer range of %s "
-                        "(%" PRIu64 " bytes)",
-                        s->level, W, ctx->info.name, (uint64_t)R);
-}
-
-static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, ig_error *err) {
-    const ig__vk_model *vm = ch->vm;
-    const ig__vk_plan *vp = ch->vp;
-    ig__work *wk = ch->wk;
-    ig_vk_context *ctx = b->ctx;
-    const ig_config *c = ch->c;
-    uint32_t es = wk->es;
-    bool fused = ctx->fused_fmm;
-    int shader = fused ? (es == 2 ? IG_SH_LEVEL_FUSED_F16 : IG_SH_LEVEL_FUSED)
-                       : (es == 2 ? IG_SH_LEVEL_F16 : IG_SH_LEVEL);
-    uint64_t ss = vm->s_stride;
-    uint64_t gs = fused ? vm->rn_stride : vm->gw_stride;
-    uint32_t ges = fused ? 4 : es;
-
-    for (int si = 0; si < wk->n_sec; si++) {
-        const ig__section *s = &wk->sec[si];
-        ig__slices sl = ig__section_slices(ctx, vm, s);
-        ig__tiling t = {1, 1};
-        ig_result res = ig__tile_section(ch, s, &sl, &t, err);
-        if (res != IG_OK) return res;
-
-        /* the section's shared weights and biases: one contiguous range of params, bound as
-         * its own window; op records with offsets relative to it (same for every dispatch) */
-        const ig__vk_op *last_op = &vm->ops[s->op1 - 1];
-        uint32_t p0 = vm->ops[s->op0].ws_off;
-        uint64_t p_len = (uint64_t)last_op->b_off + (uint64_t)last_op->L->bias->numel - p0;
-        if (p_len * 4 > ctx->range)
-            return ig_error_set(err, IG_ERR_UNSUPPORTED,
-                                "the shared weights of level %d (%" PRIu64 " bytes) exceed the "
-                                "storage buffer range of %s (%" PRIu64 " bytes)",
-                                s->level, p_len * 4, ctx->info.name, (uint64_t)ctx->range);
-        uint32_t n_ops = (uint32_t)(s->op1 - s->op0);
-        uint32_t op_rec[16 * IG__MAX_OPS];
-        for (int q = s->op0; q < s->op1; q++) {
-            const ig__vk_op *op = &vm->ops[q];
-            uint32_t *m = op_rec + 16u * (uint32_t)(q - s->op0);
-            memset(m, 0, 16 * sizeof *m);
-            m[0] = (uint32_t)op->type;
-            m[1] = (uint32_t)op->c_x;
-            m[2] = (uint32_t)op->c_e;
-            m[3] = (uint32_t)op->c_out;
-            m[4] = op->gw_off - sl.g0;
-            m[5] = op->b_off - p0;
-            m[6] = op->in_norm ? 1u : 0u;
-            m[7] = op->s_off - sl.s0;
-            m[8] = op->rn_off - sl.g0;
-            m[9] = op->ws_off - p0;
-        }
-        int l = s->level;
-        uint32_t H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
-        uint32_t Hi = s->in_mode == IG__IN_SAME ? H : (l > 0 ? (uint32_t)vp->h[l - 1] : 0);
-        uint32_t Wi = s->in_mode == IG__IN_SAME ? W : (l > 0 ? (uint32_t)vp->w[l - 1] : 0);
-        uint64_t fimg = wk->feat_img / es, rimg = wk->rgb_img / 4; /* per-image strides */
-        uint32_t ce = (uint32_t)vm->ops[s->op0].c_e;
-
-        /* the section */
-        for (int n0 = 0; n0 < ch->B; n0 += (int)t.k) {
-            uint32_t k = (uint32_t)(ch->B - n0) < t.k ? (uint32_t)(ch->B - n0) : t.k;
-            for (uint32_t r0 = 0; r0 < H; r0 += t.band) {
-                uint32_t rows = H - r0 < t.band ? H - r0 : t.band;
-                ig__disp *d = ig__disp_new(b, shader);
-                /* this dispatch's records: the section's ops, then the dispatch record */
-                uint32_t start = ig__meta(b, 16u * n_ops + 40u);
-                if (!d || start == UINT32_MAX) return IG_OK; /* b->oom reported by the caller */
-                memcpy(b->meta + start, op_rec, 16u * n_ops * sizeof *op_rec);
-                uint32_t r = start + 16u * n_ops;
-                d->spec[1] = (uint32_t)vm->cmax;
-                d->spec[2] = (uint32_t)vm->emax;
-                d->n_spec = 3;
-                d->rec = r;
-                d->meta_start = start;
-                d->meta_len = 16u * n_ops + 40u;
-                uint32_t *m = b->meta + r;
-                m[0] = ig__meta_rel(b, start, start);
-                m[1] = n_ops;
-                m[2] = (uint32_t)s->in_mode;
-                m[3] = (uint32_t)s->rgb_mode;
-                m[4] = s->store ? 1u : 0u;
-                m[5] = (uint32_t)s->c_fin;
-                m[6] = (uint32_t)s->c_fout;
-                m[7] = ce;
-                m[8] = H;
-                m[9] = W;
-                m[10] = s->in_mode == IG__IN_SAME ? H : Hi;
-                m[11] = s->in_mode == IG__IN_SAME ? W : Wi;
-                m[12] = r0;
-                m[13] = rows;
-                m[15] = k;
-                uint32_t pbase = ig__bind(b, d, 1, &vm->params, (uint64_t)p0 * 4, p_len * 4, 4);
-                m[34] = pbase;
-                m[16] = ig__bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + sl.s0) * 4,
-                                 ((uint64_t)(k - 1) * ss + sl.s_len) * 4, 4);
-                m[24] = (uint32_t)ss;
-                if (sl.g_len > 0)
-                    m[17] = ig__bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + sl.g0) * ges,
-                                     ((uint64_t)(k - 1) * gs + sl.g_len) * ges, ges);
-                else
-                    ig__bind_dummy(b, d, 3);
-                m[25] = (uint32_t)gs;
-                if (ce > 0)
-                    m[18] = ig__bind(b, d, 4, &vp->emb[l], (uint64_t)r0 * W * ce * es,
-                                     (uint64_t)rows * W * ce * es, es);
-                else
-                    ig__bind_dummy(b, d, 4);
-                if (s->in_mode != IG__IN_NONE) {
-                    uint32_t i0, in_n;
-                    ig__in_rows(s->in_mode, r0, rows, H, Hi, &i0, &in_n);
-                    if (t.band == H) { /* whole images */
-                        i0 = 0;
-                        in_n = Hi;
-                    }
-                    m[14] = i0;
-                    m[19] = ig__bind(b, d, 5, &wk->feat[s->fin],
-                                     ((uint64_t)n0 * fimg + (uint64_t)i0 * Wi * s->c_fin) * es,
-                                     ((uint64_t)(k - 1) * fimg + (uint64_t)in_n * Wi * s->c_fin) * es,
-                                     es);
-                    m[26] = (uint32_t)fimg;
-                    m[33] = i0;
-                    m[21] = ig__bind(b, d, 7, &wk->rgb[s->rin],
-                                     ((uint64_t)n0 * rimg + (uint64_t)i0 * Wi * 3) * 4,
-                                     ((uint64_t)(k - 1) * rimg + (uint64_t)in_n * Wi * 3) * 4, 4);
-                    m[28] = (uint32_t)rimg;
-                } else {
-                    ig__bind_dummy(b, d, 5);
-                    ig__bind_dummy(b, d, 7);
-                }
-                if (s->store) {
-                    m[20] = ig__bind(b, d, 6, &wk->feat[s->fout],
-                                     ((uint64_t)n0 * fimg + (uint64_t)r0 * W * s->c_fout) * es,
-                                     ((uint64_t)(k - 1) * fimg + (uint64_t)rows * W * s->c_fout) * es,
-                                     es);
-                    m[27] = (uint32_t)fimg;
-                } else {
-                    ig__bind_dummy(b, d, 6);
-                }
-                m[22] = ig__bind(b, d, 8, &wk->rgb[s->rout],
-                                 ((uint64_t)n0 * rimg + (uint64_t)r0 * W * 3) * 4,
-                                 ((uint64_t)(k - 1) * rimg + (uint64_t)rows * W * 3) * 4, 4);
-                m[29] = (uint32_t)rimg;
-                if (vm->ops[s->op0].in_norm) {
-                    uint64_t is = wk->inv_img / 4;
-                    m[23] = ig__bind(b, d, 9, &wk->inv, (uint64_t)n0 * is * 4,
-                                     ((uint64_t)(k - 1) * is + (uint64_t)s->c_fin) * 4, 4);
-                    m[30] = (uint32_t)is;
-                } else {
-                    ig__bind_dummy(b, d, 9);
-                }
-                m[31] = (uint32_t)c->rank;
-                m[32] = ig__fbits((float)(1.0 / sqrt((double)c->rank)));
-                d->gx = ig__groups((uint64_t)rows * W, IG__WG);
-                d->gy = k;
-            }
-        }
-
-        if (!s->norm_next) continue;
-        /* instance norm of the section's output, for the next section's first layer */
-        uint32_t C = (uint32_t)s->c_fout;
-        uint64_t pimg = wk->part_img / 4, is = wk->inv_img / 4;
-        for (int n0 = 0; n0 < ch->B; n0 += (int)t.k) {
-            uint32_t k = (uint32_t)(ch->B - n0) < t.k ? (uint32_t)(ch->B - n0) : t.k;
-            for (uint32_t r0 = 0; r0 < H; r0 += t.band) {
-                uint32_t rows = H - r0 < t.band ? H - r0 : t.band;
-                ig__disp *d = ig__disp_new(b, es == 2 ? IG_SH_NORM1_F16 : IG_SH_NORM1);
-                uint32_t r = ig__record_new(b, d, 16);
-                if (!d || r == UINT32_MAX) return IG_OK;
-                uint32_t *m = b->meta + r;
-                m[0] = C;
-                m[1] = W;
-                m[2] = rows;
-                m[3] = k;
-                m[4] = ig__bind(b, d, 1, &wk->feat[s->fout],
-                                ((uint64_t)n0 * fimg + (uint64_t)r0 * W * C) * es,
-                                ((uint64_t)(k - 1) * fimg + (uint64_t)rows * W * C) * es, es);
-                m[5] = (uint32_t)fimg;
-                m[6] = ig__bind(b, d, 2, &wk->part, ((uint64_t)n0 * pimg + (uint64_t)r0 * C * 2) * 4,
-                                ((uint64_t)(k - 1) * pimg + (uint64_t)rows * C * 2) * 4, 4);
-                m[7] = (uint32_t)pimg;
-                m[8] = 0;
-                d->gx = ig__groups(C, IG__WG);
-                d->gy = rows;
-                d->gz = k;
-            }
-        }
-        uint32_t k2 = (uint32_t)(ctx->range / (wk->part_img ? wk->part_img : 1));
-        if (k2 > ch->kv) k2 = ch->kv;
-        if (k2 < 1) k2 = 1; /* part_img <= range was checked by ig__tile_section */
-        for (int n0 = 0; n0 < ch->B; n0 += (int)k2) {
-            uint32_t k = (uint32_t)(ch->B - n0) < k2 ? (uint32_t)(ch->B - n0) : k2;
-            ig__disp *d = ig__disp_new(b, IG_SH_NORM2);
-            uint32_t r = ig__record_new(b, d, 16);
-            if (!d || r == UINT32_MAX) return IG_OK;
-            uint32_t *m = b->meta + r;
-            m[0] = C;
-            m[1] = W;
-            m[2] = H;
-            m[3] = k;
-            m[6] = ig__bind(b, d, 2, &wk->part, (uint64_t)n0 * pimg * 4,
-                            ((uint64_t)(k - 1) * pimg + (uint64_t)H * C * 2) * 4, 4);
-            m[7] = (uint32_t)pimg;
-            m[8] = ig__bind(b, d, 3, &wk->inv, (uint64_t)n0 * is * 4,
-                            ((uint64_t)(k - 1) * is + C) * 4, 4);
-            m[9] = (uint32_t)is;
-            d->gx = ig__groups(C, IG__WG);
-            d->gy = k;
-        }
-    }
-    return IG_OK;
-}
-
-/* Allocates the chunk's work buffers in ctx->work (one block, reused between renders). */
-static ig_result ig__work_alloc(ig_vk_context *ctx, const ig_config *c, const ig__vk_model *vm,
-                                ig__work *wk, int B, uint64_t per_image, uint64_t meta_bytes,
-                                ig_error *err) {
-    uint64_t total = per_image * (uint64_t)B + meta_bytes + 4 * ctx->align + 256;
-    if (!ctx->work.head || ctx->work.head->next || ctx->work.head->size < total) {
-        ig__vk_arena_free(ctx, &ctx->work);
-        ig_result res = ig__vk_arena_reserve(ctx, &ctx->work, total, err);
-        if (res != IG_OK) return res;
-    }
-    ctx->work.head->used = 0;
-    ctx->work_size = total;
-    uint64_t es = wk->es;
-    uint64_t gw = ctx->fused_fmm ? (uint64_t)vm->rn_stride * 4 : (uint64_t)vm->gw_stride * es;
-    struct {
-        ig_vk_buf *buf;
-        uint64_t bytes;
-    } list[] = {
-        {&wk->z, (uint64_t)c->z_dim * 4 * B},
-        {&wk->h[0], (uint64_t)c->w_dim * 4 * B},
-        {&wk->h[1], (uint64_t)c->w_dim * 4 * B},
-        {&wk->s, (uint64_t)vm->s_stride * 4 * B},
-        {&wk->gw, gw * B},
-        {&wk->feat[0], wk->feat_img * B},
-        {&wk->feat[1], wk->feat_img * B},
-        {&wk->rgb[0], wk->rgb_img * B},
-        {&wk->rgb[1], wk->rgb_img * B},
-        {&wk->part, wk->part_img * B},
-        {&wk->inv, wk->inv_img * B},
-        {&wk->meta, meta_bytes},
-        {&wk->dummy, 256},
-    };
-    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
-        ig_result res = ig__vk_arena_alloc(ctx, &ctx->work, list[i].bytes ? list[i].bytes : 16,
-                                           list[i].buf, err);
-        if (res != IG_OK) return res;
-    }
-    return IG_OK;
-}
-
-static void ig__record(ig_vk_context *ctx, const ig__builder *b, VkDescriptorSet *sets) {
-    VkPipeline bound = VK_NULL_HANDLE;
-    for (int i = 0; i < b->n; i++) {
-        const ig__disp *d = &b->d[i];
-        if (i > 0) {
-            /* every dispatch reads what the previous ones wrote (and may overwrite what they
-             * read): shader writes before later shader reads and writes */
-            VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                                  .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                                  .dstAccessMask =
-                                      VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
-            ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL,
-                                         0, NULL);
-        }
-        if (d->pipe != bound) {
-            ctx->vk.vkCmdBindPipeline(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipe);
-            bound = d->pipe;
-        }
-        ctx->vk.vkCmdBindDescriptorSets(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->pipe_layout,
-                                        0, 1, &sets[i], 0, NULL);
-        uint32_t pc[4] = {ig__meta_rel(b, d->meta_start, d->rec), 0, 0, 0};
-        ctx->vk.vkCmdPushConstants(ctx->cmd, ctx->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
-                                   sizeof pc, pc);
-        ctx->vk.vkCmdDispatch(ctx->cmd, d->gx, d->gy, d->gz);
-    }
-}
-
-/* ---- the render --------------------------------------------------------------------------------- */
-
-static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc, int n_first,
-                                  int B, ig__work *wk, uint64_t per_image, float *out,
-                                  ig_error *err) {
-    ig_result res = IG_OK;
-    const ig_model *m = desc->model;
-    const ig_config *c = &m->cfg;
-    const ig__vk_model *vm = ctx->model;
-    const ig__vk_plan *vp = ctx->plan;
-    ig__builder b = {.ctx = ctx, .dry = true};
-    VkDescriptorPool pool = VK_NULL_HANDLE;
-    VkDescriptorSet *sets = NULL;
-    VkDescriptorSetLayout *layouts = NULL;
-    VkWriteDescriptorSet *writes = NULL;
-    VkDescriptorBufferInfo *infos = NULL;
-    ig__uploads ups = {0};
-
-    /* image group for per-image vectors: every such window of k images fits the range */
-    uint64_t es = wk->es;
-    uint64_t gwb = ctx->fused_fmm ? (uint64_t)vm->rn_stride * 4 : (uint64_t)vm->gw_stride * es;
-    uint64_t vmax = (uint64_t)c->z_dim * 4;
-    if ((uint64_t)c->w_dim * 4 > vmax) vmax = (uint64_t)c->w_dim * 4;
-    if ((uint64_t)vm->s_stride * 4 > vmax) vmax = (uint64_t)vm->s_stride * 4;
-    if (gwb > vmax) vmax = gwb;
-    uint64_t kv = ctx->range / vmax; /* 0: one image at a time, windows of single layers */
-    if (kv < 1) kv = 1;
-    for (int q = 0; q < vm->n_ops; q++)
-        if ((uint64_t)vm->ops[q].s_len * 4 > ctx->range)
-            return ig_error_set(err, IG_ERR_UNSUPPORTED,
-                                "the affine head of layer %d (%u floats) exceeds the storage "
-                                "buffer range of %s (%" PRIu64 " bytes)",
-                                q, vm->ops[q].s_len, ctx->info.name, (uint64_t)ctx->range);
-    ig__chunk ch = {ctx, c, vm, vp, wk, B, desc->psi, (uint32_t)(kv < (uint64_t)B ? kv : (uint64_t)B)};
-
-    /* plan the dispatches first: the meta size decides the work allocation */
-    ig__plan_mapping(&b, &ch);
-    ig__plan_heads(&b, &ch);
-    ig__plan_wgen(&b, &ch);
-    res = ig__plan_levels(&b, &ch, err);
-    if (res != IG_OK) goto fail;
-    if (b.oom) {
-        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "dispatch list");
-        goto fail;
-    }
-    /* the windows were computed against placeholder buffers; allocate, then plan again with
-     * the real ones (the plan is deterministic, so the meta size does not change) */
-    uint64_t meta_bytes = (uint64_t)b.n_meta * 4;
-    res = ig__work_alloc(ctx, c, vm, wk, B, per_image, meta_bytes, err);
-    if (res != IG_OK) goto fail;
-    b.n = 0;
-    b.n_meta = 0;
-    b.dry = false;
-    b.dummy = wk->dummy;
-    ctx->stats.max_binding_bytes = 0;
-    ig__plan_mapping(&b, &ch);
-    ig__plan_heads(&b, &ch);
-    ig__plan_wgen(&b, &ch);
-    res = ig__plan_levels(&b, &ch, err);
-    if (res != IG_OK) goto fail;
-    if (b.oom) {
-        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "dispatch list");
-        goto fail;
-    }
-    IG_VK_ASSERT((uint64_t)b.n_meta * 4 == meta_bytes);
-
-    /* pipelines */
-    for (int i = 0; i < b.n; i++) {
-        res = ig__vk_pipeline_get(ctx, b.d[i].shader, b.d[i].spec, b.d[i].n_spec, &b.d[i].pipe,
-                                  err);
-        if (res != IG_OK) goto fail;
-    }
-
-    /* descriptor sets: one per dispatch */
-    uint32_t nd = (uint32_t)b.n;
-    VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                               .descriptorCount = nd * IG_VK_BINDINGS};
-    VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                                      .maxSets = nd,
-                                      .poolSizeCount = 1,
-                                      .pPoolSizes = &ps};
-    IG_VK_ALLOC(ctx, ctx->vk.vkCreateDescriptorPool(ctx->device, &pci, NULL, &pool));
-    sets = calloc(nd, sizeof *sets);
-    layouts = calloc(nd, sizeof *layouts);
-    writes = calloc((size_t)nd * IG_VK_BINDINGS, sizeof *writes);
-    infos = calloc((size_t)nd * IG_VK_BINDINGS, sizeof *infos);
-    if (!sets || !layouts || !writes || !infos) {
-        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "descriptor sets");
-        goto fail;
-    }
-    for (uint32_t i = 0; i < nd; i++) layouts[i] = ctx->set_layout;
-    VkDescriptorSetAllocateInfo dsai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-                                        .descriptorPool = pool,
-                                        .descriptorSetCount = nd,
-                                        .pSetLayouts = layouts};
-    IG_VK_ALLOC(ctx, ctx->vk.vkAllocateDescriptorSets(ctx->device, &dsai, sets));
-    uint32_t nw = 0;
-    for (uint32_t i = 0; i < nd; i++) {
-        ig__disp *d = &b.d[i];
-        /* binding 0: its records */
-        d->win[0] = ig__vk_window_of(ctx, &wk->meta, (uint64_t)d->meta_start * 4,
-                                     (uint64_t)d->meta_len * 4, 4, NULL);
-        d->used |= 1u;
-        for (uint32_t k = 0; k < IG_VK_BINDINGS; k++) {
-            if (!(d->used & (1u << k))) continue;
-            infos[nw] = (VkDescriptorBufferInfo){d->win[k].buf, d->win[k].off, d->win[k].range};
-            writes[nw] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                                                .dstSet = sets[i],
-                                                .dstBinding = k,
-                                                .descriptorCount = 1,
-                                                .descriptorType =
-                                                    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                                .pBufferInfo = &infos[nw]};
-            nw++;
-        }
-    }
-    ctx->vk.vkUpdateDescriptorSets(ctx->device, nw, writes, 0, NULL);
-
-    /* inputs: z and the records */
-    void *p;
-    res = ig__upload_ptr(ctx, &ups, &wk->z, 0, (uint64_t)c->z_dim * 4 * B, &p, err);
-    if (res != IG_OK) goto fail;
-    memcpy(p, desc->z + (size_t)n_first * c->z_dim, (size_t)c->z_dim * 4 * B);
-    res = ig__upload_ptr(ctx, &ups, &wk->meta, 0, meta_bytes, &p, err);
-    if (res != IG_OK) goto fail;
-    memcpy(p, b.meta, meta_bytes);
-
-    /* output: the last level's rgb */
-    const ig__section *last = &wk->sec[wk->n_sec - 1];
-    const ig_vk_buf *rgb = &wk->rgb[last->rout];
-    uint32_t H = (uint32_t)vp->h[vp->n_levels - 1], W = (uint32_t)vp->w[vp->n_levels - 1];
-    uint64_t rimg = wk->rgb_img;
-    ig_vk_buf readback = {0};
-    if (!rgb->map) {
-        res = ig__vk_arena_alloc(ctx, &ctx->stage, rimg * B, &readback, err);
-        if (res != IG_OK) goto fail;
-    }
-
-    res = ig__begin(ctx, err);
-    if (res != IG_OK) goto fail;
-    ig__record_uploads(ctx, &ups);
-    ig__record(ctx, &b, sets);
-    if (readback.buf) {
-        VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT};
-        /* the last level's rgb before the copy to the host-visible buffer */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                                     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
-        VkBufferCopy cp = {.srcOffset = rgb->off, .dstOffset = readback.off, .size = rimg * B};
-        ctx->vk.vkCmdCopyBuffer(ctx->cmd, rgb->buf, readback.buf, 1, &cp);
-        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-        /* the copy before the host reads the mapped memory */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
-    } else {
-        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-        /* the shaders' writes before the host reads the mapped memory */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
-    }
-    ctx->stats.dispatches += nd;
-    res = ig__end_submit(ctx, err);
-    if (res != IG_OK) goto fail;
-
-    /* [B][H*W][3] -> out [N][3][H][W] */
-    const float *src = (const float *)(readback.buf ? readback.map : rgb->map);
-    size_t px = (size_t)H * W;
-    for (int n = 0; n < B; n++) {
-        const float *s = src + (size_t)n * (rimg / 4);
-        float *o = out + (size_t)(n_first + n) * 3 * px;
-        for (size_t q = 0; q < px; q++) {
-            o[q] = s[3 * q];
-            o[px + q] = s[3 * q + 1];
-            o[2 * px + q] = s[3 * q + 2];
-        }
-    }
-fail:
-    if (pool) ctx->vk.vkDestroyDescriptorPool(ctx->device, pool, NULL);
-    ig__vk_arena_free(ctx, &ctx->stage);
-    free(ups.u);
-    free(sets);
-    free(layouts);
-    free(writes);
-    free(infos);
-    free(b.d);
-    free(b.meta);
-    return res;
-}
-
-/* Makes sure the model and the plan's embeddings are on the device. */
-static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *desc,
-                                    ig_error *err) {
-    if (!ctx || !desc || !desc->model || !desc->plan)
-        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
-                            "ig_vk_render: missing context, model or plan");
-    if (ctx->lost)
-        return ig_error_set(err, IG_ERR_DEVICE_LOST,
-                            "%s was lost earlier; create a new context", ctx->info.name);
-    const ig_model *m = desc->model;
-    const ig_plan *plan = desc->plan;
-    if (plan->n_levels != m->cfg.n_levels)
-        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
-    ig_result res = IG_OK;
-    uint64_t mfp = ig__model_fp(m);
-    if (!ctx->model || ctx->model->fp != mfp) {
-        ig__plan_free(ctx, ctx->plan);
-        ctx->plan = NULL;
-        ig__model_free(ctx, ctx->model);
-        ctx->model = NULL;
-        ig__vk_arena_free(ctx, &ctx->work);
-        res = ig__model_upload(ctx, m, mfp, err);
-        if (res != IG_OK) return res;
-    }
-    uint64_t pfp = ig__plan_fp(plan, mfp, ctx->fp16);
-    if (!ctx->plan || ctx->plan->fp != pfp) {
-        ig__plan_free(ctx, ctx->plan);
-        ctx->plan = NULL;
-        ig__vk_arena_free(ctx, &ctx->work); /* its budget may be needed for the embeddings */
-        res = ig__plan_upload(ctx, m, plan, pfp, err);
-        if (res != IG_OK) return res;
-    }
-    return IG_OK;
-}
-
-ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
-    ig_result res = ig__ensure_uploads(ctx, desc, err);
-    if (res != IG_OK) return res;
-    const ig__vk_model *vm = ctx->model;
-    bool f16 = ctx->fp16, fused = ctx->fused_fmm;
-    struct {
-        int id, n;
-        uint32_t spec[3];
-    } need[] = {
-        {IG_SH_FC, 1, {IG__WG}},
-        {fused ? IG_SH_WNORM : (f16 ? IG_SH_WGEN_F16 : IG_SH_WGEN), 1, {IG__WG}},
-        {fused ? (f16 ? IG_SH_LEVEL_FUSED_F16 : IG_SH_LEVEL_FUSED)
-               : (f16 ? IG_SH_LEVEL_F16 : IG_SH_LEVEL),
-         3, {IG__WG, (uint32_t)vm->cmax, (uint32_t)vm->emax}},
-        {f16 ? IG_SH_NORM1_F16 : IG_SH_NORM1, 1, {IG__WG}},
-        {IG_SH_NORM2, 1, {IG__WG}},
-    };
-    int n = desc->model->cfg.instance_norm ? 5 : 3;
-    for (int i = 0; i < n && res == IG_OK; i++) {
-        VkPipeline p;
-        res = ig__vk_pipeline_get(ctx, need[i].id, need[i].spec, need[i].n, &p, err);
-    }
-    return res;
-}
-
-ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out,
-                       ig_error *err) {
-    if (!ctx || !desc || !desc->z || desc->count < 1 || !out)
-        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
-                            "ig_vk_render: missing context, z or output");
-    ig_result res = ig__ensure_uploads(ctx, desc, err);
-    if (res != IG_OK) return res;
-    const ig_model *m = desc->model;
-    const ig_config *c = &m->cfg;
-    ctx->stats.dispatches = 0;
-    ctx->stats.submissions = 0;
-
-    ig__work *wk = calloc(1, sizeof *wk);
-    if (!wk) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "render state");
-    wk->es = ctx->fp16 ? 2 : 4;
-    res = ig__sections(c, ctx->model, ctx->plan, wk, err);
-    if (res != IG_OK) goto done;
-    uint64_t per_image;
-    ig__work_sizes(ctx, c, ctx->model, ctx->plan, wk, &per_image);
-
-    /* batch chunk from the budget: what is free now plus the current work block */
-    uint64_t have = ig__vk_heap_left(ctx) + (ctx->work.head ? ctx->work.head->mem_size : 0);
-    uint64_t fixed = 64 * 1024 + 8 * ctx->align;  /* records, dummy, slack */
-    uint64_t per = per_image + 2048; /* + dispatch records per image */
-    int B = desc->count;
-    if (have < fixed + per) {
-        res = ig_error_set(err, IG_ERR_OUT_OF_DEVICE_MEMORY,
-                           "one image needs %" PRIu64 " bytes of work memory but only %" PRIu64
-                           " of the device budget (%" PRIu64 ") are free; try a smaller --size "
-                           "or --tile",
-                           fixed + per, have, (uint64_t)ctx->heap_budget);
-        goto done;
-    }
-    uint64_t fit = (have - fixed) / per;
-    if (fit < (uint64_t)B) B = (int)fit;
-    if ((uint64_t)B * per > ctx->max_alloc / 2) {
-        uint64_t cap = ctx->max_alloc / 2 / per;
-        B = (int)(cap < 1 ? 1 : cap);
-    }
-    for (int n0 = 0; n0 < desc->count && res == IG_OK; n0 += B) {
-        int k = desc->count - n0 < B ? desc->count - n0 : B;
-        res = ig__render_chunk(ctx, desc, n0, k, wk, per_image, out, err);
-    }
-done:
-    free(wk);
-    if (res != IG_OK && !ctx->lost) {
-        /* leave a clean context behind: drop the (possibly partial) work buffers */
-        ctx->vk.vkDeviceWaitIdle(ctx->device);
-        ig__vk_arena_free(ctx, &ctx->work);
-        ig__vk_arena_free(ctx, &ctx->stage);
-    }
-    return res;
-}

@@ -104,7 +104,8 @@ ig_result ig__vk_fail(ig_error *err, VkResult r, const char *call, const char *f
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
     const char *hint = "";
-    if (code == IG_ERR_OUT_OF_DEVICE_MEMORY) hint = " (try a smaller --batch, --size or --tile)";
+    if (code == IG_ERR_OUT_OF_DEVICE_MEMORY && strstr(call, "AllocateMemory"))
+        hint = " (try a smaller --batch, --size or --tile)";
     if (code == IG_ERR_DEVICE_LOST) hint = " (the GPU reset or the driver crashed)";
     return ig_error_set(err, code, "%s:%d: %s failed: %s%s", base, line, tidy,
                         ig__vk_result_name(r), hint);
