@@ -53,38 +53,50 @@ void ig_gemm_pack(const float *w, int m, int k, float *packed) {
         acc[2][0] = a20; acc[2][1] = a21; acc[3][0] = a30; acc[3][1] = a31;          \
     } while (0)
 
+#define IG_STRIPS 8 /* 16-pixel strips per tile: one 4-row weight panel stays in L1 across them */
+
 IG_MULTIVERSION
 void ig_gemm_run(const float *packed, int m, int k, const float *x, size_t ldx, float *y,
                  size_t ldy, size_t p0, size_t p1, int accumulate) {
     int panels = (m + 3) / 4;
-    float *pad = NULL;
-    for (size_t p = p0; p < p1; p += 16) {
-        size_t n = p1 - p < 16 ? p1 - p : 16;
-        const float *xs = x + p;
-        size_t lds = ldx;
-        if (n < 16) { /* tail: a zero-padded 16-wide copy of the remaining pixels */
-            pad = calloc((size_t)k * 16, sizeof *pad);
-            if (!pad) return; /* unreachable in practice: k * 64 bytes */
-            for (int kk = 0; kk < k; kk++) memcpy(pad + (size_t)kk * 16, x + (size_t)kk * ldx + p, n * sizeof *pad);
-            xs = pad;
-            lds = 16;
+    /* each 16-pixel strip of X is first copied into a contiguous k x 16 block: activation rows
+     * are often a power of two apart (65536 pixels), which would make every k map to the same
+     * cache sets; the copy also zero-pads the tail strip */
+    float *strips = aligned_alloc(64, ((size_t)IG_STRIPS * k * 16 * sizeof(float) + 63) / 64 * 64);
+    if (!strips) return; /* a few hundred KiB: only fails when the process is out of memory anyway */
+    for (size_t p = p0; p < p1; p += 16 * IG_STRIPS) {
+        int ns = 0;
+        size_t widths[IG_STRIPS];
+        for (size_t q0 = p; q0 < p1 && ns < IG_STRIPS; q0 += 16, ns++) {
+            size_t n = p1 - q0 < 16 ? p1 - q0 : 16;
+            widths[ns] = n;
+            float *blk = strips + (size_t)ns * k * 16;
+            for (int kk = 0; kk < k; kk++) {
+                float *dst = blk + (size_t)kk * 16;
+                memcpy(dst, x + (size_t)kk * ldx + q0, n * sizeof *dst);
+                for (size_t q = n; q < 16; q++) dst[q] = 0.0f;
+            }
         }
         for (int pn = 0; pn < panels; pn++) {
-            ig_v8 acc[4][2];
-            IG_KERNEL_4x16(packed + (size_t)pn * k * 4, k, xs, lds, acc);
-            for (int r = 0; r < 4; r++) {
-                int o = pn * 4 + r;
-                if (o >= m) break;
-                float *yp = y + (size_t)o * ldy + p;
-                float tmp[16];
-                ig__store8(tmp, acc[r][0]);
-                ig__store8(tmp + 8, acc[r][1]);
-                if (accumulate)
-                    for (size_t q = 0; q < n; q++) yp[q] += tmp[q];
-                else
-                    memcpy(yp, tmp, n * sizeof *tmp);
+            const float *wp = packed + (size_t)pn * k * 4;
+            for (int st = 0; st < ns; st++) {
+                ig_v8 acc[4][2];
+                IG_KERNEL_4x16(wp, k, strips + (size_t)st * k * 16, 16, acc);
+                size_t n = widths[st], q0 = p + 16 * (size_t)st;
+                for (int r = 0; r < 4; r++) {
+                    int o = pn * 4 + r;
+                    if (o >= m) break;
+                    float *yp = y + (size_t)o * ldy + q0;
+                    float tmp[16];
+                    ig__store8(tmp, acc[r][0]);
+                    ig__store8(tmp + 8, acc[r][1]);
+                    if (accumulate)
+                        for (size_t q = 0; q < n; q++) yp[q] += tmp[q];
+                    else
+                        memcpy(yp, tmp, n * sizeof *tmp);
+                }
             }
         }
     }
-    free(pad);
+    free(strips);
 }

@@ -1,0 +1,32 @@
+#!/bin/sh
+# The engine against PyTorch on this machine, in one go, and the ratio table.
+#   scripts/bench-compare.sh [CONFIG_OR_MODEL] [BATCH] [REPS]
+# CONFIG_OR_MODEL: a built-in config name (default ffhq256) or a model file path.
+# Both sides use all cores (torch threads = cores, OpenBLAS). The two runs alternate
+# (engine, torch, engine, torch) and the best median of each is kept, so a busy machine
+# affects both alike.
+set -eu
+cd "$(dirname "$0")/.."
+what=${1:-ffhq256}; batch=${2:-4}; reps=${3:-3}
+out=${BENCH_OUT:-build/bench}; mkdir -p "$out"; out=$(realpath "$out")
+bin=${BUILD:-build}
+cmake -S . -B "$bin" -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build "$bin" -j"$(nproc)" >/dev/null
+if [ -f "$what" ]; then src="-m $(realpath "$what")"; else src="--config $what"; fi
+for round in 1 2; do
+    "$bin"/inrgan bench $src --backend cpu --batch "$batch" --reps "$reps" --json "$out/engine$round.json" -q
+    (cd python && /usr/bin/python3 -m inrgan.bench_torch $src --batch "$batch" --reps "$reps" --json "$out/torch$round.json" -q)
+done
+/usr/bin/python3 - "$out" <<'PY'
+import json, sys
+d = sys.argv[1]
+def best(prefix):
+    docs = [json.load(open("%s/%s%d.json" % (d, prefix, r))) for r in (1, 2)]
+    return docs[0], min((doc["results"][0] for doc in docs), key=lambda r: r["wall_ms"]["median"])
+(e_doc, e), (t_doc, t) = best("engine"), best("torch")
+print("model %s at %dx%d, batch %d, on %s (%d cores)" % (e_doc["model"]["name"], e["size"], e["size"], e["batch"],
+      e_doc["host"]["cpu"], e_doc["host"]["cores"]))
+print("%-28s %10s %10s %12s" % ("", "img/s", "ms/img", "model GF/s"))
+for label, r in (("inrgan CPU backend (fp32)", e), ("PyTorch eager (fp32)", t)):
+    print("%-28s %10.3f %10.1f %12.1f" % (label, r["images_per_s"], r["ms_per_image"], r["model_gflops"]))
+print("ratio engine / torch: %.2fx" % (e["images_per_s"] / t["images_per_s"]))
+PY
