@@ -74,6 +74,26 @@ def main():
         check(png[12:16] == b"IHDR" and int.from_bytes(png[16:20], "big") == 33 and
               int.from_bytes(png[20:24], "big") == 20, "--size 33x20 writes a 33x20 PNG")
 
+        # --interp endpoints are the seed renders; interp/zoom sequences write frames and a strip
+        out = os.path.join(tmp, "ip")
+        ok = True
+        for space in ("z", "w", "params"):
+            for t, seed in (("0", 2), ("1", 9)):
+                p = run(cli, ["render", "-m", GOLDEN, "--interp", "2,9", "--t", t, "--space", space, "-o", out, "-q"])
+                name = "interp0002-0009_%s_t%.4f.png" % (space, float(t))
+                ok = ok and p.returncode == 0 and open(os.path.join(out, name), "rb").read() == \
+                    open(os.path.join(outs[0], "seed%04d.png" % seed), "rb").read()
+        check(ok, "--interp 2,9 --t 0 / 1 equal the seed 2 / 9 renders in z, w and params space")
+        out = os.path.join(tmp, "seq")
+        p = run(cli, ["interp", "-m", GOLDEN, "--seeds", "1,2", "--frames", "3", "-o", out, "-q"])
+        check(p.returncode == 0 and sorted(os.listdir(out))[:4] == ["frame0000.png", "frame0001.png", "frame0002.png",
+                                                                    "frame0003.png"] and
+              os.path.exists(os.path.join(out, "strip.png")), "interp writes frames and a contact strip")
+        out = os.path.join(tmp, "zoom")
+        p = run(cli, ["zoom", "-m", GOLDEN, "--center", "0.2,0.1", "--zoom", "0.5", "--zoom-to", "4", "--frames", "3",
+                      "-o", out, "-q"])
+        check(p.returncode == 0 and os.path.exists(os.path.join(out, "frame0002.png")), "zoom writes frames")
+
         # info and its JSON
         j = os.path.join(tmp, "info.json")
         p = run(cli, ["info", "-m", GOLDEN, "--json", j])
@@ -89,6 +109,16 @@ def main():
             (["render", "-m", GOLDEN, "--size", "abc"], "--size"),
             (["render", "-m", GOLDEN, "--size", "4000000x32"], "IG_ERR_SIZE"),
             (["render", "-m", GOLDEN, "--seeds", "3-1"], "IG_ERR_SEEDS"),
+            (["render", "-m", GOLDEN, "--view", "1,0,0,1"], "IG_ERR_VIEW"),
+            (["render", "-m", GOLDEN, "--view", "0,0,1"], "--view"),
+            (["render", "-m", GOLDEN, "--zoom", "0"], "--zoom"),
+            (["render", "-m", GOLDEN, "--view", "0,0,1,1", "--zoom", "2"], "not both"),
+            (["render", "-m", GOLDEN, "--stride", "0"], "--stride"),
+            (["render", "-m", GOLDEN, "--tile", "-3"], "--tile"),
+            (["render", "-m", GOLDEN, "--interp", "1,2"], "--t"),
+            (["render", "-m", GOLDEN, "--interp", "1,2,3", "--t", "0.5"], "IG_ERR_SEEDS"),
+            (["render", "-m", GOLDEN, "--space", "u"], "--space"),
+            (["render", "-m", GOLDEN, "--const-mode", "wrap"], "--const-mode"),
             (["render", "-m", GOLDEN, "--seeds", "x"], "IG_ERR_SEEDS"),
             (["render", "-m", GOLDEN, "--backend", "opencl"], "--backend"),
             (["render", "-m", GOLDEN, "--batch", "0"], "--batch"),
