@@ -295,21 +295,7 @@ typedef struct ig__gemm_ctx {
 
 static void ig__gemm_task(void *vctx, size_t p0, size_t p1) {
     ig__gemm_ctx *g = vctx;
-    /* pixel sub-tiles keep the X rows of a tile hot in cache across output panels */
-    const size_t tile = 256;
-    for (size_t a = p0; a < p1; a += tile) {
-        size_t b = a + tile < p1 ? a + tile : p1;
-        ig_gemm_run(g->packed, g->m, g->k, g->x, g->ldx, g->y, g->ldy, a, b, g->accumulate);
-        if (g->bias)
-            for (int o = 0; o < g->m; o++) {
-                float *row = g->y + (size_t)o * g->ldy;
-                float bo = g->bias[o];
-                for (size_t p = a; p < b; p++) {
-                    float v = row[p] + bo;
-                    row[p] = (v < 0 ? v * 0.2f : v) * IG_SQRT2;
-                }
-            }
-    }
+    ig_gemm_run(g->packed, g->m, g->k, g->x, g->ldx, g->y, g->ldy, p0, p1, g->accumulate, g->bias);
 }
 
 static void ig__gemm(int threads, const float *packed, int m, int k, const float *x, float *y,

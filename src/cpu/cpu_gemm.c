@@ -57,7 +57,7 @@ void ig_gemm_pack(const float *w, int m, int k, float *packed) {
 
 IG_MULTIVERSION
 void ig_gemm_run(const float *packed, int m, int k, const float *x, size_t ldx, float *y,
-                 size_t ldy, size_t p0, size_t p1, int accumulate) {
+                 size_t ldy, size_t p0, size_t p1, int accumulate, const float *bias) {
     int panels = (m + 3) / 4;
     /* each 16-pixel strip of X is first copied into a contiguous k x 16 block: activation rows
      * are often a power of two apart (65536 pixels), which would make every k map to the same
@@ -91,9 +91,13 @@ void ig_gemm_run(const float *packed, int m, int k, const float *x, size_t ldx, 
                     ig__store8(tmp, acc[r][0]);
                     ig__store8(tmp + 8, acc[r][1]);
                     if (accumulate)
-                        for (size_t q = 0; q < n; q++) yp[q] += tmp[q];
-                    else
-                        memcpy(yp, tmp, n * sizeof *tmp);
+                        for (size_t q = 0; q < n; q++) tmp[q] += yp[q];
+                    if (bias) /* epilogue: lrelu(y + b, 0.2) * sqrt(2) */
+                        for (int q = 0; q < 16; q++) {
+                            float v = tmp[q] + bias[o];
+                            tmp[q] = (v < 0 ? v * 0.2f : v) * 1.41421356237309504880f;
+                        }
+                    memcpy(yp, tmp, n * sizeof *tmp);
                 }
             }
         }

@@ -8,9 +8,10 @@
  * packed must hold ((m+3)/4)*4*k floats; missing rows are zero. */
 void ig_gemm_pack(const float *w, int m, int k, float *packed);
 
-/* For pixels [p0, p1): Y[o][p] (+)= sum_kk W[o][kk] X[kk][p]. X rows have stride ldx, Y rows
- * stride ldy. accumulate = 0 overwrites Y, 1 adds to it. */
+/* For pixels [p0, p1): Y[o][p] = act(sum_kk W[o][kk] X[kk][p] (+ Y[o][p] if accumulate)).
+ * X rows have stride ldx, Y rows stride ldy. act = lrelu(v + bias[o], 0.2) * sqrt(2) when bias
+ * is given (the FMM layer epilogue), identity when bias is NULL. */
 void ig_gemm_run(const float *packed, int m, int k, const float *x, size_t ldx, float *y,
-                 size_t ldy, size_t p0, size_t p1, int accumulate);
+                 size_t ldy, size_t p0, size_t p1, int accumulate, const float *bias);
 
 #endif
