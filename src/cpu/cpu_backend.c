@@ -78,35 +78,27 @@ typedef struct ig__image_w {
 
 /* s = A w / sqrt(w_dim) + a */
 static void ig__affine(const ig_layer *L, const float *w, int w_dim, float *s, int n) {
-    double g = 1.0 / sqrt((double)w_dim);
-    for (int o = 0; o < n; o++) {
-        const float *a = L->affine_w->data + (size_t)o * w_dim;
-        double acc = 0;
-        for (int k = 0; k < w_dim; k++) acc += (double)a[k] * w[k];
-        s[o] = (float)(acc * g + L->affine_b->data[o]);
-    }
+    float g = (float)(1.0 / sqrt((double)w_dim));
+    for (int o = 0; o < n; o++)
+        s[o] = ig_dot(L->affine_w->data + (size_t)o * w_dim, w, w_dim) * g + L->affine_b->data[o];
 }
 
-/* Full FMM weight [c_out][c_in], row-normalised. */
+/* Full FMM weight [c_out][c_in]: W = rownorm(W_s * (1 + L R / sqrt(r))), eps on the norm. */
 static void ig__fmm_weight(const ig_layer *L, const float *w, int w_dim, int rank, float *s,
                            float *out) {
     int ci = L->c_in, co = L->c_out;
     ig__affine(L, w, w_dim, s, (ci + co) * rank);
     const float *Lf = s, *Rf = s + (size_t)co * rank;
-    double inv = 1.0 / sqrt((double)rank);
+    float inv = (float)(1.0 / sqrt((double)rank));
     for (int o = 0; o < co; o++) {
         float *row = out + (size_t)o * ci;
         const float *ws = L->weight->data + (size_t)o * ci;
-        double norm = 0;
-        for (int i = 0; i < ci; i++) {
-            double m = 0;
-            for (int k = 0; k < rank; k++) m += (double)Lf[(size_t)o * rank + k] * Rf[(size_t)k * ci + i];
-            double v = ws[i] * (1.0 + m * inv);
-            row[i] = (float)v;
-            norm += v * v;
-        }
-        double scale = 1.0 / (sqrt(norm) + 1e-8);
-        for (int i = 0; i < ci; i++) row[i] = (float)(row[i] * scale);
+        memset(row, 0, (size_t)ci * sizeof *row);
+        for (int k = 0; k < rank; k++) ig_axpy(Lf[(size_t)o * rank + k] * inv, Rf + (size_t)k * ci, row, ci);
+        for (int i = 0; i < ci; i++) row[i] = ws[i] * (1.0f + row[i]);
+        float norm = sqrtf(ig_dot(row, row, ci));
+        float scale = 1.0f / (norm + 1e-8f);
+        for (int i = 0; i < ci; i++) row[i] *= scale;
     }
 }
 

@@ -104,3 +104,25 @@ void ig_gemm_run(const float *packed, int m, int k, const float *x, size_t ldx, 
     }
     free(strips);
 }
+
+/* sum_k a[k] b[k] with 8 interleaved partial sums added in a fixed order (deterministic). */
+IG_MULTIVERSION
+float ig_dot(const float *a, const float *b, int n) {
+    ig_v8 acc = {0};
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+        ig_v8 x, y;
+        ig__load8(x, a + k);
+        ig__load8(y, b + k);
+        acc += x * y;
+    }
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; k < n; k++) s += a[k] * b[k];
+    return s;
+}
+
+/* y[i] += alpha x[i] */
+IG_MULTIVERSION
+void ig_axpy(float alpha, const float *x, float *y, int n) {
+    for (int i = 0; i < n; i++) y[i] += alpha * x[i];
+}

@@ -14,4 +14,9 @@ void ig_gemm_pack(const float *w, int m, int k, float *packed);
 void ig_gemm_run(const float *packed, int m, int k, const float *x, size_t ldx, float *y,
                  size_t ldy, size_t p0, size_t p1, int accumulate, const float *bias);
 
+
+
+/* Helpers of the per-image weight generation (the hypernetwork), vectorised and deterministic. */
+float ig_dot(const float *a, const float *b, int n);
+void ig_axpy(float alpha, const float *x, float *y, int n);
 #endif
