@@ -76,18 +76,10 @@ typedef struct ig__image_w {
         torgb[IG_MAX_BLOCKS];
 } ig__image_w;
 
-/* s = A w / sqrt(w_dim) + a */
-static void ig__affine(const ig_layer *L, const float *w, int w_dim, float *s, int n) {
-    float g = (float)(1.0 / sqrt((double)w_dim));
-    for (int o = 0; o < n; o++)
-        s[o] = ig_dot(L->affine_w->data + (size_t)o * w_dim, w, w_dim) * g + L->affine_b->data[o];
-}
-
-/* Full FMM weight [c_out][c_in]: W = rownorm(W_s * (1 + L R / sqrt(r))), eps on the norm. */
-static void ig__fmm_weight(const ig_layer *L, const float *w, int w_dim, int rank, float *s,
-                           float *out) {
+/* Full FMM weight [c_out][c_in] from the layer's styles s = A w / sqrt(w_dim) + a:
+ * W = rownorm(W_s * (1 + L R / sqrt(r))), eps on the norm. */
+static void ig__fmm_weight(const ig_layer *L, const float *s, int rank, float *out) {
     int ci = L->c_in, co = L->c_out;
-    ig__affine(L, w, w_dim, s, (ci + co) * rank);
     const float *Lf = s, *Rf = s + (size_t)co * rank;
     float inv = (float)(1.0 / sqrt((double)rank));
     for (int o = 0; o < co; o++) {
@@ -106,13 +98,14 @@ static size_t ig__packed_size(int m, int k) { return (size_t)((m + 3) / 4) * 4 *
 
 typedef struct ig__gen_ctx {
     const ig_model *model;
-    const float *w;
+    const float *styles; /* this image's styles, all layers in ig__layer_list order */
+    const size_t *offset; /* where each layer's styles start */
     ig__image_w *iw;
-    const ig_layer **layers;
+    const ig_layer *const *layers;
     ig__layer_w **slots;
-    bool *split; /* upsampling conv0: split columns [prev | emb] */
-    int *prev_c;
-    bool *is_rgb;
+    const bool *split; /* upsampling conv0: split columns [prev | emb] */
+    const int *prev_c;
+    const bool *is_rgb;
     bool failed;
 } ig__gen_ctx;
 
@@ -123,29 +116,27 @@ static void ig__gen_task(void *vctx, size_t i0, size_t i1) {
         const ig_layer *L = g->layers[t];
         ig__layer_w *lw = g->slots[t];
         if (g->is_rgb[t]) {
-            float *s = malloc((size_t)L->c_in * sizeof *s);
+            const float *s = g->styles + g->offset[t];
             lw->rgb = malloc((size_t)3 * L->c_in * sizeof *lw->rgb);
-            if (!s || !lw->rgb) { free(s); g->failed = true; continue; }
-            ig__affine(L, g->w, c->w_dim, s, L->c_in);
+            if (!lw->rgb) { g->failed = true; continue; }
             float gain = (float)(1.0 / sqrt((double)L->c_in));
             for (int o = 0; o < 3; o++)
                 for (int i = 0; i < L->c_in; i++)
                     lw->rgb[(size_t)o * L->c_in + i] = L->weight->data[(size_t)o * L->c_in + i] * (s[i] * gain);
-            free(s);
             continue;
         }
         int ci = L->c_in, co = L->c_out;
-        float *s = malloc((size_t)(ci + co) * c->rank * sizeof *s);
+        const float *s = g->styles + g->offset[t];
         float *full = malloc((size_t)co * ci * sizeof *full);
-        if (!s || !full) { free(s); free(full); g->failed = true; continue; }
-        ig__fmm_weight(L, g->w, c->w_dim, c->rank, s, full);
+        if (!full) { g->failed = true; continue; }
+        ig__fmm_weight(L, s, c->rank, full);
         if (g->split[t]) {
             int cp = g->prev_c[t], ce = ci - cp;
             float *a = malloc((size_t)co * cp * sizeof *a), *b = malloc((size_t)co * ce * sizeof *b);
             lw->packed = malloc(ig__packed_size(co, cp) * sizeof(float));
             lw->packed_emb = malloc(ig__packed_size(co, ce) * sizeof(float));
             if (!a || !b || !lw->packed || !lw->packed_emb) {
-                free(a); free(b); free(s); free(full); g->failed = true; continue;
+                free(a); free(b); free(full); g->failed = true; continue;
             }
             for (int o = 0; o < co; o++) {
                 memcpy(a + (size_t)o * cp, full + (size_t)o * ci, (size_t)cp * sizeof(float));
@@ -160,7 +151,6 @@ static void ig__gen_task(void *vctx, size_t i0, size_t i1) {
             full = NULL;
         }
         free(full);
-        free(s);
     }
 }
 
@@ -209,29 +199,91 @@ static void ig__image_w_lerp(const ig_config *c, const ig_model *m, ig__image_w 
     }
 }
 
-static ig_result ig__generate(const ig_model *m, const float *w, int threads, ig__image_w *iw,
-                              ig_error *err) {
+enum { IG__MAXL = IG_MAX_BLOCKS * (3 + IG_MAX_EXTRA) };
+
+/* Every modulated layer in a fixed order, with where its styles start in a style vector. */
+typedef struct ig__layer_list {
+    int n;
+    const ig_layer *layer[IG__MAXL];
+    bool is_rgb[IG__MAXL], split[IG__MAXL];
+    int prev_c[IG__MAXL], block[IG__MAXL], kind[IG__MAXL]; /* kind: 0 conv0, 1 conv1, 2+k extra k, -1 torgb */
+    size_t offset[IG__MAXL + 1];
+} ig__layer_list;
+
+static void ig__layer_list_make(const ig_model *m, ig__layer_list *l) {
     const ig_config *c = &m->cfg;
-    enum { MAXL = IG_MAX_BLOCKS * (3 + IG_MAX_EXTRA) };
-    const ig_layer *layers[MAXL];
-    ig__layer_w *slots[MAXL];
-    bool split[MAXL], is_rgb[MAXL];
-    int prev_c[MAXL], n = 0;
-    memset(iw, 0, sizeof *iw);
+    l->n = 0;
     for (int i = 0; i < c->n_blocks; i++) {
         const ig_block_tensors *t = &m->blocks[i];
-        if (t->has_conv0) {
-            layers[n] = &t->conv0; slots[n] = &iw->conv0[i]; is_rgb[n] = false;
-            split[n] = c->blocks[i].upsamples; prev_c[n] = c->blocks[i - 1].channels; n++;
+        for (int kind = 0; kind < 2 + c->blocks[i].extra_convs + 1; kind++) {
+            int n = l->n;
+            bool rgb = kind == 2 + c->blocks[i].extra_convs;
+            if (kind == 0 && !t->has_conv0) continue;
+            l->layer[n] = rgb ? &t->torgb : kind == 0 ? &t->conv0 : kind == 1 ? &t->conv1 : &t->extra[kind - 2];
+            l->is_rgb[n] = rgb;
+            l->split[n] = kind == 0 && c->blocks[i].upsamples;
+            l->prev_c[n] = i > 0 ? c->blocks[i - 1].channels : 0;
+            l->block[n] = i;
+            l->kind[n] = rgb ? -1 : kind;
+            size_t len = rgb ? (size_t)l->layer[n]->c_in : (size_t)(l->layer[n]->c_in + l->layer[n]->c_out) * c->rank;
+            l->offset[n + 1] = l->offset[n] + len;
+            l->n++;
         }
-        layers[n] = &t->conv1; slots[n] = &iw->conv1[i]; is_rgb[n] = false; split[n] = false; n++;
-        for (int k = 0; k < c->blocks[i].extra_convs; k++) {
-            layers[n] = &t->extra[k]; slots[n] = &iw->extra[i][k]; is_rgb[n] = false; split[n] = false; n++;
-        }
-        layers[n] = &t->torgb; slots[n] = &iw->torgb[i]; is_rgb[n] = true; split[n] = false; n++;
     }
-    ig__gen_ctx g = {m, w, iw, layers, slots, split, prev_c, is_rgb, false};
-    ig__parallel(threads, (size_t)n, 1, ig__gen_task, &g);
+}
+
+static ig__layer_w *ig__slot(ig__image_w *iw, const ig__layer_list *l, int t) {
+    int b = l->block[t], k = l->kind[t];
+    return k == -1 ? &iw->torgb[b] : k == 0 ? &iw->conv0[b] : k == 1 ? &iw->conv1[b] : &iw->extra[b][k - 2];
+}
+
+/* styles[v][...] = A w_v / sqrt(w_dim) + a for every layer and every w (each affine matrix is
+ * read once per batch, not once per image). Threads split the rows. */
+typedef struct ig__style_ctx {
+    const ig_model *m;
+    const ig__layer_list *l;
+    const float *ws;
+    int nw;
+    float *styles;
+    const int *row_layer;
+} ig__style_ctx;
+
+static void ig__style_task(void *vctx, size_t r0, size_t r1) {
+    ig__style_ctx *c = vctx;
+    int w_dim = c->m->cfg.w_dim;
+    float g = (float)(1.0 / sqrt((double)w_dim));
+    size_t total = c->l->offset[c->l->n];
+    for (size_t r = r0; r < r1; r++) {
+        int t = c->row_layer[r];
+        const ig_layer *L = c->l->layer[t];
+        size_t o = r - c->l->offset[t];
+        const float *a = L->affine_w->data + o * (size_t)w_dim;
+        for (int v = 0; v < c->nw; v++)
+            c->styles[(size_t)v * total + r] = ig_dot(a, c->ws + (size_t)v * w_dim, w_dim) * g + L->affine_b->data[o];
+    }
+}
+
+static ig_result ig__styles(const ig_model *m, const ig__layer_list *l, const float *ws, int nw, int threads,
+                            float *styles, ig_error *err) {
+    size_t total = l->offset[l->n];
+    int *row_layer = malloc(total * sizeof *row_layer);
+    if (!row_layer) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "style rows");
+    for (int t = 0; t < l->n; t++)
+        for (size_t r = l->offset[t]; r < l->offset[t + 1]; r++) row_layer[r] = t;
+    ig__style_ctx c = {m, l, ws, nw, styles, row_layer};
+    ig__parallel(threads, total, 64, ig__style_task, &c);
+    free(row_layer);
+    return IG_OK;
+}
+
+static ig_result ig__generate(const ig_model *m, const ig__layer_list *l, const float *styles, int threads,
+                              ig__image_w *iw, ig_error *err) {
+    const ig_config *c = &m->cfg;
+    ig__layer_w *slots[IG__MAXL];
+    memset(iw, 0, sizeof *iw);
+    for (int t = 0; t < l->n; t++) slots[t] = ig__slot(iw, l, t);
+    ig__gen_ctx g = {m, styles, l->offset, iw, l->layer, slots, l->split, l->prev_c, l->is_rgb, false};
+    ig__parallel(threads, (size_t)l->n, 1, ig__gen_task, &g);
     if (g.failed) {
         ig__image_w_free(c, iw);
         return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "generated weights");
@@ -470,6 +522,8 @@ typedef struct ig__worker {
     const ig_render_desc *d;
     const ig_plan *stats_plan;   /* instance-norm statistics pass, or NULL */
     float *const *emb, *const *stats_emb;
+    const ig__layer_list *layers;
+    const float *styles, *styles_b; /* [count][total]; styles_b: params-space endpoints or NULL */
     int threads;                 /* threads inside one image */
     size_t n0, n1;               /* images [n0, n1) */
     size_t max_act, max_w;
@@ -481,9 +535,8 @@ typedef struct ig__worker {
 static void ig__worker_run(ig__worker *wk) {
     const ig_render_desc *d = wk->d;
     const ig_config *c = &d->model->cfg;
-    size_t out_px = (size_t)d->plan->width * d->plan->height;
+    size_t out_px = (size_t)d->plan->width * d->plan->height, total = wk->layers->offset[wk->layers->n];
     ig__bufs b = {0};
-    float *w = malloc((size_t)c->w_dim * sizeof *w);
     double *stats = wk->stats_plan ? malloc((ig__in_channels(c) + 1) * sizeof *stats) : NULL;
     b.x = ig__alloc(wk->max_act);
     b.y = ig__alloc(wk->max_act);
@@ -493,36 +546,18 @@ static void ig__worker_run(ig__worker *wk) {
     b.packed = ig__alloc(wk->max_w);
     b.scratch = ig__alloc(wk->max_w);
     ig_result r = IG_OK;
-    if (!w || !b.x || !b.y || !b.coarse || !b.rgb || !b.rgb2 || !b.packed || !b.scratch || (wk->stats_plan && !stats))
+    if (!b.x || !b.y || !b.coarse || !b.rgb || !b.rgb2 || !b.packed || !b.scratch || (wk->stats_plan && !stats))
         r = ig_error_set(&wk->err, IG_ERR_OUT_OF_MEMORY, "CPU backend buffers for %dx%d", d->plan->width,
                          d->plan->height);
-    float *zt = malloc((size_t)c->z_dim * sizeof *zt), *wb = malloc((size_t)c->w_dim * sizeof *wb);
-    if (!zt || !wb) r = ig_error_set(&wk->err, IG_ERR_OUT_OF_MEMORY, "latents");
     for (size_t n = wk->n0; n < wk->n1 && r == IG_OK; n++) {
         ig__image_w iw;
-        const float *za = d->z + n * (size_t)c->z_dim;
-        const float *zb = d->z_b ? d->z_b + n * (size_t)c->z_dim : NULL;
-        double t = zb ? d->t[n] : 0.0;
-        if (zb && d->space == IG_SPACE_Z) {
-            ig_latent_slerp(za, zb, t, zt, c->z_dim);
-            za = zt;
-            zb = NULL;
-        }
-        ig__mapping(d->model, za, d->psi, w);
-        if (zb && d->space == IG_SPACE_W) {
-            ig__mapping(d->model, zb, d->psi, wb);
-            for (int k = 0; k < c->w_dim; k++)
-                w[k] = t == 0 ? w[k] : t == 1 ? wb[k] : (float)((1 - t) * w[k] + t * wb[k]);
-            zb = NULL;
-        }
-        r = ig__generate(d->model, w, wk->threads, &iw, &wk->err);
+        r = ig__generate(d->model, wk->layers, wk->styles + n * total, wk->threads, &iw, &wk->err);
         if (r != IG_OK) break;
-        if (zb) { /* IG_SPACE_PARAMS: lerp every generated weight */
+        if (wk->styles_b) { /* IG_SPACE_PARAMS: lerp every generated weight */
             ig__image_w iwb;
-            ig__mapping(d->model, zb, d->psi, wb);
-            r = ig__generate(d->model, wb, wk->threads, &iwb, &wk->err);
+            r = ig__generate(d->model, wk->layers, wk->styles_b + n * total, wk->threads, &iwb, &wk->err);
             if (r != IG_OK) { ig__image_w_free(c, &iw); break; }
-            ig__image_w_lerp(c, d->model, &iw, &iwb, t);
+            ig__image_w_lerp(c, d->model, &iw, &iwb, d->t[n]);
             ig__image_w_free(c, &iwb);
         }
         if (wk->stats_plan)
@@ -531,11 +566,31 @@ static void ig__worker_run(ig__worker *wk) {
         ig__image_w_free(c, &iw);
     }
     wk->result = r;
-    free(w);
-    free(zt);
-    free(wb);
     free(stats);
     ig__bufs_free(&b);
+}
+
+/* w of every image (after interpolation in z or w space), and of its params-space endpoint. */
+static void ig__latents(const ig_render_desc *d, float *ws, float *ws_b, float *zt) {
+    const ig_config *c = &d->model->cfg;
+    for (int n = 0; n < d->count; n++) {
+        const float *za = d->z + (size_t)n * c->z_dim;
+        const float *zb = d->z_b ? d->z_b + (size_t)n * c->z_dim : NULL;
+        double t = zb ? d->t[n] : 0.0;
+        float *w = ws + (size_t)n * c->w_dim;
+        if (zb && d->space == IG_SPACE_Z) {
+            ig_latent_slerp(za, zb, t, zt, c->z_dim);
+            za = zt;
+        }
+        ig__mapping(d->model, za, d->psi, w);
+        if (zb && d->space == IG_SPACE_W) {
+            float *wb = ws_b + (size_t)n * c->w_dim; /* scratch here */
+            ig__mapping(d->model, zb, d->psi, wb);
+            for (int k = 0; k < c->w_dim; k++)
+                w[k] = t == 0 ? w[k] : t == 1 ? wb[k] : (float)((1 - t) * w[k] + t * wb[k]);
+        }
+        if (zb && d->space == IG_SPACE_PARAMS) ig__mapping(d->model, zb, d->psi, ws_b + (size_t)n * c->w_dim);
+    }
 }
 
 static void ig__workers_task(void *vctx, size_t i0, size_t i1) {
@@ -584,6 +639,22 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
         }
     }
     if (r == IG_OK) r = ig__embeddings(m, plan, emb, err);
+    /* latents and styles of the whole batch first: each affine matrix is read once */
+    ig__layer_list layers;
+    ig__layer_list_make(m, &layers);
+    size_t total = layers.offset[layers.n];
+    bool params = d->z_b && d->space == IG_SPACE_PARAMS;
+    float *ws = malloc((size_t)d->count * c->w_dim * sizeof *ws), *ws_b = malloc((size_t)d->count * c->w_dim * sizeof *ws);
+    float *zt = malloc((size_t)c->z_dim * sizeof *zt);
+    float *styles = malloc((size_t)d->count * total * (params ? 2 : 1) * sizeof *styles);
+    if (r == IG_OK && (!ws || !ws_b || !zt || !styles))
+        r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "styles of %d images", d->count);
+    if (r == IG_OK) {
+        ig__latents(d, ws, ws_b, zt);
+        r = ig__styles(m, &layers, ws, d->count, threads, styles, err);
+        if (r == IG_OK && params)
+            r = ig__styles(m, &layers, ws_b, d->count, threads, styles + (size_t)d->count * total, err);
+    }
     if (r == IG_OK) {
         /* batches: one image per worker thread (no synchronisation inside an image); a single
          * image: all threads on its pixels. Either way each value has one summation order. */
@@ -592,7 +663,8 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
         ig__worker wk[64];
         for (int i = 0; i < nw; i++) {
             size_t n0 = (size_t)d->count * i / nw, n1 = (size_t)d->count * (i + 1) / nw;
-            wk[i] = (ig__worker){d, need_stats ? &stats_plan : NULL, emb, stats_emb, inner, n0, n1,
+            wk[i] = (ig__worker){d, need_stats ? &stats_plan : NULL, emb, stats_emb, &layers, styles,
+                                 params ? styles + (size_t)d->count * total : NULL, inner, n0, n1,
                                  max_act, max_w, out, IG_OK, {0}};
         }
         ig__parallel(nw, (size_t)nw, 1, ig__workers_task, wk);
@@ -603,6 +675,10 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
             }
     }
     for (int l = 0; l < IG_MAX_BLOCKS; l++) { free(emb[l]); free(stats_emb[l]); }
+    free(ws);
+    free(ws_b);
+    free(zt);
+    free(styles);
     ig_plan_free(&stats_plan);
     return r;
 }
