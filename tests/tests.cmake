@@ -28,3 +28,10 @@ add_test(NAME views_bilinear COMMAND test_views ${CMAKE_SOURCE_DIR}/tests/data/t
 
 add_test(NAME bench COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_bench.py --inrgan ${IG_CLI})
 set_tests_properties(bench PROPERTIES SKIP_RETURN_CODE 77)
+
+if(EXISTS ${CMAKE_SOURCE_DIR}/tests/viewer_tests.cmake)
+  include(${CMAKE_SOURCE_DIR}/tests/viewer_tests.cmake)
+endif()
+
+add_test(NAME convert COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_convert.py --inrgan ${IG_CLI})
+set_tests_properties(convert PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
