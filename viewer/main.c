@@ -1,0 +1,1168 @@
+/* main.c - inrgan-viewer: explore an INR-GAN generator live (docs/viewer.md).
+ *
+ * The main thread owns the window, the input and the state (view, render size, seeds, t,
+ * interpolation space, psi). Each loop it decides which image it wants (the state at full
+ * resolution, or a coarse preview of it while the view moves: progressive rendering), hands
+ * that job to the render worker (worker.c, the same ig_render_image + ig_cpu_render path as
+ * `inrgan render`) and shows the newest finished image through gpu.c, re-projected to the
+ * current view so panning and zooming respond at once even while a render is in flight.
+ * It never waits for a render, except where a script asks it to (wait-render, screenshot).
+ */
+#define GLFW_INCLUDE_NONE
+#include <GLFW/glfw3.h>
+
+#include "vw.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <dlfcn.h>
+
+#ifndef INRGAN_DEFAULT_MODEL
+#define INRGAN_DEFAULT_MODEL "assets/demo.safetensors"
+#endif
+
+#define VW_SETTLE_S 0.25      /* the view counts as moving this long after a change */
+#define VW_BUDGET_MS 40.0     /* a preview should render within this */
+#define VW_MAX_PIXELS (16 << 20)
+#define VW_ZOOM_STEP 1.25     /* +/- keys */
+#define VW_WHEEL_STEP 1.15    /* per wheel notch */
+#define VW_PSI_STEP 0.05
+
+static const char *space_names[] = {"z", "w", "params"};
+
+typedef struct viewer {
+    /* options */
+    const char *model_path, *gpu_name, *out_dir;
+    bool validate, trace;
+    int threads, exit_after;
+    /* library */
+    ig_model *model;
+    const ig_config *cfg;
+    GLFWwindow *window;
+    vw_gpu *gpu;
+    vw_worker *worker;
+    /* state: what the user asked to see (scale is always 1) */
+    vw_job state;
+    uint32_t *walk;           /* --seeds: the seeds N/P and the animation walk through */
+    int walk_n;
+    bool playing;
+    double speed;             /* seeds per second */
+    double anim_t;
+    bool hud;
+    bool entering;            /* G pressed: typing a seed */
+    char entry[16];
+    bool dragging;
+    double drag_x, drag_y;
+    double last_change, settle_s;
+    /* progressive rendering */
+    double ms_per_px;         /* running estimate from finished renders; 0 = none yet */
+    vw_job submitted;
+    bool have_submitted;
+    vw_image shown;           /* the image on screen (in the content image) */
+    bool have_shown, upload_pending;
+    /* window */
+    int fb_w, fb_h;
+    int drawn_w, drawn_h;     /* extent of the last presented frame */
+    vw_rect lb;               /* where the render goes in the window (letterbox) */
+    bool dirty;
+    double last_draw, hud_refresh;
+    int presented;
+    int fps_frames;
+    double fps, fps_t0;
+    /* HUD */
+    char hud_text[2048];
+    int hud_scale;
+    uint8_t *hud_rgb;
+    int hud_w, hud_h;
+    char message[512];
+    double message_until;
+    /* screenshots */
+    bool shot_pending;        /* S pressed: write when the full render is shown */
+    int shot_counter;
+    const char *window_shot;  /* script window-screenshot: path of the next drawn frame */
+    bool window_shot_done;
+    /* script */
+    vw_script script;
+    bool scripted;
+    int pc;
+    bool cmd_started;
+    double cmd_t0;
+    int cmd_frames0;
+    bool force_frames;
+    /* exit */
+    bool quit;
+    int exit_code;
+} viewer;
+
+static viewer *g_viewer; /* for the GLFW callbacks */
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void say(viewer *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(viewer *v, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->message, sizeof v->message, fmt, ap);
+    va_end(ap);
+    v->message_until = now_s() + 4.0;
+    v->dirty = true;
+    fprintf(stderr, "inrgan-viewer: %s\n", v->message);
+}
+
+static void fail(viewer *v, ig_result r, const ig_error *err) {
+    fprintf(stderr, "inrgan-viewer: error: %s [%s]\n", err && err->code == r ? err->msg : ig_result_description(r),
+            ig_result_name(r));
+    if (!v->exit_code) v->exit_code = ig_result_exit_code(r) ? ig_result_exit_code(r) : 1;
+    v->quit = true;
+}
+
+/* ---- state changes ----------------------------------------------------------------------- */
+
+static void changed(viewer *v) {
+    v->last_change = now_s();
+    v->dirty = true;
+}
+
+static uint32_t seed_next(const viewer *v, uint32_t s) {
+    for (int i = 0; i < v->walk_n; i++)
+        if (v->walk[i] == s) return v->walk[(i + 1) % v->walk_n];
+    return s + 1;
+}
+
+static uint32_t seed_prev(const viewer *v, uint32_t s) {
+    for (int i = 0; i < v->walk_n; i++)
+        if (v->walk[i] == s) return v->walk[(i + v->walk_n - 1) % v->walk_n];
+    return s - 1;
+}
+
+static void go_seed(viewer *v, uint32_t s) {
+    v->state.seed_a = s;
+    v->state.seed_b = seed_next(v, s);
+    v->state.t = 0;
+    changed(v);
+}
+
+/* Moves t by dt along the walk, crossing into the next (previous) segment at 1 (0). */
+static void advance_t(viewer *v, double dt) {
+    double t = (double)v->state.t + dt;
+    while (t >= 1) {
+        v->state.seed_a = v->state.seed_b;
+        v->state.seed_b = seed_next(v, v->state.seed_a);
+        t -= 1;
+    }
+    while (t < 0) {
+        v->state.seed_b = v->state.seed_a;
+        v->state.seed_a = seed_prev(v, v->state.seed_a);
+        t += 1;
+    }
+    float tf = (float)t;
+    if (tf >= 1.0f) { /* rounded up to the next seed */
+        v->state.seed_a = v->state.seed_b;
+        v->state.seed_b = seed_next(v, v->state.seed_a);
+        tf = 0;
+    }
+    v->state.t = tf;
+    changed(v);
+}
+
+/* A view with square pixels for the render size, showing the native square [-1,1]^2. */
+static ig_view fit_view(double cx, double cy, double half, int w, int h) {
+    double hx = w >= h ? half * w / h : half, hy = w >= h ? half : half * h / w;
+    ig_view r = {cx - hx, cy - hy, cx + hx, cy + hy};
+    return r;
+}
+
+static bool view_ok(ig_view r) {
+    double w = r.x1 - r.x0, h = r.y1 - r.y0;
+    double c = fmax(fabs(r.x0 + r.x1), fabs(r.y0 + r.y1)) / 2;
+    return isfinite(w) && isfinite(h) && w > 1e-10 * (1 + c) && h > 1e-10 * (1 + c) && w < 1e6 && h < 1e6 &&
+           c < 1e9;
+}
+
+static void set_view(viewer *v, ig_view r) {
+    if (!view_ok(r)) {
+        say(v, "view limit reached");
+        return;
+    }
+    v->state.view = r;
+    changed(v);
+}
+
+static void reset_view(viewer *v) { set_view(v, fit_view(0, 0, 1, v->state.width, v->state.height)); }
+
+/* Zooms by f about the plane point (px, py), which stays where it is. */
+static void zoom_about(viewer *v, double f, double px, double py) {
+    ig_view r = v->state.view;
+    ig_view n = {px + (r.x0 - px) / f, py + (r.y0 - py) / f, px + (r.x1 - px) / f, py + (r.y1 - py) / f};
+    set_view(v, n);
+}
+
+static void zoom_center(viewer *v, double f) {
+    ig_view r = v->state.view;
+    zoom_about(v, f, (r.x0 + r.x1) / 2, (r.y0 + r.y1) / 2);
+}
+
+static void pan(viewer *v, double dx, double dy) {
+    ig_view r = v->state.view;
+    ig_view n = {r.x0 + dx, r.y0 + dy, r.x1 + dx, r.y1 + dy};
+    set_view(v, n);
+}
+
+static void set_render_size(viewer *v, int w, int h) {
+    if (w < 1 || h < 1 || w > 16384 || h > 16384 || (double)w * h > VW_MAX_PIXELS) {
+        say(v, "render size %dx%d is outside 1..16384 per side and %d pixels", w, h, VW_MAX_PIXELS);
+        return;
+    }
+    int ow = v->state.width, oh = v->state.height;
+    v->state.width = w;
+    v->state.height = h;
+    if ((long long)w * oh != (long long)h * ow) {
+        /* new aspect: keep the centre and the extent of the shorter side, square pixels */
+        ig_view r = v->state.view;
+        double half = fmin(r.x1 - r.x0, r.y1 - r.y0) / 2;
+        v->state.view = fit_view((r.x0 + r.x1) / 2, (r.y0 + r.y1) / 2, half, w, h);
+    }
+    changed(v);
+}
+
+static void set_psi(viewer *v, double psi) {
+    if (!isfinite(psi) || fabs(psi) > 1e6) return;
+    v->state.psi = psi;
+    changed(v);
+}
+
+/* ---- window geometry ---------------------------------------------------------------------- */
+
+static vw_rect letterbox(int ww, int wh, int rw, int rh) {
+    double s = fmin((double)ww / rw, (double)wh / rh);
+    int w = (int)lround(rw * s), h = (int)lround(rh * s);
+    if (w < 1) w = 1;
+    if (h < 1) h = 1;
+    if (w > ww) w = ww;
+    if (h > wh) h = wh;
+    vw_rect r = {(ww - w) / 2, (wh - h) / 2, (ww - w) / 2 + w, (wh - h) / 2 + h};
+    return r;
+}
+
+static void update_geometry(viewer *v) {
+    glfwGetFramebufferSize(v->window, &v->fb_w, &v->fb_h);
+    /* iconified windows may keep their size, but presenting to them can block */
+    if (glfwGetWindowAttrib(v->window, GLFW_ICONIFIED)) v->fb_w = v->fb_h = 0;
+    if (v->fb_w > 0 && v->fb_h > 0) v->lb = letterbox(v->fb_w, v->fb_h, v->state.width, v->state.height);
+}
+
+/* Window position (framebuffer pixels) -> point of the generator's plane. */
+static void window_to_plane(const viewer *v, double px, double py, double *x, double *y) {
+    const ig_view *r = &v->state.view;
+    double lw = v->lb.x1 - v->lb.x0, lh = v->lb.y1 - v->lb.y0;
+    *x = r->x0 + (px - v->lb.x0) / (lw > 0 ? lw : 1) * (r->x1 - r->x0);
+    *y = r->y1 - (py - v->lb.y0) / (lh > 0 ? lh : 1) * (r->y1 - r->y0);
+}
+
+/* Cursor (screen coordinates) -> framebuffer pixels (they differ on HiDPI screens). */
+static void cursor_to_fb(const viewer *v, double cx, double cy, double *px, double *py) {
+    int ww, wh;
+    glfwGetWindowSize(v->window, &ww, &wh);
+    *px = ww > 0 ? cx * v->fb_w / ww : cx;
+    *py = wh > 0 ? cy * v->fb_h / wh : cy;
+}
+
+static void scroll_at(viewer *v, double notches, double px, double py) {
+    update_geometry(v);
+    double x, y;
+    window_to_plane(v, px, py, &x, &y);
+    zoom_about(v, pow(VW_WHEEL_STEP, notches), x, y);
+}
+
+/* Moves the content with the pointer: a drag by (dx, dy) framebuffer pixels. */
+static void drag_by(viewer *v, double dx, double dy) {
+    update_geometry(v);
+    const ig_view *r = &v->state.view;
+    double lw = v->lb.x1 - v->lb.x0, lh = v->lb.y1 - v->lb.y0;
+    if (lw <= 0 || lh <= 0) return;
+    pan(v, -dx / lw * (r->x1 - r->x0), dy / lh * (r->y1 - r->y0));
+}
+
+/* ---- the reproducing command ------------------------------------------------------------- */
+
+static void shell_quote(const char *s, char *out, size_t n) {
+    bool plain = *s != 0;
+    for (const char *p = s; *p; p++)
+        if (!(isalnum((unsigned char)*p) || strchr("_./+-=:,@%", *p))) plain = false;
+    if (plain) {
+        snprintf(out, n, "%s", s);
+        return;
+    }
+    size_t o = 0;
+    if (o + 1 < n) out[o++] = '\'';
+    for (const char *p = s; *p && o + 5 < n; p++) {
+        if (*p == '\'') {
+            memcpy(out + o, "'\\''", 4);
+            o += 4;
+        } else {
+            out[o++] = *p;
+        }
+    }
+    if (o + 1 < n) out[o++] = '\'';
+    out[o] = 0;
+}
+
+/* The `inrgan render` command that writes exactly the state's full-resolution image. */
+static void format_command(const viewer *v, char *buf, size_t n) {
+    const vw_job *j = &v->state;
+    char model[4200];
+    shell_quote(v->model_path, model, sizeof model);
+    int o = snprintf(buf, n, "inrgan render --backend cpu -m %s --size %dx%d --view %.17g,%.17g,%.17g,%.17g", model,
+                     j->width, j->height, j->view.x0, j->view.y0, j->view.x1, j->view.y1);
+    if (o < 0 || (size_t)o >= n) return;
+    if (j->t == 0)
+        o += snprintf(buf + o, n - o, " --seeds %u", (unsigned)j->seed_a);
+    else
+        o += snprintf(buf + o, n - o, " --interp %u,%u --t %.17g --space %s", (unsigned)j->seed_a,
+                      (unsigned)j->seed_b, (double)j->t, space_names[j->space]);
+    if (o < 0 || (size_t)o >= n) return;
+    o += snprintf(buf + o, n - o, " --truncation %.17g", j->psi);
+    if (o >= 0 && (size_t)o < n && j->const_mode == IG_CONST_ZERO) snprintf(buf + o, n - o, " --const-mode zero");
+}
+
+static ig_result print_command(viewer *v, const char *path, ig_error *err) {
+    char cmd[8192];
+    format_command(v, cmd, sizeof cmd);
+    if (!path) {
+        printf("%s\n", cmd);
+        fflush(stdout);
+        return IG_OK;
+    }
+    FILE *fp = fopen(path, "w");
+    if (!fp) return ig_error_set(err, IG_ERR_OUTPUT, "%s: %s", path, strerror(errno));
+    fprintf(fp, "%s\n", cmd);
+    if (fclose(fp) != 0) return ig_error_set(err, IG_ERR_OUTPUT, "%s: %s", path, strerror(errno));
+    return IG_OK;
+}
+
+/* ---- screenshots ------------------------------------------------------------------------- */
+
+static bool full_shown(const viewer *v) {
+    vw_job full = v->state;
+    full.scale = 1;
+    return v->have_shown && vw_job_equal(&v->shown.job, &full);
+}
+
+static ig_result write_shot(viewer *v, const char *path, ig_error *err) {
+    ig_result r = ig_png_write(path, v->shown.rgb, v->shown.width, v->shown.height, err);
+    if (r == IG_OK) say(v, "wrote %s (%dx%d)", path, v->shown.width, v->shown.height);
+    return r;
+}
+
+/* S: the next free inrgan-viewer-NNNN.png in -o DIR, once the full render is on screen. */
+static void key_screenshot(viewer *v) {
+    if (v->playing) {
+        v->playing = false;
+        changed(v);
+    }
+    v->shot_pending = true;
+}
+
+static void poll_screenshot(viewer *v) {
+    if (!v->shot_pending || !full_shown(v)) return;
+    v->shot_pending = false;
+    char path[4096];
+    for (int tries = 0; tries < 100000; tries++) {
+        snprintf(path, sizeof path, "%s/inrgan-viewer-%04d.png", v->out_dir, v->shot_counter++);
+        if (access(path, F_OK) != 0) break;
+    }
+    ig_error err = {0};
+    ig_result r = write_shot(v, path, &err);
+    if (r != IG_OK) say(v, "screenshot failed: %s", err.msg);
+}
+
+/* ---- input ------------------------------------------------------------------------------- */
+
+static void cycle_space(viewer *v) {
+    v->state.space = (ig_space)((v->state.space + 1) % 3);
+    changed(v);
+}
+
+static void on_key_event(viewer *v, int key, int action, int mods) {
+    if (action != GLFW_PRESS && action != GLFW_REPEAT) return;
+    if (v->entering) {
+        if (key == GLFW_KEY_ENTER || key == GLFW_KEY_KP_ENTER) {
+            v->entering = false;
+            if (v->entry[0]) {
+                unsigned long long s = strtoull(v->entry, NULL, 10);
+                if (s <= 0xffffffffull) go_seed(v, (uint32_t)s);
+                else say(v, "seed %s is larger than 4294967295", v->entry);
+            }
+        } else if (key == GLFW_KEY_ESCAPE) {
+            v->entering = false;
+        } else if (key == GLFW_KEY_BACKSPACE) {
+            size_t n = strlen(v->entry);
+            if (n) v->entry[n - 1] = 0;
+        }
+        v->dirty = true;
+        return;
+    }
+    const ig_view *r = &v->state.view;
+    switch (key) {
+    case GLFW_KEY_ESCAPE:
+    case GLFW_KEY_Q: v->quit = true; break;
+    case GLFW_KEY_H: v->hud = !v->hud; v->dirty = true; break;
+    case GLFW_KEY_R:
+    case GLFW_KEY_0:
+    case GLFW_KEY_KP_0: reset_view(v); break;
+    case GLFW_KEY_EQUAL:
+    case GLFW_KEY_KP_ADD: zoom_center(v, VW_ZOOM_STEP); break;
+    case GLFW_KEY_MINUS:
+    case GLFW_KEY_KP_SUBTRACT: zoom_center(v, 1 / VW_ZOOM_STEP); break;
+    case GLFW_KEY_LEFT: pan(v, -0.1 * (r->x1 - r->x0), 0); break;
+    case GLFW_KEY_RIGHT: pan(v, 0.1 * (r->x1 - r->x0), 0); break;
+    case GLFW_KEY_UP: pan(v, 0, 0.1 * (r->y1 - r->y0)); break;
+    case GLFW_KEY_DOWN: pan(v, 0, -0.1 * (r->y1 - r->y0)); break;
+    case GLFW_KEY_SPACE:
+        v->playing = !v->playing;
+        v->anim_t = now_s();
+        changed(v);
+        break;
+    case GLFW_KEY_LEFT_BRACKET: v->speed = fmax(v->speed / 2, 1.0 / 1024); v->dirty = true; break;
+    case GLFW_KEY_RIGHT_BRACKET: v->speed = fmin(v->speed * 2, 64); v->dirty = true; break;
+    case GLFW_KEY_N: go_seed(v, v->state.seed_b); break;
+    case GLFW_KEY_P: go_seed(v, v->state.t > 0 ? v->state.seed_a : seed_prev(v, v->state.seed_a)); break;
+    case GLFW_KEY_G:
+        v->entering = true;
+        v->entry[0] = 0;
+        v->dirty = true;
+        break;
+    case GLFW_KEY_I: cycle_space(v); break;
+    case GLFW_KEY_COMMA: set_psi(v, round((v->state.psi - VW_PSI_STEP) * 100) / 100); break;
+    case GLFW_KEY_PERIOD: set_psi(v, round((v->state.psi + VW_PSI_STEP) * 100) / 100); break;
+    case GLFW_KEY_PAGE_UP: set_render_size(v, v->state.width * 2, v->state.height * 2); break;
+    case GLFW_KEY_PAGE_DOWN:
+        if (v->state.width >= 16 && v->state.height >= 16) set_render_size(v, v->state.width / 2, v->state.height / 2);
+        break;
+    case GLFW_KEY_F:
+        update_geometry(v);
+        if (v->fb_w > 0 && v->fb_h > 0) set_render_size(v, v->fb_w, v->fb_h);
+        break;
+    case GLFW_KEY_S: key_screenshot(v); break;
+    case GLFW_KEY_C: {
+        ig_error err = {0};
+        print_command(v, NULL, &err);
+        say(v, "printed the inrgan render command on stdout");
+        break;
+    }
+    default: break;
+    }
+    (void)mods;
+}
+
+static void on_char_event(viewer *v, unsigned int cp) {
+    if (!v->entering || cp < '0' || cp > '9') return;
+    size_t n = strlen(v->entry);
+    if (n + 1 < sizeof v->entry && n < 10) {
+        v->entry[n] = (char)cp;
+        v->entry[n + 1] = 0;
+    }
+    v->dirty = true;
+}
+
+static void cb_key(GLFWwindow *w, int key, int scancode, int action, int mods) {
+    (void)w;
+    (void)scancode;
+    on_key_event(g_viewer, key, action, mods);
+}
+
+static void cb_char(GLFWwindow *w, unsigned int cp) {
+    (void)w;
+    on_char_event(g_viewer, cp);
+}
+
+static void cb_scroll(GLFWwindow *w, double dx, double dy) {
+    (void)dx;
+    double cx, cy, px, py;
+    glfwGetCursorPos(w, &cx, &cy);
+    update_geometry(g_viewer);
+    cursor_to_fb(g_viewer, cx, cy, &px, &py);
+    scroll_at(g_viewer, dy, px, py);
+}
+
+static void cb_button(GLFWwindow *w, int button, int action, int mods) {
+    (void)mods;
+    if (button != GLFW_MOUSE_BUTTON_LEFT) return;
+    g_viewer->dragging = action == GLFW_PRESS;
+    glfwGetCursorPos(w, &g_viewer->drag_x, &g_viewer->drag_y);
+    if (!g_viewer->dragging) changed(g_viewer); /* refine after the drag */
+}
+
+static void cb_cursor(GLFWwindow *w, double x, double y) {
+    (void)w;
+    viewer *v = g_viewer;
+    if (!v->dragging) return;
+    double ax, ay, bx, by;
+    update_geometry(v);
+    cursor_to_fb(v, v->drag_x, v->drag_y, &ax, &ay);
+    cursor_to_fb(v, x, y, &bx, &by);
+    v->drag_x = x;
+    v->drag_y = y;
+    drag_by(v, bx - ax, by - ay);
+}
+
+static void cb_framebuffer(GLFWwindow *w, int width, int height) {
+    (void)w;
+    (void)width;
+    (void)height;
+    if (g_viewer->gpu) vw_gpu_resized(g_viewer->gpu);
+    g_viewer->dirty = true;
+}
+
+static void cb_close(GLFWwindow *w) {
+    (void)w;
+    g_viewer->quit = true;
+}
+
+static void cb_glfw_error(int code, const char *msg) { fprintf(stderr, "inrgan-viewer: GLFW error 0x%x: %s\n", code, msg); }
+
+static void wake_main(void) { glfwPostEmptyEvent(); }
+
+/* A key as the keyboard would send it: the key event, then the character for digits. */
+static void simulate_key(viewer *v, int key) {
+    on_key_event(v, key, GLFW_PRESS, 0);
+    if (key >= GLFW_KEY_0 && key <= GLFW_KEY_9) on_char_event(v, (unsigned)('0' + key - GLFW_KEY_0));
+    on_key_event(v, key, GLFW_RELEASE, 0);
+}
+
+/* ---- progressive rendering ---------------------------------------------------------------- */
+
+/* The preview divisor whose render fits the time budget (1 when the full size does). */
+static int fast_scale(const viewer *v) {
+    static const int ks[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
+    double px = (double)v->state.width * v->state.height;
+    if (v->ms_per_px <= 0) return px > 512 * 512 ? 8 : px > 256 * 256 ? 4 : px > 128 * 128 ? 2 : 1;
+    int best = 1;
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        int k = ks[i];
+        if (v->state.width / k < 16 || v->state.height / k < 16) break;
+        best = k;
+        if (v->ms_per_px * px / ((double)k * k) <= VW_BUDGET_MS) break;
+    }
+    return best;
+}
+
+static void schedule(viewer *v, double now) {
+    vw_job want = v->state;
+    bool moving = v->playing || v->dragging || now - v->last_change < v->settle_s;
+    int kf = fast_scale(v);
+    want.scale = 1;
+    if (moving) {
+        want.scale = kf;
+    } else if (kf > 1) {
+        /* still: full resolution, but show a quick preview first if nothing of this state is up */
+        vw_job shown_state = v->shown.job;
+        shown_state.scale = 1;
+        if (!(v->have_shown && vw_job_equal(&shown_state, &want))) want.scale = kf;
+    }
+    if (v->have_submitted && vw_job_equal(&v->submitted, &want)) return;
+    int tile = 0; /* auto: one tile per image unless it is large */
+    int ww, wh;
+    vw_job_size(&want, &ww, &wh);
+    if (!v->cfg->instance_norm && v->ms_per_px > 0) {
+        /* bands of about 100 ms, so a superseded render can be abandoned quickly; instance
+         * norm models keep whole images (every tile would redo the statistics pass) */
+        double rows = 100.0 / (v->ms_per_px * ww);
+        int step = 1 << (v->cfg->n_levels - 1);
+        int t = (int)rows / step * step;
+        if (t < 4 * step) t = 4 * step;
+        if (t < 64) t = 64;
+        if (t < (ww > wh ? ww : wh)) tile = t;
+    }
+    vw_worker_submit(v->worker, &want, tile);
+    v->submitted = want;
+    v->have_submitted = true;
+}
+
+static void take_result(viewer *v) {
+    vw_image img;
+    if (!vw_worker_take(v->worker, &img)) return;
+    if (img.result != IG_OK) {
+        say(v, "render failed: %s [%s]", img.err.msg, ig_result_name(img.result));
+        if (v->scripted) fail(v, img.result, &img.err);
+        return;
+    }
+    if (v->trace)
+        fprintf(stderr, "inrgan-viewer: render %dx%d (1/%d) seed %u t %.3f in %.1f ms\n", img.width, img.height,
+                img.job.scale, (unsigned)img.job.seed_a, (double)img.job.t, img.ms);
+    double px_ms = img.ms / ((double)img.width * img.height);
+    v->ms_per_px = v->ms_per_px > 0 ? 0.7 * v->ms_per_px + 0.3 * px_ms : px_ms;
+    free(v->shown.rgb);
+    v->shown = img;
+    v->have_shown = true;
+    v->upload_pending = true;
+    v->dirty = true;
+}
+
+/* ---- drawing ----------------------------------------------------------------------------- */
+
+/* Where the shown image lands for the current view: the part of it inside the view, in its
+ * pixels (src) and in window pixels (dst). False when nothing of it is visible. */
+static bool reproject(const viewer *v, vw_rect *src, vw_rect *dst) {
+    const ig_view S = v->shown.job.view, V = v->state.view;
+    double ix0 = fmax(V.x0, S.x0), ix1 = fmin(V.x1, S.x1), iy0 = fmax(V.y0, S.y0), iy1 = fmin(V.y1, S.y1);
+    if (!(ix1 > ix0 && iy1 > iy0)) return false;
+    double sw = v->shown.width, sh = v->shown.height;
+    double lw = v->lb.x1 - v->lb.x0, lh = v->lb.y1 - v->lb.y0;
+    src->x0 = (int)lround((ix0 - S.x0) / (S.x1 - S.x0) * sw);
+    src->x1 = (int)lround((ix1 - S.x0) / (S.x1 - S.x0) * sw);
+    src->y0 = (int)lround((S.y1 - iy1) / (S.y1 - S.y0) * sh);
+    src->y1 = (int)lround((S.y1 - iy0) / (S.y1 - S.y0) * sh);
+    dst->x0 = v->lb.x0 + (int)lround((ix0 - V.x0) / (V.x1 - V.x0) * lw);
+    dst->x1 = v->lb.x0 + (int)lround((ix1 - V.x0) / (V.x1 - V.x0) * lw);
+    dst->y0 = v->lb.y0 + (int)lround((V.y1 - iy1) / (V.y1 - V.y0) * lh);
+    dst->y1 = v->lb.y0 + (int)lround((V.y1 - iy0) / (V.y1 - V.y0) * lh);
+    if (src->x0 < 0) src->x0 = 0;
+    if (src->y0 < 0) src->y0 = 0;
+    if (src->x1 > v->shown.width) src->x1 = v->shown.width;
+    if (src->y1 > v->shown.height) src->y1 = v->shown.height;
+    return src->x1 > src->x0 && src->y1 > src->y0 && dst->x1 > dst->x0 && dst->y1 > dst->y0;
+}
+
+static void build_hud(viewer *v, char *t, size_t n, double now) {
+    const vw_job *j = &v->state;
+    int o = 0;
+#define ADD(...) o += snprintf(t + o, (size_t)o < n ? n - o : 0, __VA_ARGS__)
+    ADD("inrgan-viewer   %.1f fps   render %.1f ms", v->fps, v->have_shown ? v->shown.ms : 0.0);
+    if (v->have_shown)
+        ADD(" (%dx%d%s)", v->shown.width, v->shown.height, v->shown.job.scale > 1 ? " preview" : "");
+    if (!vw_worker_idle(v->worker)) ADD("  rendering...");
+    ADD("\ndevice: %s   render: CPU, %d thread%s\n", vw_gpu_device_name(v->gpu), v->threads, v->threads == 1 ? "" : "s");
+    ADD("render size %dx%d   window %dx%d\n", j->width, j->height, v->fb_w, v->fb_h);
+    ADD("view %.6g, %.6g, %.6g, %.6g   zoom %.4g\n", j->view.x0, j->view.y0, j->view.x1, j->view.y1,
+        2.0 / fmin(j->view.x1 - j->view.x0, j->view.y1 - j->view.y0));
+    ADD("seeds %u -> %u   t %.3f   space %s   psi %.3g\n", (unsigned)j->seed_a, (unsigned)j->seed_b, (double)j->t,
+        space_names[j->space], j->psi);
+    ADD("%s at %.3g seeds/s   keys: see --help", v->playing ? "playing" : "paused", v->speed);
+    if (v->entering) ADD("\ngo to seed: %s_   (Enter / Esc)", v->entry);
+    if (now < v->message_until) ADD("\n%s", v->message);
+#undef ADD
+}
+
+static void draw(viewer *v, double now) {
+    update_geometry(v);
+    if (v->fb_w <= 0 || v->fb_h <= 0) return; /* minimised */
+    ig_error err = {0};
+    int ew, eh;
+    bool ready;
+    ig_result r = vw_gpu_begin(v->gpu, &ew, &eh, &ready, &err);
+    if (r != IG_OK) {
+        fail(v, r, &err);
+        return;
+    }
+    if (!ready) return;
+    v->fb_w = v->drawn_w = ew;
+    v->fb_h = v->drawn_h = eh;
+    v->lb = letterbox(ew, eh, v->state.width, v->state.height);
+
+    vw_draw d = {0};
+    if (v->have_shown && v->upload_pending) {
+        d.upload = v->shown.rgb;
+        d.upload_w = v->shown.width;
+        d.upload_h = v->shown.height;
+    }
+    d.blit = v->have_shown && reproject(v, &d.src, &d.dst);
+    if (v->hud) {
+        char text[sizeof v->hud_text];
+        build_hud(v, text, sizeof text, now);
+        int scale = ew >= 1000 ? 2 : 1;
+        if (!v->hud_rgb || strcmp(text, v->hud_text) != 0 || scale != v->hud_scale) {
+            free(v->hud_rgb);
+            v->hud_rgb = NULL;
+            if (vw_hud_render(text, scale, &v->hud_rgb, &v->hud_w, &v->hud_h)) {
+                snprintf(v->hud_text, sizeof v->hud_text, "%s", text);
+                v->hud_scale = scale;
+            }
+        }
+        d.hud = v->hud_rgb;
+        d.hud_w = v->hud_w;
+        d.hud_h = v->hud_h;
+        d.hud_x = d.hud_y = 8;
+    }
+    uint8_t *shot = NULL;
+    int shot_w = 0, shot_h = 0;
+    if (v->window_shot && !v->window_shot_done && full_shown(v)) {
+        d.readback = true;
+        d.readback_rgb = &shot;
+        d.readback_w = &shot_w;
+        d.readback_h = &shot_h;
+    }
+    r = vw_gpu_end(v->gpu, &d, &err);
+    if (r != IG_OK) {
+        fail(v, r, &err);
+        return;
+    }
+    v->upload_pending = false;
+    v->dirty = false;
+    v->last_draw = now;
+    v->presented++;
+    v->fps_frames++;
+    if (now - v->fps_t0 >= 1.0) {
+        v->fps = v->fps_frames / (now - v->fps_t0);
+        v->fps_frames = 0;
+        v->fps_t0 = now;
+    }
+    if (shot) {
+        r = ig_png_write(v->window_shot, shot, shot_w, shot_h, &err);
+        free(shot);
+        if (r != IG_OK) fail(v, r, &err);
+        else say(v, "wrote %s (window, %dx%d)", v->window_shot, shot_w, shot_h);
+        v->window_shot_done = true;
+    }
+}
+
+/* ---- scripts ----------------------------------------------------------------------------- */
+
+/* Starts (and for most commands, finishes) the current command; false while it waits. */
+static bool script_step(viewer *v, const vw_cmd *c, double now) {
+    ig_error err = {0};
+    ig_result r;
+    bool first = !v->cmd_started;
+    if (first) {
+        v->cmd_started = true;
+        v->cmd_t0 = now;
+        v->cmd_frames0 = v->presented;
+    }
+    switch (c->op) {
+    case VW_OP_SIZE: set_render_size(v, c->n[0], c->n[1]); return true;
+    case VW_OP_SEED: go_seed(v, (uint32_t)c->v[0]); return true;
+    case VW_OP_ZOOM: {
+        const ig_view *q = &v->state.view;
+        zoom_about(v, c->v[0], c->at ? c->v[1] : (q->x0 + q->x1) / 2, c->at ? c->v[2] : (q->y0 + q->y1) / 2);
+        return true;
+    }
+    case VW_OP_PAN: pan(v, c->v[0], c->v[1]); return true;
+    case VW_OP_VIEW: set_view(v, (ig_view){c->v[0], c->v[1], c->v[2], c->v[3]}); return true;
+    case VW_OP_RESET: reset_view(v); return true;
+    case VW_OP_STEP: advance_t(v, c->v[0]); return true;
+    case VW_OP_T: v->state.t = (float)c->v[0]; changed(v); return true;
+    case VW_OP_SPACE: v->state.space = c->space; changed(v); return true;
+    case VW_OP_PSI: set_psi(v, c->v[0]); return true;
+    case VW_OP_HUD: v->hud = c->n[0] != 0; v->dirty = true; return true;
+    case VW_OP_PLAY: v->playing = true; v->anim_t = now; changed(v); return true;
+    case VW_OP_PAUSE: v->playing = false; changed(v); return true;
+    case VW_OP_SPEED: v->speed = c->v[0]; return true;
+    case VW_OP_KEY:
+        for (int i = 0; i < c->n_keys; i++) simulate_key(v, c->keys[i]);
+        return true;
+    case VW_OP_SCROLL: scroll_at(v, c->v[0], c->v[1], c->v[2]); return true;
+    case VW_OP_DRAG: drag_by(v, c->v[2] - c->v[0], c->v[3] - c->v[1]); changed(v); return true;
+    case VW_OP_DEVICE_LOST: vw_gpu_inject_device_lost(v->gpu); v->dirty = true; return true;
+    case VW_OP_QUIT: v->quit = true; return true;
+    case VW_OP_PRINT_COMMAND:
+        r = print_command(v, c->path, &err);
+        if (r != IG_OK) fail(v, r, &err);
+        return true;
+    case VW_OP_RESIZE: {
+        if (first) glfwSetWindowSize(v->window, c->n[0], c->n[1]);
+        update_geometry(v);
+        if (v->drawn_w == c->n[0] && v->drawn_h == c->n[1] && v->presented > v->cmd_frames0) return true;
+        if (now - v->cmd_t0 > 5.0) {
+            fprintf(stderr, "inrgan-viewer: script line %d: the window is %dx%d, not %dx%d, after 5 s; going on\n",
+                    c->line, v->fb_w, v->fb_h, c->n[0], c->n[1]);
+            return true;
+        }
+        v->dirty = true;
+        return false;
+    }
+    case VW_OP_WAIT_RENDER: return full_shown(v);
+    case VW_OP_SCREENSHOT:
+        if (!full_shown(v)) return false;
+        r = write_shot(v, c->path, &err);
+        if (r != IG_OK) fail(v, r, &err);
+        return true;
+    case VW_OP_WINDOW_SHOT:
+        if (first) {
+            v->window_shot = c->path;
+            v->window_shot_done = false;
+        }
+        if (!v->window_shot_done) {
+            v->dirty = true;
+            return false;
+        }
+        v->window_shot = NULL;
+        return true;
+    case VW_OP_FRAMES:
+        v->force_frames = v->presented < v->cmd_frames0 + c->n[0];
+        return !v->force_frames;
+    case VW_OP_SLEEP: return now - v->cmd_t0 >= c->v[0];
+    }
+    return true;
+}
+
+static void run_script(viewer *v, double now) {
+    while (!v->quit && v->pc < v->script.count) {
+        if (!script_step(v, &v->script.cmds[v->pc], now)) return;
+        v->pc++;
+        v->cmd_started = false;
+    }
+    if (v->pc >= v->script.count) v->quit = true; /* the script's end ends the session */
+}
+
+/* ---- options ----------------------------------------------------------------------------- */
+
+static void print_help(void) {
+    printf(
+        "inrgan-viewer - explore an INR-GAN generator live: zoom, pan, walk through latents\n"
+        "\n"
+        "usage: inrgan-viewer [-m MODEL] [options]\n"
+        "\n"
+        "options:\n"
+        "  -m, --model FILE        model file (default: %s)\n"
+        "      --seeds LIST        seeds to walk through, e.g. 3,17,42 or 0-9 (default: 0, 1, 2, ...)\n"
+        "      --truncation PSI    truncation psi (default: from the model file)\n"
+        "      --space S           interpolation space: z (slerp, default) | w | params\n"
+        "      --render-size WxH   render resolution (default: the model's, at least 256 wide)\n"
+        "      --window WxH        window size (default 768x768)\n"
+        "      --view X0,Y0,X1,Y1  initial view of the coordinate plane (native: -1,-1,1,1; y up)\n"
+        "      --center X,Y        initial view centre (with --zoom)\n"
+        "      --zoom S            initial zoom: 1 = native, 2 = closer, 0.5 = zoomed out\n"
+        "      --const-mode M      learned constants outside their grid: border (default) | zero\n"
+        "      --threads N         CPU render threads (default: all cores)\n"
+        "  -g, --gpu INDEX|NAME    presenting Vulkan device: index or name substring (default: the\n"
+        "                          best GPU; CPU devices such as llvmpipe only when named)\n"
+        "      --list-devices      list the Vulkan devices and exit\n"
+        "      --validate          Vulkan validation layer on (also INRGAN_VALIDATE=1); any\n"
+        "                          validation error makes the exit code 1\n"
+        "  -o, --output DIR        folder for S screenshots (default: .)\n"
+        "      --play              start with the animation running\n"
+        "      --speed S           animation speed in seeds per second (default 0.5)\n"
+        "      --no-hud            start with the HUD hidden\n"
+        "      --script FILE       run the commands of FILE (docs/viewer.md), exit at its end\n"
+        "      --exit-after N      exit after N presented frames\n"
+        "  -h, --help              this text\n"
+        "\n"
+        "keys:\n"
+        "  mouse wheel             zoom about the cursor (zoom out to see the generator extrapolate)\n"
+        "  left drag               pan\n"
+        "  + / -                   zoom in / out about the centre\n"
+        "  arrows                  pan by a tenth of the view\n"
+        "  R or 0                  reset the view\n"
+        "  space                   play / pause the walk through the seeds\n"
+        "  [ / ]                   half / double the walk speed\n"
+        "  N / P                   next / previous seed\n"
+        "  G, digits, Enter        go to a seed (Esc cancels)\n"
+        "  I                       cycle the interpolation space: z slerp, w lerp, params lerp\n"
+        "  , / .                   truncation psi down / up by 0.05\n"
+        "  Page Up / Page Down     double / halve the render resolution\n"
+        "  F                       render resolution = window size\n"
+        "  H                       show / hide the HUD\n"
+        "  S                       screenshot: PNG of the full-resolution render (no HUD) in -o DIR\n"
+        "  C                       print the `inrgan render` command reproducing the image\n"
+        "  Q or Esc                quit\n"
+        "\n"
+        "exit codes: 0 success, 1 runtime failure (device lost, validation errors), 2 bad usage or input\n",
+        INRGAN_DEFAULT_MODEL);
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "inrgan-viewer: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see inrgan-viewer --help)\n");
+    return 2;
+}
+
+static bool parse_doubles(const char *s, double *v, int n) {
+    const char *p = s;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        v[i] = strtod(p, &end);
+        if (end == p || !isfinite(v[i]) || fabs(v[i]) > 1e12) return false;
+        p = end;
+        if (i + 1 < n) {
+            if (*p != ',') return false;
+            p++;
+        }
+    }
+    return *p == 0;
+}
+
+static bool parse_wxh(const char *s, int *w, int *h) {
+    char extra;
+    return sscanf(s, "%dx%d%c", w, h, &extra) == 2 && *w >= 1 && *h >= 1 && *w <= 16384 && *h <= 16384;
+}
+
+enum {
+    O_SEEDS = 256, O_TRUNC, O_SPACE, O_RENDER_SIZE, O_WINDOW, O_VIEW, O_CENTER, O_ZOOM, O_CONST, O_THREADS,
+    O_LIST, O_VALIDATE, O_PLAY, O_SPEED, O_NO_HUD, O_SCRIPT, O_EXIT_AFTER
+};
+
+typedef struct options {
+    const char *seeds, *script;
+    bool have_psi, have_view, have_center, have_zoom, play, no_hud, list;
+    double psi, center[2], zoom, speed;
+    ig_view view;
+    ig_space space;
+    ig_const_mode const_mode;
+    int rw, rh, ww, wh;
+} options;
+
+/* -1: go on; else an exit code. */
+static int parse_options(int argc, char **argv, viewer *v, options *o) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},       {"seeds", required_argument, 0, O_SEEDS},
+        {"truncation", required_argument, 0, O_TRUNC}, {"space", required_argument, 0, O_SPACE},
+        {"render-size", required_argument, 0, O_RENDER_SIZE}, {"window", required_argument, 0, O_WINDOW},
+        {"view", required_argument, 0, O_VIEW},     {"center", required_argument, 0, O_CENTER},
+        {"zoom", required_argument, 0, O_ZOOM},     {"const-mode", required_argument, 0, O_CONST},
+        {"threads", required_argument, 0, O_THREADS}, {"gpu", required_argument, 0, 'g'},
+        {"list-devices", no_argument, 0, O_LIST},   {"validate", no_argument, 0, O_VALIDATE},
+        {"output", required_argument, 0, 'o'},      {"play", no_argument, 0, O_PLAY},
+        {"speed", required_argument, 0, O_SPEED},   {"no-hud", no_argument, 0, O_NO_HUD},
+        {"script", required_argument, 0, O_SCRIPT}, {"exit-after", required_argument, 0, O_EXIT_AFTER},
+        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
+    o->speed = 0.5;
+    int c;
+    while ((c = getopt_long(argc, argv, "m:g:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': v->model_path = optarg; break;
+        case 'g': v->gpu_name = optarg; break;
+        case 'o': v->out_dir = optarg; break;
+        case O_SEEDS: o->seeds = optarg; break;
+        case O_TRUNC:
+            if (!parse_doubles(optarg, &o->psi, 1)) return usage_error("--truncation '%s' is not a number", optarg);
+            o->have_psi = true;
+            break;
+        case O_SPACE:
+            if (strcmp(optarg, "z") == 0) o->space = IG_SPACE_Z;
+            else if (strcmp(optarg, "w") == 0) o->space = IG_SPACE_W;
+            else if (strcmp(optarg, "params") == 0) o->space = IG_SPACE_PARAMS;
+            else return usage_error("--space '%s' is not z, w or params", optarg);
+            break;
+        case O_RENDER_SIZE:
+            if (!parse_wxh(optarg, &o->rw, &o->rh) || (double)o->rw * o->rh > VW_MAX_PIXELS)
+                return usage_error("--render-size '%s' is not WxH (1..16384, at most 16 Mpixels)", optarg);
+            break;
+        case O_WINDOW:
+            if (!parse_wxh(optarg, &o->ww, &o->wh)) return usage_error("--window '%s' is not WxH", optarg);
+            break;
+        case O_VIEW: {
+            double q[4];
+            if (!parse_doubles(optarg, q, 4) || !(q[2] > q[0]) || !(q[3] > q[1]))
+                return usage_error("--view '%s' is not X0,Y0,X1,Y1 with X0 < X1 and Y0 < Y1", optarg);
+            o->view = (ig_view){q[0], q[1], q[2], q[3]};
+            o->have_view = true;
+            break;
+        }
+        case O_CENTER:
+            if (!parse_doubles(optarg, o->center, 2)) return usage_error("--center '%s' is not X,Y", optarg);
+            o->have_center = true;
+            break;
+        case O_ZOOM:
+            if (!parse_doubles(optarg, &o->zoom, 1) || !(o->zoom > 0))
+                return usage_error("--zoom '%s' is not a positive number", optarg);
+            o->have_zoom = true;
+            break;
+        case O_CONST:
+            if (strcmp(optarg, "border") == 0) o->const_mode = IG_CONST_BORDER;
+            else if (strcmp(optarg, "zero") == 0) o->const_mode = IG_CONST_ZERO;
+            else return usage_error("--const-mode '%s' is not border or zero", optarg);
+            break;
+        case O_THREADS: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || end == optarg || n < 1 || n > 1024) return usage_error("--threads '%s' is not 1..1024", optarg);
+            v->threads = (int)n;
+            break;
+        }
+        case O_LIST: o->list = true; break;
+        case O_VALIDATE: v->validate = true; break;
+        case O_PLAY: o->play = true; break;
+        case O_SPEED:
+            if (!parse_doubles(optarg, &o->speed, 1) || o->speed < 0 || o->speed > 64)
+                return usage_error("--speed '%s' is not 0..64 seeds per second", optarg);
+            break;
+        case O_NO_HUD: o->no_hud = true; break;
+        case O_SCRIPT: o->script = optarg; break;
+        case O_EXIT_AFTER: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || end == optarg || n < 1 || n > 1000000000) return usage_error("--exit-after '%s' is not a frame count", optarg);
+            v->exit_after = (int)n;
+            break;
+        }
+        case 'h': print_help(); return 0;
+        default: return 2;
+        }
+    }
+    if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
+    if (o->have_view && (o->have_center || o->have_zoom))
+        return usage_error("%s", "give --view or --center/--zoom, not both");
+    return -1;
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+
+static ig_result cpu_backend(void *ctx, const ig_render_desc *desc, float *out, ig_error *err) {
+    (void)ctx;
+    return ig_cpu_render(desc, out, err);
+}
+
+static ig_result setup(viewer *v, const options *o, ig_error *err) {
+    ig_result r = ig_model_load(v->model_path, &v->model, err);
+    if (r != IG_OK) return r;
+    v->cfg = ig_model_config(v->model);
+    if (o->seeds) {
+        r = ig_seeds_parse(o->seeds, &v->walk, &v->walk_n, err);
+        if (r != IG_OK) return r;
+    }
+    /* state */
+    int res = v->cfg->resolution, rw = o->rw, rh = o->rh;
+    if (!rw) {
+        rw = res;
+        while (rw < 256 && rw * 2 <= 16384) rw *= 2;
+        rh = rw;
+    }
+    v->state.width = rw;
+    v->state.height = rh;
+    v->state.scale = 1;
+    v->state.space = o->space;
+    v->state.psi = o->have_psi ? o->psi : v->cfg->truncation_psi;
+    v->state.const_mode = o->const_mode;
+    if (o->have_view) v->state.view = o->view;
+    else if (o->have_center || o->have_zoom)
+        v->state.view = fit_view(o->have_center ? o->center[0] : 0, o->have_center ? o->center[1] : 0,
+                                 1 / (o->have_zoom ? o->zoom : 1), rw, rh);
+    else v->state.view = fit_view(0, 0, 1, rw, rh);
+    go_seed(v, v->walk_n ? v->walk[0] : 0);
+    v->playing = o->play;
+    v->speed = o->speed;
+    v->hud = !o->no_hud;
+
+    if (o->script) {
+        r = vw_script_load(o->script, &v->script, err);
+        if (r != IG_OK) return r;
+        v->scripted = true;
+    }
+    v->settle_s = v->scripted ? 0 : VW_SETTLE_S;
+
+    /* window and presenter */
+    glfwSetErrorCallback(cb_glfw_error);
+    if (!glfwInit())
+        return ig_error_set(err, IG_ERR_NO_DEVICE, "cannot open a window (no display? run under xvfb-run -a)");
+    if ((r = vw_gpu_init_loader(err)) != IG_OK) return r;
+    if (!glfwVulkanSupported()) return ig_error_set(err, IG_ERR_NO_DEVICE, "GLFW finds no Vulkan loader");
+    glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
+    char title[512];
+    snprintf(title, sizeof title, "inrgan-viewer - %s", v->model_path);
+    v->window = glfwCreateWindow(o->ww ? o->ww : 768, o->wh ? o->wh : 768, title, NULL, NULL);
+    if (!v->window) return ig_error_set(err, IG_ERR_NO_DEVICE, "cannot create the window");
+    glfwSetKeyCallback(v->window, cb_key);
+    glfwSetCharCallback(v->window, cb_char);
+    glfwSetScrollCallback(v->window, cb_scroll);
+    glfwSetMouseButtonCallback(v->window, cb_button);
+    glfwSetCursorPosCallback(v->window, cb_cursor);
+    glfwSetFramebufferSizeCallback(v->window, cb_framebuffer);
+    glfwSetWindowCloseCallback(v->window, cb_close);
+    vw_gpu_desc gd = {.window = v->window, .gpu = v->gpu_name, .validate = v->validate};
+    if ((r = vw_gpu_create(&gd, &v->gpu, err)) != IG_OK) return r;
+    fprintf(stderr, "inrgan-viewer: presenting on %s; rendering on the CPU (%d threads)%s\n",
+            vw_gpu_device_name(v->gpu), v->threads, v->validate ? "; validation on" : "");
+    return vw_worker_create(v->model, cpu_backend, NULL, v->threads, wake_main, &v->worker, err);
+}
+
+static void teardown(viewer *v) {
+    vw_worker_destroy(v->worker); /* first: it may post events to GLFW */
+    vw_gpu_destroy(v->gpu);
+    if (v->window) glfwDestroyWindow(v->window);
+    glfwTerminate();
+    free(v->shown.rgb);
+    free(v->hud_rgb);
+    free(v->walk);
+    vw_script_free(&v->script);
+    ig_model_free(v->model);
+}
+
+/* INRGAN_PIN_VULKAN_LIBS=1: keep lavapipe and the validation layer loaded until exit. The
+ * loader unloads them at vkDestroyInstance while their globals still reference heap blocks,
+ * which LeakSanitizer would report as leaks of an unknown module (docs/viewer.md, ASan). */
+static void pin_vulkan_libs(void) {
+    const char *env = getenv("INRGAN_PIN_VULKAN_LIBS");
+    if (!env || !*env || strcmp(env, "0") == 0) return;
+    static const char *libs[] = {"libvulkan_lvp.so", "libVkLayer_khronos_validation.so"};
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+        void *h = dlopen(libs[i], RTLD_NOW | RTLD_NODELETE);
+        if (h) dlclose(h); /* the library stays: RTLD_NODELETE */
+    }
+}
+
+int main(int argc, char **argv) {
+    viewer v_ = {0}, *v = &v_;
+    pin_vulkan_libs();
+    g_viewer = v;
+    v->model_path = INRGAN_DEFAULT_MODEL;
+    v->out_dir = ".";
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    v->threads = cores > 1 ? (int)(cores < 1024 ? cores : 1024) : 1;
+    const char *env = getenv("INRGAN_VALIDATE");
+    v->validate = env && *env && strcmp(env, "0") != 0;
+    env = getenv("INRGAN_VIEWER_TRACE"); /* one line per finished render on stderr */
+    v->trace = env && *env && strcmp(env, "0") != 0;
+    options o;
+    int rc = parse_options(argc, argv, v, &o);
+    if (rc >= 0) return rc;
+    ig_error err = {0};
+    if (o.list) {
+        ig_result r = vw_gpu_list(stdout, v->validate, &err);
+        if (r != IG_OK) fail(v, r, &err);
+        return v->exit_code;
+    }
+
+    ig_result r = setup(v, &o, &err);
+    if (r != IG_OK) fail(v, r, &err);
+    double now = now_s();
+    v->fps_t0 = now;
+    v->anim_t = now;
+    while (!v->quit) {
+        now = now_s();
+        if (v->scripted) run_script(v, now);
+        if (glfwWindowShouldClose(v->window)) v->quit = true;
+        if (v->quit) break;
+        if (v->playing) {
+            double dt = now - v->anim_t;
+            if (dt > 0.25) dt = 0.25; /* after a stall, do not jump */
+            advance_t(v, v->speed * dt);
+        }
+        v->anim_t = now;
+        schedule(v, now);
+        take_result(v);
+        poll_screenshot(v);
+        if (v->quit) break;
+
+        bool hud_due = v->hud && now - v->last_draw >= 0.5;
+        if (v->dirty || v->upload_pending || hud_due || v->force_frames || v->exit_after) draw(v, now);
+        if (v->exit_after && v->presented >= v->exit_after) v->quit = true;
+        if (v->quit) break;
+
+        bool busy = v->playing || v->dragging || v->scripted || v->force_frames || v->exit_after || v->dirty;
+        update_geometry(v);
+        if (v->fb_w <= 0 || v->fb_h <= 0) glfwWaitEventsTimeout(0.1); /* minimised: nothing to draw */
+        else glfwWaitEventsTimeout(busy ? 1.0 / 120 : 0.5);
+    }
+
+    teardown(v);
+    if (v->validate) {
+        int e = vw_gpu_validation_errors(), w = vw_gpu_validation_warnings();
+        fprintf(stderr, "inrgan-viewer: validation: %d error%s, %d warning%s\n", e, e == 1 ? "" : "s", w,
+                w == 1 ? "" : "s");
+        if (e && !v->exit_code) v->exit_code = 1;
+    }
+    return v->exit_code;
+}

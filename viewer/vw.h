@@ -1,0 +1,141 @@
+/* vw.h - inrgan-viewer internals: the image a frame shows (vw_job), the render worker, the
+ * Vulkan presenter, the HUD rasterizer and the script parser.
+ *
+ *   main.c    options, window, input, state, progressive scheduling, script execution
+ *   worker.c  a render thread: vw_job -> ig_render_image (the CLI's code path) -> RGB8
+ *   gpu.c     Vulkan instance/device/swapchain; uploads RGB8 into an image, blits it letterboxed
+ *             into the swapchain image, copies the HUD on top, presents
+ *   hud.c     stb_easy_font quads rasterized into an RGB8 panel
+ *   script.c  the --script language (docs/viewer.md)
+ */
+#ifndef VW_H
+#define VW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "inrgan.h"
+
+/* ---- the image of one frame: everything `inrgan render` needs to reproduce it ---------- */
+typedef struct vw_job {
+    ig_view view;
+    int width, height;        /* render size at full resolution */
+    int scale;                /* progressive preview: 1 = full resolution, k = (width/k) x (height/k) */
+    uint32_t seed_a, seed_b;
+    float t;                  /* 0: seed_a alone; else the point t from seed_a to seed_b */
+    ig_space space;
+    double psi;
+    ig_const_mode const_mode;
+} vw_job;
+
+bool vw_job_equal(const vw_job *a, const vw_job *b);
+/* The size a job renders at (its preview size when scale > 1). */
+void vw_job_size(const vw_job *j, int *width, int *height);
+
+/* ---- worker.c: one render thread, latest request wins ------------------------------------ */
+typedef struct vw_worker vw_worker;
+
+typedef struct vw_image {
+    vw_job job;
+    int width, height;
+    uint8_t *rgb;             /* width * height * 3, top row first; owned by the taker */
+    double ms;                /* wall time of the render */
+    ig_result result;         /* != IG_OK: rgb is NULL and err says why */
+    ig_error err;
+} vw_image;
+
+/* backend: the function that renders one plan (ig_cpu_render by default; the Vulkan backend
+ * has the same signature). notify is called from the worker thread after each result. */
+ig_result vw_worker_create(const ig_model *model, ig_backend_fn backend, void *backend_ctx, int threads,
+                           void (*notify)(void), vw_worker **out, ig_error *err);
+/* Replaces any pending request. A running render is abandoned (between row bands) when the
+ * new job is much cheaper: the view moved on and a coarse preview is wanted now. tile: the
+ * tile side for ig_render_image (0 = auto); it never changes the pixels. */
+void vw_worker_submit(vw_worker *w, const vw_job *job, int tile);
+/* The newest finished image, if one arrived since the last call. */
+bool vw_worker_take(vw_worker *w, vw_image *out);
+bool vw_worker_idle(vw_worker *w);
+void vw_worker_destroy(vw_worker *w);
+
+/* ---- gpu.c: presenting through a Vulkan swapchain ---------------------------------------- */
+struct GLFWwindow;
+typedef struct vw_gpu vw_gpu;
+
+typedef struct vw_gpu_desc {
+    struct GLFWwindow *window;
+    const char *gpu;          /* NULL/"auto", an index, or a case-insensitive name substring */
+    bool validate;            /* VK_LAYER_KHRONOS_validation + an error-counting messenger */
+} vw_gpu_desc;
+
+typedef struct vw_rect {
+    int x0, y0, x1, y1;
+} vw_rect;
+
+typedef struct vw_draw {
+    const uint8_t *upload;    /* new content, RGB8 upload_w x upload_h, or NULL */
+    int upload_w, upload_h;
+    bool blit;                /* blit src (content pixels) to dst (window pixels) */
+    vw_rect src, dst;
+    const uint8_t *hud;       /* RGB8 panel copied at (hud_x, hud_y), or NULL */
+    int hud_w, hud_h, hud_x, hud_y;
+    bool readback;            /* read the finished window image back (RGB8, malloc'd) */
+    uint8_t **readback_rgb;
+    int *readback_w, *readback_h;
+} vw_draw;
+
+/* Instance without a window: prints the physical devices (--list-devices). */
+ig_result vw_gpu_list(FILE *fp, bool validate, ig_error *err);
+/* Must be called after glfwInit and before any window exists (loads Vulkan through volk). */
+ig_result vw_gpu_init_loader(ig_error *err);
+ig_result vw_gpu_create(const vw_gpu_desc *desc, vw_gpu **out, ig_error *err);
+const char *vw_gpu_device_name(const vw_gpu *g);
+/* Acquires the next swapchain image. *ready = false: no frame now (minimised, or the
+ * swapchain was out of date and has been / will be recreated); call again later. */
+ig_result vw_gpu_begin(vw_gpu *g, int *width, int *height, bool *ready, ig_error *err);
+ig_result vw_gpu_end(vw_gpu *g, const vw_draw *draw, ig_error *err);
+void vw_gpu_resized(vw_gpu *g);
+/* Test hook: the next frame reports VK_ERROR_DEVICE_LOST (the device itself stays fine). */
+void vw_gpu_inject_device_lost(vw_gpu *g);
+void vw_gpu_destroy(vw_gpu *g);
+/* Messages the validation layer reported so far (errors, warnings). */
+int vw_gpu_validation_errors(void);
+int vw_gpu_validation_warnings(void);
+
+/* ---- hud.c ------------------------------------------------------------------------------- */
+/* Rasterizes `text` (ASCII, '\n' separated lines) with stb_easy_font at an integer scale into
+ * a malloc'd RGB8 panel with a dark background. Returns false when out of memory. */
+bool vw_hud_render(const char *text, int scale, uint8_t **rgb, int *width, int *height);
+
+/* ---- script.c ---------------------------------------------------------------------------- */
+typedef enum vw_op {
+    VW_OP_SIZE, VW_OP_SEED, VW_OP_ZOOM, VW_OP_PAN, VW_OP_VIEW, VW_OP_RESET, VW_OP_STEP, VW_OP_T,
+    VW_OP_SPACE, VW_OP_PSI, VW_OP_RESIZE, VW_OP_WAIT_RENDER, VW_OP_SCREENSHOT, VW_OP_WINDOW_SHOT,
+    VW_OP_PRINT_COMMAND, VW_OP_HUD, VW_OP_PLAY, VW_OP_PAUSE, VW_OP_SPEED, VW_OP_FRAMES, VW_OP_SLEEP,
+    VW_OP_KEY, VW_OP_SCROLL, VW_OP_DRAG, VW_OP_DEVICE_LOST, VW_OP_QUIT
+} vw_op;
+
+#define VW_MAX_KEYS 32
+
+typedef struct vw_cmd {
+    vw_op op;
+    int line;
+    double v[4];              /* numbers of the command */
+    int n[2];                 /* sizes, counts */
+    bool at;                  /* zoom ... at X,Y / scroll ... at PX,PY given */
+    ig_space space;
+    char *path;               /* screenshot / print-command file (NULL: stdout) */
+    int keys[VW_MAX_KEYS];    /* key: GLFW key codes; chars (seed digits) as -codepoint */
+    int n_keys;
+} vw_cmd;
+
+typedef struct vw_script {
+    vw_cmd *cmds;
+    int count;
+} vw_script;
+
+/* Parses the whole file up front; a bad line is an error naming FILE:LINE. */
+ig_result vw_script_load(const char *path, vw_script *s, ig_error *err);
+void vw_script_free(vw_script *s);
+
+#endif
