@@ -14,6 +14,14 @@
  *   INRGAN_DISABLE_FP16=1      never use the fp16 storage path (precision auto/fp16 -> fp32)
  *   INRGAN_DISABLE_COOPMAT=1   never use cooperative matrices
  *   INRGAN_PIPELINE_CACHE=0    no on-disk pipeline cache
+ *   INRGAN_VK_TRACE=1          print every recorded dispatch (shader, groups, windows) to stderr
+ *
+ * Renders accept every plan of src/plan.c (views, padded sizes, tiles, strides, const modes),
+ * instance-norm models (statistics from a native-size pass, as the CPU backend) and
+ * interpolation in z, w or params space, and match ig_cpu_render within 1e-4 (fp32) or 2e-2
+ * (fp16, coopmat) of max(1, max|ref|). On llvmpipe, whose shaders stop looping after 65535
+ * iterations per invocation, renders of models too wide for that are refused
+ * (IG_ERR_UNSUPPORTED) instead of being computed wrong; use the CPU backend there.
  *
  * Every failure returns an ig_result and fills ig_error with one line naming the Vulkan call
  * and the VkResult name, e.g.

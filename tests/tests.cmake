@@ -35,3 +35,7 @@ endif()
 
 add_test(NAME convert COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_convert.py --inrgan ${IG_CLI})
 set_tests_properties(convert PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
+
+if(EXISTS ${CMAKE_SOURCE_DIR}/tests/vk_tests.cmake)
+  include(${CMAKE_SOURCE_DIR}/tests/vk_tests.cmake)
+endif()

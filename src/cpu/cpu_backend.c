@@ -213,6 +213,7 @@ typedef struct ig__layer_list {
 static void ig__layer_list_make(const ig_model *m, ig__layer_list *l) {
     const ig_config *c = &m->cfg;
     l->n = 0;
+    l->offset[0] = 0;
     for (int i = 0; i < c->n_blocks; i++) {
         const ig_block_tensors *t = &m->blocks[i];
         for (int kind = 0; kind < 2 + c->blocks[i].extra_convs + 1; kind++) {

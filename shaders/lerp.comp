@@ -1,0 +1,25 @@
+#version 450
+// lerp.comp - interpolation of per-image vectors (src/vk/vk_render.c; ig_render_desc z_b, t,
+// space): a[n][i] = a (t = 0), b (t = 1), else (1 - t) a + t b, t per image, in place in a.
+// Record: 0 len  1 n_img  2 a_base  3 stride (both)  4 b_base  5.. t of each image (float bits)
+#ifdef IG_F16
+#extension GL_EXT_shader_16bit_storage : require
+#define ST float16_t
+#else
+#define ST float
+#endif
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
+layout(std430, binding = 1) buffer A { ST av[]; };
+layout(std430, binding = 2) readonly buffer B { ST bv[]; };
+layout(push_constant) uniform PC { uint rec; } pc;
+
+void main() {
+    uint r = pc.rec;
+    uint i = gl_GlobalInvocationID.x, n = gl_GlobalInvocationID.y, n_img = meta[r + 1];
+    if (i >= meta[r + 0] || n >= n_img) return;
+    float t = uintBitsToFloat(meta[r + 5 + n]);
+    uint qa = meta[r + 2] + n * meta[r + 3] + i, qb = meta[r + 4] + n * meta[r + 3] + i;
+    if (t == 1.0) av[qa] = bv[qb];
+    else if (t != 0.0) av[qa] = ST((1.0 - t) * float(av[qa]) + t * float(bv[qb]));
+}

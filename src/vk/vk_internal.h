@@ -1,0 +1,233 @@
+/* vk_internal.h - shared by the files of src/vk/ only.
+ *
+ *   vk_util.c    VkResult names, the check macro, allocation-failure injection, env switches
+ *   vk_ctx.c     instance, messenger, physical-device listing and choice, device, queue
+ *   vk_mem.c     device memory: blocks sub-allocated by arenas, descriptor windows
+ *   vk_pipe.c    embedded SPIR-V, pipelines, the on-disk pipeline cache
+ *   vk_render.c  model/plan uploads, the per-render dispatch list, recording, readback
+ */
+#ifndef IG_VK_INTERNAL_H
+#define IG_VK_INTERNAL_H
+
+#ifndef VK_NO_PROTOTYPES
+#define VK_NO_PROTOTYPES
+#endif
+#include <volk.h>
+
+#include "ig_vk.h"
+
+/* ---- errors ---------------------------------------------------------------------------- */
+const char *ig__vk_result_name(VkResult r);
+ig_result ig__vk_result_code(VkResult r);
+/* Fills err with "<call> failed: <VK_...>" (plus a hint for memory errors). */
+ig_result ig__vk_fail(ig_error *err, VkResult r, const char *call, const char *file, int line);
+/* ig__vk_fail, adding " (injected)" when the failure was injected. */
+ig_result ig__vk_fail_alloc(ig_vk_context *ctx, ig_error *err, VkResult r, const char *call,
+                            const char *file, int line);
+
+/* Evaluates a Vulkan call that returns VkResult; on failure fills err and jumps to `fail`
+ * with `res` set. The expression text is the message, so it names the call. */
+#define IG_VK_CHECK(expr)                                                                   \
+    do {                                                                                    \
+        VkResult ig__r = (expr);                                                            \
+        if (ig__r != VK_SUCCESS) {                                                          \
+            res = ig__vk_fail(err, ig__r, #expr, __FILE__, __LINE__);                       \
+            goto fail;                                                                      \
+        }                                                                                   \
+    } while (0)
+
+/* The same for calls that create or allocate something: counted, and failed on purpose when
+ * the injection counter says so (ig_vk_desc.fail_alloc_at). An injected failure does not
+ * call the function, so its output handle stays VK_NULL_HANDLE. */
+#define IG_VK_ALLOC(ctx, expr)                                                              \
+    do {                                                                                    \
+        VkResult ig__r = ig__vk_inject(ctx) ? VK_ERROR_OUT_OF_DEVICE_MEMORY : (expr);       \
+        if (ig__r != VK_SUCCESS) {                                                          \
+            res = ig__vk_fail_alloc(ctx, err, ig__r, #expr, __FILE__, __LINE__);            \
+            goto fail;                                                                      \
+        }                                                                                   \
+    } while (0)
+
+/* Always-on invariant check (programmer errors only). */
+#define IG_VK_ASSERT(x)                                                                     \
+    do {                                                                                    \
+        if (!(x)) ig__vk_assert_fail(#x, __FILE__, __LINE__);                               \
+    } while (0)
+void ig__vk_assert_fail(const char *what, const char *file, int line);
+
+bool ig__env_flag(const char *name); /* "1", "true", "yes", "on" */
+
+/* ---- memory ---------------------------------------------------------------------------- */
+typedef struct ig__vk_block {
+    VkDeviceMemory mem;
+    VkBuffer buf;
+    VkDeviceSize size, used; /* of the buffer */
+    VkDeviceSize mem_size;   /* of the memory (counted in the budget) */
+    uint8_t *map; /* NULL when not host visible */
+    bool device;  /* from the device memory type (else the host/staging type) */
+    struct ig__vk_block *next;
+} ig__vk_block;
+
+/* A bump allocator over blocks; everything in it is freed at once. */
+typedef struct ig_vk_arena {
+    ig__vk_block *head;
+    bool device;
+    VkDeviceSize block_size;
+} ig_vk_arena;
+
+/* A sub-allocation: a byte range of one block's VkBuffer. */
+typedef struct ig_vk_buf {
+    VkBuffer buf;
+    VkDeviceSize off, size;
+    uint8_t *map; /* host pointer of byte 0, or NULL */
+} ig_vk_buf;
+
+ig_result ig__vk_arena_alloc(ig_vk_context *ctx, ig_vk_arena *arena, VkDeviceSize size,
+                             ig_vk_buf *out, ig_error *err);
+void ig__vk_arena_free(ig_vk_context *ctx, ig_vk_arena *arena);
+/* Makes sure the arena's current block has `size` free bytes (one block for a known total). */
+ig_result ig__vk_arena_reserve(ig_vk_context *ctx, ig_vk_arena *arena, VkDeviceSize size,
+                               ig_error *err);
+/* Device bytes still allowed by the budget (heap size or the cap_heap_bytes test hook). */
+VkDeviceSize ig__vk_heap_left(const ig_vk_context *ctx);
+
+/* A descriptor window: [off, off+range) of a buffer, off aligned down to the storage offset
+ * alignment; *base is the element index of byte `byte_off` inside the window. */
+typedef struct ig__vk_window {
+    VkBuffer buf;
+    VkDeviceSize off, range;
+} ig__vk_window;
+ig__vk_window ig__vk_window_of(ig_vk_context *ctx, const ig_vk_buf *b, VkDeviceSize byte_off,
+                               VkDeviceSize byte_len, uint32_t elem_size, uint32_t *base);
+
+/* ---- pipelines ------------------------------------------------------------------------- */
+enum {
+    IG_SH_FC = 0,
+    IG_SH_WGEN,
+    IG_SH_WGEN_F16,
+    IG_SH_WNORM,
+    IG_SH_LEVEL,
+    IG_SH_LEVEL_F16,
+    IG_SH_LEVEL_FUSED,
+    IG_SH_LEVEL_FUSED_F16,
+    IG_SH_NORM1,
+    IG_SH_NORM1_F16,
+    IG_SH_NORM2,
+    IG_SH_LEVEL_COOP,
+    IG_SH_LEVEL_COOP_EMU,
+    IG_SH_LERP,
+    IG_SH_LERP_F16,
+    IG_SH_COUNT
+};
+#define IG_VK_BINDINGS 12
+#define IG_VK_MAX_SPEC 8
+
+typedef struct ig__vk_pipeline {
+    int shader;
+    uint32_t spec[IG_VK_MAX_SPEC];
+    VkPipeline pipe;
+} ig__vk_pipeline;
+
+/* The SPIR-V of one shader variant (generated, embedded at build time). */
+typedef struct ig__vk_spirv {
+    const char *name;
+    const uint32_t *code;
+    size_t bytes;
+} ig__vk_spirv;
+const ig__vk_spirv *ig__vk_shader(int id);
+
+ig_result ig__vk_pipe_init(ig_vk_context *ctx, const char *cache_dir, ig_error *err);
+void ig__vk_pipe_destroy(ig_vk_context *ctx);
+/* Returns (creating once) the pipeline of shader `id` with specialization constants
+ * spec[0..n) bound to constant_id 0..n-1. */
+ig_result ig__vk_pipeline_get(ig_vk_context *ctx, int id, const uint32_t *spec, int n,
+                              VkPipeline *out, ig_error *err);
+
+/* ---- the context ----------------------------------------------------------------------- */
+typedef struct ig__vk_model ig__vk_model; /* vk_render.c */
+typedef struct ig__vk_plan ig__vk_plan;
+
+struct ig_vk_context {
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    VkPhysicalDevice phys;
+    VkDevice device;
+    struct VolkDeviceTable vk;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkCommandPool cmd_pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+
+    ig_vk_device_info info;
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties mem_props;
+    uint8_t pipeline_cache_uuid[VK_UUID_SIZE];
+    uint32_t driver_version;
+
+    /* memory */
+    uint32_t device_type, host_type;
+    bool uma;                   /* device memory is host visible + coherent: no staging */
+    VkDeviceSize range;         /* usable descriptor range (cap, minus alignment) */
+    VkDeviceSize align;         /* storage offset alignment (and atom size) */
+    VkDeviceSize max_alloc;     /* one VkDeviceMemory at most */
+    VkDeviceSize heap_budget;   /* bytes we allow ourselves in the device heap */
+    VkDeviceSize heap_used, heap_peak;
+    uint32_t blocks;
+
+    /* allocation-failure injection */
+    uint32_t alloc_count;
+    uint32_t fail_at;           /* absolute alloc_count that fails; 0 = never */
+    bool injected;
+
+    /* validation */
+    bool validation;
+    uint32_t validation_errors;
+    char validation_msg[1024];
+
+    /* features in use */
+    bool fp16;                  /* fp16 storage path selected */
+    bool fp16_ok, coopmat_ok;   /* supported and not disabled */
+    bool coopmat;               /* coopmat level kernel allowed */
+    bool coop_emu;              /* ... with emulated matrix products (test hook) */
+    bool fused_fmm;
+    ig_vk_precision precision;
+
+    /* pipelines */
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout pipe_layout;
+    VkPipelineCache pipe_cache;
+    char pipe_cache_path[1024];
+    size_t pipe_cache_loaded;   /* bytes of cache data read from disk (0 = none) */
+    int pipe_cache_new;         /* pipelines created since load */
+    ig__vk_pipeline *pipes;
+    int n_pipes, cap_pipes;
+
+    /* caches of vk_render.c */
+    ig__vk_model *model;
+    ig__vk_plan *plan;          /* the render's plan */
+    ig__vk_plan *plan_stats;    /* the instance-norm statistics plan (native size), or NULL */
+    ig_vk_arena work;
+    ig_vk_arena stage;
+    VkDeviceSize work_size;     /* bytes reserved in `work` by the last render */
+
+    /* llvmpipe ends every loop of a shader invocation after 65535 iterations in total (all
+     * loops together, gallivm LP_MAX_TGSI_LOOP_ITERATIONS) and carries on with wrong values:
+     * renders whose kernels would loop more are refused there. 0 = no such limit. */
+    uint64_t loop_limit;
+
+    bool lost;
+    ig_vk_mem_stats stats;
+    char summary[768];
+};
+
+/* True when the next counted allocation must fail (and counts it). */
+bool ig__vk_inject(ig_vk_context *ctx);
+
+/* vk_render.c */
+void ig__vk_render_release(ig_vk_context *ctx);
+
+/* One submission of ctx->cmd, waiting on ctx->fence. */
+ig_result ig__vk_submit_wait(ig_vk_context *ctx, ig_error *err);
+
+#endif

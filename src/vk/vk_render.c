@@ -1,0 +1,1869 @@
+/* vk_render.c - the INR-GAN generator as a sequence of compute dispatches.
+ *
+ * Per batch chunk (as many images as fit the memory budget; one submission each):
+ *   1. mapping:  fc.comp per mapping layer (z normalisation fused into the first, truncation
+ *                into the last)                                   -> w     [B][w_dim]
+ *   2. heads:    fc.comp per FMM / ToRGB layer (affine of w)       -> s     [B][s_stride]
+ *   3. weights:  wgen.comp per FMM layer: rownorm(Ws (1 + L R/sqrt r))  -> gw [B][gw_stride]
+ *                (fused mode: only the row norms                   -> rn [B][rn_stride])
+ *   4. levels:   level.comp per level: every layer and ToRGB of the level for each pixel in
+ *                one dispatch (level_coop.comp with cooperative matrices: 16 pixels per
+ *                subgroup). Up-sampling of features and rgb follows the plan's index/weight
+ *                maps (nearest or bilinear, any tile or stride). Models with instance norm
+ *                split a level before each normalised layer: norm.comp (pass 1: per-row
+ *                mean/M2, pass 2: merge -> 1/(std+eps)); when the plan is not the whole native
+ *                image, a statistics pass over the native plan runs first and the render pass
+ *                reads its factors.
+ *   5. readback of the last level's rgb [B][H*W][3] -> out [N][3][H][W].
+ * Interpolation: z space is slerped on the host; w space maps both latents and lerps w
+ * (lerp.comp); params space also runs heads and weights for both and lerps s and W.
+ * Features and rgb are pixel-major ([pixel][channel]) so that any band of rows is one
+ * contiguous range: every descriptor window stays within maxStorageBufferRange by splitting
+ * dispatches into image groups, or for very large levels into row bands of one image.
+ *
+ * Uploaded once and cached while unchanged: the model (mapping, affine heads, shared weights
+ * and biases; fp32) and the plan's embeddings (computed on the host by ig_embed_level, stored
+ * pixel-major in the storage precision).
+ */
+#include "vk_internal.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embed.h"
+#include "model.h"
+
+#define IG__MAX_OPS (IG_MAX_BLOCKS * (3 + IG_MAX_EXTRA))
+#define IG__WG 64u
+
+enum { IG__OP_FMM = 1, IG__OP_TORGB = 2 };
+/* where a section's input features and rgb come from (level.comp's modes) */
+enum { IG__IN_NONE = 0, IG__IN_UP = 1, IG__IN_SAME = 3 };
+
+/* ---- cached uploads ------------------------------------------------------------------------- */
+
+typedef struct ig__vk_op {
+    int type, block, level;
+    int c_x, c_e, c_out; /* FMM input = [x (c_x); embedding (c_e)]; TORGB: c_x = c_in */
+    bool in_norm;
+    const ig_layer *L;
+    uint32_t s_off, s_len; /* the affine head's output inside the per-image s vector */
+    uint32_t gw_off;       /* per-image generated weights (pass mode) */
+    uint32_t kpad, npad;   /* coopmat layout: [npad][kpad], multiples of 16, zero padded */
+    uint32_t rn_off;       /* per-image row norms (fused mode) */
+    uint32_t ws_off, b_off; /* in params: Ws or W_rgb, bias */
+    uint32_t inv_off;      /* instance norm: its factors inside the per-image inv vector */
+    float head_wgain, head_bgain;
+    ig_vk_buf head;        /* [s_len][w_dim] weights then [s_len] bias */
+} ig__vk_op;
+
+struct ig__vk_model {
+    uint64_t fp;
+    ig_vk_arena arena;
+    int n_ops;
+    ig__vk_op ops[IG__MAX_OPS];
+    ig_vk_buf map; /* mapping W_l, b_l ..., w_avg (floats) */
+    uint32_t map_w[IG_MAX_MAPPING], map_b[IG_MAX_MAPPING], avg;
+    ig_vk_buf params;
+    uint32_t params_len;
+    uint32_t s_stride, gw_stride, rn_stride;
+    uint32_t inv_len;   /* instance-norm factors per image (all normalised layers) */
+    int cmax, emax;
+    bool coop;     /* levels run on level_coop.comp (padded weights) */
+    uint32_t xs;   /* its shared-memory row stride */
+};
+
+struct ig__vk_plan {
+    uint64_t fp;
+    ig_vk_arena arena;
+    int n_levels;
+    int w[IG_MAX_BLOCKS], h[IG_MAX_BLOCKS], ce[IG_MAX_BLOCKS]; /* computed grid, embedding */
+    ig_vk_buf emb[IG_MAX_BLOCKS];  /* [h*w][ce], storage precision */
+    /* levels > 0: the plan's up-sampling maps, rows [h][4] then columns [w][4] of uint32
+     * {index 0, index 1, weight (float bits), 0} into the previous level's computed grid */
+    ig_vk_buf maps[IG_MAX_BLOCKS];
+    int *r0[IG_MAX_BLOCKS], *r1[IG_MAX_BLOCKS]; /* host copies of the row maps */
+};
+
+static uint64_t ig__fnv(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t ig__model_fp(const ig_model *m) {
+    uint64_t h = 1469598103934665603ull;
+    const char *json = m->config_json ? m->config_json : "";
+    h = ig__fnv(h, json, strlen(json));
+    h = ig__fnv(h, &m->n_tensors, sizeof m->n_tensors);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ig_tensor *t = &m->tensors[i];
+        h = ig__fnv(h, t->name, strlen(t->name));
+        h = ig__fnv(h, &t->numel, sizeof t->numel);
+        int64_t step = t->numel / 32 + 1;
+        for (int64_t k = 0; k < t->numel; k += step) h = ig__fnv(h, &t->data[k], sizeof(float));
+        if (t->numel) h = ig__fnv(h, &t->data[t->numel - 1], sizeof(float));
+    }
+    return h;
+}
+
+static uint64_t ig__plan_fp(const ig_plan *p, uint64_t model_fp, bool f16) {
+    uint64_t h = ig__fnv(1469598103934665603ull, &model_fp, sizeof model_fp);
+    h = ig__fnv(h, &f16, sizeof f16);
+    h = ig__fnv(h, &p->n_levels, sizeof p->n_levels);
+    int cm = (int)p->const_mode;
+    h = ig__fnv(h, &cm, sizeof cm);
+    for (int l = 0; l < p->n_levels; l++) {
+        const ig_level_plan *lp = &p->levels[l];
+        int dims[4] = {lp->width, lp->height, lp->full_width, lp->full_height};
+        h = ig__fnv(h, dims, sizeof dims);
+        h = ig__fnv(h, lp->xs, (size_t)lp->width * sizeof *lp->xs);
+        h = ig__fnv(h, lp->ys, (size_t)lp->height * sizeof *lp->ys);
+        if (lp->cols) h = ig__fnv(h, lp->cols, (size_t)lp->width * sizeof *lp->cols);
+        if (lp->rows) h = ig__fnv(h, lp->rows, (size_t)lp->height * sizeof *lp->rows);
+        if (l > 0 && lp->r0) {
+            h = ig__fnv(h, lp->r0, (size_t)lp->height * sizeof *lp->r0);
+            h = ig__fnv(h, lp->c0, (size_t)lp->width * sizeof *lp->c0);
+            h = ig__fnv(h, lp->rw, (size_t)lp->height * sizeof *lp->rw);
+            h = ig__fnv(h, lp->cw, (size_t)lp->width * sizeof *lp->cw);
+        }
+    }
+    return h;
+}
+
+static uint16_t ig__f2h(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, e = (x >> 23) & 0xffu, m = x & 0x7fffffu;
+    if (e == 0xffu) return (uint16_t)(sign | 0x7c00u | (m ? 0x200u : 0));
+    int32_t he = (int32_t)e - 112;
+    if (he >= 0x1f) return (uint16_t)(sign | 0x7c00u);
+    if (he <= 0) {
+        if (he < -10) return (uint16_t)sign;
+        m |= 0x800000u;
+        uint32_t shift = (uint32_t)(14 - he);
+        uint32_t hm = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (hm & 1u))) hm++;
+        return (uint16_t)(sign | hm);
+    }
+    uint32_t hm = m >> 13, rem = m & 0x1fffu;
+    uint32_t h = sign | ((uint32_t)he << 10) | hm;
+    if (rem > 0x1000u || (rem == 0x1000u && (hm & 1u))) h++;
+    return (uint16_t)h;
+}
+
+/* ---- uploads through staging (or in place on UMA devices) ------------------------------------ */
+
+typedef struct ig__upload {
+    ig_vk_buf dst;
+    VkDeviceSize off;
+    ig_vk_buf src; /* staging */
+} ig__upload;
+
+typedef struct ig__uploads {
+    ig__upload *u;
+    int n, cap;
+} ig__uploads;
+
+/* Returns a host pointer where `bytes` for dst+off must be written. */
+static ig_result ig__upload_ptr(ig_vk_context *ctx, ig__uploads *ups, const ig_vk_buf *dst,
+                                VkDeviceSize off, VkDeviceSize bytes, void **ptr, ig_error *err) {
+    if (dst->map) {
+        *ptr = dst->map + off;
+        return IG_OK;
+    }
+    if (ups->n == ups->cap) {
+        int cap = ups->cap ? 2 * ups->cap : 32;
+        ig__upload *u = realloc(ups->u, (size_t)cap * sizeof *u);
+        if (!u) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "upload list");
+        ups->u = u;
+        ups->cap = cap;
+    }
+    ig__upload *u = &ups->u[ups->n];
+    ig_result res = ig__vk_arena_alloc(ctx, &ctx->stage, bytes, &u->src, err);
+    if (res != IG_OK) return res;
+    u->src.size = bytes;
+    u->dst = *dst;
+    u->off = off;
+    ups->n++;
+    *ptr = u->src.map;
+    return IG_OK;
+}
+
+static void ig__record_uploads(ig_vk_context *ctx, const ig__uploads *ups) {
+    if (ups->n == 0) return;
+    for (int i = 0; i < ups->n; i++) {
+        const ig__upload *u = &ups->u[i];
+        VkBufferCopy c = {.srcOffset = u->src.off, .dstOffset = u->dst.off + u->off,
+                          .size = u->src.size};
+        ctx->vk.vkCmdCopyBuffer(ctx->cmd, u->src.buf, u->dst.buf, 1, &c);
+    }
+    /* the copies above before any shader reads them */
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT};
+    ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0,
+                                 NULL);
+}
+
+static ig_result ig__begin(ig_vk_context *ctx, ig_error *err) {
+    ig_result res = IG_OK;
+    IG_VK_CHECK(ctx->vk.vkResetCommandBuffer(ctx->cmd, 0));
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    IG_VK_CHECK(ctx->vk.vkBeginCommandBuffer(ctx->cmd, &bi));
+    return IG_OK;
+fail:
+    return res;
+}
+
+static ig_result ig__end_submit(ig_vk_context *ctx, ig_error *err) {
+    ig_result res = IG_OK;
+    IG_VK_CHECK(ctx->vk.vkEndCommandBuffer(ctx->cmd));
+    return ig__vk_submit_wait(ctx, err);
+fail:
+    return res;
+}
+
+/* Submits pending staging copies (model / plan uploads) and frees the staging memory. */
+static ig_result ig__flush_uploads(ig_vk_context *ctx, ig__uploads *ups, ig_error *err) {
+    ig_result res = IG_OK;
+    if (ups->n > 0) {
+        res = ig__begin(ctx, err);
+        if (res == IG_OK) {
+            ig__record_uploads(ctx, ups);
+            res = ig__end_submit(ctx, err);
+        }
+    }
+    ig__vk_arena_free(ctx, &ctx->stage);
+    ups->n = 0;
+    return res;
+}
+
+/* ---- model ------------------------------------------------------------------------------------ */
+
+static void ig__model_free(ig_vk_context *ctx, ig__vk_model *vm) {
+    if (!vm) return;
+    ig__vk_arena_free(ctx, &vm->arena);
+    free(vm);
+}
+
+static void ig__plan_free(ig_vk_context *ctx, ig__vk_plan *vp) {
+    if (!vp) return;
+    ig__vk_arena_free(ctx, &vp->arena);
+    for (int l = 0; l < IG_MAX_BLOCKS; l++) {
+        free(vp->r0[l]);
+        free(vp->r1[l]);
+    }
+    free(vp);
+}
+
+void ig__vk_render_release(ig_vk_context *ctx) {
+    ig__plan_free(ctx, ctx->plan);
+    ctx->plan = NULL;
+    ig__plan_free(ctx, ctx->plan_stats);
+    ctx->plan_stats = NULL;
+    ig__model_free(ctx, ctx->model);
+    ctx->model = NULL;
+    ig__vk_arena_free(ctx, &ctx->work);
+    ig__vk_arena_free(ctx, &ctx->stage);
+    ctx->work_size = 0;
+}
+
+void ig_vk_context_trim(ig_vk_context *ctx) {
+    if (!ctx || !ctx->device) return;
+    ctx->vk.vkDeviceWaitIdle(ctx->device);
+    ig__vk_render_release(ctx);
+}
+
+/* The op list in model order (the CPU backend's order). */
+static uint32_t ig__pad16(uint32_t v) { return (v + 15u) / 16u * 16u; }
+
+static ig_result ig__model_ops(const ig_vk_context *ctx, const ig_model *m, ig__vk_model *vm,
+                               ig_error *err) {
+    const ig_config *c = &m->cfg;
+    /* the coopmat kernel keeps two [16][xs] fp16 tiles in shared memory */
+    uint32_t xs = 16;
+    for (int i = 0; i < c->n_blocks; i++) {
+        uint32_t w = (uint32_t)c->blocks[i].channels;
+        if (i > 0 && (uint32_t)c->blocks[i - 1].channels > w) w = (uint32_t)c->blocks[i - 1].channels;
+        w += c->blocks[i].has_embedding ? (uint32_t)c->blocks[i].emb.channels : 0;
+        if (ig__pad16(w) > xs) xs = ig__pad16(w);
+    }
+    vm->xs = xs;
+    vm->coop = ctx->coopmat &&
+               2ull * 16 * xs * 2 + 256 * 4 + 48 * 4 <= ctx->props.limits.maxComputeSharedMemorySize;
+    int n = 0;
+    uint32_t s = 0, gw = 0, rn = 0, inv = 0;
+    vm->cmax = 1;
+    vm->emax = 1;
+    for (int i = 0; i < c->n_blocks; i++) {
+        const ig_block_config *bc = &c->blocks[i];
+        const ig_block_tensors *t = &m->blocks[i];
+        int C = bc->channels, level = bc->level;
+        int ce_level = 0;
+        for (int j = 0; j < c->n_blocks; j++)
+            if (c->blocks[j].level == level && c->blocks[j].has_embedding)
+                ce_level = c->blocks[j].emb.channels;
+        const ig_layer *fmm[2 + IG_MAX_EXTRA];
+        int cx[2 + IG_MAX_EXTRA], cex[2 + IG_MAX_EXTRA];
+        bool nrm[2 + IG_MAX_EXTRA];
+        int nf = 0;
+        if (i == 0) {
+            fmm[nf] = &t->conv1, cx[nf] = 0, cex[nf] = ce_level, nrm[nf++] = false;
+        } else {
+            if (!t->has_conv0)
+                return ig_error_set(err, IG_ERR_UNSUPPORTED, "block %s has no conv0", bc->name);
+            int cp = c->blocks[i - 1].channels;
+            fmm[nf] = &t->conv0, cx[nf] = cp, cex[nf] = bc->upsamples ? ce_level : 0,
+            nrm[nf++] = false;
+            fmm[nf] = &t->conv1, cx[nf] = C, cex[nf] = 0, nrm[nf++] = c->instance_norm;
+        }
+        for (int k = 0; k < bc->extra_convs; k++)
+            fmm[nf] = &t->extra[k], cx[nf] = C, cex[nf] = 0, nrm[nf++] = c->instance_norm;
+        for (int k = 0; k <= nf; k++) {
+            if (n >= IG__MAX_OPS) return ig_error_set(err, IG_ERR_UNSUPPORTED, "too many layers");
+            ig__vk_op *op = &vm->ops[n++];
+            memset(op, 0, sizeof *op);
+            op->block = i;
+            op->level = level;
+            if (k < nf) {
+                const ig_layer *L = fmm[k];
+                op->type = IG__OP_FMM;
+                op->L = L;
+                op->c_x = cx[k];
+                op->c_e = cex[k];
+                op->c_out = L->c_out;
+                op->in_norm = nrm[k];
+                if (op->in_norm) {
+                    op->inv_off = inv;
+                    inv += (uint32_t)cx[k];
+                }
+                if (L->c_in != cx[k] + cex[k] || L->c_out != C)
+                    return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                                        "block %s: layer input %d != %d + %d", bc->name, L->c_in,
+                                        cx[k], cex[k]);
+                op->s_len = (uint32_t)((L->c_in + L->c_out) * c->rank);
+                op->gw_off = gw;
+                op->kpad = ig__pad16((uint32_t)L->c_in);
+                op->npad = ig__pad16((uint32_t)L->c_out);
+                gw += vm->coop ? op->kpad * op->npad : (uint32_t)(L->c_in * L->c_out);
+                op->rn_off = rn;
+                rn += (uint32_t)L->c_out;
+                op->head_wgain = (float)(1.0 / sqrt((double)c->w_dim));
+                op->head_bgain = 1.0f;
+                if (cx[k] > vm->cmax) vm->cmax = cx[k];
+                if (L->c_out > vm->cmax) vm->cmax = L->c_out;
+                if (cex[k] > vm->emax) vm->emax = cex[k];
+            } else {
+                const ig_layer *L = &t->torgb;
+                op->type = IG__OP_TORGB;
+                op->L = L;
+                op->c_x = L->c_in;
+                op->c_out = 3;
+                op->s_len = (uint32_t)L->c_in;
+                double g = 1.0 / sqrt((double)L->c_in);
+                op->head_wgain = (float)(g / sqrt((double)c->w_dim));
+                op->head_bgain = (float)g;
+            }
+            op->s_off = s;
+            s += op->s_len;
+        }
+    }
+    /* array sizes of the level kernel: powers of two (>= 32), so that models of similar
+     * width share one pipeline (fewer driver compilations) */
+    int cm = 32, em = 32;
+    while (cm < vm->cmax) cm *= 2;
+    while (em < vm->emax) em *= 2;
+    vm->cmax = cm;
+    vm->emax = em;
+    vm->n_ops = n;
+    vm->inv_len = inv;
+    vm->s_stride = s;
+    vm->gw_stride = gw;
+    vm->rn_stride = rn;
+    return IG_OK;
+}
+
+static ig_result ig__model_upload(ig_vk_context *ctx, const ig_model *m, uint64_t fp,
+                                  ig_error *err) {
+    const ig_config *c = &m->cfg;
+    ig__uploads ups = {0};
+    ig__vk_model *vm = calloc(1, sizeof *vm);
+    if (!vm) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "model upload");
+    vm->fp = fp;
+    vm->arena.device = true;
+    ig_result res = ig__model_ops(ctx, m, vm, err);
+    if (res != IG_OK) goto fail;
+
+    /* sizes: one block for the whole model when it fits */
+    uint64_t map_floats = (uint64_t)c->w_dim;
+    for (int l = 0; l < c->mapping_layers; l++)
+        map_floats += (uint64_t)m->map_w[l]->numel + (uint64_t)m->map_b[l]->numel;
+    uint64_t params = 0, heads = 0;
+    for (int k = 0; k < vm->n_ops; k++) {
+        ig__vk_op *op = &vm->ops[k];
+        op->ws_off = (uint32_t)params;
+        params += (uint64_t)op->L->weight->numel;
+        op->b_off = (uint32_t)params;
+        params += (uint64_t)op->L->bias->numel;
+        heads += ((uint64_t)op->s_len * (c->w_dim + 1) * 4 + ctx->align);
+    }
+    vm->params_len = (uint32_t)params;
+    uint64_t total = map_floats * 4 + params * 4 + heads + 4 * ctx->align;
+    if (total <= ctx->max_alloc) {
+        res = ig__vk_arena_reserve(ctx, &vm->arena, total, err);
+        if (res != IG_OK) goto fail;
+    } else {
+        vm->arena.block_size = 256ull << 20;
+    }
+
+    /* mapping: W_0 b_0 W_1 b_1 ... w_avg */
+    res = ig__vk_arena_alloc(ctx, &vm->arena, map_floats * 4, &vm->map, err);
+    if (res != IG_OK) goto fail;
+    float *p;
+    res = ig__upload_ptr(ctx, &ups, &vm->map, 0, map_floats * 4, (void **)&p, err);
+    if (res != IG_OK) goto fail;
+    uint32_t at = 0;
+    for (int l = 0; l < c->mapping_layers; l++) {
+        vm->map_w[l] = at;
+        memcpy(p + at, m->map_w[l]->data, (size_t)m->map_w[l]->numel * 4);
+        at += (uint32_t)m->map_w[l]->numel;
+        vm->map_b[l] = at;
+        memcpy(p + at, m->map_b[l]->data, (size_t)m->map_b[l]->numel * 4);
+        at += (uint32_t)m->map_b[l]->numel;
+    }
+    vm->avg = at;
+    memcpy(p + at, m->w_avg->data, (size_t)c->w_dim * 4);
+
+    res = ig__vk_arena_alloc(ctx, &vm->arena, params * 4, &vm->params, err);
+    if (res != IG_OK) goto fail;
+    res = ig__upload_ptr(ctx, &ups, &vm->params, 0, params * 4, (void **)&p, err);
+    if (res != IG_OK) goto fail;
+    for (int k = 0; k < vm->n_ops; k++) {
+        const ig__vk_op *op = &vm->ops[k];
+        memcpy(p + op->ws_off, op->L->weight->data, (size_t)op->L->weight->numel * 4);
+        memcpy(p + op->b_off, op->L->bias->data, (size_t)op->L->bias->numel * 4);
+    }
+    for (int k = 0; k < vm->n_ops; k++) {
+        ig__vk_op *op = &vm->ops[k];
+        uint64_t wn = (uint64_t)op->s_len * c->w_dim;
+        res = ig__vk_arena_alloc(ctx, &vm->arena, (wn + op->s_len) * 4, &op->head, err);
+        if (res != IG_OK) goto fail;
+        res = ig__upload_ptr(ctx, &ups, &op->head, 0, (wn + op->s_len) * 4, (void **)&p, err);
+        if (res != IG_OK) goto fail;
+        memcpy(p, op->L->affine_w->data, (size_t)wn * 4);
+        memcpy(p + wn, op->L->affine_b->data, (size_t)op->s_len * 4);
+    }
+    res = ig__flush_uploads(ctx, &ups, err);
+    if (res != IG_OK) goto fail;
+    free(ups.u);
+    ctx->model = vm;
+    return IG_OK;
+fail:
+    ig__vk_arena_free(ctx, &ctx->stage);
+    free(ups.u);
+    ig__model_free(ctx, vm);
+    return res;
+}
+
+static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
+                                 uint64_t fp, ig__vk_plan **out, ig_error *err) {
+    ig__uploads ups = {0};
+    ig__vk_plan *vp = calloc(1, sizeof *vp);
+    float *tmp = NULL;
+    if (!vp) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "plan upload");
+    vp->fp = fp;
+    vp->arena.device = true;
+    vp->n_levels = plan->n_levels;
+    ig_result res = IG_OK;
+    uint32_t es = ctx->fp16 ? 2 : 4;
+    uint64_t total = 0;
+    for (int l = 0; l < plan->n_levels; l++) {
+        vp->w[l] = plan->levels[l].width;
+        vp->h[l] = plan->levels[l].height;
+        vp->ce[l] = ig_embed_channels(m, l);
+        total += (uint64_t)vp->w[l] * vp->h[l] * (uint64_t)vp->ce[l] * es + ctx->align;
+        if (l > 0) total += ((uint64_t)vp->w[l] + vp->h[l]) * 16 + ctx->align;
+    }
+    if (total <= ctx->max_alloc) {
+        res = ig__vk_arena_reserve(ctx, &vp->arena, total, err);
+        if (res != IG_OK) goto fail;
+    } else {
+        vp->arena.block_size = 256ull << 20;
+    }
+    for (int l = 1; l < plan->n_levels; l++) {
+        const ig_level_plan *lp = &plan->levels[l];
+        size_t nh = (size_t)lp->height, nw = (size_t)lp->width;
+        vp->r0[l] = malloc(nh * sizeof(int));
+        vp->r1[l] = malloc(nh * sizeof(int));
+        if (!vp->r0[l] || !vp->r1[l] || !lp->r0 || !lp->c0) {
+            res = ig_error_set(err, lp->r0 ? IG_ERR_OUT_OF_MEMORY : IG_ERR_INVALID_ARGUMENT,
+                               "plan maps of level %d", l);
+            goto fail;
+        }
+        memcpy(vp->r0[l], lp->r0, nh * sizeof(int));
+        memcpy(vp->r1[l], lp->r1, nh * sizeof(int));
+        res = ig__vk_arena_alloc(ctx, &vp->arena, (nh + nw) * 16, &vp->maps[l], err);
+        if (res != IG_OK) goto fail;
+        uint32_t *q;
+        res = ig__upload_ptr(ctx, &ups, &vp->maps[l], 0, (nh + nw) * 16, (void **)&q, err);
+        if (res != IG_OK) goto fail;
+        for (size_t i = 0; i < nh; i++) {
+            q[4 * i] = (uint32_t)lp->r0[i];
+            q[4 * i + 1] = (uint32_t)lp->r1[i];
+            memcpy(&q[4 * i + 2], &lp->rw[i], 4);
+            q[4 * i + 3] = 0;
+        }
+        q += 4 * nh;
+        for (size_t j = 0; j < nw; j++) {
+            q[4 * j] = (uint32_t)lp->c0[j];
+            q[4 * j + 1] = (uint32_t)lp->c1[j];
+            memcpy(&q[4 * j + 2], &lp->cw[j], 4);
+            q[4 * j + 3] = 0;
+        }
+    }
+    for (int l = 0; l < plan->n_levels; l++) {
+        size_t px = (size_t)vp->w[l] * vp->h[l], ce = (size_t)vp->ce[l];
+        if (ce == 0) continue;
+        tmp = malloc(px * ce * sizeof *tmp);
+        if (!tmp) {
+            res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "embedding of level %d", l);
+            goto fail;
+        }
+        ig_embed_level(m, plan, l, tmp);
+        res = ig__vk_arena_alloc(ctx, &vp->arena, px * ce * es, &vp->emb[l], err);
+        if (res != IG_OK) goto fail;
+        void *dst;
+        res = ig__upload_ptr(ctx, &ups, &vp->emb[l], 0, px * ce * es, &dst, err);
+        if (res != IG_OK) goto fail;
+        /* [C][H*W] -> [H*W][C] */
+        for (size_t q = 0; q < px; q++)
+            for (size_t k = 0; k < ce; k++) {
+                float v = tmp[k * px + q];
+                if (es == 2)
+                    ((uint16_t *)dst)[q * ce + k] = ig__f2h(v);
+                else
+                    ((float *)dst)[q * ce + k] = v;
+            }
+        free(tmp);
+        tmp = NULL;
+        /* one level at a time, so the staging memory stays one level's size */
+        res = ig__flush_uploads(ctx, &ups, err);
+        if (res != IG_OK) goto fail;
+    }
+    res = ig__flush_uploads(ctx, &ups, err);
+    if (res != IG_OK) goto fail;
+    free(ups.u);
+    *out = vp;
+    return IG_OK;
+fail:
+    free(tmp);
+    ig__vk_arena_free(ctx, &ctx->stage);
+    free(ups.u);
+    ig__plan_free(ctx, vp);
+    return res;
+}
+
+/* ---- the dispatch list ----------------------------------------------------------------------- */
+
+typedef struct ig__disp {
+    int shader;
+    uint32_t spec[3];
+    int n_spec;
+    VkPipeline pipe;
+    uint32_t rec;                   /* record: meta word index */
+    uint32_t meta_start, meta_len;  /* the dispatch's own records, bound at binding 0 */
+    uint32_t gx, gy, gz;
+    uint32_t used; /* bitmask of bindings */
+    ig__vk_window win[IG_VK_BINDINGS];
+} ig__disp;
+
+typedef struct ig__builder {
+    ig_vk_context *ctx;
+    ig__disp *d;
+    int n, cap;
+    uint32_t *meta;
+    uint32_t n_meta, cap_meta;
+    bool oom;
+    bool dry; /* first pass: count records and dispatches, no buffers yet */
+    ig_vk_buf dummy;
+} ig__builder;
+
+static ig__disp *ig__disp_new(ig__builder *b, int shader) {
+    if (b->n == b->cap) {
+        int cap = b->cap ? 2 * b->cap : 64;
+        ig__disp *d = realloc(b->d, (size_t)cap * sizeof *d);
+        if (!d) {
+            b->oom = true;
+            return NULL;
+        }
+        b->d = d;
+        b->cap = cap;
+    }
+    ig__disp *d = &b->d[b->n++];
+    memset(d, 0, sizeof *d);
+    d->shader = shader;
+    d->spec[0] = IG__WG;
+    d->n_spec = 1;
+    d->gy = d->gz = 1;
+    return d;
+}
+
+/* Reserves `n` meta words; returns their offset (or UINT32_MAX on failure). */
+static uint32_t ig__meta(ig__builder *b, uint32_t n) {
+    if (b->n_meta + n > b->cap_meta) {
+        uint32_t cap = b->cap_meta ? 2 * b->cap_meta : 1024;
+        while (cap < b->n_meta + n) cap *= 2;
+        uint32_t *m = realloc(b->meta, (size_t)cap * 4);
+        if (!m) {
+            b->oom = true;
+            return UINT32_MAX;
+        }
+        b->meta = m;
+        b->cap_meta = cap;
+    }
+    uint32_t at = b->n_meta;
+    memset(b->meta + at, 0, (size_t)n * 4);
+    b->n_meta += n;
+    return at;
+}
+
+/* Index of meta word x inside the binding-0 window that starts at word `start` (the meta
+ * buffer itself is aligned, so the window's alignment slack is known while planning). */
+static uint32_t ig__meta_rel(const ig__builder *b, uint32_t start, uint32_t x) {
+    return x - start + (uint32_t)((start * 4ull) % b->ctx->align) / 4;
+}
+
+/* A record of n words for dispatch d (its whole meta window). */
+static uint32_t ig__record_new(ig__builder *b, ig__disp *d, uint32_t n) {
+    uint32_t r = ig__meta(b, n);
+    if (d && r != UINT32_MAX) {
+        d->rec = r;
+        d->meta_start = r;
+        d->meta_len = n;
+    }
+    return r;
+}
+
+static uint32_t ig__fbits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+/* Binds [byte_off, byte_off + len) of buf at `binding`; returns the element base. */
+static uint32_t ig__bind(ig__builder *b, ig__disp *d, uint32_t binding, const ig_vk_buf *buf,
+                         VkDeviceSize byte_off, VkDeviceSize len, uint32_t es) {
+    uint32_t base = 0;
+    d->used |= 1u << binding;
+    if (b->dry) return 0;
+    d->win[binding] = ig__vk_window_of(b->ctx, buf, byte_off, len, es, &base);
+    return base;
+}
+
+static void ig__bind_dummy(ig__builder *b, ig__disp *d, uint32_t binding) {
+    ig__bind(b, d, binding, &b->dummy, 0, 16, 4);
+}
+
+static uint32_t ig__groups(uint64_t n, uint32_t wg) { return (uint32_t)((n + wg - 1) / wg); }
+
+/* The coopmat kernel's workgroup is one subgroup (NV cooperative matrices are per subgroup). */
+static uint32_t ig__coop_wg(const ig_vk_context *ctx) {
+    uint32_t sg = ctx->info.subgroup_size;
+    if (ctx->coop_emu || sg < 8 || sg > ctx->props.limits.maxComputeWorkGroupSize[0]) sg = 32;
+    return sg;
+}
+
+/* ---- per-render layout --------------------------------------------------------------------- */
+
+enum { IG__PASS_STATS = 0, IG__PASS_RENDER = 1 };
+
+typedef struct ig__section {
+    int level, op0, op1; /* ops [op0, op1) of the model */
+    int in_mode, rgb_mode;
+    int c_fin, c_fout;
+    bool store;           /* features needed later */
+    bool norm_next;       /* the next section starts with a normalised layer */
+    int fin, fout;        /* feature buffers 0/1 (-1 none) */
+    int rin, rout;        /* rgb buffers 0/1 */
+} ig__section;
+
+typedef struct ig__work {
+    uint32_t es;     /* storage element size (2: fp16) */
+    bool fused;      /* FMM weights rebuilt in the level kernel (row norms only) */
+    bool stats;      /* pass 0 computes the instance-norm statistics on the native plan */
+    int interp;      /* 0, or 1 + ig_space when a second latent per image goes through the GPU */
+    int mz, mw;      /* images per output image through the mapping / the heads and weights */
+    ig_vk_buf z, h[2], s, gw, feat[2], rgb[2], part, inv, meta, dummy;
+    uint64_t feat_img, rgb_img, part_img, inv_img; /* per-image bytes */
+    const ig__vk_plan *vp[2];
+    int n_sec[2];
+    ig__section sec[2][IG__MAX_OPS];
+    int w_buf;       /* which h[] holds w */
+} ig__work;
+
+static ig_result ig__sections(const ig__vk_model *vm, const ig__vk_plan *vp, ig__work *wk,
+                              int pass, ig_error *err) {
+    int n = 0, k = 0, cur_feat = -1, cur_rgb = -1;
+    for (int l = 0; l < vp->n_levels; l++) {
+        int first = k;
+        while (k < vm->n_ops && vm->ops[k].level == l) k++;
+        if (k == first) return ig_error_set(err, IG_ERR_UNSUPPORTED, "level %d has no layers", l);
+        int a = first;
+        while (a < k) {
+            int b = a + 1;
+            while (b < k && !(vm->ops[b].type == IG__OP_FMM && vm->ops[b].in_norm)) b++;
+            ig__section *s = &wk->sec[pass][n];
+            memset(s, 0, sizeof *s);
+            s->level = l;
+            s->op0 = a;
+            s->op1 = b;
+            if (a == first) {
+                s->in_mode = l == 0 ? IG__IN_NONE : IG__IN_UP; /* through the plan's maps */
+                s->rgb_mode = s->in_mode;
+                s->rin = cur_rgb;
+                s->rout = cur_rgb < 0 ? 0 : 1 - cur_rgb;
+                cur_rgb = s->rout;
+            } else {
+                s->in_mode = IG__IN_SAME;
+                s->rgb_mode = IG__IN_SAME;
+                s->rin = s->rout = cur_rgb; /* in place: each pixel reads then writes itself */
+            }
+            s->c_fin = s->in_mode == IG__IN_NONE ? 0 : vm->ops[a].c_x;
+            s->fin = s->in_mode == IG__IN_NONE ? -1 : cur_feat;
+            int cx = s->c_fin;
+            for (int q = a; q < b; q++)
+                if (vm->ops[q].type == IG__OP_FMM) cx = vm->ops[q].c_out;
+            s->c_fout = cx;
+            s->store = b < k || l + 1 < vp->n_levels;
+            s->norm_next = b < k;
+            s->fout = s->store ? (cur_feat < 0 ? 0 : 1 - cur_feat) : -1;
+            if (s->store) cur_feat = s->fout;
+            n++;
+            a = b;
+        }
+    }
+    if (k != vm->n_ops)
+        return ig_error_set(err, IG_ERR_UNSUPPORTED, "blocks beyond the plan's %d levels",
+                            vp->n_levels);
+    wk->n_sec[pass] = n;
+    return IG_OK;
+}
+
+/* Per-image bytes of the work buffers (sizes from the sections of both passes). */
+static uint64_t ig__work_sizes(const ig_vk_context *ctx, const ig_config *c,
+                               const ig__vk_model *vm, ig__work *wk) {
+    uint64_t es = wk->es;
+    wk->feat_img = wk->rgb_img = wk->part_img = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const ig__vk_plan *vp = wk->vp[pass];
+        for (int i = 0; i < wk->n_sec[pass]; i++) {
+            const ig__section *s = &wk->sec[pass][i];
+            uint64_t px = (uint64_t)vp->w[s->level] * vp->h[s->level];
+            if (s->store && px * s->c_fout * es > wk->feat_img) wk->feat_img = px * s->c_fout * es;
+            if (px * 12 > wk->rgb_img) wk->rgb_img = px * 12;
+            if (s->norm_next) {
+                uint64_t pb = (uint64_t)vp->h[s->level] * s->c_fout * 8;
+                if (pb > wk->part_img) wk->part_img = pb;
+            }
+        }
+    }
+    wk->inv_img = (uint64_t)vm->inv_len * 4;
+    uint64_t a = ctx->align;
+    uint64_t gw = wk->fused ? (uint64_t)vm->rn_stride * 4 : (uint64_t)vm->gw_stride * es;
+    return (uint64_t)c->z_dim * 4 * wk->mz + 2ull * c->w_dim * 4 * wk->mz +
+           (uint64_t)vm->s_stride * 4 * wk->mw + gw * wk->mw + 2 * wk->feat_img +
+           2 * wk->rgb_img + wk->part_img + wk->inv_img + 14 * a; /* alignment slack */
+}
+
+/* ---- planning the dispatches ------------------------------------------------------------------ */
+
+typedef struct ig__chunk {
+    ig_vk_context *ctx;
+    const ig_config *c;
+    const ig__vk_model *vm;
+    ig__work *wk;
+    int B;          /* images in this chunk */
+    double psi;
+    const float *t; /* interpolation positions of these images, or NULL */
+    uint32_t kv;    /* image group for per-image vectors */
+} ig__chunk;
+
+static uint32_t ig__min_u32(uint64_t a, uint64_t b) { return (uint32_t)(a < b ? a : b); }
+
+static void ig__plan_mapping(ig__builder *b, const ig__chunk *ch) {
+    const ig_config *c = ch->c;
+    const ig__vk_model *vm = ch->vm;
+    ig__work *wk = ch->wk;
+    const ig_vk_context *ctx = b->ctx;
+    const ig_vk_buf *x = &wk->z;
+    uint32_t in = (uint32_t)c->z_dim;
+    int cur = 0, N = ch->B * wk->mz;
+    for (int l = 0; l < c->mapping_layers; l++) {
+        const ig_vk_buf *y = &wk->h[cur];
+        uint32_t out = (uint32_t)c->w_dim;
+        uint32_t rows_max = ig__min_u32(ctx->range / ((uint64_t)in * 4), out);
+        bool last = l + 1 == c->mapping_layers;
+        double lr = c->mapping_lr_multiplier;
+        for (uint32_t o0 = 0; o0 < out; o0 += rows_max) {
+            uint32_t rows = out - o0 < rows_max ? out - o0 : rows_max;
+            for (int n0 = 0; n0 < N; n0 += (int)ch->kv) {
+                uint32_t k = ig__min_u32((uint64_t)(N - n0), ch->kv);
+                ig__disp *d = ig__disp_new(b, IG_SH_FC);
+                uint32_t r = ig__record_new(b, d, 16);
+                if (!d || r == UINT32_MAX) return;
+                uint32_t *m = b->meta + r;
+                m[0] = in;
+                m[1] = rows;
+                m[2] = k;
+                m[3] = (l == 0 ? 1u : 0u) | 2u | (last ? 4u : 0u);
+                m[4] = ig__fbits((float)(lr / sqrt((double)in)));
+                m[5] = ig__fbits((float)lr);
+                m[6] = ig__fbits((float)ch->psi);
+                m[7] = ig__bind(b, d, 1, &vm->map, ((uint64_t)vm->map_w[l] + (uint64_t)o0 * in) * 4,
+                                (uint64_t)rows * in * 4, 4);
+                m[8] = ig__bind(b, d, 4, &vm->map, ((uint64_t)vm->map_b[l] + o0) * 4,
+                                (uint64_t)rows * 4, 4);
+                m[9] = ig__bind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
+                m[10] = in;
+                m[11] = ig__bind(b, d, 3, y, ((uint64_t)n0 * out + o0) * 4,
+                                 ((uint64_t)(k - 1) * out + rows) * 4, 4);
+                m[12] = out;
+                m[13] = ig__bind(b, d, 5, &vm->map, ((uint64_t)vm->avg + o0) * 4,
+                                 (uint64_t)rows * 4, 4);
+                d->gx = ig__groups(rows, IG__WG);
+                d->gy = k;
+            }
+        }
+        x = y;
+        in = out;
+        wk->w_buf = cur;
+        cur = 1 - cur;
+    }
+}
+
+/* a[n] = lerp(a[n], b[n], t[n]) for the B images of the chunk; a and b are vectors of `len`
+ * elements, `stride` apart, in buf at element offsets a0 and b0. */
+static void ig__plan_lerp(ig__builder *b, const ig__chunk *ch, const ig_vk_buf *buf, uint64_t a0,
+                          uint64_t b0, uint32_t len, uint32_t stride, uint32_t es) {
+    const ig_vk_context *ctx = b->ctx;
+    uint32_t chunk = ig__min_u32(ctx->range / es, len);
+    uint32_t kg = ig__min_u32(ctx->range / ((uint64_t)stride * es), (uint64_t)ch->B);
+    if (kg < 1 || chunk < len) kg = 1; /* element chunks: one image at a time */
+    for (uint32_t i0 = 0; i0 < len; i0 += chunk) {
+        uint32_t n_el = len - i0 < chunk ? len - i0 : chunk;
+        for (int n0 = 0; n0 < ch->B; n0 += (int)kg) {
+            uint32_t k = ig__min_u32((uint64_t)(ch->B - n0), kg);
+            ig__disp *d = ig__disp_new(b, es == 2 ? IG_SH_LERP_F16 : IG_SH_LERP);
+            uint32_t r = ig__record_new(b, d, 5 + k);
+            if (!d || r == UINT32_MAX) return;
+            uint32_t *m = b->meta + r;
+            m[0] = n_el;
+            m[1] = k;
+            m[2] = ig__bind(b, d, 1, buf, (a0 + (uint64_t)n0 * stride + i0) * es,
+                            ((uint64_t)(k - 1) * stride + n_el) * es, es);
+            m[3] = stride;
+            m[4] = ig__bind(b, d, 2, buf, (b0 + (uint64_t)n0 * stride + i0) * es,
+                            ((uint64_t)(k - 1) * stride + n_el) * es, es);
+            for (uint32_t q = 0; q < k; q++) m[5 + q] = ig__fbits(ch->t[n0 + (int)q]);
+            d->gx = ig__groups(n_el, IG__WG);
+            d->gy = k;
+        }
+    }
+}
+
+static void ig__plan_heads(ig__builder *b, const ig__chunk *ch) {
+    const ig_config *c = ch->c;
+    const ig__vk_model *vm = ch->vm;
+    ig__work *wk = ch->wk;
+    const ig_vk_context *ctx = b->ctx;
+    uint32_t in = (uint32_t)c->w_dim;
+    const ig_vk_buf *x = &wk->h[wk->w_buf];
+    int N = ch->B * wk->mw;
+    for (int q = 0; q < vm->n_ops; q++) {
+        const ig__vk_op *op = &vm->ops[q];
+        uint32_t rows_max = ig__min_u32(ctx->range / ((uint64_t)in * 4), op->s_len);
+        for (uint32_t o0 = 0; o0 < op->s_len; o0 += rows_max) {
+            uint32_t rows = op->s_len - o0 < rows_max ? op->s_len - o0 : rows_max;
+            for (int n0 = 0; n0 < N; n0 += (int)ch->kv) {
+                uint32_t k = ig__min_u32((uint64_t)(N - n0), ch->kv);
+                ig__disp *d = ig__disp_new(b, IG_SH_FC);
+                uint32_t r = ig__record_new(b, d, 16);
+                if (!d || r == UINT32_MAX) return;
+                uint32_t *m = b->meta + r;
+                m[0] = in;
+                m[1] = rows;
+                m[2] = k;
+                m[3] = 0;
+                m[4] = ig__fbits(op->head_wgain);
+                m[5] = ig__fbits(op->head_bgain);
+                m[7] = ig__bind(b, d, 1, &op->head, (uint64_t)o0 * in * 4, (uint64_t)rows * in * 4,
+                                4);
+                m[8] = ig__bind(b, d, 4, &op->head, ((uint64_t)op->s_len * in + o0) * 4,
+                                (uint64_t)rows * 4, 4);
+                m[9] = ig__bind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
+                m[10] = in;
+                uint64_t ss = vm->s_stride;
+                m[11] = ig__bind(b, d, 3, &wk->s, ((uint64_t)n0 * ss + op->s_off + o0) * 4,
+                                 ((uint64_t)(k - 1) * ss + rows) * 4, 4);
+                m[12] = (uint32_t)ss;
+                ig__bind_dummy(b, d, 5);
+                d->gx = ig__groups(rows, IG__WG);
+                d->gy = k;
+            }
+        }
+    }
+}
+
+static void ig__plan_wgen(ig__builder *b, const ig__chunk *ch) {
+    const ig_config *c = ch->c;
+    const ig__vk_model *vm = ch->vm;
+    ig__work *wk = ch->wk;
+    const ig_vk_context *ctx = b->ctx;
+    bool fused = wk->fused;
+    uint32_t es = fused ? 4 : wk->es;
+    int shader = fused ? IG_SH_WNORM : (wk->es == 2 ? IG_SH_WGEN_F16 : IG_SH_WGEN);
+    uint64_t ss = vm->s_stride;
+    uint64_t os = fused ? vm->rn_stride : vm->gw_stride;
+    int N = ch->B * wk->mw;
+    for (int q = 0; q < vm->n_ops; q++) {
+        const ig__vk_op *op = &vm->ops[q];
+        if (op->type != IG__OP_FMM) continue;
+        uint32_t wrow = (uint32_t)(op->c_x + op->c_e), cout = (uint32_t)op->c_out;
+        uint32_t ostride = vm->coop ? op->kpad : wrow;
+        uint32_t rows_max = (uint32_t)(ctx->range / ((uint64_t)wrow * 4));
+        if (!fused && (uint64_t)ostride * es * rows_max > ctx->range)
+            rows_max = (uint32_t)(ctx->range / ((uint64_t)ostride * es));
+        if (rows_max > cout) rows_max = cout;
+        for (uint32_t o0 = 0; o0 < cout; o0 += rows_max) {
+            uint32_t rows = cout - o0 < rows_max ? cout - o0 : rows_max;
+            for (int n0 = 0; n0 < N; n0 += (int)ch->kv) {
+                uint32_t k = ig__min_u32((uint64_t)(N - n0), ch->kv);
+                ig__disp *d = ig__disp_new(b, shader);
+                uint32_t r = ig__record_new(b, d, 16);
+                if (!d || r == UINT32_MAX) return;
+                uint32_t *m = b->meta + r;
+                m[0] = wrow;
+                m[1] = cout;
+                m[2] = k;
+                m[3] = (uint32_t)c->rank;
+                m[4] = ig__fbits((float)(1.0 / sqrt((double)c->rank)));
+                m[5] = ig__bind(b, d, 1, &ch->vm->params,
+                                ((uint64_t)op->ws_off + (uint64_t)o0 * wrow) * 4,
+                                (uint64_t)rows * wrow * 4, 4);
+                m[6] = ig__bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + op->s_off) * 4,
+                                ((uint64_t)(k - 1) * ss + op->s_len) * 4, 4);
+                m[7] = (uint32_t)ss;
+                if (fused) {
+                    m[8] = ig__bind(b, d, 3, &wk->gw, ((uint64_t)n0 * os + op->rn_off + o0) * 4,
+                                    ((uint64_t)(k - 1) * os + rows) * 4, 4);
+                } else {
+                    m[8] = ig__bind(b, d, 3, &wk->gw,
+                                    ((uint64_t)n0 * os + op->gw_off + (uint64_t)o0 * ostride) * es,
+                                    ((uint64_t)(k - 1) * os + (uint64_t)rows * ostride) * es, es);
+                }
+                m[9] = (uint32_t)os;
+                m[10] = o0;
+                m[11] = rows;
+                m[12] = vm->coop ? ostride : 0;
+                d->gx = ig__groups(rows, IG__WG);
+                d->gy = k;
+            }
+        }
+    }
+}
+
+/* The section's slices of the per-image factor vector s and of the generated weights (or row
+ * norms): its ops are consecutive, so each is one contiguous range per image. */
+typedef struct ig__slices {
+    uint32_t s0, s_len, g0, g_len; /* elements */
+} ig__slices;
+
+static ig__slices ig__section_slices(const ig__work *wk, const ig__vk_model *vm,
+                                     const ig__section *sec) {
+    ig__slices sl = {UINT32_MAX, 0, UINT32_MAX, 0};
+    uint32_t s_end = 0, g_end = 0;
+    for (int q = sec->op0; q < sec->op1; q++) {
+        const ig__vk_op *op = &vm->ops[q];
+        if (op->s_off < sl.s0) sl.s0 = op->s_off;
+        if (op->s_off + op->s_len > s_end) s_end = op->s_off + op->s_len;
+        if (op->type != IG__OP_FMM) continue;
+        uint32_t g = wk->fused ? op->rn_off : op->gw_off;
+        uint32_t gl = wk->fused  ? (uint32_t)op->c_out
+                      : vm->coop ? op->kpad * op->npad
+                                 : (uint32_t)(op->c_out * (op->c_x + op->c_e));
+        if (g < sl.g0) sl.g0 = g;
+        if (g + gl > g_end) g_end = g + gl;
+    }
+    sl.s_len = s_end - sl.s0;
+    if (sl.g0 == UINT32_MAX) sl.g0 = 0; /* a section of ToRGB only */
+    sl.g_len = g_end > sl.g0 ? g_end - sl.g0 : 0;
+    return sl;
+}
+
+typedef struct ig__tiling {
+    uint32_t k;    /* images per group (full rows), or 1 with bands */
+    uint32_t band; /* rows per band (H when not banded) */
+} ig__tiling;
+
+/* Chooses image groups (all rows) or, when one image does not fit, row bands of one image so
+ * that every window of a section dispatch (and its norm passes) fits the storage range. */
+static ig_result ig__tile_section(const ig__chunk *ch, const ig__vk_plan *vp,
+                                  const ig__section *s, const ig__slices *sl, ig__tiling *t,
+                                  ig_error *err) {
+    const ig_vk_context *ctx = ch->ctx;
+    const ig__vk_model *vm = ch->vm;
+    const ig__work *wk = ch->wk;
+    uint64_t R = ctx->range, es = wk->es;
+    int l = s->level;
+    uint32_t H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
+    uint32_t Wi = s->in_mode == IG__IN_SAME ? W : (l > 0 ? (uint32_t)vp->w[l - 1] : 0);
+    uint32_t Hi = s->in_mode == IG__IN_SAME ? H : (l > 0 ? (uint32_t)vp->h[l - 1] : 0);
+    uint64_t ce = (uint64_t)vm->ops[s->op0].c_e;
+    uint64_t gw = (uint64_t)sl->g_len * (wk->fused ? 4 : es);
+    uint64_t fixed[] = {(uint64_t)sl->s_len * 4, gw, wk->inv_img, (uint64_t)W * 16,
+                        s->norm_next ? (uint64_t)H * s->c_fout * 8 : 0};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (fixed[i] > R)
+            return ig_error_set(err, IG_ERR_OUT_OF_DEVICE_MEMORY,
+                                "per-image data of %" PRIu64 " bytes exceeds the storage buffer "
+                                "range of %s (%" PRIu64 " bytes); try a smaller --size or --tile",
+                                fixed[i], ctx->info.name, (uint64_t)R);
+    uint64_t gstride = wk->fused ? (uint64_t)vm->rn_stride * 4 : (uint64_t)vm->gw_stride * es;
+    uint64_t per[] = {s->in_mode == IG__IN_NONE ? 0 : wk->feat_img, s->store ? wk->feat_img : 0,
+                      wk->rgb_img, (uint64_t)vm->s_stride * 4, gstride, wk->inv_img,
+                      s->norm_next ? wk->part_img : 0};
+    uint64_t mx = 1;
+    for (size_t i = 0; i < sizeof per / sizeof per[0]; i++)
+        if (per[i] > mx) mx = per[i];
+    uint64_t max_px = (uint64_t)ctx->props.limits.maxComputeWorkGroupCount[0] *
+                      (vm->coop ? 16u : IG__WG);
+    if ((uint64_t)H * W * ce * es <= R && mx <= R && (uint64_t)H * W <= max_px &&
+        (uint64_t)H * 16 <= R) {
+        uint64_t k = R / mx;
+        t->k = ig__min_u32(k, (uint64_t)ch->B);
+        if (t->k > ch->kv) t->k = ch->kv;
+        t->band = H;
+        return IG_OK;
+    }
+    /* one image at a time: whole when it fits, else bands of rows */
+    t->k = 1;
+    for (uint32_t rows = H; rows >= 1; rows--) {
+        uint32_t in_n = s->in_mode == IG__IN_SAME ? rows : rows + 1; /* <= 2 taps, monotone */
+        if (in_n > Hi) in_n = Hi;
+        uint64_t need[] = {(uint64_t)rows * W * ce * es,
+                           s->in_mode == IG__IN_NONE ? 0 : (uint64_t)in_n * Wi * s->c_fin * es,
+                           s->store ? (uint64_t)rows * W * s->c_fout * es : 0,
+                           (uint64_t)in_n * Wi * 12, (uint64_t)rows * W * 12, (uint64_t)rows * 16,
+                           s->norm_next ? (uint64_t)rows * s->c_fout * 8 : 0};
+        bool ok = (uint64_t)rows * W <= max_px;
+        for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+            if (need[i] > R) ok = false;
+        if (ok) {
+            t->band = rows;
+            return IG_OK;
+        }
+    }
+    return ig_error_set(err, IG_ERR_OUT_OF_DEVICE_MEMORY,
+                        "one row of level %d (%u pixels) exceeds the storage buffer range of %s "
+                        "(%" PRIu64 " bytes)",
+                        l, W, ctx->info.name, (uint64_t)R);
+}
+
+/* The levels of one pass: pass IG__PASS_STATS runs the native statistics plan and keeps only
+ * the instance-norm factors; IG__PASS_RENDER runs the render's plan (with its own norm passes
+ * when there was no statistics pass). */
+static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, int pass, ig_error *err) {
+    const ig__vk_model *vm = ch->vm;
+    ig__work *wk = ch->wk;
+    const ig__vk_plan *vp = wk->vp[pass];
+    ig_vk_context *ctx = b->ctx;
+    const ig_config *c = ch->c;
+    uint32_t es = wk->es;
+    bool fused = wk->fused;
+    bool own_norm = pass == IG__PASS_STATS || !wk->stats;
+    int shader = fused ? (es == 2 ? IG_SH_LEVEL_FUSED_F16 : IG_SH_LEVEL_FUSED)
+                       : (es == 2 ? IG_SH_LEVEL_F16 : IG_SH_LEVEL);
+    if (vm->coop) shader = ctx->coop_emu ? IG_SH_LEVEL_COOP_EMU : IG_SH_LEVEL_COOP;
+    uint32_t px_per_group = vm->coop ? 16u : IG__WG;
+    uint64_t ss = vm->s_stride;
+    uint64_t gs = fused ? vm->rn_stride : vm->gw_stride;
+    uint32_t ges = fused ? 4 : es;
+    uint64_t is = vm->inv_len;
+
+    for (int si = 0; si < wk->n_sec[pass]; si++) {
+        const ig__section *s = &wk->sec[pass][si];
+        ig__slices sl = ig__section_slices(wk, vm, s);
+        ig__tiling t = {1, 1};
+        ig_result res = ig__tile_section(ch, vp, s, &sl, &t, err);
+        if (res != IG_OK) return res;
+
+        /* the section's shared weights and biases: one contiguous range of params, bound as
+         * its own window; op records with offsets relative to it (same for every dispatch) */
+        const ig__vk_op *last_op = &vm->ops[s->op1 - 1];
+        uint32_t p0 = vm->ops[s->op0].ws_off;
+        uint64_t p_len = (uint64_t)last_op->b_off + (uint64_t)last_op->L->bias->numel - p0;
+        if (p_len * 4 > ctx->range)
+            return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                                "the shared weights of level %d (%" PRIu64 " bytes) exceed the "
+                                "storage buffer range of %s (%" PRIu64 " bytes)",
+                                s->level, p_len * 4, ctx->info.name, (uint64_t)ctx->range);
+        uint32_t n_ops = (uint32_t)(s->op1 - s->op0);
+        uint32_t op_rec[16 * IG__MAX_OPS];
+        for (int q = s->op0; q < s->op1; q++) {
+            const ig__vk_op *op = &vm->ops[q];
+            uint32_t *m = op_rec + 16u * (uint32_t)(q - s->op0);
+            memset(m, 0, 16 * sizeof *m);
+            m[0] = (uint32_t)op->type;
+            m[1] = (uint32_t)op->c_x;
+            m[2] = (uint32_t)op->c_e;
+            m[3] = (uint32_t)op->c_out;
+            m[4] = op->gw_off - sl.g0;
+            m[5] = op->b_off - p0;
+            m[6] = op->in_norm ? 1u : 0u;
+            m[7] = op->s_off - sl.s0;
+            m[8] = op->rn_off - sl.g0;
+            m[9] = op->ws_off - p0;
+            m[10] = op->kpad;
+            m[11] = op->npad;
+            m[12] = op->inv_off;
+        }
+        int l = s->level;
+        uint32_t H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
+        bool up = s->in_mode == IG__IN_UP;
+        uint32_t Hi = up ? (uint32_t)vp->h[l - 1] : H, Wi = up ? (uint32_t)vp->w[l - 1] : W;
+        uint64_t fimg = wk->feat_img / es, rimg = wk->rgb_img / 4; /* per-image strides */
+        uint32_t ce = (uint32_t)vm->ops[s->op0].c_e;
+
+        for (int n0 = 0; n0 < ch->B; n0 += (int)t.k) {
+            uint32_t k = ig__min_u32((uint64_t)(ch->B - n0), t.k);
+            for (uint32_t r0 = 0; r0 < H; r0 += t.band) {
+                uint32_t rows = H - r0 < t.band ? H - r0 : t.band;
+                ig__disp *d = ig__disp_new(b, shader);
+                /* this dispatch's records: the section's ops, then the dispatch record */
+                uint32_t start = ig__meta(b, 16u * n_ops + 40u);
+                if (!d || start == UINT32_MAX) return IG_OK; /* b->oom reported by the caller */
+                memcpy(b->meta + start, op_rec, 16u * n_ops * sizeof *op_rec);
+                uint32_t r = start + 16u * n_ops;
+                if (vm->coop) {
+                    d->spec[0] = ig__coop_wg(ctx);
+                    d->spec[1] = vm->xs;
+                    d->n_spec = 2;
+                } else {
+                    d->spec[1] = (uint32_t)vm->cmax;
+                    d->spec[2] = (uint32_t)vm->emax;
+                    d->n_spec = 3;
+                }
+                d->rec = r;
+                d->meta_start = start;
+                d->meta_len = 16u * n_ops + 40u;
+                uint32_t *m = b->meta + r;
+                m[0] = ig__meta_rel(b, start, start);
+                m[1] = n_ops;
+                m[2] = (uint32_t)s->in_mode;
+                m[3] = (uint32_t)s->rgb_mode;
+                m[4] = s->store ? 1u : 0u;
+                m[5] = (uint32_t)s->c_fin;
+                m[6] = (uint32_t)s->c_fout;
+                m[7] = ce;
+                m[8] = H;
+                m[9] = W;
+                m[10] = Hi;
+                m[11] = Wi;
+                m[12] = r0;
+                m[13] = rows;
+                m[15] = k;
+                m[34] = ig__bind(b, d, 1, &vm->params, (uint64_t)p0 * 4, p_len * 4, 4);
+                m[16] = ig__bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + sl.s0) * 4,
+                                 ((uint64_t)(k - 1) * ss + sl.s_len) * 4, 4);
+                m[24] = (uint32_t)ss;
+                if (sl.g_len > 0)
+                    m[17] = ig__bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + sl.g0) * ges,
+                                     ((uint64_t)(k - 1) * gs + sl.g_len) * ges, ges);
+                else
+                    ig__bind_dummy(b, d, 3);
+                m[25] = (uint32_t)gs;
+                if (ce > 0)
+                    m[18] = ig__bind(b, d, 4, &vp->emb[l], (uint64_t)r0 * W * ce * es,
+                                     (uint64_t)rows * W * ce * es, es);
+                else
+                    ig__bind_dummy(b, d, 4);
+                if (s->in_mode != IG__IN_NONE) {
+                    /* input rows of the band: through the row map, or the same rows */
+                    uint32_t i0 = r0, i1 = r0 + rows - 1;
+                    if (up) {
+                        i0 = UINT32_MAX;
+                        i1 = 0;
+                        for (uint32_t i = r0; i < r0 + rows; i++) {
+                            if ((uint32_t)vp->r0[l][i] < i0) i0 = (uint32_t)vp->r0[l][i];
+                            if ((uint32_t)vp->r1[l][i] > i1) i1 = (uint32_t)vp->r1[l][i];
+                        }
+                    }
+                    if (t.band == H) { /* whole images: whole input grids */
+                        i0 = 0;
+                        i1 = Hi - 1;
+                    }
+                    uint32_t in_n = i1 - i0 + 1;
+                    m[14] = i0;
+                    m[19] = ig__bind(b, d, 5, &wk->feat[s->fin],
+                                     ((uint64_t)n0 * fimg + (uint64_t)i0 * Wi * s->c_fin) * es,
+                                     ((uint64_t)(k - 1) * fimg + (uint64_t)in_n * Wi * s->c_fin) * es,
+                                     es);
+                    m[26] = (uint32_t)fimg;
+                    m[33] = i0;
+                    m[21] = ig__bind(b, d, 7, &wk->rgb[s->rin],
+                                     ((uint64_t)n0 * rimg + (uint64_t)i0 * Wi * 3) * 4,
+                                     ((uint64_t)(k - 1) * rimg + (uint64_t)in_n * Wi * 3) * 4, 4);
+                    m[28] = (uint32_t)rimg;
+                } else {
+                    ig__bind_dummy(b, d, 5);
+                    ig__bind_dummy(b, d, 7);
+                }
+                if (up) {
+                    m[35] = ig__bind(b, d, 10, &vp->maps[l], (uint64_t)r0 * 16,
+                                     (uint64_t)rows * 16, 4);
+                    m[36] = ig__bind(b, d, 11, &vp->maps[l], (uint64_t)H * 16, (uint64_t)W * 16,
+                                     4);
+                } else {
+                    ig__bind_dummy(b, d, 10);
+                    ig__bind_dummy(b, d, 11);
+                }
+                if (s->store) {
+                    m[20] = ig__bind(b, d, 6, &wk->feat[s->fout],
+                                     ((uint64_t)n0 * fimg + (uint64_t)r0 * W * s->c_fout) * es,
+                                     ((uint64_t)(k - 1) * fimg + (uint64_t)rows * W * s->c_fout) * es,
+                                     es);
+                    m[27] = (uint32_t)fimg;
+                } else {
+                    ig__bind_dummy(b, d, 6);
+                }
+                m[22] = ig__bind(b, d, 8, &wk->rgb[s->rout],
+                                 ((uint64_t)n0 * rimg + (uint64_t)r0 * W * 3) * 4,
+                                 ((uint64_t)(k - 1) * rimg + (uint64_t)rows * W * 3) * 4, 4);
+                m[29] = (uint32_t)rimg;
+                if (vm->ops[s->op0].in_norm) {
+                    m[23] = ig__bind(b, d, 9, &wk->inv, (uint64_t)n0 * is * 4,
+                                     (uint64_t)k * is * 4, 4);
+                    m[30] = (uint32_t)is;
+                } else {
+                    ig__bind_dummy(b, d, 9);
+                }
+                m[31] = (uint32_t)c->rank;
+                m[32] = ig__fbits((float)(1.0 / sqrt((double)c->rank)));
+                d->gx = ig__groups((uint64_t)rows * W, px_per_group);
+                d->gy = k;
+            }
+        }
+
+        if (!s->norm_next || !own_norm) continue;
+        /* instance norm of the section's output, for the next section's first layer */
+        uint32_t C = (uint32_t)s->c_fout;
+        uint32_t inv_off = vm->ops[s->op1].inv_off;
+        uint64_t pimg = wk->part_img / 4;
+        for (int n0 = 0; n0 < ch->B; n0 += (int)t.k) {
+            uint32_t k = ig__min_u32((uint64_t)(ch->B - n0), t.k);
+            for (uint32_t r0 = 0; r0 < H; r0 += t.band) {
+                uint32_t rows = H - r0 < t.band ? H - r0 : t.band;
+                ig__disp *d = ig__disp_new(b, es == 2 ? IG_SH_NORM1_F16 : IG_SH_NORM1);
+                uint32_t r = ig__record_new(b, d, 16);
+                if (!d || r == UINT32_MAX) return IG_OK;
+                uint32_t *m = b->meta + r;
+                m[0] = C;
+                m[1] = W;
+                m[2] = rows;
+                m[3] = k;
+                m[4] = ig__bind(b, d, 1, &wk->feat[s->fout],
+                                ((uint64_t)n0 * fimg + (uint64_t)r0 * W * C) * es,
+                                ((uint64_t)(k - 1) * fimg + (uint64_t)rows * W * C) * es, es);
+                m[5] = (uint32_t)fimg;
+                m[6] = ig__bind(b, d, 2, &wk->part, ((uint64_t)n0 * pimg + (uint64_t)r0 * C * 2) * 4,
+                                ((uint64_t)(k - 1) * pimg + (uint64_t)rows * C * 2) * 4, 4);
+                m[7] = (uint32_t)pimg;
+                m[8] = 0;
+                d->gx = ig__groups(C, IG__WG);
+                d->gy = rows;
+                d->gz = k;
+            }
+        }
+        uint64_t pk = wk->part_img > is * 4 ? wk->part_img : is * 4;
+        uint32_t k2 = ig__min_u32(ctx->range / (pk ? pk : 1), ch->kv);
+        if (k2 < 1) k2 = 1; /* part_img and inv_img <= range were checked above */
+        for (int n0 = 0; n0 < ch->B; n0 += (int)k2) {
+            uint32_t k = ig__min_u32((uint64_t)(ch->B - n0), k2);
+            ig__disp *d = ig__disp_new(b, IG_SH_NORM2);
+            uint32_t r = ig__record_new(b, d, 16);
+            if (!d || r == UINT32_MAX) return IG_OK;
+            uint32_t *m = b->meta + r;
+            m[0] = C;
+            m[1] = W;
+            m[2] = H;
+            m[3] = k;
+            m[6] = ig__bind(b, d, 2, &wk->part, (uint64_t)n0 * pimg * 4,
+                            ((uint64_t)(k - 1) * pimg + (uint64_t)H * C * 2) * 4, 4);
+            m[7] = (uint32_t)pimg;
+            m[8] = ig__bind(b, d, 3, &wk->inv, ((uint64_t)n0 * is + inv_off) * 4,
+                            ((uint64_t)(k - 1) * is + C) * 4, 4);
+            m[9] = (uint32_t)is;
+            d->gx = ig__groups(C, IG__WG);
+            d->gy = k;
+        }
+    }
+    return IG_OK;
+}
+
+/* Loop iterations one invocation of each kernel performs (upper estimates, every loop of the
+ * shader counted), checked against ctx->loop_limit (llvmpipe's hard cap). */
+static uint64_t ig__section_loops(const ig_vk_context *ctx, const ig__work *wk,
+                                  const ig__vk_model *vm, const ig_config *c,
+                                  const ig__section *s) {
+    uint64_t it = 0;
+    if (vm->coop) { /* per thread of the workgroup: its share of every 16x16 tile */
+        uint64_t wg = ig__coop_wg(ctx), per = (256 + wg - 1) / wg;
+        it += (16ull * vm->xs + wg - 1) / wg + 48 / wg + 2;
+        for (int q = s->op0; q < s->op1; q++) {
+            const ig__vk_op *op = &vm->ops[q];
+            if (op->type == IG__OP_FMM)
+                it += (uint64_t)op->npad / 16 * (per * (op->kpad + 1) + per + 1) +
+                      (16ull * op->c_x + wg - 1) / wg + 1;
+            else
+                it += (48 + wg - 1) / wg * ((uint64_t)op->c_x + 1) + 1;
+        }
+        return it + (16ull * vm->xs + wg - 1) / wg + 48 / wg + 2;
+    }
+    it += (uint64_t)s->c_fin + (uint64_t)vm->ops[s->op0].c_e + (uint64_t)s->c_fout + 8;
+    for (int q = s->op0; q < s->op1; q++) {
+        const ig__vk_op *op = &vm->ops[q];
+        uint64_t ci = (uint64_t)op->c_x + (uint64_t)op->c_e;
+        if (op->type == IG__OP_FMM)
+            it += (uint64_t)op->c_out * (wk->fused ? ci * ((uint64_t)c->rank + 1) + 3 : ci + 2) +
+                  (uint64_t)op->c_out + (uint64_t)op->c_x + 2;
+        else
+            it += 3 * ((uint64_t)op->c_x + 1) + 1;
+    }
+    (void)ctx;
+    return it;
+}
+
+static ig_result ig__check_loops(const ig_vk_context *ctx, const ig_config *c,
+                                 const ig__vk_model *vm, const ig__work *wk, ig_error *err) {
+    if (!ctx->loop_limit) return IG_OK;
+    uint64_t lim = ctx->loop_limit;
+    const char *what = NULL;
+    uint64_t worst = 0;
+    int level = -1;
+    uint64_t fc = 2ull * (uint64_t)(c->z_dim > c->w_dim ? c->z_dim : c->w_dim) + 2;
+    if (fc > worst) worst = fc, what = "the mapping / affine heads";
+    for (int q = 0; q < vm->n_ops; q++) {
+        const ig__vk_op *op = &vm->ops[q];
+        if (op->type != IG__OP_FMM) continue;
+        uint64_t w = 2ull * ((uint64_t)op->c_x + op->c_e) * ((uint64_t)c->rank + 1) + 2;
+        if (w > worst) worst = w, what = "the FMM weight generation";
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == IG__PASS_STATS && !wk->stats) continue;
+        const ig__vk_plan *vp = wk->vp[pass];
+        for (int i = 0; i < wk->n_sec[pass]; i++) {
+            const ig__section *s = &wk->sec[pass][i];
+            uint64_t v = ig__section_loops(ctx, wk, vm, c, s);
+            if (v > worst) worst = v, what = "the level kernel", level = s->level;
+            if (s->norm_next) {
+                uint64_t nrm = 2ull * (uint64_t)vp->w[s->level] + (uint64_t)vp->h[s->level];
+                if (nrm > worst) worst = nrm, what = "the instance-norm statistics", level = s->level;
+            }
+        }
+    }
+    if (worst <= lim) return IG_OK;
+    char where[32] = "";
+    if (level >= 0) snprintf(where, sizeof where, " of level %d", level);
+    return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                        "%s%s needs about %" PRIu64 " loop iterations per shader invocation; "
+                        "%s stops every invocation's loops after 65535 and would compute a wrong "
+                        "image: use --backend cpu (faster than llvmpipe anyway) or a GPU",
+                        what, where, worst, ctx->info.name);
+}
+
+/* Everything of one chunk, in order. */
+static ig_result ig__plan_all(ig__builder *b, const ig__chunk *ch, ig_error *err) {
+    ig__work *wk = ch->wk;
+    const ig__vk_model *vm = ch->vm;
+    ig__plan_mapping(b, ch);
+    if (wk->interp == 1 + IG_SPACE_W) /* w = lerp(w_a, w_b, t) */
+        ig__plan_lerp(b, ch, &wk->h[wk->w_buf], 0, (uint64_t)ch->B * ch->c->w_dim,
+                      (uint32_t)ch->c->w_dim, (uint32_t)ch->c->w_dim, 4);
+    ig__plan_heads(b, ch);
+    ig__plan_wgen(b, ch);
+    if (wk->interp == 1 + IG_SPACE_PARAMS) { /* every generated weight = lerp(a, b, t) */
+        uint64_t es = wk->es;
+        ig__plan_lerp(b, ch, &wk->s, 0, (uint64_t)ch->B * vm->s_stride, vm->s_stride,
+                      vm->s_stride, 4);
+        ig__plan_lerp(b, ch, &wk->gw, 0, (uint64_t)ch->B * vm->gw_stride, vm->gw_stride,
+                      vm->gw_stride, (uint32_t)es);
+    }
+    ig_result res = IG_OK;
+    if (wk->stats) res = ig__plan_levels(b, ch, IG__PASS_STATS, err);
+    if (res == IG_OK) res = ig__plan_levels(b, ch, IG__PASS_RENDER, err);
+    return res;
+}
+
+/* Allocates the chunk's work buffers in ctx->work (one block, reused between renders). */
+static ig_result ig__work_alloc(ig_vk_context *ctx, const ig_config *c, const ig__vk_model *vm,
+                                ig__work *wk, int B, uint64_t per_image, uint64_t meta_bytes,
+                                ig_error *err) {
+    uint64_t total = per_image * (uint64_t)B + meta_bytes + 4 * ctx->align + 256;
+    if (!ctx->work.head || ctx->work.head->next || ctx->work.head->size < total) {
+        ig__vk_arena_free(ctx, &ctx->work);
+        ig_result res = ig__vk_arena_reserve(ctx, &ctx->work, total, err);
+        if (res != IG_OK) return res;
+    }
+    ctx->work.head->used = 0;
+    ctx->work_size = total;
+    uint64_t es = wk->es;
+    uint64_t gw = wk->fused ? (uint64_t)vm->rn_stride * 4 : (uint64_t)vm->gw_stride * es;
+    uint64_t bz = (uint64_t)B * wk->mz, bw = (uint64_t)B * wk->mw;
+    struct {
+        ig_vk_buf *buf;
+        uint64_t bytes;
+    } list[] = {
+        {&wk->z, (uint64_t)c->z_dim * 4 * bz},
+        {&wk->h[0], (uint64_t)c->w_dim * 4 * bz},
+        {&wk->h[1], (uint64_t)c->w_dim * 4 * bz},
+        {&wk->s, (uint64_t)vm->s_stride * 4 * bw},
+        {&wk->gw, gw * bw},
+        {&wk->feat[0], wk->feat_img * B},
+        {&wk->feat[1], wk->feat_img * B},
+        {&wk->rgb[0], wk->rgb_img * B},
+        {&wk->rgb[1], wk->rgb_img * B},
+        {&wk->part, wk->part_img * B},
+        {&wk->inv, wk->inv_img * B},
+        {&wk->meta, meta_bytes},
+        {&wk->dummy, 256},
+    };
+    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
+        ig_result res = ig__vk_arena_alloc(ctx, &ctx->work, list[i].bytes ? list[i].bytes : 16,
+                                           list[i].buf, err);
+        if (res != IG_OK) return res;
+    }
+    return IG_OK;
+}
+
+static void ig__record(ig_vk_context *ctx, const ig__builder *b, VkDescriptorSet *sets) {
+    VkPipeline bound = VK_NULL_HANDLE;
+    for (int i = 0; i < b->n; i++) {
+        const ig__disp *d = &b->d[i];
+        if (i > 0) {
+            /* every dispatch reads what the previous ones wrote (and may overwrite what they
+             * read): shader writes before later shader reads and writes */
+            VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                                  .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                                  .dstAccessMask =
+                                      VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+            ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL,
+                                         0, NULL);
+        }
+        if (d->pipe != bound) {
+            ctx->vk.vkCmdBindPipeline(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipe);
+            bound = d->pipe;
+        }
+        ctx->vk.vkCmdBindDescriptorSets(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->pipe_layout,
+                                        0, 1, &sets[i], 0, NULL);
+        uint32_t pc[4] = {ig__meta_rel(b, d->meta_start, d->rec), 0, 0, 0};
+        ctx->vk.vkCmdPushConstants(ctx->cmd, ctx->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                                   sizeof pc, pc);
+        ctx->vk.vkCmdDispatch(ctx->cmd, d->gx, d->gy, d->gz);
+    }
+}
+
+/* ---- the render --------------------------------------------------------------------------------- */
+
+static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc, int n_first,
+                                  int B, ig__work *wk, uint64_t per_image, float *out,
+                                  ig_error *err) {
+    ig_result res = IG_OK;
+    const ig_model *m = desc->model;
+    const ig_config *c = &m->cfg;
+    const ig__vk_model *vm = ctx->model;
+    ig__builder b = {.ctx = ctx, .dry = true};
+    VkDescriptorPool pool = VK_NULL_HANDLE;
+    VkDescriptorSet *sets = NULL;
+    VkDescriptorSetLayout *layouts = NULL;
+    VkWriteDescriptorSet *writes = NULL;
+    VkDescriptorBufferInfo *infos = NULL;
+    ig__uploads ups = {0};
+    float *tt = NULL;
+
+    /* image group for per-image vectors: every such window of k images fits the range */
+    uint64_t es = wk->es;
+    uint64_t gwb = wk->fused ? (uint64_t)vm->rn_stride * 4 : (uint64_t)vm->gw_stride * es;
+    uint64_t vmax = (uint64_t)c->z_dim * 4;
+    if ((uint64_t)c->w_dim * 4 > vmax) vmax = (uint64_t)c->w_dim * 4;
+    if ((uint64_t)vm->s_stride * 4 > vmax) vmax = (uint64_t)vm->s_stride * 4;
+    if (gwb > vmax) vmax = gwb;
+    uint64_t kv = ctx->range / vmax; /* 0: one image at a time, windows of single layers */
+    if (kv < 1) kv = 1;
+    for (int q = 0; q < vm->n_ops; q++)
+        if ((uint64_t)vm->ops[q].s_len * 4 > ctx->range)
+            return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                                "the affine head of layer %d (%u floats) exceeds the storage "
+                                "buffer range of %s (%" PRIu64 " bytes)",
+                                q, vm->ops[q].s_len, ctx->info.name, (uint64_t)ctx->range);
+    if (desc->z_b) {
+        tt = malloc((size_t)B * sizeof *tt);
+        if (!tt) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "interpolation positions");
+        for (int n = 0; n < B; n++) tt[n] = desc->t[n_first + n];
+    }
+    ig__chunk ch = {ctx, c, vm, wk, B, desc->psi, tt,
+                    ig__min_u32(kv, (uint64_t)B * (uint64_t)(wk->mz > wk->mw ? wk->mz : wk->mw))};
+
+    /* plan the dispatches first: the meta size decides the work allocation */
+    res = ig__plan_all(&b, &ch, err);
+    if (res != IG_OK) goto fail;
+    if (b.oom) {
+        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "dispatch list");
+        goto fail;
+    }
+    /* the windows were computed against placeholder buffers; allocate, then plan again with
+     * the real ones (the plan is deterministic, so the meta size does not change) */
+    uint64_t meta_bytes = (uint64_t)b.n_meta * 4;
+    res = ig__work_alloc(ctx, c, vm, wk, B, per_image, meta_bytes, err);
+    if (res != IG_OK) goto fail;
+    b.n = 0;
+    b.n_meta = 0;
+    b.dry = false;
+    b.dummy = wk->dummy;
+    ctx->stats.max_binding_bytes = 0;
+    res = ig__plan_all(&b, &ch, err);
+    if (res != IG_OK) goto fail;
+    if (b.oom) {
+        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "dispatch list");
+        goto fail;
+    }
+    IG_VK_ASSERT((uint64_t)b.n_meta * 4 == meta_bytes);
+
+    /* pipelines */
+    for (int i = 0; i < b.n; i++) {
+        res = ig__vk_pipeline_get(ctx, b.d[i].shader, b.d[i].spec, b.d[i].n_spec, &b.d[i].pipe,
+                                  err);
+        if (res != IG_OK) goto fail;
+    }
+
+    /* descriptor sets: one per dispatch */
+    uint32_t nd = (uint32_t)b.n;
+    VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                               .descriptorCount = nd * IG_VK_BINDINGS};
+    VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                      .maxSets = nd,
+                                      .poolSizeCount = 1,
+                                      .pPoolSizes = &ps};
+    IG_VK_ALLOC(ctx, ctx->vk.vkCreateDescriptorPool(ctx->device, &pci, NULL, &pool));
+    sets = calloc(nd, sizeof *sets);
+    layouts = calloc(nd, sizeof *layouts);
+    writes = calloc((size_t)nd * IG_VK_BINDINGS, sizeof *writes);
+    infos = calloc((size_t)nd * IG_VK_BINDINGS, sizeof *infos);
+    if (!sets || !layouts || !writes || !infos) {
+        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "descriptor sets");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < nd; i++) layouts[i] = ctx->set_layout;
+    VkDescriptorSetAllocateInfo dsai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                        .descriptorPool = pool,
+                                        .descriptorSetCount = nd,
+                                        .pSetLayouts = layouts};
+    IG_VK_ALLOC(ctx, ctx->vk.vkAllocateDescriptorSets(ctx->device, &dsai, sets));
+    uint32_t nw = 0;
+    for (uint32_t i = 0; i < nd; i++) {
+        ig__disp *d = &b.d[i];
+        /* binding 0: its records */
+        d->win[0] = ig__vk_window_of(ctx, &wk->meta, (uint64_t)d->meta_start * 4,
+                                     (uint64_t)d->meta_len * 4, 4, NULL);
+        d->used |= 1u;
+        for (uint32_t k = 0; k < IG_VK_BINDINGS; k++) {
+            if (!(d->used & (1u << k))) continue;
+            infos[nw] = (VkDescriptorBufferInfo){d->win[k].buf, d->win[k].off, d->win[k].range};
+            writes[nw] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                                .dstSet = sets[i],
+                                                .dstBinding = k,
+                                                .descriptorCount = 1,
+                                                .descriptorType =
+                                                    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                .pBufferInfo = &infos[nw]};
+            nw++;
+        }
+    }
+    ctx->vk.vkUpdateDescriptorSets(ctx->device, nw, writes, 0, NULL);
+    if (ig__env_flag("INRGAN_VK_TRACE")) { /* the dispatch list, for debugging */
+        for (uint32_t i = 0; i < nd; i++) {
+            const ig__disp *d = &b.d[i];
+            fprintf(stderr, "inrgan vk: dispatch %u %s groups %ux%ux%u rec %u:", i,
+                    ig__vk_shader(d->shader)->name, d->gx, d->gy, d->gz,
+                    ig__meta_rel(&b, d->meta_start, d->rec));
+            for (uint32_t k = 0; k < IG_VK_BINDINGS; k++)
+                if (d->used & (1u << k))
+                    fprintf(stderr, " %u:[%" PRIu64 "+%" PRIu64 "]", k, (uint64_t)d->win[k].off,
+                            (uint64_t)d->win[k].range);
+            fputc('\n', stderr);
+        }
+    }
+
+    /* inputs: latents (slerp'ed on the host for z-space interpolation; both endpoints when
+     * w or params are interpolated on the device) and the records */
+    float *zp;
+    size_t zrow = (size_t)c->z_dim;
+    res = ig__upload_ptr(ctx, &ups, &wk->z, 0, (uint64_t)zrow * 4 * B * wk->mz, (void **)&zp, err);
+    if (res != IG_OK) goto fail;
+    for (int n = 0; n < B; n++) {
+        const float *za = desc->z + (size_t)(n_first + n) * zrow;
+        if (desc->z_b && wk->interp == 0)
+            ig_latent_slerp(za, desc->z_b + (size_t)(n_first + n) * zrow, desc->t[n_first + n],
+                            zp + (size_t)n * zrow, c->z_dim);
+        else
+            memcpy(zp + (size_t)n * zrow, za, zrow * 4);
+        if (wk->mz == 2)
+            memcpy(zp + (size_t)(B + n) * zrow, desc->z_b + (size_t)(n_first + n) * zrow, zrow * 4);
+    }
+    void *p;
+    res = ig__upload_ptr(ctx, &ups, &wk->meta, 0, meta_bytes, &p, err);
+    if (res != IG_OK) goto fail;
+    memcpy(p, b.meta, meta_bytes);
+
+    /* output: the render pass's last rgb */
+    const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
+    const ig__section *last = &wk->sec[IG__PASS_RENDER][wk->n_sec[IG__PASS_RENDER] - 1];
+    const ig_vk_buf *rgb = &wk->rgb[last->rout];
+    uint32_t H = (uint32_t)vp->h[vp->n_levels - 1], W = (uint32_t)vp->w[vp->n_levels - 1];
+    uint64_t rimg = wk->rgb_img;
+    ig_vk_buf readback = {0};
+    if (!rgb->map) {
+        res = ig__vk_arena_alloc(ctx, &ctx->stage, rimg * B, &readback, err);
+        if (res != IG_OK) goto fail;
+    }
+
+    res = ig__begin(ctx, err);
+    if (res != IG_OK) goto fail;
+    ig__record_uploads(ctx, &ups);
+    if (vm->coop) {
+        /* the padding of the coopmat weight layout must read as zeros */
+        ctx->vk.vkCmdFillBuffer(ctx->cmd, wk->gw.buf, wk->gw.off, wk->gw.size, 0);
+        VkMemoryBarrier fb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                              .dstAccessMask =
+                                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+        /* the fill before the weight generation writes into it */
+        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &fb, 0, NULL, 0,
+                                     NULL);
+    }
+    ig__record(ctx, &b, sets);
+    if (readback.buf) {
+        VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT};
+        /* the last level's rgb before the copy to the host-visible buffer */
+        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+        VkBufferCopy cp = {.srcOffset = rgb->off, .dstOffset = readback.off, .size = rimg * B};
+        ctx->vk.vkCmdCopyBuffer(ctx->cmd, rgb->buf, readback.buf, 1, &cp);
+        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+        /* the copy before the host reads the mapped memory */
+        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
+    } else {
+        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+        /* the shaders' writes before the host reads the mapped memory */
+        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
+    }
+    ctx->stats.dispatches += nd;
+    res = ig__end_submit(ctx, err);
+    if (res != IG_OK) goto fail;
+
+    /* [B][H*W][3] -> out [N][3][H][W] */
+    const float *src = (const float *)(readback.buf ? readback.map : rgb->map);
+    size_t px = (size_t)H * W;
+    for (int n = 0; n < B; n++) {
+        const float *s = src + (size_t)n * (rimg / 4);
+        float *o = out + (size_t)(n_first + n) * 3 * px;
+        for (size_t q = 0; q < px; q++) {
+            o[q] = s[3 * q];
+            o[px + q] = s[3 * q + 1];
+            o[2 * px + q] = s[3 * q + 2];
+        }
+    }
+fail:
+    if (pool) ctx->vk.vkDestroyDescriptorPool(ctx->device, pool, NULL);
+    ig__vk_arena_free(ctx, &ctx->stage);
+    free(ups.u);
+    free(sets);
+    free(layouts);
+    free(writes);
+    free(infos);
+    free(b.d);
+    free(b.meta);
+    free(tt);
+    return res;
+}
+
+/* Instance-norm statistics come from the whole view at the model's native size (as in the
+ * CPU backend): any other plan needs a statistics pass over that plan first. */
+static bool ig__needs_stats(const ig_config *c, const ig_plan *plan) {
+    return c->instance_norm && !(plan->whole && plan->desc.width == c->resolution &&
+                                 plan->desc.height == c->resolution);
+}
+
+/* Makes sure the model, the plan's embeddings and maps (and those of the statistics plan) are
+ * on the device. */
+static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *desc,
+                                    ig_error *err) {
+    if (!ctx || !desc || !desc->model || !desc->plan)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
+                            "ig_vk_render: missing context, model or plan");
+    if (ctx->lost)
+        return ig_error_set(err, IG_ERR_DEVICE_LOST,
+                            "%s was lost earlier; create a new context", ctx->info.name);
+    const ig_model *m = desc->model;
+    const ig_config *c = &m->cfg;
+    const ig_plan *plan = desc->plan;
+    if (plan->n_levels != c->n_levels)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
+    ig_result res = IG_OK;
+    uint64_t mfp = ig__model_fp(m);
+    if (!ctx->model || ctx->model->fp != mfp) {
+        ig__vk_render_release(ctx);
+        res = ig__model_upload(ctx, m, mfp, err);
+        if (res != IG_OK) return res;
+    }
+    uint64_t pfp = ig__plan_fp(plan, mfp, ctx->fp16);
+    if (!ctx->plan || ctx->plan->fp != pfp) {
+        ig__plan_free(ctx, ctx->plan);
+        ctx->plan = NULL;
+        ig__vk_arena_free(ctx, &ctx->work); /* its budget may be needed for the embeddings */
+        res = ig__plan_upload(ctx, m, plan, pfp, &ctx->plan, err);
+        if (res != IG_OK) return res;
+    }
+    if (ig__needs_stats(c, plan)) {
+        ig_plan sp;
+        ig_plan_desc sd = {.view = plan->desc.view, .width = c->resolution,
+                           .height = c->resolution, .const_mode = plan->const_mode};
+        res = ig_plan_make(&sp, c, &sd, err);
+        if (res != IG_OK) return res;
+        uint64_t sfp = ig__plan_fp(&sp, mfp, ctx->fp16);
+        if (!ctx->plan_stats || ctx->plan_stats->fp != sfp) {
+            ig__plan_free(ctx, ctx->plan_stats);
+            ctx->plan_stats = NULL;
+            ig__vk_arena_free(ctx, &ctx->work);
+            res = ig__plan_upload(ctx, m, &sp, sfp, &ctx->plan_stats, err);
+        }
+        ig_plan_free(&sp);
+    }
+    return res;
+}
+
+ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
+    ig_result res = ig__ensure_uploads(ctx, desc, err);
+    if (res != IG_OK) return res;
+    const ig__vk_model *vm = ctx->model;
+    bool f16 = ctx->fp16, fused = ctx->fused_fmm;
+    struct {
+        int id, n;
+        uint32_t spec[3];
+    } need[6] = {
+        {IG_SH_FC, 1, {IG__WG, 0, 0}},
+        {fused ? IG_SH_WNORM : (f16 ? IG_SH_WGEN_F16 : IG_SH_WGEN), 1, {IG__WG, 0, 0}},
+        {fused ? (f16 ? IG_SH_LEVEL_FUSED_F16 : IG_SH_LEVEL_FUSED)
+               : (f16 ? IG_SH_LEVEL_F16 : IG_SH_LEVEL),
+         3, {IG__WG, (uint32_t)vm->cmax, (uint32_t)vm->emax}},
+        {f16 ? IG_SH_NORM1_F16 : IG_SH_NORM1, 1, {IG__WG, 0, 0}},
+        {IG_SH_NORM2, 1, {IG__WG, 0, 0}},
+        {0, 0, {0, 0, 0}},
+    };
+    if (vm->coop) {
+        need[2].id = ctx->coop_emu ? IG_SH_LEVEL_COOP_EMU : IG_SH_LEVEL_COOP;
+        need[2].n = 2;
+        need[2].spec[0] = ig__coop_wg(ctx);
+        need[2].spec[1] = vm->xs;
+    }
+    int n = desc->model->cfg.instance_norm ? 5 : 3;
+    for (int i = 0; i < n && res == IG_OK; i++) {
+        VkPipeline p;
+        res = ig__vk_pipeline_get(ctx, need[i].id, need[i].spec, need[i].n, &p, err);
+    }
+    return res;
+}
+
+ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out,
+                       ig_error *err) {
+    if (!ctx || !desc || !desc->z || desc->count < 1 || !out)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
+                            "ig_vk_render: missing context, z or output");
+    if (desc->z_b && !desc->t)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "ig_vk_render: z_b without t");
+    ig_result res = ig__ensure_uploads(ctx, desc, err);
+    if (res != IG_OK) return res;
+    const ig_model *m = desc->model;
+    const ig_config *c = &m->cfg;
+    ctx->stats.dispatches = 0;
+    ctx->stats.submissions = 0;
+
+    ig__work *wk = calloc(1, sizeof *wk);
+    if (!wk) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "render state");
+    wk->es = ctx->fp16 ? 2 : 4;
+    wk->interp = desc->z_b && desc->space != IG_SPACE_Z ? 1 + (int)desc->space : 0;
+    wk->mz = wk->interp ? 2 : 1;
+    wk->mw = wk->interp == 1 + IG_SPACE_PARAMS ? 2 : 1;
+    /* params-space interpolation mixes whole weights: the fused kernel has none to mix */
+    wk->fused = ctx->fused_fmm && wk->interp != 1 + IG_SPACE_PARAMS;
+    wk->stats = ig__needs_stats(c, desc->plan);
+    wk->vp[IG__PASS_RENDER] = ctx->plan;
+    wk->vp[IG__PASS_STATS] = wk->stats ? ctx->plan_stats : ctx->plan;
+    res = ig__sections(ctx->model, ctx->plan, wk, IG__PASS_RENDER, err);
+    if (res == IG_OK && wk->stats)
+        res = ig__sections(ctx->model, ctx->plan_stats, wk, IG__PASS_STATS, err);
+    if (res == IG_OK) res = ig__check_loops(ctx, c, ctx->model, wk, err);
+    if (res != IG_OK) goto done;
+    uint64_t per_image = ig__work_sizes(ctx, c, ctx->model, wk);
+
+    /* batch chunk from the budget: what is free now plus the current work block */
+    uint64_t have = ig__vk_heap_left(ctx) + (ctx->work.head ? ctx->work.head->mem_size : 0);
+    uint64_t fixed = 64 * 1024 + 8 * ctx->align;  /* records, dummy, slack */
+    uint64_t per = per_image + 4096; /* + dispatch records per image */
+    int B = desc->count;
+    if (have < fixed + per) {
+        res = ig_error_set(err, IG_ERR_OUT_OF_DEVICE_MEMORY,
+                           "one image needs %" PRIu64 " bytes of work memory but only %" PRIu64
+                           " of the device budget (%" PRIu64 ") are free; try a smaller --size "
+                           "or --tile",
+                           fixed + per, have, (uint64_t)ctx->heap_budget);
+        goto done;
+    }
+    uint64_t fit = (have - fixed) / per;
+    if (fit < (uint64_t)B) B = (int)fit;
+    if ((uint64_t)B * per > ctx->max_alloc / 2) {
+        uint64_t cap = ctx->max_alloc / 2 / per;
+        B = (int)(cap < 1 ? 1 : cap);
+    }
+    for (int n0 = 0; n0 < desc->count && res == IG_OK; n0 += B) {
+        int k = desc->count - n0 < B ? desc->count - n0 : B;
+        res = ig__render_chunk(ctx, desc, n0, k, wk, per_image, out, err);
+    }
+done:
+    free(wk);
+    if (res != IG_OK && !ctx->lost) {
+        /* leave a clean context behind: drop the (possibly partial) work buffers */
+        ctx->vk.vkDeviceWaitIdle(ctx->device);
+        ig__vk_arena_free(ctx, &ctx->work);
+        ig__vk_arena_free(ctx, &ctx->stage);
+    }
+    return res;
+}

@@ -1,0 +1,36 @@
+# tests/vk_tests.cmake - the Vulkan backend's tests (included by tests/tests.cmake).
+# They run on lavapipe with the Khronos validation layer on; a validation error fails a test.
+# Label "vulkan"; set INRGAN_TEST_GPU to run them on another device (scripts/gpu-check.sh).
+if(NOT TARGET inrgan_shaders)
+  return()
+endif()
+
+set(IG_VK_TEST_TMP ${CMAKE_BINARY_DIR}/vk-test-tmp)
+file(MAKE_DIRECTORY ${IG_VK_TEST_TMP})
+set(IG_VK_TEST_ENV
+  "VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
+  "VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
+  "LP_NUM_THREADS=2")
+
+foreach(name devices alloc limits parity views)
+  add_executable(test_vk_${name} ${CMAKE_SOURCE_DIR}/tests/vk/test_vk_${name}.c)
+  target_include_directories(test_vk_${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests ${CMAKE_SOURCE_DIR}/tests/vk)
+  target_compile_definitions(test_vk_${name} PRIVATE _DEFAULT_SOURCE
+    VK_TEST_TMP="${IG_VK_TEST_TMP}" IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
+  target_link_libraries(test_vk_${name} PRIVATE inrgan_lib ${CMAKE_DL_LIBS} m)
+  add_test(NAME vk_${name} COMMAND test_vk_${name})
+  set_tests_properties(vk_${name} PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}" LABELS vulkan
+    TIMEOUT 600)
+endforeach()
+
+# The benchmark/check tool for real GPUs (scripts/gpu-check.sh); here only a smoke test on
+# lavapipe with a tiny model (no timing is judged).
+add_executable(bench_vk ${CMAKE_SOURCE_DIR}/tests/vk/bench_vk.c)
+target_include_directories(bench_vk PRIVATE ${CMAKE_SOURCE_DIR}/tests ${CMAKE_SOURCE_DIR}/tests/vk)
+target_compile_definitions(bench_vk PRIVATE _DEFAULT_SOURCE _POSIX_C_SOURCE=200809L
+  VK_TEST_TMP="${IG_VK_TEST_TMP}" IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
+target_link_libraries(bench_vk PRIVATE inrgan_lib ${CMAKE_DL_LIBS} m)
+add_test(NAME vk_bench_smoke COMMAND bench_vk --config tiny --batch 2 --iters 1
+  --paths fp32,fp32-fused,fp16,coopmat,coopmat-emulated --validate --check)
+set_tests_properties(vk_bench_smoke PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}" LABELS vulkan
+  TIMEOUT 300)
