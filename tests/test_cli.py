@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 GOLDEN = os.path.join(HERE, "data", "golden_tiny.safetensors")
@@ -136,7 +138,6 @@ def main():
             check(p.returncode == 2 and len(lines) >= 1 and expect in p.stderr and not os.path.exists(out),
                   f"{' '.join(args[3:] if args[0] == 'render' else args)} -> exit {p.returncode}: {p.stderr.strip()!r}")
         # wrong z width for the model
-        import numpy as np
         z = os.path.join(tmp, "z.npy")
         np.save(z, np.zeros((2, 7), np.float32))
         p = run(cli, ["render", "-m", GOLDEN, "--z", z, "-o", os.path.join(tmp, "zw")])
@@ -147,6 +148,40 @@ def main():
         p = run(cli, ["render", "-m", GOLDEN, "--seeds", "0", "-o", blocker])
         check(p.returncode == 1 and "IG_ERR_OUTPUT" in p.stderr and open(blocker).read() == "x",
               f"output path is a file -> exit 1: {p.stderr.strip()!r}")
+
+        # Vulkan from the CLI, on lavapipe (named with -g), validation on
+        lvp = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
+        dev = run(cli, ["devices"])
+        if os.path.exists(lvp) and "llvmpipe" in dev.stdout:
+            env = dict(os.environ, VK_DRIVER_FILES=lvp)
+            outs_vk = []
+            for k in range(2):
+                out = os.path.join(tmp, "vk%d" % k)
+                p = subprocess.run([cli, "render", "-m", GOLDEN, "--seeds", "0-2,9", "--backend", "vulkan", "-g",
+                                    "llvmpipe", "--validate", "--npy", "-o", out], capture_output=True, text=True,
+                                   env=env, timeout=600)
+                check(p.returncode == 0 and "validation=on" in p.stderr, "render --backend vulkan -g llvmpipe --validate "
+                      "(%s)" % p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "")
+                outs_vk.append(out)
+            same = all(open(os.path.join(outs_vk[0], n), "rb").read() == open(os.path.join(outs_vk[1], n), "rb").read()
+                       for n in names)
+            check(same, "repeated Vulkan renders give identical PNGs")
+            out = os.path.join(tmp, "cpu_npy")
+            run(cli, ["render", "-m", GOLDEN, "--seeds", "0-2,9", "--backend", "cpu", "--npy", "-o", out, "-q"])
+            err = max(float(np.abs(np.load(os.path.join(outs_vk[0], n[:-4] + ".npy")) -
+                                   np.load(os.path.join(out, n[:-4] + ".npy"))).max()) for n in names)
+            ref = max(float(np.abs(np.load(os.path.join(out, n[:-4] + ".npy"))).max()) for n in names)
+            check(err <= 1e-4 * max(1.0, ref), "Vulkan vs CPU from the CLI: max abs %.2g (tolerance 1e-4 x max(1, %.3g))"
+                  % (err, ref))
+            p = subprocess.run([cli, "render", "-m", GOLDEN, "--seeds", "0", "--backend", "vulkan", "-o",
+                                os.path.join(tmp, "novk")], capture_output=True, text=True, env=env)
+            check(p.returncode == 2 and "IG_ERR_NO_DEVICE" in p.stderr and not os.path.exists(os.path.join(tmp, "novk")),
+                  "--backend vulkan with only a CPU-type device and no -g is an error: %r" % p.stderr.strip())
+            p = subprocess.run([cli, "render", "-m", GOLDEN, "--seeds", "0", "--backend", "vulkan", "-g", "nosuchgpu",
+                                "-o", os.path.join(tmp, "novk")], capture_output=True, text=True, env=env)
+            check(p.returncode == 2 and "IG_ERR_NO_DEVICE" in p.stderr, "-g nosuchgpu: %r" % p.stderr.strip())
+        else:
+            print("skip Vulkan CLI checks: no lavapipe")
 
         if a.full:
             for config, params, gflop in (("ffhq256", "72,436,573", "29.7"), ("churches256", "68,414,429", "25.4")):
