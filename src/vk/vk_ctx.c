@@ -569,6 +569,7 @@ void ig_vk_context_destroy(ig_vk_context *ctx) {
         ig__vk_render_release(ctx);
         ig__vk_pipe_destroy(ctx);
         if (ctx->fence) ctx->vk.vkDestroyFence(ctx->device, ctx->fence, NULL);
+        if (ctx->ts_pool) ctx->vk.vkDestroyQueryPool(ctx->device, ctx->ts_pool, NULL);
         if (ctx->cmd_pool) ctx->vk.vkDestroyCommandPool(ctx->device, ctx->cmd_pool, NULL);
         ctx->vk.vkDestroyDevice(ctx->device, NULL);
     }
@@ -655,6 +656,7 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     for (uint32_t i = 0; i < n_q && ctx->queue_family == UINT32_MAX; i++)
         if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) ctx->queue_family = i;
     IG_VK_ASSERT(ctx->queue_family != UINT32_MAX); /* checked by ig__describe */
+    ctx->ts_valid_bits = qf[ctx->queue_family].timestampValidBits;
 
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
@@ -701,6 +703,12 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     IG_VK_ALLOC(ctx, ctx->vk.vkAllocateCommandBuffers(ctx->device, &cbai, &ctx->cmd));
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     IG_VK_ALLOC(ctx, ctx->vk.vkCreateFence(ctx->device, &fci, NULL, &ctx->fence));
+    if (ctx->ts_valid_bits > 0 && ctx->props.limits.timestampPeriod > 0) {
+        VkQueryPoolCreateInfo qpci = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                      .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                                      .queryCount = 2};
+        IG_VK_ALLOC(ctx, ctx->vk.vkCreateQueryPool(ctx->device, &qpci, NULL, &ctx->ts_pool));
+    }
 
     /* Memory: a device-local type for everything the shaders touch, a host-visible coherent
      * one for staging. When the device type is itself host visible + coherent (lavapipe,

@@ -158,6 +158,10 @@ struct ig_vk_context {
     VkCommandPool cmd_pool;
     VkCommandBuffer cmd;
     VkFence fence;
+    /* GPU time of renders (timestamp queries; NULL pool when the queue has no timestamps) */
+    VkQueryPool ts_pool;
+    uint32_t ts_valid_bits;
+    double gpu_ms;              /* accumulated by the render submissions of one ig_vk_render */
 
     ig_vk_device_info info;
     VkPhysicalDeviceProperties props;

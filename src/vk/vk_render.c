@@ -1661,7 +1661,13 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
                                      VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &fb, 0, NULL, 0,
                                      NULL);
     }
+    if (ctx->ts_pool) { /* device time of the recorded work */
+        ctx->vk.vkCmdResetQueryPool(ctx->cmd, ctx->ts_pool, 0, 2);
+        ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, ctx->ts_pool, 0);
+    }
     ig__record(ctx, &b, sets);
+    if (ctx->ts_pool)
+        ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ctx->ts_pool, 1);
     if (readback.buf) {
         VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                               .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
@@ -1688,6 +1694,14 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
     ctx->stats.dispatches += nd;
     res = ig__end_submit(ctx, err);
     if (res != IG_OK) goto fail;
+    if (ctx->ts_pool) {
+        uint64_t ts[2];
+        if (ctx->vk.vkGetQueryPoolResults(ctx->device, ctx->ts_pool, 0, 2, sizeof ts, ts, sizeof ts[0],
+                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
+            uint64_t mask = ctx->ts_valid_bits >= 64 ? ~0ull : (1ull << ctx->ts_valid_bits) - 1;
+            ctx->gpu_ms += (double)((ts[1] - ts[0]) & mask) * ctx->props.limits.timestampPeriod * 1e-6;
+        }
+    }
 
     /* [B][H*W][3] -> out [N][3][H][W] */
     const float *src = (const float *)(readback.buf ? readback.map : rgb->map);
@@ -1815,6 +1829,7 @@ ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *ou
     const ig_config *c = &m->cfg;
     ctx->stats.dispatches = 0;
     ctx->stats.submissions = 0;
+    ctx->gpu_ms = 0;
 
     ig__work *wk = calloc(1, sizeof *wk);
     if (!wk) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "render state");
@@ -1857,6 +1872,7 @@ ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *ou
         int k = desc->count - n0 < B ? desc->count - n0 : B;
         res = ig__render_chunk(ctx, desc, n0, k, wk, per_image, out, err);
     }
+    if (res == IG_OK && desc->gpu_ms) *desc->gpu_ms = ctx->ts_pool ? ctx->gpu_ms : -1.0;
 done:
     free(wk);
     if (res != IG_OK && !ctx->lost) {
