@@ -8,6 +8,9 @@ scripts/setup.sh
 jobs=$(nproc)
 export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# lavapipe and the validation layer leak a little after unloading: pin them, suppress only them
+export INRGAN_PIN_VULKAN_LIBS=1
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp"
 
 echo "== release build =="
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null

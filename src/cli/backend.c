@@ -4,9 +4,23 @@
  * CPU-type Vulkan device (lavapipe) only when named with -g. */
 #include "cli.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* INRGAN_PIN_VULKAN_LIBS=1 (sanitizer test runs): keep lavapipe and the validation layer loaded
+ * until exit. The loader unloads them while their globals still reference heap blocks, which
+ * LeakSanitizer would report as leaks of an unknown module; pinned, tests/lsan.supp names them. */
+void cli_pin_vulkan_libs(void) {
+    const char *env = getenv("INRGAN_PIN_VULKAN_LIBS");
+    if (!env || !*env || strcmp(env, "0") == 0) return;
+    static const char *libs[] = {"libvulkan_lvp.so", "libVkLayer_khronos_validation.so"};
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+        void *h = dlopen(libs[i], RTLD_NOW | RTLD_NODELETE);
+        if (h) dlclose(h); /* the library stays: RTLD_NODELETE */
+    }
+}
 
 #ifdef INRGAN_HAVE_VULKAN
 #include "ig_vk.h"

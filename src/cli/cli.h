@@ -22,6 +22,7 @@ ig_result cli_backend_open(cli_backend *b, const cli_backend_opts *o, bool quiet
 ig_result cli_backend_check(cli_backend *b, ig_error *err);
 void cli_backend_close(cli_backend *b);
 int cli_devices(void);
+void cli_pin_vulkan_libs(void);
 
 int cli_usage_error(const char *fmt, const char *arg);
 int cli_fail(ig_result r, const ig_error *err);

@@ -749,6 +749,7 @@ static int cmd_frames(int argc, char **argv, bool zoom) {
 }
 
 int main(int argc, char **argv) {
+    cli_pin_vulkan_libs();
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         print_help();
         return argc < 2 ? 2 : 0;
