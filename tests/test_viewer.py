@@ -167,10 +167,12 @@ def session(r, args):
         line = open(cmdfile).read().strip()
         cmds.append(line)
         argv = shlex.split(line)
-        check(argv[:2] == ["inrgan", "render"] and "--backend" in argv and "cpu" in argv and "--view" in argv
+        pinned_backend = ("--backend" in argv and
+                          ("cpu" in argv or ("vulkan" in argv and "-g" in argv and "--precision" in argv)))
+        check(argv[:2] == ["inrgan", "render"] and pinned_backend and "--view" in argv
               and "--size" in argv and "--truncation" in argv and "-m" in argv, "%s: command pins its options" % name)
         out = os.path.join(r.work, "cli%02d" % i)
-        q = subprocess.run([args.inrgan] + argv[1:] + ["-o", out, "-q"], capture_output=True, text=True)
+        q = subprocess.run([args.inrgan] + argv[1:] + ["-o", out, "-q"], capture_output=True, text=True, env=r.env)
         pngs = glob.glob(os.path.join(out, "*.png"))
         if q.returncode != 0 or len(pngs) != 1:
             check(False, "%s: CLI ran (%s)" % (name, q.stderr.strip()))

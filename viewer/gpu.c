@@ -624,6 +624,13 @@ ig_result vw_gpu_create(const vw_gpu_desc *desc, vw_gpu **out, ig_error *err) {
 
 const char *vw_gpu_device_name(const vw_gpu *g) { return g->props.deviceName; }
 
+/* volk keeps one set of instance-level entry points per process. The Vulkan render backend
+ * creates its own instance (without the surface extensions) and loads its entry points over
+ * ours, which would leave vkDestroySurfaceKHR and friends NULL: reload ours afterwards. The
+ * backend then calls core and debug-utils functions through our instance's loader
+ * trampolines, which dispatch on the instance handle and so serve both instances. */
+void vw_gpu_reload_instance(vw_gpu *g) { volkLoadInstanceOnly(g->instance); }
+
 void vw_gpu_resized(vw_gpu *g) { g->recreate = true; }
 
 void vw_gpu_inject_device_lost(vw_gpu *g) { g->inject_lost = true; }

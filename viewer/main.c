@@ -11,6 +11,7 @@
 #define GLFW_INCLUDE_NONE
 #include <GLFW/glfw3.h>
 
+#include "cli.h"
 #include "vw.h"
 
 #include <ctype.h>
@@ -39,8 +40,9 @@ static const char *space_names[] = {"z", "w", "params"};
 
 typedef struct viewer {
     /* options */
-    const char *model_path, *gpu_name, *out_dir;
+    const char *model_path, *gpu_name, *out_dir, *backend, *precision;
     bool validate, trace;
+    cli_backend be;           /* who renders: the CPU backend or Vulkan (src/cli/backend.c) */
     int threads, exit_after;
     /* library */
     ig_model *model;
@@ -323,7 +325,13 @@ static void format_command(const viewer *v, char *buf, size_t n) {
     const vw_job *j = &v->state;
     char model[4200];
     shell_quote(v->model_path, model, sizeof model);
-    int o = snprintf(buf, n, "inrgan render --backend cpu -m %s --size %dx%d --view %.17g,%.17g,%.17g,%.17g", model,
+    char be[512] = "--backend cpu";
+    if (v->be.vk) { /* pin the device and the precision that rendered the frame */
+        char g[300];
+        shell_quote(v->gpu_name ? v->gpu_name : v->be.device, g, sizeof g);
+        snprintf(be, sizeof be, "--backend vulkan -g %s --precision %s", g, v->be.precision);
+    }
+    int o = snprintf(buf, n, "inrgan render %s -m %s --size %dx%d --view %.17g,%.17g,%.17g,%.17g", be, model,
                      j->width, j->height, j->view.x0, j->view.y0, j->view.x1, j->view.y1);
     if (o < 0 || (size_t)o >= n) return;
     if (j->t == 0)
@@ -643,7 +651,10 @@ static void build_hud(viewer *v, char *t, size_t n, double now) {
     if (v->have_shown)
         ADD(" (%dx%d%s)", v->shown.width, v->shown.height, v->shown.job.scale > 1 ? " preview" : "");
     if (!vw_worker_idle(v->worker)) ADD("  rendering...");
-    ADD("\ndevice: %s   render: CPU, %d thread%s\n", vw_gpu_device_name(v->gpu), v->threads, v->threads == 1 ? "" : "s");
+    if (v->be.vk)
+        ADD("\ndevice: %s   render: Vulkan %s\n", vw_gpu_device_name(v->gpu), v->be.precision);
+    else
+        ADD("\ndevice: %s   render: CPU, %d thread%s\n", vw_gpu_device_name(v->gpu), v->threads, v->threads == 1 ? "" : "s");
     ADD("render size %dx%d   window %dx%d\n", j->width, j->height, v->fb_w, v->fb_h);
     ADD("view %.6g, %.6g, %.6g, %.6g   zoom %.4g\n", j->view.x0, j->view.y0, j->view.x1, j->view.y1,
         2.0 / fmin(j->view.x1 - j->view.x0, j->view.y1 - j->view.y0));
@@ -835,6 +846,9 @@ static void print_help(void) {
         "      --zoom S            initial zoom: 1 = native, 2 = closer, 0.5 = zoomed out\n"
         "      --const-mode M      learned constants outside their grid: border (default) | zero\n"
         "      --threads N         CPU render threads (default: all cores)\n"
+        "      --backend B         who renders: auto (default: a GPU through Vulkan, else the CPU) |\n"
+        "                          cpu | vulkan (on the -g device)\n"
+        "      --precision P       Vulkan rendering: fp32 (default) | fp16 | auto\n"
         "  -g, --gpu INDEX|NAME    presenting Vulkan device: index or name substring (default: the\n"
         "                          best GPU; CPU devices such as llvmpipe only when named)\n"
         "      --list-devices      list the Vulkan devices and exit\n"
@@ -900,7 +914,7 @@ static bool parse_wxh(const char *s, int *w, int *h) {
 
 enum {
     O_SEEDS = 256, O_TRUNC, O_SPACE, O_RENDER_SIZE, O_WINDOW, O_VIEW, O_CENTER, O_ZOOM, O_CONST, O_THREADS,
-    O_LIST, O_VALIDATE, O_PLAY, O_SPEED, O_NO_HUD, O_SCRIPT, O_EXIT_AFTER
+    O_LIST, O_VALIDATE, O_PLAY, O_SPEED, O_NO_HUD, O_SCRIPT, O_EXIT_AFTER, O_BACKEND, O_PREC
 };
 
 typedef struct options {
@@ -926,6 +940,7 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
         {"output", required_argument, 0, 'o'},      {"play", no_argument, 0, O_PLAY},
         {"speed", required_argument, 0, O_SPEED},   {"no-hud", no_argument, 0, O_NO_HUD},
         {"script", required_argument, 0, O_SCRIPT}, {"exit-after", required_argument, 0, O_EXIT_AFTER},
+        {"backend", required_argument, 0, O_BACKEND}, {"precision", required_argument, 0, O_PREC},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->speed = 0.5;
@@ -983,6 +998,16 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
             break;
         }
         case O_LIST: o->list = true; break;
+        case O_BACKEND:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "vulkan"))
+                return usage_error("--backend '%s' is not auto, cpu or vulkan", optarg);
+            v->backend = optarg;
+            break;
+        case O_PREC:
+            if (strcmp(optarg, "fp32") && strcmp(optarg, "fp16") && strcmp(optarg, "auto"))
+                return usage_error("--precision '%s' is not fp32, fp16 or auto", optarg);
+            v->precision = optarg;
+            break;
         case O_VALIDATE: v->validate = true; break;
         case O_PLAY: o->play = true; break;
         case O_SPEED:
@@ -1009,11 +1034,6 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
 }
 
 /* ---- main -------------------------------------------------------------------------------- */
-
-static ig_result cpu_backend(void *ctx, const ig_render_desc *desc, float *out, ig_error *err) {
-    (void)ctx;
-    return ig_cpu_render(desc, out, err);
-}
 
 static ig_result setup(viewer *v, const options *o, ig_error *err) {
     ig_result r = ig_model_load(v->model_path, &v->model, err);
@@ -1073,13 +1093,23 @@ static ig_result setup(viewer *v, const options *o, ig_error *err) {
     glfwSetWindowCloseCallback(v->window, cb_close);
     vw_gpu_desc gd = {.window = v->window, .gpu = v->gpu_name, .validate = v->validate};
     if ((r = vw_gpu_create(&gd, &v->gpu, err)) != IG_OK) return r;
-    fprintf(stderr, "inrgan-viewer: presenting on %s; rendering on the CPU (%d threads)%s\n",
-            vw_gpu_device_name(v->gpu), v->threads, v->validate ? "; validation on" : "");
-    return vw_worker_create(v->model, cpu_backend, NULL, v->threads, wake_main, &v->worker, err);
+    /* rendering: the CLI's backend choice; the device named by -g renders too */
+    cli_backend_opts bo = {v->backend ? v->backend : "auto", v->gpu_name, v->precision, v->validate, false};
+    r = cli_backend_open(&v->be, &bo, true, err);
+    vw_gpu_reload_instance(v->gpu);
+    if (r != IG_OK) return r;
+    if (v->be.vk)
+        fprintf(stderr, "inrgan-viewer: presenting on %s; rendering with Vulkan on %s%s\n", vw_gpu_device_name(v->gpu),
+                v->be.device, v->validate ? "; validation on" : "");
+    else
+        fprintf(stderr, "inrgan-viewer: presenting on %s; rendering on the CPU (%d threads)%s\n",
+                vw_gpu_device_name(v->gpu), v->threads, v->validate ? "; validation on" : "");
+    return vw_worker_create(v->model, v->be.fn, v->be.vk, v->threads, wake_main, &v->worker, err);
 }
 
 static void teardown(viewer *v) {
     vw_worker_destroy(v->worker); /* first: it may post events to GLFW */
+    cli_backend_close(&v->be);
     vw_gpu_destroy(v->gpu);
     if (v->window) glfwDestroyWindow(v->window);
     glfwTerminate();

@@ -13,7 +13,8 @@ add_executable(inrgan-viewer
   ${CMAKE_SOURCE_DIR}/viewer/gpu.c
   ${CMAKE_SOURCE_DIR}/viewer/worker.c
   ${CMAKE_SOURCE_DIR}/viewer/hud.c
-  ${CMAKE_SOURCE_DIR}/viewer/script.c)
+  ${CMAKE_SOURCE_DIR}/viewer/script.c
+  ${CMAKE_SOURCE_DIR}/src/cli/backend.c)
 
 # volk: one copy per program. When the Vulkan backend is built, libinrgan already holds it.
 get_target_property(_ig_viewer_lib_sources inrgan_lib SOURCES)
@@ -23,7 +24,7 @@ if(NOT "/usr/include/volk.c" IN_LIST _ig_viewer_lib_sources)
   set_source_files_properties(/usr/include/volk.c PROPERTIES COMPILE_OPTIONS "-w")
 endif()
 
-target_include_directories(inrgan-viewer PRIVATE ${CMAKE_SOURCE_DIR}/viewer /usr/include/stb)
+target_include_directories(inrgan-viewer PRIVATE ${CMAKE_SOURCE_DIR}/viewer ${CMAKE_SOURCE_DIR}/src/cli /usr/include/stb)
 target_compile_definitions(inrgan-viewer PRIVATE VK_NO_PROTOTYPES _POSIX_C_SOURCE=200809L)
 # libvulkan is not linked: volk dlopens libvulkan.so.1 (as does GLFW for its surface calls)
 target_link_libraries(inrgan-viewer PRIVATE inrgan_lib glfw ${CMAKE_DL_LIBS} Threads::Threads m)

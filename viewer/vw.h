@@ -90,6 +90,7 @@ ig_result vw_gpu_list(FILE *fp, bool validate, ig_error *err);
 ig_result vw_gpu_init_loader(ig_error *err);
 ig_result vw_gpu_create(const vw_gpu_desc *desc, vw_gpu **out, ig_error *err);
 const char *vw_gpu_device_name(const vw_gpu *g);
+void vw_gpu_reload_instance(vw_gpu *g);
 /* Acquires the next swapchain image. *ready = false: no frame now (minimised, or the
  * swapchain was out of date and has been / will be recreated); call again later. */
 ig_result vw_gpu_begin(vw_gpu *g, int *width, int *height, bool *ready, ig_error *err);

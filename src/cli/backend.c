@@ -68,6 +68,10 @@ ig_result cli_backend_open(cli_backend *b, const cli_backend_opts *o, bool quiet
     b->vk = ctx;
     b->fn = cli__vk_render;
     snprintf(b->label, sizeof b->label, "Vulkan");
+    const char *sum = ig_vk_context_summary(ctx); /* "[INDEX NAME] ..." */
+    snprintf(b->device, sizeof b->device, "%d", sum[0] == '[' ? atoi(sum + 1) : 0);
+    snprintf(b->precision, sizeof b->precision, "%s",
+             ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16 ? "fp16" : "fp32");
     if (!quiet) fprintf(stderr, "inrgan: %s\n", ig_vk_context_summary(ctx));
     return IG_OK;
 #else

@@ -15,6 +15,8 @@ typedef struct cli_backend {
     ig_backend_fn fn;
     void *vk;              /* ig_vk_context when Vulkan renders */
     char label[64];
+    char device[256];      /* Vulkan: "INDEX" of the device that renders (for -g) */
+    char precision[8];     /* Vulkan: the precision in use, "fp32" or "fp16" */
 } cli_backend;
 
 ig_result cli_backend_open(cli_backend *b, const cli_backend_opts *o, bool quiet, ig_error *err);
