@@ -118,6 +118,21 @@ ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *ou
  * desc->model needs, so that the first ig_vk_render does no set-up (desc->z, count unused). */
 ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);
 
+/* The device's own arithmetic peaks in GFLOP/s, measured vkpeak-style (src/vk/vk_peak.c,
+ * shaders/peak.comp): independent FMA chains on registers, or cooperative-matrix products,
+ * timed with timestamp queries (submit-to-fence wall time where the queue has none). The work
+ * grows from tiny until one dispatch takes >= ~20 ms; the best of a few runs is reported.
+ * About 0.1-0.5 s per figure (lavapipe included; loops stay far below its loop limit).
+ *   fp32_gflops     vec4 fp32 FMA
+ *   fp16_gflops     f16vec4 FMA; -1 where the context has no shaderFloat16 enabled (today:
+ *                   only contexts created with coopmat or coopmat_emulate enable it)
+ *   coopmat_gflops  GL_NV_cooperative_matrix 16x16x16 f16 x f16 + f32 -> f32; -1 unless the
+ *                   context uses real cooperative matrices (ig_vk_context_coopmat, not emulated)
+ * A NULL output skips that figure. On failure all outputs are -1. Does not touch the render
+ * caches. */
+ig_result ig_vk_peak(ig_vk_context *ctx, double *fp32_gflops, double *fp16_gflops,
+                     double *coopmat_gflops, ig_error *err);
+
 /* ---- test hooks ----------------------------------------------------------------------- */
 /* Counts Vulkan allocations/creations made so far; fail_at > 0 makes the fail_at-th one
  * from now fail with VK_ERROR_OUT_OF_DEVICE_MEMORY (0 = never). */

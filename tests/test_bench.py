@@ -2,7 +2,9 @@
 """`inrgan bench` and the PyTorch baseline in CI-sized form (a tiny built-in config, one size,
 one rep): both run, and both JSON outputs validate against docs/bench-schema.json. Also checks
 that the C and Python built-in configs are the same architecture (no drift between the two
-definitions). No timing is asserted. usage: test_bench.py --inrgan PATH"""
+definitions). Where the lavapipe ICD exists and the build has Vulkan: `inrgan bench` on the
+Vulkan backend (-g llvmpipe, validation on) and with --backend all. No timing is asserted.
+usage: test_bench.py --inrgan PATH"""
 import argparse
 import json
 import os
@@ -17,12 +19,81 @@ sys.dont_write_bytecode = True
 
 try:
     import jsonschema
-    import torch  # noqa: F401
 except ImportError as e:
     print("skipped:", e)
     sys.exit(77)
+try:
+    import torch  # noqa: F401
+    HAVE_TORCH = True
+except ImportError:
+    HAVE_TORCH = False
+
+LVP = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
 
 from inrgan import config as configs  # noqa: E402
+
+
+def vulkan_checks(cli, schema, tmp, fails):
+    """inrgan bench on lavapipe: --backend vulkan and --backend all, named with -g llvmpipe."""
+    env = dict(os.environ, VK_DRIVER_FILES=LVP, VK_ICD_FILENAMES=LVP)
+    dev = subprocess.run([cli, "devices"], capture_output=True, text=True, env=env) if os.path.exists(LVP) else None
+    if dev is None or "llvmpipe" not in dev.stdout:
+        print("skip Vulkan bench checks: no lavapipe (or no Vulkan in this build)")
+        return
+    common = ["--config", "tiny-nearest", "--sizes", "32", "--batch", "1", "--reps", "1"]
+
+    def bench(name, args):
+        path = os.path.join(tmp, name + ".json")
+        p = subprocess.run([cli, "bench"] + args + common + ["--json", path], capture_output=True, text=True,
+                           env=env, timeout=600)
+        if p.returncode:
+            fails.append("bench %s: %s" % (" ".join(args), p.stderr.strip()))
+            return None
+        try:
+            doc = json.load(open(path))
+            jsonschema.validate(doc, schema)
+        except Exception as e:  # noqa: BLE001
+            fails.append("bench %s: %s" % (" ".join(args), str(e).splitlines()[0]))
+            return None
+        print("ok   bench %s validates (%d results)" % (" ".join(args), len(doc["results"])))
+        return doc
+
+    def check(ok, what):
+        print(("ok   " if ok else "FAIL ") + what)
+        if not ok:
+            fails.append(what)
+
+    doc = bench("vk", ["--backend", "vulkan", "-g", "llvmpipe", "--validate"])
+    if doc:
+        res = doc["results"]
+        check(len(res) == 1 and res[0]["backend"] == "vulkan" and "llvmpipe" in res[0]["device"],
+              "one vulkan result on llvmpipe")
+        r = res[0]
+        check(r["gpu_ms"] is not None and r["gpu_ms"]["median"] > 0, "vulkan result has gpu_ms (timestamps)")
+        check(r["precision"] == "fp32" and isinstance(r["api_version"], str) and r["vendor"] and r["driver"],
+              "vulkan result names precision, vendor, driver and API version")
+        check(abs(r["executed_gflop_per_image"] - r["model_gflop_per_image"]) <= 1e-9,
+              "vulkan executed GFLOP per image = the nominal (model) GFLOP")
+        peaks = [p for p in doc["peaks"] if p["backend"] == "vulkan"]
+        check(len(peaks) == 1 and (peaks[0]["fp32_gflops"] or 0) > 0,
+              "one vulkan peak entry with fp32 peak > 0 (%s)" % (peaks[0] if peaks else None))
+        check(r["peak_gflops"] == peaks[0]["fp32_gflops"] if peaks else False, "fp32 result uses the fp32 peak")
+        if peaks:
+            print("     lavapipe peaks GFLOP/s: fp32 %s, fp16 %s, coopmat %s" % (
+                peaks[0]["fp32_gflops"], peaks[0]["fp16_gflops"], peaks[0]["coopmat_gflops"]))
+    doc = bench("all", ["--backend", "all", "-g", "llvmpipe"])
+    if doc:
+        backends = sorted(r["backend"] for r in doc["results"])
+        check(backends == ["cpu", "vulkan"], "--backend all -g llvmpipe: a cpu and a vulkan result (%s)" % backends)
+        check(sorted(p["backend"] for p in doc["peaks"]) == ["cpu", "vulkan"], "--backend all: one peak per device")
+        cpu = [r for r in doc["results"] if r["backend"] == "cpu"]
+        check(bool(cpu) and cpu[0]["gpu_ms"] is None, "cpu result has gpu_ms null")
+    # no -g and only a CPU-type device: an error in one line naming IG_ERR_NO_DEVICE, not a fallback
+    p = subprocess.run([cli, "bench", "--backend", "vulkan"] + common, capture_output=True, text=True, env=env,
+                       timeout=300)
+    err = p.stderr.strip().splitlines()
+    check(p.returncode == 2 and len(err) == 1 and "IG_ERR_NO_DEVICE" in err[0],
+          "bench --backend vulkan without a GPU fails in one line (%r)" % p.stderr.strip())
 
 
 def main():
@@ -37,11 +108,14 @@ def main():
                             "--reps", "1", "--json", cj], capture_output=True, text=True, timeout=300)
         if p.returncode:
             fails.append("inrgan bench: " + p.stderr)
-        p = subprocess.run([sys.executable, "-m", "inrgan.bench_torch", "--config", "tiny-nearest", "--batch", "1",
-                            "--reps", "1", "--json", tj, "-q"], capture_output=True, text=True, timeout=300,
-                           cwd=os.path.join(ROOT, "python"))
-        if p.returncode:
-            fails.append("bench_torch: " + p.stderr)
+        if HAVE_TORCH:
+            p = subprocess.run([sys.executable, "-m", "inrgan.bench_torch", "--config", "tiny-nearest", "--batch",
+                                "1", "--reps", "1", "--json", tj, "-q"], capture_output=True, text=True, timeout=300,
+                               cwd=os.path.join(ROOT, "python"))
+            if p.returncode:
+                fails.append("bench_torch: " + p.stderr)
+        else:
+            print("skip the PyTorch baseline: no torch")
         for path in (cj, tj):
             if os.path.exists(path):
                 try:
@@ -60,6 +134,7 @@ def main():
             print("ok   schema rejects a result without images_per_s")
         except Exception as e:  # noqa: BLE001
             fails.append(str(e))
+        vulkan_checks(a.inrgan, schema, tmp, fails)
         # C built-in configs == Python built-in configs
         for name in configs.BUILTIN_NAMES:
             ij = os.path.join(tmp, "info.json")

@@ -32,6 +32,9 @@ set(IG_SHADER_VARIANTS
   "level_coop_emu|level_coop.comp|-DIG_COOP_EMU"
   "lerp|lerp.comp|"
   "lerp_f16|lerp.comp|-DIG_F16"
+  "peak_fp32|peak.comp|-DIG_PEAK_FP32"
+  "peak_fp16|peak.comp|-DIG_PEAK_FP16"
+  "peak_coop|peak.comp|-DIG_PEAK_COOP"
 )
 
 set(IG_SPV_HEADERS "")
@@ -73,6 +76,7 @@ target_sources(inrgan_lib PRIVATE
   ${CMAKE_SOURCE_DIR}/src/vk/vk_mem.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_pipe.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_render.c
+  ${CMAKE_SOURCE_DIR}/src/vk/vk_peak.c
 )
 # volk.c warns under -Wpedantic (dlsym cast); keep it quiet whatever the project adds.
 set_source_files_properties(/usr/include/volk.c PROPERTIES COMPILE_OPTIONS "-w")
