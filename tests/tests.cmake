@@ -39,3 +39,6 @@ set_tests_properties(convert PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
 if(EXISTS ${CMAKE_SOURCE_DIR}/tests/vk_tests.cmake)
   include(${CMAKE_SOURCE_DIR}/tests/vk_tests.cmake)
 endif()
+
+add_test(NAME train COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_train.py --inrgan ${IG_CLI})
+set_tests_properties(train PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
