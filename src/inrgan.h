@@ -195,6 +195,13 @@ typedef struct ig_render_desc {
     double *gpu_ms;        /* optional out: device time of the render (GPU backends) */
 } ig_render_desc;
 
+/* The one spelling of the option values (docs/cli.md): "z", "w", "params" and "border",
+ * "zero". The parsers return -1 for an unknown name. */
+const char *ig_space_name(ig_space space);
+int ig_space_parse(const char *name);
+const char *ig_const_mode_name(ig_const_mode mode);
+int ig_const_mode_parse(const char *name);
+
 /* slerp of two latents (exact endpoints); out may alias neither input. */
 void ig_latent_slerp(const float *a, const float *b, double t, float *out, int n);
 

@@ -32,6 +32,16 @@ void ig_latent_from_seed(uint32_t seed, float *z, int z_dim) {
     }
 }
 
+static const char *const ig__space_names[] = {"z", "w", "params"};
+
+const char *ig_space_name(ig_space space) { return (unsigned)space < 3 ? ig__space_names[space] : "?"; }
+
+int ig_space_parse(const char *name) {
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, ig__space_names[i]) == 0) return i;
+    return -1;
+}
+
 void ig_latent_slerp(const float *a, const float *b, double t, float *out, int n) {
     if (t == 0.0 || t == 1.0) {
         memcpy(out, t == 0.0 ? a : b, (size_t)n * sizeof *out);

@@ -21,6 +21,18 @@
 #define IG_MAX_SIDE 1048576
 #define IG_MAX_STRIDE 4096
 
+static const char *const ig__const_names[] = {"border", "zero"};
+
+const char *ig_const_mode_name(ig_const_mode mode) {
+    return (unsigned)mode < 2 ? ig__const_names[mode] : "?";
+}
+
+int ig_const_mode_parse(const char *name) {
+    for (int i = 0; i < 2; i++)
+        if (strcmp(name, ig__const_names[i]) == 0) return i;
+    return -1;
+}
+
 ig_view ig_view_native(void) {
     ig_view v = {-1.0, -1.0, 1.0, 1.0};
     return v;

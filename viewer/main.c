@@ -36,7 +36,6 @@
 #define VW_WHEEL_STEP 1.15    /* per wheel notch */
 #define VW_PSI_STEP 0.05
 
-static const char *space_names[] = {"z", "w", "params"};
 
 typedef struct viewer {
     /* options */
@@ -338,7 +337,7 @@ static void format_command(const viewer *v, char *buf, size_t n) {
         o += snprintf(buf + o, n - o, " --seeds %u", (unsigned)j->seed_a);
     else
         o += snprintf(buf + o, n - o, " --interp %u,%u --t %.17g --space %s", (unsigned)j->seed_a,
-                      (unsigned)j->seed_b, (double)j->t, space_names[j->space]);
+                      (unsigned)j->seed_b, (double)j->t, ig_space_name(j->space));
     if (o < 0 || (size_t)o >= n) return;
     o += snprintf(buf + o, n - o, " --truncation %.17g", j->psi);
     if (o >= 0 && (size_t)o < n && j->const_mode == IG_CONST_ZERO) snprintf(buf + o, n - o, " --const-mode zero");
@@ -659,7 +658,7 @@ static void build_hud(viewer *v, char *t, size_t n, double now) {
     ADD("view %.6g, %.6g, %.6g, %.6g   zoom %.4g\n", j->view.x0, j->view.y0, j->view.x1, j->view.y1,
         2.0 / fmin(j->view.x1 - j->view.x0, j->view.y1 - j->view.y0));
     ADD("seeds %u -> %u   t %.3f   space %s   psi %.3g\n", (unsigned)j->seed_a, (unsigned)j->seed_b, (double)j->t,
-        space_names[j->space], j->psi);
+        ig_space_name(j->space), j->psi);
     ADD("%s at %.3g seeds/s   keys: see --help", v->playing ? "playing" : "paused", v->speed);
     if (v->entering) ADD("\ngo to seed: %s_   (Enter / Esc)", v->entry);
     if (now < v->message_until) ADD("\n%s", v->message);
@@ -956,10 +955,8 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
             o->have_psi = true;
             break;
         case O_SPACE:
-            if (strcmp(optarg, "z") == 0) o->space = IG_SPACE_Z;
-            else if (strcmp(optarg, "w") == 0) o->space = IG_SPACE_W;
-            else if (strcmp(optarg, "params") == 0) o->space = IG_SPACE_PARAMS;
-            else return usage_error("--space '%s' is not z, w or params", optarg);
+            if (ig_space_parse(optarg) < 0) return usage_error("--space '%s' is not z, w or params", optarg);
+            o->space = (ig_space)ig_space_parse(optarg);
             break;
         case O_RENDER_SIZE:
             if (!parse_wxh(optarg, &o->rw, &o->rh) || (double)o->rw * o->rh > VW_MAX_PIXELS)
@@ -986,9 +983,8 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
             o->have_zoom = true;
             break;
         case O_CONST:
-            if (strcmp(optarg, "border") == 0) o->const_mode = IG_CONST_BORDER;
-            else if (strcmp(optarg, "zero") == 0) o->const_mode = IG_CONST_ZERO;
-            else return usage_error("--const-mode '%s' is not border or zero", optarg);
+            if (ig_const_mode_parse(optarg) < 0) return usage_error("--const-mode '%s' is not border or zero", optarg);
+            o->const_mode = (ig_const_mode)ig_const_mode_parse(optarg);
             break;
         case O_THREADS: {
             char *end;
@@ -1120,22 +1116,9 @@ static void teardown(viewer *v) {
     ig_model_free(v->model);
 }
 
-/* INRGAN_PIN_VULKAN_LIBS=1: keep lavapipe and the validation layer loaded until exit. The
- * loader unloads them at vkDestroyInstance while their globals still reference heap blocks,
- * which LeakSanitizer would report as leaks of an unknown module (docs/viewer.md, ASan). */
-static void pin_vulkan_libs(void) {
-    const char *env = getenv("INRGAN_PIN_VULKAN_LIBS");
-    if (!env || !*env || strcmp(env, "0") == 0) return;
-    static const char *libs[] = {"libvulkan_lvp.so", "libVkLayer_khronos_validation.so"};
-    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
-        void *h = dlopen(libs[i], RTLD_NOW | RTLD_NODELETE);
-        if (h) dlclose(h); /* the library stays: RTLD_NODELETE */
-    }
-}
-
 int main(int argc, char **argv) {
     viewer v_ = {0}, *v = &v_;
-    pin_vulkan_libs();
+    cli_pin_vulkan_libs(); /* sanitizer runs: see src/cli/backend.c */
     g_viewer = v;
     v->model_path = INRGAN_DEFAULT_MODEL;
     v->out_dir = ".";

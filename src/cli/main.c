@@ -356,9 +356,8 @@ static int parse_render_opts(int argc, char **argv, render_opts *o) {
             else if (parse_int(optarg, 1, 1 << 20, &o->tile)) return usage_error("--tile '%s' is not a size or auto", optarg);
             break;
         case O_CONST:
-            if (strcmp(optarg, "border") == 0) o->const_mode = IG_CONST_BORDER;
-            else if (strcmp(optarg, "zero") == 0) o->const_mode = IG_CONST_ZERO;
-            else return usage_error("--const-mode '%s' is not border or zero", optarg);
+            if (ig_const_mode_parse(optarg) < 0) return usage_error("--const-mode '%s' is not border or zero", optarg);
+            o->const_mode = (ig_const_mode)ig_const_mode_parse(optarg);
             break;
         case O_INTERP: o->interp_text = optarg; break;
         case O_T:
@@ -366,10 +365,8 @@ static int parse_render_opts(int argc, char **argv, render_opts *o) {
             o->have_t = true;
             break;
         case O_SPACE:
-            if (strcmp(optarg, "z") == 0) o->space = IG_SPACE_Z;
-            else if (strcmp(optarg, "w") == 0) o->space = IG_SPACE_W;
-            else if (strcmp(optarg, "params") == 0) o->space = IG_SPACE_PARAMS;
-            else return usage_error("--space '%s' is not z, w or params", optarg);
+            if (ig_space_parse(optarg) < 0) return usage_error("--space '%s' is not z, w or params", optarg);
+            o->space = (ig_space)ig_space_parse(optarg);
             break;
         case O_FRAMES:
             if (parse_int(optarg, 1, 100000, &o->frames)) return usage_error("--frames '%s' is not 1..100000", optarg);
@@ -592,8 +589,7 @@ static int cmd_render(int argc, char **argv) {
                 free(l.z);
                 l.z = za;
                 l.count = 1;
-                static const char *sp[] = {"z", "w", "params"};
-                snprintf(l.names[0], sizeof l.names[0], "interp%04u-%04u_%s_t%.4f", ab[0], ab[1], sp[o.space], o.interp_t);
+                snprintf(l.names[0], sizeof l.names[0], "interp%04u-%04u_%s_t%.4f", ab[0], ab[1], ig_space_name(o.space), o.interp_t);
             }
         }
         free(ab);

@@ -11,13 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef float ig_v8 __attribute__((vector_size(32)));
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define IG_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define IG_MULTIVERSION
-#endif
+#include "cpu_simd.h"
 
 void ig_gemm_pack(const float *w, int m, int k, float *packed) {
     int panels = (m + 3) / 4;

@@ -8,13 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef float ig_v8 __attribute__((vector_size(32)));
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define IG_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define IG_MULTIVERSION
-#endif
+#include "cpu_simd.h"
 
 #define IG_PEAK_ITERS 20000000
 
