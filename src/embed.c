@@ -9,6 +9,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdbool.h>
 
 static int ig__level_block(const ig_config *c, int level) {
@@ -46,17 +47,33 @@ void ig_embed_level(const ig_model *m, const ig_plan *plan, int level, float *ou
     int W = lp->width, H = lp->height;
     size_t px = (size_t)W * H;
     int n_log = b->emb.n_log, n_raw = n_log + b->emb.random;
-    for (int f = 0; f < n_raw; f++) {
+    /* sin(a x + b y) = sin(ax) cos(by) + cos(ax) sin(by): one sin/cos per column and per row
+     * instead of per pixel (in double, so the result rounds to the same float in practice) */
+    double *sx = malloc(sizeof(double) * 2 * ((size_t)W + H)), *cx = sx + W, *sy = cx + W, *cy = sy + H;
+    for (int f = 0; f < n_raw && sx; f++) {
         const float *row = f < n_log ? &t->log_basis->data[2 * f] : &t->random_basis->data[2 * (f - n_log)];
         double a = row[0], bb = row[1];
+        for (int j = 0; j < W; j++) { sx[j] = sin(a * lp->xs[j]); cx[j] = cos(a * lp->xs[j]); }
+        for (int i = 0; i < H; i++) { sy[i] = sin(bb * lp->ys[i]); cy[i] = cos(bb * lp->ys[i]); }
         float *s = out + (size_t)f * px, *co = out + (size_t)(n_raw + f) * px;
         for (int i = 0; i < H; i++)
             for (int j = 0; j < W; j++) {
-                double arg = a * lp->xs[j] + bb * lp->ys[i];
-                s[(size_t)i * W + j] = (float)sin(arg);
-                co[(size_t)i * W + j] = (float)cos(arg);
+                s[(size_t)i * W + j] = (float)(sx[j] * cy[i] + cx[j] * sy[i]);
+                co[(size_t)i * W + j] = (float)(cx[j] * cy[i] - sx[j] * sy[i]);
             }
     }
+    if (!sx) /* out of memory for the tables: per pixel */
+        for (int f = 0; f < n_raw; f++) {
+            const float *row = f < n_log ? &t->log_basis->data[2 * f] : &t->random_basis->data[2 * (f - n_log)];
+            float *s = out + (size_t)f * px, *co = out + (size_t)(n_raw + f) * px;
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
+                    double arg = row[0] * lp->xs[j] + row[1] * lp->ys[i];
+                    s[(size_t)i * W + j] = (float)sin(arg);
+                    co[(size_t)i * W + j] = (float)cos(arg);
+                }
+        }
+    free(sx);
     int nc = b->emb.constant, g = b->grid;
     if (nc == 0) return;
     const float *cst = t->const_embs->data;
