@@ -8,7 +8,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <locale.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -748,10 +747,6 @@ static int cmd_frames(int argc, char **argv, bool zoom) {
 
 int main(int argc, char **argv) {
     cli_pin_vulkan_libs();
-    /* renders allocate and free the same large buffers for every batch: keep them in the heap
-     * instead of fresh mmap()s, which the kernel must fault in and zero each time */
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         print_help();
         return argc < 2 ? 2 : 0;
