@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <locale.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -747,6 +748,11 @@ static int cmd_frames(int argc, char **argv, bool zoom) {
 
 int main(int argc, char **argv) {
     cli_pin_vulkan_libs();
+    /* every batch allocates and frees the same render buffers: keep those up to 64 MiB in the
+     * heap (not fresh mmap()s the kernel must fault in and zero each time); larger ones, the
+     * tiles of huge renders, still go back to the system at once */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         print_help();
         return argc < 2 ? 2 : 0;
