@@ -117,6 +117,9 @@ enum {
     IG_SH_LEVEL_COOP_EMU,
     IG_SH_LERP,
     IG_SH_LERP_F16,
+    IG_SH_PEAK_FP32,
+    IG_SH_PEAK_FP16,
+    IG_SH_PEAK_COOP,
     IG_SH_COUNT
 };
 #define IG_VK_BINDINGS 12
@@ -140,6 +143,10 @@ ig_result ig__vk_pipe_init(ig_vk_context *ctx, const char *cache_dir, ig_error *
 void ig__vk_pipe_destroy(ig_vk_context *ctx);
 /* Returns (creating once) the pipeline of shader `id` with specialization constants
  * spec[0..n) bound to constant_id 0..n-1. */
+/* A compute pipeline of shader `id` with specialization constants spec[0..n) (ids 0..n-1),
+ * through `cache` (VK_NULL_HANDLE: none); the caller owns it. */
+ig_result ig__vk_pipeline_create(ig_vk_context *ctx, int id, const uint32_t *spec, int n,
+                                 VkPipelineCache cache, VkPipeline *out, ig_error *err);
 ig_result ig__vk_pipeline_get(ig_vk_context *ctx, int id, const uint32_t *spec, int n,
                               VkPipeline *out, ig_error *err);
 

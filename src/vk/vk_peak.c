@@ -24,18 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-/* The generated headers define the arrays with external linkage, and vk_pipe.c includes every
- * variant through ig_vk_shaders.h: renamed here so the two definitions do not collide. */
-#define ig_spv_peak_fp32 ig__peak_spv_fp32
-#define ig_spv_peak_fp16 ig__peak_spv_fp16
-#define ig_spv_peak_coop ig__peak_spv_coop
-#include "spv_peak_fp32.h"
-#include "spv_peak_fp16.h"
-#include "spv_peak_coop.h"
-#undef ig_spv_peak_fp32
-#undef ig_spv_peak_fp16
-#undef ig_spv_peak_coop
-
 #define IG__PEAK_TARGET_MS 20.0       /* one timed dispatch at least this long */
 #define IG__PEAK_REPS 3               /* timed runs at the final size (plus the last growth run) */
 #define IG__PEAK_FILL_GROUPS 4096u    /* workgroups before loops grow: fills any GPU of today */
@@ -49,8 +37,7 @@
 
 typedef struct ig__peak_kernel {
     const char *name;
-    const uint32_t *code;
-    size_t bytes;
+    int shader;               /* IG_SH_PEAK_* */
     uint32_t wg;              /* invocations per workgroup */
     double flop_per_group;    /* per loop iteration */
     float m, a;               /* chain constants (push constants, so nothing folds) */
@@ -128,28 +115,9 @@ static bool ig__peak_grow(uint32_t *groups, uint32_t *loops, double f, uint32_t 
 
 static ig_result ig__peak_measure(ig_vk_context *ctx, VkDescriptorSet set,
                                   const ig__peak_kernel *k, double *gflops, ig_error *err) {
-    ig_result res = IG_OK;
-    VkShaderModule mod = VK_NULL_HANDLE;
     VkPipeline pipe = VK_NULL_HANDLE;
-    VkShaderModuleCreateInfo smci = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                                     .codeSize = k->bytes,
-                                     .pCode = k->code};
-    IG_VK_ALLOC(ctx, ctx->vk.vkCreateShaderModule(ctx->device, &smci, NULL, &mod));
-    VkSpecializationMapEntry entry = {.constantID = 0, .offset = 0, .size = 4};
-    VkSpecializationInfo si = {.mapEntryCount = 1,
-                               .pMapEntries = &entry,
-                               .dataSize = 4,
-                               .pData = &k->wg};
-    VkComputePipelineCreateInfo cpci = {
-        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
-        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
-                  .stage = VK_SHADER_STAGE_COMPUTE_BIT,
-                  .module = mod,
-                  .pName = "main",
-                  .pSpecializationInfo = &si},
-        .layout = ctx->pipe_layout};
-    IG_VK_ALLOC(ctx, ctx->vk.vkCreateComputePipelines(ctx->device, VK_NULL_HANDLE, 1, &cpci,
-                                                      NULL, &pipe));
+    ig_result res = ig__vk_pipeline_create(ctx, k->shader, &k->wg, 1, VK_NULL_HANDLE, &pipe, err);
+    if (res != IG_OK) return res;
 
     uint32_t gmax = ctx->props.limits.maxComputeWorkGroupCount[0];
     if (gmax > 65535u) gmax = 65535u;
@@ -184,8 +152,7 @@ static ig_result ig__peak_measure(ig_vk_context *ctx, VkDescriptorSet set,
         fprintf(stderr, "inrgan vk: peak %s: %u groups x %u invocations x %u loops, %.3f ms, "
                         "%.1f GFLOP/s\n", k->name, groups, k->wg, loops, best, *gflops);
 fail:
-    if (pipe) ctx->vk.vkDestroyPipeline(ctx->device, pipe, NULL);
-    if (mod) ctx->vk.vkDestroyShaderModule(ctx->device, mod, NULL);
+    ctx->vk.vkDestroyPipeline(ctx->device, pipe, NULL);
     return res;
 }
 
@@ -215,11 +182,11 @@ ig_result ig_vk_peak(ig_vk_context *ctx, double *fp32_gflops, double *fp16_gflop
     while (cwg > wg_max && cwg > sg) cwg -= sg;
 
     ig__peak_kernel ks[3] = {
-        {"fp32", ig__peak_spv_fp32, sizeof ig__peak_spv_fp32, wg,
+        {"fp32", IG_SH_PEAK_FP32, wg,
          IG__PEAK_FLOP_PER_INVOCATION * wg, 0.999f, 1e-4f},
-        {"fp16", ig__peak_spv_fp16, sizeof ig__peak_spv_fp16, wg,
+        {"fp16", IG_SH_PEAK_FP16, wg,
          IG__PEAK_FLOP_PER_INVOCATION * wg, 0.99f, 1e-3f},
-        {"coopmat", ig__peak_spv_coop, sizeof ig__peak_spv_coop, cwg,
+        {"coopmat", IG_SH_PEAK_COOP, cwg,
          IG__PEAK_FLOP_PER_SUBGROUP * (cwg / sg), 1.0f, 1.0f / 1024.0f},
     };
     double *outs[3] = {fp32_gflops, f16 ? fp16_gflops : NULL, coop ? coopmat_gflops : NULL};

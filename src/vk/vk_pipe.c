@@ -40,6 +40,9 @@ static const ig__vk_spirv ig__shaders[IG_SH_COUNT] = {
     [IG_SH_LEVEL_COOP_EMU] = IG__SPV(ig_spv_level_coop_emu),
     [IG_SH_LERP] = IG__SPV(ig_spv_lerp),
     [IG_SH_LERP_F16] = IG__SPV(ig_spv_lerp_f16),
+    [IG_SH_PEAK_FP32] = IG__SPV(ig_spv_peak_fp32),
+    [IG_SH_PEAK_FP16] = IG__SPV(ig_spv_peak_fp16),
+    [IG_SH_PEAK_COOP] = IG__SPV(ig_spv_peak_coop),
 };
 
 const ig__vk_spirv *ig__vk_shader(int id) {
@@ -267,9 +270,47 @@ void ig__vk_pipe_destroy(ig_vk_context *ctx) {
     ctx->set_layout = VK_NULL_HANDLE;
 }
 
+ig_result ig__vk_pipeline_create(ig_vk_context *ctx, int id, const uint32_t *spec, int n,
+                                 VkPipelineCache cache, VkPipeline *out, ig_error *err) {
+    ig_result res = IG_OK;
+    IG_VK_ASSERT(id >= 0 && id < IG_SH_COUNT && n >= 0 && n <= IG_VK_MAX_SPEC);
+    const ig__vk_spirv *sh = &ig__shaders[id];
+    VkShaderModule mod = VK_NULL_HANDLE;
+    VkShaderModuleCreateInfo smci = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                                     .codeSize = sh->bytes,
+                                     .pCode = sh->code};
+    IG_VK_ALLOC(ctx, ctx->vk.vkCreateShaderModule(ctx->device, &smci, NULL, &mod));
+    VkSpecializationMapEntry entries[IG_VK_MAX_SPEC];
+    for (int i = 0; i < n; i++)
+        entries[i] = (VkSpecializationMapEntry){
+            .constantID = (uint32_t)i, .offset = (uint32_t)(4 * i), .size = 4};
+    VkSpecializationInfo si = {.mapEntryCount = (uint32_t)n,
+                               .pMapEntries = entries,
+                               .dataSize = (size_t)(4 * n),
+                               .pData = spec};
+    VkComputePipelineCreateInfo cpci = {
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                  .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                  .module = mod,
+                  .pName = "main",
+                  .pSpecializationInfo = n ? &si : NULL},
+        .layout = ctx->pipe_layout};
+    IG_VK_ALLOC(ctx, ctx->vk.vkCreateComputePipelines(ctx->device, cache, 1, &cpci, NULL, out));
+    ctx->vk.vkDestroyShaderModule(ctx->device, mod, NULL);
+    return IG_OK;
+fail:
+    if (mod) ctx->vk.vkDestroyShaderModule(ctx->device, mod, NULL);
+    if (res == IG_OK) res = IG_ERR_VULKAN;
+    if (err && strstr(err->msg, "vkCreate")) {
+        size_t l = strlen(err->msg);
+        snprintf(err->msg + l, sizeof err->msg - l, " [shader %s]", sh->name);
+    }
+    return res;
+}
+
 ig_result ig__vk_pipeline_get(ig_vk_context *ctx, int id, const uint32_t *spec, int n,
                               VkPipeline *out, ig_error *err) {
-    ig_result res = IG_OK;
     IG_VK_ASSERT(id >= 0 && id < IG_SH_COUNT && n >= 0 && n <= IG_VK_MAX_SPEC);
     uint32_t key[IG_VK_MAX_SPEC] = {0};
     for (int i = 0; i < n; i++) key[i] = spec[i];
@@ -285,32 +326,9 @@ ig_result ig__vk_pipeline_get(ig_vk_context *ctx, int id, const uint32_t *spec, 
         ctx->pipes = p;
         ctx->cap_pipes = cap;
     }
-    const ig__vk_spirv *sh = &ig__shaders[id];
-    VkShaderModule mod = VK_NULL_HANDLE;
-    VkPipeline pipe = VK_NULL_HANDLE;
-    VkShaderModuleCreateInfo smci = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                                     .codeSize = sh->bytes,
-                                     .pCode = sh->code};
-    IG_VK_ALLOC(ctx, ctx->vk.vkCreateShaderModule(ctx->device, &smci, NULL, &mod));
-    VkSpecializationMapEntry entries[IG_VK_MAX_SPEC];
-    for (int i = 0; i < n; i++)
-        entries[i] = (VkSpecializationMapEntry){
-            .constantID = (uint32_t)i, .offset = (uint32_t)(4 * i), .size = 4};
-    VkSpecializationInfo si = {.mapEntryCount = (uint32_t)n,
-                               .pMapEntries = entries,
-                               .dataSize = (size_t)(4 * n),
-                               .pData = key};
-    VkComputePipelineCreateInfo cpci = {
-        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
-        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
-                  .stage = VK_SHADER_STAGE_COMPUTE_BIT,
-                  .module = mod,
-                  .pName = "main",
-                  .pSpecializationInfo = n ? &si : NULL},
-        .layout = ctx->pipe_layout};
-    IG_VK_ALLOC(ctx, ctx->vk.vkCreateComputePipelines(ctx->device, ctx->pipe_cache, 1, &cpci, NULL,
-                                                      &pipe));
-    ctx->vk.vkDestroyShaderModule(ctx->device, mod, NULL);
+    VkPipeline pipe;
+    ig_result res = ig__vk_pipeline_create(ctx, id, key, n, ctx->pipe_cache, &pipe, err);
+    if (res != IG_OK) return res;
     ctx->pipes[ctx->n_pipes].shader = id;
     memcpy(ctx->pipes[ctx->n_pipes].spec, key, sizeof key);
     ctx->pipes[ctx->n_pipes].pipe = pipe;
@@ -318,13 +336,4 @@ ig_result ig__vk_pipeline_get(ig_vk_context *ctx, int id, const uint32_t *spec, 
     ctx->pipe_cache_new++;
     *out = pipe;
     return IG_OK;
-fail:
-    if (mod) ctx->vk.vkDestroyShaderModule(ctx->device, mod, NULL);
-    if (res == IG_OK) res = IG_ERR_VULKAN;
-    (void)sh;
-    if (err && strstr(err->msg, "vkCreate")) {
-        size_t l = strlen(err->msg);
-        snprintf(err->msg + l, sizeof err->msg - l, " [shader %s]", sh->name);
-    }
-    return res;
 }
