@@ -310,22 +310,9 @@ static ig_result bench_vulkan(bench_run *br, const char *sel, bool skip_unusable
     }
     free(infos);
 
-    /* Peaks on a context of their own, created with the cooperative-matrix kernel allowed
-     * (emulated where the device has no tensor cores): that is what enables shaderFloat16 on
-     * the device today, so fp16 FMA is measured on every device that has it, whatever the
-     * precision of the renders below. No pipeline cache file for it. */
-    char idx[16];
-    snprintf(idx, sizeof idx, "%d", d->index);
-    ig_vk_desc pd = {.gpu = d->index >= 0 ? idx : sel, .allow_cpu_device = true, .validate = br->validate,
-                     .coopmat = true, .coopmat_emulate = true, .cache_dir = ""};
-    ig_vk_context *pctx = NULL;
-    r = ig_vk_context_create(&pd, &pctx, err);
-    if (r == IG_OK) r = ig_vk_peak(pctx, &d->fp32, &d->fp16, &d->coop, err);
-    if (r == IG_OK && ig_vk_validation_errors(pctx) > 0)
-        r = ig_error_set(err, IG_ERR_VULKAN, "the validation layer reported %u error(s) in the peak "
-                         "microbenchmarks, first: %s", ig_vk_validation_errors(pctx),
-                         ig_vk_validation_message(pctx));
-    ig_vk_context_destroy(pctx);
+    /* the device's own peaks, on the render context (it has every arithmetic feature the
+     * device offers enabled, whatever the render precision) */
+    r = ig_vk_peak(ctx, &d->fp32, &d->fp16, &d->coop, err);
     if (r != IG_OK) {
         cli_backend_close(&b);
         return r;

@@ -157,6 +157,10 @@ static ig_result ig__vk_instance(ig_vk_context *ctx, bool validate, VkInstance *
 
     if (ctx && debug_utils) {
         ctx->instance = inst; /* so that the fail path destroys it */
+        /* volk's entry points are process-wide and later instances (device enumeration, a
+         * viewer's presenter) reload them: keep this instance's own destroy function */
+        ctx->destroy_messenger = (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
+            inst, "vkDestroyDebugUtilsMessengerEXT");
         IG_VK_ALLOC(ctx, vkCreateDebugUtilsMessengerEXT(inst, &mci, NULL, &ctx->messenger));
         ctx->validation = true;
     } else if (ctx && validate) {
@@ -573,7 +577,8 @@ void ig_vk_context_destroy(ig_vk_context *ctx) {
         if (ctx->cmd_pool) ctx->vk.vkDestroyCommandPool(ctx->device, ctx->cmd_pool, NULL);
         ctx->vk.vkDestroyDevice(ctx->device, NULL);
     }
-    if (ctx->messenger) vkDestroyDebugUtilsMessengerEXT(ctx->instance, ctx->messenger, NULL);
+    if (ctx->messenger && ctx->destroy_messenger)
+        ctx->destroy_messenger(ctx->instance, ctx->messenger, NULL);
     if (ctx->instance) vkDestroyInstance(ctx->instance, NULL);
     free(ctx);
 }
@@ -636,7 +641,8 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
         ctx->precision = IG_VK_PRECISION_FP16;
     ctx->fp16 = ctx->precision == IG_VK_PRECISION_FP16;
     ctx->coopmat = desc.coopmat && ctx->coopmat_ok;
-    if (!ctx->coopmat && desc.coopmat_emulate && ctx->fp16_ok && pd->info.fp16_arith) {
+    ctx->fp16_arith = ctx->fp16_ok && pd->info.fp16_arith;
+    if (!ctx->coopmat && desc.coopmat_emulate && ctx->fp16_arith) {
         ctx->coopmat = true;
         ctx->coop_emu = true;
     }
@@ -666,11 +672,14 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     VkPhysicalDeviceCooperativeMatrixFeaturesNV coop = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
         .cooperativeMatrix = VK_TRUE};
-    bool coop_nv = ctx->coopmat && !ctx->coop_emu;
+    /* Features follow what the device can do, not what this context's renders use, so the
+     * peak microbenchmarks (ig_vk_peak) can measure fp16 and tensor-core throughput on the
+     * same device whatever the render precision. */
+    bool coop_nv = ctx->coopmat_ok;
     VkPhysicalDeviceVulkan12Features f12 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
         .pNext = coop_nv ? &coop : NULL,
-        .shaderFloat16 = ctx->coopmat ? VK_TRUE : VK_FALSE,
+        .shaderFloat16 = ctx->fp16_arith || ctx->coopmat ? VK_TRUE : VK_FALSE,
         .vulkanMemoryModel = coop_nv ? VK_TRUE : VK_FALSE};
     VkPhysicalDeviceVulkan11Features f11 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,

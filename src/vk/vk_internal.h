@@ -157,6 +157,7 @@ typedef struct ig__vk_plan ig__vk_plan;
 struct ig_vk_context {
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger; /* this instance's own */
     VkPhysicalDevice phys;
     VkDevice device;
     struct VolkDeviceTable vk;
@@ -199,6 +200,7 @@ struct ig_vk_context {
     /* features in use */
     bool fp16;                  /* fp16 storage path selected */
     bool fp16_ok, coopmat_ok;   /* supported and not disabled */
+    bool fp16_arith;            /* shaderFloat16 enabled on the device (supported, fp16 not disabled) */
     bool coopmat;               /* coopmat level kernel allowed */
     bool coop_emu;              /* ... with emulated matrix products (test hook) */
     bool fused_fmm;

@@ -167,11 +167,10 @@ ig_result ig_vk_peak(ig_vk_context *ctx, double *fp32_gflops, double *fp16_gflop
         return ig_error_set(err, IG_ERR_DEVICE_LOST, "%s was lost earlier; create a new context",
                             ctx->info.name);
 
-    /* Float16 arithmetic is legal only where the device was created with shaderFloat16:
-     * vk_ctx.c enables it for the cooperative-matrix kernel (real or emulated) only. */
-    bool f16 = ctx->coopmat && ctx->info.fp16_arith;
-    /* Real tensor cores: VK_NV_cooperative_matrix, shaderFloat16 and vulkanMemoryModel on. */
-    bool coop = ctx->coopmat && !ctx->coop_emu && ctx->info.coopmat_nv;
+    /* vk_ctx.c enables shaderFloat16, and VK_NV_cooperative_matrix with vulkanMemoryModel,
+     * wherever the device has them (and they are not disabled by environment switches). */
+    bool f16 = ctx->fp16_arith;
+    bool coop = ctx->coopmat_ok;
 
     const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
     uint32_t wg_max = lim->maxComputeWorkGroupInvocations;
