@@ -38,7 +38,7 @@ static bool ig__grid_pos(double t, int g, int *i0, int *i1, double *frac) {
     return inside;
 }
 
-void ig_embed_level(const ig_model *m, const ig_plan *plan, int level, float *out) {
+ig_result ig_embed_level(const ig_model *m, const ig_plan *plan, int level, float *out, ig_error *err) {
     const ig_config *c = &m->cfg;
     int bi = ig__level_block(c, level);
     const ig_block_config *b = &c->blocks[bi];
@@ -50,7 +50,8 @@ void ig_embed_level(const ig_model *m, const ig_plan *plan, int level, float *ou
     /* sin(a x + b y) = sin(ax) cos(by) + cos(ax) sin(by): one sin/cos per column and per row
      * instead of per pixel (in double, so the result rounds to the same float in practice) */
     double *sx = malloc(sizeof(double) * 2 * ((size_t)W + H)), *cx = sx + W, *sy = cx + W, *cy = sy + H;
-    for (int f = 0; f < n_raw && sx; f++) {
+    if (!sx) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "embedding tables of level %d", level);
+    for (int f = 0; f < n_raw; f++) {
         const float *row = f < n_log ? &t->log_basis->data[2 * f] : &t->random_basis->data[2 * (f - n_log)];
         double a = row[0], bb = row[1];
         for (int j = 0; j < W; j++) { sx[j] = sin(a * lp->xs[j]); cx[j] = cos(a * lp->xs[j]); }
@@ -62,20 +63,9 @@ void ig_embed_level(const ig_model *m, const ig_plan *plan, int level, float *ou
                 co[(size_t)i * W + j] = (float)(cx[j] * cy[i] - sx[j] * sy[i]);
             }
     }
-    if (!sx) /* out of memory for the tables: per pixel */
-        for (int f = 0; f < n_raw; f++) {
-            const float *row = f < n_log ? &t->log_basis->data[2 * f] : &t->random_basis->data[2 * (f - n_log)];
-            float *s = out + (size_t)f * px, *co = out + (size_t)(n_raw + f) * px;
-            for (int i = 0; i < H; i++)
-                for (int j = 0; j < W; j++) {
-                    double arg = row[0] * lp->xs[j] + row[1] * lp->ys[i];
-                    s[(size_t)i * W + j] = (float)sin(arg);
-                    co[(size_t)i * W + j] = (float)cos(arg);
-                }
-        }
     free(sx);
     int nc = b->emb.constant, g = b->grid;
-    if (nc == 0) return;
+    if (nc == 0) return IG_OK;
     const float *cst = t->const_embs->data;
     float *dst = out + (size_t)2 * n_raw * px;
     for (int i = 0; i < H; i++) {
@@ -104,4 +94,5 @@ void ig_embed_level(const ig_model *m, const ig_plan *plan, int level, float *ou
             }
         }
     }
+    return IG_OK;
 }

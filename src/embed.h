@@ -8,6 +8,6 @@
 /* Channels of the embedding of `level` (the first block of the level owns it). */
 int ig_embed_channels(const ig_model *model, int level);
 /* out: [channels, height, width] of the level's grid in the plan. */
-void ig_embed_level(const ig_model *model, const ig_plan *plan, int level, float *out);
+ig_result ig_embed_level(const ig_model *model, const ig_plan *plan, int level, float *out, ig_error *err);
 
 #endif

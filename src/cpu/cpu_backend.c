@@ -605,7 +605,8 @@ static ig_result ig__embeddings(const ig_model *m, const ig_plan *plan, float **
         size_t px = (size_t)plan->levels[l].width * plan->levels[l].height;
         emb[l] = ig__alloc((size_t)ig_embed_channels(m, l) * px);
         if (!emb[l]) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "embedding of level %d", l);
-        ig_embed_level(m, plan, l, emb[l]);
+        ig_result r = ig_embed_level(m, plan, l, emb[l], err);
+        if (r != IG_OK) return r;
     }
     return IG_OK;
 }

@@ -538,7 +538,8 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
             res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "embedding of level %d", l);
             goto fail;
         }
-        ig_embed_level(m, plan, l, tmp);
+        res = ig_embed_level(m, plan, l, tmp, err);
+        if (res != IG_OK) goto fail;
         res = ig__vk_arena_alloc(ctx, &vp->arena, px * ce * es, &vp->emb[l], err);
         if (res != IG_OK) goto fail;
         void *dst;
