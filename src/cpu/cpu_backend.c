@@ -132,20 +132,12 @@ static void ig__gen_task(void *vctx, size_t i0, size_t i1) {
         ig__fmm_weight(L, s, c->rank, full);
         if (g->split[t]) {
             int cp = g->prev_c[t], ce = ci - cp;
-            float *a = malloc((size_t)co * cp * sizeof *a), *b = malloc((size_t)co * ce * sizeof *b);
             lw->packed = malloc(ig__packed_size(co, cp) * sizeof(float));
             lw->packed_emb = malloc(ig__packed_size(co, ce) * sizeof(float));
-            if (!a || !b || !lw->packed || !lw->packed_emb) {
-                free(a); free(b); free(full); g->failed = true; continue;
-            }
-            for (int o = 0; o < co; o++) {
-                memcpy(a + (size_t)o * cp, full + (size_t)o * ci, (size_t)cp * sizeof(float));
-                memcpy(b + (size_t)o * ce, full + (size_t)o * ci + cp, (size_t)ce * sizeof(float));
-            }
-            ig_gemm_pack(a, co, cp, lw->packed);
-            ig_gemm_pack(b, co, ce, lw->packed_emb);
-            free(a);
-            free(b);
+            if (!lw->packed || !lw->packed_emb) { free(full); g->failed = true; continue; }
+            /* the two column blocks [x_prev | E] of the normalised rows, packed in place */
+            ig_gemm_pack(full, (size_t)ci, co, cp, lw->packed);
+            ig_gemm_pack(full + cp, (size_t)ci, co, ce, lw->packed_emb);
         } else {
             lw->full = full;
             full = NULL;
@@ -401,7 +393,7 @@ static void ig__pack_layer(const float *full, int co, int ci, const float *x, si
         }
         w = scratch;
     }
-    ig_gemm_pack(w, co, ci, packed);
+    ig_gemm_pack(w, (size_t)ci, co, ci, packed);
 }
 
 /* rgb[3][px] += Wt x + b */

@@ -13,13 +13,13 @@
 
 #include "cpu_simd.h"
 
-void ig_gemm_pack(const float *w, int m, int k, float *packed) {
+void ig_gemm_pack(const float *w, size_t ldw, int m, int k, float *packed) {
     int panels = (m + 3) / 4;
     for (int pn = 0; pn < panels; pn++)
         for (int kk = 0; kk < k; kk++)
             for (int r = 0; r < 4; r++) {
                 int o = pn * 4 + r;
-                packed[((size_t)pn * k + kk) * 4 + r] = o < m ? w[(size_t)o * k + kk] : 0.0f;
+                packed[((size_t)pn * k + kk) * 4 + r] = o < m ? w[(size_t)o * ldw + kk] : 0.0f;
             }
 }
 

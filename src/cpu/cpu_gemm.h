@@ -4,9 +4,9 @@
 
 #include <stddef.h>
 
-/* Packs W [m][k] (row-major) into panels of 4 rows, k-major: packed[(o/4)*k*4 + kk*4 + o%4].
- * packed must hold ((m+3)/4)*4*k floats; missing rows are zero. */
-void ig_gemm_pack(const float *w, int m, int k, float *packed);
+/* Packs W [m][k] (rows ldw floats apart) into panels of 4 rows, k-major:
+ * packed[(o/4)*k*4 + kk*4 + o%4]. packed must hold ((m+3)/4)*4*k floats; missing rows are zero. */
+void ig_gemm_pack(const float *w, size_t ldw, int m, int k, float *packed);
 
 /* For pixels [p0, p1): Y[o][p] = act(sum_kk W[o][kk] X[kk][p] (+ Y[o][p] if accumulate)).
  * X rows have stride ldx, Y rows stride ldy. act = lrelu(v + bias[o], 0.2) * sqrt(2) when bias
