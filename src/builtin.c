@@ -73,9 +73,39 @@ static char *ig__make_config(const ig__make *k) {
     return json;
 }
 
+/* CIPSskip configs (python/inrgan/cips.py cips_config): cips256 is the released churches /
+ * ffhq256 architecture (hidden 512, channels 512 x5, 256, 128), tiny-cips a test model. */
+static char *ig__cips_config(int size, int coords_size, int hidden, int style_dim, int n_mlp, const int *channels,
+                             int n_pairs) {
+    cJSON *root = cJSON_CreateObject(), *ch = cJSON_CreateArray();
+    cJSON_AddNumberToObject(root, "format_version", 1);
+    cJSON_AddStringToObject(root, "family", "cips");
+    cJSON_AddStringToObject(root, "arch", "CIPSskip");
+    cJSON_AddNumberToObject(root, "size", size);
+    cJSON_AddNumberToObject(root, "coords_size", coords_size);
+    cJSON_AddNumberToObject(root, "hidden_size", hidden);
+    cJSON_AddNumberToObject(root, "style_dim", style_dim);
+    cJSON_AddNumberToObject(root, "n_mlp", n_mlp);
+    cJSON_AddNumberToObject(root, "lr_mlp", 0.01);
+    for (int i = 0; i < n_pairs; i++) cJSON_AddItemToArray(ch, cJSON_CreateNumber(channels[i]));
+    cJSON_AddItemToObject(root, "channels", ch);
+    cJSON_AddNumberToObject(root, "emb_size", size);
+    cJSON_AddStringToObject(root, "coords", "linspace_y_down");
+    cJSON_AddStringToObject(root, "emb_sampling", "bilinear_border_align_corners_false");
+    cJSON_AddStringToObject(root, "noise", "random");
+    cJSON_AddNumberToObject(root, "truncation_psi", 1.0);
+    cJSON_AddBoolToObject(root, "has_w_avg", false);
+    cJSON *prov = cJSON_CreateObject();
+    cJSON_AddStringToObject(prov, "source", "built-in configuration, random weights");
+    cJSON_AddItemToObject(root, "provenance", prov);
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return json;
+}
+
 static const char *const ig__names =
     "ffhq256, bedrooms256, churches256, ffhq256-bil, bedrooms256-bil, churches256-bil, "
-    "tiny-nearest, tiny-bil, tiny-churches";
+    "tiny-nearest, tiny-bil, tiny-churches, cips256, cips1024, tiny-cips";
 
 const char *ig_config_builtin_names(void) { return ig__names; }
 
@@ -105,6 +135,14 @@ char *ig_config_builtin(const char *name) {
             k.extra_res[1] = 32; k.extra_n[1] = 2;
         }
         return ig__make_config(&k);
+    }
+    if (!strcmp(name, "cips256") || !strcmp(name, "cips1024")) {
+        static const int ch[7] = {512, 512, 512, 512, 512, 256, 128};
+        return ig__cips_config(256, !strcmp(name, "cips256") ? 256 : 1024, 512, 512, 8, ch, 7);
+    }
+    if (!strcmp(name, "tiny-cips")) {
+        static const int ch[3] = {32, 32, 16};
+        return ig__cips_config(16, 16, 32, 32, 2, ch, 3);
     }
     return NULL;
 }

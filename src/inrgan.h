@@ -22,6 +22,7 @@
 #define IG_MAX_BLOCKS 32
 #define IG_MAX_EXTRA 16
 #define IG_MAX_MAPPING 32
+#define IG_MAX_CIPS_PAIRS 12
 
 /* ---- architecture config (docs/model-format.md) ------------------------------------ */
 typedef enum ig_upsampling { IG_UP_NEAREST = 0, IG_UP_BILINEAR = 1 } ig_upsampling;
@@ -46,9 +47,26 @@ typedef struct ig_block_config {
     int level;              /* index of the level (distinct grid) it belongs to */
 } ig_block_config;
 
+/* Model families (docs/model-format.md, docs/cips.md). */
+typedef enum ig_family { IG_FAMILY_INRGAN = 0, IG_FAMILY_CIPS = 1 } ig_family;
+
+/* CIPSskip (reference section 5): one full-resolution level; the generic fields of ig_config
+ * carry z_dim = w_dim = style_dim, mapping_layers = n_mlp, mapping_lr_multiplier = lr_mlp,
+ * resolution = coords_size, n_levels = 1, level_grid[0] = coords_size, n_blocks = 0. */
+typedef struct ig_cips_config {
+    int size;          /* training resolution = side of emb.input */
+    int coords_size;   /* native output grid (linspace of this many points) */
+    int hidden;        /* LFF width = embedding channels; conv1 reads 2 * hidden */
+    int n_pairs;       /* log2(size) - 1 pairs of ModFC layers, a ToRGB after each */
+    int channels[IG_MAX_CIPS_PAIRS];
+    bool noise_zero;   /* config "noise": "zero" (else "random": seeded noise by default) */
+    bool has_w_avg;
+} ig_cips_config;
+
 typedef struct ig_config {
     int format_version;
     char family[16];
+    ig_family kind;
     int resolution;
     int z_dim, w_dim;
     int mapping_layers;
@@ -62,6 +80,7 @@ typedef struct ig_config {
     ig_block_config blocks[IG_MAX_BLOCKS];
     int n_levels;
     int level_grid[IG_MAX_BLOCKS]; /* native grid side of each level */
+    ig_cips_config cips;           /* kind == IG_FAMILY_CIPS */
 } ig_config;
 
 /* ---- model --------------------------------------------------------------------------- */
@@ -99,6 +118,8 @@ int64_t ig_config_param_count(const ig_config *cfg);
 double ig_config_model_flops(const ig_config *cfg);
 /* What the CPU/Vulkan kernels execute (coarse trick on upsampling conv0). */
 double ig_config_executed_flops(const ig_config *cfg);
+/* CIPS: multiply-adds per output pixel (LFF, conv1, ModFC pairs, ToRGBs; docs/cips.md). */
+double ig_cips_macs_per_pixel(const ig_config *cfg);
 
 /* ---- latents (src/latent.c, docs/cli.md "Latents") ---------------------------------- */
 /* z for one seed: splitmix64 + Box-Muller, documented in docs/cli.md. */
@@ -178,6 +199,15 @@ typedef enum ig_space {
     IG_SPACE_PARAMS = 2    /* lerp of the generated per-layer INR weights */
 } ig_space;
 
+/* Per-pixel noise of models that inject it (CIPS; INR-GAN has none). Seeded noise is a pure
+ * function of (seed, layer, global pixel position): tiles, strides and backends agree
+ * (src/noise.h, docs/cips.md). */
+typedef enum ig_noise {
+    IG_NOISE_MODEL = 0,    /* the model's default: "random" -> seeded, "zero" -> zero */
+    IG_NOISE_ZERO = 1,
+    IG_NOISE_SEEDED = 2
+} ig_noise;
+
 typedef struct ig_render_desc {
     const ig_model *model;
     const ig_plan *plan;
@@ -193,7 +223,12 @@ typedef struct ig_render_desc {
     ig_block_fn on_block;  /* optional */
     void *user;
     double *gpu_ms;        /* optional out: device time of the render (GPU backends) */
+    ig_noise noise;
+    const uint32_t *noise_seed; /* [count] noise seed of each image; NULL = 0 for all */
 } ig_render_desc;
+
+/* Whether a render with `noise` injects seeded noise into `model`. */
+bool ig_noise_active(const ig_config *cfg, ig_noise noise);
 
 /* The one spelling of the option values (docs/cli.md): "z", "w", "params" and "border",
  * "zero". The parsers return -1 for an unknown name. */
@@ -220,6 +255,8 @@ typedef ig_result (*ig_rows_fn)(void *user, int image, int y0, int rows, const u
 
 typedef struct ig_image_job {
     const ig_model *model;
+    ig_noise noise;
+    const uint32_t *noise_seed; /* [count] or NULL */
     ig_plan_desc plan;       /* the whole image; its tile fields are ignored */
     const float *z, *z_b, *t;
     int count;

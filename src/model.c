@@ -65,6 +65,79 @@ static ig_result ig__parse_embedding(const cJSON *e, const char *path, ig_embedd
     return IG_OK;
 }
 
+static ig_result ig__get_string(const cJSON *obj, const char *key, const char *const *allowed, int n,
+                                int *out, ig_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsString(v)) return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: %s must be a string", key);
+    for (int i = 0; i < n; i++)
+        if (strcmp(v->valuestring, allowed[i]) == 0) {
+            *out = i;
+            return IG_OK;
+        }
+    return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: %s '%.48s' is not supported (expected '%s'%s)", key,
+                        v->valuestring, allowed[0], n > 1 ? " or another documented value" : "");
+}
+
+/* family "cips" (docs/cips.md): CIPSskip; the generic fields are filled as ig_cips_config says. */
+static ig_result ig__parse_cips(const cJSON *root, ig_config *c, ig_error *err) {
+    ig_cips_config *k = &c->cips;
+    static const char *const arch[] = {"CIPSskip"}, *const coords[] = {"linspace_y_down"},
+                             *const samp[] = {"bilinear_border_align_corners_false"},
+                             *const noise[] = {"random", "zero"};
+    int pick;
+    IG_TRY(ig__get_string(root, "arch", arch, 1, &pick, err));
+    IG_TRY(ig__get_int(root, "", "size", 4, 4096, &k->size, err));
+    if (k->size & (k->size - 1))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: size %d is not a power of two", k->size);
+    k->n_pairs = 0;
+    for (int s = k->size; s > 2; s >>= 1) k->n_pairs++;
+    if (k->n_pairs > IG_MAX_CIPS_PAIRS)
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: size %d needs more than %d layer pairs", k->size,
+                            IG_MAX_CIPS_PAIRS);
+    IG_TRY(ig__get_int(root, "", "coords_size", 2, 16384, &k->coords_size, err));
+    IG_TRY(ig__get_int(root, "", "hidden_size", 1, 8192, &k->hidden, err));
+    IG_TRY(ig__get_int(root, "", "style_dim", 1, 8192, &c->z_dim, err));
+    c->w_dim = c->z_dim;
+    IG_TRY(ig__get_int(root, "", "n_mlp", 0, IG_MAX_MAPPING, &c->mapping_layers, err));
+    IG_TRY(ig__get_number(root, "", "lr_mlp", &c->mapping_lr_multiplier, err));
+    if (!(c->mapping_lr_multiplier > 0))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: lr_mlp must be > 0");
+    int emb_size = 0;
+    IG_TRY(ig__get_int(root, "", "emb_size", 1, 4096, &emb_size, err));
+    if (emb_size != k->size)
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: emb_size %d differs from size %d", emb_size,
+                            k->size);
+    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(root, "channels");
+    if (!cJSON_IsArray(ch) || cJSON_GetArraySize(ch) != k->n_pairs)
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: channels must be an array of %d integers (size %d)",
+                            k->n_pairs, k->size);
+    for (int i = 0; i < k->n_pairs; i++) {
+        const cJSON *v = cJSON_GetArrayItem(ch, i);
+        if (!cJSON_IsNumber(v) || floor(v->valuedouble) != v->valuedouble || v->valuedouble < 1 ||
+            v->valuedouble > 8192)
+            return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: channels[%d] must be an integer in [1, 8192]", i);
+        k->channels[i] = (int)v->valuedouble;
+    }
+    IG_TRY(ig__get_string(root, "coords", coords, 1, &pick, err));
+    IG_TRY(ig__get_string(root, "emb_sampling", samp, 1, &pick, err));
+    IG_TRY(ig__get_string(root, "noise", noise, 2, &pick, err));
+    k->noise_zero = pick == 1;
+    IG_TRY(ig__get_number(root, "", "truncation_psi", &c->truncation_psi, err));
+    IG_TRY(ig__get_bool(root, "", "has_w_avg", &k->has_w_avg, err));
+    if (c->truncation_psi != 1.0 && !k->has_w_avg)
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE,
+                            "config: truncation_psi %g needs w_avg (has_w_avg is false)", c->truncation_psi);
+    const cJSON *prov = cJSON_GetObjectItemCaseSensitive(root, "provenance");
+    if (prov && !cJSON_IsObject(prov))
+        return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: provenance must be an object");
+    c->resolution = k->coords_size;
+    c->num_ws = 1;
+    c->n_blocks = 0;
+    c->n_levels = 1;
+    c->level_grid[0] = k->coords_size;
+    return IG_OK;
+}
+
 static ig_result ig__parse_config_tree(const cJSON *root, ig_config *c, ig_error *err) {
     memset(c, 0, sizeof *c);
     if (!cJSON_IsObject(root))
@@ -80,11 +153,17 @@ static ig_result ig__parse_config_tree(const cJSON *root, ig_config *c, ig_error
     const cJSON *fam = cJSON_GetObjectItemCaseSensitive(root, "family");
     if (!cJSON_IsString(fam))
         return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: family must be a string");
+    if (strcmp(fam->valuestring, "cips") == 0) {
+        snprintf(c->family, sizeof c->family, "cips");
+        c->kind = IG_FAMILY_CIPS;
+        return ig__parse_cips(root, c, err);
+    }
     if (strcmp(fam->valuestring, "inrgan") != 0)
         return ig_error_set(err, IG_ERR_MODEL_FAMILY,
-                            "config: family '%.32s' is not supported (this engine runs 'inrgan')",
+                            "config: family '%.32s' is not supported (this engine runs 'inrgan' and 'cips')",
                             fam->valuestring);
     snprintf(c->family, sizeof c->family, "%s", fam->valuestring);
+    c->kind = IG_FAMILY_INRGAN;
     IG_TRY(ig__get_int(root, "", "resolution", 1, 65536, &c->resolution, err));
     IG_TRY(ig__get_int(root, "", "z_dim", 1, 8192, &c->z_dim, err));
     IG_TRY(ig__get_int(root, "", "w_dim", 1, 8192, &c->w_dim, err));
@@ -205,7 +284,36 @@ static int64_t ig__fmm_params(const ig_config *c, int cin, int cout) {
     return (int64_t)cout * cin + cout + (int64_t)(cin + cout) * c->rank * (c->w_dim + 1);
 }
 
+/* CIPS (docs/cips.md): generator parameters without w_avg; MACs per pixel of the synthesis
+ * (LFF, conv1, the ModFC pairs, the ToRGBs; mapping and modulations run once per image). */
+static int64_t ig__cips_params(const ig_config *c) {
+    const ig_cips_config *k = &c->cips;
+    int64_t S = c->w_dim, H = k->hidden;
+    int64_t n = 3 * H + H * k->size * k->size + (int64_t)c->mapping_layers * S * (S + 1);
+    int64_t cin = 2 * H;
+    for (int i = 0; i < 1 + 2 * k->n_pairs; i++) {
+        int64_t co = k->channels[i == 0 ? 0 : (i - 1) / 2];
+        n += co * cin + cin * (S + 1) + 1 + co;
+        cin = co;
+    }
+    for (int i = 0; i < k->n_pairs; i++) n += 3 + 3 * (int64_t)k->channels[i] + (int64_t)k->channels[i] * (S + 1);
+    return n;
+}
+
+double ig_cips_macs_per_pixel(const ig_config *c) {
+    const ig_cips_config *k = &c->cips;
+    double m = 2.0 * k->hidden, cin = 2.0 * k->hidden;
+    for (int i = 0; i < 1 + 2 * k->n_pairs; i++) {
+        double co = k->channels[i == 0 ? 0 : (i - 1) / 2];
+        m += cin * co;
+        cin = co;
+    }
+    for (int i = 0; i < k->n_pairs; i++) m += 3.0 * k->channels[i];
+    return m;
+}
+
 int64_t ig_config_param_count(const ig_config *c) {
+    if (c->kind == IG_FAMILY_CIPS) return ig__cips_params(c);
     int64_t n = 0;
     for (int l = 0; l < c->mapping_layers; l++)
         n += (int64_t)c->w_dim * ((l == 0 ? c->z_dim : c->w_dim) + 1);
@@ -221,6 +329,8 @@ int64_t ig_config_param_count(const ig_config *c) {
 }
 
 static double ig__flops(const ig_config *c, bool coarse_trick) {
+    if (c->kind == IG_FAMILY_CIPS)
+        return 2.0 * ig_cips_macs_per_pixel(c) * c->resolution * c->resolution;
     double macs = 0;
     for (int i = 0; i < c->n_blocks; i++) {
         const ig_block_config *b = &c->blocks[i];
@@ -247,7 +357,7 @@ double ig_config_executed_flops(const ig_config *c) { return ig__flops(c, true);
 typedef struct ig__want {
     char name[96];
     int ndim;
-    int64_t shape[4];
+    int64_t shape[5];
     const ig_tensor **slot;
 } ig__want;
 
@@ -280,6 +390,14 @@ static bool ig__want_add(ig__wants *w, const ig_tensor **slot, int ndim, int64_t
     return true;
 }
 
+/* A [1, cout, cin, 1, 1] modulated-conv weight (CIPS). */
+static bool ig__want_add5(ig__wants *w, const ig_tensor **slot, int64_t cout, int64_t cin, const char *fmt,
+                          const char *prefix) {
+    if (!ig__want_add(w, slot, 5, 1, cout, cin, 1, fmt, prefix)) return false;
+    w->v[w->n - 1].shape[4] = 1;
+    return true;
+}
+
 static bool ig__want_layer(ig__wants *w, const ig_config *c, ig_layer *L, bool torgb, int cin,
                            int cout, const char *prefix) {
     L->c_in = cin;
@@ -291,8 +409,55 @@ static bool ig__want_layer(ig__wants *w, const ig_config *c, ig_layer *L, bool t
            ig__want_add(w, &L->affine_b, 1, aff, 0, 0, 0, "%s.affine.bias", prefix);
 }
 
+static bool ig__want_cips_layer(ig__wants *w, const ig_config *c, ig_cips_layer *L, bool rgb, int cin, int cout,
+                                const char *prefix) {
+    L->c_in = cin;
+    L->c_out = cout;
+    bool ok = true;
+    if (rgb) ok = ig__want_add(w, &L->bias, 4, 1, 3, 1, 1, "%s.bias", prefix);
+    ok = ok && ig__want_add5(w, &L->weight, cout, cin, "%s.conv.weight", prefix) &&
+         ig__want_add(w, &L->mod_w, 2, cin, c->w_dim, 0, 0, "%s.conv.modulation.weight", prefix) &&
+         ig__want_add(w, &L->mod_b, 1, cin, 0, 0, 0, "%s.conv.modulation.bias", prefix);
+    if (!rgb)
+        ok = ok && ig__want_add(w, &L->noise_w, 1, 1, 0, 0, 0, "%s.noise.weight", prefix) &&
+             ig__want_add(w, &L->bias, 1, cout, 0, 0, 0, "%s.activate.bias", prefix);
+    return ok;
+}
+
+/* CIPSskip tensors in the released state-dict order (python/inrgan/cips.py expected_shapes). */
+static bool ig__want_cips(ig__wants *w, ig_model *m) {
+    const ig_config *c = &m->cfg;
+    const ig_cips_config *k = &c->cips;
+    ig_cips_tensors *t = &m->cips;
+    int H = k->hidden;
+    if (!ig__want_add(w, &t->lff_w, 4, H, 2, 1, 1, "lff.ffm.conv.weight") ||
+        !ig__want_add(w, &t->lff_b, 1, H, 0, 0, 0, "lff.ffm.conv.bias") ||
+        !ig__want_add(w, &t->emb, 4, 1, H, k->size, k->size, "emb.input"))
+        return false;
+    t->n_convs = 1 + 2 * k->n_pairs;
+    char p[32];
+    int cin = 2 * H;
+    for (int i = 0; i < t->n_convs; i++) {
+        int co = k->channels[i == 0 ? 0 : (i - 1) / 2];
+        if (i == 0) snprintf(p, sizeof p, "conv1");
+        else snprintf(p, sizeof p, "linears.%d", i - 1);
+        if (!ig__want_cips_layer(w, c, &t->conv[i], false, cin, co, p)) return false;
+        cin = co;
+    }
+    for (int i = 0; i < k->n_pairs; i++) {
+        snprintf(p, sizeof p, "to_rgbs.%d", i);
+        if (!ig__want_cips_layer(w, c, &t->rgb[i], true, k->channels[i], 3, p)) return false;
+    }
+    for (int l = 0; l < c->mapping_layers; l++)
+        if (!ig__want_add(w, &m->map_w[l], 2, c->w_dim, c->w_dim, 0, 0, "style.%d.weight", l + 1) ||
+            !ig__want_add(w, &m->map_b[l], 1, c->w_dim, 0, 0, 0, "style.%d.bias", l + 1))
+            return false;
+    return !k->has_w_avg || ig__want_add(w, &m->w_avg, 1, c->w_dim, 0, 0, 0, "w_avg");
+}
+
 static bool ig__want_all(ig__wants *w, ig_model *m) {
     const ig_config *c = &m->cfg;
+    if (c->kind == IG_FAMILY_CIPS) return ig__want_cips(w, m);
     char p[96];
     for (int i = 0; i < c->n_blocks; i++) {
         const ig_block_config *b = &c->blocks[i];
@@ -504,6 +669,29 @@ static bool ig__ends_with(const char *s, const char *suffix) {
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* CIPSskip's initialisation (python/inrgan/cips.py): N(0,1) weights and embedding, mapping
+ * N(0, 1/lr^2), modulation biases 1, other biases and noise weights 0, LFF U(+-sqrt(9/2)). The
+ * noise weights get 0.1 instead of 0 so that benchmarks and tests exercise the noise path. */
+static void ig__cips_init(const ig_model *m, ig_tensor *t, uint64_t *state) {
+    float *x = (float *)t->data;
+    const char *n = t->name;
+    if (ig__ends_with(n, "modulation.bias")) {
+        for (int64_t k = 0; k < t->numel; k++) x[k] = 1.0f;
+    } else if (ig__ends_with(n, "noise.weight")) {
+        x[0] = 0.1f;
+    } else if (ig__ends_with(n, "bias") || strcmp(n, "w_avg") == 0) {
+        memset(x, 0, (size_t)t->numel * sizeof *x);
+    } else if (strcmp(n, "lff.ffm.conv.weight") == 0) {
+        double a = sqrt(9.0 / 2.0);
+        for (int64_t k = 0; k < t->numel; k++)
+            x[k] = (float)(a * (2.0 * (double)(ig__sm64(state) >> 11) * 0x1.0p-53 - 1.0));
+    } else if (strncmp(n, "style.", 6) == 0 && ig__ends_with(n, "weight")) {
+        ig__randn(x, t->numel, 1.0 / m->cfg.mapping_lr_multiplier, state);
+    } else {
+        ig__randn(x, t->numel, 1.0, state);
+    }
+}
+
 ig_result ig_model_create_random(const char *config_json, uint64_t seed, ig_model **out, ig_error *err) {
     *out = NULL;
     ig__wants w = {0};
@@ -521,7 +709,9 @@ ig_result ig_model_create_random(const char *config_json, uint64_t seed, ig_mode
         ig_tensor *t = &m->tensors[i];
         float *x = (float *)t->data;
         const char *n = t->name;
-        if (ig__ends_with(n, "torgb.affine.bias")) {
+        if (m->cfg.kind == IG_FAMILY_CIPS) {
+            ig__cips_init(m, t, &state);
+        } else if (ig__ends_with(n, "torgb.affine.bias")) {
             for (int64_t k = 0; k < t->numel; k++) x[k] = 1.0f;
         } else if (ig__ends_with(n, "bias") || ig__ends_with(n, "w_avg")) {
             memset(x, 0, (size_t)t->numel * sizeof *x);

@@ -22,6 +22,28 @@ typedef struct ig_block_tensors {
     ig_layer conv0, conv1, extra[IG_MAX_EXTRA], torgb;
 } ig_block_tensors;
 
+/* A CIPS modulated 1x1 layer: StyledConv (conv1, linears.K: demodulated, noise, bias + lrelu)
+ * or ToRGB (to_rgbs.K: modulated only, + bias). */
+typedef struct ig_cips_layer {
+    const ig_tensor *weight;   /* [1, c_out, c_in, 1, 1] */
+    const ig_tensor *mod_w;    /* conv.modulation.weight [c_in, style_dim] */
+    const ig_tensor *mod_b;    /* conv.modulation.bias [c_in] */
+    const ig_tensor *noise_w;  /* noise.weight [1]; NULL for ToRGB */
+    const ig_tensor *bias;     /* activate.bias [c_out], or to_rgbs.K.bias [1, 3, 1, 1] */
+    int c_in, c_out;
+} ig_cips_layer;
+
+#define IG_CIPS_MAX_CONVS (1 + 2 * IG_MAX_CIPS_PAIRS)
+
+typedef struct ig_cips_tensors {
+    const ig_tensor *lff_w;    /* lff.ffm.conv.weight [hidden, 2, 1, 1] */
+    const ig_tensor *lff_b;    /* lff.ffm.conv.bias [hidden] */
+    const ig_tensor *emb;      /* emb.input [1, hidden, size, size] */
+    int n_convs;               /* 1 + 2 * n_pairs: conv1, linears.0, linears.1, ... */
+    ig_cips_layer conv[IG_CIPS_MAX_CONVS];
+    ig_cips_layer rgb[IG_MAX_CIPS_PAIRS]; /* to_rgbs.K after linears.2K+1 */
+} ig_cips_tensors;
+
 struct ig_model {
     ig_config cfg;
     char *config_json;
@@ -29,7 +51,8 @@ struct ig_model {
     ig_tensor *tensors;
     float *storage;                 /* all tensors as fp32, one allocation */
     ig_block_tensors blocks[IG_MAX_BLOCKS];
-    const ig_tensor *map_w[IG_MAX_MAPPING], *map_b[IG_MAX_MAPPING], *w_avg;
+    const ig_tensor *map_w[IG_MAX_MAPPING], *map_b[IG_MAX_MAPPING], *w_avg; /* w_avg: NULL if absent */
+    ig_cips_tensors cips;           /* cfg.kind == IG_FAMILY_CIPS */
 };
 
 /* Parses and checks a config JSON string (also used by tests). */

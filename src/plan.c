@@ -189,6 +189,8 @@ ig_result ig_plan_init(ig_plan *plan, const ig_config *cfg, ig_view view, int wi
 }
 
 static double ig__plan_flops(const ig_plan *plan, const ig_config *cfg, bool coarse_trick) {
+    if (cfg->kind == IG_FAMILY_CIPS) /* one level, every pixel the same work */
+        return 2.0 * ig_cips_macs_per_pixel(cfg) * plan->levels[0].width * plan->levels[0].height;
     double macs = 0;
     for (int i = 0; i < cfg->n_blocks; i++) {
         const ig_block_config *b = &cfg->blocks[i];

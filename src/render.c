@@ -24,6 +24,13 @@ int ig_render_auto_tile(const ig_model *model, const ig_plan_desc *pd, size_t bu
      * embedding, at 4^-(levels above) of the top density; plus the float output per image */
     double per_px = 0;
     int L = c->n_levels;
+    if (c->kind == IG_FAMILY_CIPS) {
+        /* CPU: weights per image and small per-thread buffers; Vulkan: input + 2 activations of
+         * the widest layer per image (its own pixel chunking keeps within the device) */
+        int ch = 2 * c->cips.hidden;
+        for (int i = 0; i < c->cips.n_pairs; i++) if (c->cips.channels[i] > ch) ch = c->cips.channels[i];
+        per_px = 4.0 * 3.0 * ch;
+    }
     for (int l = 0; l < L; l++) {
         int ch = 3, emb = 0;
         for (int i = 0; i < c->n_blocks; i++)
@@ -83,7 +90,8 @@ ig_result ig_render_image(const ig_image_job *job, ig_error *err) {
             r = ig_plan_make(&plan, c, &td, err);
             if (r != IG_OK) break;
             ig_render_desc d = {.model = m, .plan = &plan, .z = job->z, .count = job->count, .psi = job->psi,
-                                .z_b = job->z_b, .t = job->t, .space = job->space, .threads = job->threads};
+                                .z_b = job->z_b, .t = job->t, .space = job->space, .threads = job->threads,
+                                .noise = job->noise, .noise_seed = job->noise_seed};
             r = backend(job->backend_ctx, &d, fl, err);
             ig_plan_free(&plan);
             for (int n = 0; n < job->count && r == IG_OK; n++) {

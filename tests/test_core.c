@@ -2,6 +2,7 @@
  * plan coordinates, .npy and PNG writing. */
 #include "ig_test.h"
 #include "inrgan.h"
+#include "noise.h"
 #include "safetensors.h"
 
 #include <dirent.h>
@@ -208,6 +209,137 @@ static void test_files(void) {
     CHECK(system(path) == 0);
 }
 
+/* The seeded noise of src/noise.h: values pinned from its Python twin (cips.engine_noise),
+ * and its moments over a 256x256 grid. */
+static void test_noise(void) {
+    CHECK(ig_noise_value(7, 3, 0, 0) == -0x1.8e44p-2f);
+    CHECK(ig_noise_value(7, 3, 0, 1) == -0x1.ed7p-4f);
+    CHECK(ig_noise_value(0, 0, 0, 0) == -0x1.2847p+1f);
+    CHECK(ig_noise_value(123456, 14, 1023, 511) == -0x1.0232p+0f);
+    CHECK(ig_noise_value(4294967295u, 2, 65535, 70000) == 0x1.8535p+0f);
+    double s = 0, ss = 0;
+    int n = 256 * 256;
+    for (int i = 0; i < 256; i++)
+        for (int j = 0; j < 256; j++) {
+            double v = ig_noise_value(5, 1, (uint32_t)i, (uint32_t)j);
+            s += v;
+            ss += v * v;
+        }
+    double mean = s / n, var = ss / n - mean * mean;
+    CHECK_MSG(fabs(mean) < 0.02 && fabs(var - 1) < 0.02, "mean %g var %g", mean, var);
+    CHECK(ig_noise_value(5, 1, 3, 4) != ig_noise_value(5, 2, 3, 4));
+    CHECK(ig_noise_value(5, 1, 3, 4) != ig_noise_value(6, 1, 3, 4));
+    CHECK(ig_noise_value(5, 1, 3, 4) != ig_noise_value(5, 1, 4, 3));
+}
+
+/* CIPS configs: counts of the released architecture, and the checks of the loader. */
+static void test_cips_config(void) {
+    char *json = ig_config_builtin("cips256");
+    ig_config c;
+    ig_error err;
+    CHECK(json && ig_config_from_json(json, &c, &err) == IG_OK);
+    CHECK(c.kind == IG_FAMILY_CIPS && c.resolution == 256 && c.n_levels == 1 && c.cips.n_pairs == 7);
+    CHECK(ig_config_param_count(&c) == 44317092);
+    CHECK(ig_cips_macs_per_pixel(&c) == 3401344.0); /* python: cips.macs_per_pixel */
+    CHECK(fabs(ig_config_model_flops(&c) - 2.0 * 3401344.0 * 65536) < 1);
+    free(json);
+    static const struct { const char *from, *to; ig_result want; } bad[] = {
+        {"\"size\":16", "\"size\":12", IG_ERR_MODEL_CONFIG_VALUE},
+        {"\"channels\":[32,32,16]", "\"channels\":[32,32]", IG_ERR_MODEL_CONFIG_FIELD},
+        {"\"truncation_psi\":1", "\"truncation_psi\":0.7", IG_ERR_MODEL_CONFIG_VALUE},
+        {"\"arch\":\"CIPSskip\"", "\"arch\":\"CIPSres\"", IG_ERR_MODEL_CONFIG_VALUE},
+        {"\"noise\":\"random\"", "\"noise\":\"fresh\"", IG_ERR_MODEL_CONFIG_VALUE},
+        {"\"emb_size\":16", "\"emb_size\":32", IG_ERR_MODEL_CONFIG_VALUE},
+        {"\"coords_size\":16", "\"coords_size\":1", IG_ERR_MODEL_CONFIG_VALUE},
+        {"\"hidden_size\":32,", "", IG_ERR_MODEL_CONFIG_FIELD},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json = ig_config_builtin("tiny-cips");
+        char *at = json ? strstr(json, bad[i].from) : NULL;
+        CHECK_MSG(at != NULL, "%s not in the tiny-cips config", bad[i].from);
+        if (!at) { free(json); continue; }
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - json), json, bad[i].to, at + strlen(bad[i].from));
+        ig_result r = ig_config_from_json(buf, &c, &err);
+        CHECK_MSG(r == bad[i].want, "%s -> %s: got %s (%s)", bad[i].from, bad[i].to, ig_result_name(r), err.msg);
+        free(json);
+    }
+}
+
+/* CIPS on the CPU: thread count, tiles, strides, noise and params-space endpoints. */
+static float *cips_render(const ig_model *m, const ig_plan_desc *pd, ig_noise noise, const uint32_t *seeds,
+                          int threads, const float *zb, const float *t, ig_space space, int *w, int *h) {
+    ig_plan plan;
+    ig_error err;
+    if (ig_plan_make(&plan, ig_model_config(m), pd, &err) != IG_OK) return NULL;
+    const ig_config *c = ig_model_config(m);
+    float *z = malloc(2 * (size_t)c->z_dim * sizeof *z);
+    ig_latent_from_seed(1, z, c->z_dim);
+    ig_latent_from_seed(2, z + c->z_dim, c->z_dim);
+    float *out = malloc(2 * 3 * (size_t)plan.width * plan.height * sizeof *out);
+    ig_render_desc d = {.model = m, .plan = &plan, .z = z, .count = 2, .psi = 1.0, .threads = threads,
+                        .noise = noise, .noise_seed = seeds, .z_b = zb, .t = t, .space = space};
+    if (ig_cpu_render(&d, out, &err) != IG_OK) {
+        fprintf(stderr, "cips render: %s\n", err.msg);
+        free(out);
+        out = NULL;
+    }
+    *w = plan.width;
+    *h = plan.height;
+    ig_plan_free(&plan);
+    free(z);
+    return out;
+}
+
+static void test_cips_cpu(void) {
+    char *json = ig_config_builtin("tiny-cips");
+    ig_model *m = NULL;
+    ig_error err;
+    CHECK(ig_model_create_random(json, 3, &m, &err) == IG_OK);
+    free(json);
+    if (!m) return;
+    uint32_t seeds[2] = {11, 12};
+    int w, h, w2, h2;
+    ig_plan_desc whole = {.width = 21, .height = 13};
+    float *a = cips_render(m, &whole, IG_NOISE_MODEL, seeds, 1, NULL, NULL, IG_SPACE_Z, &w, &h);
+    float *b = cips_render(m, &whole, IG_NOISE_SEEDED, seeds, 2, NULL, NULL, IG_SPACE_Z, &w2, &h2);
+    CHECK(a && b && w == 21 && h == 13 && memcmp(a, b, 2 * 3 * 21 * 13 * sizeof *a) == 0);
+    float *zero = cips_render(m, &whole, IG_NOISE_ZERO, seeds, 2, NULL, NULL, IG_SPACE_Z, &w2, &h2);
+    CHECK(zero && memcmp(a, zero, 3 * 21 * 13 * sizeof *a) != 0);
+    /* a tile is an exact crop; a stride an exact subsample (noise at global positions) */
+    ig_plan_desc tile = {.width = 21, .height = 13, .tile_x = 5, .tile_y = 3, .tile_w = 9, .tile_h = 7};
+    float *t = cips_render(m, &tile, IG_NOISE_SEEDED, seeds, 2, NULL, NULL, IG_SPACE_Z, &w2, &h2);
+    bool same = t != NULL;
+    for (int n = 0; same && n < 2; n++)
+        for (int ch = 0; ch < 3; ch++)
+            for (int i = 0; i < 7; i++)
+                for (int j = 0; j < 9; j++)
+                    same = same && t[((n * 3 + ch) * 7 + i) * 9 + j] == a[((n * 3 + ch) * 13 + 3 + i) * 21 + 5 + j];
+    CHECK(same);
+    ig_plan_desc strided = {.width = 21, .height = 13, .stride = 3};
+    float *s = cips_render(m, &strided, IG_NOISE_SEEDED, seeds, 2, NULL, NULL, IG_SPACE_Z, &w2, &h2);
+    same = s != NULL && w2 == 7 && h2 == 5;
+    for (int n = 0; same && n < 2; n++)
+        for (int ch = 0; ch < 3; ch++)
+            for (int i = 0; i < 5; i++)
+                for (int j = 0; j < 7; j++)
+                    same = same && s[((n * 3 + ch) * 5 + i) * 7 + j] == a[((n * 3 + ch) * 13 + 3 * i) * 21 + 3 * j];
+    CHECK(same);
+    /* params space: t = 0 and 1 are the endpoints exactly, t = 0.5 lies elsewhere */
+    const ig_config *c = ig_model_config(m);
+    float *zb = malloc(2 * (size_t)c->z_dim * sizeof *zb);
+    ig_latent_from_seed(2, zb, c->z_dim);
+    ig_latent_from_seed(1, zb + c->z_dim, c->z_dim);
+    float t01[2] = {0.0f, 1.0f}, half[2] = {0.5f, 0.5f};
+    float *p = cips_render(m, &whole, IG_NOISE_ZERO, seeds, 2, zb, t01, IG_SPACE_PARAMS, &w2, &h2);
+    size_t img = 3 * 21 * 13;
+    CHECK(p && zero && memcmp(p, zero, img * sizeof *p) == 0 && memcmp(p + img, zero, img * sizeof *p) == 0);
+    float *q = cips_render(m, &whole, IG_NOISE_ZERO, seeds, 2, zb, half, IG_SPACE_PARAMS, &w2, &h2);
+    CHECK(q && zero && memcmp(q, zero, img * sizeof *q) != 0);
+    free(a); free(b); free(zero); free(t); free(s); free(p); free(q); free(zb);
+    ig_model_free(m);
+}
+
 int main(void) {
     RUN(test_result_table);
     RUN(test_latents);
@@ -216,5 +348,8 @@ int main(void) {
     RUN(test_safetensors_roundtrip);
     RUN(test_plan);
     RUN(test_files);
+    RUN(test_noise);
+    RUN(test_cips_config);
+    RUN(test_cips_cpu);
     return TEST_EXIT();
 }

@@ -52,7 +52,7 @@ import torch.nn.functional as F
 
 __all__ = ["CIPSskip", "cips_config", "validate_config", "expected_shapes", "param_count",
            "make_coords", "default_channels", "small_kwargs", "kwargs_from_config",
-           "macs_per_pixel", "view_coords", "CONFIG_VERSION"]
+           "macs_per_pixel", "view_coords", "engine_noise", "engine_noises", "CONFIG_VERSION"]
 
 CONFIG_VERSION = 1
 SQRT2 = math.sqrt(2.0)
@@ -385,7 +385,7 @@ def validate_config(cfg):
         raise ValueError("cips config: arch must be \"CIPSskip\" (got %r)" % (cfg.get("arch"),))
     size = _int(cfg, "size", 4, 4096)
     n = _n_pairs(size)
-    _int(cfg, "coords_size", 1, 16384)
+    _int(cfg, "coords_size", 2, 16384)
     _int(cfg, "hidden_size", 1, 8192)
     _int(cfg, "style_dim", 1, 8192)
     _int(cfg, "n_mlp", 0, 32)
@@ -501,3 +501,42 @@ def view_coords(view, width, height, native, batch=1, dtype=torch.float32):
     xs = xc.view(1, 1, 1, width).expand(batch, 1, height, width)
     ys = yc.view(1, 1, height, 1).expand(batch, 1, height, width)
     return torch.cat([xs, ys], 1).to(dtype)
+
+
+# ---- the engine's seeded noise (src/noise.h), for parity with the C and Vulkan backends -------
+
+def _mix32(x):
+    import numpy as np
+    x = x.astype(np.uint32)
+    x ^= x >> np.uint32(16)
+    x *= np.uint32(0x85EBCA6B)
+    x ^= x >> np.uint32(13)
+    x *= np.uint32(0xC2B2AE35)
+    x ^= x >> np.uint32(16)
+    return x
+
+
+def engine_noise(seed, layer, rows, cols):
+    """n(seed, layer, row, col) of src/noise.h on the grid rows x cols (global pixel indices of
+    the render): the sum of twelve 16-bit uniforms (u + 1/2)/65536 minus 6, float32 [H, W]."""
+    import numpy as np
+    with np.errstate(over="ignore"):
+        r = np.asarray(rows, dtype=np.uint32).reshape(-1, 1)
+        c = np.asarray(cols, dtype=np.uint32).reshape(1, -1)
+        h = _mix32(_mix32(_mix32(_mix32(np.array([seed], np.uint32)) + np.uint32(layer)) + r) + c)
+        total = np.zeros(h.shape, np.int64)
+        for k in range(6):
+            v = _mix32(h + np.uint32((k * 0x9E3779B9) & 0xFFFFFFFF))
+            total += (v & np.uint32(0xFFFF)).astype(np.int64) + (v >> np.uint32(16)).astype(np.int64)
+    return ((total + 6 - 6 * 65536).astype(np.float32) * np.float32(1.0 / 65536.0))
+
+
+def engine_noises(G, seeds, rows, cols):
+    """The per-layer noise list for G.forward(noise=...) that reproduces the engine's seeded
+    noise for images with noise seeds `seeds` (one per image) on the given global rows/cols."""
+    import numpy as np
+    out = []
+    for layer in range(G.num_noise_layers):
+        n = np.stack([engine_noise(s, layer, rows, cols) for s in seeds])[:, None]
+        out.append(torch.from_numpy(n))
+    return out

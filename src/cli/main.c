@@ -67,6 +67,8 @@ static void print_help(void) {
         "      --const-mode M      learned constants outside their grid: border (default) | zero\n"
         "      --interp A,B --t T  render the point T between seeds A and B (rows of --z with --z)\n"
         "      --space S           interpolation space: z (slerp, default) | w | params\n"
+        "      --noise N           CIPS noise: zero | seeded (default for 'random' models: seeded\n"
+        "                          by each image's seed) | a seed used for every image\n"
         "      --frames N          interp: frames per segment; zoom: frames (default 16)\n"
         "      --backend B         auto (default) | cpu | vulkan\n"
         "  -g, --gpu INDEX|NAME    Vulkan device (inrgan devices lists them; lavapipe only when named)\n"
@@ -146,6 +148,14 @@ static int cmd_info(int argc, char **argv) {
     printf("resolution:   %dx%d\n", cfg->resolution, cfg->resolution);
     printf("latents:      z_dim %d, w_dim %d, mapping %d layers, num_ws %d, default psi %g\n", cfg->z_dim,
            cfg->w_dim, cfg->mapping_layers, cfg->num_ws, cfg->truncation_psi);
+    if (cfg->kind == IG_FAMILY_CIPS) {
+        const ig_cips_config *k = &cfg->cips;
+        printf("cips:         CIPSskip, embedding %d ch at %d², Fourier features %d, noise %s%s\n", k->hidden, k->size,
+               k->hidden, k->noise_zero ? "zero" : "seeded", k->has_w_avg ? ", w_avg" : "");
+        printf("layers:       conv1 %d -> %d", 2 * k->hidden, k->channels[0]);
+        for (int i = 0; i < k->n_pairs; i++) printf(", pair %d: %d", i, k->channels[i]);
+        printf(" (ToRGB after each pair)\n");
+    } else {
     printf("fmm:          rank %d, upsampling %s, instance norm %s\n", cfg->rank,
            cfg->upsampling == IG_UP_NEAREST ? "nearest" : "bilinear", cfg->instance_norm ? "on" : "off");
     printf("levels:      ");
@@ -159,9 +169,10 @@ static int cmd_info(int argc, char **argv) {
                    b->emb.diagonal ? " incl. diagonal" : "", b->emb.random, b->emb.constant);
         printf("\n");
     }
+    }
     printf("parameters:   %s\n", params);
     printf("model GFLOP per %dx%d image: %.*f\n", cfg->resolution, cfg->resolution, mf < 1 ? 4 : 1, mf);
-    printf("executed GFLOP per image (coarse trick): %.*f\n", ef < 1 ? 4 : 1, ef);
+    printf("executed GFLOP per image%s: %.*f\n", cfg->kind == IG_FAMILY_CIPS ? "" : " (coarse trick)", ef < 1 ? 4 : 1, ef);
     int rc = 0;
     if (json_path) {
         FILE *fp = fopen(json_path, "w");
@@ -255,6 +266,9 @@ typedef struct render_opts {
     int width, height, threads, batch, stride, tile;
     ig_space space;
     ig_const_mode const_mode;
+    ig_noise noise;          /* --noise (CIPS): model default, zero or seeded */
+    bool have_noise_seed;    /* --noise N: every image uses noise seed N */
+    uint32_t noise_seed;
     /* interp / zoom */
     int frames;
     bool loop;
@@ -263,7 +277,8 @@ typedef struct render_opts {
 
 enum {
     O_SEEDS = 256, O_Z, O_TRUNC, O_SIZE, O_BACKEND, O_THREADS, O_BATCH, O_NPY, O_DUMP, O_VIEW, O_CENTER,
-    O_ZOOM, O_STRIDE, O_CONST, O_INTERP, O_T, O_SPACE, O_FRAMES, O_LOOP, O_ZOOM_TO, O_PREC, O_VALIDATE, O_COOPMAT
+    O_ZOOM, O_STRIDE, O_CONST, O_INTERP, O_T, O_SPACE, O_FRAMES, O_LOOP, O_ZOOM_TO, O_PREC, O_VALIDATE, O_COOPMAT,
+    O_NOISE
 };
 
 static const struct option render_options[] = {
@@ -281,6 +296,7 @@ static const struct option render_options[] = {
     {"zoom-to", required_argument, 0, O_ZOOM_TO}, {"quiet", no_argument, 0, 'q'},
     {"gpu", required_argument, 0, 'g'},        {"precision", required_argument, 0, O_PREC},
     {"validate", no_argument, 0, O_VALIDATE},  {"coopmat", no_argument, 0, O_COOPMAT},
+    {"noise", required_argument, 0, O_NOISE},
     {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
 
 /* Returns -1 to go on, else an exit code. */
@@ -373,6 +389,19 @@ static int parse_render_opts(int argc, char **argv, render_opts *o) {
             if (parse_int(optarg, 1, 100000, &o->frames)) return usage_error("--frames '%s' is not 1..100000", optarg);
             break;
         case O_LOOP: o->loop = true; break;
+        case O_NOISE: {
+            int n;
+            if (strcmp(optarg, "zero") == 0) o->noise = IG_NOISE_ZERO;
+            else if (strcmp(optarg, "seeded") == 0) o->noise = IG_NOISE_SEEDED;
+            else if (parse_int(optarg, 0, INT32_MAX, &n) == 0) {
+                o->noise = IG_NOISE_SEEDED;
+                o->have_noise_seed = true;
+                o->noise_seed = (uint32_t)n;
+            } else {
+                return usage_error("--noise '%s' is not zero, seeded or a seed 0..2147483647", optarg);
+            }
+            break;
+        }
         case 'q': g_quiet = 1; break;
         case 'h': print_help(); return 0;
         default: return 2;
@@ -398,6 +427,7 @@ static ig_view opts_view(const render_opts *o) {
 typedef struct latents {
     float *z;
     uint32_t *seeds;
+    uint32_t *noise; /* noise seed of each image: --noise N, else its seed, else its row */
     int count;
     char (*names)[64];
 } latents;
@@ -405,6 +435,7 @@ typedef struct latents {
 static void latents_free(latents *l) {
     free(l->z);
     free(l->seeds);
+    free(l->noise);
     free(l->names);
     memset(l, 0, sizeof *l);
 }
@@ -426,8 +457,10 @@ static ig_result load_latents(const render_opts *o, const ig_config *cfg, const 
     }
     if (r == IG_OK) {
         l->names = calloc((size_t)l->count, sizeof *l->names);
-        if (!l->names) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "names");
+        l->noise = malloc((size_t)l->count * sizeof *l->noise);
+        if (!l->names || !l->noise) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "names");
         for (int i = 0; i < l->count; i++) {
+            l->noise[i] = o->have_noise_seed ? o->noise_seed : l->seeds ? l->seeds[i] : (uint32_t)i;
             if (l->seeds) snprintf(l->names[i], sizeof l->names[i], "seed%04" PRIu32, l->seeds[i]);
             else snprintf(l->names[i], sizeof l->names[i], "z%04d", i);
         }
@@ -456,7 +489,7 @@ static ig_result sink_rows(void *user, int image, int y0, int rows, const uint8_
 /* Renders `count` images of one plan description to PNG files names[i] in dir, tile by tile. */
 static ig_result render_pngs(const ig_model *model, const cli_backend *be, const ig_plan_desc *pd,
                              const render_opts *o, const float *z, const float *z_b, const float *t, int count,
-                             char (*names)[64], const char *dir, ig_error *err) {
+                             const uint32_t *noise_seed, char (*names)[64], const char *dir, ig_error *err) {
     png_sink sink = {.count = count};
     ig_plan probe;
     ig_plan_desc whole = *pd;
@@ -472,7 +505,7 @@ static ig_result render_pngs(const ig_model *model, const cli_backend *be, const
     if (r == IG_OK) {
         ig_image_job job = {.model = model, .plan = *pd, .z = z, .z_b = z_b, .t = t, .count = count,
                             .psi = o->psi, .space = o->space, .tile = o->tile, .threads = o->threads,
-                            .rows = sink_rows, .user = &sink, .backend = be->fn, .backend_ctx = be->vk};
+                            .noise = o->noise, .noise_seed = noise_seed, .rows = sink_rows, .user = &sink, .backend = be->fn, .backend_ctx = be->vk};
         r = ig_render_image(&job, err);
     }
     for (int i = 0; i < count; i++) {
@@ -522,7 +555,8 @@ static ig_result render_floats(const ig_model *model, const cli_backend *be, con
         dump.base = b0;
         ig_render_desc d = {.model = model, .plan = &plan, .z = l->z + (size_t)b0 * cfg->z_dim, .count = n,
                             .psi = o->psi, .z_b = z_b, .t = t, .space = o->space, .threads = o->threads,
-                            .on_block = o->want_dump ? on_block : NULL, .user = &dump};
+                            .on_block = o->want_dump ? on_block : NULL, .user = &dump, .noise = o->noise,
+                            .noise_seed = l->noise + b0};
         r = be->fn(be->vk, &d, img, err);
         if (r == IG_OK && dump.result != IG_OK) { r = dump.result; *err = dump.err; }
         for (int i = 0; i < n && r == IG_OK; i++) {
@@ -587,6 +621,7 @@ static int cmd_render(int argc, char **argv) {
                     ig_latent_from_seed(ab[1], zb, cfg->z_dim);
                 }
                 *tv = (float)o.interp_t;
+                l.noise[0] = o.have_noise_seed ? o.noise_seed : ab[0];
                 free(l.z);
                 l.z = za;
                 l.count = 1;
@@ -603,8 +638,8 @@ static int cmd_render(int argc, char **argv) {
     } else {
         for (int b0 = 0; b0 < l.count && r == IG_OK; b0 += o.batch) {
             int n = l.count - b0 < o.batch ? l.count - b0 : o.batch;
-            r = render_pngs(model, &be, &pd, &o, l.z + (size_t)b0 * cfg->z_dim, zb, tv, n, l.names + b0, o.out_dir,
-                            &err);
+            r = render_pngs(model, &be, &pd, &o, l.z + (size_t)b0 * cfg->z_dim, zb, tv, n, l.noise + b0, l.names + b0,
+                            o.out_dir, &err);
             progress(b0 + n, l.count, "render");
         }
     }
@@ -721,14 +756,15 @@ static int cmd_frames(int argc, char **argv, bool zoom) {
                            .const_mode = o.const_mode};
         if (zoom) {
             pd.view = ig_view_zoom_frame(o.center[0], o.center[1], z0, z1, f, total);
-            r = render_pngs(model, &be, &pd, &o, l.z, NULL, NULL, 1, name, o.out_dir, &err);
+            r = render_pngs(model, &be, &pd, &o, l.z, NULL, NULL, 1, l.noise, name, o.out_dir, &err);
         } else {
             int seg = f / o.frames, k = f % o.frames;
             if (seg == segments) { seg = segments - 1; k = o.frames; } /* the last endpoint */
             const float *za = l.z + (size_t)seg * cfg->z_dim;
             const float *zb = l.z + (size_t)((seg + 1) % l.count) * cfg->z_dim;
             float t = (float)k / (float)o.frames;
-            r = render_pngs(model, &be, &pd, &o, za, zb, &t, 1, name, o.out_dir, &err);
+            /* one noise pattern for the whole sequence (that of the first latent): no flicker */
+            r = render_pngs(model, &be, &pd, &o, za, zb, &t, 1, l.noise, name, o.out_dir, &err);
         }
         progress(f + 1, total, zoom ? "zoom" : "interp");
     }

@@ -7,6 +7,7 @@
  * and upsampled, W_emb E is added on the fine grid. Multithreaded over pixels; every output
  * element has one fixed summation order, so results do not depend on the thread count. */
 #include "cpu_gemm.h"
+#include "cpu_internal.h"
 #include "embed.h"
 #include "model.h"
 
@@ -20,7 +21,7 @@
 
 /* ---- a tiny parallel-for ------------------------------------------------------------- */
 
-typedef void (*ig__task_fn)(void *ctx, size_t i0, size_t i1);
+typedef ig_cpu_task_fn ig__task_fn;
 
 typedef struct ig__job {
     ig__task_fn fn;
@@ -39,7 +40,7 @@ static void *ig__job_main(void *arg) {
 
 /* Runs fn over [0, n) split in `threads` contiguous chunks (chunk boundaries multiples of
  * `align`). Falls back to the calling thread if a thread cannot be created. */
-static void ig__parallel(int threads, size_t n, size_t align, ig__task_fn fn, void *ctx) {
+void ig_cpu_parallel(int threads, size_t n, size_t align, ig__task_fn fn, void *ctx) {
     if (threads > 64) threads = 64;
     size_t chunk = (n + (size_t)threads - 1) / (size_t)threads;
     chunk = (chunk + align - 1) / align * align;
@@ -264,7 +265,7 @@ static ig_result ig__styles(const ig_model *m, const ig__layer_list *l, const fl
     for (int t = 0; t < l->n; t++)
         for (size_t r = l->offset[t]; r < l->offset[t + 1]; r++) row_layer[r] = t;
     ig__style_ctx c = {m, l, ws, nw, styles, row_layer};
-    ig__parallel(threads, total, 64, ig__style_task, &c);
+    ig_cpu_parallel(threads, total, 64, ig__style_task, &c);
     free(row_layer);
     return IG_OK;
 }
@@ -276,7 +277,7 @@ static ig_result ig__generate(const ig_model *m, const ig__layer_list *l, const 
     memset(iw, 0, sizeof *iw);
     for (int t = 0; t < l->n; t++) slots[t] = ig__slot(iw, l, t);
     ig__gen_ctx g = {m, styles, l->offset, iw, l->layer, slots, l->split, l->prev_c, l->is_rgb, false};
-    ig__parallel(threads, (size_t)l->n, 1, ig__gen_task, &g);
+    ig_cpu_parallel(threads, (size_t)l->n, 1, ig__gen_task, &g);
     if (g.failed) {
         ig__image_w_free(c, iw);
         return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "generated weights");
@@ -310,6 +311,8 @@ static void ig__mapping(const ig_model *m, const float *z, double psi, float *w_
         in = c->w_dim;
     }
     for (int k = 0; k < c->w_dim; k++) {
+        /* CIPS skips the lerp at psi 1, as its reference does; without w_avg psi is 1 (checked) */
+        if (!m->w_avg || (c->kind == IG_FAMILY_CIPS && psi == 1.0)) { w_out[k] = x[k]; continue; }
         double a = m->w_avg->data[k];
         w_out[k] = (float)(a + psi * (x[k] - a));
     }
@@ -338,7 +341,7 @@ static void ig__gemm_task(void *vctx, size_t p0, size_t p1) {
 static void ig__gemm(int threads, const float *packed, int m, int k, const float *x, float *y,
                      size_t pixels, int accumulate, const float *bias) {
     ig__gemm_ctx g = {packed, m, k, x, pixels, y, pixels, accumulate, bias};
-    ig__parallel(threads, pixels, 16, ig__gemm_task, &g);
+    ig_cpu_parallel(threads, pixels, 16, ig__gemm_task, &g);
 }
 
 /* Up-sampling through the plan's maps: dst[c][i][j] = bilinear mix of src (the previous
@@ -564,7 +567,7 @@ static void ig__worker_run(ig__worker *wk) {
 }
 
 /* w of every image (after interpolation in z or w space), and of its params-space endpoint. */
-static void ig__latents(const ig_render_desc *d, float *ws, float *ws_b, float *zt) {
+void ig_cpu_latents(const ig_render_desc *d, float *ws, float *ws_b, float *zt) {
     const ig_config *c = &d->model->cfg;
     for (int n = 0; n < d->count; n++) {
         const float *za = d->z + (size_t)n * c->z_dim;
@@ -612,6 +615,21 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
     if (plan->n_levels != c->n_levels)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
     int threads = d->threads > 0 ? d->threads : ig__default_threads();
+    if (c->kind == IG_FAMILY_CIPS) {
+        if (d->psi != 1.0 && !m->w_avg)
+            return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
+                                "truncation %g needs w_avg, which this model file lacks (convert with --w-avg-samples)",
+                                d->psi);
+        float *ws = malloc((size_t)d->count * c->w_dim * sizeof *ws), *ws_b = malloc((size_t)d->count * c->w_dim * sizeof *ws);
+        float *zt = malloc((size_t)c->z_dim * sizeof *zt);
+        ig_result rc = ws && ws_b && zt ? IG_OK : ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "latents of %d images", d->count);
+        if (rc == IG_OK) {
+            ig_cpu_latents(d, ws, ws_b, zt);
+            rc = ig_cpu_cips_render(d, threads, ws, d->z_b && d->space == IG_SPACE_PARAMS ? ws_b : NULL, out, err);
+        }
+        free(ws); free(ws_b); free(zt);
+        return rc;
+    }
     ig_result r = IG_OK;
     float *emb[IG_MAX_BLOCKS] = {0}, *stats_emb[IG_MAX_BLOCKS] = {0};
     size_t max_act = 0, max_w = 0;
@@ -644,7 +662,7 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
     if (r == IG_OK && (!ws || !ws_b || !zt || !styles))
         r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "styles of %d images", d->count);
     if (r == IG_OK) {
-        ig__latents(d, ws, ws_b, zt);
+        ig_cpu_latents(d, ws, ws_b, zt);
         r = ig__styles(m, &layers, ws, d->count, threads, styles, err);
         if (r == IG_OK && params)
             r = ig__styles(m, &layers, ws_b, d->count, threads, styles + (size_t)d->count * total, err);
@@ -661,7 +679,7 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
                                  params ? styles + (size_t)d->count * total : NULL, inner, n0, n1,
                                  max_act, max_w, out, IG_OK, {0}};
         }
-        ig__parallel(nw, (size_t)nw, 1, ig__workers_task, wk);
+        ig_cpu_parallel(nw, (size_t)nw, 1, ig__workers_task, wk);
         for (int i = 0; i < nw && r == IG_OK; i++)
             if (wk[i].result != IG_OK) {
                 r = wk[i].result;

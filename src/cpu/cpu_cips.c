@@ -1,0 +1,178 @@
+/* cpu_cips.c - the CIPS generator on the CPU (reference section 5, docs/cips.md).
+ *
+ * Per image: styles s = M w / sqrt(S) + m of every layer, the demodulated weights W'' (ToRGB:
+ * modulated only), packed for ig_gemm_run. Per pixel (all independent): the input
+ * [sin(B p' + c), E(p')], then conv1 and the ModFC pairs, y = lrelu(W'' x + a n + b) sqrt(2)
+ * with n the seeded noise (src/noise.h) or 0, and after each pair rgb += W_rgb x + b_rgb.
+ * Threads take contiguous runs of pixel chunks; each pixel is computed by the same instructions
+ * wherever it falls, so tiles, strides and thread counts give identical values. */
+#include "cips.h"
+#include "cpu_gemm.h"
+#include "cpu_internal.h"
+#include "noise.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IG__CHUNK 128 /* pixels per GEMM call: [2 hidden][128] floats of input stay in L2 */
+#define IG__SQRT2 1.41421356237309504880f
+
+typedef struct ig__cips_w {
+    float *packed[IG_CIPS_MAX_CONVS]; /* W'' packed for ig_gemm_run */
+    float *rgb[IG_MAX_CIPS_PAIRS];    /* [3][c] */
+} ig__cips_w;
+
+static void ig__cips_w_free(ig__cips_w *w) {
+    for (int i = 0; i < IG_CIPS_MAX_CONVS; i++) free(w->packed[i]);
+    for (int i = 0; i < IG_MAX_CIPS_PAIRS; i++) free(w->rgb[i]);
+    memset(w, 0, sizeof *w);
+}
+
+/* The weights of one layer from w (and, in params space, lerped towards those of w_b). */
+static bool ig__cips_layer_weight(const ig_model *m, const ig_cips_layer *L, bool demod, const float *w,
+                                  const float *w_b, double t, float *out) {
+    size_t n = (size_t)L->c_out * L->c_in;
+    float *s = malloc((size_t)L->c_in * sizeof *s);
+    float *b = w_b ? malloc(n * sizeof *b) : NULL;
+    bool ok = s && (!w_b || b);
+    if (ok) {
+        ig_cips_style(m, L, w, s);
+        ig_cips_weight(L, s, demod, out);
+        if (w_b && t != 0) {
+            ig_cips_style(m, L, w_b, s);
+            ig_cips_weight(L, s, demod, b);
+            for (size_t k = 0; k < n; k++) out[k] = t == 1 ? b[k] : (float)((1 - t) * out[k] + t * b[k]);
+        }
+    }
+    free(s);
+    free(b);
+    return ok;
+}
+
+typedef struct ig__cips_gen {
+    const ig_model *m;
+    const float *w, *w_b;
+    double t;
+    ig__cips_w *out;
+    bool failed;
+} ig__cips_gen;
+
+/* task t < n_convs: conv t; else ToRGB t - n_convs */
+static void ig__cips_gen_task(void *vctx, size_t t0, size_t t1) {
+    ig__cips_gen *g = vctx;
+    const ig_cips_tensors *ct = &g->m->cips;
+    for (size_t t = t0; t < t1; t++) {
+        bool rgb = (int)t >= ct->n_convs;
+        const ig_cips_layer *L = rgb ? &ct->rgb[t - (size_t)ct->n_convs] : &ct->conv[t];
+        float *full = malloc((size_t)L->c_out * L->c_in * sizeof *full);
+        if (!full || !ig__cips_layer_weight(g->m, L, !rgb, g->w, g->w_b, g->t, full)) {
+            free(full);
+            g->failed = true;
+            continue;
+        }
+        if (rgb) {
+            g->out->rgb[t - (size_t)ct->n_convs] = full;
+            continue;
+        }
+        float *packed = malloc((size_t)((L->c_out + 3) / 4) * 4 * L->c_in * sizeof *packed);
+        if (packed) ig_gemm_pack(full, (size_t)L->c_in, L->c_out, L->c_in, packed);
+        else g->failed = true;
+        g->out->packed[t] = packed;
+        free(full);
+    }
+}
+
+typedef struct ig__cips_px {
+    const ig_model *m;
+    const ig_cips_axes *axes;
+    const ig__cips_w *w;
+    bool noise;
+    uint32_t seed;
+    float *out; /* this image: [3][H*W] */
+    int max_c;
+    bool failed;
+} ig__cips_px;
+
+static void ig__cips_chunk(const ig__cips_px *c, size_t p0, int np, float *x, float *y, float *rgb) {
+    const ig_model *m = c->m;
+    const ig_cips_tensors *ct = &m->cips;
+    const ig_cips_axes *a = c->axes;
+    size_t W = (size_t)a->width, px = W * (size_t)a->height;
+    for (int p = 0; p < np; p++) {
+        size_t q = p0 + (size_t)p;
+        ig_cips_input(m, a, (int)(q / W), (int)(q % W), x + p, IG__CHUNK);
+    }
+    memset(rgb, 0, 3 * IG__CHUNK * sizeof *rgb);
+    for (int t = 0; t < ct->n_convs; t++) {
+        const ig_cips_layer *L = &ct->conv[t];
+        ig_gemm_run(c->w->packed[t], L->c_out, L->c_in, x, IG__CHUNK, y, IG__CHUNK, 0, (size_t)np, 0, NULL);
+        float nw = L->noise_w->data[0];
+        for (int p = 0; p < np; p++) {
+            size_t q = p0 + (size_t)p;
+            float n = c->noise ? ig_noise_value(c->seed, (uint32_t)t, a->row[q / W], a->col[q % W]) : 0.0f;
+            for (int o = 0; o < L->c_out; o++) {
+                float v = y[(size_t)o * IG__CHUNK + p] + nw * n + L->bias->data[o];
+                y[(size_t)o * IG__CHUNK + p] = (v < 0 ? 0.2f * v : v) * IG__SQRT2;
+            }
+        }
+        float *tmp = x; x = y; y = tmp;
+        if (t >= 2 && t % 2 == 0) { /* after linears.2i+1: ToRGB i */
+            int i = t / 2 - 1, ci = L->c_out;
+            const float *wr = c->w->rgb[i], *br = ct->rgb[i].bias->data;
+            for (int o = 0; o < 3; o++)
+                for (int p = 0; p < np; p++) {
+                    float acc = 0;
+                    for (int k = 0; k < ci; k++) acc += wr[(size_t)o * ci + k] * x[(size_t)k * IG__CHUNK + p];
+                    rgb[o * IG__CHUNK + p] += acc + br[o];
+                }
+        }
+    }
+    for (int o = 0; o < 3; o++) memcpy(c->out + (size_t)o * px + p0, rgb + o * IG__CHUNK, (size_t)np * sizeof *rgb);
+}
+
+static void ig__cips_px_task(void *vctx, size_t c0, size_t c1) {
+    ig__cips_px *c = vctx;
+    size_t px = (size_t)c->axes->width * c->axes->height;
+    float *x = malloc((size_t)c->max_c * IG__CHUNK * sizeof *x), *y = malloc((size_t)c->max_c * IG__CHUNK * sizeof *y);
+    float *rgb = malloc(3 * IG__CHUNK * sizeof *rgb);
+    if (!x || !y || !rgb) c->failed = true;
+    for (size_t k = c0; k < c1 && x && y && rgb; k++) {
+        size_t p0 = k * IG__CHUNK;
+        int np = (int)(px - p0 < IG__CHUNK ? px - p0 : IG__CHUNK);
+        ig__cips_chunk(c, p0, np, x, y, rgb);
+    }
+    free(x);
+    free(y);
+    free(rgb);
+}
+
+ig_result ig_cpu_cips_render(const ig_render_desc *d, int threads, const float *ws, const float *ws_b, float *out,
+                             ig_error *err) {
+    const ig_model *m = d->model;
+    const ig_config *c = &m->cfg;
+    ig_cips_axes axes;
+    ig_result r = ig_cips_axes_make(m, d->plan, &axes, err);
+    if (r != IG_OK) return r;
+    int max_c = 2 * c->cips.hidden;
+    for (int i = 0; i < c->cips.n_pairs; i++) if (c->cips.channels[i] > max_c) max_c = c->cips.channels[i];
+    size_t px = (size_t)axes.width * axes.height, chunks = (px + IG__CHUNK - 1) / IG__CHUNK;
+    bool noise = ig_noise_active(c, d->noise);
+    for (int n = 0; n < d->count && r == IG_OK; n++) {
+        ig__cips_w w = {0};
+        ig__cips_gen g = {m, ws + (size_t)n * c->w_dim, ws_b ? ws_b + (size_t)n * c->w_dim : NULL,
+                          ws_b ? d->t[n] : 0.0, &w, false};
+        ig_cpu_parallel(threads, (size_t)(m->cips.n_convs + c->cips.n_pairs), 1, ig__cips_gen_task, &g);
+        if (g.failed) {
+            r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS weights of image %d", n);
+        } else {
+            ig__cips_px pc = {m, &axes, &w, noise, d->noise_seed ? d->noise_seed[n] : 0u, out + (size_t)n * 3 * px,
+                              max_c, false};
+            ig_cpu_parallel(threads, chunks, 1, ig__cips_px_task, &pc);
+            if (pc.failed) r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS pixel buffers");
+        }
+        ig__cips_w_free(&w);
+    }
+    ig_cips_axes_free(&axes);
+    return r;
+}
