@@ -45,3 +45,12 @@ set_tests_properties(train PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 
 add_test(NAME cips_python COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_cips_python.py)
 set_tests_properties(cips_python PROPERTIES SKIP_RETURN_CODE 77)
+
+# CIPS: C CPU backend vs the PyTorch CIPSskip; the full-size converted fixture only outside the
+# sanitizer build (a 446-GFLOP render under ASan would take many minutes)
+if(INRGAN_SANITIZE)
+  add_test(NAME cips_parity COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_cips_parity.py --inrgan ${IG_CLI})
+else()
+  add_test(NAME cips_parity COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_cips_parity.py --inrgan ${IG_CLI} --full)
+endif()
+set_tests_properties(cips_parity PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
