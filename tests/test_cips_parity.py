@@ -74,14 +74,7 @@ def randomize(G, seed):
 
 
 def write_model(G, path, w_avg=None, psi=1.0, fp16=False):
-    cfg = cips.cips_config(G)
-    cfg["truncation_psi"] = psi
-    tensors = {k: v.detach().numpy().astype(np.float16 if fp16 else np.float32)
-               for k, v in G.state_dict().items()}
-    if w_avg is not None:
-        cfg["has_w_avg"] = True
-        tensors["w_avg"] = w_avg.numpy().astype(np.float32)
-    safetensors_io.save(path, tensors, {"inrgan": json.dumps(cfg)}, align=not fp16)
+    cips.save_model(G, path, w_avg, psi, fp16=fp16)
 
 
 def read_back(path):

@@ -97,7 +97,9 @@ static void render_job(vw_worker *w, const vw_job *job, int tile, vw_image *img,
                                     .const_mode = job->const_mode},
                            .z = za, .z_b = job->t != 0 ? zb : NULL, .t = job->t != 0 ? &t : NULL, .count = 1,
                            .psi = job->psi, .space = job->space, .tile = tile, .backend = w->backend,
-                           .backend_ctx = w->backend_ctx, .threads = w->threads, .rows = sink_rows, .user = &s};
+                           .backend_ctx = w->backend_ctx, .threads = w->threads, .rows = sink_rows, .user = &s,
+                           /* models with noise: seeded by seed A, as `inrgan render --seeds A` / `--interp A,B` */
+                           .noise_seed = &job->seed_a};
         r = ig_render_image(&ij, &img->err);
     }
     free(z);

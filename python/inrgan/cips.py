@@ -52,7 +52,8 @@ import torch.nn.functional as F
 
 __all__ = ["CIPSskip", "cips_config", "validate_config", "expected_shapes", "param_count",
            "make_coords", "default_channels", "small_kwargs", "kwargs_from_config",
-           "macs_per_pixel", "view_coords", "engine_noise", "engine_noises", "CONFIG_VERSION"]
+           "macs_per_pixel", "view_coords", "engine_noise", "engine_noises", "save_model",
+           "CONFIG_VERSION"]
 
 CONFIG_VERSION = 1
 SQRT2 = math.sqrt(2.0)
@@ -540,3 +541,23 @@ def engine_noises(G, seeds, rows, cols):
         n = np.stack([engine_noise(s, layer, rows, cols) for s in seeds])[:, None]
         out.append(torch.from_numpy(n))
     return out
+
+
+def save_model(G, path, w_avg=None, psi=1.0, noise="random", fp16=False, provenance=None):
+    """Writes G as an engine model file (family "cips"; docs/cips.md): the state dict in the
+    released names, F32 (or F16 with fp16=True; w_avg stays F32), the config under
+    __metadata__["inrgan"]."""
+    import numpy as np
+    from . import safetensors_io
+    cfg = cips_config(G, provenance)
+    cfg["truncation_psi"] = float(psi)
+    cfg["noise"] = noise
+    dt = np.float16 if fp16 else np.float32
+    tensors = {k: v.detach().cpu().numpy().astype(dt) for k, v in G.state_dict().items()}
+    if w_avg is not None:
+        cfg["has_w_avg"] = True
+        tensors["w_avg"] = np.asarray(w_avg.detach().cpu().numpy(), np.float32)
+    validate_config(cfg)
+    safetensors_io.save(path, tensors, {"inrgan": json.dumps(cfg, separators=(",", ":"))},
+                        align=not fp16)
+    return cfg
