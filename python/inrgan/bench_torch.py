@@ -19,9 +19,42 @@ import time
 
 import torch
 
+from . import cips
 from . import config as configs
+from . import safetensors_io
 from .export import load_model
 from .generator import Generator, param_count
+
+# CIPSskip built-ins (src/builtin.c): the released 256 architecture at coords 256 / 1024, a tiny one
+CIPS_BUILTINS = {"cips256": dict(coords_size=256), "cips1024": dict(coords_size=1024),
+                 "tiny-cips": dict(cips.small_kwargs())}
+
+
+class _CipsBench(torch.nn.Module):
+    """CIPSskip behind the Generator call signature G(z, psi=...): fresh torch.randn noise per
+    layer and call, as the original does, so the timing includes it."""
+
+    def __init__(self, G):
+        super().__init__()
+        self.G = G
+
+    def forward(self, z, psi=1.0):
+        return self.G(z)
+
+
+def _load_cips(path):
+    arrays, meta = safetensors_io.load(path)
+    cfg = json.loads(meta["inrgan"])
+    G = cips.CIPSskip(**cips.kwargs_from_config(cfg))
+    G.load_state_dict({k: torch.from_numpy(v.astype("float32")) for k, v in arrays.items() if k != "w_avg"})
+    return G, cfg
+
+
+def _is_cips_file(path):
+    try:
+        return json.loads(safetensors_io.load(path)[1].get("inrgan", "{}")).get("family") == "cips"
+    except (ValueError, OSError):
+        return False
 
 
 def cpu_name():
@@ -56,7 +89,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     src = ap.add_mutually_exclusive_group()
     src.add_argument("-m", "--model", help="model file")
-    src.add_argument("--config", help="built-in config with random weights: " + ", ".join(configs.BUILTIN_NAMES))
+    src.add_argument("--config", help="built-in config with random weights: " +
+                     ", ".join(list(configs.BUILTIN_NAMES) + list(CIPS_BUILTINS)))
     ap.add_argument("--batch", default="1", help="comma list of batch sizes")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
@@ -70,7 +104,20 @@ def main(argv=None):
     cores = os.cpu_count() or 1
     torch.set_num_threads(a.threads or cores)
     dev = torch.device(a.device)
-    if a.model:
+    if (a.model and _is_cips_file(a.model)) or a.config in CIPS_BUILTINS:
+        if a.model:
+            G, ccfg = _load_cips(a.model)
+            name, source = a.model, "file"
+        else:
+            name, source = a.config, "builtin-random"
+            torch.manual_seed(1)
+            G = cips.CIPSskip(**CIPS_BUILTINS[a.config])
+            ccfg = cips.cips_config(G)
+        cfg = {"resolution": ccfg["coords_size"], "z_dim": ccfg["style_dim"], "family": "cips",
+               "macs": cips.macs_per_pixel(ccfg) * ccfg["coords_size"] ** 2,
+               "parameters": cips.param_count(ccfg)}
+        G = _CipsBench(G)
+    elif a.model:
         G, cfg = load_model(a.model)
         name, source = a.model, "file"
     else:
@@ -86,7 +133,7 @@ def main(argv=None):
         if p not in ("fp32", "tf32", "fp16") or (p != "fp32" and a.device == "cpu"):
             print("bench_torch: precision %s is not available on %s" % (p, a.device), file=sys.stderr)
             return 2
-    mf = flops_per_image(cfg)
+    mf = 2.0 * cfg["macs"] if cfg.get("family") == "cips" else flops_per_image(cfg)
     if a.device == "cuda":
         device_name = torch.cuda.get_device_name(dev)
         vendor, driver = "nvidia", "torch %s, CUDA %s" % (torch.__version__, torch.version.cuda)
@@ -141,7 +188,7 @@ def main(argv=None):
     doc = {"schema": "inrgan-bench/1", "tool": "pytorch", "build": "torch " + torch.__version__,
            "date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
            "host": {"cpu": cpu_name(), "cores": cores},
-           "model": {"name": name, "source": source, "parameters": param_count(G), "resolution": cfg["resolution"]},
+           "model": {"name": name, "source": source, "parameters": cfg["parameters"] if cfg.get("family") == "cips" else param_count(G), "resolution": cfg["resolution"]},
            "peaks": [], "results": results}
     if a.json:
         tmp = a.json + ".tmp"
