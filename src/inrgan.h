@@ -111,6 +111,9 @@ const ig_config *ig_model_config(const ig_model *model);
 const ig_tensor *ig_model_tensor(const ig_model *model, const char *name);
 /* The config JSON exactly as stored in the file. */
 const char *ig_model_config_json(const ig_model *model);
+/* Whether truncation psi can be applied: psi == 1, or the model holds w_avg (INR-GAN always;
+ * CIPS files converted with --w-avg-samples). Fills err naming the problem when not. */
+ig_result ig_model_check_psi(const ig_model *model, double psi, ig_error *err);
 
 /* Counting conventions of docs/cli.md. */
 int64_t ig_config_param_count(const ig_config *cfg);

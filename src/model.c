@@ -754,6 +754,14 @@ void ig_model_free(ig_model *m) {
 const ig_config *ig_model_config(const ig_model *m) { return &m->cfg; }
 const char *ig_model_config_json(const ig_model *m) { return m->config_json; }
 
+ig_result ig_model_check_psi(const ig_model *m, double psi, ig_error *err) {
+    if (!isfinite(psi)) return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "truncation %g is not finite", psi);
+    if (psi != 1.0 && !m->w_avg)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
+                            "truncation %g needs w_avg, which this model file lacks (convert with --w-avg-samples)", psi);
+    return IG_OK;
+}
+
 const ig_tensor *ig_model_tensor(const ig_model *m, const char *name) {
     for (int i = 0; i < m->n_tensors; i++)
         if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];

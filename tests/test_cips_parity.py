@@ -209,6 +209,53 @@ def small_cases(cli, tmp):
     ])
 
 
+def bad_inputs(cli, tmp):
+    """CIPS files and options the engine must refuse with one line, exit 2, nothing written."""
+    G = cips.CIPSskip(**cips.small_kwargs(size=8, hidden=16, style_dim=16, channels=[16, 8]))
+    randomize(G, 7)
+    good = {k: v.detach().numpy().astype(np.float32) for k, v in G.state_dict().items()}
+    cfg = cips.cips_config(G)
+
+    def variant(name, tensors, config):
+        path = os.path.join(tmp, name + ".safetensors")
+        safetensors_io.save(path, tensors, {"inrgan": json.dumps(config)})
+        return path
+
+    nan = dict(good)
+    nan["emb.input"] = good["emb.input"].copy()
+    nan["emb.input"][0, 3, 2, 1] = np.nan
+    missing = {k: v for k, v in good.items() if k != "linears.1.noise.weight"}
+    extra = dict(good, **{"linears.9.noise.weight": np.zeros(1, np.float32)})
+    shape = dict(good, **{"emb.input": np.zeros((1, 16, 4, 4), np.float32)})
+    psi_cfg = dict(cfg, truncation_psi=0.7)
+    res_cfg = dict(cfg, arch="CIPSres")
+    cases = [
+        ("NaN in emb.input", variant("nan", nan, cfg), [], "holds NaN"),
+        ("missing noise weight", variant("missing", missing, cfg), [], "is missing"),
+        ("extra tensor", variant("extra", extra, cfg), [], "not part of this architecture"),
+        ("wrong embedding shape", variant("shape", shape, cfg), [], "has shape"),
+        ("psi 0.7 without w_avg in the config", variant("psi", good, psi_cfg), [], "needs w_avg"),
+        ("arch CIPSres", variant("res", good, res_cfg), [], "CIPSres"),
+        ("--truncation 0.5 without w_avg", variant("ok", good, cfg), ["--truncation", "0.5"],
+         "needs w_avg"),
+        ("--noise banana", variant("ok2", good, cfg), ["--noise", "banana"], "--noise"),
+    ]
+    for what, path, extra_args, msg in cases:
+        out = os.path.join(tmp, "bad_out")
+        shutil.rmtree(out, ignore_errors=True)
+        p = subprocess.run([cli, "render", "-m", path, "--seeds", "0", "-o", out, "--backend",
+                            "cpu", "-q"] + extra_args, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        err = p.stderr.decode(errors="replace").strip()
+        ok = p.returncode == 2 and msg in err and len(err.splitlines()) == 1 and \
+            not (os.path.isdir(out) and os.listdir(out))
+        if ok:
+            print("ok   refused: %-40s %s" % (what, err))
+        else:
+            FAILURES.append("%s: rc %d, stderr %r" % (what, p.returncode, err))
+            print("FAIL %s: rc %d, stderr %r" % (what, p.returncode, err))
+
+
 def full_fixture(cli, tmp):
     """The released CIPS-256 structure with random weights, through the converter."""
     G = cips.CIPSskip()
@@ -252,6 +299,7 @@ def main():
     os.makedirs(tmp, exist_ok=True)
     try:
         small_cases(args.inrgan, tmp)
+        bad_inputs(args.inrgan, tmp)
         if args.full:
             try:
                 full_fixture(args.inrgan, tmp)

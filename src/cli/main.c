@@ -591,10 +591,11 @@ static int cmd_render(int argc, char **argv) {
     if (r != IG_OK) return fail(r, &err);
     const ig_config *cfg = ig_model_config(model);
     if (!o.have_psi) o.psi = cfg->truncation_psi;
+    r = ig_model_check_psi(model, o.psi, &err);
     ig_plan_desc pd = {.view = opts_view(&o), .width = o.width, .height = o.height, .stride = o.stride,
                        .const_mode = o.const_mode};
     ig_plan probe;
-    r = ig_plan_make(&probe, cfg, &pd, &err); /* validate the request before anything else */
+    if (r == IG_OK) r = ig_plan_make(&probe, cfg, &pd, &err); /* validate the request before anything else */
     if (r == IG_OK) ig_plan_free(&probe);
     if (r == IG_OK) r = load_latents(&o, cfg, "0-7", &l, &err);
     if (r == IG_OK && o.interp_text) {
@@ -735,7 +736,8 @@ static int cmd_frames(int argc, char **argv, bool zoom) {
     if (r != IG_OK) return fail(r, &err);
     const ig_config *cfg = ig_model_config(model);
     if (!o.have_psi) o.psi = cfg->truncation_psi;
-    r = load_latents(&o, cfg, zoom ? "0" : "0-1", &l, &err);
+    r = ig_model_check_psi(model, o.psi, &err);
+    if (r == IG_OK) r = load_latents(&o, cfg, zoom ? "0" : "0-1", &l, &err);
     if (r == IG_OK && !zoom && l.count < 2) r = ig_error_set(&err, IG_ERR_SEEDS, "interp needs at least two seeds or z rows");
     int segments = zoom ? 1 : (o.loop ? l.count : l.count - 1);
     int total = zoom ? o.frames : segments * o.frames + (o.loop ? 0 : 1);

@@ -616,10 +616,8 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
     int threads = d->threads > 0 ? d->threads : ig__default_threads();
     if (c->kind == IG_FAMILY_CIPS) {
-        if (d->psi != 1.0 && !m->w_avg)
-            return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
-                                "truncation %g needs w_avg, which this model file lacks (convert with --w-avg-samples)",
-                                d->psi);
+        ig_result rp = ig_model_check_psi(m, d->psi, err);
+        if (rp != IG_OK) return rp;
         float *ws = malloc((size_t)d->count * c->w_dim * sizeof *ws), *ws_b = malloc((size_t)d->count * c->w_dim * sizeof *ws);
         float *zt = malloc((size_t)c->z_dim * sizeof *zt);
         ig_result rc = ws && ws_b && zt ? IG_OK : ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "latents of %d images", d->count);
