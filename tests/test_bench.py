@@ -8,6 +8,7 @@ usage: test_bench.py --inrgan PATH"""
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,10 @@ except ImportError:
 LVP = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
 
 from inrgan import config as configs  # noqa: E402
+
+# the CIPS built-ins of src/builtin.c and what they mean in python/inrgan/cips.py terms
+CIPS_BUILTINS = {"cips256": dict(coords_size=256), "cips1024": dict(coords_size=1024),
+                 "tiny-cips": dict(size=16, hidden_size=32, style_dim=32, n_mlp=2, channels=[32, 32, 16])}
 
 
 def vulkan_checks(cli, schema, tmp, fails):
@@ -96,6 +101,12 @@ def vulkan_checks(cli, schema, tmp, fails):
           "bench --backend vulkan without a GPU fails in one line (%r)" % p.stderr.strip())
 
 
+def cips_builtin(name):
+    """The config python/inrgan/cips.py writes for a C built-in CIPS config."""
+    from inrgan import cips
+    return cips.cips_config(cips.CIPSskip(device="meta", **CIPS_BUILTINS[name]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--inrgan", required=True)
@@ -104,26 +115,30 @@ def main():
     fails = []
     with tempfile.TemporaryDirectory() as tmp:
         cj, tj = os.path.join(tmp, "c.json"), os.path.join(tmp, "t.json")
-        p = subprocess.run([a.inrgan, "bench", "--config", "tiny-nearest", "--sizes", "32", "--batch", "1",
-                            "--reps", "1", "--json", cj], capture_output=True, text=True, timeout=300)
-        if p.returncode:
-            fails.append("inrgan bench: " + p.stderr)
-        if HAVE_TORCH:
-            p = subprocess.run([sys.executable, "-m", "inrgan.bench_torch", "--config", "tiny-nearest", "--batch",
-                                "1", "--reps", "1", "--json", tj, "-q"], capture_output=True, text=True, timeout=300,
-                               cwd=os.path.join(ROOT, "python"))
+        for cfg_name in ("tiny-nearest", "tiny-cips"):  # both model families
+            cjn, tjn = os.path.join(tmp, cfg_name + "-c.json"), os.path.join(tmp, cfg_name + "-t.json")
+            p = subprocess.run([a.inrgan, "bench", "--config", cfg_name, "--sizes", "32", "--batch", "1",
+                                "--reps", "1", "--json", cjn], capture_output=True, text=True, timeout=300)
             if p.returncode:
-                fails.append("bench_torch: " + p.stderr)
-        else:
-            print("skip the PyTorch baseline: no torch")
-        for path in (cj, tj):
-            if os.path.exists(path):
-                try:
-                    doc = json.load(open(path))
-                    jsonschema.validate(doc, schema)
-                    print("ok   %s validates (%d results)" % (doc["tool"], len(doc["results"])))
-                except Exception as e:  # noqa: BLE001
-                    fails.append("%s: %s" % (path, str(e).splitlines()[0]))
+                fails.append("inrgan bench --config %s: %s" % (cfg_name, p.stderr))
+            if HAVE_TORCH:
+                p = subprocess.run([sys.executable, "-m", "inrgan.bench_torch", "--config", cfg_name, "--batch",
+                                    "1", "--reps", "1", "--json", tjn, "-q"], capture_output=True, text=True,
+                                   timeout=300, cwd=os.path.join(ROOT, "python"))
+                if p.returncode:
+                    fails.append("bench_torch --config %s: %s" % (cfg_name, p.stderr))
+            else:
+                print("skip the PyTorch baseline: no torch")
+            for path in (cjn, tjn):
+                if os.path.exists(path):
+                    try:
+                        doc = json.load(open(path))
+                        jsonschema.validate(doc, schema)
+                        print("ok   %s %s validates (%d results)" % (doc["tool"], cfg_name, len(doc["results"])))
+                    except Exception as e:  # noqa: BLE001
+                        fails.append("%s: %s" % (path, str(e).splitlines()[0]))
+            if cfg_name == "tiny-nearest" and os.path.exists(cjn):
+                shutil.copy(cjn, cj)
         # a document missing a field must fail validation (the schema is not vacuous)
         try:
             bad = json.load(open(cj))
@@ -136,14 +151,14 @@ def main():
             fails.append(str(e))
         vulkan_checks(a.inrgan, schema, tmp, fails)
         # C built-in configs == Python built-in configs
-        for name in configs.BUILTIN_NAMES:
+        for name in list(configs.BUILTIN_NAMES) + (list(CIPS_BUILTINS) if HAVE_TORCH else []):
             ij = os.path.join(tmp, "info.json")
             p = subprocess.run([a.inrgan, "info", "--config", name, "--json", ij], capture_output=True, text=True)
             if p.returncode:
                 fails.append("info --config %s: %s" % (name, p.stderr.strip()))
                 continue
             c = json.load(open(ij))["config"]
-            py = configs.builtin(name)
+            py = configs.builtin(name) if name in configs.BUILTIN_NAMES else cips_builtin(name)
             for k in ("provenance",):
                 c.pop(k, None)
                 py.pop(k, None)
