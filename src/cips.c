@@ -1,6 +1,7 @@
 /* cips.c - CIPS per-plan coordinates and per-image weights, shared by both backends (cips.h). */
 #include "cips.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,20 @@ bool ig_noise_active(const ig_config *cfg, ig_noise noise) {
     if (cfg->kind != IG_FAMILY_CIPS) return false;
     if (noise == IG_NOISE_MODEL) return !cfg->cips.noise_zero;
     return noise == IG_NOISE_SEEDED;
+}
+
+int ig_noise_parse(const char *text, ig_noise *mode, uint32_t *seed, bool *fixed) {
+    *fixed = false;
+    if (strcmp(text, "zero") == 0) { *mode = IG_NOISE_ZERO; return 0; }
+    if (strcmp(text, "seeded") == 0) { *mode = IG_NOISE_SEEDED; return 0; }
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || text[0] == '+' || v < 0 || v > 2147483647) return -1;
+    *mode = IG_NOISE_SEEDED;
+    *seed = (uint32_t)v;
+    *fixed = true;
+    return 0;
 }
 
 void ig_cips_axes_free(ig_cips_axes *a) {

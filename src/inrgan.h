@@ -232,6 +232,9 @@ typedef struct ig_render_desc {
 
 /* Whether a render with `noise` injects seeded noise into `model`. */
 bool ig_noise_active(const ig_config *cfg, ig_noise noise);
+/* The option value of --noise (docs/cli.md): "zero", "seeded" or a seed 0..2^31-1, which also
+ * sets *seed and *fixed (every image uses that seed). Returns 0, or -1 when malformed. */
+int ig_noise_parse(const char *text, ig_noise *mode, uint32_t *seed, bool *fixed);
 
 /* The one spelling of the option values (docs/cli.md): "z", "w", "params" and "border",
  * "zero". The parsers return -1 for an unknown name. */

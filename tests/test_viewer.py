@@ -12,6 +12,7 @@ selection (lavapipe only when named) and a window read-back.
 Exit 77 (skipped) when xvfb-run, the lavapipe ICD or the validation layer is missing.
 
 usage: test_viewer.py --viewer BUILD/inrgan-viewer --inrgan BUILD/inrgan --model tests/data/golden_tiny.safetensors
+       [--session-only]   (ctest viewer_cips: the same session on the CIPS fixture)
 """
 import argparse
 import glob
@@ -226,6 +227,8 @@ def main():
     ap.add_argument("--inrgan", required=True)
     ap.add_argument("--model", required=True)
     ap.add_argument("--keep", help="keep the files in this folder")
+    ap.add_argument("--session-only", action="store_true",
+                    help="only the scripted session (another model family; the small runs test the viewer itself)")
     args = ap.parse_args()
     if not os.path.exists(args.viewer):
         skip("inrgan-viewer was not built (GLFW / volk missing)")
@@ -243,7 +246,8 @@ def main():
     r = Runner(args, work)
     try:
         session(r, args)
-        small_runs(r, args)
+        if not args.session_only:
+            small_runs(r, args)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -340,7 +340,10 @@ static void format_command(const viewer *v, char *buf, size_t n) {
                       (unsigned)j->seed_b, (double)j->t, ig_space_name(j->space));
     if (o < 0 || (size_t)o >= n) return;
     o += snprintf(buf + o, n - o, " --truncation %.17g", j->psi);
-    if (o >= 0 && (size_t)o < n && j->const_mode == IG_CONST_ZERO) snprintf(buf + o, n - o, " --const-mode zero");
+    if (o >= 0 && (size_t)o < n && j->const_mode == IG_CONST_ZERO) o += snprintf(buf + o, n - o, " --const-mode zero");
+    if (o < 0 || (size_t)o >= n || j->noise == IG_NOISE_MODEL) return;
+    if (j->noise_fixed) snprintf(buf + o, n - o, " --noise %u", (unsigned)j->noise_seed);
+    else snprintf(buf + o, n - o, " --noise %s", j->noise == IG_NOISE_ZERO ? "zero" : "seeded");
 }
 
 static ig_result print_command(viewer *v, const char *path, ig_error *err) {
@@ -844,6 +847,7 @@ static void print_help(void) {
         "      --center X,Y        initial view centre (with --zoom)\n"
         "      --zoom S            initial zoom: 1 = native, 2 = closer, 0.5 = zoomed out\n"
         "      --const-mode M      learned constants outside their grid: border (default) | zero\n"
+        "      --noise N           CIPS models: zero | seeded (default: by the seed) | a fixed seed\n"
         "      --threads N         CPU render threads (default: all cores)\n"
         "      --backend B         who renders: auto (default: a GPU through Vulkan, else the CPU) |\n"
         "                          cpu | vulkan (on the -g device)\n"
@@ -913,7 +917,7 @@ static bool parse_wxh(const char *s, int *w, int *h) {
 
 enum {
     O_SEEDS = 256, O_TRUNC, O_SPACE, O_RENDER_SIZE, O_WINDOW, O_VIEW, O_CENTER, O_ZOOM, O_CONST, O_THREADS,
-    O_LIST, O_VALIDATE, O_PLAY, O_SPEED, O_NO_HUD, O_SCRIPT, O_EXIT_AFTER, O_BACKEND, O_PREC
+    O_LIST, O_VALIDATE, O_PLAY, O_SPEED, O_NO_HUD, O_SCRIPT, O_EXIT_AFTER, O_BACKEND, O_PREC, O_NOISE
 };
 
 typedef struct options {
@@ -923,6 +927,9 @@ typedef struct options {
     ig_view view;
     ig_space space;
     ig_const_mode const_mode;
+    ig_noise noise;
+    bool noise_fixed;
+    uint32_t noise_seed;
     int rw, rh, ww, wh;
 } options;
 
@@ -940,6 +947,7 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
         {"speed", required_argument, 0, O_SPEED},   {"no-hud", no_argument, 0, O_NO_HUD},
         {"script", required_argument, 0, O_SCRIPT}, {"exit-after", required_argument, 0, O_EXIT_AFTER},
         {"backend", required_argument, 0, O_BACKEND}, {"precision", required_argument, 0, O_PREC},
+        {"noise", required_argument, 0, O_NOISE},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->speed = 0.5;
@@ -985,6 +993,10 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
         case O_CONST:
             if (ig_const_mode_parse(optarg) < 0) return usage_error("--const-mode '%s' is not border or zero", optarg);
             o->const_mode = (ig_const_mode)ig_const_mode_parse(optarg);
+            break;
+        case O_NOISE:
+            if (ig_noise_parse(optarg, &o->noise, &o->noise_seed, &o->noise_fixed) < 0)
+                return usage_error("--noise '%s' is not zero, seeded or a seed 0..2147483647", optarg);
             break;
         case O_THREADS: {
             char *end;
@@ -1052,6 +1064,9 @@ static ig_result setup(viewer *v, const options *o, ig_error *err) {
     v->state.space = o->space;
     v->state.psi = o->have_psi ? o->psi : v->cfg->truncation_psi;
     v->state.const_mode = o->const_mode;
+    v->state.noise = o->noise;
+    v->state.noise_fixed = o->noise_fixed;
+    v->state.noise_seed = o->noise_seed;
     if (o->have_view) v->state.view = o->view;
     else if (o->have_center || o->have_zoom)
         v->state.view = fit_view(o->have_center ? o->center[0] : 0, o->have_center ? o->center[1] : 0,

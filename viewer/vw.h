@@ -27,6 +27,9 @@ typedef struct vw_job {
     ig_space space;
     double psi;
     ig_const_mode const_mode;
+    ig_noise noise;           /* models with noise (CIPS): --noise; seeded by seed_a unless fixed */
+    bool noise_fixed;
+    uint32_t noise_seed;      /* noise_fixed: every image uses this seed */
 } vw_job;
 
 bool vw_job_equal(const vw_job *a, const vw_job *b);

@@ -40,7 +40,8 @@ bool vw_job_equal(const vw_job *a, const vw_job *b) {
     return a->view.x0 == b->view.x0 && a->view.y0 == b->view.y0 && a->view.x1 == b->view.x1 &&
            a->view.y1 == b->view.y1 && a->width == b->width && a->height == b->height && a->scale == b->scale &&
            a->seed_a == b->seed_a && a->t == b->t && (a->t == 0 || (a->seed_b == b->seed_b && a->space == b->space)) &&
-           a->psi == b->psi && a->const_mode == b->const_mode;
+           a->psi == b->psi && a->const_mode == b->const_mode && a->noise == b->noise &&
+           a->noise_fixed == b->noise_fixed && (!a->noise_fixed || a->noise_seed == b->noise_seed);
 }
 
 void vw_job_size(const vw_job *j, int *width, int *height) {
@@ -99,7 +100,7 @@ static void render_job(vw_worker *w, const vw_job *job, int tile, vw_image *img,
                            .psi = job->psi, .space = job->space, .tile = tile, .backend = w->backend,
                            .backend_ctx = w->backend_ctx, .threads = w->threads, .rows = sink_rows, .user = &s,
                            /* models with noise: seeded by seed A, as `inrgan render --seeds A` / `--interp A,B` */
-                           .noise_seed = &job->seed_a};
+                           .noise = job->noise, .noise_seed = job->noise_fixed ? &job->noise_seed : &job->seed_a};
         r = ig_render_image(&ij, &img->err);
     }
     free(z);

@@ -389,19 +389,10 @@ static int parse_render_opts(int argc, char **argv, render_opts *o) {
             if (parse_int(optarg, 1, 100000, &o->frames)) return usage_error("--frames '%s' is not 1..100000", optarg);
             break;
         case O_LOOP: o->loop = true; break;
-        case O_NOISE: {
-            int n;
-            if (strcmp(optarg, "zero") == 0) o->noise = IG_NOISE_ZERO;
-            else if (strcmp(optarg, "seeded") == 0) o->noise = IG_NOISE_SEEDED;
-            else if (parse_int(optarg, 0, INT32_MAX, &n) == 0) {
-                o->noise = IG_NOISE_SEEDED;
-                o->have_noise_seed = true;
-                o->noise_seed = (uint32_t)n;
-            } else {
+        case O_NOISE:
+            if (ig_noise_parse(optarg, &o->noise, &o->noise_seed, &o->have_noise_seed) < 0)
                 return usage_error("--noise '%s' is not zero, seeded or a seed 0..2147483647", optarg);
-            }
             break;
-        }
         case 'q': g_quiet = 1; break;
         case 'h': print_help(); return 0;
         default: return 2;
