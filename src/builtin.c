@@ -23,6 +23,16 @@ typedef struct ig__make {
     double psi;
 } ig__make;
 
+/* Adds the provenance of a built-in config and prints the JSON (caller frees). */
+static char *ig__finish(cJSON *root) {
+    cJSON *prov = cJSON_CreateObject();
+    cJSON_AddStringToObject(prov, "source", "built-in configuration, random weights");
+    cJSON_AddItemToObject(root, "provenance", prov);
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return json;
+}
+
 static char *ig__make_config(const ig__make *k) {
     cJSON *root = cJSON_CreateObject(), *map = cJSON_CreateObject(), *blocks = cJSON_CreateArray();
     cJSON_AddNumberToObject(root, "format_version", 1);
@@ -65,12 +75,7 @@ static char *ig__make_config(const ig__make *k) {
     cJSON_AddNumberToObject(root, "num_ws", n_fmm + 1);
     cJSON_AddNumberToObject(root, "truncation_psi", k->psi);
     cJSON_AddItemToObject(root, "blocks", blocks);
-    cJSON *prov = cJSON_CreateObject();
-    cJSON_AddStringToObject(prov, "source", "built-in configuration, random weights");
-    cJSON_AddItemToObject(root, "provenance", prov);
-    char *json = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return json;
+    return ig__finish(root);
 }
 
 /* CIPSskip configs (python/inrgan/cips.py cips_config): cips256 is the released churches /
@@ -95,12 +100,7 @@ static char *ig__cips_config(int size, int coords_size, int hidden, int style_di
     cJSON_AddStringToObject(root, "noise", "random");
     cJSON_AddNumberToObject(root, "truncation_psi", 1.0);
     cJSON_AddBoolToObject(root, "has_w_avg", false);
-    cJSON *prov = cJSON_CreateObject();
-    cJSON_AddStringToObject(prov, "source", "built-in configuration, random weights");
-    cJSON_AddItemToObject(root, "provenance", prov);
-    char *json = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return json;
+    return ig__finish(root);
 }
 
 static const char *const ig__names =

@@ -27,20 +27,10 @@ import sys
 import tempfile
 import zlib
 
-sys.dont_write_bytecode = True  # keep python/ free of __pycache__ when tests run
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-
-try:
-    import numpy as np
-    import torch
-except ImportError as e:  # pragma: no cover
-    print("SKIP: %s (run with /usr/bin/python3, which has python3-torch)" % e)
-    sys.exit(77)
+from torch_env import ROOT, np, torch  # noqa: E402,F401  (sys.path, skip without torch)
 
 from inrgan import config, export, generator, latents  # noqa: E402
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 PSI = 0.7
 TOL = 1e-4
