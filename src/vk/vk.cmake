@@ -35,6 +35,10 @@ set(IG_SHADER_VARIANTS
   "peak_fp32|peak.comp|-DIG_PEAK_FP32"
   "peak_fp16|peak.comp|-DIG_PEAK_FP16"
   "peak_coop|peak.comp|-DIG_PEAK_COOP"
+  "cips_wgen|cips_wgen.comp|"
+  "cips_input|cips_input.comp|"
+  "cips_layer|cips_layer.comp|"
+  "cips_rgb|cips_rgb.comp|"
 )
 
 set(IG_SPV_HEADERS "")
@@ -76,6 +80,7 @@ target_sources(inrgan_lib PRIVATE
   ${CMAKE_SOURCE_DIR}/src/vk/vk_mem.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_pipe.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_render.c
+  ${CMAKE_SOURCE_DIR}/src/vk/vk_cips.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_peak.c
 )
 # volk.c warns under -Wpedantic (dlsym cast); keep it quiet whatever the project adds.

@@ -5,6 +5,7 @@
  *   vk_mem.c     device memory: blocks sub-allocated by arenas, descriptor windows
  *   vk_pipe.c    embedded SPIR-V, pipelines, the on-disk pipeline cache
  *   vk_render.c  model/plan uploads, the per-render dispatch list, recording, readback
+ *   vk_cips.c    the CIPS family (own model cache and dispatch list; vk_render.c hands over)
  */
 #ifndef IG_VK_INTERNAL_H
 #define IG_VK_INTERNAL_H
@@ -120,6 +121,10 @@ enum {
     IG_SH_PEAK_FP32,
     IG_SH_PEAK_FP16,
     IG_SH_PEAK_COOP,
+    IG_SH_CIPS_WGEN,
+    IG_SH_CIPS_INPUT,
+    IG_SH_CIPS_LAYER,
+    IG_SH_CIPS_RGB,
     IG_SH_COUNT
 };
 #define IG_VK_BINDINGS 12
@@ -153,6 +158,7 @@ ig_result ig__vk_pipeline_get(ig_vk_context *ctx, int id, const uint32_t *spec, 
 /* ---- the context ----------------------------------------------------------------------- */
 typedef struct ig__vk_model ig__vk_model; /* vk_render.c */
 typedef struct ig__vk_plan ig__vk_plan;
+typedef struct ig__vk_cips ig__vk_cips;   /* vk_cips.c */
 
 struct ig_vk_context {
     VkInstance instance;
@@ -220,6 +226,7 @@ struct ig_vk_context {
     ig__vk_model *model;
     ig__vk_plan *plan;          /* the render's plan */
     ig__vk_plan *plan_stats;    /* the instance-norm statistics plan (native size), or NULL */
+    ig__vk_cips *cips;          /* the uploaded CIPS model (vk_cips.c), or NULL */
     ig_vk_arena work;
     ig_vk_arena stage;
     VkDeviceSize work_size;     /* bytes reserved in `work` by the last render */
@@ -240,7 +247,38 @@ bool ig__vk_inject(ig_vk_context *ctx);
 /* vk_render.c */
 void ig__vk_render_release(ig_vk_context *ctx);
 
+/* vk_cips.c: renders of CIPS models (desc->model->cfg.kind == IG_FAMILY_CIPS), called by
+ * ig_vk_render / ig_vk_prepare; the release frees its cached model (from ig__vk_render_release). */
+ig_result ig__vk_cips_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out, ig_error *err);
+ig_result ig__vk_cips_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);
+void ig__vk_cips_release(ig_vk_context *ctx);
+
 /* One submission of ctx->cmd, waiting on ctx->fence. */
 ig_result ig__vk_submit_wait(ig_vk_context *ctx, ig_error *err);
+
+
+/* ---- one-time uploads and submissions (vk_mem.c), shared by vk_render.c and vk_cips.c ------ */
+typedef struct ig_vk_upload {
+    ig_vk_buf dst;
+    VkDeviceSize off;
+    ig_vk_buf src; /* staging */
+} ig_vk_upload;
+
+typedef struct ig_vk_uploads {
+    ig_vk_upload *u;
+    int n, cap;
+} ig_vk_uploads;
+
+/* FNV-1a over bytes (model / plan fingerprints). */
+uint64_t ig__vk_fnv(uint64_t h, const void *p, size_t n);
+/* A host pointer where `bytes` for dst + off must be written: dst's mapping, or staging memory
+ * whose copy ig__vk_record_uploads records. */
+ig_result ig__vk_upload_ptr(ig_vk_context *ctx, ig_vk_uploads *ups, const ig_vk_buf *dst, VkDeviceSize off,
+                            VkDeviceSize bytes, void **ptr, ig_error *err);
+void ig__vk_record_uploads(ig_vk_context *ctx, const ig_vk_uploads *ups);
+ig_result ig__vk_begin(ig_vk_context *ctx, ig_error *err);      /* reset + begin ctx->cmd */
+ig_result ig__vk_end_submit(ig_vk_context *ctx, ig_error *err); /* end, submit, wait */
+/* Submits the pending staging copies and frees the staging memory. */
+ig_result ig__vk_flush_uploads(ig_vk_context *ctx, ig_vk_uploads *ups, ig_error *err);
 
 #endif

@@ -186,3 +186,90 @@ ig__vk_window ig__vk_window_of(ig_vk_context *ctx, const ig_vk_buf *b, VkDeviceS
     if (w.range > ctx->stats.max_binding_bytes) ctx->stats.max_binding_bytes = (uint32_t)w.range;
     return w;
 }
+
+uint64_t ig__vk_fnv(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* ---- uploads through staging (or in place on UMA devices) ------------------------------------ */
+
+/* Returns a host pointer where `bytes` for dst+off must be written. */
+ig_result ig__vk_upload_ptr(ig_vk_context *ctx, ig_vk_uploads *ups, const ig_vk_buf *dst,
+                                VkDeviceSize off, VkDeviceSize bytes, void **ptr, ig_error *err) {
+    if (dst->map) {
+        *ptr = dst->map + off;
+        return IG_OK;
+    }
+    if (ups->n == ups->cap) {
+        int cap = ups->cap ? 2 * ups->cap : 32;
+        ig_vk_upload *u = realloc(ups->u, (size_t)cap * sizeof *u);
+        if (!u) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "upload list");
+        ups->u = u;
+        ups->cap = cap;
+    }
+    ig_vk_upload *u = &ups->u[ups->n];
+    ig_result res = ig__vk_arena_alloc(ctx, &ctx->stage, bytes, &u->src, err);
+    if (res != IG_OK) return res;
+    u->src.size = bytes;
+    u->dst = *dst;
+    u->off = off;
+    ups->n++;
+    *ptr = u->src.map;
+    return IG_OK;
+}
+
+void ig__vk_record_uploads(ig_vk_context *ctx, const ig_vk_uploads *ups) {
+    if (ups->n == 0) return;
+    for (int i = 0; i < ups->n; i++) {
+        const ig_vk_upload *u = &ups->u[i];
+        VkBufferCopy c = {.srcOffset = u->src.off, .dstOffset = u->dst.off + u->off,
+                          .size = u->src.size};
+        ctx->vk.vkCmdCopyBuffer(ctx->cmd, u->src.buf, u->dst.buf, 1, &c);
+    }
+    /* the copies above before any shader reads them */
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT};
+    ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0,
+                                 NULL);
+}
+
+ig_result ig__vk_begin(ig_vk_context *ctx, ig_error *err) {
+    ig_result res = IG_OK;
+    IG_VK_CHECK(ctx->vk.vkResetCommandBuffer(ctx->cmd, 0));
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    IG_VK_CHECK(ctx->vk.vkBeginCommandBuffer(ctx->cmd, &bi));
+    return IG_OK;
+fail:
+    return res;
+}
+
+ig_result ig__vk_end_submit(ig_vk_context *ctx, ig_error *err) {
+    ig_result res = IG_OK;
+    IG_VK_CHECK(ctx->vk.vkEndCommandBuffer(ctx->cmd));
+    return ig__vk_submit_wait(ctx, err);
+fail:
+    return res;
+}
+
+/* Submits pending staging copies (model / plan uploads) and frees the staging memory. */
+ig_result ig__vk_flush_uploads(ig_vk_context *ctx, ig_vk_uploads *ups, ig_error *err) {
+    ig_result res = IG_OK;
+    if (ups->n > 0) {
+        res = ig__vk_begin(ctx, err);
+        if (res == IG_OK) {
+            ig__vk_record_uploads(ctx, ups);
+            res = ig__vk_end_submit(ctx, err);
+        }
+    }
+    ig__vk_arena_free(ctx, &ctx->stage);
+    ups->n = 0;
+    return res;
+}

@@ -43,6 +43,10 @@ static const ig__vk_spirv ig__shaders[IG_SH_COUNT] = {
     [IG_SH_PEAK_FP32] = IG__SPV(ig_spv_peak_fp32),
     [IG_SH_PEAK_FP16] = IG__SPV(ig_spv_peak_fp16),
     [IG_SH_PEAK_COOP] = IG__SPV(ig_spv_peak_coop),
+    [IG_SH_CIPS_WGEN] = IG__SPV(ig_spv_cips_wgen),
+    [IG_SH_CIPS_INPUT] = IG__SPV(ig_spv_cips_input),
+    [IG_SH_CIPS_LAYER] = IG__SPV(ig_spv_cips_layer),
+    [IG_SH_CIPS_RGB] = IG__SPV(ig_spv_cips_rgb),
 };
 
 const ig__vk_spirv *ig__vk_shader(int id) {

@@ -88,50 +88,41 @@ struct ig__vk_plan {
     int *r0[IG_MAX_BLOCKS], *r1[IG_MAX_BLOCKS]; /* host copies of the row maps */
 };
 
-static uint64_t ig__fnv(uint64_t h, const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static uint64_t ig__model_fp(const ig_model *m) {
     uint64_t h = 1469598103934665603ull;
     const char *json = m->config_json ? m->config_json : "";
-    h = ig__fnv(h, json, strlen(json));
-    h = ig__fnv(h, &m->n_tensors, sizeof m->n_tensors);
+    h = ig__vk_fnv(h, json, strlen(json));
+    h = ig__vk_fnv(h, &m->n_tensors, sizeof m->n_tensors);
     for (int i = 0; i < m->n_tensors; i++) {
         const ig_tensor *t = &m->tensors[i];
-        h = ig__fnv(h, t->name, strlen(t->name));
-        h = ig__fnv(h, &t->numel, sizeof t->numel);
+        h = ig__vk_fnv(h, t->name, strlen(t->name));
+        h = ig__vk_fnv(h, &t->numel, sizeof t->numel);
         int64_t step = t->numel / 32 + 1;
-        for (int64_t k = 0; k < t->numel; k += step) h = ig__fnv(h, &t->data[k], sizeof(float));
-        if (t->numel) h = ig__fnv(h, &t->data[t->numel - 1], sizeof(float));
+        for (int64_t k = 0; k < t->numel; k += step) h = ig__vk_fnv(h, &t->data[k], sizeof(float));
+        if (t->numel) h = ig__vk_fnv(h, &t->data[t->numel - 1], sizeof(float));
     }
     return h;
 }
 
 static uint64_t ig__plan_fp(const ig_plan *p, uint64_t model_fp, bool f16) {
-    uint64_t h = ig__fnv(1469598103934665603ull, &model_fp, sizeof model_fp);
-    h = ig__fnv(h, &f16, sizeof f16);
-    h = ig__fnv(h, &p->n_levels, sizeof p->n_levels);
+    uint64_t h = ig__vk_fnv(1469598103934665603ull, &model_fp, sizeof model_fp);
+    h = ig__vk_fnv(h, &f16, sizeof f16);
+    h = ig__vk_fnv(h, &p->n_levels, sizeof p->n_levels);
     int cm = (int)p->const_mode;
-    h = ig__fnv(h, &cm, sizeof cm);
+    h = ig__vk_fnv(h, &cm, sizeof cm);
     for (int l = 0; l < p->n_levels; l++) {
         const ig_level_plan *lp = &p->levels[l];
         int dims[4] = {lp->width, lp->height, lp->full_width, lp->full_height};
-        h = ig__fnv(h, dims, sizeof dims);
-        h = ig__fnv(h, lp->xs, (size_t)lp->width * sizeof *lp->xs);
-        h = ig__fnv(h, lp->ys, (size_t)lp->height * sizeof *lp->ys);
-        if (lp->cols) h = ig__fnv(h, lp->cols, (size_t)lp->width * sizeof *lp->cols);
-        if (lp->rows) h = ig__fnv(h, lp->rows, (size_t)lp->height * sizeof *lp->rows);
+        h = ig__vk_fnv(h, dims, sizeof dims);
+        h = ig__vk_fnv(h, lp->xs, (size_t)lp->width * sizeof *lp->xs);
+        h = ig__vk_fnv(h, lp->ys, (size_t)lp->height * sizeof *lp->ys);
+        if (lp->cols) h = ig__vk_fnv(h, lp->cols, (size_t)lp->width * sizeof *lp->cols);
+        if (lp->rows) h = ig__vk_fnv(h, lp->rows, (size_t)lp->height * sizeof *lp->rows);
         if (l > 0 && lp->r0) {
-            h = ig__fnv(h, lp->r0, (size_t)lp->height * sizeof *lp->r0);
-            h = ig__fnv(h, lp->c0, (size_t)lp->width * sizeof *lp->c0);
-            h = ig__fnv(h, lp->rw, (size_t)lp->height * sizeof *lp->rw);
-            h = ig__fnv(h, lp->cw, (size_t)lp->width * sizeof *lp->cw);
+            h = ig__vk_fnv(h, lp->r0, (size_t)lp->height * sizeof *lp->r0);
+            h = ig__vk_fnv(h, lp->c0, (size_t)lp->width * sizeof *lp->c0);
+            h = ig__vk_fnv(h, lp->rw, (size_t)lp->height * sizeof *lp->rw);
+            h = ig__vk_fnv(h, lp->cw, (size_t)lp->width * sizeof *lp->cw);
         }
     }
     return h;
@@ -158,95 +149,6 @@ static uint16_t ig__f2h(float f) {
     return (uint16_t)h;
 }
 
-/* ---- uploads through staging (or in place on UMA devices) ------------------------------------ */
-
-typedef struct ig__upload {
-    ig_vk_buf dst;
-    VkDeviceSize off;
-    ig_vk_buf src; /* staging */
-} ig__upload;
-
-typedef struct ig__uploads {
-    ig__upload *u;
-    int n, cap;
-} ig__uploads;
-
-/* Returns a host pointer where `bytes` for dst+off must be written. */
-static ig_result ig__upload_ptr(ig_vk_context *ctx, ig__uploads *ups, const ig_vk_buf *dst,
-                                VkDeviceSize off, VkDeviceSize bytes, void **ptr, ig_error *err) {
-    if (dst->map) {
-        *ptr = dst->map + off;
-        return IG_OK;
-    }
-    if (ups->n == ups->cap) {
-        int cap = ups->cap ? 2 * ups->cap : 32;
-        ig__upload *u = realloc(ups->u, (size_t)cap * sizeof *u);
-        if (!u) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "upload list");
-        ups->u = u;
-        ups->cap = cap;
-    }
-    ig__upload *u = &ups->u[ups->n];
-    ig_result res = ig__vk_arena_alloc(ctx, &ctx->stage, bytes, &u->src, err);
-    if (res != IG_OK) return res;
-    u->src.size = bytes;
-    u->dst = *dst;
-    u->off = off;
-    ups->n++;
-    *ptr = u->src.map;
-    return IG_OK;
-}
-
-static void ig__record_uploads(ig_vk_context *ctx, const ig__uploads *ups) {
-    if (ups->n == 0) return;
-    for (int i = 0; i < ups->n; i++) {
-        const ig__upload *u = &ups->u[i];
-        VkBufferCopy c = {.srcOffset = u->src.off, .dstOffset = u->dst.off + u->off,
-                          .size = u->src.size};
-        ctx->vk.vkCmdCopyBuffer(ctx->cmd, u->src.buf, u->dst.buf, 1, &c);
-    }
-    /* the copies above before any shader reads them */
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT};
-    ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0,
-                                 NULL);
-}
-
-static ig_result ig__begin(ig_vk_context *ctx, ig_error *err) {
-    ig_result res = IG_OK;
-    IG_VK_CHECK(ctx->vk.vkResetCommandBuffer(ctx->cmd, 0));
-    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-    IG_VK_CHECK(ctx->vk.vkBeginCommandBuffer(ctx->cmd, &bi));
-    return IG_OK;
-fail:
-    return res;
-}
-
-static ig_result ig__end_submit(ig_vk_context *ctx, ig_error *err) {
-    ig_result res = IG_OK;
-    IG_VK_CHECK(ctx->vk.vkEndCommandBuffer(ctx->cmd));
-    return ig__vk_submit_wait(ctx, err);
-fail:
-    return res;
-}
-
-/* Submits pending staging copies (model / plan uploads) and frees the staging memory. */
-static ig_result ig__flush_uploads(ig_vk_context *ctx, ig__uploads *ups, ig_error *err) {
-    ig_result res = IG_OK;
-    if (ups->n > 0) {
-        res = ig__begin(ctx, err);
-        if (res == IG_OK) {
-            ig__record_uploads(ctx, ups);
-            res = ig__end_submit(ctx, err);
-        }
-    }
-    ig__vk_arena_free(ctx, &ctx->stage);
-    ups->n = 0;
-    return res;
-}
-
 /* ---- model ------------------------------------------------------------------------------------ */
 
 static void ig__model_free(ig_vk_context *ctx, ig__vk_model *vm) {
@@ -266,6 +168,7 @@ static void ig__plan_free(ig_vk_context *ctx, ig__vk_plan *vp) {
 }
 
 void ig__vk_render_release(ig_vk_context *ctx) {
+    ig__vk_cips_release(ctx);
     ig__plan_free(ctx, ctx->plan);
     ctx->plan = NULL;
     ig__plan_free(ctx, ctx->plan_stats);
@@ -395,7 +298,7 @@ static ig_result ig__model_ops(const ig_vk_context *ctx, const ig_model *m, ig__
 static ig_result ig__model_upload(ig_vk_context *ctx, const ig_model *m, uint64_t fp,
                                   ig_error *err) {
     const ig_config *c = &m->cfg;
-    ig__uploads ups = {0};
+    ig_vk_uploads ups = {0};
     ig__vk_model *vm = calloc(1, sizeof *vm);
     if (!vm) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "model upload");
     vm->fp = fp;
@@ -429,7 +332,7 @@ static ig_result ig__model_upload(ig_vk_context *ctx, const ig_model *m, uint64_
     res = ig__vk_arena_alloc(ctx, &vm->arena, map_floats * 4, &vm->map, err);
     if (res != IG_OK) goto fail;
     float *p;
-    res = ig__upload_ptr(ctx, &ups, &vm->map, 0, map_floats * 4, (void **)&p, err);
+    res = ig__vk_upload_ptr(ctx, &ups, &vm->map, 0, map_floats * 4, (void **)&p, err);
     if (res != IG_OK) goto fail;
     uint32_t at = 0;
     for (int l = 0; l < c->mapping_layers; l++) {
@@ -445,7 +348,7 @@ static ig_result ig__model_upload(ig_vk_context *ctx, const ig_model *m, uint64_
 
     res = ig__vk_arena_alloc(ctx, &vm->arena, params * 4, &vm->params, err);
     if (res != IG_OK) goto fail;
-    res = ig__upload_ptr(ctx, &ups, &vm->params, 0, params * 4, (void **)&p, err);
+    res = ig__vk_upload_ptr(ctx, &ups, &vm->params, 0, params * 4, (void **)&p, err);
     if (res != IG_OK) goto fail;
     for (int k = 0; k < vm->n_ops; k++) {
         const ig__vk_op *op = &vm->ops[k];
@@ -457,12 +360,12 @@ static ig_result ig__model_upload(ig_vk_context *ctx, const ig_model *m, uint64_
         uint64_t wn = (uint64_t)op->s_len * c->w_dim;
         res = ig__vk_arena_alloc(ctx, &vm->arena, (wn + op->s_len) * 4, &op->head, err);
         if (res != IG_OK) goto fail;
-        res = ig__upload_ptr(ctx, &ups, &op->head, 0, (wn + op->s_len) * 4, (void **)&p, err);
+        res = ig__vk_upload_ptr(ctx, &ups, &op->head, 0, (wn + op->s_len) * 4, (void **)&p, err);
         if (res != IG_OK) goto fail;
         memcpy(p, op->L->affine_w->data, (size_t)wn * 4);
         memcpy(p + wn, op->L->affine_b->data, (size_t)op->s_len * 4);
     }
-    res = ig__flush_uploads(ctx, &ups, err);
+    res = ig__vk_flush_uploads(ctx, &ups, err);
     if (res != IG_OK) goto fail;
     free(ups.u);
     ctx->model = vm;
@@ -476,7 +379,7 @@ fail:
 
 static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
                                  uint64_t fp, ig__vk_plan **out, ig_error *err) {
-    ig__uploads ups = {0};
+    ig_vk_uploads ups = {0};
     ig__vk_plan *vp = calloc(1, sizeof *vp);
     float *tmp = NULL;
     if (!vp) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "plan upload");
@@ -514,7 +417,7 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
         res = ig__vk_arena_alloc(ctx, &vp->arena, (nh + nw) * 16, &vp->maps[l], err);
         if (res != IG_OK) goto fail;
         uint32_t *q;
-        res = ig__upload_ptr(ctx, &ups, &vp->maps[l], 0, (nh + nw) * 16, (void **)&q, err);
+        res = ig__vk_upload_ptr(ctx, &ups, &vp->maps[l], 0, (nh + nw) * 16, (void **)&q, err);
         if (res != IG_OK) goto fail;
         for (size_t i = 0; i < nh; i++) {
             q[4 * i] = (uint32_t)lp->r0[i];
@@ -543,7 +446,7 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
         res = ig__vk_arena_alloc(ctx, &vp->arena, px * ce * es, &vp->emb[l], err);
         if (res != IG_OK) goto fail;
         void *dst;
-        res = ig__upload_ptr(ctx, &ups, &vp->emb[l], 0, px * ce * es, &dst, err);
+        res = ig__vk_upload_ptr(ctx, &ups, &vp->emb[l], 0, px * ce * es, &dst, err);
         if (res != IG_OK) goto fail;
         /* [C][H*W] -> [H*W][C] */
         for (size_t q = 0; q < px; q++)
@@ -557,10 +460,10 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
         free(tmp);
         tmp = NULL;
         /* one level at a time, so the staging memory stays one level's size */
-        res = ig__flush_uploads(ctx, &ups, err);
+        res = ig__vk_flush_uploads(ctx, &ups, err);
         if (res != IG_OK) goto fail;
     }
-    res = ig__flush_uploads(ctx, &ups, err);
+    res = ig__vk_flush_uploads(ctx, &ups, err);
     if (res != IG_OK) goto fail;
     free(ups.u);
     *out = vp;
@@ -1498,7 +1401,7 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
     VkDescriptorSetLayout *layouts = NULL;
     VkWriteDescriptorSet *writes = NULL;
     VkDescriptorBufferInfo *infos = NULL;
-    ig__uploads ups = {0};
+    ig_vk_uploads ups = {0};
     float *tt = NULL;
 
     /* image group for per-image vectors: every such window of k images fits the range */
@@ -1618,7 +1521,7 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
      * w or params are interpolated on the device) and the records */
     float *zp;
     size_t zrow = (size_t)c->z_dim;
-    res = ig__upload_ptr(ctx, &ups, &wk->z, 0, (uint64_t)zrow * 4 * B * wk->mz, (void **)&zp, err);
+    res = ig__vk_upload_ptr(ctx, &ups, &wk->z, 0, (uint64_t)zrow * 4 * B * wk->mz, (void **)&zp, err);
     if (res != IG_OK) goto fail;
     for (int n = 0; n < B; n++) {
         const float *za = desc->z + (size_t)(n_first + n) * zrow;
@@ -1631,7 +1534,7 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
             memcpy(zp + (size_t)(B + n) * zrow, desc->z_b + (size_t)(n_first + n) * zrow, zrow * 4);
     }
     void *p;
-    res = ig__upload_ptr(ctx, &ups, &wk->meta, 0, meta_bytes, &p, err);
+    res = ig__vk_upload_ptr(ctx, &ups, &wk->meta, 0, meta_bytes, &p, err);
     if (res != IG_OK) goto fail;
     memcpy(p, b.meta, meta_bytes);
 
@@ -1647,9 +1550,9 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
         if (res != IG_OK) goto fail;
     }
 
-    res = ig__begin(ctx, err);
+    res = ig__vk_begin(ctx, err);
     if (res != IG_OK) goto fail;
-    ig__record_uploads(ctx, &ups);
+    ig__vk_record_uploads(ctx, &ups);
     if (vm->coop) {
         /* the padding of the coopmat weight layout must read as zeros */
         ctx->vk.vkCmdFillBuffer(ctx->cmd, wk->gw.buf, wk->gw.off, wk->gw.size, 0);
@@ -1693,7 +1596,7 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
                                      VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
     }
     ctx->stats.dispatches += nd;
-    res = ig__end_submit(ctx, err);
+    res = ig__vk_end_submit(ctx, err);
     if (res != IG_OK) goto fail;
     if (ctx->ts_pool) {
         uint64_t ts[2];
@@ -1786,6 +1689,8 @@ static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *de
 }
 
 ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
+    if (ctx && desc && desc->model && desc->model->cfg.kind == IG_FAMILY_CIPS)
+        return ig__vk_cips_prepare(ctx, desc, err);
     ig_result res = ig__ensure_uploads(ctx, desc, err);
     if (res != IG_OK) return res;
     const ig__vk_model *vm = ctx->model;
@@ -1819,6 +1724,8 @@ ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error
 
 ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out,
                        ig_error *err) {
+    if (ctx && desc && desc->model && desc->model->cfg.kind == IG_FAMILY_CIPS)
+        return ig__vk_cips_render(ctx, desc, out, err);
     if (!ctx || !desc || !desc->z || desc->count < 1 || !out)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
                             "ig_vk_render: missing context, z or output");

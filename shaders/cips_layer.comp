@@ -1,0 +1,137 @@
+#version 450
+#extension GL_EXT_control_flow_attributes : enable
+// cips_layer.comp - one CIPS ModFC layer (conv1, linears.K) for a chunk of pixels of a group of
+// images, as a shared-memory tiled GEMM with the layer's epilogue fused in
+// (src/cpu/cpu_cips.c ig__cips_chunk):
+//   Y[n][o][p] = lrelu(sum_i W''[n][o][i] X[n][i][p] + a * noise_n(p) + b[o], 0.2) * sqrt(2)
+// W'' is image n's demodulated weight (cips_wgen.comp), row-major [c_out][c_in]; X and Y are
+// channel-major per image, [C][P] with P (the chunk's pixel count) a multiple of 64, read and
+// written as vec4. x_img = 0 lets every image read the same X (conv1's shared input).
+//
+// Tiling: a workgroup of 16 x 16 invocations computes a 64 (outputs) x 64 (pixels) tile of one
+// image; gl_WorkGroupID = (pixel tile, output tile, image). Invocation (tx, ty) keeps a 4 x 4
+// block in registers: outputs o0 + 4 ty + {0..3} x pixels p0 + 4 tx + {0..3}. K advances 16 at a
+// time through shared memory (the W tile transposed to [k][o], the X tile as [k][p], both vec4,
+// about 8 KiB in all): each step every invocation stores the one vec4 of X and four scalars of W it
+// fetched, then fetches the next step's into registers while the current tile is multiplied
+// (16 x 4 vec4 FMAs per invocation per step), so global latency overlaps the arithmetic.
+// Out-of-range rows (o >= c_out) and K (i >= c_in) read as zero.
+//
+// Epilogue: the seeded noise n(seed, layer, row, col) of src/noise.h (the bit-exact GLSL twin
+// below: integer hashing and one exact int -> float conversion) when enabled, + bias, leaky ReLU
+// 0.2 times sqrt(2), one vec4 store per output row. Pixels past the image (p >= np) get no noise.
+//
+// Record at meta[rec] (src/vk/vk_cips.c):
+//   0 c_in  1 c_out  2 P/4  3 x_base (vec4)  4 x_img (vec4)  5 y_base (vec4)  6 y_img (vec4)
+//   7 w_base  8 w_img  9 b_base  10 noise on  11 noise weight (float bits)  12 noise layer
+//   13 q0 (first image pixel of the chunk)  14 width  15 column axes base  16 np
+//   17 row axes base  18.. noise seed of each image of the dispatch
+// Bindings: 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 axes (cips_input.comp's layout).
+layout(local_size_x = 16, local_size_y = 16) in;
+
+layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
+layout(std430, binding = 1) readonly buffer X { vec4 xv[]; };
+layout(std430, binding = 2) writeonly buffer Y { vec4 yv[]; };
+layout(std430, binding = 3) readonly buffer Wt { float wt[]; };
+layout(std430, binding = 4) readonly buffer Params { float params[]; };
+layout(std430, binding = 5) readonly buffer Axes { uint ax[]; };
+layout(push_constant) uniform PC { uint rec; } pc;
+
+// W tile, transposed: [k][o / 4]; rows padded to 17 vec4 so that the 16 invocations storing
+// the same o for consecutive k hit different banks
+shared vec4 sw[16][17];
+shared vec4 sx[16][16]; // [k][p / 4]: X tile
+
+// src/noise.h, bit for bit (both must change together)
+uint ig_noise_mix(uint x) {
+    x ^= x >> 16;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    return x;
+}
+
+float ig_noise_value(uint seed, uint layer, uint row, uint col) {
+    uint h = ig_noise_mix(ig_noise_mix(ig_noise_mix(ig_noise_mix(seed) + layer) + row) + col);
+    int sum = 0;
+    for (uint k = 0u; k < 6u; k++) {
+        uint v = ig_noise_mix(h + k * 0x9e3779b9u);
+        sum += int(v & 0xffffu) + int(v >> 16);
+    }
+    return float(sum + 6 - 6 * 65536) * (1.0 / 65536.0);
+}
+
+float load_w(uint wb, uint cin, uint cout, uint o, uint k) {
+    return o < cout && k < cin ? wt[wb + o * cin + k] : 0.0;
+}
+
+void main() {
+    uint r = pc.rec;
+    uint cin = meta[r + 0], cout = meta[r + 1], P4 = meta[r + 2];
+    uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
+    uint n = gl_WorkGroupID.z;
+    uint c4 = gl_WorkGroupID.x * 16u + tx; // this invocation's vec4 column (pixels 4 c4 ..)
+    uint o0 = gl_WorkGroupID.y * 64u;
+    uint xb = meta[r + 3] + n * meta[r + 4] + c4;
+    uint wb = meta[r + 7] + n * meta[r + 8];
+    // fetches of a step at k0: X[k0 + ty][c4] and W[o0 + ty + 16 j][k0 + tx], j < 4
+    vec4 xr = ty < cin ? xv[xb + ty * P4] : vec4(0.0);
+    float w0 = load_w(wb, cin, cout, o0 + ty, tx);
+    float w1 = load_w(wb, cin, cout, o0 + ty + 16u, tx);
+    float w2 = load_w(wb, cin, cout, o0 + ty + 32u, tx);
+    float w3 = load_w(wb, cin, cout, o0 + ty + 48u, tx);
+    uint og = ty >> 2, oc = ty & 3u; // W row o0 + ty + 16 j is component oc of sw[.][og + 4 j]
+    vec4 acc0 = vec4(0.0), acc1 = vec4(0.0), acc2 = vec4(0.0), acc3 = vec4(0.0);
+    for (uint k0 = 0u; k0 < cin; k0 += 16u) {
+        sx[ty][tx] = xr;
+        sw[tx][og][oc] = w0;
+        sw[tx][og + 4u][oc] = w1;
+        sw[tx][og + 8u][oc] = w2;
+        sw[tx][og + 12u][oc] = w3;
+        barrier();
+        uint k1 = k0 + 16u;
+        if (k1 < cin) { // the next step's tile, while this one is multiplied
+            xr = k1 + ty < cin ? xv[xb + (k1 + ty) * P4] : vec4(0.0);
+            w0 = load_w(wb, cin, cout, o0 + ty, k1 + tx);
+            w1 = load_w(wb, cin, cout, o0 + ty + 16u, k1 + tx);
+            w2 = load_w(wb, cin, cout, o0 + ty + 32u, k1 + tx);
+            w3 = load_w(wb, cin, cout, o0 + ty + 48u, k1 + tx);
+        }
+        [[unroll]] for (uint kk = 0u; kk < 16u; kk++) {
+            vec4 a = sw[kk][ty], b = sx[kk][tx];
+            acc0 += a.x * b;
+            acc1 += a.y * b;
+            acc2 += a.z * b;
+            acc3 += a.w * b;
+        }
+        barrier();
+    }
+
+    vec4 nz = vec4(0.0);
+    if (meta[r + 10] != 0u) {
+        uint seed = meta[r + 18 + n], layer = meta[r + 12], np = meta[r + 16];
+        uint q0 = meta[r + 13], width = meta[r + 14];
+        for (uint j = 0u; j < 4u; j++) {
+            uint p = 4u * c4 + j;
+            if (p < np) {
+                uint q = q0 + p;
+                uint col = ax[meta[r + 15] + (q % width) * 8u + 4u];
+                uint row = ax[meta[r + 17] + (q / width) * 8u + 4u];
+                nz[j] = ig_noise_value(seed, layer, row, col);
+            }
+        }
+    }
+    float nw = uintBitsToFloat(meta[r + 11]);
+    uint yb = meta[r + 5] + n * meta[r + 6] + c4;
+    uint ob = o0 + 4u * ty;
+    vec4 acc[4] = vec4[4](acc0, acc1, acc2, acc3);
+    for (uint i = 0u; i < 4u; i++) {
+        uint o = ob + i;
+        if (o < cout) {
+            vec4 v = acc[i] + nw * nz + params[meta[r + 9] + o];
+            v = mix(0.2 * v, v, greaterThanEqual(v, vec4(0.0))) * 1.4142135623730951;
+            yv[yb + o * P4] = v;
+        }
+    }
+}

@@ -1,0 +1,48 @@
+#version 450
+// cips_wgen.comp - the per-image weights of one CIPS layer for a batch of images (src/cips.c
+// ig_cips_weight, reference section 5):
+//   W'[o][i]  = W[o][i] * g * s[n][i]                 (g = 1/sqrt(c_in), s = the layer's styles)
+//   W''[o][i] = W'[o][i] * rsqrt(sum_i W'[o][i]^2 + 1e-8)   when demod (StyledConv: conv1,
+//               linears.K); ToRGB (to_rgbs.K) is modulated only (demod = 0).
+// One workgroup per (output row o of a chunk of rows, image n): its 64 invocations stride over
+// i, the row's sum of squares is reduced in shared memory. Record at meta[rec]
+// (src/vk/vk_cips.c):
+//   0 c_in  1 rows  2 n_img  3 demod  4 g (float bits)  5 w_base (row o0 of W)  6 s_base
+//   7 s_stride  8 out_base (row o0 of image 0)  9 out_stride
+// Bindings: 1 W (model), 2 styles, 3 per-image weights.
+layout(local_size_x = 64) in;
+
+layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
+layout(std430, binding = 1) readonly buffer Wt { float wt[]; };
+layout(std430, binding = 2) readonly buffer Sty { float sv[]; };
+layout(std430, binding = 3) writeonly buffer Out { float ov[]; };
+layout(push_constant) uniform PC { uint rec; } pc;
+
+shared float red[64];
+
+void main() {
+    uint r = pc.rec;
+    uint cin = meta[r + 0], demod = meta[r + 3];
+    uint o = gl_WorkGroupID.x, n = gl_WorkGroupID.y, t = gl_LocalInvocationID.x;
+    // the dispatch is exactly rows x n_img workgroups: no early exit before the barriers
+    float g = uintBitsToFloat(meta[r + 4]);
+    uint wb = meta[r + 5] + o * cin;
+    uint sb = meta[r + 6] + n * meta[r + 7];
+    uint ob = meta[r + 8] + n * meta[r + 9] + o * cin;
+    float d = 1.0;
+    if (demod != 0u) {
+        float ss = 0.0;
+        for (uint i = t; i < cin; i += 64u) {
+            float v = wt[wb + i] * g * sv[sb + i];
+            ss += v * v;
+        }
+        red[t] = ss;
+        barrier();
+        for (uint h = 32u; h > 0u; h >>= 1) {
+            if (t < h) red[t] += red[t + h];
+            barrier();
+        }
+        d = inversesqrt(red[0] + 1e-8);
+    }
+    for (uint i = t; i < cin; i += 64u) ov[ob + i] = wt[wb + i] * g * sv[sb + i] * d;
+}

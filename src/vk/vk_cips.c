@@ -1,0 +1,1123 @@
+/* vk_cips.c - the CIPS generator (CIPSskip, reference section 5, docs/cips.md) as compute
+ * dispatches; it mirrors the CPU reference src/cpu/cpu_cips.c.
+ *
+ * Per batch of images (as many as the memory budget allows; one submission each):
+ *   1. mapping:  fc.comp per mapping layer, PixelNorm fused into the first and the truncation
+ *                w_avg + psi (w - w_avg) into the last, only when psi != 1 and the model has
+ *                w_avg (as the CPU path)                                    -> w  [B][S]
+ *                (n_mlp = 0: w = PixelNorm(z) on the host)
+ *   2. styles:   one fc.comp over the modulation heads of all layers (their rows are stored
+ *                one after the other): s = M w / sqrt(S) + m                 -> s  [B][s_stride]
+ *   3. weights:  cips_wgen.comp per layer: W'' = W / sqrt(c_in) * s, demodulated per row for
+ *                conv1 / linears.K, modulated only for to_rgbs.K             -> gw [B][g_stride]
+ *   4. pixels, in chunks of P (a multiple of 64) sized from the budget; activations are
+ *      channel-major per image, act [B][C_max][P]:
+ *        cips_input.comp: [sin(B p' + c); bilinear embedding] of the chunk, computed once and
+ *                         read by every image (conv1 reads it with image stride 0)
+ *        cips_layer.comp: conv1, then linears.0 ... as tiled GEMMs with noise + bias + lrelu
+ *        cips_rgb.comp:   after linears.2K+1, rgb += W_rgb x + b into rgb [B][3][H*W]
+ *   5. readback: rgb already has the render's [N][3][H][W] layout.
+ * Interpolation: z space is slerped on the host (as the CPU path); w space maps both latents and
+ * lerps w (lerp.comp); params space runs styles and weights for both and lerps W''.
+ * Noise: ig_noise_value(seed of the image, layer, global row, global column) in the GEMM
+ * epilogue when ig_noise_active(), else 0.
+ *
+ * Precision: always fp32, also on contexts whose INR-GAN path uses fp16 storage or cooperative
+ * matrices (the CIPS kernels have no fp16 variants).
+ *
+ * The uploaded model (mapping, modulation heads, layer weights and biases, LFF, embedding) is
+ * cached in ctx->cips, keyed by a fingerprint of the model; the per-render buffers come from
+ * ctx->work (one block, kept between renders) and are shared with vk_render.c, whose caches are
+ * released whenever the family changes. Every descriptor window stays within the storage buffer
+ * range: dispatches split into image groups, row chunks or channel chunks.
+ */
+#include "vk_internal.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cips.h"
+#include "model.h"
+
+#define IG__CWG 64u               /* workgroup size of fc / lerp / cips_input / cips_rgb */
+#define IG__TILE 64u              /* cips_layer.comp: 64 outputs x 64 pixels per workgroup */
+#define IG__ACT_CAP (1ull << 30)  /* activation memory the pixel chunks aim for (both buffers) */
+#define IG__AX 8u                 /* uints per axis entry (cips_input.comp) */
+#define IG__LAYER_REC 18u         /* cips_layer.comp record words before the seeds */
+
+/* One modulated layer: StyledConv (conv1, linears.K) or ToRGB. Offsets are in floats. */
+typedef struct ig__cips_op {
+    uint32_t c_in, c_out;
+    uint32_t w_off, b_off; /* in params: W [c_out][c_in], bias [c_out] */
+    uint32_t s_off;        /* its styles in s, and its rows in the modulation heads */
+    uint32_t g_off;        /* its weight in the per-image gw */
+} ig__cips_op;
+
+struct ig__vk_cips {
+    uint64_t fp;
+    ig_vk_arena arena;
+    ig_vk_buf map;     /* mapping W_0 b_0 W_1 b_1 ... (w_avg) */
+    ig_vk_buf mod;     /* modulation weights of every layer [s_stride][S], then biases [s_stride] */
+    ig_vk_buf params;  /* layer weights and biases, LFF weight [hidden][2] and bias [hidden] */
+    ig_vk_buf emb;     /* emb.input [hidden][size][size] */
+    uint32_t map_w[IG_MAX_MAPPING], map_b[IG_MAX_MAPPING], avg;
+    uint32_t lff_w, lff_b;
+    int n_convs, n_rgb;
+    ig__cips_op conv[IG_CIPS_MAX_CONVS], rgb[IG_MAX_CIPS_PAIRS];
+    uint32_t s_stride, g_stride, cmax, hidden, size;
+};
+
+/* ---- the model ------------------------------------------------------------------------------ */
+
+/* Config, tensor names and sizes, and a sample of every tensor's values (as vk_render.c). */
+static uint64_t ig__cips_fp(const ig_model *m) {
+    uint64_t h = ig__vk_fnv(1469598103934665603ull, "cips", 4);
+    const char *json = m->config_json ? m->config_json : "";
+    h = ig__vk_fnv(h, json, strlen(json));
+    h = ig__vk_fnv(h, &m->n_tensors, sizeof m->n_tensors);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ig_tensor *t = &m->tensors[i];
+        h = ig__vk_fnv(h, t->name, strlen(t->name));
+        h = ig__vk_fnv(h, &t->numel, sizeof t->numel);
+        int64_t step = t->numel / 32 + 1;
+        for (int64_t k = 0; k < t->numel; k += step) h = ig__vk_fnv(h, &t->data[k], sizeof(float));
+        if (t->numel) h = ig__vk_fnv(h, &t->data[t->numel - 1], sizeof(float));
+    }
+    return h;
+}
+
+static void ig__cips_free(ig_vk_context *ctx, ig__vk_cips *vc) {
+    if (!vc) return;
+    ig__vk_arena_free(ctx, &vc->arena);
+    free(vc);
+}
+
+void ig__vk_cips_release(ig_vk_context *ctx) {
+    ig__cips_free(ctx, ctx->cips);
+    ctx->cips = NULL;
+}
+
+/* Copies a tensor's floats into an upload at float offset `at`. */
+static void ig__put(float *dst, uint32_t at, const ig_tensor *t) {
+    memcpy(dst + at, t->data, (size_t)t->numel * sizeof(float));
+}
+
+static ig_result ig__cips_layout(const ig_vk_context *ctx, const ig_model *m, ig__vk_cips *vc, uint64_t *params,
+                                 ig_error *err) {
+    const ig_config *c = &m->cfg;
+    const ig_cips_tensors *t = &m->cips;
+    vc->hidden = (uint32_t)c->cips.hidden;
+    vc->size = (uint32_t)c->cips.size;
+    vc->n_convs = t->n_convs;
+    vc->n_rgb = c->cips.n_pairs;
+    if (vc->n_convs != 1 + 2 * vc->n_rgb)
+        return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS model with %d layers for %d pairs", vc->n_convs,
+                            vc->n_rgb);
+    uint64_t p = 0, s = 0, g = 0, cmax = 2ull * vc->hidden;
+    for (int k = 0; k < vc->n_convs + vc->n_rgb; k++) {
+        bool rgb = k >= vc->n_convs;
+        const ig_cips_layer *L = rgb ? &t->rgb[k - vc->n_convs] : &t->conv[k];
+        ig__cips_op *op = rgb ? &vc->rgb[k - vc->n_convs] : &vc->conv[k];
+        op->c_in = (uint32_t)L->c_in;
+        op->c_out = (uint32_t)L->c_out;
+        op->w_off = (uint32_t)p;
+        p += (uint64_t)L->weight->numel;
+        op->b_off = (uint32_t)p;
+        p += (uint64_t)L->bias->numel;
+        op->s_off = (uint32_t)s;
+        s += (uint64_t)L->c_in;
+        op->g_off = (uint32_t)g;
+        g += (uint64_t)L->c_in * L->c_out;
+        if (!rgb && (uint64_t)L->c_out > cmax) cmax = (uint64_t)L->c_out;
+        if ((uint64_t)L->weight->numel != (uint64_t)L->c_in * L->c_out || L->bias->numel != L->c_out)
+            return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS layer %d: unexpected tensor sizes", k);
+        /* one image's weight of one layer must fit one descriptor window */
+        if ((uint64_t)L->c_in * L->c_out * 4 > ctx->range)
+            return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                                "CIPS layer %d (%d x %d) exceeds the storage buffer range of %s (%" PRIu64 " bytes)",
+                                k, L->c_out, L->c_in, ctx->info.name, (uint64_t)ctx->range);
+    }
+    /* one channel of the embedding and one modulation row must fit a window */
+    if ((uint64_t)vc->size * vc->size * 4 > ctx->range || (uint64_t)c->w_dim * 4 > ctx->range)
+        return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS embedding of %ux%u exceeds the storage buffer range of %s",
+                            vc->size, vc->size, ctx->info.name);
+    vc->lff_w = (uint32_t)p;
+    p += 2ull * vc->hidden;
+    vc->lff_b = (uint32_t)p;
+    p += vc->hidden;
+    if (p > UINT32_MAX || g > UINT32_MAX || s * (uint64_t)c->w_dim > UINT32_MAX)
+        return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS model too large for 32-bit offsets");
+    vc->s_stride = (uint32_t)s;
+    vc->g_stride = (uint32_t)g;
+    vc->cmax = (uint32_t)cmax;
+    *params = p;
+    return IG_OK;
+}
+
+static ig_result ig__cips_upload(ig_vk_context *ctx, const ig_model *m, uint64_t fp, ig_error *err) {
+    const ig_config *c = &m->cfg;
+    const ig_cips_tensors *t = &m->cips;
+    ig_vk_uploads ups = {0};
+    ig__vk_cips *vc = calloc(1, sizeof *vc);
+    if (!vc) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS model upload");
+    vc->fp = fp;
+    vc->arena.device = true;
+    uint64_t params = 0;
+    ig_result res = ig__cips_layout(ctx, m, vc, &params, err);
+    if (res != IG_OK) goto fail;
+    uint64_t S = (uint64_t)c->w_dim, map = m->w_avg ? S : 0;
+    for (int l = 0; l < c->mapping_layers; l++) map += (uint64_t)m->map_w[l]->numel + (uint64_t)m->map_b[l]->numel;
+    uint64_t mod = (uint64_t)vc->s_stride * (S + 1), emb = (uint64_t)t->emb->numel;
+    if (map > UINT32_MAX || emb > UINT32_MAX) {
+        res = ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS model too large for 32-bit offsets");
+        goto fail;
+    }
+    uint64_t total = (map + mod + params + emb) * 4 + 8 * ctx->align;
+    if (total <= ctx->max_alloc) {
+        res = ig__vk_arena_reserve(ctx, &vc->arena, total, err);
+        if (res != IG_OK) goto fail;
+    } else {
+        vc->arena.block_size = 256ull << 20;
+    }
+    float *p = NULL;
+    /* mapping */
+    res = ig__vk_arena_alloc(ctx, &vc->arena, (map ? map : 1) * 4, &vc->map, err);
+    if (res == IG_OK && map) res = ig__vk_upload_ptr(ctx, &ups, &vc->map, 0, map * 4, (void **)&p, err);
+    if (res != IG_OK) goto fail;
+    uint32_t at = 0;
+    for (int l = 0; l < c->mapping_layers; l++) {
+        vc->map_w[l] = at;
+        ig__put(p, at, m->map_w[l]);
+        at += (uint32_t)m->map_w[l]->numel;
+        vc->map_b[l] = at;
+        ig__put(p, at, m->map_b[l]);
+        at += (uint32_t)m->map_b[l]->numel;
+    }
+    vc->avg = at;
+    if (m->w_avg) ig__put(p, at, m->w_avg);
+    /* modulation heads, in the order of s */
+    res = ig__vk_arena_alloc(ctx, &vc->arena, mod * 4, &vc->mod, err);
+    if (res == IG_OK) res = ig__vk_upload_ptr(ctx, &ups, &vc->mod, 0, mod * 4, (void **)&p, err);
+    if (res != IG_OK) goto fail;
+    for (int k = 0; k < vc->n_convs + vc->n_rgb; k++) {
+        bool rgb = k >= vc->n_convs;
+        const ig_cips_layer *L = rgb ? &t->rgb[k - vc->n_convs] : &t->conv[k];
+        const ig__cips_op *op = rgb ? &vc->rgb[k - vc->n_convs] : &vc->conv[k];
+        ig__put(p, (uint32_t)(op->s_off * S), L->mod_w);
+        ig__put(p, (uint32_t)(vc->s_stride * S + op->s_off), L->mod_b);
+    }
+    /* layer weights and biases, LFF */
+    res = ig__vk_arena_alloc(ctx, &vc->arena, params * 4, &vc->params, err);
+    if (res == IG_OK) res = ig__vk_upload_ptr(ctx, &ups, &vc->params, 0, params * 4, (void **)&p, err);
+    if (res != IG_OK) goto fail;
+    for (int k = 0; k < vc->n_convs + vc->n_rgb; k++) {
+        bool rgb = k >= vc->n_convs;
+        const ig_cips_layer *L = rgb ? &t->rgb[k - vc->n_convs] : &t->conv[k];
+        const ig__cips_op *op = rgb ? &vc->rgb[k - vc->n_convs] : &vc->conv[k];
+        ig__put(p, op->w_off, L->weight);
+        ig__put(p, op->b_off, L->bias);
+    }
+    ig__put(p, vc->lff_w, t->lff_w);
+    ig__put(p, vc->lff_b, t->lff_b);
+    /* the embedding */
+    res = ig__vk_arena_alloc(ctx, &vc->arena, emb * 4, &vc->emb, err);
+    if (res == IG_OK) res = ig__vk_upload_ptr(ctx, &ups, &vc->emb, 0, emb * 4, (void **)&p, err);
+    if (res != IG_OK) goto fail;
+    ig__put(p, 0, t->emb);
+    res = ig__vk_flush_uploads(ctx, &ups, err);
+    if (res != IG_OK) goto fail;
+    free(ups.u);
+    ctx->cips = vc;
+    return IG_OK;
+fail:
+    ig__vk_arena_free(ctx, &ctx->stage);
+    free(ups.u);
+    ig__cips_free(ctx, vc);
+    return res;
+}
+
+/* Checks the arguments and makes sure the model is on the device (dropping the INR-GAN caches
+ * of vk_render.c, whose memory the CIPS render may need). */
+static ig_result ig__cips_ensure(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
+    if (!ctx || !desc || !desc->model || !desc->plan)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "ig_vk_render: missing context, model or plan");
+    if (ctx->lost)
+        return ig_error_set(err, IG_ERR_DEVICE_LOST, "%s was lost earlier; create a new context", ctx->info.name);
+    const ig_model *m = desc->model;
+    if (desc->plan->n_levels != m->cfg.n_levels || desc->plan->n_levels != 1)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
+    if (ctx->props.limits.maxComputeWorkGroupInvocations < 256 || ctx->props.limits.maxComputeWorkGroupSize[0] < 64 ||
+        ctx->props.limits.maxComputeWorkGroupSize[1] < 16)
+        return ig_error_set(err, IG_ERR_UNSUPPORTED, "%s: CIPS kernels need workgroups of 256 invocations",
+                            ctx->info.name);
+    uint64_t fp = ig__cips_fp(m);
+    if (ctx->cips && ctx->cips->fp == fp && !ctx->model) return IG_OK;
+    ig__vk_render_release(ctx); /* also frees ctx->cips */
+    return ig__cips_upload(ctx, m, fp, err);
+}
+
+/* Loop iterations one invocation of each CIPS kernel performs (upper estimates: every loop of
+ * the shader counted, unroll hints ignored), against llvmpipe's cap (ctx->loop_limit). Within
+ * the config's limits (widths <= 8192) no CIPS model reaches it; the check stays as a guard. */
+static ig_result ig__cips_loops(const ig_vk_context *ctx, const ig_config *c, const ig__vk_cips *vc,
+                                ig_error *err) {
+    if (!ctx->loop_limit) return IG_OK;
+    const char *what = "the mapping / modulation";
+    uint64_t worst = 2ull * (uint64_t)(c->z_dim > c->w_dim ? c->z_dim : c->w_dim) + 2;
+    for (int k = 0; k < vc->n_convs + vc->n_rgb; k++) {
+        bool rgb = k >= vc->n_convs;
+        const ig__cips_op *op = rgb ? &vc->rgb[k - vc->n_convs] : &vc->conv[k];
+        uint64_t ci = op->c_in;
+        uint64_t wg = 2 * ((ci + 63) / 64) + 8;
+        if (wg > worst) worst = wg, what = "the weight generation";
+        uint64_t v = rgb ? ci + 2 : 17 * ((ci + 15) / 16) + 4 + 4 * 7 + 8;
+        if (v > worst) worst = v, what = rgb ? "ToRGB" : "the layer kernel";
+    }
+    if (worst <= ctx->loop_limit) return IG_OK;
+    return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                        "%s needs about %" PRIu64 " loop iterations per shader invocation; %s stops every "
+                        "invocation's loops after 65535 and would compute a wrong image: use --backend cpu "
+                        "(faster than llvmpipe anyway) or a GPU",
+                        what, worst, ctx->info.name);
+}
+
+/* ---- the dispatch list -------------------------------------------------------------------- */
+
+typedef struct ig__cd {
+    int shader;
+    uint32_t n_spec;
+    VkPipeline pipe;
+    uint32_t rec, rec_len, rec_base; /* its record in meta; rec_base: index inside its window */
+    uint32_t gx, gy, gz;
+    uint32_t used; /* bitmask of bindings */
+    ig__vk_window win[IG_VK_BINDINGS];
+} ig__cd;
+
+typedef struct ig__cb {
+    ig_vk_context *ctx;
+    ig__cd *d;
+    int n, cap;
+    uint32_t *meta;
+    uint32_t n_meta, cap_meta;
+    bool oom;
+    bool dry; /* first pass: counts records and dispatches, binds nothing */
+    const ig_vk_buf *meta_buf, *dummy;
+} ig__cb;
+
+static uint32_t ig__fbits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static uint32_t ig__min32(uint64_t a, uint64_t b) { return (uint32_t)(a < b ? a : b); }
+static uint32_t ig__groups(uint64_t n, uint32_t wg) { return (uint32_t)((n + wg - 1) / wg); }
+
+/* A dispatch of `shader` with a zeroed record of `words`; returns the record (NULL when out of
+ * memory). The record pointer is valid until the next ig__cd_new. */
+static uint32_t *ig__cd_new(ig__cb *b, int shader, uint32_t words, ig__cd **out) {
+    if (b->n == b->cap) {
+        int cap = b->cap ? 2 * b->cap : 64;
+        ig__cd *d = realloc(b->d, (size_t)cap * sizeof *d);
+        if (!d) {
+            b->oom = true;
+            return NULL;
+        }
+        b->d = d;
+        b->cap = cap;
+    }
+    if (b->n_meta + words > b->cap_meta) {
+        uint32_t cap = b->cap_meta ? 2 * b->cap_meta : 1024;
+        while (cap < b->n_meta + words) cap *= 2;
+        uint32_t *m = realloc(b->meta, (size_t)cap * 4);
+        if (!m) {
+            b->oom = true;
+            return NULL;
+        }
+        b->meta = m;
+        b->cap_meta = cap;
+    }
+    ig__cd *d = &b->d[b->n++];
+    memset(d, 0, sizeof *d);
+    d->shader = shader;
+    d->n_spec = shader == IG_SH_CIPS_WGEN || shader == IG_SH_CIPS_LAYER ? 0 : 1; /* fixed-size kernels */
+    d->gx = d->gy = d->gz = 1;
+    d->rec = b->n_meta;
+    d->rec_len = words;
+    b->n_meta += words;
+    memset(b->meta + d->rec, 0, (size_t)words * 4);
+    d->used = 1u;
+    if (!b->dry)
+        d->win[0] = ig__vk_window_of(b->ctx, b->meta_buf, (VkDeviceSize)d->rec * 4, (VkDeviceSize)words * 4, 4,
+                                     &d->rec_base);
+    *out = d;
+    return b->meta + d->rec;
+}
+
+/* Binds [byte_off, byte_off + len) of buf at `binding`; returns the element base (es bytes). */
+static uint32_t ig__cbind(ig__cb *b, ig__cd *d, uint32_t binding, const ig_vk_buf *buf, uint64_t byte_off,
+                          uint64_t len, uint32_t es) {
+    uint32_t base = 0;
+    d->used |= 1u << binding;
+    if (b->dry) return 0;
+    d->win[binding] = ig__vk_window_of(b->ctx, buf, byte_off, len, es, &base);
+    return base;
+}
+
+static void ig__cdummy(ig__cb *b, ig__cd *d, uint32_t binding) { ig__cbind(b, d, binding, b->dummy, 0, 16, 4); }
+
+/* The largest k <= kmax with (k - 1) stride + len <= cap (all in elements); at least 1. */
+static uint32_t ig__kfit(uint64_t cap, uint64_t stride, uint64_t len, uint64_t kmax) {
+    if (stride == 0 || len > cap) return len > cap ? 1 : (uint32_t)kmax;
+    uint64_t k = 1 + (cap - len) / stride;
+    return ig__min32(k < 1 ? 1 : k, kmax);
+}
+
+/* ---- one batch ----------------------------------------------------------------------------- */
+
+typedef struct ig__cjob {
+    ig_vk_context *ctx;
+    const ig_render_desc *desc;
+    const ig_model *m;
+    const ig__vk_cips *vc;
+    int n_first, B;
+    int mz, mw;     /* vectors per image through the mapping / through styles and weights */
+    int space;      /* interpolation on the device: -1 none, IG_SPACE_W or IG_SPACE_PARAMS */
+    bool host_map;  /* no mapping layers: w = PixelNorm(z) written by the host */
+    bool trunc, noise;
+    uint32_t W, H, px, P;
+    int w_buf;      /* which h[] holds w */
+    ig_vk_buf meta, z, h[2], s, gw, act[2], rgb, axes, dummy;
+} ig__cjob;
+
+static void ig__cplan_mapping(ig__cb *b, ig__cjob *j) {
+    const ig_config *c = &j->m->cfg;
+    const ig__vk_cips *vc = j->vc;
+    uint64_t R4 = j->ctx->range / 4;
+    j->w_buf = 0;
+    if (j->host_map) return;
+    const ig_vk_buf *x = &j->z;
+    uint32_t in = (uint32_t)c->z_dim, out = (uint32_t)c->w_dim, N = (uint32_t)(j->B * j->mz);
+    double lr = c->mapping_lr_multiplier;
+    uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[1];
+    int cur = 0;
+    for (int l = 0; l < c->mapping_layers; l++) {
+        const ig_vk_buf *y = &j->h[cur];
+        bool last = l + 1 == c->mapping_layers;
+        uint32_t rows_max = ig__min32(R4 / in, out);
+        for (uint32_t o0 = 0; o0 < out; o0 += rows_max) {
+            uint32_t rows = ig__min32(out - o0, rows_max);
+            uint32_t kg = ig__min32(ig__kfit(R4, in, in, N), ig__kfit(R4, out, rows, kmax));
+            for (uint32_t n0 = 0; n0 < N; n0 += kg) {
+                uint32_t k = ig__min32(N - n0, kg);
+                ig__cd *d;
+                uint32_t *m = ig__cd_new(b, IG_SH_FC, 16, &d);
+                if (!m) return;
+                m[0] = in;
+                m[1] = rows;
+                m[2] = k;
+                m[3] = (l == 0 ? 1u : 0u) | 2u | (last && j->trunc ? 4u : 0u);
+                m[4] = ig__fbits((float)(lr / sqrt((double)in)));
+                m[5] = ig__fbits((float)lr);
+                m[6] = ig__fbits((float)j->desc->psi);
+                m[7] = ig__cbind(b, d, 1, &vc->map, ((uint64_t)vc->map_w[l] + (uint64_t)o0 * in) * 4,
+                                 (uint64_t)rows * in * 4, 4);
+                m[8] = ig__cbind(b, d, 4, &vc->map, ((uint64_t)vc->map_b[l] + o0) * 4, (uint64_t)rows * 4, 4);
+                m[9] = ig__cbind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
+                m[10] = in;
+                m[11] = ig__cbind(b, d, 3, y, ((uint64_t)n0 * out + o0) * 4, ((uint64_t)(k - 1) * out + rows) * 4, 4);
+                m[12] = out;
+                if (last && j->trunc)
+                    m[13] = ig__cbind(b, d, 5, &vc->map, ((uint64_t)vc->avg + o0) * 4, (uint64_t)rows * 4, 4);
+                else
+                    ig__cdummy(b, d, 5);
+                d->gx = ig__groups(rows, IG__CWG);
+                d->gy = k;
+            }
+        }
+        x = y;
+        in = out;
+        j->w_buf = cur;
+        cur = 1 - cur;
+    }
+}
+
+/* a[n] = lerp(a[n], b[n], t[n]) for the batch: vectors of `len` floats `stride` apart, the B
+ * endpoints b after the B vectors a (element offset b0). */
+static void ig__cplan_lerp(ig__cb *b, const ig__cjob *j, const ig_vk_buf *buf, uint64_t b0, uint32_t len,
+                           uint32_t stride) {
+    uint64_t R4 = j->ctx->range / 4;
+    uint32_t chunk = ig__min32(R4, len), B = (uint32_t)j->B;
+    uint32_t kg = chunk < len ? 1 : ig__kfit(R4, stride, len, B);
+    kg = ig__min32(kg, j->ctx->props.limits.maxComputeWorkGroupCount[1]);
+    for (uint32_t i0 = 0; i0 < len; i0 += chunk) {
+        uint32_t n_el = ig__min32(len - i0, chunk);
+        for (uint32_t n0 = 0; n0 < B; n0 += kg) {
+            uint32_t k = ig__min32(B - n0, kg);
+            ig__cd *d;
+            uint32_t *m = ig__cd_new(b, IG_SH_LERP, 5 + k, &d);
+            if (!m) return;
+            uint64_t span = ((uint64_t)(k - 1) * stride + n_el) * 4;
+            m[0] = n_el;
+            m[1] = k;
+            m[2] = ig__cbind(b, d, 1, buf, ((uint64_t)n0 * stride + i0) * 4, span, 4);
+            m[3] = stride;
+            m[4] = ig__cbind(b, d, 2, buf, (b0 + (uint64_t)n0 * stride + i0) * 4, span, 4);
+            for (uint32_t q = 0; q < k; q++) m[5 + q] = ig__fbits((float)j->desc->t[j->n_first + (int)(n0 + q)]);
+            d->gx = ig__groups(n_el, IG__CWG);
+            d->gy = k;
+        }
+    }
+}
+
+static void ig__cplan_styles(ig__cb *b, const ig__cjob *j) {
+    const ig__vk_cips *vc = j->vc;
+    uint64_t R4 = j->ctx->range / 4;
+    uint32_t in = (uint32_t)j->m->cfg.w_dim, ss = vc->s_stride, N = (uint32_t)(j->B * j->mw);
+    uint32_t rows_max = ig__min32(R4 / in, ss);
+    uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[1];
+    for (uint32_t o0 = 0; o0 < ss; o0 += rows_max) {
+        uint32_t rows = ig__min32(ss - o0, rows_max);
+        uint32_t kg = ig__min32(ig__kfit(R4, in, in, N), ig__kfit(R4, ss, rows, kmax));
+        for (uint32_t n0 = 0; n0 < N; n0 += kg) {
+            uint32_t k = ig__min32(N - n0, kg);
+            ig__cd *d;
+            uint32_t *m = ig__cd_new(b, IG_SH_FC, 16, &d);
+            if (!m) return;
+            m[0] = in;
+            m[1] = rows;
+            m[2] = k;
+            m[3] = 0;
+            m[4] = ig__fbits((float)(1.0 / sqrt((double)in)));
+            m[5] = ig__fbits(1.0f);
+            m[7] = ig__cbind(b, d, 1, &vc->mod, (uint64_t)o0 * in * 4, (uint64_t)rows * in * 4, 4);
+            m[8] = ig__cbind(b, d, 4, &vc->mod, ((uint64_t)ss * in + o0) * 4, (uint64_t)rows * 4, 4);
+            m[9] = ig__cbind(b, d, 2, &j->h[j->w_buf], (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
+            m[10] = in;
+            m[11] = ig__cbind(b, d, 3, &j->s, ((uint64_t)n0 * ss + o0) * 4, ((uint64_t)(k - 1) * ss + rows) * 4, 4);
+            m[12] = ss;
+            ig__cdummy(b, d, 5);
+            d->gx = ig__groups(rows, IG__CWG);
+            d->gy = k;
+        }
+    }
+}
+
+static void ig__cplan_wgen(ig__cb *b, const ig__cjob *j) {
+    const ig__vk_cips *vc = j->vc;
+    uint64_t R4 = j->ctx->range / 4, ss = vc->s_stride, gs = vc->g_stride;
+    uint32_t N = (uint32_t)(j->B * j->mw);
+    uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[1];
+    for (int q = 0; q < vc->n_convs + vc->n_rgb; q++) {
+        bool rgb = q >= vc->n_convs;
+        const ig__cips_op *op = rgb ? &vc->rgb[q - vc->n_convs] : &vc->conv[q];
+        uint32_t ci = op->c_in, co = op->c_out;
+        uint32_t rows_max = ig__min32(R4 / ci, co);
+        for (uint32_t o0 = 0; o0 < co; o0 += rows_max) {
+            uint32_t rows = ig__min32(co - o0, rows_max);
+            uint32_t kg = ig__min32(ig__kfit(R4, ss, ci, N), ig__kfit(R4, gs, (uint64_t)rows * ci, kmax));
+            for (uint32_t n0 = 0; n0 < N; n0 += kg) {
+                uint32_t k = ig__min32(N - n0, kg);
+                ig__cd *d;
+                uint32_t *m = ig__cd_new(b, IG_SH_CIPS_WGEN, 10, &d);
+                if (!m) return;
+                m[0] = ci;
+                m[1] = rows;
+                m[2] = k;
+                m[3] = rgb ? 0u : 1u;
+                m[4] = ig__fbits((float)(1.0 / sqrt((double)ci))); /* as ig_cips_weight */
+                m[5] = ig__cbind(b, d, 1, &vc->params, ((uint64_t)op->w_off + (uint64_t)o0 * ci) * 4,
+                                 (uint64_t)rows * ci * 4, 4);
+                m[6] = ig__cbind(b, d, 2, &j->s, ((uint64_t)n0 * ss + op->s_off) * 4, ((uint64_t)(k - 1) * ss + ci) * 4,
+                                 4);
+                m[7] = (uint32_t)ss;
+                m[8] = ig__cbind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off + (uint64_t)o0 * ci) * 4,
+                                 ((uint64_t)(k - 1) * gs + (uint64_t)rows * ci) * 4, 4);
+                m[9] = (uint32_t)gs;
+                d->gx = rows;
+                d->gy = k;
+            }
+        }
+    }
+}
+
+/* The first layer's input of the pixels [q0, q0 + np): Fourier features, then the embedding in
+ * channel chunks whose window fits the storage range. */
+static void ig__cplan_input(ig__cb *b, const ig__cjob *j, uint32_t q0, uint32_t np) {
+    const ig__vk_cips *vc = j->vc;
+    uint64_t P = j->P, hd = vc->hidden, S = vc->size, R4 = j->ctx->range / 4;
+    uint64_t ax_bytes = ((uint64_t)j->W + j->H) * IG__AX * 4;
+    uint32_t ne_max = ig__min32(R4 / (S * S), j->ctx->props.limits.maxComputeWorkGroupCount[1]);
+    for (int part = 0; part < 2; part++) {
+        uint32_t step = part == 0 ? (uint32_t)hd : ne_max;
+        for (uint32_t e0 = 0; e0 < hd; e0 += step) {
+            uint32_t ne = ig__min32(hd - e0, step);
+            ig__cd *d;
+            uint32_t *m = ig__cd_new(b, IG_SH_CIPS_INPUT, 14, &d);
+            if (!m) return;
+            m[0] = (uint32_t)P;
+            m[1] = q0;
+            m[2] = np;
+            m[3] = j->W;
+            m[4] = (uint32_t)part;
+            m[5] = ne;
+            m[6] = ig__cbind(b, d, 1, &j->act[0], ((uint64_t)part * hd + e0) * P * 4, (uint64_t)ne * P * 4, 4);
+            m[7] = ig__cbind(b, d, 2, &j->axes, 0, ax_bytes, 4);
+            m[8] = m[7] + j->W * IG__AX;
+            if (part == 0) {
+                uint32_t base = ig__cbind(b, d, 3, &vc->params, (uint64_t)vc->lff_w * 4, 3 * hd * 4, 4);
+                m[9] = base;
+                m[10] = base + (vc->lff_b - vc->lff_w);
+                ig__cdummy(b, d, 4);
+            } else {
+                ig__cdummy(b, d, 3);
+                m[11] = ig__cbind(b, d, 4, &vc->emb, (uint64_t)e0 * S * S * 4, (uint64_t)ne * S * S * 4, 4);
+            }
+            m[12] = (uint32_t)S;
+            m[13] = e0;
+            d->gx = (uint32_t)(P / IG__CWG);
+            d->gy = ne;
+        }
+    }
+}
+
+/* conv t (input in act[cur], output to act[1 - cur]) for the pixels [q0, q0 + np). */
+static void ig__cplan_layer(ig__cb *b, const ig__cjob *j, int t, int cur, uint32_t q0, uint32_t np) {
+    const ig__vk_cips *vc = j->vc;
+    const ig__cips_op *op = &vc->conv[t];
+    uint64_t R4 = j->ctx->range / 4, P = j->P, CP = (uint64_t)vc->cmax * P, gs = vc->g_stride;
+    uint64_t ci = op->c_in, co = op->c_out, B = (uint64_t)j->B;
+    uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[2];
+    uint32_t kg = ig__min32(ig__kfit(R4, CP, co * P, B), ig__kfit(R4, gs, co * ci, kmax));
+    if (t > 0) kg = ig__min32(kg, ig__kfit(R4, CP, ci * P, B));
+    uint64_t ximg = t == 0 ? 0 : CP; /* conv1: every image reads the one input */
+    uint64_t ax_bytes = ((uint64_t)j->W + j->H) * IG__AX * 4;
+    const ig_cips_layer *L = &j->m->cips.conv[t];
+    const uint32_t *seeds = j->desc->noise_seed;
+    for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
+        uint32_t k = ig__min32(B - n0, kg);
+        ig__cd *d;
+        uint32_t *m = ig__cd_new(b, IG_SH_CIPS_LAYER, IG__LAYER_REC + k, &d);
+        if (!m) return;
+        m[0] = (uint32_t)ci;
+        m[1] = (uint32_t)co;
+        m[2] = (uint32_t)(P / 4);
+        m[3] = ig__cbind(b, d, 1, &j->act[cur], (uint64_t)n0 * ximg * 4, ((uint64_t)(k - 1) * ximg + ci * P) * 4, 16);
+        m[4] = (uint32_t)(ximg / 4);
+        m[5] = ig__cbind(b, d, 2, &j->act[1 - cur], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + co * P) * 4, 16);
+        m[6] = (uint32_t)(CP / 4);
+        m[7] = ig__cbind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4, ((uint64_t)(k - 1) * gs + co * ci) * 4,
+                         4);
+        m[8] = (uint32_t)gs;
+        m[9] = ig__cbind(b, d, 4, &vc->params, (uint64_t)op->b_off * 4, co * 4, 4);
+        m[10] = j->noise ? 1u : 0u;
+        m[11] = ig__fbits(L->noise_w ? L->noise_w->data[0] : 0.0f);
+        m[12] = (uint32_t)t;
+        m[13] = q0;
+        m[14] = j->W;
+        m[15] = ig__cbind(b, d, 5, &j->axes, 0, ax_bytes, 4);
+        m[16] = np;
+        m[17] = m[15] + j->W * IG__AX;
+        for (uint32_t q = 0; q < k; q++) m[IG__LAYER_REC + q] = seeds ? seeds[j->n_first + (int)(n0 + q)] : 0u;
+        d->gx = (uint32_t)(P / IG__TILE);
+        d->gy = ig__groups(co, IG__TILE);
+        d->gz = k;
+    }
+}
+
+/* ToRGB i reading act[cur] for the pixels [q0, q0 + np). */
+static void ig__cplan_rgb(ig__cb *b, const ig__cjob *j, int i, int cur, uint32_t q0, uint32_t np) {
+    const ig__vk_cips *vc = j->vc;
+    const ig__cips_op *op = &vc->rgb[i];
+    uint64_t R4 = j->ctx->range / 4, P = j->P, CP = (uint64_t)vc->cmax * P, gs = vc->g_stride;
+    uint64_t ci = op->c_in, B = (uint64_t)j->B, img = 3ull * j->px;
+    uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[1];
+    uint32_t kg = ig__min32(ig__kfit(R4, CP, ci * P, B), ig__kfit(R4, gs, 3 * ci, kmax));
+    kg = ig__min32(kg, ig__kfit(R4, img, np, B));
+    for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
+        uint32_t k = ig__min32(B - n0, kg);
+        ig__cd *d;
+        uint32_t *m = ig__cd_new(b, IG_SH_CIPS_RGB, 14, &d);
+        if (!m) return;
+        m[0] = (uint32_t)ci;
+        m[1] = (uint32_t)P;
+        m[2] = np;
+        m[3] = ig__cbind(b, d, 1, &j->act[cur], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + ci * P) * 4, 4);
+        m[4] = (uint32_t)CP;
+        m[5] = ig__cbind(b, d, 2, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4, ((uint64_t)(k - 1) * gs + 3 * ci) * 4,
+                         4);
+        m[6] = (uint32_t)gs;
+        m[7] = ig__cbind(b, d, 3, &vc->params, (uint64_t)op->b_off * 4, 3 * 4, 4);
+        m[8] = i == 0 ? 1u : 0u;
+        m[9] = k;
+        for (uint32_t o = 0; o < 3; o++)
+            m[10 + o] = ig__cbind(b, d, 4 + o, &j->rgb, (((uint64_t)n0 * 3 + o) * j->px + q0) * 4,
+                                  ((uint64_t)(k - 1) * img + np) * 4, 4);
+        m[13] = (uint32_t)img;
+        d->gx = ig__groups(np, IG__CWG);
+        d->gy = k;
+    }
+}
+
+/* Every dispatch of one batch, in order. */
+static void ig__cplan_all(ig__cb *b, ig__cjob *j) {
+    const ig__vk_cips *vc = j->vc;
+    const ig_config *c = &j->m->cfg;
+    ig__cplan_mapping(b, j);
+    if (j->space == IG_SPACE_W) /* w = lerp(w_a, w_b, t) */
+        ig__cplan_lerp(b, j, &j->h[j->w_buf], (uint64_t)j->B * c->w_dim, (uint32_t)c->w_dim, (uint32_t)c->w_dim);
+    ig__cplan_styles(b, j);
+    ig__cplan_wgen(b, j);
+    if (j->space == IG_SPACE_PARAMS) /* every per-image weight = lerp(a, b, t) */
+        ig__cplan_lerp(b, j, &j->gw, (uint64_t)j->B * vc->g_stride, vc->g_stride, vc->g_stride);
+    for (uint32_t q0 = 0; q0 < j->px; q0 += j->P) {
+        uint32_t np = ig__min32(j->px - q0, j->P);
+        ig__cplan_input(b, j, q0, np);
+        int cur = 0;
+        for (int t = 0; t < vc->n_convs; t++) {
+            ig__cplan_layer(b, j, t, cur, q0, np);
+            cur = 1 - cur;
+            if (t >= 2 && t % 2 == 0) ig__cplan_rgb(b, j, t / 2 - 1, cur, q0, np);
+        }
+    }
+}
+
+/* Per-image bytes of the buffers that do not scale with the chunk (z, w, styles, weights, rgb)
+ * and per image and pixel of the chunk (the two activation buffers). */
+static uint64_t ig__cjob_per_image(const ig__cjob *j) {
+    const ig_config *c = &j->m->cfg;
+    return (uint64_t)c->z_dim * 4 * j->mz + 2ull * c->w_dim * 4 * j->mz + (uint64_t)j->vc->s_stride * 4 * j->mw +
+           (uint64_t)j->vc->g_stride * 4 * j->mw + 12ull * j->px;
+}
+
+/* The work buffers of a batch of B images with chunks of P pixels, in ctx->work order. */
+#define IG__NBUF 11
+static void ig__cjob_list(ig__cjob *j, uint64_t meta_bytes, ig_vk_buf *bufs[IG__NBUF], uint64_t bytes[IG__NBUF]) {
+    const ig_config *c = &j->m->cfg;
+    uint64_t B = (uint64_t)j->B, CP = (uint64_t)j->vc->cmax * j->P;
+    ig_vk_buf *b[IG__NBUF] = {&j->meta, &j->z,      &j->h[0], &j->h[1], &j->s,    &j->gw,
+                              &j->act[0], &j->act[1], &j->rgb,  &j->axes, &j->dummy};
+    uint64_t n[IG__NBUF] = {meta_bytes,
+                            (uint64_t)c->z_dim * 4 * B * j->mz,
+                            (uint64_t)c->w_dim * 4 * B * j->mz,
+                            (uint64_t)c->w_dim * 4 * B * j->mz,
+                            (uint64_t)j->vc->s_stride * 4 * B * j->mw,
+                            (uint64_t)j->vc->g_stride * 4 * B * j->mw,
+                            CP * 4 * B,
+                            CP * 4 * B,
+                            12ull * j->px * B,
+                            ((uint64_t)j->W + j->H) * IG__AX * 4,
+                            256};
+    for (int i = 0; i < IG__NBUF; i++) {
+        bufs[i] = b[i];
+        bytes[i] = n[i] ? n[i] : 16;
+    }
+}
+
+static uint64_t ig__cjob_total(ig__cjob *j, uint64_t meta_bytes) {
+    ig_vk_buf *bufs[IG__NBUF];
+    uint64_t bytes[IG__NBUF], a = j->ctx->align, total = 256;
+    ig__cjob_list(j, meta_bytes, bufs, bytes);
+    for (int i = 0; i < IG__NBUF; i++) total += (bytes[i] + a - 1) / a * a;
+    return total;
+}
+
+/* Dry run of the dispatch list: its record words. */
+static ig_result ig__cjob_meta(ig__cjob *j, uint64_t *meta_bytes, ig_error *err) {
+    ig__cb b = {.ctx = j->ctx, .dry = true};
+    ig__cplan_all(&b, j);
+    free(b.d);
+    free(b.meta);
+    if (b.oom) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "dispatch list");
+    *meta_bytes = (uint64_t)b.n_meta * 4;
+    return IG_OK;
+}
+
+static ig_result ig__cjob_alloc(ig__cjob *j, uint64_t meta_bytes, ig_error *err) {
+    ig_vk_context *ctx = j->ctx;
+    uint64_t total = ig__cjob_total(j, meta_bytes);
+    if (!ctx->work.head || ctx->work.head->next || ctx->work.head->size < total) {
+        ig__vk_arena_free(ctx, &ctx->work);
+        ig_result res = ig__vk_arena_reserve(ctx, &ctx->work, total, err);
+        if (res != IG_OK) return res;
+    }
+    ctx->work.head->used = 0;
+    ctx->work_size = total;
+    ig_vk_buf *bufs[IG__NBUF];
+    uint64_t bytes[IG__NBUF];
+    ig__cjob_list(j, meta_bytes, bufs, bytes);
+    for (int i = 0; i < IG__NBUF; i++) {
+        ig_result res = ig__vk_arena_alloc(ctx, &ctx->work, bytes[i], bufs[i], err);
+        if (res != IG_OK) return res;
+    }
+    return IG_OK;
+}
+
+/* w = PixelNorm(z), truncated as the CPU mapping does (models without mapping layers). */
+static void ig__host_w(const ig_model *m, const float *z, double psi, bool trunc, float *w) {
+    const ig_config *c = &m->cfg;
+    double ms = 0;
+    for (int k = 0; k < c->z_dim; k++) ms += (double)z[k] * z[k];
+    double inv = 1.0 / sqrt(ms / c->z_dim + 1e-8);
+    for (int k = 0; k < c->w_dim; k++) {
+        float x = (float)(z[k] * inv);
+        if (!trunc) {
+            w[k] = x;
+            continue;
+        }
+        double a = m->w_avg->data[k];
+        w[k] = (float)(a + psi * (x - a));
+    }
+}
+
+/* Writes the batch's inputs: latents (z rows, slerped on the host for z space, both endpoints
+ * for device-side interpolation; or w rows without mapping layers) and the plan's axes. */
+static ig_result ig__cjob_inputs(ig__cjob *j, const ig_cips_axes *axes, ig_vk_uploads *ups, ig_error *err) {
+    const ig_render_desc *desc = j->desc;
+    const ig_config *c = &j->m->cfg;
+    size_t zd = (size_t)c->z_dim, rows = (size_t)j->B * (size_t)j->mz;
+    float *zp = malloc(rows * zd * sizeof *zp);
+    if (!zp) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "latents of %d images", j->B);
+    for (int n = 0; n < j->B; n++) {
+        size_t src = (size_t)(j->n_first + n) * zd;
+        if (desc->z_b && desc->space == IG_SPACE_Z)
+            ig_latent_slerp(desc->z + src, desc->z_b + src, desc->t[j->n_first + n], zp + (size_t)n * zd, c->z_dim);
+        else
+            memcpy(zp + (size_t)n * zd, desc->z + src, zd * sizeof *zp);
+        if (j->mz == 2) memcpy(zp + (size_t)(j->B + n) * zd, desc->z_b + src, zd * sizeof *zp);
+    }
+    void *p;
+    ig_result res;
+    if (j->host_map) {
+        size_t wd = (size_t)c->w_dim;
+        res = ig__vk_upload_ptr(j->ctx, ups, &j->h[0], 0, rows * wd * 4, &p, err);
+        if (res == IG_OK)
+            for (size_t r = 0; r < rows; r++)
+                ig__host_w(j->m, zp + r * zd, desc->psi, j->trunc, (float *)p + r * wd);
+    } else {
+        res = ig__vk_upload_ptr(j->ctx, ups, &j->z, 0, rows * zd * 4, &p, err);
+        if (res == IG_OK) memcpy(p, zp, rows * zd * 4);
+    }
+    free(zp);
+    if (res != IG_OK) return res;
+    res = ig__vk_upload_ptr(j->ctx, ups, &j->axes, 0, ((uint64_t)j->W + j->H) * IG__AX * 4, &p, err);
+    if (res != IG_OK) return res;
+    uint32_t *a = p;
+    memset(a, 0, ((size_t)j->W + j->H) * IG__AX * 4);
+    for (uint32_t k = 0; k < j->W; k++, a += IG__AX) {
+        a[0] = ig__fbits(axes->x[k]);
+        a[1] = (uint32_t)axes->u0[k];
+        a[2] = (uint32_t)axes->u1[k];
+        a[3] = ig__fbits(axes->uw[k]);
+        a[4] = axes->col[k];
+    }
+    for (uint32_t k = 0; k < j->H; k++, a += IG__AX) {
+        a[0] = ig__fbits(axes->y[k]);
+        a[1] = (uint32_t)axes->v0[k];
+        a[2] = (uint32_t)axes->v1[k];
+        a[3] = ig__fbits(axes->vw[k]);
+        a[4] = axes->row[k];
+    }
+    return IG_OK;
+}
+
+static void ig__crecord(ig_vk_context *ctx, const ig__cb *b, const VkDescriptorSet *sets) {
+    VkPipeline bound = VK_NULL_HANDLE;
+    for (int i = 0; i < b->n; i++) {
+        const ig__cd *d = &b->d[i];
+        if (i > 0) {
+            /* every dispatch reads what earlier ones wrote, and may overwrite what they read */
+            VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                                  .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                                  .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+            ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+        }
+        if (d->pipe != bound) {
+            ctx->vk.vkCmdBindPipeline(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipe);
+            bound = d->pipe;
+        }
+        ctx->vk.vkCmdBindDescriptorSets(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->pipe_layout, 0, 1, &sets[i],
+                                        0, NULL);
+        uint32_t pc[4] = {d->rec_base, 0, 0, 0};
+        ctx->vk.vkCmdPushConstants(ctx->cmd, ctx->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof pc, pc);
+        ctx->vk.vkCmdDispatch(ctx->cmd, d->gx, d->gy, d->gz);
+    }
+}
+
+/* One batch: inputs, the dispatch list, one submission, readback into out. */
+static ig_result ig__cjob_run(ig__cjob *j, const ig_cips_axes *axes, float *out, ig_error *err) {
+    ig_vk_context *ctx = j->ctx;
+    ig_result res = IG_OK;
+    ig__cb b = {.ctx = ctx};
+    ig_vk_uploads ups = {0};
+    VkDescriptorPool pool = VK_NULL_HANDLE;
+    VkDescriptorSet *sets = NULL;
+    VkDescriptorSetLayout *layouts = NULL;
+    VkWriteDescriptorSet *writes = NULL;
+    VkDescriptorBufferInfo *infos = NULL;
+
+    uint64_t meta_bytes = 0;
+    res = ig__cjob_meta(j, &meta_bytes, err);
+    if (res == IG_OK) res = ig__cjob_alloc(j, meta_bytes, err);
+    if (res != IG_OK) goto fail;
+    b.meta_buf = &j->meta;
+    b.dummy = &j->dummy;
+    ctx->stats.max_binding_bytes = 0;
+    ig__cplan_all(&b, j);
+    if (b.oom) {
+        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "dispatch list");
+        goto fail;
+    }
+    IG_VK_ASSERT((uint64_t)b.n_meta * 4 == meta_bytes);
+    static const uint32_t wg[1] = {IG__CWG};
+    for (int i = 0; i < b.n; i++) {
+        res = ig__vk_pipeline_get(ctx, b.d[i].shader, wg, (int)b.d[i].n_spec, &b.d[i].pipe, err);
+        if (res != IG_OK) goto fail;
+    }
+
+    /* descriptor sets: one per dispatch */
+    uint32_t nd = (uint32_t)b.n;
+    VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = nd * IG_VK_BINDINGS};
+    VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                      .maxSets = nd,
+                                      .poolSizeCount = 1,
+                                      .pPoolSizes = &ps};
+    IG_VK_ALLOC(ctx, ctx->vk.vkCreateDescriptorPool(ctx->device, &pci, NULL, &pool));
+    sets = calloc(nd, sizeof *sets);
+    layouts = calloc(nd, sizeof *layouts);
+    writes = calloc((size_t)nd * IG_VK_BINDINGS, sizeof *writes);
+    infos = calloc((size_t)nd * IG_VK_BINDINGS, sizeof *infos);
+    if (!sets || !layouts || !writes || !infos) {
+        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "descriptor sets");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < nd; i++) layouts[i] = ctx->set_layout;
+    VkDescriptorSetAllocateInfo dsai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                        .descriptorPool = pool,
+                                        .descriptorSetCount = nd,
+                                        .pSetLayouts = layouts};
+    IG_VK_ALLOC(ctx, ctx->vk.vkAllocateDescriptorSets(ctx->device, &dsai, sets));
+    uint32_t nw = 0;
+    for (uint32_t i = 0; i < nd; i++) {
+        const ig__cd *d = &b.d[i];
+        for (uint32_t k = 0; k < IG_VK_BINDINGS; k++) {
+            if (!(d->used & (1u << k))) continue;
+            infos[nw] = (VkDescriptorBufferInfo){d->win[k].buf, d->win[k].off, d->win[k].range};
+            writes[nw] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                                .dstSet = sets[i],
+                                                .dstBinding = k,
+                                                .descriptorCount = 1,
+                                                .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                .pBufferInfo = &infos[nw]};
+            nw++;
+        }
+    }
+    ctx->vk.vkUpdateDescriptorSets(ctx->device, nw, writes, 0, NULL);
+    if (ig__env_flag("INRGAN_VK_TRACE")) { /* the dispatch list, for debugging */
+        for (uint32_t i = 0; i < nd; i++) {
+            const ig__cd *d = &b.d[i];
+            fprintf(stderr, "inrgan vk: cips dispatch %u %s groups %ux%ux%u rec %u:", i, ig__vk_shader(d->shader)->name,
+                    d->gx, d->gy, d->gz, d->rec_base);
+            for (uint32_t k = 0; k < IG_VK_BINDINGS; k++)
+                if (d->used & (1u << k))
+                    fprintf(stderr, " %u:[%" PRIu64 "+%" PRIu64 "]", k, (uint64_t)d->win[k].off,
+                            (uint64_t)d->win[k].range);
+            fputc('\n', stderr);
+        }
+    }
+
+    /* inputs and records */
+    res = ig__cjob_inputs(j, axes, &ups, err);
+    if (res != IG_OK) goto fail;
+    void *p;
+    res = ig__vk_upload_ptr(ctx, &ups, &j->meta, 0, meta_bytes, &p, err);
+    if (res != IG_OK) goto fail;
+    memcpy(p, b.meta, meta_bytes);
+    uint64_t rgb_bytes = 12ull * j->px * (uint64_t)j->B;
+    ig_vk_buf readback = {0};
+    if (!j->rgb.map) {
+        res = ig__vk_arena_alloc(ctx, &ctx->stage, rgb_bytes, &readback, err);
+        if (res != IG_OK) goto fail;
+    }
+
+    res = ig__vk_begin(ctx, err);
+    if (res != IG_OK) goto fail;
+    ig__vk_record_uploads(ctx, &ups);
+    if (ctx->ts_pool) { /* device time of the recorded work */
+        ctx->vk.vkCmdResetQueryPool(ctx->cmd, ctx->ts_pool, 0, 2);
+        ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, ctx->ts_pool, 0);
+    }
+    ig__crecord(ctx, &b, sets);
+    if (ctx->ts_pool) ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ctx->ts_pool, 1);
+    if (readback.buf) {
+        VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT};
+        /* the rgb planes before the copy to the host-visible buffer */
+        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
+                                     1, &mb, 0, NULL, 0, NULL);
+        VkBufferCopy cp = {.srcOffset = j->rgb.off, .dstOffset = readback.off, .size = rgb_bytes};
+        ctx->vk.vkCmdCopyBuffer(ctx->cmd, j->rgb.buf, readback.buf, 1, &cp);
+        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+        /* the copy before the host reads the mapped memory */
+        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb,
+                                     0, NULL, 0, NULL);
+    } else {
+        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+        /* the shaders' writes before the host reads the mapped memory */
+        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
+                                     &hb, 0, NULL, 0, NULL);
+    }
+    ctx->stats.dispatches += nd;
+    res = ig__vk_end_submit(ctx, err);
+    if (res != IG_OK) goto fail;
+    if (ctx->ts_pool) {
+        uint64_t ts[2];
+        if (ctx->vk.vkGetQueryPoolResults(ctx->device, ctx->ts_pool, 0, 2, sizeof ts, ts, sizeof ts[0],
+                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
+            uint64_t mask = ctx->ts_valid_bits >= 64 ? ~0ull : (1ull << ctx->ts_valid_bits) - 1;
+            ctx->gpu_ms += (double)((ts[1] - ts[0]) & mask) * ctx->props.limits.timestampPeriod * 1e-6;
+        }
+    }
+    /* rgb [B][3][H*W] is the output layout */
+    memcpy(out + (size_t)j->n_first * 3 * j->px, readback.buf ? readback.map : j->rgb.map, (size_t)rgb_bytes);
+fail:
+    if (pool) ctx->vk.vkDestroyDescriptorPool(ctx->device, pool, NULL);
+    ig__vk_arena_free(ctx, &ctx->stage);
+    free(ups.u);
+    free(sets);
+    free(layouts);
+    free(writes);
+    free(infos);
+    free(b.d);
+    free(b.meta);
+    return res;
+}
+
+/* Images per batch and pixels per chunk from the budget: the per-image buffers of a batch take
+ * at most half of what is free, the activations what remains (up to IG__ACT_CAP); every window
+ * of one image's activations fits the storage range. Dry runs give the exact record size. */
+static ig_result ig__cjob_fit(ig__cjob *j, ig_error *err) {
+    ig_vk_context *ctx = j->ctx;
+    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
+    uint64_t have = ig__vk_heap_left(ctx);
+    for (const ig__vk_block *blk = ctx->work.head; blk; blk = blk->next) have += blk->mem_size;
+    uint64_t limit = have < ctx->max_alloc ? have : ctx->max_alloc;
+    uint64_t cmax = j->vc->cmax, per_px = 2 * cmax * 4, per_img = ig__cjob_per_image(j);
+    uint64_t p_full = ((uint64_t)j->px + IG__TILE - 1) / IG__TILE * IG__TILE;
+    uint64_t p_max = ctx->range / (cmax * 4) / IG__TILE * IG__TILE;
+    if (p_max > (uint64_t)lim->maxComputeWorkGroupCount[0] * IG__TILE)
+        p_max = (uint64_t)lim->maxComputeWorkGroupCount[0] * IG__TILE;
+    if (p_max > p_full) p_max = p_full;
+    if (p_max < IG__TILE || 12ull * IG__TILE > ctx->range)
+        return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                            "CIPS activations of %" PRIu64 " channels exceed the storage buffer range of %s (%" PRIu64
+                            " bytes)",
+                            cmax, ctx->info.name, (uint64_t)ctx->range);
+    uint64_t base = 64 * 1024 + ((uint64_t)j->W + j->H) * IG__AX * 4 + 16 * ctx->align;
+    uint64_t one = base + per_img + IG__TILE * per_px;
+    if (limit < one)
+        return ig_error_set(err, IG_ERR_OUT_OF_DEVICE_MEMORY,
+                            "one CIPS image needs %" PRIu64 " bytes of work memory but only %" PRIu64
+                            " of the device budget (%" PRIu64 ") are free; try a smaller --size or --tile",
+                            one, limit, (uint64_t)ctx->heap_budget);
+    uint64_t B = (uint64_t)j->B;
+    if (B * per_img > limit / 2) B = limit / 2 / per_img;
+    if (base + B * (per_img + IG__TILE * per_px) > limit) B = (limit - base) / (per_img + IG__TILE * per_px);
+    if (B < 1) B = 1;
+    uint64_t room = limit - base - B * per_img;
+    if (room > IG__ACT_CAP) room = IG__ACT_CAP;
+    uint64_t P = room / (B * per_px) / IG__TILE * IG__TILE;
+    if (P < IG__TILE) P = IG__TILE;
+    if (P > p_max) P = p_max;
+    for (;;) {
+        j->B = (int)B;
+        j->P = (uint32_t)P;
+        uint64_t meta_bytes = 0;
+        ig_result res = ig__cjob_meta(j, &meta_bytes, err);
+        if (res != IG_OK) return res;
+        uint64_t total = ig__cjob_total(j, meta_bytes);
+        if (total <= limit) return IG_OK;
+        if (P > IG__TILE) {
+            P = P / 2 / IG__TILE * IG__TILE;
+            if (P < IG__TILE) P = IG__TILE;
+        } else if (B > 1) {
+            B /= 2;
+        } else {
+            return ig_error_set(err, IG_ERR_OUT_OF_DEVICE_MEMORY,
+                                "one CIPS image needs %" PRIu64 " bytes of work memory but only %" PRIu64
+                                " of the device budget (%" PRIu64 ") are free; try a smaller --size or --tile",
+                                total, limit, (uint64_t)ctx->heap_budget);
+        }
+    }
+}
+
+ig_result ig__vk_cips_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out, ig_error *err) {
+    if (!ctx || !desc || !desc->z || desc->count < 1 || !out)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "ig_vk_render: missing context, z or output");
+    if (desc->z_b && !desc->t) return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "ig_vk_render: z_b without t");
+    const ig_model *m = desc->model;
+    if (desc->psi != 1.0 && !m->w_avg)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
+                            "truncation %g needs w_avg, which this model file lacks (convert with --w-avg-samples)",
+                            desc->psi);
+    ig_result res = ig__cips_ensure(ctx, desc, err);
+    if (res != IG_OK) return res;
+    const ig__vk_cips *vc = ctx->cips;
+    res = ig__cips_loops(ctx, &m->cfg, vc, err);
+    if (res != IG_OK) return res;
+    ctx->stats.dispatches = 0;
+    ctx->stats.submissions = 0;
+    ctx->gpu_ms = 0;
+
+    ig_cips_axes axes;
+    res = ig_cips_axes_make(m, desc->plan, &axes, err);
+    if (res != IG_OK) return res;
+    ig__cjob j = {.ctx = ctx, .desc = desc, .m = m, .vc = vc, .B = desc->count};
+    j.space = desc->z_b && desc->space != IG_SPACE_Z ? (int)desc->space : -1;
+    j.mz = j.space >= 0 ? 2 : 1;
+    j.mw = j.space == IG_SPACE_PARAMS ? 2 : 1;
+    j.host_map = m->cfg.mapping_layers == 0;
+    j.trunc = m->w_avg && desc->psi != 1.0; /* CIPS skips the lerp at psi 1 (ig_cpu_render) */
+    j.noise = ig_noise_active(&m->cfg, desc->noise);
+    j.W = (uint32_t)axes.width;
+    j.H = (uint32_t)axes.height;
+    j.px = j.W * j.H;
+    res = ig__cjob_fit(&j, err);
+    int B = j.B;
+    for (int n0 = 0; n0 < desc->count && res == IG_OK; n0 += B) {
+        j.n_first = n0;
+        j.B = desc->count - n0 < B ? desc->count - n0 : B;
+        res = ig__cjob_run(&j, &axes, out, err);
+    }
+    ig_cips_axes_free(&axes);
+    if (res == IG_OK && desc->gpu_ms) *desc->gpu_ms = ctx->ts_pool ? ctx->gpu_ms : -1.0;
+    if (res != IG_OK && !ctx->lost) {
+        /* leave a clean context behind: drop the (possibly partial) work buffers */
+        ctx->vk.vkDeviceWaitIdle(ctx->device);
+        ig__vk_arena_free(ctx, &ctx->work);
+        ig__vk_arena_free(ctx, &ctx->stage);
+    }
+    return res;
+}
+
+ig_result ig__vk_cips_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
+    ig_result res = ig__cips_ensure(ctx, desc, err);
+    if (res == IG_OK) res = ig__cips_loops(ctx, &desc->model->cfg, ctx->cips, err);
+    static const int ids[] = {IG_SH_FC, IG_SH_LERP, IG_SH_CIPS_WGEN, IG_SH_CIPS_INPUT, IG_SH_CIPS_LAYER, IG_SH_CIPS_RGB};
+    static const uint32_t wg[1] = {IG__CWG};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0] && res == IG_OK; i++) {
+        VkPipeline p;
+        bool fixed = ids[i] == IG_SH_CIPS_WGEN || ids[i] == IG_SH_CIPS_LAYER;
+        res = ig__vk_pipeline_get(ctx, ids[i], wg, fixed ? 0 : 1, &p, err);
+    }
+    return res;
+}
