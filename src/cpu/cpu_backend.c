@@ -12,6 +12,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +108,7 @@ typedef struct ig__gen_ctx {
     const bool *split; /* upsampling conv0: split columns [prev | emb] */
     const int *prev_c;
     const bool *is_rgb;
-    bool failed;
+    atomic_bool failed; /* set by any worker thread */
 } ig__gen_ctx;
 
 static void ig__gen_task(void *vctx, size_t i0, size_t i1) {
@@ -119,7 +120,7 @@ static void ig__gen_task(void *vctx, size_t i0, size_t i1) {
         if (g->is_rgb[t]) {
             const float *s = g->styles + g->offset[t];
             lw->rgb = malloc((size_t)3 * L->c_in * sizeof *lw->rgb);
-            if (!lw->rgb) { g->failed = true; continue; }
+            if (!lw->rgb) { atomic_store(&g->failed, true); continue; }
             float gain = (float)(1.0 / sqrt((double)L->c_in));
             for (int o = 0; o < 3; o++)
                 for (int i = 0; i < L->c_in; i++)
@@ -129,13 +130,13 @@ static void ig__gen_task(void *vctx, size_t i0, size_t i1) {
         int ci = L->c_in, co = L->c_out;
         const float *s = g->styles + g->offset[t];
         float *full = malloc((size_t)co * ci * sizeof *full);
-        if (!full) { g->failed = true; continue; }
+        if (!full) { atomic_store(&g->failed, true); continue; }
         ig__fmm_weight(L, s, c->rank, full);
         if (g->split[t]) {
             int cp = g->prev_c[t], ce = ci - cp;
             lw->packed = malloc(ig__packed_size(co, cp) * sizeof(float));
             lw->packed_emb = malloc(ig__packed_size(co, ce) * sizeof(float));
-            if (!lw->packed || !lw->packed_emb) { free(full); g->failed = true; continue; }
+            if (!lw->packed || !lw->packed_emb) { free(full); atomic_store(&g->failed, true); continue; }
             /* the two column blocks [x_prev | E] of the normalised rows, packed in place */
             ig_gemm_pack(full, (size_t)ci, co, cp, lw->packed);
             ig_gemm_pack(full + cp, (size_t)ci, co, ce, lw->packed_emb);
@@ -278,7 +279,7 @@ static ig_result ig__generate(const ig_model *m, const ig__layer_list *l, const 
     for (int t = 0; t < l->n; t++) slots[t] = ig__slot(iw, l, t);
     ig__gen_ctx g = {m, styles, l->offset, iw, l->layer, slots, l->split, l->prev_c, l->is_rgb, false};
     ig_cpu_parallel(threads, (size_t)l->n, 1, ig__gen_task, &g);
-    if (g.failed) {
+    if (atomic_load(&g.failed)) {
         ig__image_w_free(c, iw);
         return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "generated weights");
     }

@@ -12,6 +12,7 @@
 #include "noise.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,7 +56,7 @@ typedef struct ig__cips_gen {
     const float *w, *w_b;
     double t;
     ig__cips_w *out;
-    bool failed;
+    atomic_bool failed; /* set by any worker thread */
 } ig__cips_gen;
 
 /* task t < n_convs: conv t; else ToRGB t - n_convs */
@@ -68,7 +69,7 @@ static void ig__cips_gen_task(void *vctx, size_t t0, size_t t1) {
         float *full = malloc((size_t)L->c_out * L->c_in * sizeof *full);
         if (!full || !ig__cips_layer_weight(g->m, L, !rgb, g->w, g->w_b, g->t, full)) {
             free(full);
-            g->failed = true;
+            atomic_store(&g->failed, true);
             continue;
         }
         if (rgb) {
@@ -77,7 +78,7 @@ static void ig__cips_gen_task(void *vctx, size_t t0, size_t t1) {
         }
         float *packed = malloc((size_t)((L->c_out + 3) / 4) * 4 * L->c_in * sizeof *packed);
         if (packed) ig_gemm_pack(full, (size_t)L->c_in, L->c_out, L->c_in, packed);
-        else g->failed = true;
+        else atomic_store(&g->failed, true);
         g->out->packed[t] = packed;
         free(full);
     }
@@ -91,7 +92,7 @@ typedef struct ig__cips_px {
     uint32_t seed;
     float *out; /* this image: [3][H*W] */
     int max_c;
-    bool failed;
+    atomic_bool failed; /* set by any worker thread */
 } ig__cips_px;
 
 static void ig__cips_chunk(const ig__cips_px *c, size_t p0, int np, float *x, float *y, float *rgb) {
@@ -136,7 +137,7 @@ static void ig__cips_px_task(void *vctx, size_t c0, size_t c1) {
     size_t px = (size_t)c->axes->width * c->axes->height;
     float *x = malloc((size_t)c->max_c * IG__CHUNK * sizeof *x), *y = malloc((size_t)c->max_c * IG__CHUNK * sizeof *y);
     float *rgb = malloc(3 * IG__CHUNK * sizeof *rgb);
-    if (!x || !y || !rgb) c->failed = true;
+    if (!x || !y || !rgb) atomic_store(&c->failed, true);
     for (size_t k = c0; k < c1 && x && y && rgb; k++) {
         size_t p0 = k * IG__CHUNK;
         int np = (int)(px - p0 < IG__CHUNK ? px - p0 : IG__CHUNK);
@@ -163,13 +164,13 @@ ig_result ig_cpu_cips_render(const ig_render_desc *d, int threads, const float *
         ig__cips_gen g = {m, ws + (size_t)n * c->w_dim, ws_b ? ws_b + (size_t)n * c->w_dim : NULL,
                           ws_b ? d->t[n] : 0.0, &w, false};
         ig_cpu_parallel(threads, (size_t)(m->cips.n_convs + c->cips.n_pairs), 1, ig__cips_gen_task, &g);
-        if (g.failed) {
+        if (atomic_load(&g.failed)) {
             r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS weights of image %d", n);
         } else {
             ig__cips_px pc = {m, &axes, &w, noise, d->noise_seed ? d->noise_seed[n] : 0u, out + (size_t)n * 3 * px,
                               max_c, false};
             ig_cpu_parallel(threads, chunks, 1, ig__cips_px_task, &pc);
-            if (pc.failed) r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS pixel buffers");
+            if (atomic_load(&pc.failed)) r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS pixel buffers");
         }
         ig__cips_w_free(&w);
     }
