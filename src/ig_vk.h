@@ -103,6 +103,9 @@ const char *ig_vk_context_summary(const ig_vk_context *ctx);
 /* The precision the renders of this context use (after feature checks and env switches). */
 ig_vk_precision ig_vk_context_precision(const ig_vk_context *ctx);
 bool ig_vk_context_coopmat(const ig_vk_context *ctx);
+/* What a render of `model` on this context computes with: "coopmat", "fp16" or "fp32" (CIPS
+ * models always render in fp32, whatever the context's precision). */
+const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model);
 /* Errors reported by the validation layer so far (0 without validation). */
 uint32_t ig_vk_validation_errors(const ig_vk_context *ctx);
 /* The first validation error message, or "" . */

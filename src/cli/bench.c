@@ -318,8 +318,7 @@ static ig_result bench_vulkan(bench_run *br, const char *sel, bool skip_unusable
         return r;
     }
 
-    const char *prec = ig_vk_context_coopmat(ctx) ? "coopmat" :
-                       ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16 ? "fp16" : "fp32";
+    const char *prec = ig_vk_render_precision(ctx, br->model);
     double peak = !strcmp(prec, "coopmat") ? d->coop : !strcmp(prec, "fp16") ? d->fp16 : d->fp32;
     int dev = br->n_devs++;
     if (!br->quiet) {

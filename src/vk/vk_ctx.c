@@ -528,6 +528,12 @@ ig_vk_precision ig_vk_context_precision(const ig_vk_context *ctx) {
     return ctx ? ctx->precision : IG_VK_PRECISION_FP32;
 }
 bool ig_vk_context_coopmat(const ig_vk_context *ctx) { return ctx && ctx->coopmat; }
+
+const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model) {
+    if (ig_model_config(model)->kind == IG_FAMILY_CIPS) return "fp32"; /* vk_cips.c has fp32 kernels only */
+    return ig_vk_context_coopmat(ctx) ? "coopmat"
+           : ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16 ? "fp16" : "fp32";
+}
 uint32_t ig_vk_validation_errors(const ig_vk_context *ctx) {
     return ctx ? __atomic_load_n(&ctx->validation_errors, __ATOMIC_RELAXED) : 0;
 }
