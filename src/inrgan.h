@@ -115,6 +115,10 @@ const char *ig_model_config_json(const ig_model *model);
  * CIPS files converted with --w-avg-samples). Fills err naming the problem when not. */
 ig_result ig_model_check_psi(const ig_model *model, double psi, ig_error *err);
 
+/* The architecture as lines of text (`inrgan info`): family, resolution, latents and the
+ * family's layer structure. Returns the length it needed (truncated to len - 1 in buf). */
+size_t ig_config_describe(const ig_config *cfg, char *buf, size_t len);
+
 /* Counting conventions of docs/cli.md. */
 int64_t ig_config_param_count(const ig_config *cfg);
 /* 2 x nominal multiply-adds (FMM layers + ToRGB) for the native render at out x out. */

@@ -144,35 +144,12 @@ static int cmd_info(int argc, char **argv) {
     fmt_thousands(np, params, sizeof params);
     double mf = ig_config_model_flops(cfg) / 1e9, ef = ig_config_executed_flops(cfg) / 1e9;
     printf("model:        %s\n", model_path);
-    printf("family:       %s (format %d)\n", cfg->family, cfg->format_version);
-    printf("resolution:   %dx%d\n", cfg->resolution, cfg->resolution);
-    printf("latents:      z_dim %d, w_dim %d, mapping %d layers, num_ws %d, default psi %g\n", cfg->z_dim,
-           cfg->w_dim, cfg->mapping_layers, cfg->num_ws, cfg->truncation_psi);
-    if (cfg->kind == IG_FAMILY_CIPS) {
-        const ig_cips_config *k = &cfg->cips;
-        printf("cips:         CIPSskip, embedding %d ch at %d², Fourier features %d, noise %s%s\n", k->hidden, k->size,
-               k->hidden, k->noise_zero ? "zero" : "seeded", k->has_w_avg ? ", w_avg" : "");
-        printf("layers:       conv1 %d -> %d", 2 * k->hidden, k->channels[0]);
-        for (int i = 0; i < k->n_pairs; i++) printf(", pair %d: %d", i, k->channels[i]);
-        printf(" (ToRGB after each pair)\n");
-    } else {
-    printf("fmm:          rank %d, upsampling %s, instance norm %s\n", cfg->rank,
-           cfg->upsampling == IG_UP_NEAREST ? "nearest" : "bilinear", cfg->instance_norm ? "on" : "off");
-    printf("levels:      ");
-    for (int l = 0; l < cfg->n_levels; l++) printf(" %d²", cfg->level_grid[l]);
-    printf("\n");
-    for (int i = 0; i < cfg->n_blocks; i++) {
-        const ig_block_config *b = &cfg->blocks[i];
-        printf("  %-5s grid %4d  channels %4d  extra convs %d", b->name, b->grid, b->channels, b->extra_convs);
-        if (b->has_embedding)
-            printf("  embedding %d ch (log %d%s, random %d, const %d)", b->emb.channels, b->emb.n_log,
-                   b->emb.diagonal ? " incl. diagonal" : "", b->emb.random, b->emb.constant);
-        printf("\n");
-    }
-    }
+    char arch[16384];
+    ig_config_describe(cfg, arch, sizeof arch);
+    fputs(arch, stdout);
     printf("parameters:   %s\n", params);
     printf("model GFLOP per %dx%d image: %.*f\n", cfg->resolution, cfg->resolution, mf < 1 ? 4 : 1, mf);
-    printf("executed GFLOP per image%s: %.*f\n", cfg->kind == IG_FAMILY_CIPS ? "" : " (coarse trick)", ef < 1 ? 4 : 1, ef);
+    printf("executed GFLOP per image: %.*f%s\n", ef < 1 ? 4 : 1, ef, ef < mf ? " (coarse trick)" : "");
     int rc = 0;
     if (json_path) {
         FILE *fp = fopen(json_path, "w");
