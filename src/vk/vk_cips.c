@@ -42,7 +42,6 @@
 #include "cips.h"
 #include "model.h"
 
-#define IG__CWG 64u               /* workgroup size of fc / lerp / cips_input / cips_rgb */
 #define IG__TILE 64u              /* cips_layer.comp: 64 outputs x 64 pixels per workgroup */
 #define IG__ACT_CAP (1ull << 30)  /* activation memory the pixel chunks aim for (both buffers) */
 #define IG__AX 8u                 /* uints per axis entry (cips_input.comp) */
@@ -71,23 +70,6 @@ struct ig__vk_cips {
 };
 
 /* ---- the model ------------------------------------------------------------------------------ */
-
-/* Config, tensor names and sizes, and a sample of every tensor's values (as vk_render.c). */
-static uint64_t ig__cips_fp(const ig_model *m) {
-    uint64_t h = ig__vk_fnv(1469598103934665603ull, "cips", 4);
-    const char *json = m->config_json ? m->config_json : "";
-    h = ig__vk_fnv(h, json, strlen(json));
-    h = ig__vk_fnv(h, &m->n_tensors, sizeof m->n_tensors);
-    for (int i = 0; i < m->n_tensors; i++) {
-        const ig_tensor *t = &m->tensors[i];
-        h = ig__vk_fnv(h, t->name, strlen(t->name));
-        h = ig__vk_fnv(h, &t->numel, sizeof t->numel);
-        int64_t step = t->numel / 32 + 1;
-        for (int64_t k = 0; k < t->numel; k += step) h = ig__vk_fnv(h, &t->data[k], sizeof(float));
-        if (t->numel) h = ig__vk_fnv(h, &t->data[t->numel - 1], sizeof(float));
-    }
-    return h;
-}
 
 static void ig__cips_free(ig_vk_context *ctx, ig__vk_cips *vc) {
     if (!vc) return;
@@ -253,7 +235,7 @@ static ig_result ig__cips_ensure(ig_vk_context *ctx, const ig_render_desc *desc,
         ctx->props.limits.maxComputeWorkGroupSize[1] < 16)
         return ig_error_set(err, IG_ERR_UNSUPPORTED, "%s: CIPS kernels need workgroups of 256 invocations",
                             ctx->info.name);
-    uint64_t fp = ig__cips_fp(m);
+    uint64_t fp = ig__vk_model_fp(ig__vk_fnv(1469598103934665603ull, "cips", 4), m);
     if (ctx->cips && ctx->cips->fp == fp && !ctx->model) return IG_OK;
     ig__vk_render_release(ctx); /* also frees ctx->cips */
     return ig__cips_upload(ctx, m, fp, err);
@@ -284,96 +266,13 @@ static ig_result ig__cips_loops(const ig_vk_context *ctx, const ig_config *c, co
                         what, worst, ctx->info.name);
 }
 
-/* ---- the dispatch list -------------------------------------------------------------------- */
-
-typedef struct ig__cd {
-    int shader;
-    uint32_t n_spec;
-    VkPipeline pipe;
-    uint32_t rec, rec_len, rec_base; /* its record in meta; rec_base: index inside its window */
-    uint32_t gx, gy, gz;
-    uint32_t used; /* bitmask of bindings */
-    ig__vk_window win[IG_VK_BINDINGS];
-} ig__cd;
-
-typedef struct ig__cb {
-    ig_vk_context *ctx;
-    ig__cd *d;
-    int n, cap;
-    uint32_t *meta;
-    uint32_t n_meta, cap_meta;
-    bool oom;
-    bool dry; /* first pass: counts records and dispatches, binds nothing */
-    const ig_vk_buf *meta_buf, *dummy;
-} ig__cb;
-
-static uint32_t ig__fbits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-static uint32_t ig__min32(uint64_t a, uint64_t b) { return (uint32_t)(a < b ? a : b); }
-static uint32_t ig__groups(uint64_t n, uint32_t wg) { return (uint32_t)((n + wg - 1) / wg); }
-
-/* A dispatch of `shader` with a zeroed record of `words`; returns the record (NULL when out of
- * memory). The record pointer is valid until the next ig__cd_new. */
-static uint32_t *ig__cd_new(ig__cb *b, int shader, uint32_t words, ig__cd **out) {
-    if (b->n == b->cap) {
-        int cap = b->cap ? 2 * b->cap : 64;
-        ig__cd *d = realloc(b->d, (size_t)cap * sizeof *d);
-        if (!d) {
-            b->oom = true;
-            return NULL;
-        }
-        b->d = d;
-        b->cap = cap;
-    }
-    if (b->n_meta + words > b->cap_meta) {
-        uint32_t cap = b->cap_meta ? 2 * b->cap_meta : 1024;
-        while (cap < b->n_meta + words) cap *= 2;
-        uint32_t *m = realloc(b->meta, (size_t)cap * 4);
-        if (!m) {
-            b->oom = true;
-            return NULL;
-        }
-        b->meta = m;
-        b->cap_meta = cap;
-    }
-    ig__cd *d = &b->d[b->n++];
-    memset(d, 0, sizeof *d);
-    d->shader = shader;
-    d->n_spec = shader == IG_SH_CIPS_WGEN || shader == IG_SH_CIPS_LAYER ? 0 : 1; /* fixed-size kernels */
-    d->gx = d->gy = d->gz = 1;
-    d->rec = b->n_meta;
-    d->rec_len = words;
-    b->n_meta += words;
-    memset(b->meta + d->rec, 0, (size_t)words * 4);
-    d->used = 1u;
-    if (!b->dry)
-        d->win[0] = ig__vk_window_of(b->ctx, b->meta_buf, (VkDeviceSize)d->rec * 4, (VkDeviceSize)words * 4, 4,
-                                     &d->rec_base);
-    *out = d;
-    return b->meta + d->rec;
-}
-
-/* Binds [byte_off, byte_off + len) of buf at `binding`; returns the element base (es bytes). */
-static uint32_t ig__cbind(ig__cb *b, ig__cd *d, uint32_t binding, const ig_vk_buf *buf, uint64_t byte_off,
-                          uint64_t len, uint32_t es) {
-    uint32_t base = 0;
-    d->used |= 1u << binding;
-    if (b->dry) return 0;
-    d->win[binding] = ig__vk_window_of(b->ctx, buf, byte_off, len, es, &base);
-    return base;
-}
-
-static void ig__cdummy(ig__cb *b, ig__cd *d, uint32_t binding) { ig__cbind(b, d, binding, b->dummy, 0, 16, 4); }
+/* ---- the dispatch list (planned here, recorded by vk_disp.c) ------------------------------ */
 
 /* The largest k <= kmax with (k - 1) stride + len <= cap (all in elements); at least 1. */
 static uint32_t ig__kfit(uint64_t cap, uint64_t stride, uint64_t len, uint64_t kmax) {
     if (stride == 0 || len > cap) return len > cap ? 1 : (uint32_t)kmax;
     uint64_t k = 1 + (cap - len) / stride;
-    return ig__min32(k < 1 ? 1 : k, kmax);
+    return ig__vk_min32(k < 1 ? 1 : k, kmax);
 }
 
 /* ---- one batch ----------------------------------------------------------------------------- */
@@ -393,7 +292,7 @@ typedef struct ig__cjob {
     ig_vk_buf meta, z, h[2], s, gw, act[2], rgb, axes, dummy;
 } ig__cjob;
 
-static void ig__cplan_mapping(ig__cb *b, ig__cjob *j) {
+static void ig__cplan_mapping(ig__vk_builder *b, ig__cjob *j) {
     const ig_config *c = &j->m->cfg;
     const ig__vk_cips *vc = j->vc;
     uint64_t R4 = j->ctx->range / 4;
@@ -407,34 +306,34 @@ static void ig__cplan_mapping(ig__cb *b, ig__cjob *j) {
     for (int l = 0; l < c->mapping_layers; l++) {
         const ig_vk_buf *y = &j->h[cur];
         bool last = l + 1 == c->mapping_layers;
-        uint32_t rows_max = ig__min32(R4 / in, out);
+        uint32_t rows_max = ig__vk_min32(R4 / in, out);
         for (uint32_t o0 = 0; o0 < out; o0 += rows_max) {
-            uint32_t rows = ig__min32(out - o0, rows_max);
-            uint32_t kg = ig__min32(ig__kfit(R4, in, in, N), ig__kfit(R4, out, rows, kmax));
+            uint32_t rows = ig__vk_min32(out - o0, rows_max);
+            uint32_t kg = ig__vk_min32(ig__kfit(R4, in, in, N), ig__kfit(R4, out, rows, kmax));
             for (uint32_t n0 = 0; n0 < N; n0 += kg) {
-                uint32_t k = ig__min32(N - n0, kg);
-                ig__cd *d;
-                uint32_t *m = ig__cd_new(b, IG_SH_FC, 16, &d);
+                uint32_t k = ig__vk_min32(N - n0, kg);
+                ig__vk_disp *d;
+                uint32_t *m = ig__vk_disp_new(b, IG_SH_FC, 16, &d);
                 if (!m) return;
                 m[0] = in;
                 m[1] = rows;
                 m[2] = k;
                 m[3] = (l == 0 ? 1u : 0u) | 2u | (last && j->trunc ? 4u : 0u);
-                m[4] = ig__fbits((float)(lr / sqrt((double)in)));
-                m[5] = ig__fbits((float)lr);
-                m[6] = ig__fbits((float)j->desc->psi);
-                m[7] = ig__cbind(b, d, 1, &vc->map, ((uint64_t)vc->map_w[l] + (uint64_t)o0 * in) * 4,
-                                 (uint64_t)rows * in * 4, 4);
-                m[8] = ig__cbind(b, d, 4, &vc->map, ((uint64_t)vc->map_b[l] + o0) * 4, (uint64_t)rows * 4, 4);
-                m[9] = ig__cbind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
+                m[4] = ig__vk_fbits((float)(lr / sqrt((double)in)));
+                m[5] = ig__vk_fbits((float)lr);
+                m[6] = ig__vk_fbits((float)j->desc->psi);
+                m[7] = ig__vk_bind(b, d, 1, &vc->map, ((uint64_t)vc->map_w[l] + (uint64_t)o0 * in) * 4,
+                                   (uint64_t)rows * in * 4, 4);
+                m[8] = ig__vk_bind(b, d, 4, &vc->map, ((uint64_t)vc->map_b[l] + o0) * 4, (uint64_t)rows * 4, 4);
+                m[9] = ig__vk_bind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
                 m[10] = in;
-                m[11] = ig__cbind(b, d, 3, y, ((uint64_t)n0 * out + o0) * 4, ((uint64_t)(k - 1) * out + rows) * 4, 4);
+                m[11] = ig__vk_bind(b, d, 3, y, ((uint64_t)n0 * out + o0) * 4, ((uint64_t)(k - 1) * out + rows) * 4, 4);
                 m[12] = out;
                 if (last && j->trunc)
-                    m[13] = ig__cbind(b, d, 5, &vc->map, ((uint64_t)vc->avg + o0) * 4, (uint64_t)rows * 4, 4);
+                    m[13] = ig__vk_bind(b, d, 5, &vc->map, ((uint64_t)vc->avg + o0) * 4, (uint64_t)rows * 4, 4);
                 else
-                    ig__cdummy(b, d, 5);
-                d->gx = ig__groups(rows, IG__CWG);
+                    ig__vk_bind_dummy(b, d, 5);
+                d->gx = ig__vk_groups(rows, IG_VK_WG);
                 d->gy = k;
             }
         }
@@ -447,66 +346,66 @@ static void ig__cplan_mapping(ig__cb *b, ig__cjob *j) {
 
 /* a[n] = lerp(a[n], b[n], t[n]) for the batch: vectors of `len` floats `stride` apart, the B
  * endpoints b after the B vectors a (element offset b0). */
-static void ig__cplan_lerp(ig__cb *b, const ig__cjob *j, const ig_vk_buf *buf, uint64_t b0, uint32_t len,
+static void ig__cplan_lerp(ig__vk_builder *b, const ig__cjob *j, const ig_vk_buf *buf, uint64_t b0, uint32_t len,
                            uint32_t stride) {
     uint64_t R4 = j->ctx->range / 4;
-    uint32_t chunk = ig__min32(R4, len), B = (uint32_t)j->B;
+    uint32_t chunk = ig__vk_min32(R4, len), B = (uint32_t)j->B;
     uint32_t kg = chunk < len ? 1 : ig__kfit(R4, stride, len, B);
-    kg = ig__min32(kg, j->ctx->props.limits.maxComputeWorkGroupCount[1]);
+    kg = ig__vk_min32(kg, j->ctx->props.limits.maxComputeWorkGroupCount[1]);
     for (uint32_t i0 = 0; i0 < len; i0 += chunk) {
-        uint32_t n_el = ig__min32(len - i0, chunk);
+        uint32_t n_el = ig__vk_min32(len - i0, chunk);
         for (uint32_t n0 = 0; n0 < B; n0 += kg) {
-            uint32_t k = ig__min32(B - n0, kg);
-            ig__cd *d;
-            uint32_t *m = ig__cd_new(b, IG_SH_LERP, 5 + k, &d);
+            uint32_t k = ig__vk_min32(B - n0, kg);
+            ig__vk_disp *d;
+            uint32_t *m = ig__vk_disp_new(b, IG_SH_LERP, 5 + k, &d);
             if (!m) return;
             uint64_t span = ((uint64_t)(k - 1) * stride + n_el) * 4;
             m[0] = n_el;
             m[1] = k;
-            m[2] = ig__cbind(b, d, 1, buf, ((uint64_t)n0 * stride + i0) * 4, span, 4);
+            m[2] = ig__vk_bind(b, d, 1, buf, ((uint64_t)n0 * stride + i0) * 4, span, 4);
             m[3] = stride;
-            m[4] = ig__cbind(b, d, 2, buf, (b0 + (uint64_t)n0 * stride + i0) * 4, span, 4);
-            for (uint32_t q = 0; q < k; q++) m[5 + q] = ig__fbits((float)j->desc->t[j->n_first + (int)(n0 + q)]);
-            d->gx = ig__groups(n_el, IG__CWG);
+            m[4] = ig__vk_bind(b, d, 2, buf, (b0 + (uint64_t)n0 * stride + i0) * 4, span, 4);
+            for (uint32_t q = 0; q < k; q++) m[5 + q] = ig__vk_fbits((float)j->desc->t[j->n_first + (int)(n0 + q)]);
+            d->gx = ig__vk_groups(n_el, IG_VK_WG);
             d->gy = k;
         }
     }
 }
 
-static void ig__cplan_styles(ig__cb *b, const ig__cjob *j) {
+static void ig__cplan_styles(ig__vk_builder *b, const ig__cjob *j) {
     const ig__vk_cips *vc = j->vc;
     uint64_t R4 = j->ctx->range / 4;
     uint32_t in = (uint32_t)j->m->cfg.w_dim, ss = vc->s_stride, N = (uint32_t)(j->B * j->mw);
-    uint32_t rows_max = ig__min32(R4 / in, ss);
+    uint32_t rows_max = ig__vk_min32(R4 / in, ss);
     uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[1];
     for (uint32_t o0 = 0; o0 < ss; o0 += rows_max) {
-        uint32_t rows = ig__min32(ss - o0, rows_max);
-        uint32_t kg = ig__min32(ig__kfit(R4, in, in, N), ig__kfit(R4, ss, rows, kmax));
+        uint32_t rows = ig__vk_min32(ss - o0, rows_max);
+        uint32_t kg = ig__vk_min32(ig__kfit(R4, in, in, N), ig__kfit(R4, ss, rows, kmax));
         for (uint32_t n0 = 0; n0 < N; n0 += kg) {
-            uint32_t k = ig__min32(N - n0, kg);
-            ig__cd *d;
-            uint32_t *m = ig__cd_new(b, IG_SH_FC, 16, &d);
+            uint32_t k = ig__vk_min32(N - n0, kg);
+            ig__vk_disp *d;
+            uint32_t *m = ig__vk_disp_new(b, IG_SH_FC, 16, &d);
             if (!m) return;
             m[0] = in;
             m[1] = rows;
             m[2] = k;
             m[3] = 0;
-            m[4] = ig__fbits((float)(1.0 / sqrt((double)in)));
-            m[5] = ig__fbits(1.0f);
-            m[7] = ig__cbind(b, d, 1, &vc->mod, (uint64_t)o0 * in * 4, (uint64_t)rows * in * 4, 4);
-            m[8] = ig__cbind(b, d, 4, &vc->mod, ((uint64_t)ss * in + o0) * 4, (uint64_t)rows * 4, 4);
-            m[9] = ig__cbind(b, d, 2, &j->h[j->w_buf], (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
+            m[4] = ig__vk_fbits((float)(1.0 / sqrt((double)in)));
+            m[5] = ig__vk_fbits(1.0f);
+            m[7] = ig__vk_bind(b, d, 1, &vc->mod, (uint64_t)o0 * in * 4, (uint64_t)rows * in * 4, 4);
+            m[8] = ig__vk_bind(b, d, 4, &vc->mod, ((uint64_t)ss * in + o0) * 4, (uint64_t)rows * 4, 4);
+            m[9] = ig__vk_bind(b, d, 2, &j->h[j->w_buf], (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
             m[10] = in;
-            m[11] = ig__cbind(b, d, 3, &j->s, ((uint64_t)n0 * ss + o0) * 4, ((uint64_t)(k - 1) * ss + rows) * 4, 4);
+            m[11] = ig__vk_bind(b, d, 3, &j->s, ((uint64_t)n0 * ss + o0) * 4, ((uint64_t)(k - 1) * ss + rows) * 4, 4);
             m[12] = ss;
-            ig__cdummy(b, d, 5);
-            d->gx = ig__groups(rows, IG__CWG);
+            ig__vk_bind_dummy(b, d, 5);
+            d->gx = ig__vk_groups(rows, IG_VK_WG);
             d->gy = k;
         }
     }
 }
 
-static void ig__cplan_wgen(ig__cb *b, const ig__cjob *j) {
+static void ig__cplan_wgen(ig__vk_builder *b, const ig__cjob *j) {
     const ig__vk_cips *vc = j->vc;
     uint64_t R4 = j->ctx->range / 4, ss = vc->s_stride, gs = vc->g_stride;
     uint32_t N = (uint32_t)(j->B * j->mw);
@@ -515,27 +414,28 @@ static void ig__cplan_wgen(ig__cb *b, const ig__cjob *j) {
         bool rgb = q >= vc->n_convs;
         const ig__cips_op *op = rgb ? &vc->rgb[q - vc->n_convs] : &vc->conv[q];
         uint32_t ci = op->c_in, co = op->c_out;
-        uint32_t rows_max = ig__min32(R4 / ci, co);
+        uint32_t rows_max = ig__vk_min32(R4 / ci, co);
         for (uint32_t o0 = 0; o0 < co; o0 += rows_max) {
-            uint32_t rows = ig__min32(co - o0, rows_max);
-            uint32_t kg = ig__min32(ig__kfit(R4, ss, ci, N), ig__kfit(R4, gs, (uint64_t)rows * ci, kmax));
+            uint32_t rows = ig__vk_min32(co - o0, rows_max);
+            uint32_t kg = ig__vk_min32(ig__kfit(R4, ss, ci, N), ig__kfit(R4, gs, (uint64_t)rows * ci, kmax));
             for (uint32_t n0 = 0; n0 < N; n0 += kg) {
-                uint32_t k = ig__min32(N - n0, kg);
-                ig__cd *d;
-                uint32_t *m = ig__cd_new(b, IG_SH_CIPS_WGEN, 10, &d);
+                uint32_t k = ig__vk_min32(N - n0, kg);
+                ig__vk_disp *d;
+                uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_WGEN, 10, &d);
                 if (!m) return;
+                d->n_spec = 0; /* fixed-size kernel */
                 m[0] = ci;
                 m[1] = rows;
                 m[2] = k;
                 m[3] = rgb ? 0u : 1u;
-                m[4] = ig__fbits((float)(1.0 / sqrt((double)ci))); /* as ig_cips_weight */
-                m[5] = ig__cbind(b, d, 1, &vc->params, ((uint64_t)op->w_off + (uint64_t)o0 * ci) * 4,
-                                 (uint64_t)rows * ci * 4, 4);
-                m[6] = ig__cbind(b, d, 2, &j->s, ((uint64_t)n0 * ss + op->s_off) * 4, ((uint64_t)(k - 1) * ss + ci) * 4,
-                                 4);
+                m[4] = ig__vk_fbits((float)(1.0 / sqrt((double)ci))); /* as ig_cips_weight */
+                m[5] = ig__vk_bind(b, d, 1, &vc->params, ((uint64_t)op->w_off + (uint64_t)o0 * ci) * 4,
+                                   (uint64_t)rows * ci * 4, 4);
+                m[6] = ig__vk_bind(b, d, 2, &j->s, ((uint64_t)n0 * ss + op->s_off) * 4,
+                                   ((uint64_t)(k - 1) * ss + ci) * 4, 4);
                 m[7] = (uint32_t)ss;
-                m[8] = ig__cbind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off + (uint64_t)o0 * ci) * 4,
-                                 ((uint64_t)(k - 1) * gs + (uint64_t)rows * ci) * 4, 4);
+                m[8] = ig__vk_bind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off + (uint64_t)o0 * ci) * 4,
+                                   ((uint64_t)(k - 1) * gs + (uint64_t)rows * ci) * 4, 4);
                 m[9] = (uint32_t)gs;
                 d->gx = rows;
                 d->gy = k;
@@ -546,17 +446,17 @@ static void ig__cplan_wgen(ig__cb *b, const ig__cjob *j) {
 
 /* The first layer's input of the pixels [q0, q0 + np): Fourier features, then the embedding in
  * channel chunks whose window fits the storage range. */
-static void ig__cplan_input(ig__cb *b, const ig__cjob *j, uint32_t q0, uint32_t np) {
+static void ig__cplan_input(ig__vk_builder *b, const ig__cjob *j, uint32_t q0, uint32_t np) {
     const ig__vk_cips *vc = j->vc;
     uint64_t P = j->P, hd = vc->hidden, S = vc->size, R4 = j->ctx->range / 4;
     uint64_t ax_bytes = ((uint64_t)j->W + j->H) * IG__AX * 4;
-    uint32_t ne_max = ig__min32(R4 / (S * S), j->ctx->props.limits.maxComputeWorkGroupCount[1]);
+    uint32_t ne_max = ig__vk_min32(R4 / (S * S), j->ctx->props.limits.maxComputeWorkGroupCount[1]);
     for (int part = 0; part < 2; part++) {
         uint32_t step = part == 0 ? (uint32_t)hd : ne_max;
         for (uint32_t e0 = 0; e0 < hd; e0 += step) {
-            uint32_t ne = ig__min32(hd - e0, step);
-            ig__cd *d;
-            uint32_t *m = ig__cd_new(b, IG_SH_CIPS_INPUT, 14, &d);
+            uint32_t ne = ig__vk_min32(hd - e0, step);
+            ig__vk_disp *d;
+            uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_INPUT, 14, &d);
             if (!m) return;
             m[0] = (uint32_t)P;
             m[1] = q0;
@@ -564,106 +464,107 @@ static void ig__cplan_input(ig__cb *b, const ig__cjob *j, uint32_t q0, uint32_t 
             m[3] = j->W;
             m[4] = (uint32_t)part;
             m[5] = ne;
-            m[6] = ig__cbind(b, d, 1, &j->act[0], ((uint64_t)part * hd + e0) * P * 4, (uint64_t)ne * P * 4, 4);
-            m[7] = ig__cbind(b, d, 2, &j->axes, 0, ax_bytes, 4);
+            m[6] = ig__vk_bind(b, d, 1, &j->act[0], ((uint64_t)part * hd + e0) * P * 4, (uint64_t)ne * P * 4, 4);
+            m[7] = ig__vk_bind(b, d, 2, &j->axes, 0, ax_bytes, 4);
             m[8] = m[7] + j->W * IG__AX;
             if (part == 0) {
-                uint32_t base = ig__cbind(b, d, 3, &vc->params, (uint64_t)vc->lff_w * 4, 3 * hd * 4, 4);
+                uint32_t base = ig__vk_bind(b, d, 3, &vc->params, (uint64_t)vc->lff_w * 4, 3 * hd * 4, 4);
                 m[9] = base;
                 m[10] = base + (vc->lff_b - vc->lff_w);
-                ig__cdummy(b, d, 4);
+                ig__vk_bind_dummy(b, d, 4);
             } else {
-                ig__cdummy(b, d, 3);
-                m[11] = ig__cbind(b, d, 4, &vc->emb, (uint64_t)e0 * S * S * 4, (uint64_t)ne * S * S * 4, 4);
+                ig__vk_bind_dummy(b, d, 3);
+                m[11] = ig__vk_bind(b, d, 4, &vc->emb, (uint64_t)e0 * S * S * 4, (uint64_t)ne * S * S * 4, 4);
             }
             m[12] = (uint32_t)S;
             m[13] = e0;
-            d->gx = (uint32_t)(P / IG__CWG);
+            d->gx = (uint32_t)(P / IG_VK_WG);
             d->gy = ne;
         }
     }
 }
 
 /* conv t (input in act[cur], output to act[1 - cur]) for the pixels [q0, q0 + np). */
-static void ig__cplan_layer(ig__cb *b, const ig__cjob *j, int t, int cur, uint32_t q0, uint32_t np) {
+static void ig__cplan_layer(ig__vk_builder *b, const ig__cjob *j, int t, int cur, uint32_t q0, uint32_t np) {
     const ig__vk_cips *vc = j->vc;
     const ig__cips_op *op = &vc->conv[t];
     uint64_t R4 = j->ctx->range / 4, P = j->P, CP = (uint64_t)vc->cmax * P, gs = vc->g_stride;
     uint64_t ci = op->c_in, co = op->c_out, B = (uint64_t)j->B;
     uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[2];
-    uint32_t kg = ig__min32(ig__kfit(R4, CP, co * P, B), ig__kfit(R4, gs, co * ci, kmax));
-    if (t > 0) kg = ig__min32(kg, ig__kfit(R4, CP, ci * P, B));
+    uint32_t kg = ig__vk_min32(ig__kfit(R4, CP, co * P, B), ig__kfit(R4, gs, co * ci, kmax));
+    if (t > 0) kg = ig__vk_min32(kg, ig__kfit(R4, CP, ci * P, B));
     uint64_t ximg = t == 0 ? 0 : CP; /* conv1: every image reads the one input */
     uint64_t ax_bytes = ((uint64_t)j->W + j->H) * IG__AX * 4;
     const ig_cips_layer *L = &j->m->cips.conv[t];
     const uint32_t *seeds = j->desc->noise_seed;
     for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
-        uint32_t k = ig__min32(B - n0, kg);
-        ig__cd *d;
-        uint32_t *m = ig__cd_new(b, IG_SH_CIPS_LAYER, IG__LAYER_REC + k, &d);
+        uint32_t k = ig__vk_min32(B - n0, kg);
+        ig__vk_disp *d;
+        uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_LAYER, IG__LAYER_REC + k, &d);
         if (!m) return;
+        d->n_spec = 0; /* fixed-size kernel */
         m[0] = (uint32_t)ci;
         m[1] = (uint32_t)co;
         m[2] = (uint32_t)(P / 4);
-        m[3] = ig__cbind(b, d, 1, &j->act[cur], (uint64_t)n0 * ximg * 4, ((uint64_t)(k - 1) * ximg + ci * P) * 4, 16);
+        m[3] = ig__vk_bind(b, d, 1, &j->act[cur], (uint64_t)n0 * ximg * 4, ((uint64_t)(k - 1) * ximg + ci * P) * 4, 16);
         m[4] = (uint32_t)(ximg / 4);
-        m[5] = ig__cbind(b, d, 2, &j->act[1 - cur], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + co * P) * 4, 16);
+        m[5] = ig__vk_bind(b, d, 2, &j->act[1 - cur], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + co * P) * 4, 16);
         m[6] = (uint32_t)(CP / 4);
-        m[7] = ig__cbind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4, ((uint64_t)(k - 1) * gs + co * ci) * 4,
-                         4);
+        m[7] = ig__vk_bind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4, ((uint64_t)(k - 1) * gs + co * ci) * 4,
+                           4);
         m[8] = (uint32_t)gs;
-        m[9] = ig__cbind(b, d, 4, &vc->params, (uint64_t)op->b_off * 4, co * 4, 4);
+        m[9] = ig__vk_bind(b, d, 4, &vc->params, (uint64_t)op->b_off * 4, co * 4, 4);
         m[10] = j->noise ? 1u : 0u;
-        m[11] = ig__fbits(L->noise_w ? L->noise_w->data[0] : 0.0f);
+        m[11] = ig__vk_fbits(L->noise_w ? L->noise_w->data[0] : 0.0f);
         m[12] = (uint32_t)t;
         m[13] = q0;
         m[14] = j->W;
-        m[15] = ig__cbind(b, d, 5, &j->axes, 0, ax_bytes, 4);
+        m[15] = ig__vk_bind(b, d, 5, &j->axes, 0, ax_bytes, 4);
         m[16] = np;
         m[17] = m[15] + j->W * IG__AX;
         for (uint32_t q = 0; q < k; q++) m[IG__LAYER_REC + q] = seeds ? seeds[j->n_first + (int)(n0 + q)] : 0u;
         d->gx = (uint32_t)(P / IG__TILE);
-        d->gy = ig__groups(co, IG__TILE);
+        d->gy = ig__vk_groups(co, IG__TILE);
         d->gz = k;
     }
 }
 
 /* ToRGB i reading act[cur] for the pixels [q0, q0 + np). */
-static void ig__cplan_rgb(ig__cb *b, const ig__cjob *j, int i, int cur, uint32_t q0, uint32_t np) {
+static void ig__cplan_rgb(ig__vk_builder *b, const ig__cjob *j, int i, int cur, uint32_t q0, uint32_t np) {
     const ig__vk_cips *vc = j->vc;
     const ig__cips_op *op = &vc->rgb[i];
     uint64_t R4 = j->ctx->range / 4, P = j->P, CP = (uint64_t)vc->cmax * P, gs = vc->g_stride;
     uint64_t ci = op->c_in, B = (uint64_t)j->B, img = 3ull * j->px;
     uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[1];
-    uint32_t kg = ig__min32(ig__kfit(R4, CP, ci * P, B), ig__kfit(R4, gs, 3 * ci, kmax));
-    kg = ig__min32(kg, ig__kfit(R4, img, np, B));
+    uint32_t kg = ig__vk_min32(ig__kfit(R4, CP, ci * P, B), ig__kfit(R4, gs, 3 * ci, kmax));
+    kg = ig__vk_min32(kg, ig__kfit(R4, img, np, B));
     for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
-        uint32_t k = ig__min32(B - n0, kg);
-        ig__cd *d;
-        uint32_t *m = ig__cd_new(b, IG_SH_CIPS_RGB, 14, &d);
+        uint32_t k = ig__vk_min32(B - n0, kg);
+        ig__vk_disp *d;
+        uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_RGB, 14, &d);
         if (!m) return;
         m[0] = (uint32_t)ci;
         m[1] = (uint32_t)P;
         m[2] = np;
-        m[3] = ig__cbind(b, d, 1, &j->act[cur], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + ci * P) * 4, 4);
+        m[3] = ig__vk_bind(b, d, 1, &j->act[cur], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + ci * P) * 4, 4);
         m[4] = (uint32_t)CP;
-        m[5] = ig__cbind(b, d, 2, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4, ((uint64_t)(k - 1) * gs + 3 * ci) * 4,
-                         4);
+        m[5] = ig__vk_bind(b, d, 2, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4, ((uint64_t)(k - 1) * gs + 3 * ci) * 4,
+                           4);
         m[6] = (uint32_t)gs;
-        m[7] = ig__cbind(b, d, 3, &vc->params, (uint64_t)op->b_off * 4, 3 * 4, 4);
+        m[7] = ig__vk_bind(b, d, 3, &vc->params, (uint64_t)op->b_off * 4, 3 * 4, 4);
         m[8] = i == 0 ? 1u : 0u;
         m[9] = k;
         for (uint32_t o = 0; o < 3; o++)
-            m[10 + o] = ig__cbind(b, d, 4 + o, &j->rgb, (((uint64_t)n0 * 3 + o) * j->px + q0) * 4,
-                                  ((uint64_t)(k - 1) * img + np) * 4, 4);
+            m[10 + o] = ig__vk_bind(b, d, 4 + o, &j->rgb, (((uint64_t)n0 * 3 + o) * j->px + q0) * 4,
+                                    ((uint64_t)(k - 1) * img + np) * 4, 4);
         m[13] = (uint32_t)img;
-        d->gx = ig__groups(np, IG__CWG);
+        d->gx = ig__vk_groups(np, IG_VK_WG);
         d->gy = k;
     }
 }
 
 /* Every dispatch of one batch, in order. */
-static void ig__cplan_all(ig__cb *b, ig__cjob *j) {
+static void ig__cplan_all(ig__vk_builder *b, ig__cjob *j) {
     const ig__vk_cips *vc = j->vc;
     const ig_config *c = &j->m->cfg;
     ig__cplan_mapping(b, j);
@@ -674,7 +575,7 @@ static void ig__cplan_all(ig__cb *b, ig__cjob *j) {
     if (j->space == IG_SPACE_PARAMS) /* every per-image weight = lerp(a, b, t) */
         ig__cplan_lerp(b, j, &j->gw, (uint64_t)j->B * vc->g_stride, vc->g_stride, vc->g_stride);
     for (uint32_t q0 = 0; q0 < j->px; q0 += j->P) {
-        uint32_t np = ig__min32(j->px - q0, j->P);
+        uint32_t np = ig__vk_min32(j->px - q0, j->P);
         ig__cplan_input(b, j, q0, np);
         int cur = 0;
         for (int t = 0; t < vc->n_convs; t++) {
@@ -727,30 +628,24 @@ static uint64_t ig__cjob_total(ig__cjob *j, uint64_t meta_bytes) {
 
 /* Dry run of the dispatch list: its record words. */
 static ig_result ig__cjob_meta(ig__cjob *j, uint64_t *meta_bytes, ig_error *err) {
-    ig__cb b = {.ctx = j->ctx, .dry = true};
+    ig__vk_builder b = {.ctx = j->ctx, .dry = true};
     ig__cplan_all(&b, j);
-    free(b.d);
-    free(b.meta);
-    if (b.oom) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "dispatch list");
+    ig_result res = ig__vk_builder_status(&b, err);
     *meta_bytes = (uint64_t)b.n_meta * 4;
-    return IG_OK;
+    ig__vk_builder_free(&b);
+    return res;
 }
 
 static ig_result ig__cjob_alloc(ig__cjob *j, uint64_t meta_bytes, ig_error *err) {
     ig_vk_context *ctx = j->ctx;
     uint64_t total = ig__cjob_total(j, meta_bytes);
-    if (!ctx->work.head || ctx->work.head->next || ctx->work.head->size < total) {
-        ig__vk_arena_free(ctx, &ctx->work);
-        ig_result res = ig__vk_arena_reserve(ctx, &ctx->work, total, err);
-        if (res != IG_OK) return res;
-    }
-    ctx->work.head->used = 0;
-    ctx->work_size = total;
+    ig_result res = ig__vk_work_reserve(ctx, total, err);
+    if (res != IG_OK) return res;
     ig_vk_buf *bufs[IG__NBUF];
     uint64_t bytes[IG__NBUF];
     ig__cjob_list(j, meta_bytes, bufs, bytes);
     for (int i = 0; i < IG__NBUF; i++) {
-        ig_result res = ig__vk_arena_alloc(ctx, &ctx->work, bytes[i], bufs[i], err);
+        res = ig__vk_arena_alloc(ctx, &ctx->work, bytes[i], bufs[i], err);
         if (res != IG_OK) return res;
     }
     return IG_OK;
@@ -808,197 +703,48 @@ static ig_result ig__cjob_inputs(ig__cjob *j, const ig_cips_axes *axes, ig_vk_up
     uint32_t *a = p;
     memset(a, 0, ((size_t)j->W + j->H) * IG__AX * 4);
     for (uint32_t k = 0; k < j->W; k++, a += IG__AX) {
-        a[0] = ig__fbits(axes->x[k]);
+        a[0] = ig__vk_fbits(axes->x[k]);
         a[1] = (uint32_t)axes->u0[k];
         a[2] = (uint32_t)axes->u1[k];
-        a[3] = ig__fbits(axes->uw[k]);
+        a[3] = ig__vk_fbits(axes->uw[k]);
         a[4] = axes->col[k];
     }
     for (uint32_t k = 0; k < j->H; k++, a += IG__AX) {
-        a[0] = ig__fbits(axes->y[k]);
+        a[0] = ig__vk_fbits(axes->y[k]);
         a[1] = (uint32_t)axes->v0[k];
         a[2] = (uint32_t)axes->v1[k];
-        a[3] = ig__fbits(axes->vw[k]);
+        a[3] = ig__vk_fbits(axes->vw[k]);
         a[4] = axes->row[k];
     }
     return IG_OK;
 }
 
-static void ig__crecord(ig_vk_context *ctx, const ig__cb *b, const VkDescriptorSet *sets) {
-    VkPipeline bound = VK_NULL_HANDLE;
-    for (int i = 0; i < b->n; i++) {
-        const ig__cd *d = &b->d[i];
-        if (i > 0) {
-            /* every dispatch reads what earlier ones wrote, and may overwrite what they read */
-            VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                                  .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                                  .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
-            ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
-        }
-        if (d->pipe != bound) {
-            ctx->vk.vkCmdBindPipeline(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipe);
-            bound = d->pipe;
-        }
-        ctx->vk.vkCmdBindDescriptorSets(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->pipe_layout, 0, 1, &sets[i],
-                                        0, NULL);
-        uint32_t pc[4] = {d->rec_base, 0, 0, 0};
-        ctx->vk.vkCmdPushConstants(ctx->cmd, ctx->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof pc, pc);
-        ctx->vk.vkCmdDispatch(ctx->cmd, d->gx, d->gy, d->gz);
-    }
-}
-
 /* One batch: inputs, the dispatch list, one submission, readback into out. */
 static ig_result ig__cjob_run(ig__cjob *j, const ig_cips_axes *axes, float *out, ig_error *err) {
     ig_vk_context *ctx = j->ctx;
-    ig_result res = IG_OK;
-    ig__cb b = {.ctx = ctx};
+    ig__vk_builder b = {.ctx = ctx, .meta_buf = &j->meta, .dummy = &j->dummy};
     ig_vk_uploads ups = {0};
-    VkDescriptorPool pool = VK_NULL_HANDLE;
-    VkDescriptorSet *sets = NULL;
-    VkDescriptorSetLayout *layouts = NULL;
-    VkWriteDescriptorSet *writes = NULL;
-    VkDescriptorBufferInfo *infos = NULL;
 
     uint64_t meta_bytes = 0;
-    res = ig__cjob_meta(j, &meta_bytes, err);
+    ig_result res = ig__cjob_meta(j, &meta_bytes, err);
     if (res == IG_OK) res = ig__cjob_alloc(j, meta_bytes, err);
     if (res != IG_OK) goto fail;
-    b.meta_buf = &j->meta;
-    b.dummy = &j->dummy;
     ctx->stats.max_binding_bytes = 0;
     ig__cplan_all(&b, j);
-    if (b.oom) {
-        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "dispatch list");
-        goto fail;
-    }
-    IG_VK_ASSERT((uint64_t)b.n_meta * 4 == meta_bytes);
-    static const uint32_t wg[1] = {IG__CWG};
-    for (int i = 0; i < b.n; i++) {
-        res = ig__vk_pipeline_get(ctx, b.d[i].shader, wg, (int)b.d[i].n_spec, &b.d[i].pipe, err);
-        if (res != IG_OK) goto fail;
-    }
-
-    /* descriptor sets: one per dispatch */
-    uint32_t nd = (uint32_t)b.n;
-    VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = nd * IG_VK_BINDINGS};
-    VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                                      .maxSets = nd,
-                                      .poolSizeCount = 1,
-                                      .pPoolSizes = &ps};
-    IG_VK_ALLOC(ctx, ctx->vk.vkCreateDescriptorPool(ctx->device, &pci, NULL, &pool));
-    sets = calloc(nd, sizeof *sets);
-    layouts = calloc(nd, sizeof *layouts);
-    writes = calloc((size_t)nd * IG_VK_BINDINGS, sizeof *writes);
-    infos = calloc((size_t)nd * IG_VK_BINDINGS, sizeof *infos);
-    if (!sets || !layouts || !writes || !infos) {
-        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "descriptor sets");
-        goto fail;
-    }
-    for (uint32_t i = 0; i < nd; i++) layouts[i] = ctx->set_layout;
-    VkDescriptorSetAllocateInfo dsai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-                                        .descriptorPool = pool,
-                                        .descriptorSetCount = nd,
-                                        .pSetLayouts = layouts};
-    IG_VK_ALLOC(ctx, ctx->vk.vkAllocateDescriptorSets(ctx->device, &dsai, sets));
-    uint32_t nw = 0;
-    for (uint32_t i = 0; i < nd; i++) {
-        const ig__cd *d = &b.d[i];
-        for (uint32_t k = 0; k < IG_VK_BINDINGS; k++) {
-            if (!(d->used & (1u << k))) continue;
-            infos[nw] = (VkDescriptorBufferInfo){d->win[k].buf, d->win[k].off, d->win[k].range};
-            writes[nw] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                                                .dstSet = sets[i],
-                                                .dstBinding = k,
-                                                .descriptorCount = 1,
-                                                .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                                .pBufferInfo = &infos[nw]};
-            nw++;
-        }
-    }
-    ctx->vk.vkUpdateDescriptorSets(ctx->device, nw, writes, 0, NULL);
-    if (ig__env_flag("INRGAN_VK_TRACE")) { /* the dispatch list, for debugging */
-        for (uint32_t i = 0; i < nd; i++) {
-            const ig__cd *d = &b.d[i];
-            fprintf(stderr, "inrgan vk: cips dispatch %u %s groups %ux%ux%u rec %u:", i, ig__vk_shader(d->shader)->name,
-                    d->gx, d->gy, d->gz, d->rec_base);
-            for (uint32_t k = 0; k < IG_VK_BINDINGS; k++)
-                if (d->used & (1u << k))
-                    fprintf(stderr, " %u:[%" PRIu64 "+%" PRIu64 "]", k, (uint64_t)d->win[k].off,
-                            (uint64_t)d->win[k].range);
-            fputc('\n', stderr);
-        }
-    }
+    res = ig__vk_disp_sets(&b, meta_bytes, "cips ", err);
 
     /* inputs and records */
-    res = ig__cjob_inputs(j, axes, &ups, err);
-    if (res != IG_OK) goto fail;
-    void *p;
-    res = ig__vk_upload_ptr(ctx, &ups, &j->meta, 0, meta_bytes, &p, err);
-    if (res != IG_OK) goto fail;
-    memcpy(p, b.meta, meta_bytes);
+    if (res == IG_OK) res = ig__cjob_inputs(j, axes, &ups, err);
+    if (res == IG_OK) res = ig__vk_disp_upload_meta(&b, &ups, err);
     uint64_t rgb_bytes = 12ull * j->px * (uint64_t)j->B;
-    ig_vk_buf readback = {0};
-    if (!j->rgb.map) {
-        res = ig__vk_arena_alloc(ctx, &ctx->stage, rgb_bytes, &readback, err);
-        if (res != IG_OK) goto fail;
-    }
-
-    res = ig__vk_begin(ctx, err);
-    if (res != IG_OK) goto fail;
-    ig__vk_record_uploads(ctx, &ups);
-    if (ctx->ts_pool) { /* device time of the recorded work */
-        ctx->vk.vkCmdResetQueryPool(ctx->cmd, ctx->ts_pool, 0, 2);
-        ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, ctx->ts_pool, 0);
-    }
-    ig__crecord(ctx, &b, sets);
-    if (ctx->ts_pool) ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ctx->ts_pool, 1);
-    if (readback.buf) {
-        VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT};
-        /* the rgb planes before the copy to the host-visible buffer */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
-                                     1, &mb, 0, NULL, 0, NULL);
-        VkBufferCopy cp = {.srcOffset = j->rgb.off, .dstOffset = readback.off, .size = rgb_bytes};
-        ctx->vk.vkCmdCopyBuffer(ctx->cmd, j->rgb.buf, readback.buf, 1, &cp);
-        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-        /* the copy before the host reads the mapped memory */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb,
-                                     0, NULL, 0, NULL);
-    } else {
-        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-        /* the shaders' writes before the host reads the mapped memory */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
-                                     &hb, 0, NULL, 0, NULL);
-    }
-    ctx->stats.dispatches += nd;
-    res = ig__vk_end_submit(ctx, err);
-    if (res != IG_OK) goto fail;
-    if (ctx->ts_pool) {
-        uint64_t ts[2];
-        if (ctx->vk.vkGetQueryPoolResults(ctx->device, ctx->ts_pool, 0, 2, sizeof ts, ts, sizeof ts[0],
-                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
-            uint64_t mask = ctx->ts_valid_bits >= 64 ? ~0ull : (1ull << ctx->ts_valid_bits) - 1;
-            ctx->gpu_ms += (double)((ts[1] - ts[0]) & mask) * ctx->props.limits.timestampPeriod * 1e-6;
-        }
-    }
+    const void *host = NULL;
+    if (res == IG_OK) res = ig__vk_disp_submit(&b, &ups, NULL, &j->rgb, rgb_bytes, &host, err);
     /* rgb [B][3][H*W] is the output layout */
-    memcpy(out + (size_t)j->n_first * 3 * j->px, readback.buf ? readback.map : j->rgb.map, (size_t)rgb_bytes);
+    if (res == IG_OK) memcpy(out + (size_t)j->n_first * 3 * j->px, host, (size_t)rgb_bytes);
 fail:
-    if (pool) ctx->vk.vkDestroyDescriptorPool(ctx->device, pool, NULL);
+    ig__vk_builder_free(&b);
     ig__vk_arena_free(ctx, &ctx->stage);
     free(ups.u);
-    free(sets);
-    free(layouts);
-    free(writes);
-    free(infos);
-    free(b.d);
-    free(b.meta);
     return res;
 }
 
@@ -1074,9 +820,7 @@ ig_result ig__vk_cips_render(ig_vk_context *ctx, const ig_render_desc *desc, flo
     const ig__vk_cips *vc = ctx->cips;
     res = ig__cips_loops(ctx, &m->cfg, vc, err);
     if (res != IG_OK) return res;
-    ctx->stats.dispatches = 0;
-    ctx->stats.submissions = 0;
-    ctx->gpu_ms = 0;
+    ig__vk_render_begin(ctx);
 
     ig_cips_axes axes;
     res = ig_cips_axes_make(m, desc->plan, &axes, err);
@@ -1099,21 +843,14 @@ ig_result ig__vk_cips_render(ig_vk_context *ctx, const ig_render_desc *desc, flo
         res = ig__cjob_run(&j, &axes, out, err);
     }
     ig_cips_axes_free(&axes);
-    if (res == IG_OK && desc->gpu_ms) *desc->gpu_ms = ctx->ts_pool ? ctx->gpu_ms : -1.0;
-    if (res != IG_OK && !ctx->lost) {
-        /* leave a clean context behind: drop the (possibly partial) work buffers */
-        ctx->vk.vkDeviceWaitIdle(ctx->device);
-        ig__vk_arena_free(ctx, &ctx->work);
-        ig__vk_arena_free(ctx, &ctx->stage);
-    }
-    return res;
+    return ig__vk_render_end(ctx, desc, res);
 }
 
 ig_result ig__vk_cips_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
     ig_result res = ig__cips_ensure(ctx, desc, err);
     if (res == IG_OK) res = ig__cips_loops(ctx, &desc->model->cfg, ctx->cips, err);
     static const int ids[] = {IG_SH_FC, IG_SH_LERP, IG_SH_CIPS_WGEN, IG_SH_CIPS_INPUT, IG_SH_CIPS_LAYER, IG_SH_CIPS_RGB};
-    static const uint32_t wg[1] = {IG__CWG};
+    static const uint32_t wg[1] = {IG_VK_WG};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0] && res == IG_OK; i++) {
         VkPipeline p;
         bool fixed = ids[i] == IG_SH_CIPS_WGEN || ids[i] == IG_SH_CIPS_LAYER;

@@ -4,7 +4,8 @@
  *   vk_ctx.c     instance, messenger, physical-device listing and choice, device, queue
  *   vk_mem.c     device memory: blocks sub-allocated by arenas, descriptor windows
  *   vk_pipe.c    embedded SPIR-V, pipelines, the on-disk pipeline cache
- *   vk_render.c  model/plan uploads, the per-render dispatch list, recording, readback
+ *   vk_disp.c    dispatch lists: records, descriptor windows and sets, recording, submission
+ *   vk_render.c  model/plan uploads, the per-render dispatch list (planning), readback order
  *   vk_cips.c    the CIPS family (own model cache and dispatch list; vk_render.c hands over)
  */
 #ifndef IG_VK_INTERNAL_H
@@ -14,6 +15,8 @@
 #define VK_NO_PROTOTYPES
 #endif
 #include <volk.h>
+
+#include <string.h>
 
 #include "ig_vk.h"
 
@@ -91,6 +94,9 @@ ig_result ig__vk_arena_reserve(ig_vk_context *ctx, ig_vk_arena *arena, VkDeviceS
                                ig_error *err);
 /* Device bytes still allowed by the budget (heap size or the cap_heap_bytes test hook). */
 VkDeviceSize ig__vk_heap_left(const ig_vk_context *ctx);
+/* Makes ctx->work (the per-batch buffers, kept between renders) one empty block of at least
+ * `total` bytes, replacing a smaller or split one; sets ctx->work_size. */
+ig_result ig__vk_work_reserve(ig_vk_context *ctx, VkDeviceSize total, ig_error *err);
 
 /* A descriptor window: [off, off+range) of a buffer, off aligned down to the storage offset
  * alignment; *base is the element index of byte `byte_off` inside the window. */
@@ -271,6 +277,9 @@ typedef struct ig_vk_uploads {
 
 /* FNV-1a over bytes (model / plan fingerprints). */
 uint64_t ig__vk_fnv(uint64_t h, const void *p, size_t n);
+/* A model's fingerprint, continuing h: config JSON, tensor names and sizes, a sample of every
+ * tensor's values (the key of the uploaded-model caches). */
+uint64_t ig__vk_model_fp(uint64_t h, const ig_model *m);
 /* A host pointer where `bytes` for dst + off must be written: dst's mapping, or staging memory
  * whose copy ig__vk_record_uploads records. */
 ig_result ig__vk_upload_ptr(ig_vk_context *ctx, ig_vk_uploads *ups, const ig_vk_buf *dst, VkDeviceSize off,
@@ -280,5 +289,92 @@ ig_result ig__vk_begin(ig_vk_context *ctx, ig_error *err);      /* reset + begin
 ig_result ig__vk_end_submit(ig_vk_context *ctx, ig_error *err); /* end, submit, wait */
 /* Submits the pending staging copies and frees the staging memory. */
 ig_result ig__vk_flush_uploads(ig_vk_context *ctx, ig_vk_uploads *ups, ig_error *err);
+
+
+/* ---- dispatch lists (vk_disp.c), shared by vk_render.c and vk_cips.c -------------------------
+ * A family plans a batch as a list of dispatches, each with its records in the list's meta
+ * words and descriptor windows of its bindings. It plans twice: a dry run (no buffers yet; it
+ * binds nothing) whose meta size decides the work allocation, then the real run over the
+ * allocated buffers; then ig__vk_disp_sets, ig__vk_disp_upload_meta, ig__vk_disp_submit and
+ * ig__vk_builder_free. */
+
+#define IG_VK_WG 64u /* workgroup size of the kernels that take it as spec[0] (the default) */
+
+/* One dispatch. Binding 0 is its own meta words [meta_start, meta_start + meta_len); the push
+ * constant is the index of its record `rec` inside that window. */
+typedef struct ig__vk_disp {
+    int shader;
+    uint32_t spec[3];               /* specialization constants 0..n_spec-1 */
+    int n_spec;
+    VkPipeline pipe;
+    uint32_t rec;                   /* its record: meta word index */
+    uint32_t meta_start, meta_len;  /* the meta words it reads, bound at binding 0 */
+    uint32_t gx, gy, gz;
+    uint32_t used;                  /* bitmask of bindings */
+    ig__vk_window win[IG_VK_BINDINGS];
+} ig__vk_disp;
+
+/* The growing dispatch list and its meta words, then its descriptor sets. */
+typedef struct ig__vk_builder {
+    ig_vk_context *ctx;
+    ig__vk_disp *d;
+    int n, cap;
+    uint32_t *meta;
+    uint32_t n_meta, cap_meta;
+    bool oom;                   /* a host allocation failed: the list is incomplete */
+    bool dry;                   /* the dry run: counts records and dispatches, binds nothing */
+    const ig_vk_buf *meta_buf;  /* real run: where the meta words go (aligned, see meta_rel) */
+    const ig_vk_buf *dummy;     /* real run: bound where a shader's binding is not used */
+    VkDescriptorPool pool;      /* ig__vk_disp_sets: one set per dispatch */
+    VkDescriptorSet *sets;
+} ig__vk_builder;
+
+/* A dispatch of `shader` (spec {IG_VK_WG}, groups 1x1x1) whose zeroed record of `words` is its
+ * whole meta window; returns the record, valid until the next call (NULL and b->oom when out
+ * of memory). */
+uint32_t *ig__vk_disp_new(ig__vk_builder *b, int shader, uint32_t words, ig__vk_disp **out);
+/* Binds [byte_off, byte_off + len) of buf at `binding`; returns the element base (es bytes). */
+uint32_t ig__vk_bind(ig__vk_builder *b, ig__vk_disp *d, uint32_t binding, const ig_vk_buf *buf,
+                     VkDeviceSize byte_off, VkDeviceSize len, uint32_t es);
+void ig__vk_bind_dummy(ig__vk_builder *b, ig__vk_disp *d, uint32_t binding);
+/* IG_OK, or the out-of-memory error of an incomplete list. */
+ig_result ig__vk_builder_status(const ig__vk_builder *b, ig_error *err);
+/* After the real run (whose meta words must be the dry run's meta_bytes): the pipelines, the
+ * descriptor pool, one set per dispatch, written; INRGAN_VK_TRACE prints the list, each line
+ * "inrgan vk: <label>dispatch ...". */
+ig_result ig__vk_disp_sets(ig__vk_builder *b, uint64_t meta_bytes, const char *label,
+                           ig_error *err);
+/* Writes the meta words into b->meta_buf (directly or through staging). */
+ig_result ig__vk_disp_upload_meta(ig__vk_builder *b, ig_vk_uploads *ups, ig_error *err);
+/* One submission: the staged uploads, `zero` filled with zeros (or NULL), every dispatch with a
+ * barrier between each two (between timestamps: ctx->gpu_ms), then `bytes` of `result` made
+ * readable by the host (copied to staging when not mapped); waits. *host: where they are. */
+ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const ig_vk_buf *zero,
+                             const ig_vk_buf *result, VkDeviceSize bytes, const void **host,
+                             ig_error *err);
+/* Frees the list, its meta words and its descriptor pool and sets; b is empty after. */
+void ig__vk_builder_free(ig__vk_builder *b);
+
+/* Around the batches of one render: statistics and device time reset before the first; after
+ * the last, *desc->gpu_ms on success, or after a failure a clean context (work and staging
+ * memory dropped unless the device is lost). Returns res. */
+void ig__vk_render_begin(ig_vk_context *ctx);
+ig_result ig__vk_render_end(ig_vk_context *ctx, const ig_render_desc *desc, ig_result res);
+
+/* Index of meta word x inside the binding-0 window that starts at word `start` (the meta
+ * buffer itself is aligned, so the window's alignment slack is known while planning). */
+static inline uint32_t ig__vk_meta_rel(const ig__vk_builder *b, uint32_t start, uint32_t x) {
+    return x - start + (uint32_t)((start * 4ull) % b->ctx->align) / 4;
+}
+
+static inline uint32_t ig__vk_fbits(float f) { /* a float's bits, for records */
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static inline uint32_t ig__vk_min32(uint64_t a, uint64_t b) { return (uint32_t)(a < b ? a : b); }
+static inline uint32_t ig__vk_groups(uint64_t n, uint32_t wg) { /* workgroups for n items */
+    return (uint32_t)((n + wg - 1) / wg);
+}
 
 #endif

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
+
 #define IG__DEFAULT_BLOCK (64ull << 20)
 
 VkDeviceSize ig__vk_heap_left(const ig_vk_context *ctx) {
@@ -172,6 +174,17 @@ void ig__vk_arena_free(ig_vk_context *ctx, ig_vk_arena *arena) {
     arena->head = NULL;
 }
 
+ig_result ig__vk_work_reserve(ig_vk_context *ctx, VkDeviceSize total, ig_error *err) {
+    if (!ctx->work.head || ctx->work.head->next || ctx->work.head->size < total) {
+        ig__vk_arena_free(ctx, &ctx->work);
+        ig_result res = ig__vk_arena_reserve(ctx, &ctx->work, total, err);
+        if (res != IG_OK) return res;
+    }
+    ctx->work.head->used = 0;
+    ctx->work_size = total;
+    return IG_OK;
+}
+
 ig__vk_window ig__vk_window_of(ig_vk_context *ctx, const ig_vk_buf *b, VkDeviceSize byte_off,
                                VkDeviceSize byte_len, uint32_t elem_size, uint32_t *base) {
     IG_VK_ASSERT(byte_off + byte_len <= b->size);
@@ -192,6 +205,21 @@ uint64_t ig__vk_fnv(uint64_t h, const void *p, size_t n) {
     for (size_t i = 0; i < n; i++) {
         h ^= b[i];
         h *= 1099511628211ull;
+    }
+    return h;
+}
+
+uint64_t ig__vk_model_fp(uint64_t h, const ig_model *m) {
+    const char *json = m->config_json ? m->config_json : "";
+    h = ig__vk_fnv(h, json, strlen(json));
+    h = ig__vk_fnv(h, &m->n_tensors, sizeof m->n_tensors);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ig_tensor *t = &m->tensors[i];
+        h = ig__vk_fnv(h, t->name, strlen(t->name));
+        h = ig__vk_fnv(h, &t->numel, sizeof t->numel);
+        int64_t step = t->numel / 32 + 1;
+        for (int64_t k = 0; k < t->numel; k += step) h = ig__vk_fnv(h, &t->data[k], sizeof(float));
+        if (t->numel) h = ig__vk_fnv(h, &t->data[t->numel - 1], sizeof(float));
     }
     return h;
 }

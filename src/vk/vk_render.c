@@ -37,7 +37,6 @@
 #include "model.h"
 
 #define IG__MAX_OPS (IG_MAX_BLOCKS * (3 + IG_MAX_EXTRA))
-#define IG__WG 64u
 
 enum { IG__OP_FMM = 1, IG__OP_TORGB = 2 };
 /* where a section's input features and rgb come from (level.comp's modes) */
@@ -87,22 +86,6 @@ struct ig__vk_plan {
     ig_vk_buf maps[IG_MAX_BLOCKS];
     int *r0[IG_MAX_BLOCKS], *r1[IG_MAX_BLOCKS]; /* host copies of the row maps */
 };
-
-static uint64_t ig__model_fp(const ig_model *m) {
-    uint64_t h = 1469598103934665603ull;
-    const char *json = m->config_json ? m->config_json : "";
-    h = ig__vk_fnv(h, json, strlen(json));
-    h = ig__vk_fnv(h, &m->n_tensors, sizeof m->n_tensors);
-    for (int i = 0; i < m->n_tensors; i++) {
-        const ig_tensor *t = &m->tensors[i];
-        h = ig__vk_fnv(h, t->name, strlen(t->name));
-        h = ig__vk_fnv(h, &t->numel, sizeof t->numel);
-        int64_t step = t->numel / 32 + 1;
-        for (int64_t k = 0; k < t->numel; k += step) h = ig__vk_fnv(h, &t->data[k], sizeof(float));
-        if (t->numel) h = ig__vk_fnv(h, &t->data[t->numel - 1], sizeof(float));
-    }
-    return h;
-}
 
 static uint64_t ig__plan_fp(const ig_plan *p, uint64_t model_fp, bool f16) {
     uint64_t h = ig__vk_fnv(1469598103934665603ull, &model_fp, sizeof model_fp);
@@ -476,108 +459,7 @@ fail:
     return res;
 }
 
-/* ---- the dispatch list ----------------------------------------------------------------------- */
-
-typedef struct ig__disp {
-    int shader;
-    uint32_t spec[3];
-    int n_spec;
-    VkPipeline pipe;
-    uint32_t rec;                   /* record: meta word index */
-    uint32_t meta_start, meta_len;  /* the dispatch's own records, bound at binding 0 */
-    uint32_t gx, gy, gz;
-    uint32_t used; /* bitmask of bindings */
-    ig__vk_window win[IG_VK_BINDINGS];
-} ig__disp;
-
-typedef struct ig__builder {
-    ig_vk_context *ctx;
-    ig__disp *d;
-    int n, cap;
-    uint32_t *meta;
-    uint32_t n_meta, cap_meta;
-    bool oom;
-    bool dry; /* first pass: count records and dispatches, no buffers yet */
-    ig_vk_buf dummy;
-} ig__builder;
-
-static ig__disp *ig__disp_new(ig__builder *b, int shader) {
-    if (b->n == b->cap) {
-        int cap = b->cap ? 2 * b->cap : 64;
-        ig__disp *d = realloc(b->d, (size_t)cap * sizeof *d);
-        if (!d) {
-            b->oom = true;
-            return NULL;
-        }
-        b->d = d;
-        b->cap = cap;
-    }
-    ig__disp *d = &b->d[b->n++];
-    memset(d, 0, sizeof *d);
-    d->shader = shader;
-    d->spec[0] = IG__WG;
-    d->n_spec = 1;
-    d->gy = d->gz = 1;
-    return d;
-}
-
-/* Reserves `n` meta words; returns their offset (or UINT32_MAX on failure). */
-static uint32_t ig__meta(ig__builder *b, uint32_t n) {
-    if (b->n_meta + n > b->cap_meta) {
-        uint32_t cap = b->cap_meta ? 2 * b->cap_meta : 1024;
-        while (cap < b->n_meta + n) cap *= 2;
-        uint32_t *m = realloc(b->meta, (size_t)cap * 4);
-        if (!m) {
-            b->oom = true;
-            return UINT32_MAX;
-        }
-        b->meta = m;
-        b->cap_meta = cap;
-    }
-    uint32_t at = b->n_meta;
-    memset(b->meta + at, 0, (size_t)n * 4);
-    b->n_meta += n;
-    return at;
-}
-
-/* Index of meta word x inside the binding-0 window that starts at word `start` (the meta
- * buffer itself is aligned, so the window's alignment slack is known while planning). */
-static uint32_t ig__meta_rel(const ig__builder *b, uint32_t start, uint32_t x) {
-    return x - start + (uint32_t)((start * 4ull) % b->ctx->align) / 4;
-}
-
-/* A record of n words for dispatch d (its whole meta window). */
-static uint32_t ig__record_new(ig__builder *b, ig__disp *d, uint32_t n) {
-    uint32_t r = ig__meta(b, n);
-    if (d && r != UINT32_MAX) {
-        d->rec = r;
-        d->meta_start = r;
-        d->meta_len = n;
-    }
-    return r;
-}
-
-static uint32_t ig__fbits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-/* Binds [byte_off, byte_off + len) of buf at `binding`; returns the element base. */
-static uint32_t ig__bind(ig__builder *b, ig__disp *d, uint32_t binding, const ig_vk_buf *buf,
-                         VkDeviceSize byte_off, VkDeviceSize len, uint32_t es) {
-    uint32_t base = 0;
-    d->used |= 1u << binding;
-    if (b->dry) return 0;
-    d->win[binding] = ig__vk_window_of(b->ctx, buf, byte_off, len, es, &base);
-    return base;
-}
-
-static void ig__bind_dummy(ig__builder *b, ig__disp *d, uint32_t binding) {
-    ig__bind(b, d, binding, &b->dummy, 0, 16, 4);
-}
-
-static uint32_t ig__groups(uint64_t n, uint32_t wg) { return (uint32_t)((n + wg - 1) / wg); }
+/* ---- the dispatch list (planned here, recorded by vk_disp.c) ------------------------------- */
 
 /* The coopmat kernel's workgroup is one subgroup (NV cooperative matrices are per subgroup). */
 static uint32_t ig__coop_wg(const ig_vk_context *ctx) {
@@ -701,9 +583,7 @@ typedef struct ig__chunk {
     uint32_t kv;    /* image group for per-image vectors */
 } ig__chunk;
 
-static uint32_t ig__min_u32(uint64_t a, uint64_t b) { return (uint32_t)(a < b ? a : b); }
-
-static void ig__plan_mapping(ig__builder *b, const ig__chunk *ch) {
+static void ig__plan_mapping(ig__vk_builder *b, const ig__chunk *ch) {
     const ig_config *c = ch->c;
     const ig__vk_model *vm = ch->vm;
     ig__work *wk = ch->wk;
@@ -714,36 +594,36 @@ static void ig__plan_mapping(ig__builder *b, const ig__chunk *ch) {
     for (int l = 0; l < c->mapping_layers; l++) {
         const ig_vk_buf *y = &wk->h[cur];
         uint32_t out = (uint32_t)c->w_dim;
-        uint32_t rows_max = ig__min_u32(ctx->range / ((uint64_t)in * 4), out);
+        uint32_t rows_max = ig__vk_min32(ctx->range / ((uint64_t)in * 4), out);
         bool last = l + 1 == c->mapping_layers;
         double lr = c->mapping_lr_multiplier;
         for (uint32_t o0 = 0; o0 < out; o0 += rows_max) {
             uint32_t rows = out - o0 < rows_max ? out - o0 : rows_max;
             for (int n0 = 0; n0 < N; n0 += (int)ch->kv) {
-                uint32_t k = ig__min_u32((uint64_t)(N - n0), ch->kv);
-                ig__disp *d = ig__disp_new(b, IG_SH_FC);
-                uint32_t r = ig__record_new(b, d, 16);
-                if (!d || r == UINT32_MAX) return;
-                uint32_t *m = b->meta + r;
+                uint32_t k = ig__vk_min32((uint64_t)(N - n0), ch->kv);
+                ig__vk_disp *d;
+                uint32_t *m = ig__vk_disp_new(b, IG_SH_FC, 16, &d);
+                if (!m) return;
                 m[0] = in;
                 m[1] = rows;
                 m[2] = k;
                 m[3] = (l == 0 ? 1u : 0u) | 2u | (last ? 4u : 0u);
-                m[4] = ig__fbits((float)(lr / sqrt((double)in)));
-                m[5] = ig__fbits((float)lr);
-                m[6] = ig__fbits((float)ch->psi);
-                m[7] = ig__bind(b, d, 1, &vm->map, ((uint64_t)vm->map_w[l] + (uint64_t)o0 * in) * 4,
-                                (uint64_t)rows * in * 4, 4);
-                m[8] = ig__bind(b, d, 4, &vm->map, ((uint64_t)vm->map_b[l] + o0) * 4,
-                                (uint64_t)rows * 4, 4);
-                m[9] = ig__bind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
+                m[4] = ig__vk_fbits((float)(lr / sqrt((double)in)));
+                m[5] = ig__vk_fbits((float)lr);
+                m[6] = ig__vk_fbits((float)ch->psi);
+                m[7] = ig__vk_bind(b, d, 1, &vm->map,
+                                   ((uint64_t)vm->map_w[l] + (uint64_t)o0 * in) * 4,
+                                   (uint64_t)rows * in * 4, 4);
+                m[8] = ig__vk_bind(b, d, 4, &vm->map, ((uint64_t)vm->map_b[l] + o0) * 4,
+                                   (uint64_t)rows * 4, 4);
+                m[9] = ig__vk_bind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
                 m[10] = in;
-                m[11] = ig__bind(b, d, 3, y, ((uint64_t)n0 * out + o0) * 4,
-                                 ((uint64_t)(k - 1) * out + rows) * 4, 4);
+                m[11] = ig__vk_bind(b, d, 3, y, ((uint64_t)n0 * out + o0) * 4,
+                                    ((uint64_t)(k - 1) * out + rows) * 4, 4);
                 m[12] = out;
-                m[13] = ig__bind(b, d, 5, &vm->map, ((uint64_t)vm->avg + o0) * 4,
-                                 (uint64_t)rows * 4, 4);
-                d->gx = ig__groups(rows, IG__WG);
+                m[13] = ig__vk_bind(b, d, 5, &vm->map, ((uint64_t)vm->avg + o0) * 4,
+                                    (uint64_t)rows * 4, 4);
+                d->gx = ig__vk_groups(rows, IG_VK_WG);
                 d->gy = k;
             }
         }
@@ -756,35 +636,34 @@ static void ig__plan_mapping(ig__builder *b, const ig__chunk *ch) {
 
 /* a[n] = lerp(a[n], b[n], t[n]) for the B images of the chunk; a and b are vectors of `len`
  * elements, `stride` apart, in buf at element offsets a0 and b0. */
-static void ig__plan_lerp(ig__builder *b, const ig__chunk *ch, const ig_vk_buf *buf, uint64_t a0,
+static void ig__plan_lerp(ig__vk_builder *b, const ig__chunk *ch, const ig_vk_buf *buf, uint64_t a0,
                           uint64_t b0, uint32_t len, uint32_t stride, uint32_t es) {
     const ig_vk_context *ctx = b->ctx;
-    uint32_t chunk = ig__min_u32(ctx->range / es, len);
-    uint32_t kg = ig__min_u32(ctx->range / ((uint64_t)stride * es), (uint64_t)ch->B);
+    uint32_t chunk = ig__vk_min32(ctx->range / es, len);
+    uint32_t kg = ig__vk_min32(ctx->range / ((uint64_t)stride * es), (uint64_t)ch->B);
     if (kg < 1 || chunk < len) kg = 1; /* element chunks: one image at a time */
     for (uint32_t i0 = 0; i0 < len; i0 += chunk) {
         uint32_t n_el = len - i0 < chunk ? len - i0 : chunk;
         for (int n0 = 0; n0 < ch->B; n0 += (int)kg) {
-            uint32_t k = ig__min_u32((uint64_t)(ch->B - n0), kg);
-            ig__disp *d = ig__disp_new(b, es == 2 ? IG_SH_LERP_F16 : IG_SH_LERP);
-            uint32_t r = ig__record_new(b, d, 5 + k);
-            if (!d || r == UINT32_MAX) return;
-            uint32_t *m = b->meta + r;
+            uint32_t k = ig__vk_min32((uint64_t)(ch->B - n0), kg);
+            ig__vk_disp *d;
+            uint32_t *m = ig__vk_disp_new(b, es == 2 ? IG_SH_LERP_F16 : IG_SH_LERP, 5 + k, &d);
+            if (!m) return;
             m[0] = n_el;
             m[1] = k;
-            m[2] = ig__bind(b, d, 1, buf, (a0 + (uint64_t)n0 * stride + i0) * es,
-                            ((uint64_t)(k - 1) * stride + n_el) * es, es);
+            m[2] = ig__vk_bind(b, d, 1, buf, (a0 + (uint64_t)n0 * stride + i0) * es,
+                               ((uint64_t)(k - 1) * stride + n_el) * es, es);
             m[3] = stride;
-            m[4] = ig__bind(b, d, 2, buf, (b0 + (uint64_t)n0 * stride + i0) * es,
-                            ((uint64_t)(k - 1) * stride + n_el) * es, es);
-            for (uint32_t q = 0; q < k; q++) m[5 + q] = ig__fbits(ch->t[n0 + (int)q]);
-            d->gx = ig__groups(n_el, IG__WG);
+            m[4] = ig__vk_bind(b, d, 2, buf, (b0 + (uint64_t)n0 * stride + i0) * es,
+                               ((uint64_t)(k - 1) * stride + n_el) * es, es);
+            for (uint32_t q = 0; q < k; q++) m[5 + q] = ig__vk_fbits(ch->t[n0 + (int)q]);
+            d->gx = ig__vk_groups(n_el, IG_VK_WG);
             d->gy = k;
         }
     }
 }
 
-static void ig__plan_heads(ig__builder *b, const ig__chunk *ch) {
+static void ig__plan_heads(ig__vk_builder *b, const ig__chunk *ch) {
     const ig_config *c = ch->c;
     const ig__vk_model *vm = ch->vm;
     ig__work *wk = ch->wk;
@@ -794,40 +673,39 @@ static void ig__plan_heads(ig__builder *b, const ig__chunk *ch) {
     int N = ch->B * wk->mw;
     for (int q = 0; q < vm->n_ops; q++) {
         const ig__vk_op *op = &vm->ops[q];
-        uint32_t rows_max = ig__min_u32(ctx->range / ((uint64_t)in * 4), op->s_len);
+        uint32_t rows_max = ig__vk_min32(ctx->range / ((uint64_t)in * 4), op->s_len);
         for (uint32_t o0 = 0; o0 < op->s_len; o0 += rows_max) {
             uint32_t rows = op->s_len - o0 < rows_max ? op->s_len - o0 : rows_max;
             for (int n0 = 0; n0 < N; n0 += (int)ch->kv) {
-                uint32_t k = ig__min_u32((uint64_t)(N - n0), ch->kv);
-                ig__disp *d = ig__disp_new(b, IG_SH_FC);
-                uint32_t r = ig__record_new(b, d, 16);
-                if (!d || r == UINT32_MAX) return;
-                uint32_t *m = b->meta + r;
+                uint32_t k = ig__vk_min32((uint64_t)(N - n0), ch->kv);
+                ig__vk_disp *d;
+                uint32_t *m = ig__vk_disp_new(b, IG_SH_FC, 16, &d);
+                if (!m) return;
                 m[0] = in;
                 m[1] = rows;
                 m[2] = k;
                 m[3] = 0;
-                m[4] = ig__fbits(op->head_wgain);
-                m[5] = ig__fbits(op->head_bgain);
-                m[7] = ig__bind(b, d, 1, &op->head, (uint64_t)o0 * in * 4, (uint64_t)rows * in * 4,
-                                4);
-                m[8] = ig__bind(b, d, 4, &op->head, ((uint64_t)op->s_len * in + o0) * 4,
-                                (uint64_t)rows * 4, 4);
-                m[9] = ig__bind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
+                m[4] = ig__vk_fbits(op->head_wgain);
+                m[5] = ig__vk_fbits(op->head_bgain);
+                m[7] = ig__vk_bind(b, d, 1, &op->head, (uint64_t)o0 * in * 4,
+                                   (uint64_t)rows * in * 4, 4);
+                m[8] = ig__vk_bind(b, d, 4, &op->head, ((uint64_t)op->s_len * in + o0) * 4,
+                                   (uint64_t)rows * 4, 4);
+                m[9] = ig__vk_bind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
                 m[10] = in;
                 uint64_t ss = vm->s_stride;
-                m[11] = ig__bind(b, d, 3, &wk->s, ((uint64_t)n0 * ss + op->s_off + o0) * 4,
-                                 ((uint64_t)(k - 1) * ss + rows) * 4, 4);
+                m[11] = ig__vk_bind(b, d, 3, &wk->s, ((uint64_t)n0 * ss + op->s_off + o0) * 4,
+                                    ((uint64_t)(k - 1) * ss + rows) * 4, 4);
                 m[12] = (uint32_t)ss;
-                ig__bind_dummy(b, d, 5);
-                d->gx = ig__groups(rows, IG__WG);
+                ig__vk_bind_dummy(b, d, 5);
+                d->gx = ig__vk_groups(rows, IG_VK_WG);
                 d->gy = k;
             }
         }
     }
 }
 
-static void ig__plan_wgen(ig__builder *b, const ig__chunk *ch) {
+static void ig__plan_wgen(ig__vk_builder *b, const ig__chunk *ch) {
     const ig_config *c = ch->c;
     const ig__vk_model *vm = ch->vm;
     ig__work *wk = ch->wk;
@@ -850,35 +728,35 @@ static void ig__plan_wgen(ig__builder *b, const ig__chunk *ch) {
         for (uint32_t o0 = 0; o0 < cout; o0 += rows_max) {
             uint32_t rows = cout - o0 < rows_max ? cout - o0 : rows_max;
             for (int n0 = 0; n0 < N; n0 += (int)ch->kv) {
-                uint32_t k = ig__min_u32((uint64_t)(N - n0), ch->kv);
-                ig__disp *d = ig__disp_new(b, shader);
-                uint32_t r = ig__record_new(b, d, 16);
-                if (!d || r == UINT32_MAX) return;
-                uint32_t *m = b->meta + r;
+                uint32_t k = ig__vk_min32((uint64_t)(N - n0), ch->kv);
+                ig__vk_disp *d;
+                uint32_t *m = ig__vk_disp_new(b, shader, 16, &d);
+                if (!m) return;
                 m[0] = wrow;
                 m[1] = cout;
                 m[2] = k;
                 m[3] = (uint32_t)c->rank;
-                m[4] = ig__fbits((float)(1.0 / sqrt((double)c->rank)));
-                m[5] = ig__bind(b, d, 1, &ch->vm->params,
-                                ((uint64_t)op->ws_off + (uint64_t)o0 * wrow) * 4,
-                                (uint64_t)rows * wrow * 4, 4);
-                m[6] = ig__bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + op->s_off) * 4,
-                                ((uint64_t)(k - 1) * ss + op->s_len) * 4, 4);
+                m[4] = ig__vk_fbits((float)(1.0 / sqrt((double)c->rank)));
+                m[5] = ig__vk_bind(b, d, 1, &ch->vm->params,
+                                   ((uint64_t)op->ws_off + (uint64_t)o0 * wrow) * 4,
+                                   (uint64_t)rows * wrow * 4, 4);
+                m[6] = ig__vk_bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + op->s_off) * 4,
+                                   ((uint64_t)(k - 1) * ss + op->s_len) * 4, 4);
                 m[7] = (uint32_t)ss;
                 if (fused) {
-                    m[8] = ig__bind(b, d, 3, &wk->gw, ((uint64_t)n0 * os + op->rn_off + o0) * 4,
-                                    ((uint64_t)(k - 1) * os + rows) * 4, 4);
+                    m[8] = ig__vk_bind(b, d, 3, &wk->gw, ((uint64_t)n0 * os + op->rn_off + o0) * 4,
+                                       ((uint64_t)(k - 1) * os + rows) * 4, 4);
                 } else {
-                    m[8] = ig__bind(b, d, 3, &wk->gw,
-                                    ((uint64_t)n0 * os + op->gw_off + (uint64_t)o0 * ostride) * es,
-                                    ((uint64_t)(k - 1) * os + (uint64_t)rows * ostride) * es, es);
+                    m[8] = ig__vk_bind(
+                        b, d, 3, &wk->gw,
+                        ((uint64_t)n0 * os + op->gw_off + (uint64_t)o0 * ostride) * es,
+                        ((uint64_t)(k - 1) * os + (uint64_t)rows * ostride) * es, es);
                 }
                 m[9] = (uint32_t)os;
                 m[10] = o0;
                 m[11] = rows;
                 m[12] = vm->coop ? ostride : 0;
-                d->gx = ig__groups(rows, IG__WG);
+                d->gx = ig__vk_groups(rows, IG_VK_WG);
                 d->gy = k;
             }
         }
@@ -949,11 +827,11 @@ static ig_result ig__tile_section(const ig__chunk *ch, const ig__vk_plan *vp,
     for (size_t i = 0; i < sizeof per / sizeof per[0]; i++)
         if (per[i] > mx) mx = per[i];
     uint64_t max_px = (uint64_t)ctx->props.limits.maxComputeWorkGroupCount[0] *
-                      (vm->coop ? 16u : IG__WG);
+                      (vm->coop ? 16u : IG_VK_WG);
     if ((uint64_t)H * W * ce * es <= R && mx <= R && (uint64_t)H * W <= max_px &&
         (uint64_t)H * 16 <= R) {
         uint64_t k = R / mx;
-        t->k = ig__min_u32(k, (uint64_t)ch->B);
+        t->k = ig__vk_min32(k, (uint64_t)ch->B);
         if (t->k > ch->kv) t->k = ch->kv;
         t->band = H;
         return IG_OK;
@@ -985,7 +863,7 @@ static ig_result ig__tile_section(const ig__chunk *ch, const ig__vk_plan *vp,
 /* The levels of one pass: pass IG__PASS_STATS runs the native statistics plan and keeps only
  * the instance-norm factors; IG__PASS_RENDER runs the render's plan (with its own norm passes
  * when there was no statistics pass). */
-static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, int pass, ig_error *err) {
+static ig_result ig__plan_levels(ig__vk_builder *b, const ig__chunk *ch, int pass, ig_error *err) {
     const ig__vk_model *vm = ch->vm;
     ig__work *wk = ch->wk;
     const ig__vk_plan *vp = wk->vp[pass];
@@ -997,7 +875,7 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, int pass, 
     int shader = fused ? (es == 2 ? IG_SH_LEVEL_FUSED_F16 : IG_SH_LEVEL_FUSED)
                        : (es == 2 ? IG_SH_LEVEL_F16 : IG_SH_LEVEL);
     if (vm->coop) shader = ctx->coop_emu ? IG_SH_LEVEL_COOP_EMU : IG_SH_LEVEL_COOP;
-    uint32_t px_per_group = vm->coop ? 16u : IG__WG;
+    uint32_t px_per_group = vm->coop ? 16u : IG_VK_WG;
     uint64_t ss = vm->s_stride;
     uint64_t gs = fused ? vm->rn_stride : vm->gw_stride;
     uint32_t ges = fused ? 4 : es;
@@ -1048,15 +926,17 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, int pass, 
         uint32_t ce = (uint32_t)vm->ops[s->op0].c_e;
 
         for (int n0 = 0; n0 < ch->B; n0 += (int)t.k) {
-            uint32_t k = ig__min_u32((uint64_t)(ch->B - n0), t.k);
+            uint32_t k = ig__vk_min32((uint64_t)(ch->B - n0), t.k);
             for (uint32_t r0 = 0; r0 < H; r0 += t.band) {
                 uint32_t rows = H - r0 < t.band ? H - r0 : t.band;
-                ig__disp *d = ig__disp_new(b, shader);
                 /* this dispatch's records: the section's ops, then the dispatch record */
-                uint32_t start = ig__meta(b, 16u * n_ops + 40u);
-                if (!d || start == UINT32_MAX) return IG_OK; /* b->oom reported by the caller */
-                memcpy(b->meta + start, op_rec, 16u * n_ops * sizeof *op_rec);
-                uint32_t r = start + 16u * n_ops;
+                ig__vk_disp *d;
+                uint32_t *m = ig__vk_disp_new(b, shader, 16u * n_ops + 40u, &d);
+                if (!m) return IG_OK; /* b->oom reported by the caller */
+                uint32_t start = d->meta_start;
+                memcpy(m, op_rec, 16u * n_ops * sizeof *op_rec);
+                d->rec = start + 16u * n_ops;
+                m += 16u * n_ops;
                 if (vm->coop) {
                     d->spec[0] = ig__coop_wg(ctx);
                     d->spec[1] = vm->xs;
@@ -1066,11 +946,7 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, int pass, 
                     d->spec[2] = (uint32_t)vm->emax;
                     d->n_spec = 3;
                 }
-                d->rec = r;
-                d->meta_start = start;
-                d->meta_len = 16u * n_ops + 40u;
-                uint32_t *m = b->meta + r;
-                m[0] = ig__meta_rel(b, start, start);
+                m[0] = ig__vk_meta_rel(b, start, start);
                 m[1] = n_ops;
                 m[2] = (uint32_t)s->in_mode;
                 m[3] = (uint32_t)s->rgb_mode;
@@ -1085,21 +961,21 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, int pass, 
                 m[12] = r0;
                 m[13] = rows;
                 m[15] = k;
-                m[34] = ig__bind(b, d, 1, &vm->params, (uint64_t)p0 * 4, p_len * 4, 4);
-                m[16] = ig__bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + sl.s0) * 4,
-                                 ((uint64_t)(k - 1) * ss + sl.s_len) * 4, 4);
+                m[34] = ig__vk_bind(b, d, 1, &vm->params, (uint64_t)p0 * 4, p_len * 4, 4);
+                m[16] = ig__vk_bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + sl.s0) * 4,
+                                    ((uint64_t)(k - 1) * ss + sl.s_len) * 4, 4);
                 m[24] = (uint32_t)ss;
                 if (sl.g_len > 0)
-                    m[17] = ig__bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + sl.g0) * ges,
-                                     ((uint64_t)(k - 1) * gs + sl.g_len) * ges, ges);
+                    m[17] = ig__vk_bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + sl.g0) * ges,
+                                        ((uint64_t)(k - 1) * gs + sl.g_len) * ges, ges);
                 else
-                    ig__bind_dummy(b, d, 3);
+                    ig__vk_bind_dummy(b, d, 3);
                 m[25] = (uint32_t)gs;
                 if (ce > 0)
-                    m[18] = ig__bind(b, d, 4, &vp->emb[l], (uint64_t)r0 * W * ce * es,
-                                     (uint64_t)rows * W * ce * es, es);
+                    m[18] = ig__vk_bind(b, d, 4, &vp->emb[l], (uint64_t)r0 * W * ce * es,
+                                        (uint64_t)rows * W * ce * es, es);
                 else
-                    ig__bind_dummy(b, d, 4);
+                    ig__vk_bind_dummy(b, d, 4);
                 if (s->in_mode != IG__IN_NONE) {
                     /* input rows of the band: through the row map, or the same rows */
                     uint32_t i0 = r0, i1 = r0 + rows - 1;
@@ -1117,52 +993,53 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, int pass, 
                     }
                     uint32_t in_n = i1 - i0 + 1;
                     m[14] = i0;
-                    m[19] = ig__bind(b, d, 5, &wk->feat[s->fin],
-                                     ((uint64_t)n0 * fimg + (uint64_t)i0 * Wi * s->c_fin) * es,
-                                     ((uint64_t)(k - 1) * fimg + (uint64_t)in_n * Wi * s->c_fin) * es,
-                                     es);
+                    m[19] = ig__vk_bind(b, d, 5, &wk->feat[s->fin],
+                                        ((uint64_t)n0 * fimg + (uint64_t)i0 * Wi * s->c_fin) * es,
+                                        ((uint64_t)(k - 1) * fimg + (uint64_t)in_n * Wi * s->c_fin) * es,
+                                        es);
                     m[26] = (uint32_t)fimg;
                     m[33] = i0;
-                    m[21] = ig__bind(b, d, 7, &wk->rgb[s->rin],
-                                     ((uint64_t)n0 * rimg + (uint64_t)i0 * Wi * 3) * 4,
-                                     ((uint64_t)(k - 1) * rimg + (uint64_t)in_n * Wi * 3) * 4, 4);
+                    m[21] = ig__vk_bind(b, d, 7, &wk->rgb[s->rin],
+                                        ((uint64_t)n0 * rimg + (uint64_t)i0 * Wi * 3) * 4,
+                                        ((uint64_t)(k - 1) * rimg + (uint64_t)in_n * Wi * 3) * 4,
+                                        4);
                     m[28] = (uint32_t)rimg;
                 } else {
-                    ig__bind_dummy(b, d, 5);
-                    ig__bind_dummy(b, d, 7);
+                    ig__vk_bind_dummy(b, d, 5);
+                    ig__vk_bind_dummy(b, d, 7);
                 }
                 if (up) {
-                    m[35] = ig__bind(b, d, 10, &vp->maps[l], (uint64_t)r0 * 16,
-                                     (uint64_t)rows * 16, 4);
-                    m[36] = ig__bind(b, d, 11, &vp->maps[l], (uint64_t)H * 16, (uint64_t)W * 16,
-                                     4);
+                    m[35] = ig__vk_bind(b, d, 10, &vp->maps[l], (uint64_t)r0 * 16,
+                                        (uint64_t)rows * 16, 4);
+                    m[36] = ig__vk_bind(b, d, 11, &vp->maps[l], (uint64_t)H * 16, (uint64_t)W * 16,
+                                        4);
                 } else {
-                    ig__bind_dummy(b, d, 10);
-                    ig__bind_dummy(b, d, 11);
+                    ig__vk_bind_dummy(b, d, 10);
+                    ig__vk_bind_dummy(b, d, 11);
                 }
                 if (s->store) {
-                    m[20] = ig__bind(b, d, 6, &wk->feat[s->fout],
-                                     ((uint64_t)n0 * fimg + (uint64_t)r0 * W * s->c_fout) * es,
-                                     ((uint64_t)(k - 1) * fimg + (uint64_t)rows * W * s->c_fout) * es,
-                                     es);
+                    m[20] = ig__vk_bind(b, d, 6, &wk->feat[s->fout],
+                                        ((uint64_t)n0 * fimg + (uint64_t)r0 * W * s->c_fout) * es,
+                                        ((uint64_t)(k - 1) * fimg + (uint64_t)rows * W * s->c_fout) * es,
+                                        es);
                     m[27] = (uint32_t)fimg;
                 } else {
-                    ig__bind_dummy(b, d, 6);
+                    ig__vk_bind_dummy(b, d, 6);
                 }
-                m[22] = ig__bind(b, d, 8, &wk->rgb[s->rout],
-                                 ((uint64_t)n0 * rimg + (uint64_t)r0 * W * 3) * 4,
-                                 ((uint64_t)(k - 1) * rimg + (uint64_t)rows * W * 3) * 4, 4);
+                m[22] = ig__vk_bind(b, d, 8, &wk->rgb[s->rout],
+                                    ((uint64_t)n0 * rimg + (uint64_t)r0 * W * 3) * 4,
+                                    ((uint64_t)(k - 1) * rimg + (uint64_t)rows * W * 3) * 4, 4);
                 m[29] = (uint32_t)rimg;
                 if (vm->ops[s->op0].in_norm) {
-                    m[23] = ig__bind(b, d, 9, &wk->inv, (uint64_t)n0 * is * 4,
-                                     (uint64_t)k * is * 4, 4);
+                    m[23] = ig__vk_bind(b, d, 9, &wk->inv, (uint64_t)n0 * is * 4,
+                                        (uint64_t)k * is * 4, 4);
                     m[30] = (uint32_t)is;
                 } else {
-                    ig__bind_dummy(b, d, 9);
+                    ig__vk_bind_dummy(b, d, 9);
                 }
                 m[31] = (uint32_t)c->rank;
-                m[32] = ig__fbits((float)(1.0 / sqrt((double)c->rank)));
-                d->gx = ig__groups((uint64_t)rows * W, px_per_group);
+                m[32] = ig__vk_fbits((float)(1.0 / sqrt((double)c->rank)));
+                d->gx = ig__vk_groups((uint64_t)rows * W, px_per_group);
                 d->gy = k;
             }
         }
@@ -1173,50 +1050,49 @@ static ig_result ig__plan_levels(ig__builder *b, const ig__chunk *ch, int pass, 
         uint32_t inv_off = vm->ops[s->op1].inv_off;
         uint64_t pimg = wk->part_img / 4;
         for (int n0 = 0; n0 < ch->B; n0 += (int)t.k) {
-            uint32_t k = ig__min_u32((uint64_t)(ch->B - n0), t.k);
+            uint32_t k = ig__vk_min32((uint64_t)(ch->B - n0), t.k);
             for (uint32_t r0 = 0; r0 < H; r0 += t.band) {
                 uint32_t rows = H - r0 < t.band ? H - r0 : t.band;
-                ig__disp *d = ig__disp_new(b, es == 2 ? IG_SH_NORM1_F16 : IG_SH_NORM1);
-                uint32_t r = ig__record_new(b, d, 16);
-                if (!d || r == UINT32_MAX) return IG_OK;
-                uint32_t *m = b->meta + r;
+                ig__vk_disp *d;
+                uint32_t *m = ig__vk_disp_new(b, es == 2 ? IG_SH_NORM1_F16 : IG_SH_NORM1, 16, &d);
+                if (!m) return IG_OK;
                 m[0] = C;
                 m[1] = W;
                 m[2] = rows;
                 m[3] = k;
-                m[4] = ig__bind(b, d, 1, &wk->feat[s->fout],
-                                ((uint64_t)n0 * fimg + (uint64_t)r0 * W * C) * es,
-                                ((uint64_t)(k - 1) * fimg + (uint64_t)rows * W * C) * es, es);
+                m[4] = ig__vk_bind(b, d, 1, &wk->feat[s->fout],
+                                   ((uint64_t)n0 * fimg + (uint64_t)r0 * W * C) * es,
+                                   ((uint64_t)(k - 1) * fimg + (uint64_t)rows * W * C) * es, es);
                 m[5] = (uint32_t)fimg;
-                m[6] = ig__bind(b, d, 2, &wk->part, ((uint64_t)n0 * pimg + (uint64_t)r0 * C * 2) * 4,
-                                ((uint64_t)(k - 1) * pimg + (uint64_t)rows * C * 2) * 4, 4);
+                m[6] = ig__vk_bind(b, d, 2, &wk->part,
+                                   ((uint64_t)n0 * pimg + (uint64_t)r0 * C * 2) * 4,
+                                   ((uint64_t)(k - 1) * pimg + (uint64_t)rows * C * 2) * 4, 4);
                 m[7] = (uint32_t)pimg;
                 m[8] = 0;
-                d->gx = ig__groups(C, IG__WG);
+                d->gx = ig__vk_groups(C, IG_VK_WG);
                 d->gy = rows;
                 d->gz = k;
             }
         }
         uint64_t pk = wk->part_img > is * 4 ? wk->part_img : is * 4;
-        uint32_t k2 = ig__min_u32(ctx->range / (pk ? pk : 1), ch->kv);
+        uint32_t k2 = ig__vk_min32(ctx->range / (pk ? pk : 1), ch->kv);
         if (k2 < 1) k2 = 1; /* part_img and inv_img <= range were checked above */
         for (int n0 = 0; n0 < ch->B; n0 += (int)k2) {
-            uint32_t k = ig__min_u32((uint64_t)(ch->B - n0), k2);
-            ig__disp *d = ig__disp_new(b, IG_SH_NORM2);
-            uint32_t r = ig__record_new(b, d, 16);
-            if (!d || r == UINT32_MAX) return IG_OK;
-            uint32_t *m = b->meta + r;
+            uint32_t k = ig__vk_min32((uint64_t)(ch->B - n0), k2);
+            ig__vk_disp *d;
+            uint32_t *m = ig__vk_disp_new(b, IG_SH_NORM2, 16, &d);
+            if (!m) return IG_OK;
             m[0] = C;
             m[1] = W;
             m[2] = H;
             m[3] = k;
-            m[6] = ig__bind(b, d, 2, &wk->part, (uint64_t)n0 * pimg * 4,
-                            ((uint64_t)(k - 1) * pimg + (uint64_t)H * C * 2) * 4, 4);
+            m[6] = ig__vk_bind(b, d, 2, &wk->part, (uint64_t)n0 * pimg * 4,
+                               ((uint64_t)(k - 1) * pimg + (uint64_t)H * C * 2) * 4, 4);
             m[7] = (uint32_t)pimg;
-            m[8] = ig__bind(b, d, 3, &wk->inv, ((uint64_t)n0 * is + inv_off) * 4,
-                            ((uint64_t)(k - 1) * is + C) * 4, 4);
+            m[8] = ig__vk_bind(b, d, 3, &wk->inv, ((uint64_t)n0 * is + inv_off) * 4,
+                               ((uint64_t)(k - 1) * is + C) * 4, 4);
             m[9] = (uint32_t)is;
-            d->gx = ig__groups(C, IG__WG);
+            d->gx = ig__vk_groups(C, IG_VK_WG);
             d->gy = k;
         }
     }
@@ -1295,7 +1171,7 @@ static ig_result ig__check_loops(const ig_vk_context *ctx, const ig_config *c,
 }
 
 /* Everything of one chunk, in order. */
-static ig_result ig__plan_all(ig__builder *b, const ig__chunk *ch, ig_error *err) {
+static ig_result ig__plan_all(ig__vk_builder *b, const ig__chunk *ch, ig_error *err) {
     ig__work *wk = ch->wk;
     const ig__vk_model *vm = ch->vm;
     ig__plan_mapping(b, ch);
@@ -1322,13 +1198,8 @@ static ig_result ig__work_alloc(ig_vk_context *ctx, const ig_config *c, const ig
                                 ig__work *wk, int B, uint64_t per_image, uint64_t meta_bytes,
                                 ig_error *err) {
     uint64_t total = per_image * (uint64_t)B + meta_bytes + 4 * ctx->align + 256;
-    if (!ctx->work.head || ctx->work.head->next || ctx->work.head->size < total) {
-        ig__vk_arena_free(ctx, &ctx->work);
-        ig_result res = ig__vk_arena_reserve(ctx, &ctx->work, total, err);
-        if (res != IG_OK) return res;
-    }
-    ctx->work.head->used = 0;
-    ctx->work_size = total;
+    ig_result res = ig__vk_work_reserve(ctx, total, err);
+    if (res != IG_OK) return res;
     uint64_t es = wk->es;
     uint64_t gw = wk->fused ? (uint64_t)vm->rn_stride * 4 : (uint64_t)vm->gw_stride * es;
     uint64_t bz = (uint64_t)B * wk->mz, bw = (uint64_t)B * wk->mw;
@@ -1351,39 +1222,11 @@ static ig_result ig__work_alloc(ig_vk_context *ctx, const ig_config *c, const ig
         {&wk->dummy, 256},
     };
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
-        ig_result res = ig__vk_arena_alloc(ctx, &ctx->work, list[i].bytes ? list[i].bytes : 16,
-                                           list[i].buf, err);
+        res = ig__vk_arena_alloc(ctx, &ctx->work, list[i].bytes ? list[i].bytes : 16, list[i].buf,
+                                 err);
         if (res != IG_OK) return res;
     }
     return IG_OK;
-}
-
-static void ig__record(ig_vk_context *ctx, const ig__builder *b, VkDescriptorSet *sets) {
-    VkPipeline bound = VK_NULL_HANDLE;
-    for (int i = 0; i < b->n; i++) {
-        const ig__disp *d = &b->d[i];
-        if (i > 0) {
-            /* every dispatch reads what the previous ones wrote (and may overwrite what they
-             * read): shader writes before later shader reads and writes */
-            VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                                  .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                                  .dstAccessMask =
-                                      VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
-            ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL,
-                                         0, NULL);
-        }
-        if (d->pipe != bound) {
-            ctx->vk.vkCmdBindPipeline(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipe);
-            bound = d->pipe;
-        }
-        ctx->vk.vkCmdBindDescriptorSets(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->pipe_layout,
-                                        0, 1, &sets[i], 0, NULL);
-        uint32_t pc[4] = {ig__meta_rel(b, d->meta_start, d->rec), 0, 0, 0};
-        ctx->vk.vkCmdPushConstants(ctx->cmd, ctx->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
-                                   sizeof pc, pc);
-        ctx->vk.vkCmdDispatch(ctx->cmd, d->gx, d->gy, d->gz);
-    }
 }
 
 /* ---- the render --------------------------------------------------------------------------------- */
@@ -1395,12 +1238,7 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
     const ig_model *m = desc->model;
     const ig_config *c = &m->cfg;
     const ig__vk_model *vm = ctx->model;
-    ig__builder b = {.ctx = ctx, .dry = true};
-    VkDescriptorPool pool = VK_NULL_HANDLE;
-    VkDescriptorSet *sets = NULL;
-    VkDescriptorSetLayout *layouts = NULL;
-    VkWriteDescriptorSet *writes = NULL;
-    VkDescriptorBufferInfo *infos = NULL;
+    ig__vk_builder b = {.ctx = ctx, .dry = true};
     ig_vk_uploads ups = {0};
     float *tt = NULL;
 
@@ -1425,97 +1263,23 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
         for (int n = 0; n < B; n++) tt[n] = desc->t[n_first + n];
     }
     ig__chunk ch = {ctx, c, vm, wk, B, desc->psi, tt,
-                    ig__min_u32(kv, (uint64_t)B * (uint64_t)(wk->mz > wk->mw ? wk->mz : wk->mw))};
+                    ig__vk_min32(kv, (uint64_t)B * (uint64_t)(wk->mz > wk->mw ? wk->mz : wk->mw))};
 
     /* plan the dispatches first: the meta size decides the work allocation */
     res = ig__plan_all(&b, &ch, err);
+    if (res == IG_OK) res = ig__vk_builder_status(&b, err);
     if (res != IG_OK) goto fail;
-    if (b.oom) {
-        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "dispatch list");
-        goto fail;
-    }
     /* the windows were computed against placeholder buffers; allocate, then plan again with
      * the real ones (the plan is deterministic, so the meta size does not change) */
     uint64_t meta_bytes = (uint64_t)b.n_meta * 4;
     res = ig__work_alloc(ctx, c, vm, wk, B, per_image, meta_bytes, err);
     if (res != IG_OK) goto fail;
-    b.n = 0;
-    b.n_meta = 0;
-    b.dry = false;
-    b.dummy = wk->dummy;
+    ig__vk_builder_free(&b);
+    b = (ig__vk_builder){.ctx = ctx, .meta_buf = &wk->meta, .dummy = &wk->dummy};
     ctx->stats.max_binding_bytes = 0;
     res = ig__plan_all(&b, &ch, err);
+    if (res == IG_OK) res = ig__vk_disp_sets(&b, meta_bytes, "", err);
     if (res != IG_OK) goto fail;
-    if (b.oom) {
-        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "dispatch list");
-        goto fail;
-    }
-    IG_VK_ASSERT((uint64_t)b.n_meta * 4 == meta_bytes);
-
-    /* pipelines */
-    for (int i = 0; i < b.n; i++) {
-        res = ig__vk_pipeline_get(ctx, b.d[i].shader, b.d[i].spec, b.d[i].n_spec, &b.d[i].pipe,
-                                  err);
-        if (res != IG_OK) goto fail;
-    }
-
-    /* descriptor sets: one per dispatch */
-    uint32_t nd = (uint32_t)b.n;
-    VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                               .descriptorCount = nd * IG_VK_BINDINGS};
-    VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                                      .maxSets = nd,
-                                      .poolSizeCount = 1,
-                                      .pPoolSizes = &ps};
-    IG_VK_ALLOC(ctx, ctx->vk.vkCreateDescriptorPool(ctx->device, &pci, NULL, &pool));
-    sets = calloc(nd, sizeof *sets);
-    layouts = calloc(nd, sizeof *layouts);
-    writes = calloc((size_t)nd * IG_VK_BINDINGS, sizeof *writes);
-    infos = calloc((size_t)nd * IG_VK_BINDINGS, sizeof *infos);
-    if (!sets || !layouts || !writes || !infos) {
-        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "descriptor sets");
-        goto fail;
-    }
-    for (uint32_t i = 0; i < nd; i++) layouts[i] = ctx->set_layout;
-    VkDescriptorSetAllocateInfo dsai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-                                        .descriptorPool = pool,
-                                        .descriptorSetCount = nd,
-                                        .pSetLayouts = layouts};
-    IG_VK_ALLOC(ctx, ctx->vk.vkAllocateDescriptorSets(ctx->device, &dsai, sets));
-    uint32_t nw = 0;
-    for (uint32_t i = 0; i < nd; i++) {
-        ig__disp *d = &b.d[i];
-        /* binding 0: its records */
-        d->win[0] = ig__vk_window_of(ctx, &wk->meta, (uint64_t)d->meta_start * 4,
-                                     (uint64_t)d->meta_len * 4, 4, NULL);
-        d->used |= 1u;
-        for (uint32_t k = 0; k < IG_VK_BINDINGS; k++) {
-            if (!(d->used & (1u << k))) continue;
-            infos[nw] = (VkDescriptorBufferInfo){d->win[k].buf, d->win[k].off, d->win[k].range};
-            writes[nw] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                                                .dstSet = sets[i],
-                                                .dstBinding = k,
-                                                .descriptorCount = 1,
-                                                .descriptorType =
-                                                    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                                .pBufferInfo = &infos[nw]};
-            nw++;
-        }
-    }
-    ctx->vk.vkUpdateDescriptorSets(ctx->device, nw, writes, 0, NULL);
-    if (ig__env_flag("INRGAN_VK_TRACE")) { /* the dispatch list, for debugging */
-        for (uint32_t i = 0; i < nd; i++) {
-            const ig__disp *d = &b.d[i];
-            fprintf(stderr, "inrgan vk: dispatch %u %s groups %ux%ux%u rec %u:", i,
-                    ig__vk_shader(d->shader)->name, d->gx, d->gy, d->gz,
-                    ig__meta_rel(&b, d->meta_start, d->rec));
-            for (uint32_t k = 0; k < IG_VK_BINDINGS; k++)
-                if (d->used & (1u << k))
-                    fprintf(stderr, " %u:[%" PRIu64 "+%" PRIu64 "]", k, (uint64_t)d->win[k].off,
-                            (uint64_t)d->win[k].range);
-            fputc('\n', stderr);
-        }
-    }
 
     /* inputs: latents (slerp'ed on the host for z-space interpolation; both endpoints when
      * w or params are interpolated on the device) and the records */
@@ -1533,82 +1297,22 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
         if (wk->mz == 2)
             memcpy(zp + (size_t)(B + n) * zrow, desc->z_b + (size_t)(n_first + n) * zrow, zrow * 4);
     }
-    void *p;
-    res = ig__vk_upload_ptr(ctx, &ups, &wk->meta, 0, meta_bytes, &p, err);
+    res = ig__vk_disp_upload_meta(&b, &ups, err);
     if (res != IG_OK) goto fail;
-    memcpy(p, b.meta, meta_bytes);
 
-    /* output: the render pass's last rgb */
+    /* the submission; output: the render pass's last rgb (the padding of the coopmat weight
+     * layout must read as zeros) */
     const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
     const ig__section *last = &wk->sec[IG__PASS_RENDER][wk->n_sec[IG__PASS_RENDER] - 1];
-    const ig_vk_buf *rgb = &wk->rgb[last->rout];
     uint32_t H = (uint32_t)vp->h[vp->n_levels - 1], W = (uint32_t)vp->w[vp->n_levels - 1];
     uint64_t rimg = wk->rgb_img;
-    ig_vk_buf readback = {0};
-    if (!rgb->map) {
-        res = ig__vk_arena_alloc(ctx, &ctx->stage, rimg * B, &readback, err);
-        if (res != IG_OK) goto fail;
-    }
-
-    res = ig__vk_begin(ctx, err);
+    const void *host;
+    res = ig__vk_disp_submit(&b, &ups, vm->coop ? &wk->gw : NULL, &wk->rgb[last->rout], rimg * B,
+                             &host, err);
     if (res != IG_OK) goto fail;
-    ig__vk_record_uploads(ctx, &ups);
-    if (vm->coop) {
-        /* the padding of the coopmat weight layout must read as zeros */
-        ctx->vk.vkCmdFillBuffer(ctx->cmd, wk->gw.buf, wk->gw.off, wk->gw.size, 0);
-        VkMemoryBarrier fb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-                              .dstAccessMask =
-                                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
-        /* the fill before the weight generation writes into it */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                                     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &fb, 0, NULL, 0,
-                                     NULL);
-    }
-    if (ctx->ts_pool) { /* device time of the recorded work */
-        ctx->vk.vkCmdResetQueryPool(ctx->cmd, ctx->ts_pool, 0, 2);
-        ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, ctx->ts_pool, 0);
-    }
-    ig__record(ctx, &b, sets);
-    if (ctx->ts_pool)
-        ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ctx->ts_pool, 1);
-    if (readback.buf) {
-        VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT};
-        /* the last level's rgb before the copy to the host-visible buffer */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                                     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
-        VkBufferCopy cp = {.srcOffset = rgb->off, .dstOffset = readback.off, .size = rimg * B};
-        ctx->vk.vkCmdCopyBuffer(ctx->cmd, rgb->buf, readback.buf, 1, &cp);
-        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-        /* the copy before the host reads the mapped memory */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
-    } else {
-        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-        /* the shaders' writes before the host reads the mapped memory */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
-    }
-    ctx->stats.dispatches += nd;
-    res = ig__vk_end_submit(ctx, err);
-    if (res != IG_OK) goto fail;
-    if (ctx->ts_pool) {
-        uint64_t ts[2];
-        if (ctx->vk.vkGetQueryPoolResults(ctx->device, ctx->ts_pool, 0, 2, sizeof ts, ts, sizeof ts[0],
-                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
-            uint64_t mask = ctx->ts_valid_bits >= 64 ? ~0ull : (1ull << ctx->ts_valid_bits) - 1;
-            ctx->gpu_ms += (double)((ts[1] - ts[0]) & mask) * ctx->props.limits.timestampPeriod * 1e-6;
-        }
-    }
 
     /* [B][H*W][3] -> out [N][3][H][W] */
-    const float *src = (const float *)(readback.buf ? readback.map : rgb->map);
+    const float *src = host;
     size_t px = (size_t)H * W;
     for (int n = 0; n < B; n++) {
         const float *s = src + (size_t)n * (rimg / 4);
@@ -1620,15 +1324,9 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
         }
     }
 fail:
-    if (pool) ctx->vk.vkDestroyDescriptorPool(ctx->device, pool, NULL);
+    ig__vk_builder_free(&b);
     ig__vk_arena_free(ctx, &ctx->stage);
     free(ups.u);
-    free(sets);
-    free(layouts);
-    free(writes);
-    free(infos);
-    free(b.d);
-    free(b.meta);
     free(tt);
     return res;
 }
@@ -1656,7 +1354,7 @@ static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *de
     if (plan->n_levels != c->n_levels)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
     ig_result res = IG_OK;
-    uint64_t mfp = ig__model_fp(m);
+    uint64_t mfp = ig__vk_model_fp(1469598103934665603ull, m);
     if (!ctx->model || ctx->model->fp != mfp) {
         ig__vk_render_release(ctx);
         res = ig__model_upload(ctx, m, mfp, err);
@@ -1699,13 +1397,13 @@ ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error
         int id, n;
         uint32_t spec[3];
     } need[6] = {
-        {IG_SH_FC, 1, {IG__WG, 0, 0}},
-        {fused ? IG_SH_WNORM : (f16 ? IG_SH_WGEN_F16 : IG_SH_WGEN), 1, {IG__WG, 0, 0}},
+        {IG_SH_FC, 1, {IG_VK_WG, 0, 0}},
+        {fused ? IG_SH_WNORM : (f16 ? IG_SH_WGEN_F16 : IG_SH_WGEN), 1, {IG_VK_WG, 0, 0}},
         {fused ? (f16 ? IG_SH_LEVEL_FUSED_F16 : IG_SH_LEVEL_FUSED)
                : (f16 ? IG_SH_LEVEL_F16 : IG_SH_LEVEL),
-         3, {IG__WG, (uint32_t)vm->cmax, (uint32_t)vm->emax}},
-        {f16 ? IG_SH_NORM1_F16 : IG_SH_NORM1, 1, {IG__WG, 0, 0}},
-        {IG_SH_NORM2, 1, {IG__WG, 0, 0}},
+         3, {IG_VK_WG, (uint32_t)vm->cmax, (uint32_t)vm->emax}},
+        {f16 ? IG_SH_NORM1_F16 : IG_SH_NORM1, 1, {IG_VK_WG, 0, 0}},
+        {IG_SH_NORM2, 1, {IG_VK_WG, 0, 0}},
         {0, 0, {0, 0, 0}},
     };
     if (vm->coop) {
@@ -1735,9 +1433,7 @@ ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *ou
     if (res != IG_OK) return res;
     const ig_model *m = desc->model;
     const ig_config *c = &m->cfg;
-    ctx->stats.dispatches = 0;
-    ctx->stats.submissions = 0;
-    ctx->gpu_ms = 0;
+    ig__vk_render_begin(ctx);
 
     ig__work *wk = calloc(1, sizeof *wk);
     if (!wk) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "render state");
@@ -1780,14 +1476,7 @@ ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *ou
         int k = desc->count - n0 < B ? desc->count - n0 : B;
         res = ig__render_chunk(ctx, desc, n0, k, wk, per_image, out, err);
     }
-    if (res == IG_OK && desc->gpu_ms) *desc->gpu_ms = ctx->ts_pool ? ctx->gpu_ms : -1.0;
 done:
     free(wk);
-    if (res != IG_OK && !ctx->lost) {
-        /* leave a clean context behind: drop the (possibly partial) work buffers */
-        ctx->vk.vkDeviceWaitIdle(ctx->device);
-        ig__vk_arena_free(ctx, &ctx->work);
-        ig__vk_arena_free(ctx, &ctx->stage);
-    }
-    return res;
+    return ig__vk_render_end(ctx, desc, res);
 }

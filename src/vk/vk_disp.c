@@ -1,0 +1,291 @@
+/* vk_disp.c - dispatch lists: what vk_render.c (INR-GAN) and vk_cips.c (CIPS) plan, recorded.
+ *
+ * A family plans its batch as a list of compute dispatches (ig__vk_disp_new), each with a record
+ * of meta words and the descriptor windows of its bindings (ig__vk_bind); the list is planned
+ * twice, a dry run that only counts the meta words (they size the work allocation) and the real
+ * one over the allocated buffers. Then, shared by both families: the pipelines, a descriptor
+ * pool with one set per dispatch (binding 0: the dispatch's own meta words), the upload of the
+ * meta words, and one submission that records every dispatch with a barrier between each two,
+ * between timestamps, followed by the read-back of the result. Around a render's batches:
+ * ig__vk_render_begin / ig__vk_render_end (statistics, device time, cleanup after a failure).
+ */
+#include "vk_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint32_t *ig__vk_disp_new(ig__vk_builder *b, int shader, uint32_t words, ig__vk_disp **out) {
+    *out = NULL;
+    if (b->n == b->cap) {
+        int cap = b->cap ? 2 * b->cap : 64;
+        ig__vk_disp *d = realloc(b->d, (size_t)cap * sizeof *d);
+        if (!d) {
+            b->oom = true;
+            return NULL;
+        }
+        b->d = d;
+        b->cap = cap;
+    }
+    if (b->n_meta + words > b->cap_meta) {
+        uint32_t cap = b->cap_meta ? 2 * b->cap_meta : 1024;
+        while (cap < b->n_meta + words) cap *= 2;
+        uint32_t *m = realloc(b->meta, (size_t)cap * 4);
+        if (!m) {
+            b->oom = true;
+            return NULL;
+        }
+        b->meta = m;
+        b->cap_meta = cap;
+    }
+    ig__vk_disp *d = &b->d[b->n++];
+    memset(d, 0, sizeof *d);
+    d->shader = shader;
+    d->spec[0] = IG_VK_WG;
+    d->n_spec = 1;
+    d->gx = d->gy = d->gz = 1;
+    d->rec = d->meta_start = b->n_meta;
+    d->meta_len = words;
+    memset(b->meta + b->n_meta, 0, (size_t)words * 4);
+    b->n_meta += words;
+    *out = d;
+    return b->meta + d->rec;
+}
+
+uint32_t ig__vk_bind(ig__vk_builder *b, ig__vk_disp *d, uint32_t binding, const ig_vk_buf *buf,
+                     VkDeviceSize byte_off, VkDeviceSize len, uint32_t es) {
+    uint32_t base = 0;
+    d->used |= 1u << binding;
+    if (b->dry) return 0;
+    d->win[binding] = ig__vk_window_of(b->ctx, buf, byte_off, len, es, &base);
+    return base;
+}
+
+void ig__vk_bind_dummy(ig__vk_builder *b, ig__vk_disp *d, uint32_t binding) {
+    ig__vk_bind(b, d, binding, b->dummy, 0, 16, 4);
+}
+
+ig_result ig__vk_builder_status(const ig__vk_builder *b, ig_error *err) {
+    return b->oom ? ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "dispatch list") : IG_OK;
+}
+
+ig_result ig__vk_disp_sets(ig__vk_builder *b, uint64_t meta_bytes, const char *label,
+                           ig_error *err) {
+    ig_vk_context *ctx = b->ctx;
+    VkDescriptorSetLayout *layouts = NULL;
+    VkWriteDescriptorSet *writes = NULL;
+    VkDescriptorBufferInfo *infos = NULL;
+    ig_result res = ig__vk_builder_status(b, err);
+    if (res != IG_OK) return res;
+    IG_VK_ASSERT(!b->dry && (uint64_t)b->n_meta * 4 == meta_bytes);
+
+    /* pipelines */
+    for (int i = 0; i < b->n; i++) {
+        ig__vk_disp *d = &b->d[i];
+        res = ig__vk_pipeline_get(ctx, d->shader, d->spec, d->n_spec, &d->pipe, err);
+        if (res != IG_OK) return res;
+    }
+
+    /* descriptor sets: one per dispatch */
+    uint32_t nd = (uint32_t)b->n;
+    VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                               .descriptorCount = nd * IG_VK_BINDINGS};
+    VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                      .maxSets = nd,
+                                      .poolSizeCount = 1,
+                                      .pPoolSizes = &ps};
+    VkDescriptorPool pool = VK_NULL_HANDLE;
+    IG_VK_ALLOC(ctx, ctx->vk.vkCreateDescriptorPool(ctx->device, &pci, NULL, &pool));
+    b->pool = pool;
+    VkDescriptorSet *sets = b->sets = calloc(nd, sizeof *sets);
+    layouts = calloc(nd, sizeof *layouts);
+    writes = calloc((size_t)nd * IG_VK_BINDINGS, sizeof *writes);
+    infos = calloc((size_t)nd * IG_VK_BINDINGS, sizeof *infos);
+    if (!sets || !layouts || !writes || !infos) {
+        res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "descriptor sets");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < nd; i++) layouts[i] = ctx->set_layout;
+    VkDescriptorSetAllocateInfo dsai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                        .descriptorPool = pool,
+                                        .descriptorSetCount = nd,
+                                        .pSetLayouts = layouts};
+    IG_VK_ALLOC(ctx, ctx->vk.vkAllocateDescriptorSets(ctx->device, &dsai, sets));
+    uint32_t nw = 0;
+    for (uint32_t i = 0; i < nd; i++) {
+        ig__vk_disp *d = &b->d[i];
+        /* binding 0: its records */
+        d->win[0] = ig__vk_window_of(ctx, b->meta_buf, (uint64_t)d->meta_start * 4,
+                                     (uint64_t)d->meta_len * 4, 4, NULL);
+        d->used |= 1u;
+        for (uint32_t k = 0; k < IG_VK_BINDINGS; k++) {
+            if (!(d->used & (1u << k))) continue;
+            infos[nw] = (VkDescriptorBufferInfo){d->win[k].buf, d->win[k].off, d->win[k].range};
+            writes[nw] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                                .dstSet = sets[i],
+                                                .dstBinding = k,
+                                                .descriptorCount = 1,
+                                                .descriptorType =
+                                                    VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                .pBufferInfo = &infos[nw]};
+            nw++;
+        }
+    }
+    ctx->vk.vkUpdateDescriptorSets(ctx->device, nw, writes, 0, NULL);
+    if (ig__env_flag("INRGAN_VK_TRACE")) { /* the dispatch list, for debugging */
+        for (uint32_t i = 0; i < nd; i++) {
+            const ig__vk_disp *d = &b->d[i];
+            fprintf(stderr, "inrgan vk: %sdispatch %u %s groups %ux%ux%u rec %u:", label, i,
+                    ig__vk_shader(d->shader)->name, d->gx, d->gy, d->gz,
+                    ig__vk_meta_rel(b, d->meta_start, d->rec));
+            for (uint32_t k = 0; k < IG_VK_BINDINGS; k++)
+                if (d->used & (1u << k))
+                    fprintf(stderr, " %u:[%" PRIu64 "+%" PRIu64 "]", k, (uint64_t)d->win[k].off,
+                            (uint64_t)d->win[k].range);
+            fputc('\n', stderr);
+        }
+    }
+fail:
+    free(layouts);
+    free(writes);
+    free(infos);
+    return res;
+}
+
+ig_result ig__vk_disp_upload_meta(ig__vk_builder *b, ig_vk_uploads *ups, ig_error *err) {
+    void *p;
+    uint64_t bytes = (uint64_t)b->n_meta * 4;
+    ig_result res = ig__vk_upload_ptr(b->ctx, ups, b->meta_buf, 0, bytes, &p, err);
+    if (res == IG_OK) memcpy(p, b->meta, bytes);
+    return res;
+}
+
+/* Every dispatch of the list, in order, into ctx->cmd. */
+static void ig__vk_disp_record(const ig__vk_builder *b) {
+    ig_vk_context *ctx = b->ctx;
+    VkPipeline bound = VK_NULL_HANDLE;
+    for (int i = 0; i < b->n; i++) {
+        const ig__vk_disp *d = &b->d[i];
+        if (i > 0) {
+            /* every dispatch reads what the previous ones wrote (and may overwrite what they
+             * read): shader writes before later shader reads and writes */
+            VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                                  .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                                  .dstAccessMask =
+                                      VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+            ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL,
+                                         0, NULL);
+        }
+        if (d->pipe != bound) {
+            ctx->vk.vkCmdBindPipeline(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipe);
+            bound = d->pipe;
+        }
+        ctx->vk.vkCmdBindDescriptorSets(ctx->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, ctx->pipe_layout,
+                                        0, 1, &b->sets[i], 0, NULL);
+        uint32_t pc[4] = {ig__vk_meta_rel(b, d->meta_start, d->rec), 0, 0, 0};
+        ctx->vk.vkCmdPushConstants(ctx->cmd, ctx->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                                   sizeof pc, pc);
+        ctx->vk.vkCmdDispatch(ctx->cmd, d->gx, d->gy, d->gz);
+    }
+}
+
+ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const ig_vk_buf *zero,
+                             const ig_vk_buf *result, VkDeviceSize bytes, const void **host,
+                             ig_error *err) {
+    ig_vk_context *ctx = b->ctx;
+    ig_vk_buf readback = {0};
+    ig_result res = IG_OK;
+    if (!result->map) {
+        res = ig__vk_arena_alloc(ctx, &ctx->stage, bytes, &readback, err);
+        if (res != IG_OK) return res;
+    }
+
+    res = ig__vk_begin(ctx, err);
+    if (res != IG_OK) return res;
+    ig__vk_record_uploads(ctx, ups);
+    if (zero) {
+        ctx->vk.vkCmdFillBuffer(ctx->cmd, zero->buf, zero->off, zero->size, 0);
+        VkMemoryBarrier fb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                              .dstAccessMask =
+                                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+        /* the fill before the dispatches read or write it */
+        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &fb, 0, NULL, 0,
+                                     NULL);
+    }
+    if (ctx->ts_pool) { /* device time of the recorded work */
+        ctx->vk.vkCmdResetQueryPool(ctx->cmd, ctx->ts_pool, 0, 2);
+        ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, ctx->ts_pool, 0);
+    }
+    ig__vk_disp_record(b);
+    if (ctx->ts_pool)
+        ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ctx->ts_pool,
+                                    1);
+    if (readback.buf) {
+        VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT};
+        /* the result before the copy to the host-visible buffer */
+        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+        VkBufferCopy cp = {.srcOffset = result->off, .dstOffset = readback.off, .size = bytes};
+        ctx->vk.vkCmdCopyBuffer(ctx->cmd, result->buf, readback.buf, 1, &cp);
+        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+        /* the copy before the host reads the mapped memory */
+        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
+    } else {
+        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+        /* the shaders' writes before the host reads the mapped memory */
+        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
+    }
+    ctx->stats.dispatches += (uint32_t)b->n;
+    res = ig__vk_end_submit(ctx, err);
+    if (res != IG_OK) return res;
+    if (ctx->ts_pool) {
+        uint64_t ts[2];
+        if (ctx->vk.vkGetQueryPoolResults(ctx->device, ctx->ts_pool, 0, 2, sizeof ts, ts,
+                                          sizeof ts[0],
+                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) ==
+            VK_SUCCESS) {
+            uint64_t mask = ctx->ts_valid_bits >= 64 ? ~0ull : (1ull << ctx->ts_valid_bits) - 1;
+            ctx->gpu_ms +=
+                (double)((ts[1] - ts[0]) & mask) * ctx->props.limits.timestampPeriod * 1e-6;
+        }
+    }
+    *host = readback.buf ? readback.map : result->map;
+    return IG_OK;
+}
+
+void ig__vk_builder_free(ig__vk_builder *b) {
+    if (b->pool) b->ctx->vk.vkDestroyDescriptorPool(b->ctx->device, b->pool, NULL);
+    free(b->sets);
+    free(b->d);
+    free(b->meta);
+    memset(b, 0, sizeof *b);
+}
+
+void ig__vk_render_begin(ig_vk_context *ctx) {
+    ctx->stats.dispatches = 0;
+    ctx->stats.submissions = 0;
+    ctx->gpu_ms = 0;
+}
+
+ig_result ig__vk_render_end(ig_vk_context *ctx, const ig_render_desc *desc, ig_result res) {
+    if (res == IG_OK && desc->gpu_ms) *desc->gpu_ms = ctx->ts_pool ? ctx->gpu_ms : -1.0;
+    if (res != IG_OK && !ctx->lost) {
+        /* leave a clean context behind: drop the (possibly partial) work buffers */
+        ctx->vk.vkDeviceWaitIdle(ctx->device);
+        ig__vk_arena_free(ctx, &ctx->work);
+        ig__vk_arena_free(ctx, &ctx->stage);
+    }
+    return res;
+}
