@@ -546,24 +546,37 @@ static ig_result render_floats(const ig_model *model, const cli_backend *be, con
     return r;
 }
 
+/* The start of render, interp and zoom: options, the model, psi (the file's default unless
+ * given, refused without w_avg). Returns -1 to go on, else an exit code (the model is freed). */
+static int begin_render(int argc, char **argv, render_opts *o, ig_model **model, ig_error *err) {
+    int rc = parse_render_opts(argc, argv, o);
+    if (rc >= 0) return rc;
+    ig_result r = ig_model_load(o->model_path, model, err);
+    if (r != IG_OK) return fail(r, err);
+    if (!o->have_psi) o->psi = ig_model_config(*model)->truncation_psi;
+    r = ig_model_check_psi(*model, o->psi, err);
+    if (r != IG_OK) {
+        ig_model_free(*model);
+        *model = NULL;
+        return fail(r, err);
+    }
+    return -1;
+}
+
 static int cmd_render(int argc, char **argv) {
     render_opts o;
-    int rc = parse_render_opts(argc, argv, &o);
-    if (rc >= 0) return rc;
     ig_error err = {0};
     ig_model *model = NULL;
+    int rc = begin_render(argc, argv, &o, &model, &err);
+    if (rc >= 0) return rc;
     latents l = {0};
     float *zb = NULL, *tv = NULL;
     cli_backend be = {0};
-    ig_result r = ig_model_load(o.model_path, &model, &err);
-    if (r != IG_OK) return fail(r, &err);
     const ig_config *cfg = ig_model_config(model);
-    if (!o.have_psi) o.psi = cfg->truncation_psi;
-    r = ig_model_check_psi(model, o.psi, &err);
     ig_plan_desc pd = {.view = opts_view(&o), .width = o.width, .height = o.height, .stride = o.stride,
                        .const_mode = o.const_mode};
     ig_plan probe;
-    if (r == IG_OK) r = ig_plan_make(&probe, cfg, &pd, &err); /* validate the request before anything else */
+    ig_result r = ig_plan_make(&probe, cfg, &pd, &err); /* validate the request before anything else */
     if (r == IG_OK) ig_plan_free(&probe);
     if (r == IG_OK) r = load_latents(&o, cfg, "0-7", &l, &err);
     if (r == IG_OK && o.interp_text) {
@@ -694,18 +707,14 @@ static void try_video(const char *dir, const char *name) {
 
 static int cmd_frames(int argc, char **argv, bool zoom) {
     render_opts o;
-    int rc = parse_render_opts(argc, argv, &o);
-    if (rc >= 0) return rc;
     ig_error err = {0};
     ig_model *model = NULL;
+    int rc = begin_render(argc, argv, &o, &model, &err);
+    if (rc >= 0) return rc;
     latents l = {0};
     cli_backend be = {0};
-    ig_result r = ig_model_load(o.model_path, &model, &err);
-    if (r != IG_OK) return fail(r, &err);
     const ig_config *cfg = ig_model_config(model);
-    if (!o.have_psi) o.psi = cfg->truncation_psi;
-    r = ig_model_check_psi(model, o.psi, &err);
-    if (r == IG_OK) r = load_latents(&o, cfg, zoom ? "0" : "0-1", &l, &err);
+    ig_result r = load_latents(&o, cfg, zoom ? "0" : "0-1", &l, &err);
     if (r == IG_OK && !zoom && l.count < 2) r = ig_error_set(&err, IG_ERR_SEEDS, "interp needs at least two seeds or z rows");
     int segments = zoom ? 1 : (o.loop ? l.count : l.count - 1);
     int total = zoom ? o.frames : segments * o.frames + (o.loop ? 0 : 1);
