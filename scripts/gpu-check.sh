@@ -15,7 +15,7 @@
 #    for fp32, fp32-fused, fp16 and the cooperative-matrix path (INRGAN_TEST_REQUIRE_COOPMAT=1:
 #    coopmat must really be on), every plan kind (tiles, strides, views, IN statistics,
 #    interpolation); (d) throughput on the FFHQ-256 architecture (random weights), batch 32,
-#    for fp32, fp16 and coopmat, each checked against the CPU backend on one image; (e) CIPS:
+#    for fp32, gemm (the tiled-GEMM level kernel, test_vk_gemm before), fp16 and coopmat, each checked against the CPU backend on one image; (e) CIPS:
 #    test_vk_cips (parity vs the CPU) and `inrgan bench` of cips256 next to ffhq256.
 #    Results go to stdout and to $OUT/gpu-check.log when $OUT is set.
 #
@@ -28,7 +28,7 @@ if [ "${1:-}" = prepare ]; then
     set -e
     cmake -S . -B build/gpu-check -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build build/gpu-check -j"$(nproc)" --target test_vk_devices test_vk_alloc test_vk_limits \
-        test_vk_parity test_vk_views test_vk_cips bench_vk inrgan
+        test_vk_parity test_vk_views test_vk_cips test_vk_gemm bench_vk inrgan
     grep -qx '/.gl/' .git/info/exclude 2>/dev/null || echo /.gl/ >>.git/info/exclude
     lists=$HOME/.cache/apt-lists-amd64
     mkdir -p .gl/bin "$lists/partial"
@@ -39,7 +39,7 @@ if [ "${1:-}" = prepare ]; then
     mkdir -p .gl/extra
     (cd .gl/extra && apt-get $o download libcjson1 libpng16-16 vulkan-validationlayers >/dev/null)
     for b in test_vk_devices test_vk_alloc test_vk_limits test_vk_parity test_vk_views test_vk_cips \
-             bench_vk inrgan; do
+             test_vk_gemm bench_vk inrgan; do
         cp build/gpu-check/$b .gl/bin/
         strip .gl/bin/$b
     done
@@ -108,16 +108,20 @@ step parity timeout 180 "$BIN/test_vk_parity"
 unset INRGAN_TEST_REQUIRE_COOPMAT
 step views timeout 180 "$BIN/test_vk_views"
 step cips timeout 180 "$BIN/test_vk_cips"
+step gemm timeout 180 "$BIN/test_vk_gemm"
 
 # (d): throughput, FFHQ-256 architecture, random weights (29.7 GFLOP per image)
 step bench-ffhq timeout 300 "$BIN/bench_vk" --config ffhq --batch 32 --iters 5 \
-    --paths fp32,fp16,coopmat --check --require-coopmat
+    --paths fp32,gemm,fp16,coopmat --check --require-coopmat
 step bench-ffhq-bil timeout 240 "$BIN/bench_vk" --config ffhq-bil --batch 16 --iters 3 \
     --paths fp16,coopmat --check
 
 # (e): the two families side by side (docs/benchmarks.md "INR-GAN vs CIPS"), 256², batch 8
 step bench-families sh -c "'$BIN/inrgan' bench --config ffhq256 --backend vulkan --batch 8 --reps 3 && \
     '$BIN/inrgan' bench --config cips256 --backend vulkan --batch 8 --reps 3"
+# (f): one large image: FFHQ-256 architecture at 1024², per-pixel and gemm level kernels
+step bench-1024 sh -c "'$BIN/inrgan' bench --config ffhq256 --backend vulkan --sizes 1024 --batch 1 --reps 3 && \
+    INRGAN_VK_KERNEL=gemm '$BIN/inrgan' bench --config ffhq256 --backend vulkan --sizes 1024 --batch 1 --reps 3"
 
 if [ -n "$FAILED" ]; then
     log "gpu-check: FAILED:$FAILED"

@@ -13,6 +13,7 @@
  *   INRGAN_VALIDATE=1          Khronos validation layer + an error-counting messenger
  *   INRGAN_DISABLE_FP16=1      never use the fp16 storage path (precision auto/fp16 -> fp32)
  *   INRGAN_DISABLE_COOPMAT=1   never use cooperative matrices
+ *   INRGAN_VK_KERNEL=pixel|gemm  the INR-GAN level kernel (overrides ig_vk_desc.level_kernel)
  *   INRGAN_PIPELINE_CACHE=0    no on-disk pipeline cache
  *   INRGAN_VK_TRACE=1          print every recorded dispatch (shader, groups, windows) to stderr
  *
@@ -50,6 +51,16 @@ typedef enum ig_vk_fmm_mode {
     IG_VK_FMM_FUSED = 2    /* only row norms are precomputed; levels rebuild W from L, R, Ws */
 } ig_vk_fmm_mode;
 
+/* The INR-GAN level kernel (fp32, weight-generation pass; not with coopmat). */
+typedef enum ig_vk_level_kernel {
+    IG_VK_KERNEL_DEFAULT = 0, /* = IG_VK_KERNEL_PIXEL until the gemm kernel is measured */
+    IG_VK_KERNEL_PIXEL = 1,   /* level.comp: one invocation per pixel runs all the level's layers */
+    IG_VK_KERNEL_GEMM = 2     /* one tiled-GEMM dispatch per layer over the level's pixels for a
+                                 group of images (nearest up-sampling without instance norm,
+                                 fp32; other models and plans fall back to IG_VK_KERNEL_PIXEL:
+                                 see ig_vk_level_kernel_used) */
+} ig_vk_level_kernel;
+
 typedef struct ig_vk_desc {
     const char *gpu;           /* NULL / "auto" / index / name substring */
     bool allow_cpu_device;     /* let "auto" pick a CPU-type device */
@@ -58,6 +69,7 @@ typedef struct ig_vk_desc {
     bool coopmat;              /* allow the cooperative-matrix (tensor core) level kernel;
                                   implies fp16 storage and the weight-generation pass */
     int fmm;                   /* ig_vk_fmm_mode */
+    int level_kernel;          /* ig_vk_level_kernel */
     const char *cache_dir;     /* pipeline cache folder; NULL = $XDG_CACHE_HOME/inrgan or
                                   ~/.cache/inrgan; "" = no on-disk cache */
     /* test hooks (0 = off) */
@@ -106,6 +118,10 @@ bool ig_vk_context_coopmat(const ig_vk_context *ctx);
 /* What a render of `model` on this context computes with: "coopmat", "fp16" or "fp32" (CIPS
  * models always render in fp32, whatever the context's precision). */
 const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model);
+/* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm" or "coopmat"
+ * ("" before the first; a requested gemm kernel that does not support the model, the plan or
+ * the precision falls back to "pixel"). */
+const char *ig_vk_level_kernel_used(const ig_vk_context *ctx);
 /* Errors reported by the validation layer so far (0 without validation). */
 uint32_t ig_vk_validation_errors(const ig_vk_context *ctx);
 /* The first validation error message, or "" . */

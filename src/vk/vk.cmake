@@ -37,8 +37,11 @@ set(IG_SHADER_VARIANTS
   "peak_coop|peak.comp|-DIG_PEAK_COOP"
   "cips_wgen|cips_wgen.comp|"
   "cips_input|cips_input.comp|"
-  "cips_layer|cips_layer.comp|"
-  "cips_rgb|cips_rgb.comp|"
+  "cips_layer|layer_gemm.comp|-DIG_EPI_NOISE"
+  "cips_rgb|rgb_accum.comp|"
+  "gemm_level|layer_gemm.comp|-DIG_EPI_ADD"
+  "gemm_raw|layer_gemm.comp|-DIG_EPI_NONE"
+  "gemm_rgb|rgb_accum.comp|-DIG_RGB_MOD"
 )
 
 set(IG_SPV_HEADERS "")

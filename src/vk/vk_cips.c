@@ -14,8 +14,8 @@
  *      channel-major per image, act [B][C_max][P]:
  *        cips_input.comp: [sin(B p' + c); bilinear embedding] of the chunk, computed once and
  *                         read by every image (conv1 reads it with image stride 0)
- *        cips_layer.comp: conv1, then linears.0 ... as tiled GEMMs with noise + bias + lrelu
- *        cips_rgb.comp:   after linears.2K+1, rgb += W_rgb x + b into rgb [B][3][H*W]
+ *        layer_gemm.comp: conv1, then linears.0 ... as tiled GEMMs with noise + bias + lrelu
+ *        rgb_accum.comp:   after linears.2K+1, rgb += W_rgb x + b into rgb [B][3][H*W]
  *   5. readback: rgb already has the render's [N][3][H][W] layout.
  * Interpolation: z space is slerped on the host (as the CPU path); w space maps both latents and
  * lerps w (lerp.comp); params space runs styles and weights for both and lerps W''.
@@ -42,10 +42,10 @@
 #include "cips.h"
 #include "model.h"
 
-#define IG__TILE 64u              /* cips_layer.comp: 64 outputs x 64 pixels per workgroup */
+#define IG__TILE 64u              /* layer_gemm.comp: 64 outputs x 64 pixels per workgroup */
 #define IG__ACT_CAP (1ull << 30)  /* activation memory the pixel chunks aim for (both buffers) */
 #define IG__AX 8u                 /* uints per axis entry (cips_input.comp) */
-#define IG__LAYER_REC 18u         /* cips_layer.comp record words before the seeds */
+#define IG__LAYER_REC 19u         /* layer_gemm.comp record words before the seeds */
 
 /* One modulated layer: StyledConv (conv1, linears.K) or ToRGB. Offsets are in floats. */
 typedef struct ig__cips_op {
@@ -513,15 +513,16 @@ static void ig__cplan_layer(ig__vk_builder *b, const ig__cjob *j, int t, int cur
         m[7] = ig__vk_bind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4, ((uint64_t)(k - 1) * gs + co * ci) * 4,
                            4);
         m[8] = (uint32_t)gs;
-        m[9] = ig__vk_bind(b, d, 4, &vc->params, (uint64_t)op->b_off * 4, co * 4, 4);
-        m[10] = j->noise ? 1u : 0u;
-        m[11] = ig__vk_fbits(L->noise_w ? L->noise_w->data[0] : 0.0f);
-        m[12] = (uint32_t)t;
-        m[13] = q0;
-        m[14] = j->W;
-        m[15] = ig__vk_bind(b, d, 5, &j->axes, 0, ax_bytes, 4);
-        m[16] = np;
-        m[17] = m[15] + j->W * IG__AX;
+        m[9] = (uint32_t)ci; /* W rows are c_in apart */
+        m[10] = ig__vk_bind(b, d, 4, &vc->params, (uint64_t)op->b_off * 4, co * 4, 4);
+        m[11] = j->noise ? 1u : 0u;
+        m[12] = ig__vk_fbits(L->noise_w ? L->noise_w->data[0] : 0.0f);
+        m[13] = (uint32_t)t;
+        m[14] = q0;
+        m[15] = j->W;
+        m[16] = ig__vk_bind(b, d, 5, &j->axes, 0, ax_bytes, 4);
+        m[17] = np;
+        m[18] = m[16] + j->W * IG__AX;
         for (uint32_t q = 0; q < k; q++) m[IG__LAYER_REC + q] = seeds ? seeds[j->n_first + (int)(n0 + q)] : 0u;
         d->gx = (uint32_t)(P / IG__TILE);
         d->gy = ig__vk_groups(co, IG__TILE);

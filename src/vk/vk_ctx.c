@@ -541,6 +541,9 @@ const char *ig_vk_validation_message(const ig_vk_context *ctx) {
     return ctx ? ctx->validation_msg : "";
 }
 const char *ig_vk_context_summary(const ig_vk_context *ctx) { return ctx ? ctx->summary : ""; }
+const char *ig_vk_level_kernel_used(const ig_vk_context *ctx) {
+    return ctx && ctx->kernel_used ? ctx->kernel_used : "";
+}
 
 void ig_vk_memory_stats(const ig_vk_context *ctx, ig_vk_mem_stats *stats) {
     if (!stats) return;
@@ -595,7 +598,7 @@ static void ig__make_summary(ig_vk_context *ctx) {
     ig__bytes(mem, sizeof mem, d->device_local_bytes);
     snprintf(ctx->summary, sizeof ctx->summary,
              "[%d %s] %s vendor=0x%04x driver=%s api=%u.%u.%u mem=%s subgroup=%u "
-             "fp16=%s coopmat=%s precision=%s%s fmm=%s validation=%s",
+             "fp16=%s coopmat=%s precision=%s%s fmm=%s kernel=%s validation=%s",
              d->index, d->name, d->type, d->vendor_id, d->driver,
              VK_API_VERSION_MAJOR(d->api_version), VK_API_VERSION_MINOR(d->api_version),
              VK_API_VERSION_PATCH(d->api_version), mem, d->subgroup_size,
@@ -603,7 +606,8 @@ static void ig__make_summary(ig_vk_context *ctx) {
              ctx->coopmat ? (ctx->coop_emu ? "emulated" : "nv") : (d->coopmat_nv ? "available" : "no"),
              ctx->precision == IG_VK_PRECISION_FP16 ? "fp16" : "fp32",
              ctx->fp16_ok || ctx->precision == IG_VK_PRECISION_FP16 ? "" : "(fp16 unavailable)",
-             ctx->fused_fmm ? "fused" : "pass", ctx->validation ? "on" : "off");
+             ctx->fused_fmm ? "fused" : "pass", ctx->level_gemm ? "gemm" : "pixel",
+             ctx->validation ? "on" : "off");
 }
 
 ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, ig_error *err) {
@@ -657,6 +661,13 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
         ctx->fp16 = true;
     }
     ctx->fused_fmm = desc.fmm == IG_VK_FMM_FUSED && !ctx->coopmat;
+    /* the gemm level kernel: asked for (the environment overrides the desc); whether a render
+     * can use it is decided per render (vk_render.c), the summary says what was asked */
+    ctx->level_gemm = desc.level_kernel == IG_VK_KERNEL_GEMM;
+    const char *kern = getenv("INRGAN_VK_KERNEL");
+    if (kern && strcmp(kern, "gemm") == 0) ctx->level_gemm = true;
+    if (kern && strcmp(kern, "pixel") == 0) ctx->level_gemm = false;
+    ctx->kernel_used = "";
 
     /* One compute queue. */
     uint32_t n_q = 0;

@@ -131,6 +131,9 @@ enum {
     IG_SH_CIPS_INPUT,
     IG_SH_CIPS_LAYER,
     IG_SH_CIPS_RGB,
+    IG_SH_GEMM_LEVEL, /* the INR-GAN "gemm" level kernel: layer_gemm.comp with gathered addend */
+    IG_SH_GEMM_RAW,   /* ... the coarse product of an up-sampling conv0 (no epilogue) */
+    IG_SH_GEMM_RGB,   /* ... ToRGB: rgb_accum.comp with shared W_rgb and per-image factors */
     IG_SH_COUNT
 };
 #define IG_VK_BINDINGS 12
@@ -216,6 +219,9 @@ struct ig_vk_context {
     bool coopmat;               /* coopmat level kernel allowed */
     bool coop_emu;              /* ... with emulated matrix products (test hook) */
     bool fused_fmm;
+    bool level_gemm;            /* INR-GAN levels on the tiled-GEMM kernels where supported */
+    const char *kernel_used;    /* level kernel of the last INR-GAN render ("pixel", "gemm",
+                                   "coopmat"; "" before any) */
     ig_vk_precision precision;
 
     /* pipelines */

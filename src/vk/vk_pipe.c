@@ -47,6 +47,9 @@ static const ig__vk_spirv ig__shaders[IG_SH_COUNT] = {
     [IG_SH_CIPS_INPUT] = IG__SPV(ig_spv_cips_input),
     [IG_SH_CIPS_LAYER] = IG__SPV(ig_spv_cips_layer),
     [IG_SH_CIPS_RGB] = IG__SPV(ig_spv_cips_rgb),
+    [IG_SH_GEMM_LEVEL] = IG__SPV(ig_spv_gemm_level),
+    [IG_SH_GEMM_RAW] = IG__SPV(ig_spv_gemm_raw),
+    [IG_SH_GEMM_RGB] = IG__SPV(ig_spv_gemm_rgb),
 };
 
 const ig__vk_spirv *ig__vk_shader(int id) {

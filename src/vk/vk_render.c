@@ -15,6 +15,16 @@
  *                image, a statistics pass over the native plan runs first and the render pass
  *                reads its factors.
  *   5. readback of the last level's rgb [B][H*W][3] -> out [N][3][H][W].
+ * The "gemm" level kernel (ig_vk_desc.level_kernel, INRGAN_VK_KERNEL=gemm; nearest models
+ * without instance norm, fp32, weight-generation pass) replaces step 4 by one tiled-GEMM
+ * dispatch per layer over a level's computed pixels for a group of images (layer_gemm.comp):
+ * activations channel-major [B][C][P] (P: the level's pixels padded to 64), the embeddings
+ * uploaded channel-major too. An up-sampling conv0 is the exact coarse trick: W[:, :c_prev] x on
+ * the coarse grid (no epilogue), then W[:, c_prev:] E on the fine grid with the coarse product
+ * gathered through the plan's nearest maps in the epilogue; ToRGB (rgb_accum.comp) accumulates
+ * into rgb planes [B][3][P], the first of a level starting from the gathered coarse rgb.
+ * Renders it cannot take (model, precision, a level too large for one descriptor window) run
+ * the per-pixel kernel; ig_vk_level_kernel_used says which ran.
  * Interpolation: z space is slerped on the host; w space maps both latents and lerps w
  * (lerp.comp); params space also runs heads and weights for both and lerps s and W.
  * Features and rgb are pixel-major ([pixel][channel]) so that any band of rows is one
@@ -85,6 +95,11 @@ struct ig__vk_plan {
      * {index 0, index 1, weight (float bits), 0} into the previous level's computed grid */
     ig_vk_buf maps[IG_MAX_BLOCKS];
     int *r0[IG_MAX_BLOCKS], *r1[IG_MAX_BLOCKS]; /* host copies of the row maps */
+    /* the gemm level kernel's copy of the embeddings: fp32 channel-major [ce][pp], pp = the
+     * level's pixels padded to a multiple of 64 (zeros past them) */
+    bool gemm;
+    uint32_t pp[IG_MAX_BLOCKS];
+    ig_vk_buf emb_cm[IG_MAX_BLOCKS];
 };
 
 static uint64_t ig__plan_fp(const ig_plan *p, uint64_t model_fp, bool f16) {
@@ -360,6 +375,33 @@ fail:
     return res;
 }
 
+#define IG__GEMM_TILE 64u /* layer_gemm.comp: 64 outputs x 64 pixels per workgroup */
+
+/* Whether the gemm level kernel can render this model on this context: asked for, fp32 with
+ * the weight-generation pass, nearest up-sampling without instance norm, and the layer
+ * structure the coarse trick expects (each level > 0 opens with an up-sampling conv0; every
+ * other layer reads only the previous layer's features, level 0's first only the embedding). */
+static bool ig__gemm_model(const ig_vk_context *ctx, const ig_config *c, const ig__vk_model *vm) {
+    if (!ctx->level_gemm || ctx->fp16 || ctx->fused_fmm || vm->coop ||
+        c->upsampling != IG_UP_NEAREST || c->instance_norm)
+        return false;
+    for (int q = 0; q < vm->n_ops; q++) {
+        const ig__vk_op *op = &vm->ops[q];
+        bool first = q == 0 || vm->ops[q - 1].level != op->level;
+        if (first && op->type != IG__OP_FMM) return false;
+        if (op->type != IG__OP_FMM) continue;
+        if (first && op->level == 0 && op->c_x != 0) return false;
+        if (first && op->level > 0 && !(c->blocks[op->block].upsamples && op->c_x > 0))
+            return false;
+        if (!first && (op->c_e != 0 || op->c_x == 0)) return false;
+    }
+    return true;
+}
+
+static uint32_t ig__pad_tile(uint64_t px) {
+    return (uint32_t)((px + IG__GEMM_TILE - 1) / IG__GEMM_TILE * IG__GEMM_TILE);
+}
+
 static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
                                  uint64_t fp, ig__vk_plan **out, ig_error *err) {
     ig_vk_uploads ups = {0};
@@ -369,6 +411,7 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
     vp->fp = fp;
     vp->arena.device = true;
     vp->n_levels = plan->n_levels;
+    vp->gemm = ig__gemm_model(ctx, &m->cfg, ctx->model);
     ig_result res = IG_OK;
     uint32_t es = ctx->fp16 ? 2 : 4;
     uint64_t total = 0;
@@ -376,7 +419,9 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
         vp->w[l] = plan->levels[l].width;
         vp->h[l] = plan->levels[l].height;
         vp->ce[l] = ig_embed_channels(m, l);
+        vp->pp[l] = ig__pad_tile((uint64_t)vp->w[l] * vp->h[l]);
         total += (uint64_t)vp->w[l] * vp->h[l] * (uint64_t)vp->ce[l] * es + ctx->align;
+        if (vp->gemm) total += (uint64_t)vp->pp[l] * vp->ce[l] * 4 + ctx->align;
         if (l > 0) total += ((uint64_t)vp->w[l] + vp->h[l]) * 16 + ctx->align;
     }
     if (total <= ctx->max_alloc) {
@@ -440,6 +485,18 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
                 else
                     ((float *)dst)[q * ce + k] = v;
             }
+        if (vp->gemm) { /* [C][H*W] as is, rows padded to pp with zeros */
+            size_t pp = vp->pp[l];
+            res = ig__vk_arena_alloc(ctx, &vp->arena, pp * ce * 4, &vp->emb_cm[l], err);
+            if (res != IG_OK) goto fail;
+            res = ig__vk_upload_ptr(ctx, &ups, &vp->emb_cm[l], 0, pp * ce * 4, &dst, err);
+            if (res != IG_OK) goto fail;
+            for (size_t k = 0; k < ce; k++) {
+                float *row = (float *)dst + k * pp;
+                memcpy(row, tmp + k * px, px * sizeof *tmp);
+                memset(row + px, 0, (pp - px) * sizeof *tmp);
+            }
+        }
         free(tmp);
         tmp = NULL;
         /* one level at a time, so the staging memory stays one level's size */
@@ -487,6 +544,8 @@ typedef struct ig__work {
     bool fused;      /* FMM weights rebuilt in the level kernel (row norms only) */
     bool stats;      /* pass 0 computes the instance-norm statistics on the native plan */
     int interp;      /* 0, or 1 + ig_space when a second latent per image goes through the GPU */
+    bool gemm;       /* levels on the gemm kernel: feat = activations [C][pp], rgb = [3][pp] */
+    int gemm_rgb;    /* gemm: the rgb buffer holding the last level's rgb */
     int mz, mw;      /* images per output image through the mapping / the heads and weights */
     ig_vk_buf z, h[2], s, gw, feat[2], rgb[2], part, inv, meta, dummy;
     uint64_t feat_img, rgb_img, part_img, inv_img; /* per-image bytes */
@@ -548,8 +607,8 @@ static ig_result ig__sections(const ig__vk_model *vm, const ig__vk_plan *vp, ig_
 static uint64_t ig__work_sizes(const ig_vk_context *ctx, const ig_config *c,
                                const ig__vk_model *vm, ig__work *wk) {
     uint64_t es = wk->es;
-    wk->feat_img = wk->rgb_img = wk->part_img = 0;
-    for (int pass = 0; pass < 2; pass++) {
+    if (!wk->gemm) wk->feat_img = wk->rgb_img = wk->part_img = 0; /* gemm: ig__gemm_layout */
+    for (int pass = 0; pass < 2 && !wk->gemm; pass++) {
         const ig__vk_plan *vp = wk->vp[pass];
         for (int i = 0; i < wk->n_sec[pass]; i++) {
             const ig__section *s = &wk->sec[pass][i];
@@ -1099,6 +1158,222 @@ static ig_result ig__plan_levels(ig__vk_builder *b, const ig__chunk *ch, int pas
     return IG_OK;
 }
 
+/* ---- the gemm level kernel ------------------------------------------------------------------ */
+
+/* Sizes of the gemm kernel's buffers (per image: activations = the widest [C][pp] a layer
+ * reads or writes, the coarse product included; rgb = [3][pp] of the largest level) into wk,
+ * and whether every descriptor window of one image fits the storage range and every dispatch
+ * the workgroup-count limits (else the render runs the per-pixel kernel). */
+static bool ig__gemm_layout(const ig_vk_context *ctx, const ig__vk_model *vm,
+                            const ig__vk_plan *vp, ig__work *wk) {
+    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
+    uint64_t act = 16, pmax = 0, R = ctx->range;
+    for (int q = 0; q < vm->n_ops; q++) {
+        const ig__vk_op *op = &vm->ops[q];
+        int l = op->level;
+        uint64_t pp = vp->pp[l], c = (uint64_t)(op->c_x > op->c_out ? op->c_x : op->c_out);
+        if (c * pp > act) act = c * pp;
+        if (op->type == IG__OP_FMM && l > 0 && op->c_x > 0 && (q == 0 || vm->ops[q - 1].level != l)) {
+            uint64_t pc = vp->pp[l - 1]; /* the coarse product of an up-sampling conv0 */
+            if ((uint64_t)op->c_out * pc > act) act = (uint64_t)op->c_out * pc;
+        }
+        if (op->type == IG__OP_FMM &&
+            ig__vk_groups((uint64_t)op->c_out, IG__GEMM_TILE) > lim->maxComputeWorkGroupCount[1])
+            return false;
+    }
+    for (int l = 0; l < vp->n_levels; l++) {
+        if (vp->pp[l] > pmax) pmax = vp->pp[l];
+        if ((uint64_t)vp->pp[l] * vp->ce[l] * 4 > R) return false;
+    }
+    wk->feat_img = act * 4;
+    wk->rgb_img = 3 * pmax * 4;
+    wk->part_img = 0;
+    return wk->feat_img <= R && wk->rgb_img <= R && (uint64_t)vm->gw_stride * 4 <= R &&
+           (uint64_t)vm->s_stride * 4 <= R &&
+           pmax / IG__GEMM_TILE <= lim->maxComputeWorkGroupCount[0];
+}
+
+/* One layer_gemm.comp dispatch for images [n0, n0 + k): Y = W[:, col : col + K] X over P
+ * (padded) pixels of level l, W the per-image weight of FMM `op`. IG_SH_GEMM_LEVEL adds the
+ * bias, and with `a` the coarse product [c_out][a_P] gathered through the level's maps, before
+ * lrelu * sqrt(2); IG_SH_GEMM_RAW stores the product as is. x_img: X's per-image stride in
+ * floats (0: shared, the embedding). */
+typedef struct ig__gemm_io {
+    const ig_vk_buf *x, *y, *a;
+    uint64_t x_img;
+    uint32_t P, a_P;
+} ig__gemm_io;
+
+static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, const ig__vk_op *op,
+                           uint32_t col, uint32_t K, const ig__gemm_io *io, uint32_t n0,
+                           uint32_t k) {
+    const ig__work *wk = ch->wk;
+    const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
+    const ig__vk_model *vm = ch->vm;
+    int l = op->level;
+    uint64_t A = wk->feat_img / 4, gs = vm->gw_stride, P = io->P;
+    uint32_t cout = (uint32_t)op->c_out, wrow = (uint32_t)(op->c_x + op->c_e);
+    ig__vk_disp *d;
+    uint32_t *m = ig__vk_disp_new(b, shader, 20, &d);
+    if (!m) return;
+    d->n_spec = 0; /* fixed-size kernel */
+    m[0] = K;
+    m[1] = cout;
+    m[2] = (uint32_t)(P / 4);
+    if (K > 0)
+        m[3] = ig__vk_bind(b, d, 1, io->x, (uint64_t)n0 * io->x_img * 4,
+                           ((uint64_t)(k - 1) * io->x_img + (uint64_t)K * P) * 4, 16);
+    else
+        ig__vk_bind_dummy(b, d, 1);
+    m[4] = (uint32_t)(io->x_img / 4);
+    m[5] = ig__vk_bind(b, d, 2, io->y, (uint64_t)n0 * A * 4,
+                       ((uint64_t)(k - 1) * A + (uint64_t)cout * P) * 4, 16);
+    m[6] = (uint32_t)(A / 4);
+    /* W from column col to the end of the op's weights (the base then points at column col) */
+    m[7] = ig__vk_bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + op->gw_off + col) * 4,
+                       ((uint64_t)(k - 1) * gs + (uint64_t)cout * wrow - col) * 4, 4);
+    m[8] = (uint32_t)gs;
+    m[9] = wrow;
+    d->gx = (uint32_t)(P / IG__GEMM_TILE);
+    d->gy = ig__vk_groups(cout, IG__GEMM_TILE);
+    d->gz = k;
+    if (shader == IG_SH_GEMM_RAW) return;
+    uint32_t H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
+    m[10] = ig__vk_bind(b, d, 4, &vm->params, (uint64_t)op->b_off * 4, (uint64_t)cout * 4, 4);
+    m[11] = io->a ? 1u : 0u;
+    if (io->a) {
+        m[12] = ig__vk_bind(b, d, 5, io->a, (uint64_t)n0 * A * 4,
+                            ((uint64_t)(k - 1) * A + (uint64_t)cout * io->a_P) * 4, 4);
+        m[18] = ig__vk_bind(b, d, 6, &vp->maps[l], 0, (uint64_t)H * 16, 4);
+        m[19] = ig__vk_bind(b, d, 7, &vp->maps[l], (uint64_t)H * 16, (uint64_t)W * 16, 4);
+    } else {
+        ig__vk_bind_dummy(b, d, 5);
+        ig__vk_bind_dummy(b, d, 6);
+        ig__vk_bind_dummy(b, d, 7);
+    }
+    m[13] = (uint32_t)A;
+    m[14] = io->a_P;
+    m[15] = W;
+    m[16] = l > 0 ? (uint32_t)vp->w[l - 1] : 0;
+    m[17] = H * W;
+}
+
+/* ToRGB `op` of level l (rgb_accum.comp, IG_RGB_MOD) for images [n0, n0 + k): reads the
+ * activations x, writes rgb `out`; mode 1 starts from 0, 2 from the coarse rgb `prev` gathered
+ * through the maps, 0 accumulates. */
+static void ig__gemm_rgb(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_op *op,
+                         const ig_vk_buf *x, const ig_vk_buf *out, const ig_vk_buf *prev,
+                         uint32_t mode, uint32_t n0, uint32_t k) {
+    const ig__work *wk = ch->wk;
+    const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
+    const ig__vk_model *vm = ch->vm;
+    int l = op->level;
+    uint64_t A = wk->feat_img / 4, RI = wk->rgb_img / 4, ss = vm->s_stride, P = vp->pp[l];
+    uint32_t cin = (uint32_t)op->c_x, H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
+    uint32_t np = H * W;
+    ig__vk_disp *d;
+    uint32_t *m = ig__vk_disp_new(b, IG_SH_GEMM_RGB, 22, &d);
+    if (!m) return;
+    m[0] = cin;
+    m[1] = (uint32_t)P;
+    m[2] = np;
+    m[3] = ig__vk_bind(b, d, 1, x, (uint64_t)n0 * A * 4, ((uint64_t)(k - 1) * A + cin * P) * 4, 4);
+    m[4] = (uint32_t)A;
+    m[5] = ig__vk_bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + op->s_off) * 4,
+                       ((uint64_t)(k - 1) * ss + cin) * 4, 4);
+    m[6] = (uint32_t)ss;
+    /* W_rgb [3][cin] then the bias: one range of params */
+    m[14] = ig__vk_bind(b, d, 3, &vm->params, (uint64_t)op->ws_off * 4, (3ull * cin + 3) * 4, 4);
+    m[7] = m[14] + (op->b_off - op->ws_off);
+    m[8] = mode;
+    m[9] = k;
+    for (uint32_t o = 0; o < 3; o++)
+        m[10 + o] = ig__vk_bind(b, d, 4 + o, out, ((uint64_t)n0 * RI + o * P) * 4,
+                                ((uint64_t)(k - 1) * RI + np) * 4, 4);
+    m[13] = (uint32_t)RI;
+    if (mode == 2) {
+        uint32_t Pc = vp->pp[l - 1];
+        m[15] = W;
+        m[16] = (uint32_t)vp->w[l - 1];
+        m[17] = ig__vk_bind(b, d, 8, &vp->maps[l], 0, (uint64_t)H * 16, 4);
+        m[18] = ig__vk_bind(b, d, 9, &vp->maps[l], (uint64_t)H * 16, (uint64_t)W * 16, 4);
+        m[19] = ig__vk_bind(b, d, 7, prev, (uint64_t)n0 * RI * 4,
+                            ((uint64_t)(k - 1) * RI + 3ull * Pc) * 4, 4);
+        m[20] = (uint32_t)RI;
+        m[21] = Pc;
+    } else {
+        ig__vk_bind_dummy(b, d, 7);
+        ig__vk_bind_dummy(b, d, 8);
+        ig__vk_bind_dummy(b, d, 9);
+    }
+    d->gx = ig__vk_groups(np, IG_VK_WG);
+    d->gy = k;
+}
+
+/* Every level of the render's plan on the gemm kernel, per group of images: activations
+ * ping-pong between feat[0] and feat[1] (an up-sampling conv0 writes its coarse product into
+ * the free buffer, then its output over the coarse input it no longer needs), rgb between
+ * rgb[0] and rgb[1] (once per level). */
+static void ig__plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch) {
+    const ig_vk_context *ctx = b->ctx;
+    const ig__vk_model *vm = ch->vm;
+    ig__work *wk = ch->wk;
+    const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
+    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
+    uint64_t mx = wk->feat_img;
+    uint64_t per[] = {wk->rgb_img, (uint64_t)vm->gw_stride * 4, (uint64_t)vm->s_stride * 4};
+    for (size_t i = 0; i < sizeof per / sizeof per[0]; i++)
+        if (per[i] > mx) mx = per[i];
+    uint32_t kg = ig__vk_min32(ctx->range / mx, ch->kv); /* >= 1: ig__gemm_layout */
+    kg = ig__vk_min32(kg, lim->maxComputeWorkGroupCount[2]);
+    kg = ig__vk_min32(kg, lim->maxComputeWorkGroupCount[1]);
+    if (kg < 1) kg = 1;
+    for (uint32_t n0 = 0; n0 < (uint32_t)ch->B; n0 += kg) {
+        uint32_t k = ig__vk_min32((uint64_t)ch->B - n0, kg);
+        int cur = 0, rc = 0;
+        bool rgb_started = false;
+        for (int q = 0; q < vm->n_ops; q++) {
+            const ig__vk_op *op = &vm->ops[q];
+            int l = op->level;
+            bool first = q == 0 || vm->ops[q - 1].level != l;
+            if (first) rgb_started = false;
+            if (op->type == IG__OP_TORGB) {
+                if (rgb_started) {
+                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[rc], NULL, 0, n0, k);
+                } else if (l == 0) {
+                    rc = 0;
+                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[rc], NULL, 1, n0, k);
+                } else {
+                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[1 - rc], &wk->rgb[rc], 2,
+                                 n0, k);
+                    rc = 1 - rc;
+                }
+                rgb_started = true;
+                continue;
+            }
+            uint32_t P = vp->pp[l], cx = (uint32_t)op->c_x, ce = (uint32_t)op->c_e;
+            if (first && l > 0) { /* up-sampling conv0: the coarse trick */
+                ig__gemm_io coarse = {&wk->feat[cur], &wk->feat[1 - cur], NULL,
+                                      wk->feat_img / 4, vp->pp[l - 1], 0};
+                ig__gemm_layer(b, ch, IG_SH_GEMM_RAW, op, 0, cx, &coarse, n0, k);
+                ig__gemm_io fine = {&vp->emb_cm[l], &wk->feat[cur], &wk->feat[1 - cur], 0, P,
+                                    vp->pp[l - 1]};
+                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, cx, ce, &fine, n0, k);
+            } else if (first) { /* level 0's first layer: the embedding only */
+                cur = 0;
+                ig__gemm_io io = {&vp->emb_cm[l], &wk->feat[cur], NULL, 0, P, 0};
+                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, ce, &io, n0, k);
+            } else {
+                ig__gemm_io io = {&wk->feat[cur], &wk->feat[1 - cur], NULL, wk->feat_img / 4, P,
+                                  0};
+                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, cx, &io, n0, k);
+                cur = 1 - cur;
+            }
+        }
+        wk->gemm_rgb = rc;
+    }
+}
+
 /* Loop iterations one invocation of each kernel performs (upper estimates, every loop of the
  * shader counted), checked against ctx->loop_limit (llvmpipe's hard cap). */
 static uint64_t ig__section_loops(const ig_vk_context *ctx, const ig__work *wk,
@@ -1147,7 +1422,14 @@ static ig_result ig__check_loops(const ig_vk_context *ctx, const ig_config *c,
         uint64_t w = 2ull * ((uint64_t)op->c_x + op->c_e) * ((uint64_t)c->rank + 1) + 2;
         if (w > worst) worst = w, what = "the FMM weight generation";
     }
-    for (int pass = 0; pass < 2; pass++) {
+    for (int q = 0; q < vm->n_ops && wk->gemm; q++) { /* K steps of 16; ToRGB: c_in */
+        const ig__vk_op *op = &vm->ops[q];
+        uint64_t g = op->type == IG__OP_FMM
+                         ? ((uint64_t)op->c_x + op->c_e + 15) / 16 + 8
+                         : (uint64_t)op->c_x + 1;
+        if (g > worst) worst = g, what = "the gemm level kernel", level = op->level;
+    }
+    for (int pass = 0; pass < 2 && !wk->gemm; pass++) {
         if (pass == IG__PASS_STATS && !wk->stats) continue;
         const ig__vk_plan *vp = wk->vp[pass];
         for (int i = 0; i < wk->n_sec[pass]; i++) {
@@ -1186,6 +1468,10 @@ static ig_result ig__plan_all(ig__vk_builder *b, const ig__chunk *ch, ig_error *
                       vm->s_stride, 4);
         ig__plan_lerp(b, ch, &wk->gw, 0, (uint64_t)ch->B * vm->gw_stride, vm->gw_stride,
                       vm->gw_stride, (uint32_t)es);
+    }
+    if (wk->gemm) {
+        ig__plan_gemm_levels(b, ch);
+        return IG_OK;
     }
     ig_result res = IG_OK;
     if (wk->stats) res = ig__plan_levels(b, ch, IG__PASS_STATS, err);
@@ -1307,16 +1593,20 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
     uint32_t H = (uint32_t)vp->h[vp->n_levels - 1], W = (uint32_t)vp->w[vp->n_levels - 1];
     uint64_t rimg = wk->rgb_img;
     const void *host;
-    res = ig__vk_disp_submit(&b, &ups, vm->coop ? &wk->gw : NULL, &wk->rgb[last->rout], rimg * B,
-                             &host, err);
+    res = ig__vk_disp_submit(&b, &ups, vm->coop ? &wk->gw : NULL,
+                             &wk->rgb[wk->gemm ? wk->gemm_rgb : last->rout], rimg * B, &host, err);
     if (res != IG_OK) goto fail;
 
-    /* [B][H*W][3] -> out [N][3][H][W] */
+    /* [B][H*W][3] (gemm: [B][3][pp]) -> out [N][3][H][W] */
     const float *src = host;
-    size_t px = (size_t)H * W;
+    size_t px = (size_t)H * W, pp = vp->pp[vp->n_levels - 1];
     for (int n = 0; n < B; n++) {
         const float *s = src + (size_t)n * (rimg / 4);
         float *o = out + (size_t)(n_first + n) * 3 * px;
+        if (wk->gemm) {
+            for (size_t c = 0; c < 3; c++) memcpy(o + c * px, s + c * pp, px * sizeof *o);
+            continue;
+        }
         for (size_t q = 0; q < px; q++) {
             o[q] = s[3 * q];
             o[px + q] = s[3 * q + 1];
@@ -1417,6 +1707,15 @@ ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error
         VkPipeline p;
         res = ig__vk_pipeline_get(ctx, need[i].id, need[i].spec, need[i].n, &p, err);
     }
+    /* the gemm kernel's (a render may still fall back to the per-pixel one created above) */
+    static const int gemm_ids[] = {IG_SH_GEMM_RAW, IG_SH_GEMM_LEVEL, IG_SH_GEMM_RGB};
+    for (size_t i = 0; i < sizeof gemm_ids / sizeof gemm_ids[0] && ctx->plan->gemm && res == IG_OK;
+         i++) {
+        VkPipeline p;
+        uint32_t wg = IG_VK_WG;
+        res = ig__vk_pipeline_get(ctx, gemm_ids[i], &wg, gemm_ids[i] == IG_SH_GEMM_RGB ? 1 : 0,
+                                  &p, err);
+    }
     return res;
 }
 
@@ -1449,6 +1748,10 @@ ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *ou
     res = ig__sections(ctx->model, ctx->plan, wk, IG__PASS_RENDER, err);
     if (res == IG_OK && wk->stats)
         res = ig__sections(ctx->model, ctx->plan_stats, wk, IG__PASS_STATS, err);
+    /* the gemm level kernel when asked for and the model and plan allow it */
+    wk->gemm = ctx->plan->gemm && !wk->fused && !wk->stats &&
+               ig__gemm_layout(ctx, ctx->model, ctx->plan, wk);
+    ctx->kernel_used = wk->gemm ? "gemm" : ctx->model->coop ? "coopmat" : "pixel";
     if (res == IG_OK) res = ig__check_loops(ctx, c, ctx->model, wk, err);
     if (res != IG_OK) goto done;
     uint64_t per_image = ig__work_sizes(ctx, c, ctx->model, wk);

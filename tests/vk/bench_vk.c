@@ -1,7 +1,7 @@
 /* bench_vk.c - throughput of the Vulkan backend, with an optional check against the CPU backend.
  *
  *   bench_vk [--config tiny|churches|ffhq|ffhq-bil | --model FILE] [--size N] [--batch N]
- *            [--iters N] [--paths fp32,fp32-fused,fp16,coopmat] [--gpu NAME] [--validate]
+ *            [--iters N] [--paths fp32,fp32-fused,gemm,fp16,coopmat] [--gpu NAME] [--validate]
  *            [--check] [--require-coopmat]
  *
  * --config writes a random model of that architecture (reference section 1.9) into the test
@@ -9,6 +9,8 @@
  * pipelines), one warm-up render (its time is reported: it includes driver JIT), then --iters
  * timed renders of --batch images. Output, one line per path:
  *   bench path=fp16 device="..." config=ffhq size=256 batch=32 img/s=... ms/img=... TFLOP/s=...
+ * Path gemm: fp32 with the tiled-GEMM level kernel (IG_VK_KERNEL_GEMM); the line says which
+ * level kernel really ran (kernel=...), and a gemm path that fell back to another kernel fails.
  * --check renders the batch's first image with ig_cpu_render and fails (exit 1) when the error
  * exceeds 1e-4 (fp32) or 2e-2 (fp16, coopmat) of max(1, max|ref|). Timings are wall clock around
  * ig_vk_render (upload of z, submission, wait, readback, layout change on the host).
@@ -114,6 +116,8 @@ int main(int argc, char **argv) {
         if (strcmp(tok, "fp32") == 0) {
         } else if (strcmp(tok, "fp32-fused") == 0) {
             d.fmm = IG_VK_FMM_FUSED;
+        } else if (strcmp(tok, "gemm") == 0) {
+            d.level_kernel = IG_VK_KERNEL_GEMM;
         } else if (strcmp(tok, "fp16") == 0) {
             d.precision = IG_VK_PRECISION_FP16, tol = 2e-2;
         } else if (strcmp(tok, "coopmat") == 0) {
@@ -162,11 +166,16 @@ int main(int argc, char **argv) {
             printf("bench path=%s device=\"%s\" config=%s size=%dx%d batch=%d img/s=%.2f "
                    "ms/img=%.3f TFLOP/s=%.3f (%.2f GFLOP/img; mean %.3f s, best %.3f s of %d; "
                    "prepare %.2f s, first render %.2f s; %u dispatches, %u submissions, "
-                   "peak %.1f MiB)\n",
+                   "peak %.1f MiB) kernel=%s\n",
                    tok, summary, model_path == path ? config : model_path, plan.width,
                    plan.height, batch, ips, 1000.0 / ips, ips * flops / 1e12, flops / 1e9,
                    total / iters, best, iters, t_prep, t_first, st.dispatches, st.submissions,
-                   (double)st.peak_device_bytes / (1 << 20));
+                   (double)st.peak_device_bytes / (1 << 20), ig_vk_level_kernel_used(ctx));
+            if (strcmp(tok, "gemm") == 0 && strcmp(ig_vk_level_kernel_used(ctx), "gemm") != 0) {
+                printf("bench path=gemm: the gemm level kernel did not run (%s)\n",
+                       ig_vk_level_kernel_used(ctx));
+                failures++;
+            }
             if (check) {
                 double e = vk_test_compare(out, ref, img);
                 bool ok = e <= tol;

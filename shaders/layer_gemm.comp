@@ -1,12 +1,20 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : enable
-// cips_layer.comp - one CIPS ModFC layer (conv1, linears.K) for a chunk of pixels of a group of
-// images, as a shared-memory tiled GEMM with the layer's epilogue fused in
-// (src/cpu/cpu_cips.c ig__cips_chunk):
-//   Y[n][o][p] = lrelu(sum_i W''[n][o][i] X[n][i][p] + a * noise_n(p) + b[o], 0.2) * sqrt(2)
-// W'' is image n's demodulated weight (cips_wgen.comp), row-major [c_out][c_in]; X and Y are
-// channel-major per image, [C][P] with P (the chunk's pixel count) a multiple of 64, read and
-// written as vec4. x_img = 0 lets every image read the same X (conv1's shared input).
+// layer_gemm.comp - one per-pixel layer Y = W X of a group of images as a shared-memory tiled
+// GEMM with the layer's epilogue fused in, used by both families:
+//   IG_EPI_NOISE  CIPS ModFC layer (conv1, linears.K; src/cpu/cpu_cips.c ig__cips_chunk):
+//                 Y[n][o][p] = lrelu(sum_i W[n][o][i] X[n][i][p] + a * noise_n(p) + b[o]) * sqrt2
+//   IG_EPI_ADD    INR-GAN FMM layer of a level (the "gemm" level kernel, src/vk/vk_render.c):
+//                 Y[n][o][p] = lrelu(sum_i W[n][o][i] X[n][i][p] + b[o] + [A[n][o][up(p)]]) * sqrt2
+//                 with A the coarse-grid product of an up-sampling conv0 (exact coarse trick),
+//                 gathered through the plan's nearest maps: up(p) = r0[p / width] Wc + c0[p % width]
+//   IG_EPI_NONE   Y = W X (that coarse product itself)
+// lrelu slope 0.2. W is image n's per-image weight (cips_wgen.comp / wgen.comp), rows w_row
+// apart starting at w_base (a column offset is folded into w_base: the two column blocks
+// [W_prev | W_emb] of an up-sampling conv0 come from one row-major W). X and Y are channel-major
+// per image, [C][P] with P (pixels of the chunk or level, padded) a multiple of 64, read and
+// written as vec4. x_img = 0 lets every image read the same X (CIPS conv1's shared input, the
+// INR-GAN embedding).
 //
 // Tiling: a workgroup of 16 x 16 invocations computes a 64 (outputs) x 64 (pixels) tile of one
 // image; gl_WorkGroupID = (pixel tile, output tile, image). Invocation (tx, ty) keeps a 4 x 4
@@ -17,24 +25,39 @@
 // (16 x 4 vec4 FMAs per invocation per step), so global latency overlaps the arithmetic.
 // Out-of-range rows (o >= c_out) and K (i >= c_in) read as zero.
 //
-// Epilogue: the seeded noise n(seed, layer, row, col) of src/noise.h (the bit-exact GLSL twin
-// below: integer hashing and one exact int -> float conversion) when enabled, + bias, leaky ReLU
-// 0.2 times sqrt(2), one vec4 store per output row. Pixels past the image (p >= np) get no noise.
+// Epilogue (IG_EPI_NOISE): the seeded noise n(seed, layer, row, col) of src/noise.h (the
+// bit-exact GLSL twin below: integer hashing and one exact int -> float conversion) when
+// enabled, + bias, leaky ReLU 0.2 times sqrt(2), one vec4 store per output row. Pixels past
+// the image (p >= np) get no noise (IG_EPI_ADD: no gathered value).
 //
-// Record at meta[rec] (src/vk/vk_cips.c):
+// Record at meta[rec] (src/vk/vk_cips.c, src/vk/vk_render.c):
 //   0 c_in  1 c_out  2 P/4  3 x_base (vec4)  4 x_img (vec4)  5 y_base (vec4)  6 y_img (vec4)
-//   7 w_base  8 w_img  9 b_base  10 noise on  11 noise weight (float bits)  12 noise layer
-//   13 q0 (first image pixel of the chunk)  14 width  15 column axes base  16 np
-//   17 row axes base  18.. noise seed of each image of the dispatch
-// Bindings: 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 axes (cips_input.comp's layout).
+//   7 w_base  8 w_img  9 w_row  10 b_base
+//   IG_EPI_NOISE: 11 noise on  12 noise weight (float bits)  13 noise layer  14 q0 (first image
+//     pixel of the chunk)  15 width  16 column axes base  17 np  18 row axes base
+//     19.. noise seed of each image of the dispatch
+//     Bindings: 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 axes (cips_input.comp's layout)
+//   IG_EPI_ADD: 11 add on  12 a_base  13 a_img  14 a_P (A's channel stride)  15 width  16 Wc
+//     17 np  18 row map base  19 column map base (src/vk/vk_render.c's {r0, r1, w, 0} maps)
+//     Bindings: 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 A, 6 row map, 7 column map
+//   IG_EPI_NONE: bindings 1 X, 2 Y, 3 per-image weights
 layout(local_size_x = 16, local_size_y = 16) in;
 
 layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
 layout(std430, binding = 1) readonly buffer X { vec4 xv[]; };
 layout(std430, binding = 2) writeonly buffer Y { vec4 yv[]; };
 layout(std430, binding = 3) readonly buffer Wt { float wt[]; };
+#ifndef IG_EPI_NONE
 layout(std430, binding = 4) readonly buffer Params { float params[]; };
+#endif
+#ifdef IG_EPI_NOISE
 layout(std430, binding = 5) readonly buffer Axes { uint ax[]; };
+#endif
+#ifdef IG_EPI_ADD
+layout(std430, binding = 5) readonly buffer Add { float av[]; };
+layout(std430, binding = 6) readonly buffer RowMap { uint rowmap[]; };
+layout(std430, binding = 7) readonly buffer ColMap { uint colmap[]; };
+#endif
 layout(push_constant) uniform PC { uint rec; } pc;
 
 // W tile, transposed: [k][o / 4]; rows padded to 17 vec4 so that the 16 invocations storing
@@ -42,6 +65,7 @@ layout(push_constant) uniform PC { uint rec; } pc;
 shared vec4 sw[16][17];
 shared vec4 sx[16][16]; // [k][p / 4]: X tile
 
+#ifdef IG_EPI_NOISE
 // src/noise.h, bit for bit (both must change together)
 uint ig_noise_mix(uint x) {
     x ^= x >> 16;
@@ -61,14 +85,18 @@ float ig_noise_value(uint seed, uint layer, uint row, uint col) {
     }
     return float(sum + 6 - 6 * 65536) * (1.0 / 65536.0);
 }
+#endif
+
+uint w_row; // row stride of W (record word 9)
 
 float load_w(uint wb, uint cin, uint cout, uint o, uint k) {
-    return o < cout && k < cin ? wt[wb + o * cin + k] : 0.0;
+    return o < cout && k < cin ? wt[wb + o * w_row + k] : 0.0;
 }
 
 void main() {
     uint r = pc.rec;
     uint cin = meta[r + 0], cout = meta[r + 1], P4 = meta[r + 2];
+    w_row = meta[r + 9];
     uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
     uint n = gl_WorkGroupID.z;
     uint c4 = gl_WorkGroupID.x * 16u + tx; // this invocation's vec4 column (pixels 4 c4 ..)
@@ -108,30 +136,62 @@ void main() {
         barrier();
     }
 
-    vec4 nz = vec4(0.0);
-    if (meta[r + 10] != 0u) {
-        uint seed = meta[r + 18 + n], layer = meta[r + 12], np = meta[r + 16];
-        uint q0 = meta[r + 13], width = meta[r + 14];
+    uint yb = meta[r + 5] + n * meta[r + 6] + c4;
+    uint ob = o0 + 4u * ty;
+    vec4 acc[4] = vec4[4](acc0, acc1, acc2, acc3);
+#ifdef IG_EPI_NONE
+    for (uint i = 0u; i < 4u; i++)
+        if (ob + i < cout) yv[yb + (ob + i) * P4] = acc[i];
+#else
+    vec4 nz = vec4(0.0); // per pixel: the noise (CIPS)
+#ifdef IG_EPI_NOISE
+    if (meta[r + 11] != 0u) {
+        uint seed = meta[r + 19 + n], layer = meta[r + 13], np = meta[r + 17];
+        uint q0 = meta[r + 14], width = meta[r + 15];
         for (uint j = 0u; j < 4u; j++) {
             uint p = 4u * c4 + j;
             if (p < np) {
                 uint q = q0 + p;
-                uint col = ax[meta[r + 15] + (q % width) * 8u + 4u];
-                uint row = ax[meta[r + 17] + (q / width) * 8u + 4u];
+                uint col = ax[meta[r + 16] + (q % width) * 8u + 4u];
+                uint row = ax[meta[r + 18] + (q / width) * 8u + 4u];
                 nz[j] = ig_noise_value(seed, layer, row, col);
             }
         }
     }
-    float nw = uintBitsToFloat(meta[r + 11]);
-    uint yb = meta[r + 5] + n * meta[r + 6] + c4;
-    uint ob = o0 + 4u * ty;
-    vec4 acc[4] = vec4[4](acc0, acc1, acc2, acc3);
+    float nw = uintBitsToFloat(meta[r + 12]);
+#endif
+#ifdef IG_EPI_ADD
+    // the coarse pixel of each of this invocation's 4 pixels (nearest: one tap)
+    bool add = meta[r + 11] != 0u;
+    uint ap = meta[r + 14], ab = meta[r + 12] + n * meta[r + 13];
+    uvec4 src = uvec4(0u);
+    bvec4 inside = bvec4(false);
+    if (add) {
+        uint width = meta[r + 15], wc = meta[r + 16], np = meta[r + 17];
+        for (uint j = 0u; j < 4u; j++) {
+            uint p = 4u * c4 + j;
+            if (p < np) {
+                uint y = p / width;
+                src[j] = rowmap[meta[r + 18] + 4u * y] * wc + colmap[meta[r + 19] + 4u * (p - y * width)];
+                inside[j] = true;
+            }
+        }
+    }
+#endif
     for (uint i = 0u; i < 4u; i++) {
         uint o = ob + i;
         if (o < cout) {
-            vec4 v = acc[i] + nw * nz + params[meta[r + 9] + o];
+#ifdef IG_EPI_NOISE
+            vec4 v = acc[i] + nw * nz + params[meta[r + 10] + o];
+#else
+            vec4 v = acc[i] + params[meta[r + 10] + o];
+            if (add)
+                for (uint j = 0u; j < 4u; j++)
+                    if (inside[j]) v[j] += av[ab + o * ap + src[j]];
+#endif
             v = mix(0.2 * v, v, greaterThanEqual(v, vec4(0.0))) * 1.4142135623730951;
             yv[yb + o * P4] = v;
         }
     }
+#endif
 }

@@ -1,0 +1,258 @@
+/* test_vk_gemm.c - the gemm level kernel of the INR-GAN Vulkan backend (ig_vk_desc.level_kernel
+ * = IG_VK_KERNEL_GEMM, INRGAN_VK_KERNEL=gemm) against the C CPU backend:
+ *   nearest models (with extra convs, churches-like without, one wider than a 64 x 64 tile),
+ *   batches 1 and 3, the native view, a non-native view at a non-square size, a tile (equal to
+ *   the crop of the whole render, bit for bit), stride 2, interpolation in z, w and params;
+ *   every render must really have run the gemm kernel (ig_vk_level_kernel_used); a storage
+ *   range that splits a batch of 3 into image groups.
+ *   Fallbacks to the per-pixel kernel that still match: bilinear + instance norm, fp16 storage,
+ *   a storage range too small for one level's activations, INRGAN_VK_KERNEL=pixel.
+ * Tolerance: max |vk - cpu| <= 1e-4 * max(1, max |cpu|). */
+#include "vk_test.h"
+
+#define TOL 1e-4
+
+/* Renders `count` images of plan with both backends and checks the error and the kernel. */
+static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
+                         const float *z, const float *zb, int space, int count,
+                         const char *kernel, const char *label, float *keep) {
+    ig_error err = {0};
+    size_t img = (size_t)3 * plan->width * plan->height;
+    float *ref = malloc((size_t)count * img * sizeof *ref);
+    float *got = malloc((size_t)count * img * sizeof *got);
+    const float t[3] = {0.3f, 1.0f, 0.6f};
+    ig_render_desc rd = {.model = m, .plan = plan, .z = z, .count = count, .psi = 0.7,
+                         .threads = 1};
+    if (zb) {
+        rd.z_b = zb;
+        rd.t = t;
+        rd.space = (ig_space)space;
+    }
+    ig_result r1 = ig_cpu_render(&rd, ref, &err);
+    CHECK_MSG(r1 == IG_OK, "%s: cpu: %s", label, err.msg);
+    memset(got, 0xff, (size_t)count * img * sizeof *got);
+    ig_result r2 = ig_vk_render(ctx, &rd, got, &err);
+    CHECK_MSG(r2 == IG_OK, "%s: vulkan: %s", label, err.msg);
+    if (r1 == IG_OK && r2 == IG_OK) {
+        double e = vk_test_compare(got, ref, (size_t)count * img);
+        printf("  %s (%dx%d, batch %d, %s kernel): max rel error %.3g\n", label, plan->width,
+               plan->height, count, ig_vk_level_kernel_used(ctx), e);
+        CHECK_MSG(e <= TOL, "%s: error %.3g > %g", label, e, TOL);
+        CHECK_MSG(strcmp(ig_vk_level_kernel_used(ctx), kernel) == 0, "%s: ran the %s kernel, "
+                  "expected %s", label, ig_vk_level_kernel_used(ctx), kernel);
+        if (keep) memcpy(keep, got, img * sizeof *got);
+    }
+    free(ref);
+    free(got);
+}
+
+static ig_vk_context *gemm_context(int precision, uint64_t cap_range) {
+    ig_vk_desc d = vk_test_desc();
+    d.level_kernel = IG_VK_KERNEL_GEMM;
+    d.precision = precision;
+    d.cap_buffer_range = cap_range;
+    ig_vk_context *ctx = NULL;
+    ig_error err = {0};
+    CHECK_MSG(ig_vk_context_create(&d, &ctx, &err) == IG_OK, "context: %s", err.msg);
+    return ctx;
+}
+
+/* Every case on a nearest model with the gemm kernel. */
+static void run_nearest(const char *label, const vk_test_spec *spec, uint64_t seed) {
+    char file[64], name[160];
+    snprintf(file, sizeof file, "gemm_%llu.safetensors", (unsigned long long)seed);
+    const char *path = vk_test_path(file);
+    CHECK(vk_test_model_write(path, spec, seed) == 0);
+    ig_model *m = NULL;
+    ig_error err = {0};
+    if (ig_model_load(path, &m, &err) != IG_OK) {
+        CHECK_MSG(0, "%s: %s", label, err.msg);
+        return;
+    }
+    const ig_config *c = ig_model_config(m);
+    ig_vk_context *ctx = gemm_context(IG_VK_PRECISION_FP32, 0);
+    if (!ctx) {
+        ig_model_free(m);
+        return;
+    }
+    CHECK_MSG(strstr(ig_vk_context_summary(ctx), "kernel=gemm") != NULL, "summary: %s",
+              ig_vk_context_summary(ctx));
+    float *z = vk_test_latents(6, c->z_dim), *zb = z + 3 * c->z_dim;
+    int R = c->resolution;
+    struct {
+        const char *name;
+        ig_plan_desc pd;
+        int count, space; /* space -1: no interpolation */
+    } cases[] = {
+        {"native", {.width = R, .height = R}, 1, -1},
+        {"native", {.width = R, .height = R}, 3, -1},
+        {"view 20x12", {.view = {-1.5, -0.75, 1.25, 0.9}, .width = 20, .height = 12}, 2, -1},
+        {"stride 2", {.width = R, .height = R, .stride = 2}, 2, -1},
+        {"interp z", {.width = R, .height = R}, 3, IG_SPACE_Z},
+        {"interp w", {.width = R, .height = R}, 3, IG_SPACE_W},
+        {"interp params", {.width = R, .height = R}, 2, IG_SPACE_PARAMS},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ig_plan plan;
+        if (ig_plan_make(&plan, c, &cases[k].pd, &err) != IG_OK) {
+            CHECK_MSG(0, "%s %s: plan: %s", label, cases[k].name, err.msg);
+            continue;
+        }
+        snprintf(name, sizeof name, "%s %s", label, cases[k].name);
+        check_render(ctx, m, &plan, z, cases[k].space >= 0 ? zb : NULL, cases[k].space,
+                     cases[k].count, "gemm", name, NULL);
+        ig_plan_free(&plan);
+    }
+
+    /* a tile is the crop of the whole render, bit for bit */
+    ig_plan whole, tile;
+    ig_plan_desc wd = {.width = R, .height = R};
+    ig_plan_desc td = {.width = R, .height = R, .tile_x = 3, .tile_y = 5, .tile_w = 7, .tile_h = 6};
+    if (ig_plan_make(&whole, c, &wd, &err) == IG_OK) {
+        if (ig_plan_make(&tile, c, &td, &err) == IG_OK) {
+            float *a = malloc((size_t)3 * R * R * sizeof *a), *b = malloc(3 * 7 * 6 * sizeof *b);
+            snprintf(name, sizeof name, "%s whole", label);
+            check_render(ctx, m, &whole, z, NULL, 0, 1, "gemm", name, a);
+            snprintf(name, sizeof name, "%s tile", label);
+            check_render(ctx, m, &tile, z, NULL, 0, 1, "gemm", name, b);
+            int diff = 0;
+            for (int ch = 0; ch < 3; ch++)
+                for (int y = 0; y < 6; y++)
+                    for (int x = 0; x < 7; x++)
+                        diff += memcmp(&b[(ch * 6 + y) * 7 + x],
+                                       &a[((size_t)ch * R + 5 + y) * R + 3 + x], 4) != 0;
+            CHECK_MSG(diff == 0, "%s: %d tile values differ from the whole render", label, diff);
+            free(a);
+            free(b);
+            ig_plan_free(&tile);
+        }
+        ig_plan_free(&whole);
+    }
+    vk_test_ctx_ok(ctx);
+    ig_vk_context_destroy(ctx);
+    free(z);
+    ig_model_free(m);
+}
+
+static void test_tiny_extra(void) {
+    vk_test_spec s = vk_test_spec_tiny("nearest", 0, 1);
+    run_nearest("nearest+extra", &s, 41);
+}
+
+static void test_churches_like(void) {
+    vk_test_spec s = vk_test_spec_tiny("nearest", 0, 0);
+    run_nearest("churches-like", &s, 42);
+}
+
+/* wider than one 64 x 64 tile and K over several 16-steps */
+static void test_wide(void) {
+    vk_test_spec s = {.z_dim = 16, .w_dim = 24, .map_layers = 2, .rank = 2,
+                      .upsampling = "nearest", .psi = 0.8, .n_blocks = 3};
+    s.blocks[0] = (vk_test_block){"b4", 4, 72, 0, 3, 1, 0, 4};
+    s.blocks[1] = (vk_test_block){"b8", 8, 40, 1, 3, 0, 4, 2};
+    s.blocks[2] = (vk_test_block){"b16", 16, 24, 0, 4, 0, 4, 2};
+    run_nearest("wide", &s, 43);
+}
+
+/* A storage range that holds the activations of two images but not three (and the largest
+ * embedding): groups of two and one image. */
+static void test_groups(void) {
+    vk_test_spec s = vk_test_spec_tiny("nearest", 0, 1);
+    const char *path = vk_test_path("gemm_groups.safetensors");
+    CHECK(vk_test_model_write(path, &s, 45) == 0);
+    ig_model *m = NULL;
+    ig_plan plan;
+    if (vk_test_load(path, &m, &plan, 0) != 0) {
+        CHECK_MSG(0, "groups: model");
+        return;
+    }
+    ig_vk_context *ctx = gemm_context(IG_VK_PRECISION_FP32, 32768);
+    if (ctx) {
+        float *z = vk_test_latents(3, ig_model_config(m)->z_dim);
+        check_render(ctx, m, &plan, z, NULL, 0, 3, "gemm", "range 32 KiB", NULL);
+        ig_vk_mem_stats st;
+        ig_vk_memory_stats(ctx, &st);
+        CHECK_MSG(st.max_binding_bytes <= 32768, "binding of %u bytes", st.max_binding_bytes);
+        free(z);
+        vk_test_ctx_ok(ctx);
+    }
+    ig_vk_context_destroy(ctx);
+    ig_plan_free(&plan);
+    ig_model_free(m);
+}
+
+/* Renders that the gemm kernel does not take: the per-pixel kernel, same results. */
+static void test_fallbacks(void) {
+    ig_error err = {0};
+    struct {
+        const char *label, *up;
+        int in, precision;
+        uint64_t cap;
+        const char *env;
+    } fb[] = {
+        {"bilinear+IN", "bilinear", 1, IG_VK_PRECISION_FP32, 0, NULL},
+        {"fp16 storage", "nearest", 0, IG_VK_PRECISION_FP16, 0, NULL},
+        {"small storage range", "nearest", 0, IG_VK_PRECISION_FP32, 8192, NULL},
+        {"INRGAN_VK_KERNEL=pixel", "nearest", 0, IG_VK_PRECISION_FP32, 0, "pixel"},
+    };
+    for (size_t i = 0; i < sizeof fb / sizeof fb[0]; i++) {
+        vk_test_spec s = vk_test_spec_tiny(fb[i].up, fb[i].in, 1);
+        const char *path = vk_test_path("gemm_fallback.safetensors");
+        CHECK(vk_test_model_write(path, &s, 50 + i) == 0);
+        ig_model *m = NULL;
+        ig_plan plan;
+        if (vk_test_load(path, &m, &plan, 0) != 0) {
+            CHECK_MSG(0, "%s: model", fb[i].label);
+            continue;
+        }
+        if (fb[i].env) setenv("INRGAN_VK_KERNEL", fb[i].env, 1);
+        ig_vk_context *ctx = gemm_context(fb[i].precision, fb[i].cap);
+        unsetenv("INRGAN_VK_KERNEL");
+        if (ctx && fb[i].precision == IG_VK_PRECISION_FP16 &&
+            ig_vk_context_precision(ctx) != IG_VK_PRECISION_FP16) {
+            printf("  %s: skipped (no 16-bit storage)\n", fb[i].label);
+        } else if (ctx) {
+            const ig_config *c = ig_model_config(m);
+            float *z = vk_test_latents(3, c->z_dim);
+            /* fp16 storage matches within its own tolerance only: check the kernel, not 1e-4 */
+            if (fb[i].precision == IG_VK_PRECISION_FP16) {
+                size_t img = (size_t)3 * plan.width * plan.height;
+                float *got = malloc(img * sizeof *got);
+                ig_render_desc rd = {.model = m, .plan = &plan, .z = z, .count = 1, .psi = 0.7};
+                CHECK_MSG(ig_vk_render(ctx, &rd, got, &err) == IG_OK, "%s: %s", fb[i].label,
+                          err.msg);
+                CHECK_MSG(strcmp(ig_vk_level_kernel_used(ctx), "pixel") == 0, "%s: ran %s",
+                          fb[i].label, ig_vk_level_kernel_used(ctx));
+                printf("  %s: %s kernel\n", fb[i].label, ig_vk_level_kernel_used(ctx));
+                free(got);
+            } else {
+                check_render(ctx, m, &plan, z, NULL, 0, 3, "pixel", fb[i].label, NULL);
+            }
+            free(z);
+            vk_test_ctx_ok(ctx);
+        }
+        ig_vk_context_destroy(ctx);
+        ig_plan_free(&plan);
+        ig_model_free(m);
+    }
+    /* and the environment switch turns the gemm kernel on for a default context */
+    setenv("INRGAN_VK_KERNEL", "gemm", 1);
+    ig_vk_desc d = vk_test_desc();
+    ig_vk_context *ctx = NULL;
+    CHECK_MSG(ig_vk_context_create(&d, &ctx, &err) == IG_OK, "context: %s", err.msg);
+    unsetenv("INRGAN_VK_KERNEL");
+    if (ctx)
+        CHECK_MSG(strstr(ig_vk_context_summary(ctx), "kernel=gemm") != NULL,
+                  "INRGAN_VK_KERNEL=gemm: %s", ig_vk_context_summary(ctx));
+    ig_vk_context_destroy(ctx);
+}
+
+int main(void) {
+    vk_test_init();
+    RUN(test_tiny_extra);
+    RUN(test_churches_like);
+    RUN(test_wide);
+    RUN(test_groups);
+    RUN(test_fallbacks);
+    return TEST_EXIT();
+}
