@@ -2,7 +2,7 @@
  *
  * n(seed, layer, row, col) is a pure function of integers, so every tile, stride and backend
  * draws the same value for the same pixel of the same image. The GLSL twin is in
- * shaders/cips_layer.comp; both must change together (tests/test_core.c pins known values).
+ * shaders/layer_gemm.comp; both must change together (tests/test_core.c pins known values).
  *
  *   mix(x)  = the MurmurHash3 32-bit finaliser (x ^= x>>16; x *= 0x85ebca6b; x ^= x>>13;
  *             x *= 0xc2b2ae35; x ^= x>>16)
