@@ -557,19 +557,7 @@ def _fp32_buffers():
 def write_model(path, cfg, arrays, dtype="fp32"):
     """Writes name -> float array (official order) as a model file (F32, or F16 with the
     FP32_BUFFERS kept F32). Refuses non-finite values and fp16 overflow."""
-    keep32 = _fp32_buffers()
-    tensors = collections.OrderedDict()
-    for name, a in arrays.items():
-        a32 = np.asarray(a, dtype=np.float32)
-        if not np.all(np.isfinite(a32)):
-            raise ConversionError("tensor %s has non-finite values" % name)
-        if dtype == "fp16" and name.rsplit(".", 1)[-1] not in keep32:
-            h = a32.astype(np.float16)
-            if not np.all(np.isfinite(h)):
-                raise ConversionError("tensor %s overflows fp16 (use --dtype fp32)" % name)
-            tensors[name] = h
-        else:
-            tensors[name] = a32
+    tensors = safetensors_io.model_tensors(arrays, dtype, _fp32_buffers(), ConversionError)
     safetensors_io.save(path, tensors, {"inrgan": config_mod.to_json(cfg)}, align=True)
 
 

@@ -160,21 +160,10 @@ def convert(src, dst, key=None, coords_size=None, lr_mlp=0.01, dtype="fp32", w_a
             "created_by": "python/inrgan/convert_cips.py"}
     cfg = infer_config({k: v.shape for k, v in arrays.items()}, coords_size, lr_mlp, prov)
     exp = check_shapes({k: v.shape for k, v in arrays.items()}, cfg)
-    for k, a in arrays.items():
-        if not np.all(np.isfinite(a)):
-            raise ConvertError("tensor %s has non-finite values" % k)
     cfg["truncation_psi"] = float(psi)
     cfg["noise"] = noise
-    tensors = {}
-    for name in exp:
-        a = arrays[name]
-        if dtype == "fp16":
-            h = a.astype(np.float16)
-            if not np.all(np.isfinite(h)):
-                raise ConvertError("tensor %s overflows fp16" % name)
-            tensors[name] = h
-        else:
-            tensors[name] = a
+    tensors = safetensors_io.model_tensors({name: arrays[name] for name in exp}, dtype,
+                                           error=ConvertError)
     if w_avg_samples:
         tensors["w_avg"] = _mean_w(arrays, cfg, int(w_avg_samples), seed)   # kept F32
         cfg["has_w_avg"] = True

@@ -256,3 +256,22 @@ def load(path):
         arr = np.frombuffer(data[begin:end], dtype=DTYPES[dtype])
         tensors[name] = arr.astype(DTYPES[dtype].newbyteorder("="), copy=True).reshape(shape)
     return tensors, metadata
+
+
+def model_tensors(arrays, dtype="fp32", keep32=(), error=ValueError):
+    """The arrays of a model file as the converters write them: float32, or float16 with
+    dtype="fp16" except the names whose last component is in keep32 (buffers kept F32).
+    Refuses (raises `error`) non-finite values and values that overflow fp16."""
+    out = {}
+    for name, a in arrays.items():
+        a32 = np.asarray(a, dtype=np.float32)
+        if not np.all(np.isfinite(a32)):
+            raise error("tensor %s has non-finite values" % name)
+        if dtype == "fp16" and name.rsplit(".", 1)[-1] not in keep32:
+            h = a32.astype(np.float16)
+            if not np.all(np.isfinite(h)):
+                raise error("tensor %s overflows fp16 (use --dtype fp32)" % name)
+            out[name] = h
+        else:
+            out[name] = a32
+    return out
