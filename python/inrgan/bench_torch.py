@@ -188,7 +188,9 @@ def main(argv=None):
     doc = {"schema": "inrgan-bench/1", "tool": "pytorch", "build": "torch " + torch.__version__,
            "date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
            "host": {"cpu": cpu_name(), "cores": cores},
-           "model": {"name": name, "source": source, "parameters": cfg["parameters"] if cfg.get("family") == "cips" else param_count(G), "resolution": cfg["resolution"]},
+           "model": {"name": name, "family": cfg.get("family", "inrgan"), "source": source,
+                     "parameters": cfg["parameters"] if cfg.get("family") == "cips" else param_count(G),
+                     "resolution": cfg["resolution"]},
            "peaks": [], "results": results}
     if a.json:
         tmp = a.json + ".tmp"

@@ -349,8 +349,9 @@ static void write_json(FILE *js, const bench_run *br, const char *model_label, b
     json_str(js, cpu);
     fprintf(js, ", \"cores\": %ld},\n  \"model\": {\"name\": ", sysconf(_SC_NPROCESSORS_ONLN));
     json_str(js, model_label);
-    fprintf(js, ", \"source\": \"%s\", \"parameters\": %lld, \"resolution\": %d},\n  \"peaks\": [",
-            builtin ? "builtin-random" : "file", (long long)ig_config_param_count(br->cfg), br->cfg->resolution);
+    fprintf(js, ", \"family\": \"%s\", \"source\": \"%s\", \"parameters\": %lld, \"resolution\": %d},\n  \"peaks\": [",
+            br->cfg->family, builtin ? "builtin-random" : "file", (long long)ig_config_param_count(br->cfg),
+            br->cfg->resolution);
     for (int i = 0; i < br->n_devs; i++) {
         const bench_dev *d = &br->devs[i];
         fprintf(js, "%s\n    {\"backend\": \"%s\", \"device\": ", i ? "," : "", d->backend);
