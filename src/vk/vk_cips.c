@@ -149,18 +149,18 @@ static ig_result ig__cips_upload(ig_vk_context *ctx, const ig_model *m, uint64_t
     vc->arena.device = true;
     uint64_t params = 0;
     ig_result res = ig__cips_layout(ctx, m, vc, &params, err);
-    if (res != IG_OK) goto fail;
+    if (res != IG_OK) goto done;
     uint64_t S = (uint64_t)c->w_dim, map = m->w_avg ? S : 0;
     for (int l = 0; l < c->mapping_layers; l++) map += (uint64_t)m->map_w[l]->numel + (uint64_t)m->map_b[l]->numel;
     uint64_t mod = (uint64_t)vc->s_stride * (S + 1), emb = (uint64_t)t->emb->numel;
     if (map > UINT32_MAX || emb > UINT32_MAX) {
         res = ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS model too large for 32-bit offsets");
-        goto fail;
+        goto done;
     }
     uint64_t total = (map + mod + params + emb) * 4 + 8 * ctx->align;
     if (total <= ctx->max_alloc) {
         res = ig__vk_arena_reserve(ctx, &vc->arena, total, err);
-        if (res != IG_OK) goto fail;
+        if (res != IG_OK) goto done;
     } else {
         vc->arena.block_size = 256ull << 20;
     }
@@ -168,7 +168,7 @@ static ig_result ig__cips_upload(ig_vk_context *ctx, const ig_model *m, uint64_t
     /* mapping */
     res = ig__vk_arena_alloc(ctx, &vc->arena, (map ? map : 1) * 4, &vc->map, err);
     if (res == IG_OK && map) res = ig__vk_upload_ptr(ctx, &ups, &vc->map, 0, map * 4, (void **)&p, err);
-    if (res != IG_OK) goto fail;
+    if (res != IG_OK) goto done;
     uint32_t at = 0;
     for (int l = 0; l < c->mapping_layers; l++) {
         vc->map_w[l] = at;
@@ -183,7 +183,7 @@ static ig_result ig__cips_upload(ig_vk_context *ctx, const ig_model *m, uint64_t
     /* modulation heads, in the order of s */
     res = ig__vk_arena_alloc(ctx, &vc->arena, mod * 4, &vc->mod, err);
     if (res == IG_OK) res = ig__vk_upload_ptr(ctx, &ups, &vc->mod, 0, mod * 4, (void **)&p, err);
-    if (res != IG_OK) goto fail;
+    if (res != IG_OK) goto done;
     for (int k = 0; k < vc->n_convs + vc->n_rgb; k++) {
         bool rgb = k >= vc->n_convs;
         const ig_cips_layer *L = rgb ? &t->rgb[k - vc->n_convs] : &t->conv[k];
@@ -194,7 +194,7 @@ static ig_result ig__cips_upload(ig_vk_context *ctx, const ig_model *m, uint64_t
     /* layer weights and biases, LFF */
     res = ig__vk_arena_alloc(ctx, &vc->arena, params * 4, &vc->params, err);
     if (res == IG_OK) res = ig__vk_upload_ptr(ctx, &ups, &vc->params, 0, params * 4, (void **)&p, err);
-    if (res != IG_OK) goto fail;
+    if (res != IG_OK) goto done;
     for (int k = 0; k < vc->n_convs + vc->n_rgb; k++) {
         bool rgb = k >= vc->n_convs;
         const ig_cips_layer *L = rgb ? &t->rgb[k - vc->n_convs] : &t->conv[k];
@@ -207,17 +207,14 @@ static ig_result ig__cips_upload(ig_vk_context *ctx, const ig_model *m, uint64_t
     /* the embedding */
     res = ig__vk_arena_alloc(ctx, &vc->arena, emb * 4, &vc->emb, err);
     if (res == IG_OK) res = ig__vk_upload_ptr(ctx, &ups, &vc->emb, 0, emb * 4, (void **)&p, err);
-    if (res != IG_OK) goto fail;
+    if (res != IG_OK) goto done;
     ig__put(p, 0, t->emb);
-    res = ig__vk_flush_uploads(ctx, &ups, err);
-    if (res != IG_OK) goto fail;
-    free(ups.u);
-    ctx->cips = vc;
-    return IG_OK;
-fail:
-    ig__vk_arena_free(ctx, &ctx->stage);
-    free(ups.u);
-    ig__cips_free(ctx, vc);
+done:
+    res = ig__vk_uploads_end(ctx, &ups, res, err);
+    if (res == IG_OK)
+        ctx->cips = vc;
+    else
+        ig__cips_free(ctx, vc);
     return res;
 }
 
@@ -268,13 +265,6 @@ static ig_result ig__cips_loops(const ig_vk_context *ctx, const ig_config *c, co
 
 /* ---- the dispatch list (planned here, recorded by vk_disp.c) ------------------------------ */
 
-/* The largest k <= kmax with (k - 1) stride + len <= cap (all in elements); at least 1. */
-static uint32_t ig__kfit(uint64_t cap, uint64_t stride, uint64_t len, uint64_t kmax) {
-    if (stride == 0 || len > cap) return len > cap ? 1 : (uint32_t)kmax;
-    uint64_t k = 1 + (cap - len) / stride;
-    return ig__vk_min32(k < 1 ? 1 : k, kmax);
-}
-
 /* ---- one batch ----------------------------------------------------------------------------- */
 
 typedef struct ig__cjob {
@@ -295,114 +285,41 @@ typedef struct ig__cjob {
 static void ig__cplan_mapping(ig__vk_builder *b, ig__cjob *j) {
     const ig_config *c = &j->m->cfg;
     const ig__vk_cips *vc = j->vc;
-    uint64_t R4 = j->ctx->range / 4;
     j->w_buf = 0;
     if (j->host_map) return;
-    const ig_vk_buf *x = &j->z;
-    uint32_t in = (uint32_t)c->z_dim, out = (uint32_t)c->w_dim, N = (uint32_t)(j->B * j->mz);
     double lr = c->mapping_lr_multiplier;
-    uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[1];
+    ig__vk_fc fc = {.in_dim = (uint32_t)c->z_dim, .rows = (uint32_t)c->w_dim,
+                    .n = (uint32_t)(j->B * j->mz), .bgain = (float)lr, .psi = (float)j->desc->psi,
+                    .w = &vc->map, .bias = &vc->map, .x = &j->z, .y_stride = (uint32_t)c->w_dim};
     int cur = 0;
     for (int l = 0; l < c->mapping_layers; l++) {
-        const ig_vk_buf *y = &j->h[cur];
-        bool last = l + 1 == c->mapping_layers;
-        uint32_t rows_max = ig__vk_min32(R4 / in, out);
-        for (uint32_t o0 = 0; o0 < out; o0 += rows_max) {
-            uint32_t rows = ig__vk_min32(out - o0, rows_max);
-            uint32_t kg = ig__vk_min32(ig__kfit(R4, in, in, N), ig__kfit(R4, out, rows, kmax));
-            for (uint32_t n0 = 0; n0 < N; n0 += kg) {
-                uint32_t k = ig__vk_min32(N - n0, kg);
-                ig__vk_disp *d;
-                uint32_t *m = ig__vk_disp_new(b, IG_SH_FC, 16, &d);
-                if (!m) return;
-                m[0] = in;
-                m[1] = rows;
-                m[2] = k;
-                m[3] = (l == 0 ? 1u : 0u) | 2u | (last && j->trunc ? 4u : 0u);
-                m[4] = ig__vk_fbits((float)(lr / sqrt((double)in)));
-                m[5] = ig__vk_fbits((float)lr);
-                m[6] = ig__vk_fbits((float)j->desc->psi);
-                m[7] = ig__vk_bind(b, d, 1, &vc->map, ((uint64_t)vc->map_w[l] + (uint64_t)o0 * in) * 4,
-                                   (uint64_t)rows * in * 4, 4);
-                m[8] = ig__vk_bind(b, d, 4, &vc->map, ((uint64_t)vc->map_b[l] + o0) * 4, (uint64_t)rows * 4, 4);
-                m[9] = ig__vk_bind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
-                m[10] = in;
-                m[11] = ig__vk_bind(b, d, 3, y, ((uint64_t)n0 * out + o0) * 4, ((uint64_t)(k - 1) * out + rows) * 4, 4);
-                m[12] = out;
-                if (last && j->trunc)
-                    m[13] = ig__vk_bind(b, d, 5, &vc->map, ((uint64_t)vc->avg + o0) * 4, (uint64_t)rows * 4, 4);
-                else
-                    ig__vk_bind_dummy(b, d, 5);
-                d->gx = ig__vk_groups(rows, IG_VK_WG);
-                d->gy = k;
-            }
-        }
-        x = y;
-        in = out;
+        bool trunc = l + 1 == c->mapping_layers && j->trunc; /* w_avg + psi (w - w_avg) */
+        fc.flags = (l == 0 ? 1u : 0u) | 2u | (trunc ? 4u : 0u);
+        fc.wgain = (float)(lr / sqrt((double)fc.in_dim));
+        fc.w_off = vc->map_w[l];
+        fc.b_off = vc->map_b[l];
+        fc.x_stride = fc.in_dim;
+        fc.y = &j->h[cur];
+        fc.avg = trunc ? &vc->map : NULL;
+        fc.avg_off = vc->avg;
+        ig__vk_plan_fc(b, &fc);
+        fc.x = fc.y;
+        fc.in_dim = fc.rows;
         j->w_buf = cur;
         cur = 1 - cur;
     }
 }
 
-/* a[n] = lerp(a[n], b[n], t[n]) for the batch: vectors of `len` floats `stride` apart, the B
- * endpoints b after the B vectors a (element offset b0). */
-static void ig__cplan_lerp(ig__vk_builder *b, const ig__cjob *j, const ig_vk_buf *buf, uint64_t b0, uint32_t len,
-                           uint32_t stride) {
-    uint64_t R4 = j->ctx->range / 4;
-    uint32_t chunk = ig__vk_min32(R4, len), B = (uint32_t)j->B;
-    uint32_t kg = chunk < len ? 1 : ig__kfit(R4, stride, len, B);
-    kg = ig__vk_min32(kg, j->ctx->props.limits.maxComputeWorkGroupCount[1]);
-    for (uint32_t i0 = 0; i0 < len; i0 += chunk) {
-        uint32_t n_el = ig__vk_min32(len - i0, chunk);
-        for (uint32_t n0 = 0; n0 < B; n0 += kg) {
-            uint32_t k = ig__vk_min32(B - n0, kg);
-            ig__vk_disp *d;
-            uint32_t *m = ig__vk_disp_new(b, IG_SH_LERP, 5 + k, &d);
-            if (!m) return;
-            uint64_t span = ((uint64_t)(k - 1) * stride + n_el) * 4;
-            m[0] = n_el;
-            m[1] = k;
-            m[2] = ig__vk_bind(b, d, 1, buf, ((uint64_t)n0 * stride + i0) * 4, span, 4);
-            m[3] = stride;
-            m[4] = ig__vk_bind(b, d, 2, buf, (b0 + (uint64_t)n0 * stride + i0) * 4, span, 4);
-            for (uint32_t q = 0; q < k; q++) m[5 + q] = ig__vk_fbits((float)j->desc->t[j->n_first + (int)(n0 + q)]);
-            d->gx = ig__vk_groups(n_el, IG_VK_WG);
-            d->gy = k;
-        }
-    }
-}
-
+/* Every layer's styles in one fc.comp layer: the modulation heads' rows are stored one after the
+ * other, as the styles in s. */
 static void ig__cplan_styles(ig__vk_builder *b, const ig__cjob *j) {
     const ig__vk_cips *vc = j->vc;
-    uint64_t R4 = j->ctx->range / 4;
-    uint32_t in = (uint32_t)j->m->cfg.w_dim, ss = vc->s_stride, N = (uint32_t)(j->B * j->mw);
-    uint32_t rows_max = ig__vk_min32(R4 / in, ss);
-    uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[1];
-    for (uint32_t o0 = 0; o0 < ss; o0 += rows_max) {
-        uint32_t rows = ig__vk_min32(ss - o0, rows_max);
-        uint32_t kg = ig__vk_min32(ig__kfit(R4, in, in, N), ig__kfit(R4, ss, rows, kmax));
-        for (uint32_t n0 = 0; n0 < N; n0 += kg) {
-            uint32_t k = ig__vk_min32(N - n0, kg);
-            ig__vk_disp *d;
-            uint32_t *m = ig__vk_disp_new(b, IG_SH_FC, 16, &d);
-            if (!m) return;
-            m[0] = in;
-            m[1] = rows;
-            m[2] = k;
-            m[3] = 0;
-            m[4] = ig__vk_fbits((float)(1.0 / sqrt((double)in)));
-            m[5] = ig__vk_fbits(1.0f);
-            m[7] = ig__vk_bind(b, d, 1, &vc->mod, (uint64_t)o0 * in * 4, (uint64_t)rows * in * 4, 4);
-            m[8] = ig__vk_bind(b, d, 4, &vc->mod, ((uint64_t)ss * in + o0) * 4, (uint64_t)rows * 4, 4);
-            m[9] = ig__vk_bind(b, d, 2, &j->h[j->w_buf], (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
-            m[10] = in;
-            m[11] = ig__vk_bind(b, d, 3, &j->s, ((uint64_t)n0 * ss + o0) * 4, ((uint64_t)(k - 1) * ss + rows) * 4, 4);
-            m[12] = ss;
-            ig__vk_bind_dummy(b, d, 5);
-            d->gx = ig__vk_groups(rows, IG_VK_WG);
-            d->gy = k;
-        }
-    }
+    uint32_t in = (uint32_t)j->m->cfg.w_dim, ss = vc->s_stride;
+    ig__vk_fc fc = {.in_dim = in, .rows = ss, .n = (uint32_t)(j->B * j->mw),
+                    .wgain = (float)(1.0 / sqrt((double)in)), .bgain = 1.0f,
+                    .w = &vc->mod, .bias = &vc->mod, .b_off = (uint64_t)ss * in,
+                    .x = &j->h[j->w_buf], .x_stride = in, .y = &j->s, .y_stride = ss};
+    ig__vk_plan_fc(b, &fc);
 }
 
 static void ig__cplan_wgen(ig__vk_builder *b, const ig__cjob *j) {
@@ -417,7 +334,7 @@ static void ig__cplan_wgen(ig__vk_builder *b, const ig__cjob *j) {
         uint32_t rows_max = ig__vk_min32(R4 / ci, co);
         for (uint32_t o0 = 0; o0 < co; o0 += rows_max) {
             uint32_t rows = ig__vk_min32(co - o0, rows_max);
-            uint32_t kg = ig__vk_min32(ig__kfit(R4, ss, ci, N), ig__kfit(R4, gs, (uint64_t)rows * ci, kmax));
+            uint32_t kg = ig__vk_min32(ig__vk_kfit(R4, ss, ci, N), ig__vk_kfit(R4, gs, (uint64_t)rows * ci, kmax));
             for (uint32_t n0 = 0; n0 < N; n0 += kg) {
                 uint32_t k = ig__vk_min32(N - n0, kg);
                 ig__vk_disp *d;
@@ -491,8 +408,8 @@ static void ig__cplan_layer(ig__vk_builder *b, const ig__cjob *j, int t, int cur
     uint64_t R4 = j->ctx->range / 4, P = j->P, CP = (uint64_t)vc->cmax * P, gs = vc->g_stride;
     uint64_t ci = op->c_in, co = op->c_out, B = (uint64_t)j->B;
     uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[2];
-    uint32_t kg = ig__vk_min32(ig__kfit(R4, CP, co * P, B), ig__kfit(R4, gs, co * ci, kmax));
-    if (t > 0) kg = ig__vk_min32(kg, ig__kfit(R4, CP, ci * P, B));
+    uint32_t kg = ig__vk_min32(ig__vk_kfit(R4, CP, co * P, B), ig__vk_kfit(R4, gs, co * ci, kmax));
+    if (t > 0) kg = ig__vk_min32(kg, ig__vk_kfit(R4, CP, ci * P, B));
     uint64_t ximg = t == 0 ? 0 : CP; /* conv1: every image reads the one input */
     uint64_t ax_bytes = ((uint64_t)j->W + j->H) * IG__AX * 4;
     const ig_cips_layer *L = &j->m->cips.conv[t];
@@ -537,8 +454,8 @@ static void ig__cplan_rgb(ig__vk_builder *b, const ig__cjob *j, int i, int cur, 
     uint64_t R4 = j->ctx->range / 4, P = j->P, CP = (uint64_t)vc->cmax * P, gs = vc->g_stride;
     uint64_t ci = op->c_in, B = (uint64_t)j->B, img = 3ull * j->px;
     uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[1];
-    uint32_t kg = ig__vk_min32(ig__kfit(R4, CP, ci * P, B), ig__kfit(R4, gs, 3 * ci, kmax));
-    kg = ig__vk_min32(kg, ig__kfit(R4, img, np, B));
+    uint32_t kg = ig__vk_min32(ig__vk_kfit(R4, CP, ci * P, B), ig__vk_kfit(R4, gs, 3 * ci, kmax));
+    kg = ig__vk_min32(kg, ig__vk_kfit(R4, img, np, B));
     for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
         uint32_t k = ig__vk_min32(B - n0, kg);
         ig__vk_disp *d;
@@ -568,13 +485,17 @@ static void ig__cplan_rgb(ig__vk_builder *b, const ig__cjob *j, int i, int cur, 
 static void ig__cplan_all(ig__vk_builder *b, ig__cjob *j) {
     const ig__vk_cips *vc = j->vc;
     const ig_config *c = &j->m->cfg;
+    uint32_t B = (uint32_t)j->B;
+    /* interpolation: the B endpoints b after the B vectors a */
     ig__cplan_mapping(b, j);
     if (j->space == IG_SPACE_W) /* w = lerp(w_a, w_b, t) */
-        ig__cplan_lerp(b, j, &j->h[j->w_buf], (uint64_t)j->B * c->w_dim, (uint32_t)c->w_dim, (uint32_t)c->w_dim);
+        ig__vk_plan_lerp(b, &j->h[j->w_buf], (uint64_t)B * c->w_dim, (uint32_t)c->w_dim, (uint32_t)c->w_dim, 4, B,
+                         j->desc->t + j->n_first);
     ig__cplan_styles(b, j);
     ig__cplan_wgen(b, j);
     if (j->space == IG_SPACE_PARAMS) /* every per-image weight = lerp(a, b, t) */
-        ig__cplan_lerp(b, j, &j->gw, (uint64_t)j->B * vc->g_stride, vc->g_stride, vc->g_stride);
+        ig__vk_plan_lerp(b, &j->gw, (uint64_t)B * vc->g_stride, vc->g_stride, vc->g_stride, 4, B,
+                         j->desc->t + j->n_first);
     for (uint32_t q0 = 0; q0 < j->px; q0 += j->P) {
         uint32_t np = ig__vk_min32(j->px - q0, j->P);
         ig__cplan_input(b, j, q0, np);

@@ -8,6 +8,8 @@
  * meta words, and one submission that records every dispatch with a barrier between each two,
  * between timestamps, followed by the read-back of the result. Around a render's batches:
  * ig__vk_render_begin / ig__vk_render_end (statistics, device time, cleanup after a failure).
+ * Also planned here, for both families: fc.comp layers (mapping, INR-GAN affine heads, CIPS
+ * styles) and lerp.comp interpolation, split into row chunks and image groups.
  */
 #include "vk_internal.h"
 
@@ -68,6 +70,85 @@ void ig__vk_bind_dummy(ig__vk_builder *b, ig__vk_disp *d, uint32_t binding) {
 
 ig_result ig__vk_builder_status(const ig__vk_builder *b, ig_error *err) {
     return b->oom ? ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "dispatch list") : IG_OK;
+}
+
+/* ---- dispatches both families plan --------------------------------------------------------- */
+
+uint32_t ig__vk_kfit(uint64_t cap, uint64_t stride, uint64_t len, uint64_t kmax) {
+    if (stride == 0 || len > cap) return len > cap ? 1 : (uint32_t)kmax;
+    uint64_t k = 1 + (cap - len) / stride;
+    return ig__vk_min32(k < 1 ? 1 : k, kmax);
+}
+
+void ig__vk_plan_fc(ig__vk_builder *b, const ig__vk_fc *fc) {
+    const ig_vk_context *ctx = b->ctx;
+    uint64_t R4 = ctx->range / 4, in = fc->in_dim;
+    uint64_t kmax = ctx->props.limits.maxComputeWorkGroupCount[1]; /* images are gy */
+    /* row chunks: W rows of one chunk fit a window */
+    uint32_t rows_max = ig__vk_min32(R4 / in, fc->rows);
+    for (uint32_t o0 = 0; o0 < fc->rows; o0 += rows_max) {
+        uint32_t rows = ig__vk_min32(fc->rows - o0, rows_max);
+        /* image groups: the caller's, or as many as the x and y windows of the chunk hold */
+        uint32_t kg = fc->group ? ig__vk_min32(fc->group, kmax)
+                                : ig__vk_min32(ig__vk_kfit(R4, fc->x_stride, in, fc->n),
+                                               ig__vk_kfit(R4, fc->y_stride, rows, kmax));
+        for (uint32_t n0 = 0; n0 < fc->n; n0 += kg) {
+            uint32_t k = ig__vk_min32(fc->n - n0, kg);
+            ig__vk_disp *d;
+            uint32_t *m = ig__vk_disp_new(b, IG_SH_FC, 16, &d);
+            if (!m) return;
+            m[0] = fc->in_dim;
+            m[1] = rows;
+            m[2] = k;
+            m[3] = fc->flags;
+            m[4] = ig__vk_fbits(fc->wgain);
+            m[5] = ig__vk_fbits(fc->bgain);
+            m[6] = ig__vk_fbits(fc->psi);
+            m[7] = ig__vk_bind(b, d, 1, fc->w, (fc->w_off + o0 * in) * 4, rows * in * 4, 4);
+            m[8] = ig__vk_bind(b, d, 4, fc->bias, (fc->b_off + o0) * 4, (uint64_t)rows * 4, 4);
+            m[9] = ig__vk_bind(b, d, 2, fc->x, (fc->x_off + (uint64_t)n0 * fc->x_stride) * 4,
+                               ((uint64_t)(k - 1) * fc->x_stride + in) * 4, 4);
+            m[10] = fc->x_stride;
+            m[11] = ig__vk_bind(b, d, 3, fc->y, (fc->y_off + (uint64_t)n0 * fc->y_stride + o0) * 4,
+                                ((uint64_t)(k - 1) * fc->y_stride + rows) * 4, 4);
+            m[12] = fc->y_stride;
+            if (fc->avg)
+                m[13] = ig__vk_bind(b, d, 5, fc->avg, (fc->avg_off + o0) * 4,
+                                    (uint64_t)rows * 4, 4);
+            else
+                ig__vk_bind_dummy(b, d, 5);
+            d->gx = ig__vk_groups(rows, IG_VK_WG);
+            d->gy = k;
+        }
+    }
+}
+
+void ig__vk_plan_lerp(ig__vk_builder *b, const ig_vk_buf *buf, uint64_t b0, uint32_t len,
+                      uint32_t stride, uint32_t es, uint32_t n, const float *t) {
+    const ig_vk_context *ctx = b->ctx;
+    uint64_t cap = ctx->range / es; /* elements one window holds */
+    uint32_t chunk = ig__vk_min32(cap, len);
+    /* image groups while a vector fits one window, else element chunks of one image */
+    uint32_t kg = chunk < len ? 1 : ig__vk_kfit(cap, stride, len, n);
+    kg = ig__vk_min32(kg, ctx->props.limits.maxComputeWorkGroupCount[1]);
+    for (uint32_t i0 = 0; i0 < len; i0 += chunk) {
+        uint32_t n_el = ig__vk_min32(len - i0, chunk);
+        for (uint32_t n0 = 0; n0 < n; n0 += kg) {
+            uint32_t k = ig__vk_min32(n - n0, kg);
+            ig__vk_disp *d;
+            uint32_t *m = ig__vk_disp_new(b, es == 2 ? IG_SH_LERP_F16 : IG_SH_LERP, 5 + k, &d);
+            if (!m) return;
+            uint64_t span = ((uint64_t)(k - 1) * stride + n_el) * es;
+            m[0] = n_el;
+            m[1] = k;
+            m[2] = ig__vk_bind(b, d, 1, buf, ((uint64_t)n0 * stride + i0) * es, span, es);
+            m[3] = stride;
+            m[4] = ig__vk_bind(b, d, 2, buf, (b0 + (uint64_t)n0 * stride + i0) * es, span, es);
+            for (uint32_t q = 0; q < k; q++) m[5 + q] = ig__vk_fbits(t[n0 + q]);
+            d->gx = ig__vk_groups(n_el, IG_VK_WG);
+            d->gy = k;
+        }
+    }
 }
 
 ig_result ig__vk_disp_sets(ig__vk_builder *b, uint64_t meta_bytes, const char *label,

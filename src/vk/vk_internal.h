@@ -4,7 +4,8 @@
  *   vk_ctx.c     instance, messenger, physical-device listing and choice, device, queue
  *   vk_mem.c     device memory: blocks sub-allocated by arenas, descriptor windows
  *   vk_pipe.c    embedded SPIR-V, pipelines, the on-disk pipeline cache
- *   vk_disp.c    dispatch lists: records, descriptor windows and sets, recording, submission
+ *   vk_disp.c    dispatch lists: records, descriptor windows and sets, recording, submission;
+ *                the fc.comp and lerp.comp dispatches both families plan
  *   vk_render.c  model/plan uploads, the per-render dispatch list (planning), readback order
  *   vk_cips.c    the CIPS family (own model cache and dispatch list; vk_render.c hands over)
  */
@@ -295,6 +296,10 @@ ig_result ig__vk_begin(ig_vk_context *ctx, ig_error *err);      /* reset + begin
 ig_result ig__vk_end_submit(ig_vk_context *ctx, ig_error *err); /* end, submit, wait */
 /* Submits the pending staging copies and frees the staging memory. */
 ig_result ig__vk_flush_uploads(ig_vk_context *ctx, ig_vk_uploads *ups, ig_error *err);
+/* The end of a cached upload (model, plan): res IG_OK submits the pending copies; either way
+ * the staging memory and the upload list are freed. Returns res or the submission's error: on
+ * IG_OK the caller keeps what it uploaded, else frees it. */
+ig_result ig__vk_uploads_end(ig_vk_context *ctx, ig_vk_uploads *ups, ig_result res, ig_error *err);
 
 
 /* ---- dispatch lists (vk_disp.c), shared by vk_render.c and vk_cips.c -------------------------
@@ -360,6 +365,37 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
                              ig_error *err);
 /* Frees the list, its meta words and its descriptor pool and sets; b is empty after. */
 void ig__vk_builder_free(ig__vk_builder *b);
+
+/* The largest k <= kmax with (k - 1) stride + len <= cap (all in elements); at least 1: how
+ * many vectors `stride` apart one window of cap elements holds (image groups). */
+uint32_t ig__vk_kfit(uint64_t cap, uint64_t stride, uint64_t len, uint64_t kmax);
+
+/* One fully connected layer (fc.comp) for n vectors, both families' mapping layers, the INR-GAN
+ * affine heads and the CIPS styles: y[v][o] = post(W[o] . x[v] * wgain * xscale + bias[o] *
+ * bgain). Offsets and strides in floats. */
+typedef struct ig__vk_fc {
+    uint32_t in_dim, rows, n;    /* input length, output rows (W rows), vectors */
+    uint32_t flags;              /* fc.comp: 1 normalise x (z), 2 lrelu * sqrt 2, 4 truncation */
+    float wgain, bgain, psi;
+    const ig_vk_buf *w, *bias;   /* W [rows][in_dim] from w_off, bias [rows] from b_off */
+    uint64_t w_off, b_off;
+    /* input vector v from x_off + v x_stride; its outputs from y_off + v y_stride */
+    const ig_vk_buf *x, *y;
+    uint64_t x_off, y_off;
+    uint32_t x_stride, y_stride;
+    const ig_vk_buf *avg;        /* w_avg [rows] from avg_off (binding 5); NULL: a dummy there */
+    uint64_t avg_off;
+    uint32_t group;              /* vectors per dispatch at most; 0: as many as fit the windows */
+} ig__vk_fc;
+/* Plans the layer: dispatches over chunks of rows whose W fits a window, each over groups of
+ * vectors (fc->group, or the most whose x and y windows fit; gy within the device's limit). */
+void ig__vk_plan_fc(ig__vk_builder *b, const ig__vk_fc *fc);
+
+/* a[v] = lerp(a[v], b[v], t[v]) (lerp.comp) for n vectors of `len` elements of es bytes (4, or
+ * 2: fp16), `stride` apart in buf: a from element 0, b from element b0. Image groups while a
+ * vector fits one window, else element chunks of one image. */
+void ig__vk_plan_lerp(ig__vk_builder *b, const ig_vk_buf *buf, uint64_t b0, uint32_t len,
+                      uint32_t stride, uint32_t es, uint32_t n, const float *t);
 
 /* Around the batches of one render: statistics and device time reset before the first; after
  * the last, *desc->gpu_ms on success, or after a failure a clean context (work and staging

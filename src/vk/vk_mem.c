@@ -301,3 +301,14 @@ ig_result ig__vk_flush_uploads(ig_vk_context *ctx, ig_vk_uploads *ups, ig_error 
     ups->n = 0;
     return res;
 }
+
+ig_result ig__vk_uploads_end(ig_vk_context *ctx, ig_vk_uploads *ups, ig_result res,
+                             ig_error *err) {
+    if (res == IG_OK)
+        res = ig__vk_flush_uploads(ctx, ups, err);
+    else
+        ig__vk_arena_free(ctx, &ctx->stage);
+    free(ups->u);
+    memset(ups, 0, sizeof *ups);
+    return res;
+}

@@ -302,7 +302,7 @@ static ig_result ig__model_upload(ig_vk_context *ctx, const ig_model *m, uint64_
     vm->fp = fp;
     vm->arena.device = true;
     ig_result res = ig__model_ops(ctx, m, vm, err);
-    if (res != IG_OK) goto fail;
+    if (res != IG_OK) goto done;
 
     /* sizes: one block for the whole model when it fits */
     uint64_t map_floats = (uint64_t)c->w_dim;
@@ -321,17 +321,17 @@ static ig_result ig__model_upload(ig_vk_context *ctx, const ig_model *m, uint64_
     uint64_t total = map_floats * 4 + params * 4 + heads + 4 * ctx->align;
     if (total <= ctx->max_alloc) {
         res = ig__vk_arena_reserve(ctx, &vm->arena, total, err);
-        if (res != IG_OK) goto fail;
+        if (res != IG_OK) goto done;
     } else {
         vm->arena.block_size = 256ull << 20;
     }
 
     /* mapping: W_0 b_0 W_1 b_1 ... w_avg */
     res = ig__vk_arena_alloc(ctx, &vm->arena, map_floats * 4, &vm->map, err);
-    if (res != IG_OK) goto fail;
+    if (res != IG_OK) goto done;
     float *p;
     res = ig__vk_upload_ptr(ctx, &ups, &vm->map, 0, map_floats * 4, (void **)&p, err);
-    if (res != IG_OK) goto fail;
+    if (res != IG_OK) goto done;
     uint32_t at = 0;
     for (int l = 0; l < c->mapping_layers; l++) {
         vm->map_w[l] = at;
@@ -345,9 +345,9 @@ static ig_result ig__model_upload(ig_vk_context *ctx, const ig_model *m, uint64_
     memcpy(p + at, m->w_avg->data, (size_t)c->w_dim * 4);
 
     res = ig__vk_arena_alloc(ctx, &vm->arena, params * 4, &vm->params, err);
-    if (res != IG_OK) goto fail;
+    if (res != IG_OK) goto done;
     res = ig__vk_upload_ptr(ctx, &ups, &vm->params, 0, params * 4, (void **)&p, err);
-    if (res != IG_OK) goto fail;
+    if (res != IG_OK) goto done;
     for (int k = 0; k < vm->n_ops; k++) {
         const ig__vk_op *op = &vm->ops[k];
         memcpy(p + op->ws_off, op->L->weight->data, (size_t)op->L->weight->numel * 4);
@@ -357,21 +357,18 @@ static ig_result ig__model_upload(ig_vk_context *ctx, const ig_model *m, uint64_
         ig__vk_op *op = &vm->ops[k];
         uint64_t wn = (uint64_t)op->s_len * c->w_dim;
         res = ig__vk_arena_alloc(ctx, &vm->arena, (wn + op->s_len) * 4, &op->head, err);
-        if (res != IG_OK) goto fail;
+        if (res != IG_OK) goto done;
         res = ig__vk_upload_ptr(ctx, &ups, &op->head, 0, (wn + op->s_len) * 4, (void **)&p, err);
-        if (res != IG_OK) goto fail;
+        if (res != IG_OK) goto done;
         memcpy(p, op->L->affine_w->data, (size_t)wn * 4);
         memcpy(p + wn, op->L->affine_b->data, (size_t)op->s_len * 4);
     }
-    res = ig__vk_flush_uploads(ctx, &ups, err);
-    if (res != IG_OK) goto fail;
-    free(ups.u);
-    ctx->model = vm;
-    return IG_OK;
-fail:
-    ig__vk_arena_free(ctx, &ctx->stage);
-    free(ups.u);
-    ig__model_free(ctx, vm);
+done:
+    res = ig__vk_uploads_end(ctx, &ups, res, err);
+    if (res == IG_OK)
+        ctx->model = vm;
+    else
+        ig__model_free(ctx, vm);
     return res;
 }
 
@@ -426,7 +423,7 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
     }
     if (total <= ctx->max_alloc) {
         res = ig__vk_arena_reserve(ctx, &vp->arena, total, err);
-        if (res != IG_OK) goto fail;
+        if (res != IG_OK) goto done;
     } else {
         vp->arena.block_size = 256ull << 20;
     }
@@ -438,15 +435,15 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
         if (!vp->r0[l] || !vp->r1[l] || !lp->r0 || !lp->c0) {
             res = ig_error_set(err, lp->r0 ? IG_ERR_OUT_OF_MEMORY : IG_ERR_INVALID_ARGUMENT,
                                "plan maps of level %d", l);
-            goto fail;
+            goto done;
         }
         memcpy(vp->r0[l], lp->r0, nh * sizeof(int));
         memcpy(vp->r1[l], lp->r1, nh * sizeof(int));
         res = ig__vk_arena_alloc(ctx, &vp->arena, (nh + nw) * 16, &vp->maps[l], err);
-        if (res != IG_OK) goto fail;
+        if (res != IG_OK) goto done;
         uint32_t *q;
         res = ig__vk_upload_ptr(ctx, &ups, &vp->maps[l], 0, (nh + nw) * 16, (void **)&q, err);
-        if (res != IG_OK) goto fail;
+        if (res != IG_OK) goto done;
         for (size_t i = 0; i < nh; i++) {
             q[4 * i] = (uint32_t)lp->r0[i];
             q[4 * i + 1] = (uint32_t)lp->r1[i];
@@ -467,15 +464,15 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
         tmp = malloc(px * ce * sizeof *tmp);
         if (!tmp) {
             res = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "embedding of level %d", l);
-            goto fail;
+            goto done;
         }
         res = ig_embed_level(m, plan, l, tmp, err);
-        if (res != IG_OK) goto fail;
+        if (res != IG_OK) goto done;
         res = ig__vk_arena_alloc(ctx, &vp->arena, px * ce * es, &vp->emb[l], err);
-        if (res != IG_OK) goto fail;
+        if (res != IG_OK) goto done;
         void *dst;
         res = ig__vk_upload_ptr(ctx, &ups, &vp->emb[l], 0, px * ce * es, &dst, err);
-        if (res != IG_OK) goto fail;
+        if (res != IG_OK) goto done;
         /* [C][H*W] -> [H*W][C] */
         for (size_t q = 0; q < px; q++)
             for (size_t k = 0; k < ce; k++) {
@@ -488,9 +485,9 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
         if (vp->gemm) { /* [C][H*W] as is, rows padded to pp with zeros */
             size_t pp = vp->pp[l];
             res = ig__vk_arena_alloc(ctx, &vp->arena, pp * ce * 4, &vp->emb_cm[l], err);
-            if (res != IG_OK) goto fail;
+            if (res != IG_OK) goto done;
             res = ig__vk_upload_ptr(ctx, &ups, &vp->emb_cm[l], 0, pp * ce * 4, &dst, err);
-            if (res != IG_OK) goto fail;
+            if (res != IG_OK) goto done;
             for (size_t k = 0; k < ce; k++) {
                 float *row = (float *)dst + k * pp;
                 memcpy(row, tmp + k * px, px * sizeof *tmp);
@@ -501,18 +498,15 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
         tmp = NULL;
         /* one level at a time, so the staging memory stays one level's size */
         res = ig__vk_flush_uploads(ctx, &ups, err);
-        if (res != IG_OK) goto fail;
+        if (res != IG_OK) goto done;
     }
-    res = ig__vk_flush_uploads(ctx, &ups, err);
-    if (res != IG_OK) goto fail;
-    free(ups.u);
-    *out = vp;
-    return IG_OK;
-fail:
+done:
     free(tmp);
-    ig__vk_arena_free(ctx, &ctx->stage);
-    free(ups.u);
-    ig__plan_free(ctx, vp);
+    res = ig__vk_uploads_end(ctx, &ups, res, err);
+    if (res == IG_OK)
+        *out = vp;
+    else
+        ig__plan_free(ctx, vp);
     return res;
 }
 
@@ -646,121 +640,41 @@ static void ig__plan_mapping(ig__vk_builder *b, const ig__chunk *ch) {
     const ig_config *c = ch->c;
     const ig__vk_model *vm = ch->vm;
     ig__work *wk = ch->wk;
-    const ig_vk_context *ctx = b->ctx;
-    const ig_vk_buf *x = &wk->z;
-    uint32_t in = (uint32_t)c->z_dim;
-    int cur = 0, N = ch->B * wk->mz;
+    double lr = c->mapping_lr_multiplier;
+    ig__vk_fc fc = {.in_dim = (uint32_t)c->z_dim, .rows = (uint32_t)c->w_dim,
+                    .n = (uint32_t)(ch->B * wk->mz), .bgain = (float)lr, .psi = (float)ch->psi,
+                    .w = &vm->map, .bias = &vm->map, .x = &wk->z, .y_stride = (uint32_t)c->w_dim,
+                    .avg = &vm->map, .avg_off = vm->avg, .group = ch->kv};
+    int cur = 0;
     for (int l = 0; l < c->mapping_layers; l++) {
-        const ig_vk_buf *y = &wk->h[cur];
-        uint32_t out = (uint32_t)c->w_dim;
-        uint32_t rows_max = ig__vk_min32(ctx->range / ((uint64_t)in * 4), out);
         bool last = l + 1 == c->mapping_layers;
-        double lr = c->mapping_lr_multiplier;
-        for (uint32_t o0 = 0; o0 < out; o0 += rows_max) {
-            uint32_t rows = out - o0 < rows_max ? out - o0 : rows_max;
-            for (int n0 = 0; n0 < N; n0 += (int)ch->kv) {
-                uint32_t k = ig__vk_min32((uint64_t)(N - n0), ch->kv);
-                ig__vk_disp *d;
-                uint32_t *m = ig__vk_disp_new(b, IG_SH_FC, 16, &d);
-                if (!m) return;
-                m[0] = in;
-                m[1] = rows;
-                m[2] = k;
-                m[3] = (l == 0 ? 1u : 0u) | 2u | (last ? 4u : 0u);
-                m[4] = ig__vk_fbits((float)(lr / sqrt((double)in)));
-                m[5] = ig__vk_fbits((float)lr);
-                m[6] = ig__vk_fbits((float)ch->psi);
-                m[7] = ig__vk_bind(b, d, 1, &vm->map,
-                                   ((uint64_t)vm->map_w[l] + (uint64_t)o0 * in) * 4,
-                                   (uint64_t)rows * in * 4, 4);
-                m[8] = ig__vk_bind(b, d, 4, &vm->map, ((uint64_t)vm->map_b[l] + o0) * 4,
-                                   (uint64_t)rows * 4, 4);
-                m[9] = ig__vk_bind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
-                m[10] = in;
-                m[11] = ig__vk_bind(b, d, 3, y, ((uint64_t)n0 * out + o0) * 4,
-                                    ((uint64_t)(k - 1) * out + rows) * 4, 4);
-                m[12] = out;
-                m[13] = ig__vk_bind(b, d, 5, &vm->map, ((uint64_t)vm->avg + o0) * 4,
-                                    (uint64_t)rows * 4, 4);
-                d->gx = ig__vk_groups(rows, IG_VK_WG);
-                d->gy = k;
-            }
-        }
-        x = y;
-        in = out;
+        fc.flags = (l == 0 ? 1u : 0u) | 2u | (last ? 4u : 0u);
+        fc.wgain = (float)(lr / sqrt((double)fc.in_dim));
+        fc.w_off = vm->map_w[l];
+        fc.b_off = vm->map_b[l];
+        fc.x_stride = fc.in_dim;
+        fc.y = &wk->h[cur];
+        ig__vk_plan_fc(b, &fc);
+        fc.x = fc.y;
+        fc.in_dim = fc.rows;
         wk->w_buf = cur;
         cur = 1 - cur;
     }
 }
 
-/* a[n] = lerp(a[n], b[n], t[n]) for the B images of the chunk; a and b are vectors of `len`
- * elements, `stride` apart, in buf at element offsets a0 and b0. */
-static void ig__plan_lerp(ig__vk_builder *b, const ig__chunk *ch, const ig_vk_buf *buf, uint64_t a0,
-                          uint64_t b0, uint32_t len, uint32_t stride, uint32_t es) {
-    const ig_vk_context *ctx = b->ctx;
-    uint32_t chunk = ig__vk_min32(ctx->range / es, len);
-    uint32_t kg = ig__vk_min32(ctx->range / ((uint64_t)stride * es), (uint64_t)ch->B);
-    if (kg < 1 || chunk < len) kg = 1; /* element chunks: one image at a time */
-    for (uint32_t i0 = 0; i0 < len; i0 += chunk) {
-        uint32_t n_el = len - i0 < chunk ? len - i0 : chunk;
-        for (int n0 = 0; n0 < ch->B; n0 += (int)kg) {
-            uint32_t k = ig__vk_min32((uint64_t)(ch->B - n0), kg);
-            ig__vk_disp *d;
-            uint32_t *m = ig__vk_disp_new(b, es == 2 ? IG_SH_LERP_F16 : IG_SH_LERP, 5 + k, &d);
-            if (!m) return;
-            m[0] = n_el;
-            m[1] = k;
-            m[2] = ig__vk_bind(b, d, 1, buf, (a0 + (uint64_t)n0 * stride + i0) * es,
-                               ((uint64_t)(k - 1) * stride + n_el) * es, es);
-            m[3] = stride;
-            m[4] = ig__vk_bind(b, d, 2, buf, (b0 + (uint64_t)n0 * stride + i0) * es,
-                               ((uint64_t)(k - 1) * stride + n_el) * es, es);
-            for (uint32_t q = 0; q < k; q++) m[5 + q] = ig__vk_fbits(ch->t[n0 + (int)q]);
-            d->gx = ig__vk_groups(n_el, IG_VK_WG);
-            d->gy = k;
-        }
-    }
-}
-
+/* Per FMM / ToRGB layer, its affine head of w: s[n][s_off ...] (one fc.comp layer each). */
 static void ig__plan_heads(ig__vk_builder *b, const ig__chunk *ch) {
-    const ig_config *c = ch->c;
     const ig__vk_model *vm = ch->vm;
     ig__work *wk = ch->wk;
-    const ig_vk_context *ctx = b->ctx;
-    uint32_t in = (uint32_t)c->w_dim;
-    const ig_vk_buf *x = &wk->h[wk->w_buf];
-    int N = ch->B * wk->mw;
+    uint32_t in = (uint32_t)ch->c->w_dim;
     for (int q = 0; q < vm->n_ops; q++) {
         const ig__vk_op *op = &vm->ops[q];
-        uint32_t rows_max = ig__vk_min32(ctx->range / ((uint64_t)in * 4), op->s_len);
-        for (uint32_t o0 = 0; o0 < op->s_len; o0 += rows_max) {
-            uint32_t rows = op->s_len - o0 < rows_max ? op->s_len - o0 : rows_max;
-            for (int n0 = 0; n0 < N; n0 += (int)ch->kv) {
-                uint32_t k = ig__vk_min32((uint64_t)(N - n0), ch->kv);
-                ig__vk_disp *d;
-                uint32_t *m = ig__vk_disp_new(b, IG_SH_FC, 16, &d);
-                if (!m) return;
-                m[0] = in;
-                m[1] = rows;
-                m[2] = k;
-                m[3] = 0;
-                m[4] = ig__vk_fbits(op->head_wgain);
-                m[5] = ig__vk_fbits(op->head_bgain);
-                m[7] = ig__vk_bind(b, d, 1, &op->head, (uint64_t)o0 * in * 4,
-                                   (uint64_t)rows * in * 4, 4);
-                m[8] = ig__vk_bind(b, d, 4, &op->head, ((uint64_t)op->s_len * in + o0) * 4,
-                                   (uint64_t)rows * 4, 4);
-                m[9] = ig__vk_bind(b, d, 2, x, (uint64_t)n0 * in * 4, (uint64_t)k * in * 4, 4);
-                m[10] = in;
-                uint64_t ss = vm->s_stride;
-                m[11] = ig__vk_bind(b, d, 3, &wk->s, ((uint64_t)n0 * ss + op->s_off + o0) * 4,
-                                    ((uint64_t)(k - 1) * ss + rows) * 4, 4);
-                m[12] = (uint32_t)ss;
-                ig__vk_bind_dummy(b, d, 5);
-                d->gx = ig__vk_groups(rows, IG_VK_WG);
-                d->gy = k;
-            }
-        }
+        ig__vk_fc fc = {.in_dim = in, .rows = op->s_len, .n = (uint32_t)(ch->B * wk->mw),
+                        .wgain = op->head_wgain, .bgain = op->head_bgain,
+                        .w = &op->head, .bias = &op->head, .b_off = (uint64_t)op->s_len * in,
+                        .x = &wk->h[wk->w_buf], .x_stride = in, .y = &wk->s, .y_off = op->s_off,
+                        .y_stride = vm->s_stride, .group = ch->kv};
+        ig__vk_plan_fc(b, &fc);
     }
 }
 
@@ -1456,18 +1370,18 @@ static ig_result ig__check_loops(const ig_vk_context *ctx, const ig_config *c,
 static ig_result ig__plan_all(ig__vk_builder *b, const ig__chunk *ch, ig_error *err) {
     ig__work *wk = ch->wk;
     const ig__vk_model *vm = ch->vm;
+    uint32_t B = (uint32_t)ch->B, wd = (uint32_t)ch->c->w_dim;
+    /* interpolation: the B endpoints b after the B vectors a */
     ig__plan_mapping(b, ch);
     if (wk->interp == 1 + IG_SPACE_W) /* w = lerp(w_a, w_b, t) */
-        ig__plan_lerp(b, ch, &wk->h[wk->w_buf], 0, (uint64_t)ch->B * ch->c->w_dim,
-                      (uint32_t)ch->c->w_dim, (uint32_t)ch->c->w_dim, 4);
+        ig__vk_plan_lerp(b, &wk->h[wk->w_buf], (uint64_t)B * wd, wd, wd, 4, B, ch->t);
     ig__plan_heads(b, ch);
     ig__plan_wgen(b, ch);
     if (wk->interp == 1 + IG_SPACE_PARAMS) { /* every generated weight = lerp(a, b, t) */
-        uint64_t es = wk->es;
-        ig__plan_lerp(b, ch, &wk->s, 0, (uint64_t)ch->B * vm->s_stride, vm->s_stride,
-                      vm->s_stride, 4);
-        ig__plan_lerp(b, ch, &wk->gw, 0, (uint64_t)ch->B * vm->gw_stride, vm->gw_stride,
-                      vm->gw_stride, (uint32_t)es);
+        ig__vk_plan_lerp(b, &wk->s, (uint64_t)B * vm->s_stride, vm->s_stride, vm->s_stride, 4, B,
+                         ch->t);
+        ig__vk_plan_lerp(b, &wk->gw, (uint64_t)B * vm->gw_stride, vm->gw_stride, vm->gw_stride,
+                         wk->es, B, ch->t);
     }
     if (wk->gemm) {
         ig__plan_gemm_levels(b, ch);
