@@ -4,7 +4,8 @@
 //   flags: 1 = xscale = (mean(x^2) + 1e-8)^-1/2 (normalize_2nd_moment of z)
 //          2 = post = lrelu(0.2) * sqrt(2)
 //          4 = then truncation y = avg[o] + psi * (y - avg[o])
-// One invocation per (output row of this chunk, image). Record at meta[rec] (ig__vk_plan_fc, src/vk/vk_disp.c):
+// One invocation per (output row of this chunk, image). Record at meta[rec]
+// (written by ig__vk_plan_fc, src/vk/vk_disp.c):
 //   0 in_dim  1 rows  2 n_img  3 flags  4 wgain  5 bgain  6 psi  7 w_base  8 b_base
 //   9 x_base  10 x_stride  11 y_base  12 y_stride  13 avg_base
 // Bindings: 1 W rows of the chunk, 2 x, 3 y, 4 bias, 5 w_avg.
