@@ -50,7 +50,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["CIPSskip", "cips_config", "validate_config", "expected_shapes", "param_count",
+__all__ = ["CIPSskip", "CIPSres", "from_config", "cips_config", "validate_config", "expected_shapes", "param_count",
            "make_coords", "default_channels", "small_kwargs", "kwargs_from_config",
            "macs_per_pixel", "view_coords", "engine_noise", "engine_noises", "save_model",
            "CONFIG_VERSION"]
@@ -61,10 +61,12 @@ LRELU_SLOPE = 0.2
 EPS = 1e-8
 
 
-def default_channels(size=256, channel_multiplier=2):
-    """The `channels` dict of the original code (index 0..8), cut to log2(size)-1 pairs."""
-    table = [512, 512, 512, 512, 256 * channel_multiplier, 128 * channel_multiplier,
-             64 * channel_multiplier, 32 * channel_multiplier, 16 * channel_multiplier]
+def default_channels(size=256, channel_multiplier=2, res=False):
+    """The `channels` dict of the original code (index 0..8), cut to log2(size)-1 pairs
+    (CIPSres's table differs from index 7 on)."""
+    m = channel_multiplier
+    table = [512, 512, 512, 512, 256 * m, 128 * m, 64 * m] + ([64 * m, 32 * m] if res
+                                                                else [32 * m, 16 * m])
     n = _n_pairs(size)
     if n > len(table):
         raise ValueError("size %d needs %d channel entries; give channels explicitly" % (size, n))
@@ -210,18 +212,47 @@ class ConstantInput(nn.Module):
         self.input = _param((1, channel, size, size), device, lambda t: t.normal_())
 
 
-# ---- the generator ---------------------------------------------------------------------------
+# ---- the generators --------------------------------------------------------------------------
 
-class CIPSskip(nn.Module):
-    def __init__(self, size=256, hidden_size=512, n_mlp=8, style_dim=512, lr_mlp=0.01,
-                 activation=None, channel_multiplier=2, channels=None, coords_size=None,
-                 device=None, **kwargs):
+class EqualConv1x1(nn.Module):
+    """CIPSres's channel-changing skip: ConvLayer(in, out, 1, activate=False, bias=False) of the
+    original = an EqualConv2d without bias, y = (W / sqrt(C_in)) x."""
+
+    def __init__(self, in_channel, out_channel, device=None):
         super().__init__()
-        if activation not in (None, "fused_lrelu"):
-            raise ValueError("only the default activation (fused leaky ReLU) is implemented")
+        self.weight = _param((out_channel, in_channel, 1, 1), device, lambda t: t.normal_())
+        self.scale = 1.0 / math.sqrt(in_channel)
+
+    def forward(self, x):
+        return torch.einsum("oi,bihw->bohw", self.weight[:, :, 0, 0] * self.scale, x)
+
+
+class StyledResBlock(nn.Module):
+    """CIPSres block: out = (conv2(conv1(x)) + skip(x)) / sqrt(2), skip the identity when the
+    width does not change (state-dict names conv1.*, conv2.*, skip.0.weight)."""
+
+    def __init__(self, in_channel, out_channel, style_dim, device=None):
+        super().__init__()
+        self.conv1 = StyledConv(in_channel, out_channel, style_dim, device=device)
+        self.conv2 = StyledConv(out_channel, out_channel, style_dim, device=device)
+        self.skip = (nn.Sequential(EqualConv1x1(in_channel, out_channel, device))
+                     if in_channel != out_channel else None)
+
+    def forward(self, x, w, noise1=None, noise2=None):
+        out = self.conv2(self.conv1(x, w, noise1), w, noise2)
+        return (out + (x if self.skip is None else self.skip(x))) / SQRT2
+
+
+class _CIPS(nn.Module):
+    """What both generators share: LFF, the coordinate embedding, the mapping, truncation, the
+    input of the first layer and the per-layer noise. Subclasses build the layers in the
+    registration order of the original (lff, emb, <layers>, style) and define _synthesis."""
+
+    def _common(self, size, hidden_size, n_mlp, style_dim, lr_mlp, channel_multiplier, channels,
+                coords_size, device, res):
         n_pairs = _n_pairs(size)
-        channels = list(channels) if channels is not None else default_channels(size,
-                                                                               channel_multiplier)
+        channels = (list(channels) if channels is not None
+                    else default_channels(size, channel_multiplier, res))
         if len(channels) != n_pairs:
             raise ValueError("channels must have log2(size)-1 = %d entries" % n_pairs)
         self.size, self.hidden_size, self.style_dim = size, hidden_size, style_dim
@@ -229,27 +260,19 @@ class CIPSskip(nn.Module):
         self.channels = [int(c) for c in channels]
         self.coords_size = int(coords_size or size)
         self.log_size = n_pairs + 1
-
         self.lff = LFF(hidden_size, device)
         self.emb = ConstantInput(hidden_size, size, device)
-        in_ch = self.channels[0]
-        self.conv1 = StyledConv(2 * hidden_size, in_ch, style_dim, device=device)
-        self.linears = nn.ModuleList()
-        self.to_rgbs = nn.ModuleList()
-        for out_ch in self.channels:
-            self.linears.append(StyledConv(in_ch, out_ch, style_dim, device=device))
-            self.linears.append(StyledConv(out_ch, out_ch, style_dim, device=device))
-            self.to_rgbs.append(ToRGB(out_ch, style_dim, device=device))
-            in_ch = out_ch
+
+    def _mapping_net(self, device):
         layers = [PixelNorm()]
-        for _ in range(n_mlp):
-            layers.append(EqualLinear(style_dim, style_dim, lr_mul=lr_mlp,
+        for _ in range(self.n_mlp):
+            layers.append(EqualLinear(self.style_dim, self.style_dim, lr_mul=self.lr_mlp,
                                       activation="fused_lrelu", device=device))
         self.style = nn.Sequential(*layers)
 
     @property
     def num_noise_layers(self):
-        return 1 + len(self.linears)
+        return 1 + 2 * len(self.channels)
 
     def mapping(self, z):
         return self.style(z)
@@ -258,7 +281,7 @@ class CIPSskip(nn.Module):
     def mean_w(self, n=100, seed=0):
         """Mean of n mapped latents (the authors' notebook uses 100) for truncation."""
         g = torch.Generator().manual_seed(int(seed))
-        p = self.style[1].weight
+        p = self.emb.input
         z = torch.randn(n, self.style_dim, generator=g).to(p.dtype)
         return self.mapping(z.to(p.device)).mean(0)
 
@@ -293,7 +316,7 @@ class CIPSskip(nn.Module):
                 coords=None, coords_size=None, truncation_mode="w", return_w=False):
         if isinstance(latent, (list, tuple)):
             latent = latent[0]                       # the original takes [latent]
-        p = self.style[1].weight if self.n_mlp else self.conv1.conv.weight
+        p = self.emb.input
         latent = latent.to(device=p.device, dtype=p.dtype)
         if psi != 1 and w_avg is None:
             raise ValueError("psi != 1 needs w_avg (see mean_w)")
@@ -312,13 +335,77 @@ class CIPSskip(nn.Module):
         _, _, h, w_ = coords.shape
         noises = self._noises(noise, b, h, w_, w)
         x = torch.cat([self.lff(coords), self.embedding(coords)], 1)
+        rgb = self._synthesis(x, w, noises)
+        return (rgb, w) if return_w else rgb
+
+
+class CIPSskip(_CIPS):
+    """conv1, then pairs linears[2i], linears[2i+1] with rgb += to_rgbs[i](x) after each."""
+
+    def __init__(self, size=256, hidden_size=512, n_mlp=8, style_dim=512, lr_mlp=0.01,
+                 activation=None, channel_multiplier=2, channels=None, coords_size=None,
+                 device=None, **kwargs):
+        super().__init__()
+        if activation not in (None, "fused_lrelu"):
+            raise ValueError("only the default activation (fused leaky ReLU) is implemented")
+        self._common(size, hidden_size, n_mlp, style_dim, lr_mlp, channel_multiplier, channels,
+                     coords_size, device, res=False)
+        in_ch = self.channels[0]
+        self.conv1 = StyledConv(2 * hidden_size, in_ch, style_dim, device=device)
+        self.linears = nn.ModuleList()
+        self.to_rgbs = nn.ModuleList()
+        for out_ch in self.channels:
+            self.linears.append(StyledConv(in_ch, out_ch, style_dim, device=device))
+            self.linears.append(StyledConv(out_ch, out_ch, style_dim, device=device))
+            self.to_rgbs.append(ToRGB(out_ch, style_dim, device=device))
+            in_ch = out_ch
+        self._mapping_net(device)
+
+    def _synthesis(self, x, w, noises):
         x = self.conv1(x, w, noises[0])
         rgb = None
         for i, to_rgb in enumerate(self.to_rgbs):
             x = self.linears[2 * i](x, w, noises[1 + 2 * i])
             x = self.linears[2 * i + 1](x, w, noises[2 + 2 * i])
             rgb = to_rgb(x, w, rgb)
-        return (rgb, w) if return_w else rgb
+        return rgb
+
+
+class CIPSres(_CIPS):
+    """The landscapes model: linears[0] (StyledConv), then log2(size)-1 StyledResBlocks
+    linears[1..], then one to_rgb_last. Noise layers in call order: linears.0, then conv1 and
+    conv2 of each block."""
+
+    def __init__(self, size=256, hidden_size=512, n_mlp=8, style_dim=512, lr_mlp=0.01,
+                 activation=None, channel_multiplier=2, channels=None, coords_size=None,
+                 device=None, **kwargs):
+        super().__init__()
+        if activation not in (None, "fused_lrelu"):
+            raise ValueError("only the default activation (fused leaky ReLU) is implemented")
+        self._common(size, hidden_size, n_mlp, style_dim, lr_mlp, channel_multiplier, channels,
+                     coords_size, device, res=True)
+        in_ch = self.channels[0]
+        self.linears = nn.ModuleList([StyledConv(2 * hidden_size, in_ch, style_dim,
+                                                 device=device)])
+        for out_ch in self.channels:
+            self.linears.append(StyledResBlock(in_ch, out_ch, style_dim, device=device))
+            in_ch = out_ch
+        self.to_rgb_last = ToRGB(in_ch, style_dim, device=device)
+        self._mapping_net(device)
+
+    def _synthesis(self, x, w, noises):
+        x = self.linears[0](x, w, noises[0])
+        for k, block in enumerate(self.linears[1:]):
+            x = block(x, w, noises[1 + 2 * k], noises[2 + 2 * k])
+        return self.to_rgb_last(x, w)
+
+
+ARCHS = {"CIPSskip": CIPSskip, "CIPSres": CIPSres}
+
+
+def from_config(cfg, device=None):
+    """The generator a model-file config describes (weights uninitialised: load them)."""
+    return ARCHS[validate_config(cfg)["arch"]](device=device, **kwargs_from_config(cfg))
 
 
 # ---- config, shapes, counts ------------------------------------------------------------------
@@ -332,14 +419,14 @@ def small_kwargs(size=16, hidden=32, style_dim=32, n_mlp=2, channels=None):
                 channels=channels)
 
 
-def cips_config(G=None, provenance=None, **kwargs):
+def cips_config(G=None, provenance=None, arch="CIPSskip", **kwargs):
     """The model-file config (JSON-able dict) of G or of CIPSskip(**kwargs). Schema: docs/cips.md."""
     if G is None:
-        G = CIPSskip(device="meta", **kwargs)
+        G = ARCHS[arch](device="meta", **kwargs)
     cfg = collections.OrderedDict([
         ("format_version", CONFIG_VERSION),
         ("family", "cips"),
-        ("arch", "CIPSskip"),
+        ("arch", type(G).__name__),
         ("size", G.size),
         ("coords_size", G.coords_size),
         ("hidden_size", G.hidden_size),
@@ -382,8 +469,9 @@ def validate_config(cfg):
         raise ValueError("cips config: family must be \"cips\" (got %r)" % (cfg.get("family"),))
     if cfg.get("format_version") != CONFIG_VERSION:
         raise ValueError("cips config: unsupported format_version %r" % (cfg.get("format_version"),))
-    if cfg.get("arch") != "CIPSskip":
-        raise ValueError("cips config: arch must be \"CIPSskip\" (got %r)" % (cfg.get("arch"),))
+    if cfg.get("arch") not in ARCHS:
+        raise ValueError("cips config: arch must be \"CIPSskip\" or \"CIPSres\" (got %r)"
+                         % (cfg.get("arch"),))
     size = _int(cfg, "size", 4, 4096)
     n = _n_pairs(size)
     _int(cfg, "coords_size", 2, 16384)
@@ -440,18 +528,31 @@ def expected_shapes(cfg):
         out[prefix + ".noise.weight"] = (1,)
         out[prefix + ".activate.bias"] = (cout,)
 
+    def to_rgb(prefix, c):
+        out[prefix + ".bias"] = (1, 3, 1, 1)           # own parameter: before the child's
+        out[prefix + ".conv.weight"] = (1, 3, c, 1, 1)
+        out[prefix + ".conv.modulation.weight"] = (c, S)
+        out[prefix + ".conv.modulation.bias"] = (c,)
+
     ch = cfg["channels"]
-    styled("conv1", 2 * H, ch[0])
     cin = ch[0]
-    for i, c in enumerate(ch):
-        styled("linears.%d" % (2 * i), cin, c)
-        styled("linears.%d" % (2 * i + 1), c, c)
-        cin = c
-    for i, c in enumerate(ch):
-        out["to_rgbs.%d.bias" % i] = (1, 3, 1, 1)      # own parameter: before the child's
-        out["to_rgbs.%d.conv.weight" % i] = (1, 3, c, 1, 1)
-        out["to_rgbs.%d.conv.modulation.weight" % i] = (c, S)
-        out["to_rgbs.%d.conv.modulation.bias" % i] = (c,)
+    if cfg["arch"] == "CIPSres":
+        styled("linears.0", 2 * H, ch[0])
+        for k, c in enumerate(ch):
+            styled("linears.%d.conv1" % (k + 1), cin, c)
+            styled("linears.%d.conv2" % (k + 1), c, c)
+            if cin != c:
+                out["linears.%d.skip.0.weight" % (k + 1)] = (c, cin, 1, 1)
+            cin = c
+        to_rgb("to_rgb_last", cin)
+    else:
+        styled("conv1", 2 * H, ch[0])
+        for i, c in enumerate(ch):
+            styled("linears.%d" % (2 * i), cin, c)
+            styled("linears.%d" % (2 * i + 1), c, c)
+            cin = c
+        for i, c in enumerate(ch):
+            to_rgb("to_rgbs.%d" % i, c)
     for k in range(1, cfg["n_mlp"] + 1):
         out["style.%d.weight" % k] = (S, S)
         out["style.%d.bias" % k] = (S,)
@@ -469,15 +570,17 @@ def param_count(cfg_or_G):
 
 def macs_per_pixel(cfg):
     """Multiply-accumulates per output pixel of the synthesis (modulation/mapping excluded):
-    LFF 2*hidden + conv1 + the 2*len(channels) ModFC layers + the ToRGBs."""
+    LFF 2*hidden + the first layer + the 2*len(channels) ModFC layers + the ToRGBs (CIPSskip:
+    one per pair; CIPSres: the final one, plus the 1x1 skips where the width changes)."""
     validate_config(cfg)
     H, ch = cfg["hidden_size"], cfg["channels"]
+    res = cfg["arch"] == "CIPSres"
     m = 2 * H + 2 * H * ch[0]
     cin = ch[0]
     for c in ch:
-        m += cin * c + c * c + 3 * c
+        m += cin * c + c * c + (0 if res else 3 * c) + (cin * c if res and cin != c else 0)
         cin = c
-    return m
+    return m + (3 * cin if res else 0)
 
 
 def config_json(cfg):

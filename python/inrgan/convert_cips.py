@@ -85,16 +85,21 @@ def infer_config(shapes, coords_size=None, lr_mlp=0.01, provenance=None):
     n_mlp = 0
     while "style.%d.weight" % (n_mlp + 1) in shapes:
         n_mlp += 1
-    mod = _shape(shapes, "conv1.conv.modulation.weight", 2)
+    res = "to_rgb_last.conv.weight" in shapes    # CIPSres (landscapes) vs CIPSskip
+    mod = _shape(shapes, "linears.0.conv.modulation.weight" if res
+                 else "conv1.conv.modulation.weight", 2)
     style_dim = mod[1]
-    n_pairs = 0
-    while "to_rgbs.%d.conv.weight" % n_pairs in shapes:
-        n_pairs += 1
     channels = []
-    for i in range(n_pairs):
-        channels.append(_shape(shapes, "linears.%d.conv.weight" % (2 * i), 5)[1])
+    if res:
+        while "linears.%d.conv1.conv.weight" % (len(channels) + 1) in shapes:
+            channels.append(_shape(shapes, "linears.%d.conv1.conv.weight" % (len(channels) + 1),
+                                   5)[1])
+    else:
+        while "to_rgbs.%d.conv.weight" % len(channels) in shapes:
+            channels.append(_shape(shapes, "linears.%d.conv.weight" % (2 * len(channels)), 5)[1])
     try:
-        cfg = dict(format_version=cips.CONFIG_VERSION, family="cips", arch="CIPSskip",
+        cfg = dict(format_version=cips.CONFIG_VERSION, family="cips",
+                   arch="CIPSres" if res else "CIPSskip",
                    size=size, coords_size=int(coords_size or size), hidden_size=hidden,
                    style_dim=style_dim, n_mlp=n_mlp, lr_mlp=float(lr_mlp), channels=channels,
                    emb_size=size, coords="linspace_y_down",
@@ -200,9 +205,9 @@ def main(argv=None):
             msg = "%s: %s" % (type(e).__name__, msg)
         print("convert_cips: error: %s" % msg, file=sys.stderr)
         return 2
-    print("converted %s -> %s: CIPSskip size %d, hidden %d, style %d, %d params"
-          % (args.src, args.output, cfg["size"], cfg["hidden_size"], cfg["style_dim"],
-             cips.param_count(cfg)))
+    print("converted %s -> %s: %s size %d, hidden %d, style %d, %d params"
+          % (args.src, args.output, cfg["arch"], cfg["size"], cfg["hidden_size"],
+             cfg["style_dim"], cips.param_count(cfg)))
     return 0
 
 
