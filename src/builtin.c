@@ -78,14 +78,15 @@ static char *ig__make_config(const ig__make *k) {
     return ig__finish(root);
 }
 
-/* CIPSskip configs (python/inrgan/cips.py cips_config): cips256 is the released churches /
- * ffhq256 architecture (hidden 512, channels 512 x5, 256, 128), tiny-cips a test model. */
-static char *ig__cips_config(int size, int coords_size, int hidden, int style_dim, int n_mlp, const int *channels,
-                             int n_pairs) {
+/* CIPS configs (python/inrgan/cips.py cips_config): cips256 is the released churches / ffhq256
+ * architecture (CIPSskip, hidden 512, channels 512 x5, 256, 128), cips1024 the same on the
+ * 1024 grid of ffhq1024, cips256-res the landscapes one (CIPSres), tiny-cips(-res) test models. */
+static char *ig__cips_config(const char *arch, int size, int coords_size, int hidden, int style_dim, int n_mlp,
+                             const int *channels, int n_pairs) {
     cJSON *root = cJSON_CreateObject(), *ch = cJSON_CreateArray();
     cJSON_AddNumberToObject(root, "format_version", 1);
     cJSON_AddStringToObject(root, "family", "cips");
-    cJSON_AddStringToObject(root, "arch", "CIPSskip");
+    cJSON_AddStringToObject(root, "arch", arch);
     cJSON_AddNumberToObject(root, "size", size);
     cJSON_AddNumberToObject(root, "coords_size", coords_size);
     cJSON_AddNumberToObject(root, "hidden_size", hidden);
@@ -105,7 +106,7 @@ static char *ig__cips_config(int size, int coords_size, int hidden, int style_di
 
 static const char *const ig__names =
     "ffhq256, bedrooms256, churches256, ffhq256-bil, bedrooms256-bil, churches256-bil, "
-    "tiny-nearest, tiny-bil, tiny-churches, cips256, cips1024, tiny-cips";
+    "tiny-nearest, tiny-bil, tiny-churches, cips256, cips1024, cips256-res, tiny-cips, tiny-cips-res";
 
 const char *ig_config_builtin_names(void) { return ig__names; }
 
@@ -136,13 +137,12 @@ char *ig_config_builtin(const char *name) {
         }
         return ig__make_config(&k);
     }
-    if (!strcmp(name, "cips256") || !strcmp(name, "cips1024")) {
-        static const int ch[7] = {512, 512, 512, 512, 512, 256, 128};
-        return ig__cips_config(256, !strcmp(name, "cips256") ? 256 : 1024, 512, 512, 8, ch, 7);
-    }
-    if (!strcmp(name, "tiny-cips")) {
-        static const int ch[3] = {32, 32, 16};
-        return ig__cips_config(16, 16, 32, 32, 2, ch, 3);
-    }
+    static const int cips_ch[7] = {512, 512, 512, 512, 512, 256, 128}, tiny_ch[3] = {32, 32, 16};
+    if (!strcmp(name, "cips256") || !strcmp(name, "cips1024"))
+        return ig__cips_config("CIPSskip", 256, !strcmp(name, "cips256") ? 256 : 1024, 512, 512, 8, cips_ch, 7);
+    if (!strcmp(name, "cips256-res")) /* the landscapes architecture */
+        return ig__cips_config("CIPSres", 256, 256, 512, 512, 8, cips_ch, 7);
+    if (!strcmp(name, "tiny-cips") || !strcmp(name, "tiny-cips-res"))
+        return ig__cips_config(strcmp(name, "tiny-cips") ? "CIPSres" : "CIPSskip", 16, 16, 32, 32, 2, tiny_ch, 3);
     return NULL;
 }

@@ -38,11 +38,12 @@ static void ig__describe_inrgan(const ig_config *c, ig__text *t) {
 
 static void ig__describe_cips(const ig_config *c, ig__text *t) {
     const ig_cips_config *k = &c->cips;
-    ig__put(t, "cips:         CIPSskip, Fourier features %d + embedding %d ch at %d², noise %s%s\n", k->hidden,
-            k->hidden, k->size, k->noise_zero ? "zero" : "seeded", k->has_w_avg ? ", w_avg stored" : "");
-    ig__put(t, "layers:       conv1 %d -> %d", 2 * k->hidden, k->channels[0]);
-    for (int i = 0; i < k->n_pairs; i++) ig__put(t, ", pair %d: %d", i, k->channels[i]);
-    ig__put(t, " (ToRGB after each pair)\n");
+    ig__put(t, "cips:         %s, Fourier features %d + embedding %d ch at %d², noise %s%s\n",
+            k->res ? "CIPSres" : "CIPSskip", k->hidden, k->hidden, k->size, k->noise_zero ? "zero" : "seeded",
+            k->has_w_avg ? ", w_avg stored" : "");
+    ig__put(t, "layers:       %s %d -> %d", k->res ? "linears.0" : "conv1", 2 * k->hidden, k->channels[0]);
+    for (int i = 0; i < k->n_pairs; i++) ig__put(t, ", %s %d: %d", k->res ? "block" : "pair", i, k->channels[i]);
+    ig__put(t, k->res ? " (residual blocks, one ToRGB at the end)\n" : " (ToRGB after each pair)\n");
 }
 
 size_t ig_config_describe(const ig_config *cfg, char *buf, size_t len) {

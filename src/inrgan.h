@@ -57,7 +57,9 @@ typedef struct ig_cips_config {
     int size;          /* training resolution = side of emb.input */
     int coords_size;   /* native output grid (linspace of this many points) */
     int hidden;        /* LFF width = embedding channels; conv1 reads 2 * hidden */
-    int n_pairs;       /* log2(size) - 1 pairs of ModFC layers, a ToRGB after each */
+    bool res;          /* arch "CIPSres" (residual blocks, one final ToRGB), else "CIPSskip" */
+    int n_pairs;       /* log2(size) - 1 pairs of ModFC layers (CIPSskip: a ToRGB after each;
+                        * CIPSres: residual blocks) */
     int channels[IG_MAX_CIPS_PAIRS];
     bool noise_zero;   /* config "noise": "zero" (else "random": seeded noise by default) */
     bool has_w_avg;

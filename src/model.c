@@ -81,11 +81,12 @@ static ig_result ig__get_string(const cJSON *obj, const char *key, const char *c
 /* family "cips" (docs/cips.md): CIPSskip; the generic fields are filled as ig_cips_config says. */
 static ig_result ig__parse_cips(const cJSON *root, ig_config *c, ig_error *err) {
     ig_cips_config *k = &c->cips;
-    static const char *const arch[] = {"CIPSskip"}, *const coords[] = {"linspace_y_down"},
+    static const char *const arch[] = {"CIPSskip", "CIPSres"}, *const coords[] = {"linspace_y_down"},
                              *const samp[] = {"bilinear_border_align_corners_false"},
                              *const noise[] = {"random", "zero"};
     int pick;
-    IG_TRY(ig__get_string(root, "arch", arch, 1, &pick, err));
+    IG_TRY(ig__get_string(root, "arch", arch, 2, &pick, err));
+    k->res = pick == 1;
     IG_TRY(ig__get_int(root, "", "size", 4, 4096, &k->size, err));
     if (k->size & (k->size - 1))
         return ig_error_set(err, IG_ERR_MODEL_CONFIG_VALUE, "config: size %d is not a power of two", k->size);
@@ -296,6 +297,14 @@ static int64_t ig__cips_params(const ig_config *c) {
         n += co * cin + cin * (S + 1) + 1 + co;
         cin = co;
     }
+    if (k->res) {
+        for (int i = 0; i < k->n_pairs; i++) { /* the 1x1 skips where a block changes the width */
+            int64_t in = k->channels[i > 0 ? i - 1 : 0], out = k->channels[i];
+            if (in != out) n += in * out;
+        }
+        cin = k->channels[k->n_pairs - 1];
+        return n + 3 + 3 * cin + cin * (S + 1); /* to_rgb_last */
+    }
     for (int i = 0; i < k->n_pairs; i++) n += 3 + 3 * (int64_t)k->channels[i] + (int64_t)k->channels[i] * (S + 1);
     return n;
 }
@@ -307,6 +316,13 @@ double ig_cips_macs_per_pixel(const ig_config *c) {
         double co = k->channels[i == 0 ? 0 : (i - 1) / 2];
         m += cin * co;
         cin = co;
+    }
+    if (k->res) {
+        for (int i = 0; i < k->n_pairs; i++) {
+            double in = k->channels[i > 0 ? i - 1 : 0], out = k->channels[i];
+            if (in != out) m += in * out;
+        }
+        return m + 3.0 * k->channels[k->n_pairs - 1];
     }
     for (int i = 0; i < k->n_pairs; i++) m += 3.0 * k->channels[i];
     return m;
@@ -435,18 +451,24 @@ static bool ig__want_cips(ig__wants *w, ig_model *m) {
         !ig__want_add(w, &t->emb, 4, 1, H, k->size, k->size, "emb.input"))
         return false;
     t->n_convs = 1 + 2 * k->n_pairs;
-    char p[32];
+    char p[48];
     int cin = 2 * H;
     for (int i = 0; i < t->n_convs; i++) {
         int co = k->channels[i == 0 ? 0 : (i - 1) / 2];
-        if (i == 0) snprintf(p, sizeof p, "conv1");
-        else snprintf(p, sizeof p, "linears.%d", i - 1);
+        if (k->res && i > 0) snprintf(p, sizeof p, "linears.%d.conv%d", (i + 1) / 2, 2 - i % 2);
+        else if (k->res || i > 0) snprintf(p, sizeof p, "linears.%d", k->res ? 0 : i - 1);
+        else snprintf(p, sizeof p, "conv1");
         if (!ig__want_cips_layer(w, c, &t->conv[i], false, cin, co, p)) return false;
+        if (k->res && i % 2 == 1 && cin != co && /* block (i+1)/2 changes the width */
+            !ig__want_add(w, &t->skip[i / 2], 4, co, cin, 1, 1, "linears.%d.skip.0.weight", (i + 1) / 2))
+            return false;
         cin = co;
     }
-    for (int i = 0; i < k->n_pairs; i++) {
-        snprintf(p, sizeof p, "to_rgbs.%d", i);
-        if (!ig__want_cips_layer(w, c, &t->rgb[i], true, k->channels[i], 3, p)) return false;
+    t->n_rgb = k->res ? 1 : k->n_pairs;
+    for (int i = 0; i < t->n_rgb; i++) {
+        if (k->res) snprintf(p, sizeof p, "to_rgb_last");
+        else snprintf(p, sizeof p, "to_rgbs.%d", i);
+        if (!ig__want_cips_layer(w, c, &t->rgb[i], true, k->res ? cin : k->channels[i], 3, p)) return false;
     }
     for (int l = 0; l < c->mapping_layers; l++)
         if (!ig__want_add(w, &m->map_w[l], 2, c->w_dim, c->w_dim, 0, 0, "style.%d.weight", l + 1) ||

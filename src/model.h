@@ -39,9 +39,16 @@ typedef struct ig_cips_tensors {
     const ig_tensor *lff_w;    /* lff.ffm.conv.weight [hidden, 2, 1, 1] */
     const ig_tensor *lff_b;    /* lff.ffm.conv.bias [hidden] */
     const ig_tensor *emb;      /* emb.input [1, hidden, size, size] */
-    int n_convs;               /* 1 + 2 * n_pairs: conv1, linears.0, linears.1, ... */
+    int n_convs;               /* 1 + 2 * n_pairs, in call order: CIPSskip conv1, linears.0,
+                                * linears.1, ...; CIPSres linears.0, linears.1.conv1,
+                                * linears.1.conv2, linears.2.conv1, ... */
     ig_cips_layer conv[IG_CIPS_MAX_CONVS];
-    ig_cips_layer rgb[IG_MAX_CIPS_PAIRS]; /* to_rgbs.K after linears.2K+1 */
+    int n_rgb;                 /* CIPSskip: n_pairs; CIPSres: 1 */
+    ig_cips_layer rgb[IG_MAX_CIPS_PAIRS]; /* CIPSskip: to_rgbs.K after linears.2K+1;
+                                           * CIPSres: to_rgb_last at the end */
+    /* CIPSres: block K's skip linears.K+1.skip.0.weight [c_out, c_in, 1, 1] (applied as
+     * W / sqrt(c_in)), NULL where the block keeps its width (identity) */
+    const ig_tensor *skip[IG_MAX_CIPS_PAIRS];
 } ig_cips_tensors;
 
 struct ig_model {

@@ -34,8 +34,11 @@ LVP = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
 from inrgan import config as configs  # noqa: E402
 
 # the CIPS built-ins of src/builtin.c and what they mean in python/inrgan/cips.py terms
-CIPS_BUILTINS = {"cips256": dict(coords_size=256), "cips1024": dict(coords_size=1024),
-                 "tiny-cips": dict(size=16, hidden_size=32, style_dim=32, n_mlp=2, channels=[32, 32, 16])}
+TINY_CIPS = dict(size=16, hidden_size=32, style_dim=32, n_mlp=2, channels=[32, 32, 16])
+CIPS_BUILTINS = {"cips256": ("CIPSskip", dict(coords_size=256)),
+                 "cips1024": ("CIPSskip", dict(coords_size=1024)),
+                 "cips256-res": ("CIPSres", dict(coords_size=256)),
+                 "tiny-cips": ("CIPSskip", TINY_CIPS), "tiny-cips-res": ("CIPSres", TINY_CIPS)}
 
 
 def vulkan_checks(cli, schema, tmp, fails):
@@ -104,7 +107,8 @@ def vulkan_checks(cli, schema, tmp, fails):
 def cips_builtin(name):
     """The config python/inrgan/cips.py writes for a C built-in CIPS config."""
     from inrgan import cips
-    return cips.cips_config(cips.CIPSskip(device="meta", **CIPS_BUILTINS[name]))
+    arch, kw = CIPS_BUILTINS[name]
+    return cips.cips_config(cips.ARCHS[arch](device="meta", **kw))
 
 
 def main():

@@ -71,7 +71,7 @@ def read_back(path):
     """G (float64) with the weights exactly as the file holds them, its w_avg, its config."""
     arrays, meta = safetensors_io.load(path)
     cfg = json.loads(meta["inrgan"])
-    G = cips.CIPSskip(**cips.kwargs_from_config(cfg)).double().eval()
+    G = cips.from_config(cfg).double().eval()
     G.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float64))
                        for k, v in arrays.items() if k != "w_avg"})
     w_avg = torch.from_numpy(np.array(arrays["w_avg"], np.float64)) if "w_avg" in arrays else None
@@ -152,8 +152,9 @@ def compare(what, got, want):
     return err
 
 
-def case(cli, tmp, name, kwargs, seed, fp16=False, psi=1.0, coords_size=None, renders=()):
-    G = cips.CIPSskip(coords_size=coords_size, **kwargs)
+def case(cli, tmp, name, kwargs, seed, fp16=False, psi=1.0, coords_size=None, renders=(),
+         arch="CIPSskip"):
+    G = cips.ARCHS[arch](coords_size=coords_size, **kwargs)
     randomize(G, seed)
     w_avg = None
     if psi != 1.0:
@@ -193,6 +194,17 @@ def small_cases(cli, tmp):
     case(cli, tmp, "cips16_fp16", k16, 4, fp16=True, renders=[
         ("fp16 file, noise 3", [2], [3], [], {}),
     ])
+    # CIPSres (the landscapes structure): identity and 1x1 skips, one final ToRGB
+    res = cips.small_kwargs(size=16, hidden=32, style_dim=32, n_mlp=2, channels=[32, 16, 8])
+    case(cli, tmp, "cipsres16", res, 6, arch="CIPSres", renders=[
+        ("CIPSres, zero noise, 2 images", [3, 4], "zero", [], {}),
+        ("CIPSres, seeded noise 4, view at 20x12", [5], [4],
+         ["--view", "-0.5,-0.3,0.7,0.9", "--size", "20x12"],
+         dict(view=(-0.5, -0.3, 0.7, 0.9), size=(20, 12))),
+    ])
+    case(cli, tmp, "cipsres16_wavg", res, 7, arch="CIPSres", psi=0.7, fp16=True, renders=[
+        ("CIPSres, fp16 file, psi 0.7, noise 2", [1], [2], [], {}),
+    ])
     case(cli, tmp, "cips16_params", k16, 5, renders=[
         ("--interp 3,4 --t 0.3 --space params", [3], "zero",
          ["--interp", "3,4", "--t", "0.3", "--space", "params"], dict(interp=([4], 0.3))),
@@ -218,14 +230,16 @@ def bad_inputs(cli, tmp):
     extra = dict(good, **{"linears.9.noise.weight": np.zeros(1, np.float32)})
     shape = dict(good, **{"emb.input": np.zeros((1, 16, 4, 4), np.float32)})
     psi_cfg = dict(cfg, truncation_psi=0.7)
-    res_cfg = dict(cfg, arch="CIPSres")
+    res_cfg = dict(cfg, arch="CIPSdeep")
     cases = [
         ("NaN in emb.input", variant("nan", nan, cfg), [], "holds NaN"),
         ("missing noise weight", variant("missing", missing, cfg), [], "is missing"),
         ("extra tensor", variant("extra", extra, cfg), [], "not part of this architecture"),
         ("wrong embedding shape", variant("shape", shape, cfg), [], "has shape"),
         ("psi 0.7 without w_avg in the config", variant("psi", good, psi_cfg), [], "needs w_avg"),
-        ("arch CIPSres", variant("res", good, res_cfg), [], "CIPSres"),
+        ("unknown arch CIPSdeep", variant("res", good, res_cfg), [], "CIPSdeep"),
+        ("CIPSres config over CIPSskip tensors", variant("mix", good, dict(cfg, arch="CIPSres")), [],
+         "has shape"),
         ("--truncation 0.5 without w_avg", variant("ok", good, cfg), ["--truncation", "0.5"],
          "needs w_avg"),
         ("--noise banana", variant("ok2", good, cfg), ["--noise", "banana"], "--noise"),

@@ -247,7 +247,7 @@ static void test_cips_config(void) {
         {"\"size\":16", "\"size\":12", IG_ERR_MODEL_CONFIG_VALUE},
         {"\"channels\":[32,32,16]", "\"channels\":[32,32]", IG_ERR_MODEL_CONFIG_FIELD},
         {"\"truncation_psi\":1", "\"truncation_psi\":0.7", IG_ERR_MODEL_CONFIG_VALUE},
-        {"\"arch\":\"CIPSskip\"", "\"arch\":\"CIPSres\"", IG_ERR_MODEL_CONFIG_VALUE},
+        {"\"arch\":\"CIPSskip\"", "\"arch\":\"CIPSdeep\"", IG_ERR_MODEL_CONFIG_VALUE},
         {"\"noise\":\"random\"", "\"noise\":\"fresh\"", IG_ERR_MODEL_CONFIG_VALUE},
         {"\"emb_size\":16", "\"emb_size\":32", IG_ERR_MODEL_CONFIG_VALUE},
         {"\"coords_size\":16", "\"coords_size\":1", IG_ERR_MODEL_CONFIG_VALUE},

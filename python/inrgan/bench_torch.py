@@ -25,13 +25,17 @@ from . import safetensors_io
 from .export import load_model
 from .generator import Generator, param_count
 
-# CIPSskip built-ins (src/builtin.c): the released 256 architecture at coords 256 / 1024, a tiny one
-CIPS_BUILTINS = {"cips256": dict(coords_size=256), "cips1024": dict(coords_size=1024),
-                 "tiny-cips": dict(cips.small_kwargs())}
+# CIPS built-ins (src/builtin.c): the released 256 architectures at coords 256 / 1024 (CIPSskip) and
+# the landscapes one (CIPSres), and tiny ones
+CIPS_BUILTINS = {"cips256": ("CIPSskip", dict(coords_size=256)),
+                 "cips1024": ("CIPSskip", dict(coords_size=1024)),
+                 "cips256-res": ("CIPSres", dict(coords_size=256)),
+                 "tiny-cips": ("CIPSskip", dict(cips.small_kwargs())),
+                 "tiny-cips-res": ("CIPSres", dict(cips.small_kwargs()))}
 
 
 class _CipsBench(torch.nn.Module):
-    """CIPSskip behind the Generator call signature G(z, psi=...): fresh torch.randn noise per
+    """A CIPS generator behind the Generator call signature G(z, psi=...): fresh torch.randn noise per
     layer and call, as the original does, so the timing includes it."""
 
     def __init__(self, G):
@@ -45,7 +49,7 @@ class _CipsBench(torch.nn.Module):
 def _load_cips(path):
     arrays, meta = safetensors_io.load(path)
     cfg = json.loads(meta["inrgan"])
-    G = cips.CIPSskip(**cips.kwargs_from_config(cfg))
+    G = cips.from_config(cfg)
     G.load_state_dict({k: torch.from_numpy(v.astype("float32")) for k, v in arrays.items() if k != "w_avg"})
     return G, cfg
 
@@ -111,7 +115,8 @@ def main(argv=None):
         else:
             name, source = a.config, "builtin-random"
             torch.manual_seed(1)
-            G = cips.CIPSskip(**CIPS_BUILTINS[a.config])
+            arch, kw = CIPS_BUILTINS[a.config]
+            G = cips.ARCHS[arch](**kw)
             ccfg = cips.cips_config(G)
         cfg = {"resolution": ccfg["coords_size"], "z_dim": ccfg["style_dim"], "family": "cips",
                "macs": cips.macs_per_pixel(ccfg) * ccfg["coords_size"] ** 2,

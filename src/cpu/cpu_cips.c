@@ -2,8 +2,10 @@
  *
  * Per image: styles s = M w / sqrt(S) + m of every layer, the demodulated weights W'' (ToRGB:
  * modulated only), packed for ig_gemm_run. Per pixel (all independent): the input
- * [sin(B p' + c), E(p')], then conv1 and the ModFC pairs, y = lrelu(W'' x + a n + b) sqrt(2)
- * with n the seeded noise (src/noise.h) or 0, and after each pair rgb += W_rgb x + b_rgb.
+ * [sin(B p' + c), E(p')], then the first layer and the ModFC pairs, y = lrelu(W'' x + a n + b)
+ * sqrt(2) with n the seeded noise (src/noise.h) or 0. CIPSskip: after each pair
+ * rgb += W_rgb x + b_rgb. CIPSres: each pair is a residual block x = (pair(x) + skip(x)) / sqrt(2)
+ * (skip: W_s / sqrt(c_in) x where the width changes, else x), then one final ToRGB.
  * Threads take contiguous runs of pixel chunks; each pixel is computed by the same instructions
  * wherever it falls, so tiles, strides and thread counts give identical values. */
 #include "cips.h"
@@ -86,6 +88,7 @@ static void ig__cips_gen_task(void *vctx, size_t t0, size_t t1) {
 
 typedef struct ig__cips_px {
     const ig_model *m;
+    float *const *skip; /* CIPSres: packed W_s / sqrt(c_in) of each block, NULL = identity */
     const ig_cips_axes *axes;
     const ig__cips_w *w;
     bool noise;
@@ -95,7 +98,17 @@ typedef struct ig__cips_px {
     atomic_bool failed; /* set by any worker thread */
 } ig__cips_px;
 
-static void ig__cips_chunk(const ig__cips_px *c, size_t p0, int np, float *x, float *y, float *rgb) {
+/* rgb[3][np] += W_rgb x + b (accumulated in k order) */
+static void ig__cips_torgb(const float *wr, const float *br, int ci, const float *x, int np, float *rgb) {
+    for (int o = 0; o < 3; o++)
+        for (int p = 0; p < np; p++) {
+            float acc = 0;
+            for (int k = 0; k < ci; k++) acc += wr[(size_t)o * ci + k] * x[(size_t)k * IG__CHUNK + p];
+            rgb[o * IG__CHUNK + p] += acc + br[o];
+        }
+}
+
+static void ig__cips_chunk(const ig__cips_px *c, size_t p0, int np, float *x, float *y, float *spare, float *rgb) {
     const ig_model *m = c->m;
     const ig_cips_tensors *ct = &m->cips;
     const ig_cips_axes *a = c->axes;
@@ -105,8 +118,16 @@ static void ig__cips_chunk(const ig__cips_px *c, size_t p0, int np, float *x, fl
         ig_cips_input(m, a, (int)(q / W), (int)(q % W), x + p, IG__CHUNK);
     }
     memset(rgb, 0, 3 * IG__CHUNK * sizeof *rgb);
+    bool res = m->cfg.cips.res;
+    float *block_in = NULL;
     for (int t = 0; t < ct->n_convs; t++) {
         const ig_cips_layer *L = &ct->conv[t];
+        if (res && t % 2 == 1) { /* a residual block starts: keep its input */
+            block_in = x;
+            x = spare;
+            spare = block_in;
+            memcpy(x, block_in, (size_t)L->c_in * IG__CHUNK * sizeof *x);
+        }
         ig_gemm_run(c->w->packed[t], L->c_out, L->c_in, x, IG__CHUNK, y, IG__CHUNK, 0, (size_t)np, 0, NULL);
         float nw = L->noise_w->data[0];
         for (int p = 0; p < np; p++) {
@@ -118,33 +139,42 @@ static void ig__cips_chunk(const ig__cips_px *c, size_t p0, int np, float *x, fl
             }
         }
         float *tmp = x; x = y; y = tmp;
-        if (t >= 2 && t % 2 == 0) { /* after linears.2i+1: ToRGB i */
-            int i = t / 2 - 1, ci = L->c_out;
-            const float *wr = c->w->rgb[i], *br = ct->rgb[i].bias->data;
-            for (int o = 0; o < 3; o++)
-                for (int p = 0; p < np; p++) {
-                    float acc = 0;
-                    for (int k = 0; k < ci; k++) acc += wr[(size_t)o * ci + k] * x[(size_t)k * IG__CHUNK + p];
-                    rgb[o * IG__CHUNK + p] += acc + br[o];
-                }
+        if (t < 2 || t % 2 == 1) continue;
+        int i = t / 2 - 1, co = L->c_out; /* pair i ends here */
+        if (!res) {
+            ig__cips_torgb(c->w->rgb[i], ct->rgb[i].bias->data, co, x, np, rgb);
+            continue;
         }
+        const float *sk = block_in;
+        if (c->skip[i]) {
+            ig_gemm_run(c->skip[i], co, (int)ct->skip[i]->shape[1], block_in,
+                        IG__CHUNK, y, IG__CHUNK, 0, (size_t)np, 0, NULL);
+            sk = y;
+        }
+        for (int o = 0; o < co; o++)
+            for (int p = 0; p < np; p++)
+                x[(size_t)o * IG__CHUNK + p] = (x[(size_t)o * IG__CHUNK + p] + sk[(size_t)o * IG__CHUNK + p]) *
+                                               (float)(1.0 / IG__SQRT2);
     }
+    if (res) ig__cips_torgb(c->w->rgb[0], ct->rgb[0].bias->data, ct->rgb[0].c_in, x, np, rgb);
     for (int o = 0; o < 3; o++) memcpy(c->out + (size_t)o * px + p0, rgb + o * IG__CHUNK, (size_t)np * sizeof *rgb);
 }
 
 static void ig__cips_px_task(void *vctx, size_t c0, size_t c1) {
     ig__cips_px *c = vctx;
     size_t px = (size_t)c->axes->width * c->axes->height;
-    float *x = malloc((size_t)c->max_c * IG__CHUNK * sizeof *x), *y = malloc((size_t)c->max_c * IG__CHUNK * sizeof *y);
+    size_t n = (size_t)c->max_c * IG__CHUNK;
+    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), *spare = malloc(n * sizeof *spare);
     float *rgb = malloc(3 * IG__CHUNK * sizeof *rgb);
-    if (!x || !y || !rgb) atomic_store(&c->failed, true);
-    for (size_t k = c0; k < c1 && x && y && rgb; k++) {
+    if (!x || !y || !spare || !rgb) atomic_store(&c->failed, true);
+    for (size_t k = c0; k < c1 && x && y && spare && rgb; k++) {
         size_t p0 = k * IG__CHUNK;
         int np = (int)(px - p0 < IG__CHUNK ? px - p0 : IG__CHUNK);
-        ig__cips_chunk(c, p0, np, x, y, rgb);
+        ig__cips_chunk(c, p0, np, x, y, spare, rgb);
     }
     free(x);
     free(y);
+    free(spare);
     free(rgb);
 }
 
@@ -159,21 +189,39 @@ ig_result ig_cpu_cips_render(const ig_render_desc *d, int threads, const float *
     for (int i = 0; i < c->cips.n_pairs; i++) if (c->cips.channels[i] > max_c) max_c = c->cips.channels[i];
     size_t px = (size_t)axes.width * axes.height, chunks = (px + IG__CHUNK - 1) / IG__CHUNK;
     bool noise = ig_noise_active(c, d->noise);
+    /* CIPSres skips: W_s / sqrt(c_in), the same for every image */
+    float *skip[IG_MAX_CIPS_PAIRS] = {0};
+    for (int i = 0; i < c->cips.n_pairs && r == IG_OK; i++) {
+        const ig_tensor *t = m->cips.skip[i];
+        if (!t) continue;
+        int co = (int)t->shape[0], ci = (int)t->shape[1];
+        float *scaled = malloc((size_t)co * ci * sizeof *scaled);
+        skip[i] = malloc((size_t)((co + 3) / 4) * 4 * ci * sizeof(float));
+        if (scaled && skip[i]) {
+            float g = (float)(1.0 / sqrt((double)ci));
+            for (size_t k = 0; k < (size_t)co * ci; k++) scaled[k] = t->data[k] * g;
+            ig_gemm_pack(scaled, (size_t)ci, co, ci, skip[i]);
+        } else {
+            r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS skip weights");
+        }
+        free(scaled);
+    }
     for (int n = 0; n < d->count && r == IG_OK; n++) {
         ig__cips_w w = {0};
         ig__cips_gen g = {m, ws + (size_t)n * c->w_dim, ws_b ? ws_b + (size_t)n * c->w_dim : NULL,
                           ws_b ? d->t[n] : 0.0, &w, false};
-        ig_cpu_parallel(threads, (size_t)(m->cips.n_convs + c->cips.n_pairs), 1, ig__cips_gen_task, &g);
+        ig_cpu_parallel(threads, (size_t)(m->cips.n_convs + m->cips.n_rgb), 1, ig__cips_gen_task, &g);
         if (atomic_load(&g.failed)) {
             r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS weights of image %d", n);
         } else {
-            ig__cips_px pc = {m, &axes, &w, noise, d->noise_seed ? d->noise_seed[n] : 0u, out + (size_t)n * 3 * px,
-                              max_c, false};
+            ig__cips_px pc = {m, skip, &axes, &w, noise, d->noise_seed ? d->noise_seed[n] : 0u,
+                              out + (size_t)n * 3 * px, max_c, false};
             ig_cpu_parallel(threads, chunks, 1, ig__cips_px_task, &pc);
             if (atomic_load(&pc.failed)) r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS pixel buffers");
         }
         ig__cips_w_free(&w);
     }
+    for (int i = 0; i < IG_MAX_CIPS_PAIRS; i++) free(skip[i]);
     ig_cips_axes_free(&axes);
     return r;
 }
