@@ -118,7 +118,7 @@ def main():
     schema = json.load(open(os.path.join(ROOT, "docs", "bench-schema.json")))
     fails = []
     with tempfile.TemporaryDirectory() as tmp:
-        cj, tj = os.path.join(tmp, "c.json"), os.path.join(tmp, "t.json")
+        cj = os.path.join(tmp, "c.json")
         for cfg_name in ("tiny-nearest", "tiny-cips"):  # both model families
             cjn, tjn = os.path.join(tmp, cfg_name + "-c.json"), os.path.join(tmp, cfg_name + "-t.json")
             p = subprocess.run([a.inrgan, "bench", "--config", cfg_name, "--sizes", "32", "--batch", "1",

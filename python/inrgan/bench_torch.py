@@ -35,8 +35,8 @@ CIPS_BUILTINS = {"cips256": ("CIPSskip", dict(coords_size=256)),
 
 
 class _CipsBench(torch.nn.Module):
-    """A CIPS generator behind the Generator call signature G(z, psi=...): fresh torch.randn noise per
-    layer and call, as the original does, so the timing includes it."""
+    """A CIPS generator behind the Generator call signature G(z, psi=...): fresh torch.randn
+    noise per layer and call, as the original does, so the timing includes it."""
 
     def __init__(self, G):
         super().__init__()
