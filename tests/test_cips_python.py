@@ -73,9 +73,9 @@ def reference_full_list():
     return out
 
 
-def small_model(seed=0, size=16, **kw):
+def small_model(seed=0, size=16, arch="CIPSskip", **kw):
     torch.manual_seed(seed)
-    G = cips.CIPSskip(**cips.small_kwargs(size=size, **kw)).eval()
+    G = cips.ARCHS[arch](**cips.small_kwargs(size=size, **kw)).eval()
     with torch.no_grad():   # non-trivial values for the zero-initialised parameters
         for name, p in G.named_parameters():
             if name.endswith("noise.weight"):
@@ -322,6 +322,34 @@ def convert_roundtrip():
         assert rc == 2 and se.count("\n") == 1 and not os.path.exists(os.path.join(d, "pwned")), (rc, se)
         rc, so, se = _run_convert(os.path.join(d, "nope.pt"), "-o", out)
         assert rc == 2 and se.count("\n") == 1, (rc, se)
+
+
+@check
+def cipsres_structure_and_conversion():
+    """CIPSres (the landscapes model): the released names/shapes and count at full size, and a
+    small one through the converter (arch recognised, tensors and forward unchanged)."""
+    cfg = cips.cips_config(arch="CIPSres")
+    exp = cips.expected_shapes(cfg)
+    assert cips.param_count(cfg) == 43027858, cips.param_count(cfg)
+    assert exp["linears.0.conv.weight"] == (1, 512, 1024, 1, 1)
+    assert exp["linears.6.skip.0.weight"] == (256, 512, 1, 1) and "linears.1.skip.0.weight" not in exp
+    assert exp["to_rgb_last.conv.weight"] == (1, 3, 128, 1, 1) and "to_rgbs.0.bias" not in exp
+    G = small_model(seed=5, arch="CIPSres", channels=[32, 16, 8])
+    sd = G.state_dict()
+    assert list(sd) == list(cips.expected_shapes(cips.cips_config(G)))
+    with tempfile.TemporaryDirectory() as d:
+        src, out = os.path.join(d, "landscapes_g_ema.pt"), os.path.join(d, "m.safetensors")
+        torch.save(sd, src)
+        rc, so, se = _run_convert(src, "-o", out)
+        assert rc == 0 and "CIPSres" in so, (rc, so, se)
+        tensors, meta = safetensors_io.load(out)
+        cfg = json.loads(meta["inrgan"])
+        assert cfg["arch"] == "CIPSres" and cfg["channels"] == [32, 16, 8]
+        G2 = cips.from_config(cfg).eval()
+        G2.load_state_dict({k: torch.from_numpy(tensors[k].copy()) for k in sd})
+        z = torch.randn(2, 32)
+        with torch.no_grad():
+            assert torch.equal(G(z, noise="zero"), G2(z, noise="zero"))
 
 
 def main():
