@@ -4,6 +4,10 @@
 // GEMM with the layer's epilogue fused in, used by both families:
 //   IG_EPI_NOISE  CIPS ModFC layer (conv1, linears.K; src/cpu/cpu_cips.c ig__cips_chunk):
 //                 Y[n][o][p] = lrelu(sum_i W[n][o][i] X[n][i][p] + a * noise_n(p) + b[o]) * sqrt2
+//   IG_EPI_RES    with IG_EPI_NOISE: the second layer of a CIPSres residual block (linears.K.conv2),
+//                 whose block output is formed in the epilogue, after the lrelu:
+//                 Y[n][o][p] = (lrelu(...) * sqrt2 + R[n][o][p]) / sqrt2, R the block's skip (its
+//                 input, or the 1x1 skip's product), channel-major like Y
 //   IG_EPI_ADD    INR-GAN FMM layer of a level (the "gemm" level kernel, src/vk/vk_render.c):
 //                 Y[n][o][p] = lrelu(sum_i W[n][o][i] X[n][i][p] + b[o] + [A[n][o][up(p)]]) * sqrt2
 //                 with A the coarse-grid product of an up-sampling conv0 (exact coarse trick),
@@ -37,6 +41,8 @@
 //     pixel of the chunk)  15 width  16 column axes base  17 np  18 row axes base
 //     19.. noise seed of each image of the dispatch
 //     Bindings: 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 axes (cips_input.comp's layout)
+//   IG_EPI_RES: as IG_EPI_NOISE, then 19 r_base (vec4)  20 r_img (vec4)  21.. the noise seeds;
+//     binding 6 R
 //   IG_EPI_ADD: 11 add on  12 a_base  13 a_img  14 a_P (A's channel stride)  15 width  16 Wc
 //     17 np  18 row map base  19 column map base (src/vk/vk_render.c's {r0, r1, w, 0} maps)
 //     Bindings: 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 A, 6 row map, 7 column map
@@ -52,6 +58,12 @@ layout(std430, binding = 4) readonly buffer Params { float params[]; };
 #endif
 #ifdef IG_EPI_NOISE
 layout(std430, binding = 5) readonly buffer Axes { uint ax[]; };
+#endif
+#ifdef IG_EPI_RES
+layout(std430, binding = 6) readonly buffer Res { vec4 rv[]; };
+#define IG_SEEDS 21u // record word of the first image's noise seed
+#else
+#define IG_SEEDS 19u
 #endif
 #ifdef IG_EPI_ADD
 layout(std430, binding = 5) readonly buffer Add { float av[]; };
@@ -146,7 +158,7 @@ void main() {
     vec4 nz = vec4(0.0); // per pixel: the noise (CIPS)
 #ifdef IG_EPI_NOISE
     if (meta[r + 11] != 0u) {
-        uint seed = meta[r + 19 + n], layer = meta[r + 13], np = meta[r + 17];
+        uint seed = meta[r + IG_SEEDS + n], layer = meta[r + 13], np = meta[r + 17];
         uint q0 = meta[r + 14], width = meta[r + 15];
         for (uint j = 0u; j < 4u; j++) {
             uint p = 4u * c4 + j;
@@ -159,6 +171,9 @@ void main() {
         }
     }
     float nw = uintBitsToFloat(meta[r + 12]);
+#endif
+#ifdef IG_EPI_RES
+    uint rb = meta[r + 19] + n * meta[r + 20] + c4;
 #endif
 #ifdef IG_EPI_ADD
     // the coarse pixel of each of this invocation's 4 pixels (nearest: one tap)
@@ -190,6 +205,9 @@ void main() {
                     if (inside[j]) v[j] += av[ab + o * ap + src[j]];
 #endif
             v = mix(0.2 * v, v, greaterThanEqual(v, vec4(0.0))) * 1.4142135623730951;
+#ifdef IG_EPI_RES
+            v = (v + rv[rb + o * P4]) * 0.7071067811865476;
+#endif
             yv[yb + o * P4] = v;
         }
     }

@@ -38,6 +38,7 @@ set(IG_SHADER_VARIANTS
   "cips_wgen|cips_wgen.comp|"
   "cips_input|cips_input.comp|"
   "cips_layer|layer_gemm.comp|-DIG_EPI_NOISE"
+  "cips_layer_res|layer_gemm.comp|-DIG_EPI_NOISE -DIG_EPI_RES"
   "cips_rgb|rgb_accum.comp|"
   "gemm_level|layer_gemm.comp|-DIG_EPI_ADD"
   "gemm_raw|layer_gemm.comp|-DIG_EPI_NONE"

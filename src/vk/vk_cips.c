@@ -1,5 +1,5 @@
-/* vk_cips.c - the CIPS generator (CIPSskip, reference section 5, docs/cips.md) as compute
- * dispatches; it mirrors the CPU reference src/cpu/cpu_cips.c.
+/* vk_cips.c - the CIPS generator (CIPSskip and CIPSres, reference section 5, docs/cips.md) as
+ * compute dispatches; it mirrors the CPU reference src/cpu/cpu_cips.c.
  *
  * Per batch of images (as many as the memory budget allows; one submission each):
  *   1. mapping:  fc.comp per mapping layer, PixelNorm fused into the first and the truncation
@@ -16,6 +16,12 @@
  *                         read by every image (conv1 reads it with image stride 0)
  *        layer_gemm.comp: conv1, then linears.0 ... as tiled GEMMs with noise + bias + lrelu
  *        rgb_accum.comp:   after linears.2K+1, rgb += W_rgb x + b into rgb [B][3][H*W]
+ *      CIPSres (three activation buffers): linears.0, then per residual block K with input x
+ *        (kept in its buffer until the block ends): where the width changes the 1x1 skip
+ *        (W_s / sqrt(c_in), uploaded with the model, the same for every image) as a GEMM without
+ *        epilogue (layer_gemm.comp IG_EPI_NONE, weight stride 0 between images) into a third
+ *        buffer; conv1; conv2 (IG_EPI_RES) whose epilogue forms (y + skip) / sqrt(2), skip = the
+ *        product or x itself; after the last block one ToRGB (to_rgb_last) writes rgb.
  *   5. readback: rgb already has the render's [N][3][H][W] layout.
  * Interpolation: z space is slerped on the host (as the CPU path); w space maps both latents and
  * lerps w (lerp.comp); params space runs styles and weights for both and lerps W''.
@@ -43,9 +49,11 @@
 #include "model.h"
 
 #define IG__TILE 64u              /* layer_gemm.comp: 64 outputs x 64 pixels per workgroup */
-#define IG__ACT_CAP (1ull << 30)  /* activation memory the pixel chunks aim for (both buffers) */
+#define IG__ACT_CAP (1ull << 30)  /* activation memory the pixel chunks aim for (all buffers) */
 #define IG__AX 8u                 /* uints per axis entry (cips_input.comp) */
 #define IG__LAYER_REC 19u         /* layer_gemm.comp record words before the seeds */
+#define IG__LAYER_REC_RES 21u     /* ... in the IG_EPI_RES variant (+ the residual's base, stride) */
+#define IG__RAW_REC 10u           /* ... in the IG_EPI_NONE variant (no bias, no seeds) */
 
 /* One modulated layer: StyledConv (conv1, linears.K) or ToRGB. Offsets are in floats. */
 typedef struct ig__cips_op {
@@ -55,17 +63,26 @@ typedef struct ig__cips_op {
     uint32_t g_off;        /* its weight in the per-image gw */
 } ig__cips_op;
 
+/* CIPSres: the 1x1 skip of a residual block that changes the width (c_in = 0: identity). */
+typedef struct ig__cips_skip {
+    uint32_t c_in, c_out;
+    uint32_t w_off; /* in params: W_s / sqrt(c_in) [c_out][c_in] */
+} ig__cips_skip;
+
 struct ig__vk_cips {
     uint64_t fp;
     ig_vk_arena arena;
     ig_vk_buf map;     /* mapping W_0 b_0 W_1 b_1 ... (w_avg) */
     ig_vk_buf mod;     /* modulation weights of every layer [s_stride][S], then biases [s_stride] */
-    ig_vk_buf params;  /* layer weights and biases, LFF weight [hidden][2] and bias [hidden] */
+    ig_vk_buf params;  /* layer weights and biases, LFF weight [hidden][2] and bias [hidden],
+                        * CIPSres skips */
     ig_vk_buf emb;     /* emb.input [hidden][size][size] */
     uint32_t map_w[IG_MAX_MAPPING], map_b[IG_MAX_MAPPING], avg;
     uint32_t lff_w, lff_b;
     int n_convs, n_rgb;
+    bool res; /* CIPSres: residual blocks, one ToRGB at the end */
     ig__cips_op conv[IG_CIPS_MAX_CONVS], rgb[IG_MAX_CIPS_PAIRS];
+    ig__cips_skip skip[IG_MAX_CIPS_PAIRS];
     uint32_t s_stride, g_stride, cmax, hidden, size;
 };
 
@@ -94,10 +111,11 @@ static ig_result ig__cips_layout(const ig_vk_context *ctx, const ig_model *m, ig
     vc->hidden = (uint32_t)c->cips.hidden;
     vc->size = (uint32_t)c->cips.size;
     vc->n_convs = t->n_convs;
-    vc->n_rgb = c->cips.n_pairs;
-    if (vc->n_convs != 1 + 2 * vc->n_rgb)
-        return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS model with %d layers for %d pairs", vc->n_convs,
-                            vc->n_rgb);
+    vc->n_rgb = t->n_rgb;
+    vc->res = c->cips.res;
+    if (vc->n_convs != 1 + 2 * c->cips.n_pairs || vc->n_rgb != (vc->res ? 1 : c->cips.n_pairs))
+        return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS model with %d layers and %d ToRGB for %d pairs",
+                            vc->n_convs, vc->n_rgb, c->cips.n_pairs);
     uint64_t p = 0, s = 0, g = 0, cmax = 2ull * vc->hidden;
     for (int k = 0; k < vc->n_convs + vc->n_rgb; k++) {
         bool rgb = k >= vc->n_convs;
@@ -130,6 +148,22 @@ static ig_result ig__cips_layout(const ig_vk_context *ctx, const ig_model *m, ig
     p += 2ull * vc->hidden;
     vc->lff_b = (uint32_t)p;
     p += vc->hidden;
+    for (int i = 0; vc->res && i < c->cips.n_pairs; i++) {
+        const ig_tensor *w = t->skip[i];
+        if (!w) continue;
+        ig__cips_skip *sk = &vc->skip[i];
+        sk->c_out = (uint32_t)w->shape[0];
+        sk->c_in = (uint32_t)w->shape[1];
+        sk->w_off = (uint32_t)p;
+        p += (uint64_t)w->numel;
+        if ((uint64_t)w->numel != (uint64_t)sk->c_in * sk->c_out || sk->c_out != vc->conv[2 + 2 * i].c_out ||
+            sk->c_in != vc->conv[1 + 2 * i].c_in)
+            return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS skip %d: unexpected tensor sizes", i);
+        if ((uint64_t)w->numel * 4 > ctx->range)
+            return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                                "CIPS skip %d (%u x %u) exceeds the storage buffer range of %s (%" PRIu64 " bytes)",
+                                i, sk->c_out, sk->c_in, ctx->info.name, (uint64_t)ctx->range);
+    }
     if (p > UINT32_MAX || g > UINT32_MAX || s * (uint64_t)c->w_dim > UINT32_MAX)
         return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS model too large for 32-bit offsets");
     vc->s_stride = (uint32_t)s;
@@ -204,6 +238,12 @@ static ig_result ig__cips_upload(ig_vk_context *ctx, const ig_model *m, uint64_t
     }
     ig__put(p, vc->lff_w, t->lff_w);
     ig__put(p, vc->lff_b, t->lff_b);
+    for (int i = 0; vc->res && i < c->cips.n_pairs; i++) { /* W_s / sqrt(c_in), as the CPU path */
+        const ig__cips_skip *sk = &vc->skip[i];
+        if (!sk->c_in) continue;
+        float g = (float)(1.0 / sqrt((double)sk->c_in));
+        for (uint64_t k = 0; k < (uint64_t)sk->c_in * sk->c_out; k++) p[sk->w_off + k] = t->skip[i]->data[k] * g;
+    }
     /* the embedding */
     res = ig__vk_arena_alloc(ctx, &vc->arena, emb * 4, &vc->emb, err);
     if (res == IG_OK) res = ig__vk_upload_ptr(ctx, &ups, &vc->emb, 0, emb * 4, (void **)&p, err);
@@ -228,8 +268,6 @@ static ig_result ig__cips_ensure(ig_vk_context *ctx, const ig_render_desc *desc,
     const ig_model *m = desc->model;
     if (desc->plan->n_levels != m->cfg.n_levels || desc->plan->n_levels != 1)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
-    if (m->cfg.cips.res)
-        return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPSres models render on the CPU backend only (--backend cpu)");
     if (ctx->props.limits.maxComputeWorkGroupInvocations < 256 || ctx->props.limits.maxComputeWorkGroupSize[0] < 64 ||
         ctx->props.limits.maxComputeWorkGroupSize[1] < 16)
         return ig_error_set(err, IG_ERR_UNSUPPORTED, "%s: CIPS kernels need workgroups of 256 invocations",
@@ -281,7 +319,7 @@ typedef struct ig__cjob {
     bool trunc, noise;
     uint32_t W, H, px, P;
     int w_buf;      /* which h[] holds w */
-    ig_vk_buf meta, z, h[2], s, gw, act[2], rgb, axes, dummy;
+    ig_vk_buf meta, z, h[2], s, gw, act[3], rgb, axes, dummy; /* act[2]: CIPSres only */
 } ig__cjob;
 
 static void ig__cplan_mapping(ig__vk_builder *b, ig__cjob *j) {
@@ -403,8 +441,28 @@ static void ig__cplan_input(ig__vk_builder *b, const ig__cjob *j, uint32_t q0, u
     }
 }
 
-/* conv t (input in act[cur], output to act[1 - cur]) for the pixels [q0, q0 + np). */
-static void ig__cplan_layer(ig__vk_builder *b, const ig__cjob *j, int t, int cur, uint32_t q0, uint32_t np) {
+/* The part of a layer_gemm.comp dispatch every variant shares, for images [n0, n0 + k): the
+ * sizes, X = act[x] (ximg floats between images, 0: one input for all), Y = act[y], the grid. */
+static void ig__cplan_gemm_io(ig__vk_builder *b, const ig__cjob *j, ig__vk_disp *d, uint32_t *m, uint64_t ci,
+                              uint64_t co, int x, uint64_t ximg, int y, uint32_t n0, uint32_t k) {
+    uint64_t P = j->P, CP = (uint64_t)j->vc->cmax * P;
+    d->n_spec = 0; /* fixed-size kernel */
+    m[0] = (uint32_t)ci;
+    m[1] = (uint32_t)co;
+    m[2] = (uint32_t)(P / 4);
+    m[3] = ig__vk_bind(b, d, 1, &j->act[x], (uint64_t)n0 * ximg * 4, ((uint64_t)(k - 1) * ximg + ci * P) * 4, 16);
+    m[4] = (uint32_t)(ximg / 4);
+    m[5] = ig__vk_bind(b, d, 2, &j->act[y], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + co * P) * 4, 16);
+    m[6] = (uint32_t)(CP / 4);
+    d->gx = (uint32_t)(P / IG__TILE);
+    d->gy = ig__vk_groups(co, IG__TILE);
+    d->gz = k;
+}
+
+/* conv t (input in act[x], output to act[y]) for the pixels [q0, q0 + np); rs >= 0: a CIPSres
+ * block's conv2, whose output becomes (output + act[rs]) / sqrt(2). */
+static void ig__cplan_layer(ig__vk_builder *b, const ig__cjob *j, int t, int x, int y, int rs, uint32_t q0,
+                            uint32_t np) {
     const ig__vk_cips *vc = j->vc;
     const ig__cips_op *op = &vc->conv[t];
     uint64_t R4 = j->ctx->range / 4, P = j->P, CP = (uint64_t)vc->cmax * P, gs = vc->g_stride;
@@ -416,19 +474,13 @@ static void ig__cplan_layer(ig__vk_builder *b, const ig__cjob *j, int t, int cur
     uint64_t ax_bytes = ((uint64_t)j->W + j->H) * IG__AX * 4;
     const ig_cips_layer *L = &j->m->cips.conv[t];
     const uint32_t *seeds = j->desc->noise_seed;
+    uint32_t at = rs >= 0 ? IG__LAYER_REC_RES : IG__LAYER_REC; /* the first seed's word */
     for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
         uint32_t k = ig__vk_min32(B - n0, kg);
         ig__vk_disp *d;
-        uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_LAYER, IG__LAYER_REC + k, &d);
+        uint32_t *m = ig__vk_disp_new(b, rs >= 0 ? IG_SH_CIPS_LAYER_RES : IG_SH_CIPS_LAYER, at + k, &d);
         if (!m) return;
-        d->n_spec = 0; /* fixed-size kernel */
-        m[0] = (uint32_t)ci;
-        m[1] = (uint32_t)co;
-        m[2] = (uint32_t)(P / 4);
-        m[3] = ig__vk_bind(b, d, 1, &j->act[cur], (uint64_t)n0 * ximg * 4, ((uint64_t)(k - 1) * ximg + ci * P) * 4, 16);
-        m[4] = (uint32_t)(ximg / 4);
-        m[5] = ig__vk_bind(b, d, 2, &j->act[1 - cur], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + co * P) * 4, 16);
-        m[6] = (uint32_t)(CP / 4);
+        ig__cplan_gemm_io(b, j, d, m, ci, co, x, ximg, y, n0, k);
         m[7] = ig__vk_bind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4, ((uint64_t)(k - 1) * gs + co * ci) * 4,
                            4);
         m[8] = (uint32_t)gs;
@@ -442,10 +494,33 @@ static void ig__cplan_layer(ig__vk_builder *b, const ig__cjob *j, int t, int cur
         m[16] = ig__vk_bind(b, d, 5, &j->axes, 0, ax_bytes, 4);
         m[17] = np;
         m[18] = m[16] + j->W * IG__AX;
-        for (uint32_t q = 0; q < k; q++) m[IG__LAYER_REC + q] = seeds ? seeds[j->n_first + (int)(n0 + q)] : 0u;
-        d->gx = (uint32_t)(P / IG__TILE);
-        d->gy = ig__vk_groups(co, IG__TILE);
-        d->gz = k;
+        if (rs >= 0) { /* the residual: laid out as the output */
+            m[19] = ig__vk_bind(b, d, 6, &j->act[rs], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + co * P) * 4,
+                                16);
+            m[20] = (uint32_t)(CP / 4);
+        }
+        for (uint32_t q = 0; q < k; q++) m[at + q] = seeds ? seeds[j->n_first + (int)(n0 + q)] : 0u;
+    }
+}
+
+/* CIPSres block i's 1x1 skip, act[y] = (W_s / sqrt(c_in)) act[x], for the chunk's pixels: one
+ * weight for every image (stride 0), no epilogue. */
+static void ig__cplan_skip(ig__vk_builder *b, const ig__cjob *j, int i, int x, int y) {
+    const ig__vk_cips *vc = j->vc;
+    const ig__cips_skip *sk = &vc->skip[i];
+    uint64_t R4 = j->ctx->range / 4, P = j->P, CP = (uint64_t)vc->cmax * P;
+    uint64_t ci = sk->c_in, co = sk->c_out, B = (uint64_t)j->B;
+    uint64_t kmax = j->ctx->props.limits.maxComputeWorkGroupCount[2];
+    uint32_t kg = ig__vk_min32(ig__vk_kfit(R4, CP, ci * P, B), ig__vk_kfit(R4, CP, co * P, kmax));
+    for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
+        uint32_t k = ig__vk_min32(B - n0, kg);
+        ig__vk_disp *d;
+        uint32_t *m = ig__vk_disp_new(b, IG_SH_GEMM_RAW, IG__RAW_REC, &d);
+        if (!m) return;
+        ig__cplan_gemm_io(b, j, d, m, ci, co, x, CP, y, n0, k);
+        m[7] = ig__vk_bind(b, d, 3, &vc->params, (uint64_t)sk->w_off * 4, co * ci * 4, 4);
+        m[8] = 0; /* every image: the same weight */
+        m[9] = (uint32_t)ci;
     }
 }
 
@@ -501,17 +576,27 @@ static void ig__cplan_all(ig__vk_builder *b, ig__cjob *j) {
     for (uint32_t q0 = 0; q0 < j->px; q0 += j->P) {
         uint32_t np = ig__vk_min32(j->px - q0, j->P);
         ig__cplan_input(b, j, q0, np);
-        int cur = 0;
+        int cur = 0; /* the activations x */
         for (int t = 0; t < vc->n_convs; t++) {
-            ig__cplan_layer(b, j, t, cur, q0, np);
-            cur = 1 - cur;
-            if (t >= 2 && t % 2 == 0) ig__cplan_rgb(b, j, t / 2 - 1, cur, q0, np);
+            if (vc->res && t % 2 == 1) { /* residual block t / 2, input x kept in act[cur] */
+                int i = t / 2, mid = (cur + 1) % 3, other = (cur + 2) % 3;
+                bool proj = vc->skip[i].c_in != 0;
+                if (proj) ig__cplan_skip(b, j, i, cur, other); /* x no longer needed after conv1 */
+                ig__cplan_layer(b, j, t, cur, mid, -1, q0, np);
+                ig__cplan_layer(b, j, t + 1, mid, proj ? cur : other, proj ? other : cur, q0, np);
+                cur = proj ? cur : other;
+                t++;
+                continue;
+            }
+            ig__cplan_layer(b, j, t, cur, (cur + 1) % (vc->res ? 3 : 2), -1, q0, np);
+            cur = (cur + 1) % (vc->res ? 3 : 2);
+            if (!vc->res && t >= 2 && t % 2 == 0) ig__cplan_rgb(b, j, t / 2 - 1, cur, q0, np);
         }
+        if (vc->res) ig__cplan_rgb(b, j, 0, cur, q0, np); /* to_rgb_last */
     }
 }
 
-/* Per-image bytes of the buffers that do not scale with the chunk (z, w, styles, weights, rgb)
- * and per image and pixel of the chunk (the two activation buffers). */
+/* Per-image bytes of the buffers that do not scale with the chunk (z, w, styles, weights, rgb). */
 static uint64_t ig__cjob_per_image(const ig__cjob *j) {
     const ig_config *c = &j->m->cfg;
     return (uint64_t)c->z_dim * 4 * j->mz + 2ull * c->w_dim * 4 * j->mz + (uint64_t)j->vc->s_stride * 4 * j->mw +
@@ -519,12 +604,12 @@ static uint64_t ig__cjob_per_image(const ig__cjob *j) {
 }
 
 /* The work buffers of a batch of B images with chunks of P pixels, in ctx->work order. */
-#define IG__NBUF 11
+#define IG__NBUF 12
 static void ig__cjob_list(ig__cjob *j, uint64_t meta_bytes, ig_vk_buf *bufs[IG__NBUF], uint64_t bytes[IG__NBUF]) {
     const ig_config *c = &j->m->cfg;
     uint64_t B = (uint64_t)j->B, CP = (uint64_t)j->vc->cmax * j->P;
     ig_vk_buf *b[IG__NBUF] = {&j->meta, &j->z,      &j->h[0], &j->h[1], &j->s,    &j->gw,
-                              &j->act[0], &j->act[1], &j->rgb,  &j->axes, &j->dummy};
+                              &j->act[0], &j->act[1], &j->rgb,  &j->axes, &j->dummy, &j->act[2]};
     uint64_t n[IG__NBUF] = {meta_bytes,
                             (uint64_t)c->z_dim * 4 * B * j->mz,
                             (uint64_t)c->w_dim * 4 * B * j->mz,
@@ -535,7 +620,8 @@ static void ig__cjob_list(ig__cjob *j, uint64_t meta_bytes, ig_vk_buf *bufs[IG__
                             CP * 4 * B,
                             12ull * j->px * B,
                             ((uint64_t)j->W + j->H) * IG__AX * 4,
-                            256};
+                            256,
+                            j->vc->res ? CP * 4 * B : 0};
     for (int i = 0; i < IG__NBUF; i++) {
         bufs[i] = b[i];
         bytes[i] = n[i] ? n[i] : 16;
@@ -681,7 +767,7 @@ static ig_result ig__cjob_fit(ig__cjob *j, ig_error *err) {
     uint64_t have = ig__vk_heap_left(ctx);
     for (const ig__vk_block *blk = ctx->work.head; blk; blk = blk->next) have += blk->mem_size;
     uint64_t limit = have < ctx->max_alloc ? have : ctx->max_alloc;
-    uint64_t cmax = j->vc->cmax, per_px = 2 * cmax * 4, per_img = ig__cjob_per_image(j);
+    uint64_t cmax = j->vc->cmax, per_px = (j->vc->res ? 3 : 2) * cmax * 4, per_img = ig__cjob_per_image(j);
     uint64_t p_full = ((uint64_t)j->px + IG__TILE - 1) / IG__TILE * IG__TILE;
     uint64_t p_max = ctx->range / (cmax * 4) / IG__TILE * IG__TILE;
     if (p_max > (uint64_t)lim->maxComputeWorkGroupCount[0] * IG__TILE)
@@ -773,11 +859,16 @@ ig_result ig__vk_cips_render(ig_vk_context *ctx, const ig_render_desc *desc, flo
 ig_result ig__vk_cips_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
     ig_result res = ig__cips_ensure(ctx, desc, err);
     if (res == IG_OK) res = ig__cips_loops(ctx, &desc->model->cfg, ctx->cips, err);
-    static const int ids[] = {IG_SH_FC, IG_SH_LERP, IG_SH_CIPS_WGEN, IG_SH_CIPS_INPUT, IG_SH_CIPS_LAYER, IG_SH_CIPS_RGB};
+    if (res != IG_OK) return res;
+    /* the last two: CIPSres only */
+    static const int ids[] = {IG_SH_FC,       IG_SH_LERP,           IG_SH_CIPS_WGEN, IG_SH_CIPS_INPUT, IG_SH_CIPS_LAYER,
+                              IG_SH_CIPS_RGB, IG_SH_CIPS_LAYER_RES, IG_SH_GEMM_RAW};
     static const uint32_t wg[1] = {IG_VK_WG};
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0] && res == IG_OK; i++) {
+    size_t n = sizeof ids / sizeof ids[0] - (ctx->cips->res ? 0 : 2);
+    for (size_t i = 0; i < n && res == IG_OK; i++) {
         VkPipeline p;
-        bool fixed = ids[i] == IG_SH_CIPS_WGEN || ids[i] == IG_SH_CIPS_LAYER;
+        bool fixed = ids[i] == IG_SH_CIPS_WGEN || ids[i] == IG_SH_CIPS_LAYER || ids[i] == IG_SH_CIPS_LAYER_RES ||
+                     ids[i] == IG_SH_GEMM_RAW;
         res = ig__vk_pipeline_get(ctx, ids[i], wg, fixed ? 0 : 1, &p, err);
     }
     return res;

@@ -135,6 +135,7 @@ enum {
     IG_SH_GEMM_LEVEL, /* the INR-GAN "gemm" level kernel: layer_gemm.comp with gathered addend */
     IG_SH_GEMM_RAW,   /* ... the coarse product of an up-sampling conv0 (no epilogue) */
     IG_SH_GEMM_RGB,   /* ... ToRGB: rgb_accum.comp with shared W_rgb and per-image factors */
+    IG_SH_CIPS_LAYER_RES, /* CIPSres block ends: layer_gemm.comp, noise epilogue + residual */
     IG_SH_COUNT
 };
 #define IG_VK_BINDINGS 12

@@ -50,6 +50,7 @@ static const ig__vk_spirv ig__shaders[IG_SH_COUNT] = {
     [IG_SH_GEMM_LEVEL] = IG__SPV(ig_spv_gemm_level),
     [IG_SH_GEMM_RAW] = IG__SPV(ig_spv_gemm_raw),
     [IG_SH_GEMM_RGB] = IG__SPV(ig_spv_gemm_rgb),
+    [IG_SH_CIPS_LAYER_RES] = IG__SPV(ig_spv_cips_layer_res),
 };
 
 const ig__vk_spirv *ig__vk_shader(int id) {

@@ -1,15 +1,17 @@
-/* test_vk_cips.c - CIPS (CIPSskip) renders on the Vulkan backend against the CPU reference
- * (ig_cpu_render, src/cpu/cpu_cips.c), under the validation layer.
+/* test_vk_cips.c - CIPS (CIPSskip and CIPSres) renders on the Vulkan backend against the CPU
+ * reference (ig_cpu_render, src/cpu/cpu_cips.c), under the validation layer.
  *
  * Models: tiny random ones from ig_model_create_random (size 8 / hidden 16; the same with w_avg
  * and truncation 0.7; size 16 / hidden 32 / channels 32,32,16 on a 24-point grid; channels 72,20
  * with hidden 40 (several and partial GEMM tiles); one without mapping layers), with the zero-initialised tensors (biases, w_avg) and the noise weights made
- * random so that every offset matters.
+ * random so that every offset matters. CIPSres (residual blocks, one final ToRGB): channels 16,8
+ * (an identity block, then a 1x1 skip), 32,32,16 on a 24-point grid (two identity blocks, then
+ * a skip), 72,20 with hidden 40 (a skip over partial GEMM tiles).
  * Cases: batches of 1 and 3, zero and seeded noise (distinct seeds per image), a non-native
  * non-square view, a tile (equal to the crop of the whole Vulkan render), stride 2, w / params /
  * z interpolation at t = 0.3 with the endpoints t = 0 and 1 equal to the plain renders, pixel
  * chunks and image groups forced by a small storage range, batches split by a small heap
- * budget, an fp16 context (CIPS stays fp32), switching model families on one context, and a
+ * budget (CIPSskip and CIPSres), an fp16 context (CIPS stays fp32), switching model families on one context, and a
  * Vulkan allocation failure injected at every allocation of a first render.
  * Tolerance: max |vk - cpu| <= 1e-4 * max(1, max |cpu|) (vk_test_compare); equalities between
  * Vulkan renders (tiles, endpoints, chunking) are exact.
@@ -44,6 +46,25 @@ static const char *cfg_nomap =
  * (a partial K step), 100 pixels (two pixel tiles) */
 static const char *cfg_odd =
     "{\"format_version\":1,\"family\":\"cips\",\"arch\":\"CIPSskip\",\"size\":8,\"coords_size\":10,"
+    "\"hidden_size\":40,\"style_dim\":24,\"n_mlp\":1,\"lr_mlp\":0.01,\"channels\":[72,20],\"emb_size\":8,"
+    "\"coords\":\"linspace_y_down\",\"emb_sampling\":\"bilinear_border_align_corners_false\","
+    "\"noise\":\"random\",\"truncation_psi\":1.0,\"has_w_avg\":false}";
+
+/* CIPSres: linears.0 32 -> 16, block 0 16 -> 16 (identity), block 1 16 -> 8 (1x1 skip) */
+static const char *cfg_res_small =
+    "{\"format_version\":1,\"family\":\"cips\",\"arch\":\"CIPSres\",\"size\":8,\"coords_size\":8,"
+    "\"hidden_size\":16,\"style_dim\":16,\"n_mlp\":2,\"lr_mlp\":0.01,\"channels\":[16,8],\"emb_size\":8,"
+    "\"coords\":\"linspace_y_down\",\"emb_sampling\":\"bilinear_border_align_corners_false\","
+    "\"noise\":\"random\",\"truncation_psi\":1.0,\"has_w_avg\":false}";
+/* CIPSres: blocks 32 -> 32, 32 -> 32 (identities), 32 -> 16 (skip), w_avg */
+static const char *cfg_res_wide =
+    "{\"format_version\":1,\"family\":\"cips\",\"arch\":\"CIPSres\",\"size\":16,\"coords_size\":24,"
+    "\"hidden_size\":32,\"style_dim\":32,\"n_mlp\":2,\"lr_mlp\":0.01,\"channels\":[32,32,16],\"emb_size\":16,"
+    "\"coords\":\"linspace_y_down\",\"emb_sampling\":\"bilinear_border_align_corners_false\","
+    "\"noise\":\"random\",\"truncation_psi\":0.7,\"has_w_avg\":true}";
+/* CIPSres: block 1 72 -> 20 through a skip with two output tiles in, a partial K step out */
+static const char *cfg_res_odd =
+    "{\"format_version\":1,\"family\":\"cips\",\"arch\":\"CIPSres\",\"size\":8,\"coords_size\":10,"
     "\"hidden_size\":40,\"style_dim\":24,\"n_mlp\":1,\"lr_mlp\":0.01,\"channels\":[72,20],\"emb_size\":8,"
     "\"coords\":\"linspace_y_down\",\"emb_sampling\":\"bilinear_border_align_corners_false\","
     "\"noise\":\"random\",\"truncation_psi\":1.0,\"has_w_avg\":false}";
@@ -341,8 +362,8 @@ static void test_no_mapping(void) {
 /* A storage range of ~20 KB: pixel chunks of 64, one image per activation window. Then small
  * heap budgets: batches split into several submissions (or a clean out-of-memory error). All
  * renders equal the unconstrained one exactly. */
-static void test_chunks(void) {
-    ig_model *m = make_model(cfg_wide, 5);
+static void chunk_cases(const char *json, uint64_t seed) {
+    ig_model *m = make_model(json, seed);
     if (!m) return;
     const ig_config *c = ig_model_config(m);
     ig_error err = {0};
@@ -350,7 +371,7 @@ static void test_chunks(void) {
     CHECK(ig_plan_init(&plan, c, ig_view_native(), c->resolution, c->resolution, &err) == IG_OK);
     size_t n = plan_floats(&plan, 3);
     float *z = vk_test_latents(3, c->z_dim);
-    ig_render_desc rd = {.model = m, .plan = &plan, .z = z, .count = 3, .psi = 1.0, .threads = 2,
+    ig_render_desc rd = {.model = m, .plan = &plan, .z = z, .count = 3, .psi = c->truncation_psi, .threads = 2,
                          .noise = IG_NOISE_SEEDED, .noise_seed = seeds};
     float *ref = NULL;
     uint64_t peak = 0;
@@ -423,6 +444,13 @@ done:
     free(z);
     ig_plan_free(&plan);
     ig_model_free(m);
+}
+
+static void test_chunks(void) {
+    printf("  CIPSskip\n");
+    chunk_cases(cfg_wide, 5);
+    printf("  CIPSres\n");
+    chunk_cases(cfg_res_wide, 10);
 }
 
 /* An fp16 context renders CIPS in fp32; prepare + gpu time; repeated renders reuse the upload;
@@ -537,6 +565,45 @@ static void test_alloc_injection(void) {
     ig_model_free(m);
 }
 
+/* CIPSres: residual blocks with identity and 1x1 skips, one final ToRGB; prepare builds its
+ * pipelines; a CIPSskip model and a CIPSres one alternate on one context. */
+static void test_res(void) {
+    ig_model *m = make_model(cfg_res_small, 11);
+    ig_model *w = make_model(cfg_res_wide, 12);
+    ig_model *o = make_model(cfg_res_odd, 13);
+    ig_model *k = make_model(cfg_small, 14);
+    ig_vk_context *ctx = m && w && o && k ? make_ctx(vk_test_desc()) : NULL;
+    if (ctx) {
+        ig_error err = {0};
+        ig_plan plan;
+        CHECK(ig_plan_init(&plan, ig_model_config(m), ig_view_native(), 8, 8, &err) == IG_OK);
+        float *z = vk_test_latents(1, 16);
+        ig_render_desc rd = {.model = m, .plan = &plan, .z = z, .count = 1, .psi = 1.0, .threads = 2};
+        CHECK_MSG(ig_vk_prepare(ctx, &rd, &err) == IG_OK, "prepare: %s", err.msg);
+        native_cases(ctx, m, "res small");
+        view_cases(ctx, m, "res small");
+        interp_cases(ctx, m, "res small");
+        native_cases(ctx, w, "res w_avg psi 0.7");
+        view_cases(ctx, w, "res w_avg psi 0.7");
+        interp_cases(ctx, w, "res w_avg psi 0.7");
+        native_cases(ctx, o, "res odd");
+        /* CIPSskip and CIPSres on one context (the upload is replaced each time) */
+        ig_render_desc rk = rd;
+        rk.model = k;
+        parity(ctx, &rk, "switch: skip", NULL, NULL);
+        parity(ctx, &rd, "switch: res", NULL, NULL);
+        parity(ctx, &rk, "switch: skip again", NULL, NULL);
+        free(z);
+        ig_plan_free(&plan);
+        vk_test_ctx_ok(ctx);
+    }
+    ig_vk_context_destroy(ctx);
+    ig_model_free(m);
+    ig_model_free(w);
+    ig_model_free(o);
+    ig_model_free(k);
+}
+
 int main(void) {
     vk_test_init();
     {
@@ -549,6 +616,7 @@ int main(void) {
     RUN(test_wide);
     RUN(test_odd);
     RUN(test_no_mapping);
+    RUN(test_res);
     RUN(test_chunks);
     RUN(test_context);
     RUN(test_alloc_injection);
