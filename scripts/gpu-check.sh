@@ -118,7 +118,8 @@ step bench-ffhq-bil timeout 240 "$BIN/bench_vk" --config ffhq-bil --batch 16 --i
 
 # (e): the two families side by side (docs/benchmarks.md "INR-GAN vs CIPS"), 256², batch 8
 step bench-families sh -c "'$BIN/inrgan' bench --config ffhq256 --backend vulkan --batch 8 --reps 3 && \
-    '$BIN/inrgan' bench --config cips256 --backend vulkan --batch 8 --reps 3"
+    '$BIN/inrgan' bench --config cips256 --backend vulkan --batch 8 --reps 3 && \
+    '$BIN/inrgan' bench --config cips256-res --backend vulkan --batch 8 --reps 3"
 # (f): one large image: FFHQ-256 architecture at 1024², per-pixel and gemm level kernels
 step bench-1024 sh -c "'$BIN/inrgan' bench --config ffhq256 --backend vulkan --sizes 1024 --batch 1 --reps 3 && \
     INRGAN_VK_KERNEL=gemm '$BIN/inrgan' bench --config ffhq256 --backend vulkan --sizes 1024 --batch 1 --reps 3"
