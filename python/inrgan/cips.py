@@ -248,8 +248,10 @@ class _CIPS(nn.Module):
     input of the first layer and the per-layer noise. Subclasses build the layers in the
     registration order of the original (lff, emb, <layers>, style) and define _synthesis."""
 
-    def _common(self, size, hidden_size, n_mlp, style_dim, lr_mlp, channel_multiplier, channels,
-                coords_size, device, res):
+    def _common(self, size, hidden_size, n_mlp, style_dim, lr_mlp, activation, channel_multiplier,
+                channels, coords_size, device, res):
+        if activation not in (None, "fused_lrelu"):
+            raise ValueError("only the default activation (fused leaky ReLU) is implemented")
         n_pairs = _n_pairs(size)
         channels = (list(channels) if channels is not None
                     else default_channels(size, channel_multiplier, res))
@@ -346,10 +348,8 @@ class CIPSskip(_CIPS):
                  activation=None, channel_multiplier=2, channels=None, coords_size=None,
                  device=None, **kwargs):
         super().__init__()
-        if activation not in (None, "fused_lrelu"):
-            raise ValueError("only the default activation (fused leaky ReLU) is implemented")
-        self._common(size, hidden_size, n_mlp, style_dim, lr_mlp, channel_multiplier, channels,
-                     coords_size, device, res=False)
+        self._common(size, hidden_size, n_mlp, style_dim, lr_mlp, activation, channel_multiplier,
+                     channels, coords_size, device, res=False)
         in_ch = self.channels[0]
         self.conv1 = StyledConv(2 * hidden_size, in_ch, style_dim, device=device)
         self.linears = nn.ModuleList()
@@ -380,10 +380,8 @@ class CIPSres(_CIPS):
                  activation=None, channel_multiplier=2, channels=None, coords_size=None,
                  device=None, **kwargs):
         super().__init__()
-        if activation not in (None, "fused_lrelu"):
-            raise ValueError("only the default activation (fused leaky ReLU) is implemented")
-        self._common(size, hidden_size, n_mlp, style_dim, lr_mlp, channel_multiplier, channels,
-                     coords_size, device, res=True)
+        self._common(size, hidden_size, n_mlp, style_dim, lr_mlp, activation, channel_multiplier,
+                     channels, coords_size, device, res=True)
         in_ch = self.channels[0]
         self.linears = nn.ModuleList([StyledConv(2 * hidden_size, in_ch, style_dim,
                                                  device=device)])
