@@ -331,17 +331,8 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
     ctx->stats.dispatches += (uint32_t)b->n;
     res = ig__vk_end_submit(ctx, err);
     if (res != IG_OK) return res;
-    if (ctx->ts_pool) {
-        uint64_t ts[2];
-        if (ctx->vk.vkGetQueryPoolResults(ctx->device, ctx->ts_pool, 0, 2, sizeof ts, ts,
-                                          sizeof ts[0],
-                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) ==
-            VK_SUCCESS) {
-            uint64_t mask = ctx->ts_valid_bits >= 64 ? ~0ull : (1ull << ctx->ts_valid_bits) - 1;
-            ctx->gpu_ms +=
-                (double)((ts[1] - ts[0]) & mask) * ctx->props.limits.timestampPeriod * 1e-6;
-        }
-    }
+    double ms;
+    if (ctx->ts_pool && ig__vk_timestamps_ms(ctx, &ms) == VK_SUCCESS) ctx->gpu_ms += ms;
     *host = readback.buf ? readback.map : result->map;
     return IG_OK;
 }
@@ -369,4 +360,14 @@ ig_result ig__vk_render_end(ig_vk_context *ctx, const ig_render_desc *desc, ig_r
         ig__vk_arena_free(ctx, &ctx->stage);
     }
     return res;
+}
+
+VkResult ig__vk_timestamps_ms(ig_vk_context *ctx, double *ms) {
+    uint64_t ts[2];
+    VkResult r = ctx->vk.vkGetQueryPoolResults(ctx->device, ctx->ts_pool, 0, 2, sizeof ts, ts, sizeof ts[0],
+                                               VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    if (r != VK_SUCCESS) return r;
+    uint64_t mask = ctx->ts_valid_bits >= 64 ? ~0ull : (1ull << ctx->ts_valid_bits) - 1;
+    *ms = (double)((ts[1] - ts[0]) & mask) * ctx->props.limits.timestampPeriod * 1e-6;
+    return VK_SUCCESS;
 }

@@ -420,4 +420,7 @@ static inline uint32_t ig__vk_groups(uint64_t n, uint32_t wg) { /* workgroups fo
     return (uint32_t)((n + wg - 1) / wg);
 }
 
+/* Device time between the two timestamps (queries 0 and 1) of ctx->ts_pool, in ms (vk_disp.c). */
+VkResult ig__vk_timestamps_ms(ig_vk_context *ctx, double *ms);
+
 #endif

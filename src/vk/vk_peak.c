@@ -77,15 +77,7 @@ static ig_result ig__peak_run(ig_vk_context *ctx, VkPipeline pipe, VkDescriptorS
     res = ig__vk_submit_wait(ctx, err);
     if (res != IG_OK) return res;
     *ms = ig__peak_now_ms() - t0;
-    if (ctx->ts_pool) {
-        uint64_t ts[2];
-        IG_VK_CHECK(ctx->vk.vkGetQueryPoolResults(ctx->device, ctx->ts_pool, 0, 2, sizeof ts, ts,
-                                                  sizeof ts[0],
-                                                  VK_QUERY_RESULT_64_BIT |
-                                                      VK_QUERY_RESULT_WAIT_BIT));
-        uint64_t mask = ctx->ts_valid_bits >= 64 ? ~0ull : (1ull << ctx->ts_valid_bits) - 1;
-        *ms = (double)((ts[1] - ts[0]) & mask) * ctx->props.limits.timestampPeriod * 1e-6;
-    }
+    if (ctx->ts_pool) IG_VK_CHECK(ig__vk_timestamps_ms(ctx, ms));
     return IG_OK;
 fail:
     return res;
