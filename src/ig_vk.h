@@ -100,6 +100,9 @@ typedef struct ig_vk_device_info {
     uint32_t max_shared_memory;
 } ig_vk_device_info;
 
+/* "discrete", "integrated", "virtual", "cpu" or "other" for a VkPhysicalDeviceType value. */
+const char *ig_vk_device_type_name(int type);
+
 /* Lists the Vulkan devices (deduplicated by UUID). *count may exceed max; only max are
  * written. Returns IG_ERR_NO_DEVICE when there is no Vulkan loader. */
 ig_result ig_vk_enumerate(ig_vk_device_info *infos, int max, int *count, ig_error *err);

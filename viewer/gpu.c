@@ -21,6 +21,7 @@
 #define GLFW_INCLUDE_NONE
 #include <GLFW/glfw3.h>
 
+#include "ig_vk.h"
 #include "vw.h"
 
 #include <ctype.h>
@@ -231,16 +232,6 @@ static ig_result instance_create(bool validate, bool surface, VkInstance *out, V
 
 /* ---- devices ----------------------------------------------------------------------------- */
 
-static const char *device_type_name(VkPhysicalDeviceType t) {
-    switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
-    default: return "other";
-    }
-}
-
 /* Preference of `-g auto`: lower is better; CPU devices only when named. */
 static int device_rank(VkPhysicalDeviceType t) {
     switch (t) {
@@ -288,7 +279,7 @@ ig_result vw_gpu_list(FILE *fp, bool validate, ig_error *err) {
         VkPhysicalDeviceProperties p;
         vkGetPhysicalDeviceProperties(devs[i], &p);
         fprintf(fp, "%u  %-10s  %s  (Vulkan %u.%u.%u, vendor 0x%04x, device 0x%04x)%s\n", i,
-                device_type_name(p.deviceType), p.deviceName, VK_API_VERSION_MAJOR(p.apiVersion),
+                ig_vk_device_type_name((int)p.deviceType), p.deviceName, VK_API_VERSION_MAJOR(p.apiVersion),
                 VK_API_VERSION_MINOR(p.apiVersion), VK_API_VERSION_PATCH(p.apiVersion), p.vendorID, p.deviceID,
                 p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? "  [CPU: only when named with -g]" : "");
     }

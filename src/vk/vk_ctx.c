@@ -189,8 +189,8 @@ typedef struct ig__vk_phys {
     bool nv_coop_ext, nv_coop_feature;
 } ig__vk_phys;
 
-static const char *ig__type_name(VkPhysicalDeviceType t) {
-    switch (t) {
+const char *ig_vk_device_type_name(int type) {
+    switch ((VkPhysicalDeviceType)type) {
     case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
     case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
     case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
@@ -211,7 +211,7 @@ static void ig__describe(VkPhysicalDevice pd, ig__vk_phys *d) {
     VkPhysicalDeviceProperties p0;
     vkGetPhysicalDeviceProperties(pd, &p0);
     d->type = p0.deviceType;
-    d->info.type = ig__type_name(p0.deviceType);
+    d->info.type = ig_vk_device_type_name((int)p0.deviceType);
     d->info.vendor_id = p0.vendorID;
     d->info.device_id = p0.deviceID;
     d->info.api_version = p0.apiVersion;
