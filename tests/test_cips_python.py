@@ -15,32 +15,13 @@ import pickle
 import subprocess
 import sys
 import tempfile
-import traceback
 
-sys.dont_write_bytecode = True
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PYDIR = os.path.join(ROOT, "python")
-sys.path.insert(0, PYDIR)
-
-try:
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-except ImportError as e:  # pragma: no cover
-    print("SKIP: %s (run with /usr/bin/python3, which has python3-torch)" % e)
-    sys.exit(77)
+from torch_env import ROOT, check, np, run_checks, torch  # noqa: F401 (sys.path; exit 77 w/o torch)
+import torch.nn.functional as F  # noqa: E402
 
 from inrgan import cips, safetensors_io  # noqa: E402
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
-
-FAILURES = []
-CHECKS = []
-
-
-def check(fn):
-    CHECKS.append(fn)
-    return fn
+PYDIR = os.path.join(ROOT, "python")
 
 
 def reference_full_list():
@@ -353,19 +334,7 @@ def cipsres_structure_and_conversion():
 
 
 def main():
-    for fn in CHECKS:
-        try:
-            fn()
-            print("ok   %s" % fn.__name__)
-        except Exception:  # noqa: BLE001
-            FAILURES.append(fn.__name__)
-            print("FAIL %s" % fn.__name__)
-            traceback.print_exc()
-    if FAILURES:
-        print("%d of %d checks failed: %s" % (len(FAILURES), len(CHECKS), ", ".join(FAILURES)))
-        return 1
-    print("all %d checks passed" % len(CHECKS))
-    return 0
+    return run_checks()
 
 
 if __name__ == "__main__":

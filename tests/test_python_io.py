@@ -14,20 +14,10 @@ import os
 import struct
 import sys
 import tempfile
-import traceback
 
-from torch_env import ROOT, np, torch  # noqa: E402,F401  (sys.path, skip without torch)
+from torch_env import ROOT, check, np, run_checks, torch  # noqa: F401 (sys.path; exit 77 w/o torch)
 
 from inrgan import config, export, generator, latents, safetensors_io  # noqa: E402
-
-
-FAILURES = []
-CHECKS = []
-
-
-def check(fn):
-    CHECKS.append(fn)
-    return fn
 
 
 def expect(cond, msg):
@@ -675,20 +665,7 @@ def golden_fixture(tmp):
 
 def main():
     with tempfile.TemporaryDirectory(prefix="inrgan_pyio_") as tmp:
-        for fn in CHECKS:
-            try:
-                msg = fn(tmp)
-                print("ok   %-28s %s" % (fn.__name__, msg))
-            except Exception as e:  # noqa: BLE001
-                FAILURES.append(fn.__name__)
-                print("FAIL %-28s %s" % (fn.__name__, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-    if FAILURES:
-        print("%d of %d checks failed: %s" % (len(FAILURES), len(CHECKS), ", ".join(FAILURES)))
-        return 1
-    print("all %d checks passed" % len(CHECKS))
-    return 0
+        return run_checks(tmp)
 
 
 if __name__ == "__main__":
