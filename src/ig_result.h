@@ -3,7 +3,8 @@
  * One X-macro list generates the enum (IG_OK, IG_ERR_...), the name table and the
  * description table, so a result code, its name and its message never drift apart.
  * Each entry: X(NAME, exit class, description). Exit class follows docs/cli.md:
- * 1 = runtime failure (I/O, memory, device), 2 = bad usage or bad input.
+ * 1 = runtime failure (I/O, memory, device), 2 = bad usage or bad input, 130 = interrupted
+ * (SIGINT/SIGTERM).
  */
 #ifndef IG_RESULT_H
 #define IG_RESULT_H
@@ -47,7 +48,10 @@
     X(ERR_VULKAN,             1, "Vulkan call failed") \
     X(ERR_OUT_OF_DEVICE_MEMORY, 1, "out of device memory (try a smaller --tile or --batch)") \
     X(ERR_DEVICE_LOST,        1, "Vulkan device lost") \
-    X(ERR_UNSUPPORTED,        2, "not supported")
+    X(ERR_UNSUPPORTED,        2, "not supported") \
+    X(ERR_USAGE,              2, "bad command-line usage") \
+    X(ERR_LIMIT,              2, "input exceeds a resource limit") \
+    X(ERR_INTERRUPTED,      130, "interrupted by a signal")
 
 typedef enum ig_result {
 #define IG_X_ENUM(name, cls, desc) IG_##name,
@@ -64,7 +68,7 @@ typedef struct ig_error {
 
 const char *ig_result_name(ig_result r);        /* "IG_ERR_MODEL_WRONG_SHAPE" */
 const char *ig_result_description(ig_result r); /* "tensor has the wrong shape" */
-int ig_result_exit_code(ig_result r);           /* 0, 1 or 2 (docs/cli.md) */
+int ig_result_exit_code(ig_result r);           /* 0, 1, 2 or 130 (docs/cli.md) */
 
 /* Records code + printf-style detail in err (if err != NULL) and returns code. */
 ig_result ig_error_set(ig_error *err, ig_result code, const char *fmt, ...)

@@ -2,6 +2,7 @@
  * plan coordinates, .npy and PNG writing. */
 #include "ig_test.h"
 #include "inrgan.h"
+#include "ig_parse.h"
 #include "noise.h"
 #include "safetensors.h"
 
@@ -16,13 +17,46 @@ static void test_result_table(void) {
         CHECK(strncmp(ig_result_name((ig_result)r), "IG_", 3) == 0);
         CHECK(strlen(ig_result_description((ig_result)r)) > 3);
         int e = ig_result_exit_code((ig_result)r);
-        CHECK(e == (r == IG_OK ? 0 : e) && e >= 0 && e <= 2);
+        CHECK(e == (r == IG_OK ? 0 : e) && (e == 0 || e == 1 || e == 2 || e == 130));
         CHECK(r == IG_OK || e != 0);
         for (int q = 0; q < r; q++) CHECK(strcmp(ig_result_name((ig_result)q), ig_result_name((ig_result)r)) != 0);
     }
     CHECK(strcmp(ig_result_name(IG_ERR_MODEL_WRONG_SHAPE), "IG_ERR_MODEL_WRONG_SHAPE") == 0);
     ig_error err = {0};
     CHECK(ig_error_set(&err, IG_ERR_IO, "x=%d", 5) == IG_ERR_IO && err.code == IG_ERR_IO && strcmp(err.msg, "x=5") == 0);
+}
+
+static void test_parse(void) {
+    ig_error err;
+    int64_t v;
+    int i, w, h;
+    double d;
+    ig_view view;
+    CHECK(ig_parse_int64("--reps", "12", 1, 100, &v, &err) == IG_OK && v == 12);
+    CHECK(ig_parse_int64("--reps", "-3", -5, 5, &v, &err) == IG_OK && v == -3);
+    const char *bad[] = {"", "2junk", "4294967298", " 2", "2 ", "+2", "0x10", "1e3", "-", "99999999999999999999999"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        CHECK(ig_parse_int("--reps", bad[k], 1, 1000, &i, &err) == IG_ERR_USAGE);
+        CHECK(strstr(err.msg, "--reps") && strstr(err.msg, bad[k]));
+    }
+    CHECK(ig_parse_int("--threads", "1024", 1, 1024, &i, &err) == IG_OK && i == 1024);
+    CHECK(ig_parse_size("--size", "640x480", 65535, &w, &h, &err) == IG_OK && w == 640 && h == 480);
+    CHECK(ig_parse_size("--size", "4294967360x4294967360", 65535, &w, &h, &err) == IG_ERR_SIZE);
+    CHECK(strstr(err.msg, "4294967360x4294967360") != NULL);
+    CHECK(ig_parse_size("--size", "99999999999x5", 65535, &w, &h, &err) == IG_ERR_SIZE);
+    CHECK(strstr(err.msg, "99999999999x5") && !strstr(err.msg, "1215752191"));
+    CHECK(ig_parse_size("--size", "0x5", 65535, &w, &h, &err) == IG_ERR_SIZE);
+    CHECK(ig_parse_size("--size", "5x5x", 65535, &w, &h, &err) == IG_ERR_USAGE);
+    CHECK(ig_parse_size("--size", "5", 65535, &w, &h, &err) == IG_ERR_USAGE);
+    CHECK(ig_parse_double("--t", "0.25", 0, 1, &d, &err) == IG_OK && d == 0.25);
+    CHECK(ig_parse_double("--t", "nan", 0, 1, &d, &err) == IG_ERR_USAGE);
+    CHECK(ig_parse_double("--t", "0x1p-2", 0, 1, &d, &err) == IG_ERR_USAGE);
+    CHECK(ig_parse_double("--t", "1.5", 0, 1, &d, &err) == IG_ERR_USAGE);
+    CHECK(ig_parse_view("--view", "-1,-1,1,1", &view, &err) == IG_OK && view.x1 == 1);
+    CHECK(ig_parse_view("--view", "0,0,0,0", &view, &err) == IG_ERR_VIEW);
+    CHECK(ig_parse_view("--view", "1,0,0,1", &view, &err) == IG_ERR_VIEW);
+    CHECK(ig_parse_view("--view", "0,0,1", &view, &err) == IG_ERR_USAGE);
+    CHECK(ig_parse_view("--view", "0,0,1,1,", &view, &err) == IG_ERR_USAGE);
 }
 
 static void test_latents(void) {
@@ -342,6 +376,7 @@ static void test_cips_cpu(void) {
 
 int main(void) {
     RUN(test_result_table);
+    RUN(test_parse);
     RUN(test_latents);
     RUN(test_seeds);
     RUN(test_half);
