@@ -2,6 +2,7 @@
  * Nothing is used before everything is validated (docs/model-format.md, "Load-time checks"). */
 #include "model.h"
 #include "safetensors.h"
+#include "paths.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -605,7 +606,7 @@ ig_result ig_model_load(const char *path, ig_model **out, ig_error *err) {
     *out = NULL;
     ig_st_file f;
     ig_result r = ig_st_open(path, &f, err);
-    if (r != IG_OK) return r;
+    if (r != IG_OK) return ig__default_model_explain(path, r, err);
     ig__wants w = {0};
     ig_model *m = NULL;
     const char *json = ig_st_metadata(&f, IG_CONFIG_KEY);

@@ -54,3 +54,12 @@ else()
   add_test(NAME cips_parity COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_cips_parity.py --inrgan ${IG_CLI} --full)
 endif()
 set_tests_properties(cips_parity PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
+
+# cmake --install into a temporary prefix; consumers through pkg-config and find_package; the
+# installed CLI finds share/inrgan/demo.safetensors on its own (tests/test_install.py)
+if(INRGAN_SANITIZE)
+  set(_ig_install_cflags "-fsanitize=address,undefined")
+endif()
+add_test(NAME install COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_install.py
+         --build ${CMAKE_BINARY_DIR} --source ${CMAKE_SOURCE_DIR} "--cflags=${_ig_install_cflags}")
+set_tests_properties(install PROPERTIES TIMEOUT 300)

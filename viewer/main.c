@@ -26,7 +26,7 @@
 #include <dlfcn.h>
 
 #ifndef INRGAN_DEFAULT_MODEL
-#define INRGAN_DEFAULT_MODEL "assets/demo.safetensors"
+#define INRGAN_DEFAULT_MODEL ig_default_model_path()
 #endif
 
 #define VW_SETTLE_S 0.25      /* the view counts as moving this long after a change */

@@ -517,7 +517,7 @@ int cmd_bench(int argc, char **argv) {
         r = ig_model_create_random(json, 1, &br.model, &err);
         model_label = config;
     } else {
-        model_label = model_path ? model_path : INRGAN_DEFAULT_MODEL;
+        model_label = model_path ? model_path : ig_default_model_path();
         r = ig_model_load(model_label, &br.model, &err);
     }
     free(json);

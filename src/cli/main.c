@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #ifndef INRGAN_DEFAULT_MODEL
-#define INRGAN_DEFAULT_MODEL "assets/demo.safetensors"
+#define INRGAN_DEFAULT_MODEL ig_default_model_path()
 #endif
 
 static int g_quiet = 0;

@@ -92,5 +92,5 @@ target_sources(inrgan_lib PRIVATE
 set_source_files_properties(/usr/include/volk.c PROPERTIES COMPILE_OPTIONS "-w")
 add_dependencies(inrgan_lib inrgan_shaders)
 target_include_directories(inrgan_lib PRIVATE ${IG_SPV_DIR} ${CMAKE_SOURCE_DIR}/src/vk)
-target_compile_definitions(inrgan_lib PUBLIC VK_NO_PROTOTYPES INRGAN_HAVE_VULKAN=1)
+target_compile_definitions(inrgan_lib PUBLIC $<BUILD_INTERFACE:VK_NO_PROTOTYPES> INRGAN_HAVE_VULKAN=1)
 target_link_libraries(inrgan_lib PUBLIC ${CMAKE_DL_LIBS} Threads::Threads)

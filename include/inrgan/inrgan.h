@@ -98,6 +98,12 @@ typedef struct ig_tensor {
 } ig_tensor;
 
 ig_result ig_model_load(const char *path, ig_model **out, ig_error *err);
+/* The demo model that -m defaults to (README "Installing"): for an installed program
+ * <its bin/>../share/inrgan/demo.safetensors, else the configured install prefix's, else the
+ * source tree's assets/ (build trees look there first). The first existing path; when none
+ * exists, the first candidate, and ig_model_load of it fails with IG_ERR_MODEL_OPEN naming every
+ * place looked in. Static storage; thread-safe. */
+const char *ig_default_model_path(void);
 /* A model of the given config JSON with the official random initialisation (benchmarks). */
 ig_result ig_model_create_random(const char *config_json, uint64_t seed, ig_model **out, ig_error *err);
 /* JSON config of a built-in configuration: ffhq256, bedrooms256, churches256 (+ "-bil"),
