@@ -17,7 +17,8 @@ the way its users use it (README "Installing"):
   5. (Vulkan builds, lavapipe present) the installed CLI renders on Vulkan with the build
      tree's spv/ folder hidden as well.
 
-Usage: test_install.py --build BUILD_DIR --source SOURCE_DIR [--cflags "-fsanitize=..."]
+Usage: test_install.py --build BUILD_DIR --source SOURCE_DIR --vulkan 0|1 --viewer 0|1
+                       [--cflags "-fsanitize=..."]
 The namespace parts (3b, 4, 5) are skipped with a note where unprivileged user namespaces are
 not available; 3a (the path `inrgan info` resolves) is checked everywhere.
 """
@@ -33,6 +34,9 @@ import tempfile
 
 CONSUMER_C = r"""
 #include <inrgan/inrgan.h>
+#ifdef INRGAN_HAVE_VULKAN
+#include <inrgan/ig_vk.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -53,6 +57,9 @@ int main(int argc, char **argv) {
         printf("model %lld\n", (long long)ig_config_param_count(ig_model_config(m)));
         ig_model_free(m);
     }
+#ifdef INRGAN_HAVE_VULKAN
+    printf("vulkan %s\n", ig_vk_device_type_name(2)); /* links the Vulkan backend */
+#endif
     return 0;
 }
 """
@@ -108,12 +115,13 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--source", required=True)
     ap.add_argument("--cflags", default="", help="extra compile+link flags (sanitizer builds)")
+    ap.add_argument("--vulkan", type=int, choices=(0, 1), required=True, help="1: built with the Vulkan backend")
+    ap.add_argument("--viewer", type=int, choices=(0, 1), required=True, help="1: inrgan-viewer was built")
     a = ap.parse_args()
     build, source = os.path.realpath(a.build), os.path.realpath(a.source)
     extra = shlex.split(a.cflags)
     assets_model = os.path.join(source, "assets", "demo.safetensors")
-    built_viewer = os.path.exists(os.path.join(build, "inrgan-viewer"))
-    vulkan = os.path.isdir(os.path.join(build, "spv"))
+    built_viewer, vulkan = bool(a.viewer), bool(a.vulkan)
 
     tmp = tempfile.mkdtemp(prefix="inrgan-install-")
     try:
@@ -130,6 +138,8 @@ def main():
         inc = os.path.join(prefix, "include", "inrgan")
         public = ["inrgan.h", "ig_result.h"] + (["ig_vk.h"] if vulkan else [])
         check(all(os.path.isfile(os.path.join(inc, h)) for h in public), f"public headers {public} installed")
+        if not vulkan:
+            check(not os.path.exists(os.path.join(inc, "ig_vk.h")), "no ig_vk.h in a build without Vulkan")
         installed_h = sorted(os.path.relpath(p, prefix) for p in glob.glob(os.path.join(prefix, "include", "**", "*.h"), recursive=True))
         check(not any(os.path.basename(h) in PRIVATE_HEADERS for h in installed_h),
               f"no private header installed (installed: {installed_h})")
@@ -148,7 +158,7 @@ def main():
         want_builtin = info_params(r.stdout) if r else None
         r = must([cli, "info", "-m", demo], "installed inrgan info -m share/inrgan/demo.safetensors")
         want_demo = info_params(r.stdout) if r else None
-        want = f"tiny-nearest {want_builtin}\nmodel {want_demo}\n"
+        want = f"tiny-nearest {want_builtin}\nmodel {want_demo}\n" + ("vulkan discrete\n" if vulkan else "")
 
         # ---- 2. consumers ---------------------------------------------------------------------
         cdir = os.path.join(tmp, "consumer")
@@ -171,7 +181,7 @@ def main():
                 r = must([exe, "tiny-nearest", demo], f"consumer built through {how} runs")
                 if r:
                     check(r.stdout == want, f"consumer (pkg-config{' --static' if static else ''}) prints the "
-                          f"CLI's parameter counts: {r.stdout.strip()!r} == {want.strip()!r}")
+                          f"CLI's parameter counts: {r.stdout!r} == {want!r}")
         cbuild = os.path.join(cdir, "build")
         cflags = " ".join(extra)
         if must(["cmake", "-S", cdir, "-B", cbuild, f"-DCMAKE_PREFIX_PATH={prefix}", "-DCMAKE_BUILD_TYPE=Release",
@@ -180,7 +190,7 @@ def main():
            must(["cmake", "--build", cbuild], "consumer builds against inrgan::inrgan"):
             r = must([os.path.join(cbuild, "consumer"), "tiny-nearest", demo], "find_package consumer runs")
             if r:
-                check(r.stdout == want, f"consumer (find_package) prints the CLI's parameter counts: {r.stdout.strip()!r}")
+                check(r.stdout == want, f"consumer (find_package) prints the CLI's parameter counts: {r.stdout!r} == {want!r}")
 
         # ---- 3. the installed CLI finds its own demo model ------------------------------------------
         r = must([cli, "info"], "installed inrgan info with no -m")

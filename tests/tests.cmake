@@ -61,5 +61,6 @@ if(INRGAN_SANITIZE)
   set(_ig_install_cflags "-fsanitize=address,undefined")
 endif()
 add_test(NAME install COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_install.py
-         --build ${CMAKE_BINARY_DIR} --source ${CMAKE_SOURCE_DIR} "--cflags=${_ig_install_cflags}")
+         --build ${CMAKE_BINARY_DIR} --source ${CMAKE_SOURCE_DIR} "--cflags=${_ig_install_cflags}"
+         --vulkan=$<TARGET_EXISTS:inrgan_shaders> --viewer=$<TARGET_EXISTS:inrgan-viewer>)
 set_tests_properties(install PROPERTIES TIMEOUT 300)
