@@ -105,5 +105,5 @@ ig_result ig__default_model_explain(const char *path, ig_result r, ig_error *err
         strcat(list, g_candidates[i]);
     }
     return ig_error_set(err, IG_ERR_MODEL_OPEN,
-                        "no model given (-m FILE) and no demo model found; looked for %s", list);
+                        "demo model (the default without -m FILE) not found; looked for %s", list);
 }
