@@ -71,7 +71,7 @@ add_executable(consumer consumer.c)
 target_link_libraries(consumer PRIVATE inrgan::inrgan)
 """
 
-PRIVATE_HEADERS = ["model.h", "safetensors.h", "ig_parse.h", "noise.h", "cips.h", "embed.h", "paths.h"]
+PRIVATE_HEADERS = ["model.h", "safetensors.h", "ig_parse.h", "noise.h", "cips.h", "embed.h", "paths.h", "ig_vk_test.h"]
 
 failures = []
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ig_vk.h"
+#include "ig_vk_test.h"
 
 /* ---- errors ---------------------------------------------------------------------------- */
 const char *ig__vk_result_name(VkResult r);

@@ -24,6 +24,7 @@
 
 #include "ig_test.h"
 #include "ig_vk.h"
+#include "ig_vk_test.h"
 #include "inrgan.h"
 
 #define VK_TEST_FN static inline __attribute__((unused))
