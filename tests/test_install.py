@@ -71,8 +71,6 @@ add_executable(consumer consumer.c)
 target_link_libraries(consumer PRIVATE inrgan::inrgan)
 """
 
-PRIVATE_HEADERS = ["model.h", "safetensors.h", "ig_parse.h", "noise.h", "cips.h", "embed.h", "paths.h", "ig_vk_test.h"]
-
 failures = []
 
 
@@ -141,8 +139,13 @@ def main():
         if not vulkan:
             check(not os.path.exists(os.path.join(inc, "ig_vk.h")), "no ig_vk.h in a build without Vulkan")
         installed_h = sorted(os.path.relpath(p, prefix) for p in glob.glob(os.path.join(prefix, "include", "**", "*.h"), recursive=True))
-        check(not any(os.path.basename(h) in PRIVATE_HEADERS for h in installed_h),
-              f"no private header installed (installed: {installed_h})")
+        src_public = [h for h in os.listdir(os.path.join(source, "include", "inrgan"))
+                      if h.endswith(".h") and (vulkan or h != "ig_vk.h")]
+        check(installed_h == sorted(os.path.join("include", "inrgan", h) for h in src_public),
+              f"exactly include/inrgan/ installed, none of src/ (installed: {installed_h})")
+        check(not glob.glob(os.path.join(source, "src", "**", "inrgan.h"), recursive=True)
+              and not glob.glob(os.path.join(source, "src", "**", "ig_result.h"), recursive=True),
+              "the public headers live only in include/inrgan/")
         demo = os.path.join(prefix, "share", "inrgan", "demo.safetensors")
         check(os.path.isfile(demo) and filecmp.cmp(demo, assets_model, shallow=False),
               "share/inrgan/demo.safetensors installed, equal to assets/demo.safetensors")
