@@ -52,8 +52,8 @@ void cli_parser_init(cli_parser *p, const cli_opt *specs, unsigned mask);
 int cli_next(cli_parser *p, int argc, char **argv);
 void cli_print_options(FILE *f, const cli_opt *specs, unsigned mask);
 
-/* Usage errors: "inrgan: error: <what> [IG_ERR_USAGE]" and a hint line naming the command's
- * --help; exit code 2. cli_option_fail does the same for an ig_parse_* result. */
+/* Usage errors, one line: "inrgan: error: <what> (see 'inrgan COMMAND --help') [IG_ERR_USAGE]";
+ * exit code 2. cli_option_fail does the same for an ig_parse_* result (its own tag). */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_option_fail(ig_result r, const ig_error *err);
 int cli_fail(ig_result r, const ig_error *err);

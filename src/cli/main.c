@@ -37,9 +37,10 @@ static int fail(ig_result r, const ig_error *err) {
     return ig_result_exit_code(r);
 }
 
-static void usage_hint(void) {
-    if (g_cmd) fprintf(stderr, "inrgan: see 'inrgan %s --help'\n", g_cmd);
-    else fprintf(stderr, "inrgan: see 'inrgan --help'\n");
+/* A usage error is still one line: the pointer to the help goes before the tag. */
+static void usage_line(const char *msg, ig_result r) {
+    fprintf(stderr, "inrgan: error: %s (see 'inrgan %s%s--help') [%s]\n", msg, g_cmd ? g_cmd : "", g_cmd ? " " : "",
+            ig_result_name(r));
 }
 
 int cli_usage_error(const char *fmt, ...) {
@@ -48,16 +49,14 @@ int cli_usage_error(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "inrgan: error: %s [%s]\n", msg, ig_result_name(IG_ERR_USAGE));
-    usage_hint();
+    usage_line(msg, IG_ERR_USAGE);
     return ig_result_exit_code(IG_ERR_USAGE);
 }
 #define usage_error cli_usage_error
 
 int cli_option_fail(ig_result r, const ig_error *err) {
-    int rc = fail(r, err);
-    usage_hint();
-    return rc;
+    usage_line(err && err->code == r ? err->msg : ig_result_description(r), r);
+    return ig_result_exit_code(r);
 }
 
 int cli_fail(ig_result r, const ig_error *err) { return fail(r, err); }
