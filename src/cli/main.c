@@ -1053,10 +1053,10 @@ int main(int argc, char **argv) {
     int rc = run_command(argc, argv);
     /* what went to stdout must have arrived (a full disk, a closed pipe): else exit 1 */
     errno = 0;
-    if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
+    if ((fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) && rc == 0) { /* one error line */
         fprintf(stderr, "inrgan: error: standard output: %s [%s]\n", errno ? strerror(errno) : "write error",
                 ig_result_name(IG_ERR_OUTPUT));
-        if (rc == 0) rc = ig_result_exit_code(IG_ERR_OUTPUT);
+        rc = ig_result_exit_code(IG_ERR_OUTPUT);
     }
     return rc;
 }
