@@ -171,7 +171,10 @@ static ig_result bench_renders(bench_run *br, int dev, void *vk, const char *pre
                                ig_error *err) {
     ig_result r = IG_OK;
     int nthreads = br->threads ? br->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (!br->quiet) print_header(br->out);
+    if (!br->quiet) {
+        print_header(br->out);
+        fflush(br->out); /* before any progress line on stderr */
+    }
     for (int si = 0; si < br->n_sizes && r == IG_OK; si++) {
         ig_plan plan;
         r = ig_plan_init(&plan, br->cfg, ig_view_native(), br->sizes[si], br->sizes[si], err);
