@@ -100,6 +100,8 @@ def main():
             (R + ["--center", "1,2,3"], U), (R + ["--center", "1"], U), (R + ["--center", "0x1,0"], U),
             (R + ["--view", "-1,-1,1,1junk"], U), (R + ["--view", "-1,-1,1"], U), (R + ["--view", "inf,0,1,1"], U),
             (R + ["--interp", "0,1", "--t", "0.5x"], U), (R + ["--t", "0.5"], U),
+            (R + ["--noise", "4294967297"], U), (R + ["--noise", "7junk"], U), (R + ["--noise", "-1"], U),
+            (["info", "-m", GOLDEN, "--config", "tiny-nearest"], U),
             (["interp", "-m", GOLDEN, "--frames", "4294967312", "-o", "out"], U),
             (["interp", "-m", GOLDEN, "--frames", "3junk", "-o", "out"], U),
             (["zoom", "-m", GOLDEN, "--zoom-to", "0", "-o", "out"], U),

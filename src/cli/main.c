@@ -296,12 +296,13 @@ static ig_result info_json(const char *path, const char *model_path, const ig_co
 
 static int cmd_info(int argc, char **argv) {
     const char *model_path = INRGAN_DEFAULT_MODEL, *json_path = NULL, *config = NULL;
+    bool have_model = false;
     cli_parser pr;
     cli_parser_init(&pr, g_options, C_INFO);
     int c;
     while ((c = cli_next(&pr, argc, argv)) != -1) {
         switch (c) {
-        case 'm': model_path = optarg; break;
+        case 'm': model_path = optarg; have_model = true; break;
         case O_JSON:
             if (!*optarg) return usage_error("--json '' is empty (a file name, or '-' for stdout)");
             json_path = optarg;
@@ -312,6 +313,7 @@ static int cmd_info(int argc, char **argv) {
         }
     }
     if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
+    if (have_model && config) return usage_error("give -m or --config, not both");
     ig_error err = {0};
     ig_model *model = NULL;
     ig_config builtin_cfg;
@@ -564,8 +566,17 @@ static int parse_render_opts(int argc, char **argv, render_opts *o, unsigned cmd
         case O_FRAMES: PARSE(ig_parse_int("--frames", optarg, 1, 100000, &o->frames, PERR)); break;
         case O_LOOP: o->loop = true; break;
         case O_NOISE:
-            if (ig_noise_parse(optarg, &o->noise, &o->noise_seed, &o->have_noise_seed) < 0)
-                return usage_error("--noise '%s' is not zero, seeded or a seed 0..2147483647", optarg);
+            if (!strcmp(optarg, "zero") || !strcmp(optarg, "seeded")) {
+                ig_noise_parse(optarg, &o->noise, &o->noise_seed, &o->have_noise_seed);
+            } else { /* --noise N: the same seed N for every image */
+                int64_t seed;
+                ig_error nerr = {0};
+                if (ig_parse_int64("--noise", optarg, 0, 2147483647, &seed, &nerr) != IG_OK)
+                    return usage_error("--noise '%.64s' is not zero, seeded or a seed 0..2147483647", optarg);
+                o->noise = IG_NOISE_SEEDED;
+                o->noise_seed = (uint32_t)seed;
+                o->have_noise_seed = true;
+            }
             break;
         case 'q': g_quiet = 1; break;
         case 'h': return print_command_help(g_cmd);
