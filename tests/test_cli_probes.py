@@ -137,9 +137,10 @@ def main():
                            (["devices", "--json", "x"], "unknown option '--json'"),
                            (["info", "extra"], "unexpected argument 'extra'"),
                            (["frobnicate"], "unknown command 'frobnicate'"),
+                           ([], "no command given"),
                            (["help", "frobnicate"], "unknown command 'frobnicate'")):
             p = probe(cli, tmp, args, 2, U, "usage error", echo=what)
-            hint = "(see 'inrgan %s--help')" % (args[0] + " " if args[0] not in ("frobnicate", "help") else "")
+            hint = "(see 'inrgan %s--help')" % (args[0] + " " if args and args[0] not in ("frobnicate", "help") else "")
             check(hint in p.stderr, "%s: the line points to %s" % (" ".join(args), hint))
 
         # 16.14: a render refused after its output folders were made leaves no folder

@@ -1026,7 +1026,7 @@ static int cmd_devices(int argc, char **argv) {
 static int run_command(int argc, char **argv) {
     if (argc < 2) {
         print_help();
-        return 2;
+        return usage_error("no command given");
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
