@@ -4,18 +4,24 @@
 # CONFIG_OR_MODEL: a built-in config name (default ffhq256) or a model file path.
 # Both sides use all cores (torch threads = cores, OpenBLAS). The two runs alternate
 # (engine, torch, engine, torch) and the best median of each is kept, so a busy machine
-# affects both alike.
+# affects both alike. Progress: a "== ..." line per step, the build output, each side's table
+# rows as they are measured (and the engine's per-render lines for rows over a second).
 set -eu
 cd "$(dirname "$0")/.."
 what=${1:-ffhq256}; batch=${2:-4}; reps=${3:-3}
 out=${BENCH_OUT:-build/bench}; mkdir -p "$out"; out=$(realpath "$out")
 bin=${BUILD:-build}
-cmake -S . -B "$bin" -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build "$bin" -j"$(nproc)" >/dev/null
+echo "== bench-compare: building the engine in $bin/ (cmake, Release)"
+cmake -S . -B "$bin" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$bin" -j"$(nproc)" --target inrgan
 if [ -f "$what" ]; then src="-m $(realpath "$what")"; else src="--config $what"; fi
 for round in 1 2; do
-    "$bin"/inrgan bench $src --backend cpu --batch "$batch" --reps "$reps" --json "$out/engine$round.json" -q
-    (cd python && /usr/bin/python3 -m inrgan.bench_torch $src --batch "$batch" --reps "$reps" --json "$out/torch$round.json" -q)
+    echo "== bench-compare: round $round of 2, the engine ($src, batch $batch, $reps reps) -> $out/engine$round.json"
+    "$bin"/inrgan bench $src --backend cpu --batch "$batch" --reps "$reps" --json "$out/engine$round.json"
+    echo "== bench-compare: round $round of 2, PyTorch ($src, batch $batch, $reps reps) -> $out/torch$round.json"
+    (cd python && /usr/bin/python3 -m inrgan.bench_torch $src --batch "$batch" --reps "$reps" --json "$out/torch$round.json")
 done
+echo "== bench-compare: the best median of each side"
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys
 d = sys.argv[1]

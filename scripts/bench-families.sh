@@ -4,15 +4,18 @@
 # Runs scripts/bench-compare.sh on the built-in ffhq256 (INR-GAN) and cips256 (CIPSskip)
 # configs (random weights, native 256x256), alternating the two models twice, and prints the
 # engine's and PyTorch's ms per image for each family and the CIPS / INR-GAN cost ratios.
+# Each of the four bench-compare runs shows its steps and tables as it goes.
 set -eu
 cd "$(dirname "$0")/.."
 batch=${1:-1}; reps=${2:-3}
 out=${BENCH_OUT:-build/bench-families}; mkdir -p "$out"; out=$(realpath "$out")
 for round in 1 2; do
     for m in ffhq256 cips256; do
-        BENCH_OUT="$out/$m-$round" scripts/bench-compare.sh "$m" "$batch" "$reps" >/dev/null
+        echo "=== bench-families: round $round of 2, $m (scripts/bench-compare.sh $m $batch $reps)"
+        BENCH_OUT="$out/$m-$round" scripts/bench-compare.sh "$m" "$batch" "$reps"
     done
 done
+echo "=== bench-families: summary"
 /usr/bin/python3 - "$out" <<'PY'
 import json, os, sys
 d = sys.argv[1]

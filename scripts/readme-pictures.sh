@@ -12,7 +12,7 @@ mkdir -p docs/images
 "$bin" render -m "$model" --seeds 0-15 -o "$tmp/grid" -q
 "$bin" interp -m "$model" --seeds 3,8 --frames 8 --space params -o "$tmp/interp" -q
 "$bin" zoom -m "$model" --seeds 5 --center 0,0 --zoom 1 --zoom-to 0.25 --frames 6 --size 128x128 -o "$tmp/zoom" -q
-"$bin" render -m "$model" --seeds 5 --size 512x512 -o "$tmp/sr" -q
+"$bin" render -m "$model" --seeds 5 --size 512x512 -o "$tmp/sr/seed0005.png" -q
 /usr/bin/python3 - "$tmp" <<'PY'
 import sys
 from PIL import Image

@@ -137,8 +137,9 @@ def c_images(cli, path, tmp, seeds, args):
     run(cli, ["render", "-m", path, "--seeds", ",".join(map(str, seeds)), "--npy", "-o", out,
               "--backend", "cpu", "-q", "--batch", "2"] + args)
     names = sorted(f for f in os.listdir(out) if f.endswith(".npy"))
-    if "--interp" not in args:
-        names = ["seed%04d.npy" % s for s in seeds]
+    if "--interp" not in args:  # seedNNNN.npy, or seedNNNN-WxH... when size/view/stride differ from native
+        names = [next(f for f in names if f == "seed%04d.npy" % s or f.startswith("seed%04d-" % s))
+                 for s in seeds]
     return np.stack([np.load(os.path.join(out, f)).astype(np.float64) for f in names])
 
 

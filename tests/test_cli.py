@@ -72,7 +72,7 @@ def main():
         # any size: sizes the levels do not divide are padded and cropped
         out = os.path.join(tmp, "odd")
         p = run(cli, ["render", "-m", GOLDEN, "--seeds", "0", "--size", "33x20", "-o", out, "-q"])
-        png = open(os.path.join(out, "seed0000.png"), "rb").read() if p.returncode == 0 else b""
+        png = open(os.path.join(out, "seed0000-33x20.png"), "rb").read() if p.returncode == 0 else b""
         check(png[12:16] == b"IHDR" and int.from_bytes(png[16:20], "big") == 33 and
               int.from_bytes(png[20:24], "big") == 20, "--size 33x20 writes a 33x20 PNG")
 

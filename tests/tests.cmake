@@ -20,6 +20,9 @@ add_test(NAME python_io COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_python_i
 add_test(NAME parity_torch COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_parity_torch.py --inrgan ${IG_CLI})
 add_test(NAME cli COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_cli.py --inrgan ${IG_CLI} --full)
 set_tests_properties(python_io parity_torch cli PROPERTIES SKIP_RETURN_CODE 77)
+add_test(NAME cli_help COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_cli_help.py --inrgan ${IG_CLI})
+add_test(NAME cli_probes COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_cli_probes.py --inrgan ${IG_CLI})
+add_test(NAME cli_readme COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_cli_readme.py --inrgan ${IG_CLI})
 
 add_executable(test_views tests/test_views.c)
 target_link_libraries(test_views PRIVATE inrgan_lib)

@@ -13,6 +13,7 @@
  * Counting conventions: docs/cli.md. */
 #include "inrgan.h"
 #include "cli.h"
+#include "ig_parse.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -40,19 +41,23 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int parse_list(const char *s, int *v, int max, int lo, int hi) {
-    int n = 0;
-    const char *p = s;
-    while (*p && n < max) {
-        char *end;
-        long x = strtol(p, &end, 10);
-        if (end == p || x < lo || x > hi) return -1;
-        v[n++] = (int)x;
-        p = end;
-        if (*p == ',') p++;
-        else if (*p) return -1;
+/* A comma-separated list of integers in [lo, hi], each through ig_parse_int; at most max. */
+static ig_result parse_list(const char *what, const char *s, int *v, int max, int lo, int hi, int *n,
+                            ig_error *err) {
+    char item[64];
+    *n = 0;
+    for (const char *p = s;;) {
+        size_t k = strcspn(p, ",");
+        if (*n == max) return ig_error_set(err, IG_ERR_USAGE, "%s '%.64s': more than %d values", what, s, max);
+        if (k >= sizeof item) return ig_error_set(err, IG_ERR_USAGE, "%s '%.64s': a value is too long", what, s);
+        memcpy(item, p, k);
+        item[k] = 0;
+        ig_result r = ig_parse_int(what, item, lo, hi, &v[*n], err);
+        if (r != IG_OK) return r;
+        (*n)++;
+        if (!p[k]) return IG_OK;
+        p += k + 1;
     }
-    return *p ? -1 : n;
 }
 
 static void cpu_name(char *buf, size_t len) {
@@ -122,6 +127,7 @@ typedef struct bench_run {
     int *sizes, n_sizes, *batches, n_batches, reps, warmup, threads;
     const char *precision, *gpu;
     bool validate, coopmat, quiet;
+    FILE *out;                 /* the table: stdout, or stderr when the JSON goes to stdout */
     /* model */
     ig_model *model;
     const ig_config *cfg;
@@ -145,8 +151,8 @@ static ig_result add_row(bench_run *br, const bench_row *row, ig_error *err) {
     return IG_OK;
 }
 
-static void print_header(void) {
-    printf("%-7s %-7s %5s %5s %10s %10s %10s %9s %9s %10s %9s %7s\n", "backend", "prec", "size", "batch",
+static void print_header(FILE *f) {
+    fprintf(f, "%-7s %-7s %5s %5s %10s %10s %10s %9s %9s %10s %9s %7s\n", "backend", "prec", "size", "batch",
            "median ms", "min ms", "max ms", "gpu ms", "img/s", "model GF/s", "exec GF/s", "% peak");
 }
 
@@ -155,7 +161,7 @@ static void print_row(const bench_run *br, const bench_row *r) {
     double eg = r->ef * r->ips / 1e9;
     if (r->has_gpu) snprintf(gpu, sizeof gpu, "%.2f", r->gpu.median);
     if (r->peak > 0) snprintf(pct, sizeof pct, "%.1f%%", 100 * eg / r->peak);
-    printf("%-7s %-7s %5d %5d %10.2f %10.2f %10.2f %9s %9.2f %10.1f %9.1f %7s\n", br->devs[r->dev].backend,
+    fprintf(br->out, "%-7s %-7s %5d %5d %10.2f %10.2f %10.2f %9s %9.2f %10.1f %9.1f %7s\n", br->devs[r->dev].backend,
            r->precision, r->size, r->batch, r->wall.median, r->wall.min, r->wall.max, gpu, r->ips,
            r->mf * r->ips / 1e9, eg, pct);
 }
@@ -165,7 +171,10 @@ static ig_result bench_renders(bench_run *br, int dev, void *vk, const char *pre
                                ig_error *err) {
     ig_result r = IG_OK;
     int nthreads = br->threads ? br->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (!br->quiet) print_header();
+    if (!br->quiet) {
+        print_header(br->out);
+        fflush(br->out); /* before any progress line on stderr */
+    }
     for (int si = 0; si < br->n_sizes && r == IG_OK; si++) {
         ig_plan plan;
         r = ig_plan_init(&plan, br->cfg, ig_view_native(), br->sizes[si], br->sizes[si], err);
@@ -195,6 +204,7 @@ static ig_result bench_renders(bench_run *br, int dev, void *vk, const char *pre
 #ifdef INRGAN_HAVE_VULKAN
             if (vk) r = ig_vk_prepare((ig_vk_context *)vk, &d, err);
 #endif
+            double row_t0 = bench_now();
             for (int w = 0; w < br->warmup + br->reps && r == IG_OK; w++) {
                 double t0 = bench_now();
 #ifdef INRGAN_HAVE_VULKAN
@@ -203,6 +213,12 @@ static ig_result bench_renders(bench_run *br, int dev, void *vk, const char *pre
 #endif
                     r = ig_cpu_render(&d, out, err);
                 double ms = (bench_now() - t0) * 1e3;
+                /* a row longer than a second says how far it is, one line per render */
+                if (r == IG_OK && !br->quiet && bench_now() - row_t0 > 1.0)
+                    fprintf(stderr, "inrgan: bench %s %dx%d batch %d: %s %d/%d done (%.1f s)\n", vk ? "vulkan" : "cpu",
+                            br->sizes[si], br->sizes[si], b, w < br->warmup ? "warm-up" : "rep",
+                            w < br->warmup ? w + 1 : w - br->warmup + 1, w < br->warmup ? br->warmup : br->reps,
+                            bench_now() - row_t0);
                 if (w < br->warmup) continue;
                 t[w - br->warmup] = ms;
                 g[w - br->warmup] = gms;
@@ -218,7 +234,7 @@ static ig_result bench_renders(bench_run *br, int dev, void *vk, const char *pre
                 r = add_row(br, &row, err);
                 if (r == IG_OK && !br->quiet) {
                     print_row(br, &row);
-                    fflush(stdout);
+                    fflush(br->out);
                 }
             }
             free(out);
@@ -245,7 +261,7 @@ static ig_result bench_cpu(bench_run *br, ig_error *err) {
     d->fp16 = d->coop = -1;
     int dev = br->n_devs++;
     if (!br->quiet)
-        printf("\ncpu: %s, %d threads, measured fp32 FMA peak %.1f GFLOP/s\n", d->device, nthreads, d->fp32);
+        fprintf(br->out, "\ncpu: %s, %d threads, measured fp32 FMA peak %.1f GFLOP/s\n", d->device, nthreads, d->fp32);
     return bench_renders(br, dev, NULL, "fp32", d->fp32, err);
 }
 
@@ -322,13 +338,13 @@ static ig_result bench_vulkan(bench_run *br, const char *sel, bool skip_unusable
     double peak = !strcmp(prec, "coopmat") ? d->coop : !strcmp(prec, "fp16") ? d->fp16 : d->fp32;
     int dev = br->n_devs++;
     if (!br->quiet) {
-        printf("\nvulkan [%d] %s (%s, %s, Vulkan %s): measured peaks fp32 ", d->index, d->device, d->vendor,
+        fprintf(br->out, "\nvulkan [%d] %s (%s, %s, Vulkan %s): measured peaks fp32 ", d->index, d->device, d->vendor,
                d->driver, d->api);
         const double pk[3] = {d->fp32, d->fp16, d->coop};
         for (int i = 0; i < 3; i++) {
-            if (pk[i] >= 0) printf("%.1f", pk[i]);
-            else printf("-");
-            printf("%s", i == 0 ? ", fp16 " : i == 1 ? ", coopmat " : " GFLOP/s\n");
+            if (pk[i] >= 0) fprintf(br->out, "%.1f", pk[i]);
+            else fprintf(br->out, "-");
+            fprintf(br->out, "%s", i == 0 ? ", fp16 " : i == 1 ? ", coopmat " : " GFLOP/s\n");
         }
     }
     r = bench_renders(br, dev, ctx, prec, peak, err);
@@ -412,50 +428,73 @@ static void write_json(FILE *js, const bench_run *br, const char *model_label, b
     fputs("\n  ]\n}\n", js);
 }
 
+enum { B_CONFIG = 300, B_SIZES, B_BATCH, B_REPS, B_WARMUP, B_JSON, B_BACKEND, B_THREADS, B_PREC, B_VALIDATE,
+       B_COOPMAT };
+
+static const cli_opt bench_options[] = {
+    {"model", 'm', required_argument, 'm', 1, "FILE", "model file (default: the demo model)"},
+    {"config", 0, required_argument, B_CONFIG, 1, "NAME", "a built-in configuration with random weights (list below)"},
+    {"sizes", 0, required_argument, B_SIZES, 1, "LIST", "output sizes, square, e.g. 64,128,256 (default: native)"},
+    {"batch", 0, required_argument, B_BATCH, 1, "LIST", "batch sizes, e.g. 1,4 (default: 1)"},
+    {"reps", 0, required_argument, B_REPS, 1, "N", "timed renders per row, 1..10000 (default: 5)"},
+    {"warmup", 0, required_argument, B_WARMUP, 1, "N", "untimed renders first, 0..1000 (default: 1)"},
+    {"backend", 0, required_argument, B_BACKEND, 1, "B", "cpu (default) | vulkan | all | auto"},
+    {"gpu", 'g', required_argument, 'g', 1, "INDEX|NAME|all", "Vulkan device(s); all = every one, llvmpipe included"},
+    {"precision", 0, required_argument, B_PREC, 1, "P", "fp32 (default) | fp16 | auto (Vulkan)"},
+    {"coopmat", 0, no_argument, B_COOPMAT, 1, NULL, "Vulkan: tensor-core level kernel"},
+    {"validate", 0, no_argument, B_VALIDATE, 1, NULL, "Vulkan: Khronos validation layer; any error fails"},
+    {"threads", 0, required_argument, B_THREADS, 1, "N", "CPU backend threads, 1..1024 (default: all cores)"},
+    {"json", 0, required_argument, B_JSON, 1, "FILE", "also write the results as JSON (docs/bench-schema.json);\n"
+     "'-': the JSON to stdout, the table to stderr"},
+    {"quiet", 'q', no_argument, 'q', 1, NULL, "no table, no progress"},
+    {"help", 'h', no_argument, 'h', 1, NULL, "this help"},
+    {0, 0, 0, 0, 0, 0, 0}};
+
+void cli_bench_help(FILE *f) {
+    fprintf(f, "usage: inrgan bench [-m MODEL | --config NAME] [--sizes 64,128,256] [--batch 1,4] [options]\n"
+               "Throughput per backend, device, size and batch: a warm-up, then --reps timed renders of the\n"
+               "native view; each row is printed as it finishes.\n\noptions:\n");
+    cli_print_options(f, bench_options, 1);
+    fprintf(f, "\n--backend all: the CPU backend and the Vulkan device(s); -g all: every Vulkan device, CPU-type\n"
+               "ones (llvmpipe) included; without -g, the best GPU. --precision and --coopmat apply to Vulkan\n"
+               "(the CPU backend computes in fp32).\nbuilt-in configs (random weights): %s\n",
+            ig_config_builtin_names());
+}
+
+#define BPARSE(call)                                            \
+    do {                                                        \
+        ig_error perr_ = {0};                                   \
+        ig_result pr_ = (call);                                 \
+        if (pr_ != IG_OK) return cli_option_fail(pr_, &perr_);  \
+    } while (0)
+
 int cmd_bench(int argc, char **argv) {
     const char *model_path = NULL, *config = NULL, *json_path = NULL, *backend = "cpu", *precision = NULL,
                *gpu = NULL;
     int sizes[16] = {0}, n_sizes = 0, batches[16] = {1}, n_batches = 1, reps = 5, warmup = 1, threads = 0;
     bool quiet = false, validate = false, coopmat = false;
-    enum { O_CONFIG = 300, O_SIZES, O_BATCH, O_REPS, O_WARMUP, O_JSON, O_BACKEND, O_THREADS, O_PREC, O_VALIDATE,
-           O_COOPMAT };
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},     {"config", required_argument, 0, O_CONFIG},
-        {"sizes", required_argument, 0, O_SIZES}, {"batch", required_argument, 0, O_BATCH},
-        {"reps", required_argument, 0, O_REPS},   {"warmup", required_argument, 0, O_WARMUP},
-        {"json", required_argument, 0, O_JSON},   {"backend", required_argument, 0, O_BACKEND},
-        {"threads", required_argument, 0, O_THREADS}, {"precision", required_argument, 0, O_PREC},
-        {"gpu", required_argument, 0, 'g'},       {"validate", no_argument, 0, O_VALIDATE},
-        {"coopmat", no_argument, 0, O_COOPMAT},
-        {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    cli_parser pr;
+    cli_parser_init(&pr, bench_options, 1);
     int c;
-    while ((c = getopt_long(argc, argv, "m:g:qh", opts, NULL)) != -1) {
+    while ((c = cli_next(&pr, argc, argv)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
-        case O_CONFIG: config = optarg; break;
-        case O_SIZES:
-            if ((n_sizes = parse_list(optarg, sizes, 16, 1, 65536)) < 1) return cli_usage_error("--sizes '%s' is not a list like 64,128,256", optarg);
+        case B_CONFIG: config = optarg; break;
+        case B_SIZES: BPARSE(parse_list("--sizes", optarg, sizes, 16, 1, 65536, &n_sizes, &perr_)); break;
+        case B_BATCH: BPARSE(parse_list("--batch", optarg, batches, 16, 1, 4096, &n_batches, &perr_)); break;
+        case B_REPS: BPARSE(ig_parse_int("--reps", optarg, 1, 10000, &reps, &perr_)); break;
+        case B_WARMUP: BPARSE(ig_parse_int("--warmup", optarg, 0, 1000, &warmup, &perr_)); break;
+        case B_JSON:
+            if (!*optarg) return cli_usage_error("--json '' is empty (a file name, or '-' for stdout)");
+            json_path = optarg;
             break;
-        case O_BATCH:
-            if ((n_batches = parse_list(optarg, batches, 16, 1, 4096)) < 1) return cli_usage_error("--batch '%s' is not a list like 1,4", optarg);
-            break;
-        case O_REPS:
-            if ((reps = atoi(optarg)) < 1 || reps > 10000) return cli_usage_error("--reps '%s' is not 1..10000", optarg);
-            break;
-        case O_WARMUP:
-            if ((warmup = atoi(optarg)) < 0 || warmup > 1000) return cli_usage_error("--warmup '%s' is not 0..1000", optarg);
-            break;
-        case O_JSON: json_path = optarg; break;
-        case O_BACKEND:
+        case B_BACKEND:
             if (strcmp(optarg, "cpu") && strcmp(optarg, "vulkan") && strcmp(optarg, "all") && strcmp(optarg, "auto"))
                 return cli_usage_error("--backend '%s' is not cpu, vulkan, all or auto", optarg);
             backend = optarg;
             break;
-        case O_THREADS:
-            if ((threads = atoi(optarg)) < 1 || threads > 1024) return cli_usage_error("--threads '%s' is not 1..1024", optarg);
-            break;
-        case O_PREC:
+        case B_THREADS: BPARSE(ig_parse_int("--threads", optarg, 1, 1024, &threads, &perr_)); break;
+        case B_PREC:
             if (strcmp(optarg, "fp32") && strcmp(optarg, "fp16") && strcmp(optarg, "auto"))
                 return cli_usage_error("--precision '%s' is not fp32, fp16 or auto", optarg);
             precision = optarg;
@@ -464,24 +503,15 @@ int cmd_bench(int argc, char **argv) {
             if (!*optarg) return cli_usage_error("-g '%s' is not a device index, name or all", optarg);
             gpu = optarg;
             break;
-        case O_VALIDATE: validate = true; break;
-        case O_COOPMAT: coopmat = true; break;
+        case B_VALIDATE: validate = true; break;
+        case B_COOPMAT: coopmat = true; break;
         case 'q': quiet = true; break;
-        case 'h':
-            printf("usage: inrgan bench [-m MODEL | --config NAME] [--sizes 64,128,256] [--batch 1,4] [--reps N]\n"
-                   "                    [--warmup N] [--backend cpu|vulkan|all|auto] [-g INDEX|NAME|all]\n"
-                   "                    [--precision fp32|fp16|auto] [--coopmat] [--validate] [--threads N]\n"
-                   "                    [--json FILE] [-q]\n"
-                   "  --backend all: the CPU backend and the Vulkan device(s); -g all: every Vulkan device,\n"
-                   "  CPU-type ones (llvmpipe) included; without -g, the best GPU. --precision and --coopmat\n"
-                   "  apply to Vulkan (the CPU backend computes in fp32).\n"
-                   "built-in configs (random weights): %s\n", ig_config_builtin_names());
-            return 0;
+        case 'h': cli_bench_help(stdout); return 0;
         default: return 2;
         }
     }
     if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
-    if (model_path && config) return cli_usage_error("%s", "give -m or --config, not both");
+    if (model_path && config) return cli_usage_error("give -m or --config, not both");
     if (!strcmp(backend, "auto")) {
 #ifdef INRGAN_HAVE_VULKAN
         backend = gpu || ig_vk_gpu_available() ? "vulkan" : "cpu";
@@ -494,7 +524,7 @@ int cmd_bench(int argc, char **argv) {
     bool want_vk = !strcmp(backend, "vulkan") || !strcmp(backend, "all");
     if (!want_vk) {
         if (gpu) return cli_usage_error("-g %s needs --backend vulkan or all", gpu);
-        if (coopmat) return cli_usage_error("%s", "--coopmat needs --backend vulkan or all");
+        if (coopmat) return cli_usage_error("--coopmat needs --backend vulkan or all");
         if (precision && !strcmp(precision, "fp16"))
             return cli_usage_error("--precision %s: the CPU backend computes in fp32", precision);
     }
@@ -504,7 +534,8 @@ int cmd_bench(int argc, char **argv) {
     ig_result r;
     bench_run br = {.sizes = sizes, .n_sizes = n_sizes, .batches = batches, .n_batches = n_batches, .reps = reps,
                     .warmup = warmup, .threads = threads, .precision = precision, .gpu = gpu,
-                    .validate = validate, .coopmat = coopmat, .quiet = quiet};
+                    .validate = validate, .coopmat = coopmat, .quiet = quiet,
+                    .out = json_path && !strcmp(json_path, "-") ? stderr : stdout};
     const char *model_label;
     char *json = NULL;
     if (config) {
@@ -528,20 +559,35 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < n_batches; i++) if (batches[i] > maxb) maxb = batches[i];
     br.z = malloc((size_t)maxb * br.cfg->z_dim * sizeof *br.z);
     FILE *js = NULL;
+    char *js_text = NULL;
+    size_t js_len = 0;
     if (!br.z) {
         r = ig_error_set(&err, IG_ERR_OUT_OF_MEMORY, "latents");
         goto done;
     }
     for (int i = 0; i < maxb; i++) ig_latent_from_seed((uint32_t)i, br.z + (size_t)i * br.cfg->z_dim, br.cfg->z_dim);
-    if (json_path) { /* opened now: an unwritable path fails before anything is measured */
-        js = fopen(json_path, "w");
-        if (!js) {
+    if (json_path && strcmp(json_path, "-") != 0) {
+        /* an unwritable place fails before anything is measured (the file itself is written at
+         * the end, through a temporary file) */
+        char probe[4200];
+        snprintf(probe, sizeof probe, "%s.tmp%ld", json_path, (long)getpid());
+        FILE *fp = fopen(probe, "wb");
+        if (!fp) {
             r = ig_error_set(&err, IG_ERR_OUTPUT, "%s: %s", json_path, strerror(errno));
+            goto done;
+        }
+        fclose(fp);
+        remove(probe);
+    }
+    if (json_path) {
+        js = open_memstream(&js_text, &js_len);
+        if (!js) {
+            r = ig_error_set(&err, IG_ERR_OUT_OF_MEMORY, "--json buffer");
             goto done;
         }
     }
     if (!quiet)
-        printf("%s\nmodel: %s (%s)\n", INRGAN_BUILD_ID, model_label, config ? "built-in, random weights" : "file");
+        fprintf(br.out, "%s\nmodel: %s (%s)\n", INRGAN_BUILD_ID, model_label, config ? "built-in, random weights" : "file");
 
     if (want_cpu) r = bench_cpu(&br, &err);
     if (r == IG_OK && want_vk) {
@@ -585,8 +631,9 @@ int cmd_bench(int argc, char **argv) {
 done:
     if (js) {
         if (r == IG_OK) write_json(js, &br, model_label, config != NULL);
-        if (fclose(js) != 0 && r == IG_OK) r = ig_error_set(&err, IG_ERR_OUTPUT, "%s: write failed", json_path);
-        if (r != IG_OK) remove(json_path);
+        if (fclose(js) != 0 && r == IG_OK) r = ig_error_set(&err, IG_ERR_OUT_OF_MEMORY, "--json buffer");
+        if (r == IG_OK) r = cli_write_text(json_path, js_text, &err);
+        free(js_text);
     }
     free(br.rows);
     free(br.z);

@@ -26,8 +26,41 @@ void cli_backend_close(cli_backend *b);
 int cli_devices(void);
 void cli_pin_vulkan_libs(void);
 
-int cli_usage_error(const char *fmt, const char *arg);
+/* ---- options (main.c) ----------------------------------------------------------------------
+ * Each command's options are one table: getopt_long's table and the command's --help are both
+ * made from it, so the help lists every option the command accepts. */
+#include <getopt.h>
+#include <stdio.h>
+
+typedef struct cli_opt {
+    const char *name;  /* long spelling, without "--" */
+    int shrt;          /* short letter, 0 = none */
+    int has_arg;       /* no_argument | required_argument */
+    int val;           /* what cli_next returns */
+    unsigned cmds;     /* bit mask of the commands that accept it */
+    const char *arg;   /* metavariable shown in --help, NULL for none */
+    const char *help;  /* one or more lines ("\n" continues the text) */
+} cli_opt;
+
+typedef struct cli_parser {
+    struct option longs[64];
+    char shorts[64];
+} cli_parser;
+
+void cli_parser_init(cli_parser *p, const cli_opt *specs, unsigned mask);
+/* The next option's val, -1 after the last, '?' after a usage error it has reported. */
+int cli_next(cli_parser *p, int argc, char **argv);
+void cli_print_options(FILE *f, const cli_opt *specs, unsigned mask);
+
+/* Usage errors, one line: "inrgan: error: <what> (see 'inrgan COMMAND --help') [IG_ERR_USAGE]";
+ * exit code 2. cli_option_fail does the same for an ig_parse_* result (its own tag). */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_option_fail(ig_result r, const ig_error *err);
 int cli_fail(ig_result r, const ig_error *err);
+/* Writes text to path through a temporary file (fflush, fsync, fclose checked, then rename);
+ * "-" is stdout (flushed and checked). IG_ERR_OUTPUT on any failure, no file left behind. */
+ig_result cli_write_text(const char *path, const char *text, ig_error *err);
 int cmd_bench(int argc, char **argv);
+void cli_bench_help(FILE *f);
 
 #endif
