@@ -226,6 +226,14 @@ ig_result ig__vk_disp_sets(ig__vk_builder *b, uint64_t meta_bytes, const char *l
                             (uint64_t)d->win[k].range);
             fputc('\n', stderr);
         }
+        if (ig__env_flag("INRGAN_VK_TRACE_WORDS")) /* every dispatch's meta words, in hex */
+            for (uint32_t i = 0; i < nd; i++) {
+                const ig__vk_disp *d = &b->d[i];
+                fprintf(stderr, "inrgan vk: %swords %u:", label, i);
+                for (uint32_t w = 0; w < d->meta_len; w++)
+                    fprintf(stderr, " %08" PRIx32, b->meta[d->meta_start + w]);
+                fputc('\n', stderr);
+            }
     }
 fail:
     free(layouts);

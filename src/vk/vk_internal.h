@@ -353,7 +353,8 @@ void ig__vk_bind_dummy(ig__vk_builder *b, ig__vk_disp *d, uint32_t binding);
 ig_result ig__vk_builder_status(const ig__vk_builder *b, ig_error *err);
 /* After the real run (whose meta words must be the dry run's meta_bytes): the pipelines, the
  * descriptor pool, one set per dispatch, written; INRGAN_VK_TRACE prints the list, each line
- * "inrgan vk: <label>dispatch ...". */
+ * "inrgan vk: <label>dispatch ...", and with INRGAN_VK_TRACE_WORDS=1 too each dispatch's meta
+ * words in hex ("inrgan vk: <label>words <i>: ..."; to compare record layouts across changes). */
 ig_result ig__vk_disp_sets(ig__vk_builder *b, uint64_t meta_bytes, const char *label,
                            ig_error *err);
 /* Writes the meta words into b->meta_buf (directly or through staging). */
