@@ -15,35 +15,19 @@ set(IG_SHADER_DIR ${CMAKE_SOURCE_DIR}/shaders)
 set(IG_SPV_DIR ${CMAKE_BINARY_DIR}/spv)
 file(MAKE_DIRECTORY ${IG_SPV_DIR})
 
-# name | source | defines (semicolon-free, space separated)
-set(IG_SHADER_VARIANTS
-  "fc|fc.comp|"
-  "wgen|wgen.comp|"
-  "wgen_f16|wgen.comp|-DIG_F16"
-  "wnorm|wgen.comp|-DIG_NORM_ONLY"
-  "level|level.comp|"
-  "level_f16|level.comp|-DIG_F16"
-  "level_fused|level.comp|-DIG_FUSED"
-  "level_fused_f16|level.comp|-DIG_FUSED -DIG_F16"
-  "norm1|norm.comp|-DIG_PASS=1"
-  "norm1_f16|norm.comp|-DIG_PASS=1 -DIG_F16"
-  "norm2|norm.comp|-DIG_PASS=2"
-  "level_coop|level_coop.comp|-DIG_COOP_NV"
-  "level_coop_emu|level_coop.comp|-DIG_COOP_EMU"
-  "lerp|lerp.comp|"
-  "lerp_f16|lerp.comp|-DIG_F16"
-  "peak_fp32|peak.comp|-DIG_PEAK_FP32"
-  "peak_fp16|peak.comp|-DIG_PEAK_FP16"
-  "peak_coop|peak.comp|-DIG_PEAK_COOP"
-  "cips_wgen|cips_wgen.comp|"
-  "cips_input|cips_input.comp|"
-  "cips_layer|layer_gemm.comp|-DIG_EPI_NOISE"
-  "cips_layer_res|layer_gemm.comp|-DIG_EPI_NOISE -DIG_EPI_RES"
-  "cips_rgb|rgb_accum.comp|"
-  "gemm_level|layer_gemm.comp|-DIG_EPI_ADD"
-  "gemm_raw|layer_gemm.comp|-DIG_EPI_NONE"
-  "gemm_rgb|rgb_accum.comp|-DIG_RGB_MOD"
-)
+# The variant list, src/vk/vk_shaders.def (also read by vk_internal.h and vk_pipe.c):
+# lines IG_SHADER(ID, name, "source.comp", "defines"); a line that starts with IG_SHADER but
+# does not parse fails the configuration.
+set(IG_SHADER_LIST ${CMAKE_SOURCE_DIR}/src/vk/vk_shaders.def)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${IG_SHADER_LIST})
+file(STRINGS ${IG_SHADER_LIST} IG_SHADER_LINES REGEX "^IG_SHADER")
+set(IG_SHADER_VARIANTS "")
+foreach(line ${IG_SHADER_LINES})
+  if(NOT line MATCHES "^IG_SHADER\\([A-Z0-9_]+, ([a-z0-9_]+), \"([a-z0-9_]+\\.comp)\", \"([^\"]*)\"\\)$")
+    message(FATAL_ERROR "src/vk/vk_shaders.def: cannot read '${line}'")
+  endif()
+  list(APPEND IG_SHADER_VARIANTS "${CMAKE_MATCH_1}|${CMAKE_MATCH_2}|${CMAKE_MATCH_3}")
+endforeach()
 
 # the record layouts every shader may include (shaders/records/rec.h)
 file(GLOB IG_RECORD_HEADERS ${IG_SHADER_DIR}/records/*.h)

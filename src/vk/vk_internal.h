@@ -109,33 +109,10 @@ ig__vk_window ig__vk_window_of(ig_vk_context *ctx, const ig_vk_buf *b, VkDeviceS
                                VkDeviceSize byte_len, uint32_t elem_size, uint32_t *base);
 
 /* ---- pipelines ------------------------------------------------------------------------- */
-enum {
-    IG_SH_FC = 0,
-    IG_SH_WGEN,
-    IG_SH_WGEN_F16,
-    IG_SH_WNORM,
-    IG_SH_LEVEL,
-    IG_SH_LEVEL_F16,
-    IG_SH_LEVEL_FUSED,
-    IG_SH_LEVEL_FUSED_F16,
-    IG_SH_NORM1,
-    IG_SH_NORM1_F16,
-    IG_SH_NORM2,
-    IG_SH_LEVEL_COOP,
-    IG_SH_LEVEL_COOP_EMU,
-    IG_SH_LERP,
-    IG_SH_LERP_F16,
-    IG_SH_PEAK_FP32,
-    IG_SH_PEAK_FP16,
-    IG_SH_PEAK_COOP,
-    IG_SH_CIPS_WGEN,
-    IG_SH_CIPS_INPUT,
-    IG_SH_CIPS_LAYER,
-    IG_SH_CIPS_RGB,
-    IG_SH_GEMM_LEVEL, /* the INR-GAN "gemm" level kernel: layer_gemm.comp with gathered addend */
-    IG_SH_GEMM_RAW,   /* ... the coarse product of an up-sampling conv0 (no epilogue) */
-    IG_SH_GEMM_RGB,   /* ... ToRGB: rgb_accum.comp with shared W_rgb and per-image factors */
-    IG_SH_CIPS_LAYER_RES, /* CIPSres block ends: layer_gemm.comp, noise epilogue + residual */
+enum { /* IG_SH_FC, IG_SH_WGEN, ...: the variants of vk_shaders.def, in its order */
+#define IG_SHADER(id, name, source, defines) IG_SH_##id,
+#include "vk_shaders.def"
+#undef IG_SHADER
     IG_SH_COUNT
 };
 #define IG_VK_BINDINGS 12
