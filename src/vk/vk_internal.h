@@ -4,6 +4,7 @@
  *   vk_ctx.c     instance, messenger, physical-device listing and choice, device, queue
  *   vk_mem.c     device memory: blocks sub-allocated by arenas, descriptor windows
  *   vk_pipe.c    embedded SPIR-V, pipelines, the on-disk pipeline cache
+ *   vk_shaders.def  the shader variants, one line each (the IG_SH_* ids below, vk.cmake, vk_pipe.c)
  *   vk_disp.c    dispatch lists: records, descriptor windows and sets, recording, submission;
  *                the fc.comp and lerp.comp dispatches both families plan
  *   vk_render.c  model/plan uploads, the per-render dispatch list (planning), readback order
@@ -285,7 +286,8 @@ ig_result ig__vk_uploads_end(ig_vk_context *ctx, ig_vk_uploads *ups, ig_result r
  * words and descriptor windows of its bindings. It plans twice: a dry run (no buffers yet; it
  * binds nothing) whose meta size decides the work allocation, then the real run over the
  * allocated buffers; then ig__vk_disp_sets, ig__vk_disp_upload_meta, ig__vk_disp_submit and
- * ig__vk_builder_free. */
+ * ig__vk_builder_free. A kernel's record layout is shaders/records/<kernel>.h: planners write
+ * m[IGR_<K>_<field>] into IGR_<K>_WORDS words (static asserts keep the list dense). */
 
 #define IG_VK_WG 64u /* workgroup size of the kernels that take it as spec[0] (the default) */
 
