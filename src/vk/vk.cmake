@@ -1,9 +1,11 @@
 # src/vk/vk.cmake - the Vulkan backend: volk, the src/vk sources and the embedded shaders.
 # Included by the top-level CMakeLists.txt after the inrgan_lib target exists.
 #
-# Every shader variant (src/vk/vk_shaders.def) is compiled with glslangValidator (--target-env vulkan1.2, SPIR-V 1.5),
-# validated with spirv-val, and turned into a header holding `const uint32_t ig_spv_<name>[]`;
-# ig_vk_shaders.h includes them all. A variant that fails to compile or validate fails the build.
+# Every shader variant (src/vk/vk_shaders.def) is compiled with glslangValidator
+# (--target-env vulkan1.2, SPIR-V 1.5), validated with spirv-val, and turned into a header
+# holding `const uint32_t ig_spv_<name>[]`; ig_vk_shaders.h includes them all. A variant that
+# fails to compile or validate fails the build. The shaders include their record layouts from
+# shaders/records/ (rebuilt when one changes).
 
 find_program(IG_GLSLANG glslangValidator REQUIRED)
 find_program(IG_SPIRV_VAL spirv-val REQUIRED)
