@@ -10,11 +10,12 @@
 // the image (p >= np) are written as 0. The per-column / per-row coordinates and taps come from
 // the host (src/cips.c ig_cips_axes_make), 8 uints per entry:
 //   {coordinate (float bits), tap 0, tap 1, weight of tap 1 (float bits), global index, 0, 0, 0}
-// One invocation per (pixel, channel). Record at meta[rec] (src/vk/vk_cips.c):
-//   0 P  1 q0  2 np  3 width  4 mode  5 n_ch  6 x_base (channel 0 of this dispatch)
-//   7 column axes base  8 row axes base  9 lff weight base  10 lff bias base
-//   11 emb base (channel ch0)  12 S  13 ch0
+// One invocation per (pixel, channel). Record at meta[rec]: IGR_CINPUT
+// (shaders/records/cips_input.h; src/vk/vk_cips.c).
 // Bindings: 1 X, 2 axes, 3 LFF weight and bias, 4 embedding.
+#extension GL_GOOGLE_include_directive : require
+#include "records/cips_input.h"
+#define REC(f) meta[r + IGR_CINPUT_##f] // a field of this dispatch's record
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
@@ -26,21 +27,21 @@ layout(push_constant) uniform PC { uint rec; } pc;
 
 void main() {
     uint r = pc.rec;
-    uint P = meta[r + 0], np = meta[r + 2];
+    uint P = REC(p), np = REC(np);
     uint p = gl_GlobalInvocationID.x, c = gl_GlobalInvocationID.y;
-    if (p >= P || c >= meta[r + 5]) return;
+    if (p >= P || c >= REC(n_ch)) return;
     float v = 0.0;
     if (p < np) {
-        uint q = meta[r + 1] + p, width = meta[r + 3];
-        uint ca = meta[r + 7] + (q % width) * 8u, ra = meta[r + 8] + (q / width) * 8u;
-        if (meta[r + 4] == 0u) {
-            uint k = meta[r + 13] + c;
+        uint q = REC(q0) + p, width = REC(width);
+        uint ca = REC(col_axes) + (q % width) * 8u, ra = REC(row_axes) + (q / width) * 8u;
+        if (REC(mode) == 0u) {
+            uint k = REC(ch0) + c;
             float x = uintBitsToFloat(ax[ca]), y = uintBitsToFloat(ax[ra]);
-            v = sin(lff[meta[r + 9] + 2u * k] * x + lff[meta[r + 9] + 2u * k + 1u] * y +
-                    lff[meta[r + 10] + k]);
+            v = sin(lff[REC(lff_w) + 2u * k] * x + lff[REC(lff_w) + 2u * k + 1u] * y +
+                    lff[REC(lff_b) + k]);
         } else {
-            uint S = meta[r + 12];
-            uint e = meta[r + 11] + c * S * S;
+            uint S = REC(s);
+            uint e = REC(emb_base) + c * S * S;
             uint u0 = ax[ca + 1u], u1 = ax[ca + 2u], v0 = ax[ra + 1u], v1 = ax[ra + 2u];
             float uw = uintBitsToFloat(ax[ca + 3u]), vw = uintBitsToFloat(ax[ra + 3u]);
             float e00 = ev[e + v0 * S + u0], e01 = ev[e + v0 * S + u1];
@@ -50,5 +51,5 @@ void main() {
             v = top + vw * (bot - top);
         }
     }
-    xv[meta[r + 6] + c * P + p] = v;
+    xv[REC(x_base) + c * P + p] = v;
 }

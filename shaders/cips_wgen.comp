@@ -5,11 +5,12 @@
 //   W''[o][i] = W'[o][i] * rsqrt(sum_i W'[o][i]^2 + 1e-8)   when demod (StyledConv: conv1,
 //               linears.K); ToRGB (to_rgbs.K) is modulated only (demod = 0).
 // One workgroup per (output row o of a chunk of rows, image n): its 64 invocations stride over
-// i, the row's sum of squares is reduced in shared memory. Record at meta[rec]
-// (src/vk/vk_cips.c):
-//   0 c_in  1 rows  2 n_img  3 demod  4 g (float bits)  5 w_base (row o0 of W)  6 s_base
-//   7 s_stride  8 out_base (row o0 of image 0)  9 out_stride
+// i, the row's sum of squares is reduced in shared memory. Record at meta[rec]: IGR_CWGEN
+// (shaders/records/cips_wgen.h; src/vk/vk_cips.c).
 // Bindings: 1 W (model), 2 styles, 3 per-image weights.
+#extension GL_GOOGLE_include_directive : require
+#include "records/cips_wgen.h"
+#define REC(f) meta[r + IGR_CWGEN_##f] // a field of this dispatch's record
 layout(local_size_x = 64) in;
 
 layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
@@ -22,13 +23,13 @@ shared float red[64];
 
 void main() {
     uint r = pc.rec;
-    uint cin = meta[r + 0], demod = meta[r + 3];
+    uint cin = REC(c_in), demod = REC(demod);
     uint o = gl_WorkGroupID.x, n = gl_WorkGroupID.y, t = gl_LocalInvocationID.x;
     // the dispatch is exactly rows x n_img workgroups: no early exit before the barriers
-    float g = uintBitsToFloat(meta[r + 4]);
-    uint wb = meta[r + 5] + o * cin;
-    uint sb = meta[r + 6] + n * meta[r + 7];
-    uint ob = meta[r + 8] + n * meta[r + 9] + o * cin;
+    float g = uintBitsToFloat(REC(g));
+    uint wb = REC(w_base) + o * cin;
+    uint sb = REC(s_base) + n * REC(s_stride);
+    uint ob = REC(out_base) + n * REC(out_stride) + o * cin;
     float d = 1.0;
     if (demod != 0u) {
         float ss = 0.0;

@@ -1,4 +1,10 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
+#include "records/gemm.h"
+#define REC(f) meta[r + IGR_GEMM_##f] // a field of this dispatch's record
+#define NOISE(f) meta[r + IGR_GEMM_NOISE_##f]
+#define RES(f) meta[r + IGR_GEMM_RES_##f]
+#define ADD(f) meta[r + IGR_GEMM_ADD_##f]
 #extension GL_EXT_control_flow_attributes : enable
 // layer_gemm.comp - one per-pixel layer Y = W X of a group of images as a shared-memory tiled
 // GEMM with the layer's epilogue fused in, used by both families:
@@ -34,18 +40,13 @@
 // enabled, + bias, leaky ReLU 0.2 times sqrt(2), one vec4 store per output row. Pixels past
 // the image (p >= np) get no noise (IG_EPI_ADD: no gathered value).
 //
-// Record at meta[rec] (src/vk/vk_cips.c, src/vk/vk_render.c):
-//   0 c_in  1 c_out  2 P/4  3 x_base (vec4)  4 x_img (vec4)  5 y_base (vec4)  6 y_img (vec4)
-//   7 w_base  8 w_img  9 w_row  10 b_base
-//   IG_EPI_NOISE: 11 noise on  12 noise weight (float bits)  13 noise layer  14 q0 (first image
-//     pixel of the chunk)  15 width  16 column axes base  17 np  18 row axes base
-//     19.. noise seed of each image of the dispatch
-//     Bindings: 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 axes (cips_input.comp's layout)
-//   IG_EPI_RES: as IG_EPI_NOISE, then 19 r_base (vec4)  20 r_img (vec4)  21.. the noise seeds;
-//     binding 6 R
-//   IG_EPI_ADD: 11 add on  12 a_base  13 a_img  14 a_P (A's channel stride)  15 width  16 Wc
-//     17 np  18 row map base  19 column map base (src/vk/vk_render.c's {r0, r1, w, 0} maps)
-//     Bindings: 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 A, 6 row map, 7 column map
+// Record at meta[rec] (src/vk/vk_cips.c, src/vk/vk_render.c): shaders/records/gemm.h,
+// IGR_GEMM_NOISE (then image n's noise seed at IGR_GEMM_NOISE_WORDS + n), IGR_GEMM_RES (seeds
+// from IGR_GEMM_RES_WORDS), IGR_GEMM_ADD, IGR_GEMM (IG_EPI_NONE).
+//   IG_EPI_NOISE: bindings 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 axes
+//     (cips_input.comp's layout); IG_EPI_RES adds binding 6 R
+//   IG_EPI_ADD: bindings 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 A, 6 row map,
+//     7 column map (src/vk/vk_render.c's {r0, r1, w, 0} maps)
 //   IG_EPI_NONE: bindings 1 X, 2 Y, 3 per-image weights
 layout(local_size_x = 16, local_size_y = 16) in;
 
@@ -61,9 +62,9 @@ layout(std430, binding = 5) readonly buffer Axes { uint ax[]; };
 #endif
 #ifdef IG_EPI_RES
 layout(std430, binding = 6) readonly buffer Res { vec4 rv[]; };
-#define IG_SEEDS 21u // record word of the first image's noise seed
+#define IG_SEEDS IGR_GEMM_RES_WORDS // record word of the first image's noise seed
 #else
-#define IG_SEEDS 19u
+#define IG_SEEDS IGR_GEMM_NOISE_WORDS
 #endif
 #ifdef IG_EPI_ADD
 layout(std430, binding = 5) readonly buffer Add { float av[]; };
@@ -99,7 +100,7 @@ float ig_noise_value(uint seed, uint layer, uint row, uint col) {
 }
 #endif
 
-uint w_row; // row stride of W (record word 9)
+uint w_row; // row stride of W (the record's w_row)
 
 float load_w(uint wb, uint cin, uint cout, uint o, uint k) {
     return o < cout && k < cin ? wt[wb + o * w_row + k] : 0.0;
@@ -107,14 +108,14 @@ float load_w(uint wb, uint cin, uint cout, uint o, uint k) {
 
 void main() {
     uint r = pc.rec;
-    uint cin = meta[r + 0], cout = meta[r + 1], P4 = meta[r + 2];
-    w_row = meta[r + 9];
+    uint cin = REC(c_in), cout = REC(c_out), P4 = REC(p4);
+    w_row = REC(w_row);
     uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
     uint n = gl_WorkGroupID.z;
     uint c4 = gl_WorkGroupID.x * 16u + tx; // this invocation's vec4 column (pixels 4 c4 ..)
     uint o0 = gl_WorkGroupID.y * 64u;
-    uint xb = meta[r + 3] + n * meta[r + 4] + c4;
-    uint wb = meta[r + 7] + n * meta[r + 8];
+    uint xb = REC(x_base) + n * REC(x_img) + c4;
+    uint wb = REC(w_base) + n * REC(w_img);
     // fetches of a step at k0: X[k0 + ty][c4] and W[o0 + ty + 16 j][k0 + tx], j < 4
     vec4 xr = ty < cin ? xv[xb + ty * P4] : vec4(0.0);
     float w0 = load_w(wb, cin, cout, o0 + ty, tx);
@@ -148,7 +149,7 @@ void main() {
         barrier();
     }
 
-    uint yb = meta[r + 5] + n * meta[r + 6] + c4;
+    uint yb = REC(y_base) + n * REC(y_img) + c4;
     uint ob = o0 + 4u * ty;
     vec4 acc[4] = vec4[4](acc0, acc1, acc2, acc3);
 #ifdef IG_EPI_NONE
@@ -157,37 +158,37 @@ void main() {
 #else
     vec4 nz = vec4(0.0); // per pixel: the noise (CIPS)
 #ifdef IG_EPI_NOISE
-    if (meta[r + 11] != 0u) {
-        uint seed = meta[r + IG_SEEDS + n], layer = meta[r + 13], np = meta[r + 17];
-        uint q0 = meta[r + 14], width = meta[r + 15];
+    if (NOISE(noise_on) != 0u) {
+        uint seed = meta[r + IG_SEEDS + n], layer = NOISE(noise_layer), np = NOISE(np);
+        uint q0 = NOISE(q0), width = NOISE(width);
         for (uint j = 0u; j < 4u; j++) {
             uint p = 4u * c4 + j;
             if (p < np) {
                 uint q = q0 + p;
-                uint col = ax[meta[r + 16] + (q % width) * 8u + 4u];
-                uint row = ax[meta[r + 18] + (q / width) * 8u + 4u];
+                uint col = ax[NOISE(col_axes) + (q % width) * 8u + 4u];
+                uint row = ax[NOISE(row_axes) + (q / width) * 8u + 4u];
                 nz[j] = ig_noise_value(seed, layer, row, col);
             }
         }
     }
-    float nw = uintBitsToFloat(meta[r + 12]);
+    float nw = uintBitsToFloat(NOISE(noise_w));
 #endif
 #ifdef IG_EPI_RES
-    uint rb = meta[r + 19] + n * meta[r + 20] + c4;
+    uint rb = RES(r_base) + n * RES(r_img) + c4;
 #endif
 #ifdef IG_EPI_ADD
     // the coarse pixel of each of this invocation's 4 pixels (nearest: one tap)
-    bool add = meta[r + 11] != 0u;
-    uint ap = meta[r + 14], ab = meta[r + 12] + n * meta[r + 13];
+    bool add = ADD(add_on) != 0u;
+    uint ap = ADD(a_p), ab = ADD(a_base) + n * ADD(a_img);
     uvec4 src = uvec4(0u);
     bvec4 inside = bvec4(false);
     if (add) {
-        uint width = meta[r + 15], wc = meta[r + 16], np = meta[r + 17];
+        uint width = ADD(width), wc = ADD(wc), np = ADD(np);
         for (uint j = 0u; j < 4u; j++) {
             uint p = 4u * c4 + j;
             if (p < np) {
                 uint y = p / width;
-                src[j] = rowmap[meta[r + 18] + 4u * y] * wc + colmap[meta[r + 19] + 4u * (p - y * width)];
+                src[j] = rowmap[ADD(rowmap_base) + 4u * y] * wc + colmap[ADD(colmap_base) + 4u * (p - y * width)];
                 inside[j] = true;
             }
         }
@@ -197,9 +198,9 @@ void main() {
         uint o = ob + i;
         if (o < cout) {
 #ifdef IG_EPI_NOISE
-            vec4 v = acc[i] + nw * nz + params[meta[r + 10] + o];
+            vec4 v = acc[i] + nw * nz + params[NOISE(b_base) + o];
 #else
-            vec4 v = acc[i] + params[meta[r + 10] + o];
+            vec4 v = acc[i] + params[ADD(b_base) + o];
             if (add)
                 for (uint j = 0u; j < 4u; j++)
                     if (inside[j]) v[j] += av[ab + o * ap + src[j]];

@@ -16,19 +16,13 @@
 // from the rank factors: Ws[o][i] (1 + L[o].R[:,i]/sqrt(r)) / (|row| + 1e-8).
 // Storage of W, e and features: fp32, or fp16 with IG_F16; arithmetic is always fp32.
 //
-// Dispatch record at meta[rec] (src/vk/vk_render.c writes it):
-//   0 op_first 1 op_count 2 in_mode 3 rgb_mode 4 store_feat 5 c_fin 6 c_fout 7 c_emb
-//   8 H 9 W 10 Hc 11 Wc 12 row0 13 rows 14 in_row0 15 n_img
-//   16 s_base 17 gw_base 18 e_base 19 fin_base 20 fout_base 21 rin_base 22 rout_base 23 inv_base
-//   24 s_stride 25 gw_stride 26 fin_stride 27 fout_stride 28 rin_stride 29 rout_stride
-//   30 inv_stride 31 rank 32 1/sqrt(rank) 33 rin_row0 34 params_base 35 rowmap_base
-//   36 colmap_base
-// (params: the section's shared weights and biases; op offsets are relative to params_base)
-// Op record (16 uints) at meta[op_first + 16 k]:
-//   FMM  : 0 =1  1 c_x  2 c_e  3 c_out  4 w_off  5 b_off  6 in_norm  7 s_off  8 rn_off  9 ws_off
-//          12 inv_off (its instance-norm factors inside the per-image inv vector)
-//   TORGB: 0 =2  1 c_in                          5 b_off              7 m_off            9 w_off
-// Modes: 0 none/zero, 1 up2 through the maps, 3 same grid.
+// Dispatch record at meta[rec]: IGR_LEVEL, op records at meta[op_first + IGR_LEVEL_OP_WORDS k]:
+// IGR_LEVEL_OP (shaders/records/level.h; src/vk/vk_render.c writes them). params: the
+// section's shared weights and biases; op offsets are relative to params_base.
+#extension GL_GOOGLE_include_directive : require
+#include "records/level.h"
+#define REC(f) meta[r + IGR_LEVEL_##f] // a field of this dispatch's record
+#define OP(f) meta[o + IGR_LEVEL_OP_##f]
 #ifdef IG_F16
 #extension GL_EXT_shader_16bit_storage : require
 #define ST float16_t
@@ -70,21 +64,21 @@ float mix4(float v00, float v01, float v10, float v11, float fx, float fy) {
 
 void main() {
     uint r = pc.rec;
-    uint W = meta[r + 9], Wc = meta[r + 11];
-    uint row0 = meta[r + 12], rows = meta[r + 13];
+    uint W = REC(w), Wc = REC(wc);
+    uint row0 = REC(row0), rows = REC(rows);
     uint p = gl_GlobalInvocationID.x, n = gl_GlobalInvocationID.y;
-    if (p >= rows * W || n >= meta[r + 15]) return;
+    if (p >= rows * W || n >= REC(n_img)) return;
     uint ly = p / W, x = p - ly * W, y = row0 + ly;
-    uint in_mode = meta[r + 2], rgb_mode = meta[r + 3];
-    uint c_fin = meta[r + 5], c_emb = meta[r + 7];
+    uint in_mode = REC(in_mode), rgb_mode = REC(rgb_mode);
+    uint c_fin = REC(c_fin), c_emb = REC(c_emb);
 
     // the up-sampling taps of this pixel (in_mode 1): rows relative to the input window
     uint y0 = 0u, y1 = 0u, x0 = 0u, x1 = 0u;
     float fy = 0.0, fx = 0.0;
     if (in_mode == 1u) {
-        uint rm = meta[r + 35] + 4u * ly, cm = meta[r + 36] + 4u * x;
-        y0 = rowmap[rm] - meta[r + 14];
-        y1 = rowmap[rm + 1u] - meta[r + 14];
+        uint rm = REC(rowmap_base) + 4u * ly, cm = REC(colmap_base) + 4u * x;
+        y0 = rowmap[rm] - REC(in_row0);
+        y1 = rowmap[rm + 1u] - REC(in_row0);
         fy = uintBitsToFloat(rowmap[rm + 2u]);
         x0 = colmap[cm];
         x1 = colmap[cm + 1u];
@@ -94,11 +88,11 @@ void main() {
     // input features
     uint cx = 0u;
     if (in_mode == 3u) {
-        uint b = meta[r + 19] + n * meta[r + 26] + ((y - meta[r + 14]) * W + x) * c_fin;
+        uint b = REC(fin_base) + n * REC(fin_stride) + ((y - REC(in_row0)) * W + x) * c_fin;
         for (uint i = 0u; i < c_fin; i++) xa[i] = float(fin[b + i]);
         cx = c_fin;
     } else if (in_mode == 1u) {
-        uint b = meta[r + 19] + n * meta[r + 26];
+        uint b = REC(fin_base) + n * REC(fin_stride);
         uint q00 = b + (y0 * Wc + x0) * c_fin, q01 = b + (y0 * Wc + x1) * c_fin;
         uint q10 = b + (y1 * Wc + x0) * c_fin, q11 = b + (y1 * Wc + x1) * c_fin;
         for (uint i = 0u; i < c_fin; i++)
@@ -107,15 +101,15 @@ void main() {
         cx = c_fin;
     }
     if (c_emb > 0u) {
-        uint b = meta[r + 18] + p * c_emb;
+        uint b = REC(e_base) + p * c_emb;
         for (uint i = 0u; i < c_emb; i++) ea[i] = float(emb[b + i]);
     }
 
     // running rgb
     vec3 rgb = vec3(0.0);
-    uint rb = meta[r + 21] + n * meta[r + 28];
+    uint rb = REC(rin_base) + n * REC(rin_stride);
     if (rgb_mode == 3u) {
-        uint q = rb + ((y - meta[r + 33]) * W + x) * 3u;
+        uint q = rb + ((y - REC(rin_row0)) * W + x) * 3u;
         rgb = vec3(rin[q], rin[q + 1u], rin[q + 2u]);
     } else if (rgb_mode == 1u) { // same rows as the features (rin_row0 == in_row0)
         uint q00 = rb + (y0 * Wc + x0) * 3u, q01 = rb + (y0 * Wc + x1) * 3u;
@@ -124,31 +118,31 @@ void main() {
             rgb[c] = mix4(rin[q00 + c], rin[q01 + c], rin[q10 + c], rin[q11 + c], fx, fy);
     }
 
-    uint s_img = meta[r + 16] + n * meta[r + 24];
+    uint s_img = REC(s_base) + n * REC(s_stride);
 #ifdef IG_FUSED
-    uint rank = meta[r + 31];
-    float isr = uintBitsToFloat(meta[r + 32]);
-    uint rn_img = meta[r + 17] + n * meta[r + 25];
+    uint rank = REC(rank);
+    float isr = uintBitsToFloat(REC(isr));
+    uint rn_img = REC(gw_base) + n * REC(gw_stride);
 #else
-    uint gw_img = meta[r + 17] + n * meta[r + 25];
+    uint gw_img = REC(gw_base) + n * REC(gw_stride);
 #endif
-    uint op_first = meta[r + 0], op_count = meta[r + 1], pb = meta[r + 34];
+    uint op_first = REC(op_first), op_count = REC(op_count), pb = REC(params_base);
     for (uint k = 0u; k < op_count; k++) {
-        uint o = op_first + 16u * k;
-        uint c_in = meta[o + 1];
-        if (meta[o] == 1u) {
-            uint ce = meta[o + 2], c_out = meta[o + 3], wrow = c_in + ce;
-            uint bb = pb + meta[o + 5];
-            if (meta[o + 6] != 0u) {
-                uint ib = meta[r + 23] + n * meta[r + 30] + meta[o + 12];
+        uint o = op_first + IGR_LEVEL_OP_WORDS * k;
+        uint c_in = OP(c_x);
+        if (OP(kind) == 1u) {
+            uint ce = OP(c_e), c_out = OP(c_out), wrow = c_in + ce;
+            uint bb = pb + OP(b_off);
+            if (OP(in_norm) != 0u) {
+                uint ib = REC(inv_base) + n * REC(inv_stride) + OP(inv_off);
                 for (uint i = 0u; i < c_in; i++) xa[i] *= inv[ib + i];
             }
             for (uint oc = 0u; oc < c_out; oc++) {
                 float acc = 0.0;
 #ifdef IG_FUSED
-                uint lb = s_img + meta[o + 7] + oc * rank;
-                uint rbase = s_img + meta[o + 7] + c_out * rank;
-                uint ws = pb + meta[o + 9] + oc * wrow;
+                uint lb = s_img + OP(s_off) + oc * rank;
+                uint rbase = s_img + OP(s_off) + c_out * rank;
+                uint ws = pb + OP(ws_off) + oc * wrow;
                 for (uint i = 0u; i < c_in; i++) {
                     float m = 0.0;
                     for (uint j = 0u; j < rank; j++) m += fac[lb + j] * fac[rbase + j * wrow + i];
@@ -160,9 +154,9 @@ void main() {
                         m += fac[lb + j] * fac[rbase + j * wrow + c_in + i];
                     acc += params[ws + c_in + i] * (1.0 + m * isr) * ea[i];
                 }
-                acc *= rown[rn_img + meta[o + 8] + oc];
+                acc *= rown[rn_img + OP(rn_off) + oc];
 #else
-                uint wb = gw_img + meta[o + 4] + oc * wrow;
+                uint wb = gw_img + OP(gw_off) + oc * wrow;
                 for (uint i = 0u; i < c_in; i++) acc += float(gw[wb + i]) * xa[i];
                 for (uint i = 0u; i < ce; i++) acc += float(gw[wb + c_in + i]) * ea[i];
 #endif
@@ -172,20 +166,20 @@ void main() {
             for (uint i = 0u; i < c_out; i++) xa[i] = ya[i];
             cx = c_out;
         } else {
-            uint wb = pb + meta[o + 9], mb = s_img + meta[o + 7];
+            uint wb = pb + OP(ws_off), mb = s_img + OP(s_off);
             for (uint c = 0u; c < 3u; c++) {
                 float acc = 0.0;
                 for (uint i = 0u; i < c_in; i++) acc += params[wb + c * c_in + i] * (fac[mb + i] * xa[i]);
-                rgb[c] += acc + params[pb + meta[o + 5] + c];
+                rgb[c] += acc + params[pb + OP(b_off) + c];
             }
         }
     }
 
-    if (meta[r + 4] != 0u) {
-        uint b = meta[r + 20] + n * meta[r + 27] + p * cx;
+    if (REC(store_feat) != 0u) {
+        uint b = REC(fout_base) + n * REC(fout_stride) + p * cx;
         for (uint i = 0u; i < cx; i++) fout[b + i] = ST(xa[i]);
     }
-    uint q = meta[r + 22] + n * meta[r + 29] + p * 3u;
+    uint q = REC(rout_base) + n * REC(rout_stride) + p * 3u;
     rout[q] = rgb.x;
     rout[q + 1u] = rgb.y;
     rout[q + 2u] = rgb.z;

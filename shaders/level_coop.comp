@@ -15,8 +15,13 @@
 // IG_COOP_EMU: the same tiling, layouts and indexing with the matrix products done by plain
 //              loops, so that lavapipe (no cooperative matrix) tests everything but the
 //              tensor-core instructions themselves (needs shaderFloat16 for fp16 shared memory).
-// The dispatch record and op records are level.comp's; op records add 10 kpad, 11 npad.
+// The dispatch record and op records are level.comp's (shaders/records/level.h), with the op
+// records' kpad and npad.
 // Storage is always fp16 (the coopmat path implies --precision fp16).
+#extension GL_GOOGLE_include_directive : require
+#include "records/level.h"
+#define REC(f) meta[r + IGR_LEVEL_##f] // a field of this dispatch's record
+#define OP(f) meta[o + IGR_LEVEL_OP_##f]
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #ifdef IG_COOP_NV
@@ -54,9 +59,9 @@ float mix4(float v00, float v01, float v10, float v11, float fx, float fy) {
 // The up-sampling taps of band pixel p (rows relative to the input window).
 void taps(uint r, uint ly, uint x, out uint y0, out uint y1, out uint x0, out uint x1,
           out float fy, out float fx) {
-    uint rm = meta[r + 35] + 4u * ly, cm = meta[r + 36] + 4u * x;
-    y0 = rowmap[rm] - meta[r + 14];
-    y1 = rowmap[rm + 1u] - meta[r + 14];
+    uint rm = REC(rowmap_base) + 4u * ly, cm = REC(colmap_base) + 4u * x;
+    y0 = rowmap[rm] - REC(in_row0);
+    y1 = rowmap[rm + 1u] - REC(in_row0);
     fy = uintBitsToFloat(rowmap[rm + 2u]);
     x0 = colmap[cm];
     x1 = colmap[cm + 1u];
@@ -65,17 +70,17 @@ void taps(uint r, uint ly, uint x, out uint y0, out uint y1, out uint x0, out ui
 
 void main() {
     uint r = pc.rec;
-    uint W = meta[r + 9], Wc = meta[r + 11];
-    uint row0 = meta[r + 12], rows = meta[r + 13], npix = rows * W;
+    uint W = REC(w), Wc = REC(wc);
+    uint row0 = REC(row0), rows = REC(rows), npix = rows * W;
     uint n = gl_WorkGroupID.y, tid = gl_LocalInvocationID.x, WG = gl_WorkGroupSize.x;
     uint p0 = gl_WorkGroupID.x * 16u;
-    if (n >= meta[r + 15]) return; // uniform over the workgroup
-    uint in_mode = meta[r + 2], rgb_mode = meta[r + 3];
-    uint c_fin = meta[r + 5], c_emb = meta[r + 7];
-    uint op_first = meta[r + 0], op_count = meta[r + 1], pb = meta[r + 34];
-    uint s_img = meta[r + 16] + n * meta[r + 24];
-    uint gw_img = meta[r + 17] + n * meta[r + 25];
-    uint kin = meta[op_first + 10]; // padded width of the first layer's input
+    if (n >= REC(n_img)) return; // uniform over the workgroup
+    uint in_mode = REC(in_mode), rgb_mode = REC(rgb_mode);
+    uint c_fin = REC(c_fin), c_emb = REC(c_emb);
+    uint op_first = REC(op_first), op_count = REC(op_count), pb = REC(params_base);
+    uint s_img = REC(s_base) + n * REC(s_stride);
+    uint gw_img = REC(gw_base) + n * REC(gw_stride);
+    uint kin = meta[op_first + IGR_LEVEL_OP_kpad]; // padded width of the first layer's input
 
     // ---- input tile: [x ; e ; 0] of 16 pixels into half 0 -------------------------------
     for (uint idx = tid; idx < 16u * kin; idx += WG) {
@@ -84,9 +89,9 @@ void main() {
         if (p < npix) {
             uint ly = p / W, x = p - ly * W, y = row0 + ly;
             if (i < c_fin) {
-                uint b = meta[r + 19] + n * meta[r + 26];
+                uint b = REC(fin_base) + n * REC(fin_stride);
                 if (in_mode == 3u) {
-                    v = float(fin[b + ((y - meta[r + 14]) * W + x) * c_fin + i]);
+                    v = float(fin[b + ((y - REC(in_row0)) * W + x) * c_fin + i]);
                 } else if (in_mode == 1u) {
                     uint y0, y1, x0, x1;
                     float fy, fx;
@@ -97,7 +102,7 @@ void main() {
                              float(fin[b + (y1 * Wc + x1) * c_fin + i]), fx, fy);
                 }
             } else if (i < c_fin + c_emb) {
-                v = float(emb[meta[r + 18] + p * c_emb + (i - c_fin)]);
+                v = float(emb[REC(e_base) + p * c_emb + (i - c_fin)]);
             }
         }
         sx[pr * XS + i] = float16_t(v);
@@ -107,9 +112,9 @@ void main() {
         float v = 0.0;
         if (p < npix) {
             uint ly = p / W, x = p - ly * W, y = row0 + ly;
-            uint rb = meta[r + 21] + n * meta[r + 28];
+            uint rb = REC(rin_base) + n * REC(rin_stride);
             if (rgb_mode == 3u) {
-                v = rin[rb + ((y - meta[r + 33]) * W + x) * 3u + c];
+                v = rin[rb + ((y - REC(rin_row0)) * W + x) * 3u + c];
             } else if (rgb_mode == 1u) {
                 uint y0, y1, x0, x1;
                 float fy, fx;
@@ -124,15 +129,15 @@ void main() {
 
     uint cur = 0u, cx = c_fin;
     for (uint k = 0u; k < op_count; k++) {
-        uint o = op_first + 16u * k;
-        uint c_in = meta[o + 1];
+        uint o = op_first + IGR_LEVEL_OP_WORDS * k;
+        uint c_in = OP(c_x);
         uint xo = cur * 16u * XS;
-        if (meta[o] == 1u) {
-            uint c_out = meta[o + 3], kpad = meta[o + 10], npad = meta[o + 11];
-            uint bb = pb + meta[o + 5], wb = gw_img + meta[o + 4];
+        if (OP(kind) == 1u) {
+            uint c_out = OP(c_out), kpad = OP(kpad), npad = OP(npad);
+            uint bb = pb + OP(b_off), wb = gw_img + OP(gw_off);
             uint yo = (1u - cur) * 16u * XS;
-            if (meta[o + 6] != 0u) { // instance norm of the input channels
-                uint ib = meta[r + 23] + n * meta[r + 30] + meta[o + 12];
+            if (OP(in_norm) != 0u) { // instance norm of the input channels
+                uint ib = REC(inv_base) + n * REC(inv_stride) + OP(inv_off);
                 for (uint idx = tid; idx < 16u * c_in; idx += WG) {
                     uint pr = idx / c_in, i = idx - pr * c_in;
                     sx[xo + pr * XS + i] = float16_t(float(sx[xo + pr * XS + i]) * inv[ib + i]);
@@ -174,7 +179,7 @@ void main() {
             cur = 1u - cur;
             cx = c_out;
         } else {
-            uint wrgb = pb + meta[o + 9], mb = s_img + meta[o + 7], brgb = pb + meta[o + 5];
+            uint wrgb = pb + OP(ws_off), mb = s_img + OP(s_off), brgb = pb + OP(b_off);
             for (uint idx = tid; idx < 48u; idx += WG) {
                 uint pr = idx / 3u, c = idx - pr * 3u;
                 float acc = 0.0;
@@ -188,14 +193,14 @@ void main() {
 
     // ---- outputs -------------------------------------------------------------------------
     uint xo = cur * 16u * XS;
-    if (meta[r + 4] != 0u) {
-        uint fb = meta[r + 20] + n * meta[r + 27];
+    if (REC(store_feat) != 0u) {
+        uint fb = REC(fout_base) + n * REC(fout_stride);
         for (uint idx = tid; idx < 16u * cx; idx += WG) {
             uint pr = idx / cx, i = idx - pr * cx, p = p0 + pr;
             if (p < npix) fout[fb + p * cx + i] = sx[xo + pr * XS + i];
         }
     }
-    uint q = meta[r + 22] + n * meta[r + 29];
+    uint q = REC(rout_base) + n * REC(rout_stride);
     for (uint idx = tid; idx < 48u; idx += WG) {
         uint p = p0 + idx / 3u;
         if (p < npix) rout[q + p * 3u + (idx - (idx / 3u) * 3u)] = srgb[idx];

@@ -2,10 +2,17 @@
 // norm.comp - instance norm statistics of the -bil models (reference section 1.5):
 //   inv[n][c] = 1 / (std_unbiased over all pixels of x[n][:][c] + 1e-8)
 // IG_PASS == 1: one invocation per (channel, row, image): mean and M2 of the row (two passes),
-//   record: 0 C  1 W  2 rows  3 n_img  4 f_base  5 f_stride  6 p_base  7 p_stride  8 prow0
+//   record IGR_NORM1 (shaders/records/norm.h):
 //   feat[f_base + n*f_stride + (row*W + x)*C + c] -> part[p_base + n*p_stride + ((prow0+row)*C + c)*2 + {0,1}]
 // IG_PASS == 2: one invocation per (channel, image): merges the H row partials (Chan et al.),
-//   record: 0 C  1 W  2 H  3 n_img  6 p_base  7 p_stride  8 inv_base  9 inv_stride
+//   record IGR_NORM2
+#extension GL_GOOGLE_include_directive : require
+#include "records/norm.h"
+#if IG_PASS == 1
+#define REC(f) meta[r + IGR_NORM1_##f] // a field of this dispatch's record
+#else
+#define REC(f) meta[r + IGR_NORM2_##f]
+#endif
 #ifdef IG_F16
 #extension GL_EXT_shader_16bit_storage : require
 #define ST float16_t
@@ -26,12 +33,16 @@ layout(push_constant) uniform PC { uint rec; } pc;
 
 void main() {
     uint r = pc.rec;
-    uint C = meta[r + 0], W = meta[r + 1], n_img = meta[r + 3];
+#if IG_PASS == 1
+    uint C = REC(c), W = REC(w), n_img = REC(n_img);
+#else
+    uint C = REC(c), W = REC(w), n_img = REC(n_img);
+#endif
     uint c = gl_GlobalInvocationID.x;
 #if IG_PASS == 1
     uint row = gl_GlobalInvocationID.y, n = gl_GlobalInvocationID.z;
-    if (c >= C || row >= meta[r + 2] || n >= n_img) return;
-    uint fb = meta[r + 4] + n * meta[r + 5] + row * W * C + c;
+    if (c >= C || row >= REC(rows) || n >= n_img) return;
+    uint fb = REC(f_base) + n * REC(f_stride) + row * W * C + c;
     float s = 0.0;
     for (uint x = 0u; x < W; x++) s += float(feat[fb + x * C]);
     float mean = s / float(W);
@@ -40,15 +51,15 @@ void main() {
         float d = float(feat[fb + x * C]) - mean;
         m2 += d * d;
     }
-    uint pb = meta[r + 6] + n * meta[r + 7] + ((meta[r + 8] + row) * C + c) * 2u;
+    uint pb = REC(p_base) + n * REC(p_stride) + ((REC(prow0) + row) * C + c) * 2u;
     part[pb] = mean;
     part[pb + 1u] = m2;
 #else
     uint n = gl_GlobalInvocationID.y;
     if (c >= C || n >= n_img) return;
-    uint H = meta[r + 2];
+    uint H = REC(h);
     float cnt = 0.0, mean = 0.0, m2 = 0.0, nb = float(W);
-    uint pb = meta[r + 6] + n * meta[r + 7];
+    uint pb = REC(p_base) + n * REC(p_stride);
     for (uint row = 0u; row < H; row++) {
         float mb = part[pb + (row * C + c) * 2u];
         float m2b = part[pb + (row * C + c) * 2u + 1u];
@@ -59,6 +70,6 @@ void main() {
         cnt = tot;
     }
     float sd = sqrt(m2 / (cnt - 1.0));
-    inv[meta[r + 8] + n * meta[r + 9] + c] = 1.0 / (sd + 1e-8);
+    inv[REC(inv_base) + n * REC(inv_stride) + c] = 1.0 / (sd + 1e-8);
 #endif
 }

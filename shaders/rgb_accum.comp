@@ -11,12 +11,13 @@
 // plan's maps, up(p) = r0[p / width] Wc + c0[p % width] (up-sampling of the running rgb). The
 // three planes are bound one per binding (CIPS: the render's [N][3][H*W] output; INR-GAN: the
 // per-image [3][P] rgb buffer). One invocation per (pixel, image). Record at meta[rec]:
-//   0 c_in  1 P  2 np  3 x_base  4 x_img  5 w_base  6 w_img  7 b_base  8 mode  9 n_img
-//   10 red base  11 green base  12 blue base  13 rgb_img
-//   IG_RGB_MOD: 14 W_rgb base (params)  15 width  16 Wc  17 row map base  18 column map base
-//     19 coarse red base (green, blue: + c_P, + 2 c_P)  20 coarse rgb_img  21 c_P
+// IGR_RGB, with IG_RGB_MOD IGR_RGB_MOD (shaders/records/rgb.h).
 // Bindings: 1 X, 2 per-image weights (IG_RGB_MOD: factors s), 3 bias (and W_rgb) from the
 // model, 4 red, 5 green, 6 blue; IG_RGB_MOD: 7 coarse rgb, 8 row map, 9 column map.
+#extension GL_GOOGLE_include_directive : require
+#include "records/rgb.h"
+#define REC(f) meta[r + IGR_RGB_##f] // a field of this dispatch's record
+#define MOD(f) meta[r + IGR_RGB_MOD_##f]
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
@@ -35,14 +36,14 @@ layout(push_constant) uniform PC { uint rec; } pc;
 
 void main() {
     uint r = pc.rec;
-    uint cin = meta[r + 0], P = meta[r + 1];
+    uint cin = REC(c_in), P = REC(p);
     uint p = gl_GlobalInvocationID.x, n = gl_GlobalInvocationID.y;
-    if (p >= meta[r + 2] || n >= meta[r + 9]) return;
-    uint xb = meta[r + 3] + n * meta[r + 4] + p;
-    uint wb = meta[r + 5] + n * meta[r + 6];
+    if (p >= REC(np) || n >= REC(n_img)) return;
+    uint xb = REC(x_base) + n * REC(x_img) + p;
+    uint wb = REC(w_base) + n * REC(w_img);
     float a0 = 0.0, a1 = 0.0, a2 = 0.0;
 #ifdef IG_RGB_MOD
-    uint sb = meta[r + 14];
+    uint sb = MOD(wrgb_base);
     for (uint i = 0u; i < cin; i++) {
         float x = wt[wb + i] * xv[xb + i * P];
         a0 += params[sb + i] * x;
@@ -57,22 +58,22 @@ void main() {
         a2 += wt[wb + 2u * cin + i] * x;
     }
 #endif
-    uint bb = meta[r + 7];
+    uint bb = REC(b_base);
     a0 += params[bb];
     a1 += params[bb + 1u];
     a2 += params[bb + 2u];
-    uint q = n * meta[r + 13] + p;
-    uint qr = meta[r + 10] + q, qg = meta[r + 11] + q, qb = meta[r + 12] + q;
-    uint mode = meta[r + 8];
+    uint q = n * REC(out_img) + p;
+    uint qr = REC(out_r) + q, qg = REC(out_g) + q, qb = REC(out_b) + q;
+    uint mode = REC(mode);
     if (mode == 1u) {
         rv[qr] = a0;
         gv[qg] = a1;
         bv[qb] = a2;
 #ifdef IG_RGB_MOD
     } else if (mode == 2u) {
-        uint width = meta[r + 15], y = p / width;
-        uint src = rowmap[meta[r + 17] + 4u * y] * meta[r + 16] + colmap[meta[r + 18] + 4u * (p - y * width)];
-        uint cb = meta[r + 19] + n * meta[r + 20] + src, cp = meta[r + 21];
+        uint width = MOD(width), y = p / width;
+        uint src = rowmap[MOD(rowmap_base) + 4u * y] * MOD(wc) + colmap[MOD(colmap_base) + 4u * (p - y * width)];
+        uint cb = MOD(c_base) + n * MOD(c_img) + src, cp = MOD(c_p);
         rv[qr] = cv[cb] + a0;
         gv[qg] = cv[cb + cp] + a1;
         bv[qb] = cv[cb + 2u * cp] + a2;

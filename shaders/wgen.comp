@@ -3,10 +3,12 @@
 //   Wt[o][i] = Ws[o][i] * (1 + sum_k L[o][k] R[k][i] / sqrt(r)),  W[o][:] = Wt[o][:] / (|Wt[o][:]| + 1e-8)
 // with L = s[0 : cout*r] as [cout][r], R = s[cout*r :] as [r][wrow] (s = the layer's affine head).
 // IG_NORM_ONLY: write only 1/(|Wt[o]| + 1e-8) (the fused level kernel rebuilds W itself).
-// One invocation per (row o0 + o of a chunk of rows, image). Record:
-//   0 wrow  1 cout  2 n_img  3 rank  4 1/sqrt(r)  5 ws_base (row o0)  6 s_base (layer start)
-//   7 s_stride  8 out_base (row o0)  9 out_stride  10 o0  11 rows  12 out row stride (0 = wrow;
-//   the coopmat kernel reads rows padded to a multiple of 16, zero-filled beforehand)
+// One invocation per (row o0 + o of a chunk of rows, image). Record: IGR_WGEN
+// (shaders/records/wgen.h); the coopmat kernel reads rows padded to a multiple of 16,
+// zero-filled beforehand (out_row_stride).
+#extension GL_GOOGLE_include_directive : require
+#include "records/wgen.h"
+#define REC(f) meta[r + IGR_WGEN_##f] // a field of this dispatch's record
 #ifdef IG_F16
 #extension GL_EXT_shader_16bit_storage : require
 #define ST float16_t
@@ -27,13 +29,13 @@ layout(push_constant) uniform PC { uint rec; } pc;
 
 void main() {
     uint r = pc.rec;
-    uint wrow = meta[r + 0], cout = meta[r + 1], n_img = meta[r + 2], rank = meta[r + 3];
+    uint wrow = REC(wrow), cout = REC(cout), n_img = REC(n_img), rank = REC(rank);
     uint o = gl_GlobalInvocationID.x, n = gl_GlobalInvocationID.y;
-    if (o >= meta[r + 11] || n >= n_img) return;
-    float isr = uintBitsToFloat(meta[r + 4]);
-    uint ws = meta[r + 5] + o * wrow;
-    uint lb = meta[r + 6] + n * meta[r + 7] + (meta[r + 10] + o) * rank;
-    uint rb = meta[r + 6] + n * meta[r + 7] + cout * rank;
+    if (o >= REC(rows) || n >= n_img) return;
+    float isr = uintBitsToFloat(REC(isr));
+    uint ws = REC(ws_base) + o * wrow;
+    uint lb = REC(s_base) + n * REC(s_stride) + (REC(o0) + o) * rank;
+    uint rb = REC(s_base) + n * REC(s_stride) + cout * rank;
     float ss = 0.0;
     for (uint i = 0u; i < wrow; i++) {
         float m = 0.0;
@@ -43,10 +45,10 @@ void main() {
     }
     float inv = 1.0 / (sqrt(ss) + 1e-8);
 #ifdef IG_NORM_ONLY
-    outv[meta[r + 8] + n * meta[r + 9] + o] = inv;
+    outv[REC(out_base) + n * REC(out_stride) + o] = inv;
 #else
-    uint ostride = meta[r + 12] != 0u ? meta[r + 12] : wrow;
-    uint ob = meta[r + 8] + n * meta[r + 9] + o * ostride;
+    uint ostride = REC(out_row_stride) != 0u ? REC(out_row_stride) : wrow;
+    uint ob = REC(out_base) + n * REC(out_stride) + o * ostride;
     for (uint i = 0u; i < wrow; i++) {
         float m = 0.0;
         for (uint k = 0u; k < rank; k++) m += fac[lb + k] * fac[rb + k * wrow + i];

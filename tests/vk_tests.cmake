@@ -34,3 +34,10 @@ add_test(NAME vk_bench_smoke COMMAND bench_vk --config tiny --batch 2 --iters 1
   --paths fp32,fp32-fused,gemm,fp16,coopmat,coopmat-emulated --validate --check)
 set_tests_properties(vk_bench_smoke PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}" LABELS vulkan
   TIMEOUT 300)
+
+# The dispatch record layouts (shaders/records/*.h): every field moved by one word in its
+# header alone fails the C compilation on a static assertion; no positional record index left.
+# Needs no device.
+add_test(NAME vk_records COMMAND sh ${CMAKE_SOURCE_DIR}/tests/vk/records_check.sh
+  ${CMAKE_C_COMPILER} ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+set_tests_properties(vk_records PROPERTIES LABELS vulkan TIMEOUT 300)

@@ -47,13 +47,14 @@
 
 #include "cips.h"
 #include "model.h"
+#include "records/cips_input.h"
+#include "records/cips_wgen.h"
+#include "records/gemm.h"
+#include "records/rgb.h"
 
 #define IG__TILE 64u              /* layer_gemm.comp: 64 outputs x 64 pixels per workgroup */
 #define IG__ACT_CAP (1ull << 30)  /* activation memory the pixel chunks aim for (all buffers) */
 #define IG__AX 8u                 /* uints per axis entry (cips_input.comp) */
-#define IG__LAYER_REC 19u         /* layer_gemm.comp record words before the seeds */
-#define IG__LAYER_REC_RES 21u     /* ... in the IG_EPI_RES variant (+ the residual's base, stride) */
-#define IG__RAW_REC 10u           /* ... in the IG_EPI_NONE variant (no bias, no seeds) */
 
 /* One modulated layer: StyledConv (conv1, linears.K) or ToRGB. Offsets are in floats. */
 typedef struct ig__cips_op {
@@ -378,22 +379,24 @@ static void ig__cplan_wgen(ig__vk_builder *b, const ig__cjob *j) {
             for (uint32_t n0 = 0; n0 < N; n0 += kg) {
                 uint32_t k = ig__vk_min32(N - n0, kg);
                 ig__vk_disp *d;
-                uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_WGEN, 10, &d);
+                uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_WGEN, IGR_CWGEN_WORDS, &d);
                 if (!m) return;
                 d->n_spec = 0; /* fixed-size kernel */
-                m[0] = ci;
-                m[1] = rows;
-                m[2] = k;
-                m[3] = rgb ? 0u : 1u;
-                m[4] = ig__vk_fbits((float)(1.0 / sqrt((double)ci))); /* as ig_cips_weight */
-                m[5] = ig__vk_bind(b, d, 1, &vc->params, ((uint64_t)op->w_off + (uint64_t)o0 * ci) * 4,
-                                   (uint64_t)rows * ci * 4, 4);
-                m[6] = ig__vk_bind(b, d, 2, &j->s, ((uint64_t)n0 * ss + op->s_off) * 4,
-                                   ((uint64_t)(k - 1) * ss + ci) * 4, 4);
-                m[7] = (uint32_t)ss;
-                m[8] = ig__vk_bind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off + (uint64_t)o0 * ci) * 4,
-                                   ((uint64_t)(k - 1) * gs + (uint64_t)rows * ci) * 4, 4);
-                m[9] = (uint32_t)gs;
+                m[IGR_CWGEN_c_in] = ci;
+                m[IGR_CWGEN_rows] = rows;
+                m[IGR_CWGEN_n_img] = k;
+                m[IGR_CWGEN_demod] = rgb ? 0u : 1u;
+                m[IGR_CWGEN_g] = ig__vk_fbits((float)(1.0 / sqrt((double)ci))); /* as ig_cips_weight */
+                m[IGR_CWGEN_w_base] = ig__vk_bind(b, d, 1, &vc->params,
+                                                  ((uint64_t)op->w_off + (uint64_t)o0 * ci) * 4,
+                                                  (uint64_t)rows * ci * 4, 4);
+                m[IGR_CWGEN_s_base] = ig__vk_bind(b, d, 2, &j->s, ((uint64_t)n0 * ss + op->s_off) * 4,
+                                                  ((uint64_t)(k - 1) * ss + ci) * 4, 4);
+                m[IGR_CWGEN_s_stride] = (uint32_t)ss;
+                m[IGR_CWGEN_out_base] = ig__vk_bind(b, d, 3, &j->gw,
+                                                    ((uint64_t)n0 * gs + op->g_off + (uint64_t)o0 * ci) * 4,
+                                                    ((uint64_t)(k - 1) * gs + (uint64_t)rows * ci) * 4, 4);
+                m[IGR_CWGEN_out_stride] = (uint32_t)gs;
                 d->gx = rows;
                 d->gy = k;
             }
@@ -413,28 +416,30 @@ static void ig__cplan_input(ig__vk_builder *b, const ig__cjob *j, uint32_t q0, u
         for (uint32_t e0 = 0; e0 < hd; e0 += step) {
             uint32_t ne = ig__vk_min32(hd - e0, step);
             ig__vk_disp *d;
-            uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_INPUT, 14, &d);
+            uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_INPUT, IGR_CINPUT_WORDS, &d);
             if (!m) return;
-            m[0] = (uint32_t)P;
-            m[1] = q0;
-            m[2] = np;
-            m[3] = j->W;
-            m[4] = (uint32_t)part;
-            m[5] = ne;
-            m[6] = ig__vk_bind(b, d, 1, &j->act[0], ((uint64_t)part * hd + e0) * P * 4, (uint64_t)ne * P * 4, 4);
-            m[7] = ig__vk_bind(b, d, 2, &j->axes, 0, ax_bytes, 4);
-            m[8] = m[7] + j->W * IG__AX;
+            m[IGR_CINPUT_p] = (uint32_t)P;
+            m[IGR_CINPUT_q0] = q0;
+            m[IGR_CINPUT_np] = np;
+            m[IGR_CINPUT_width] = j->W;
+            m[IGR_CINPUT_mode] = (uint32_t)part;
+            m[IGR_CINPUT_n_ch] = ne;
+            m[IGR_CINPUT_x_base] = ig__vk_bind(b, d, 1, &j->act[0], ((uint64_t)part * hd + e0) * P * 4,
+                                               (uint64_t)ne * P * 4, 4);
+            m[IGR_CINPUT_col_axes] = ig__vk_bind(b, d, 2, &j->axes, 0, ax_bytes, 4);
+            m[IGR_CINPUT_row_axes] = m[IGR_CINPUT_col_axes] + j->W * IG__AX;
             if (part == 0) {
                 uint32_t base = ig__vk_bind(b, d, 3, &vc->params, (uint64_t)vc->lff_w * 4, 3 * hd * 4, 4);
-                m[9] = base;
-                m[10] = base + (vc->lff_b - vc->lff_w);
+                m[IGR_CINPUT_lff_w] = base;
+                m[IGR_CINPUT_lff_b] = base + (vc->lff_b - vc->lff_w);
                 ig__vk_bind_dummy(b, d, 4);
             } else {
                 ig__vk_bind_dummy(b, d, 3);
-                m[11] = ig__vk_bind(b, d, 4, &vc->emb, (uint64_t)e0 * S * S * 4, (uint64_t)ne * S * S * 4, 4);
+                m[IGR_CINPUT_emb_base] = ig__vk_bind(b, d, 4, &vc->emb, (uint64_t)e0 * S * S * 4,
+                                                     (uint64_t)ne * S * S * 4, 4);
             }
-            m[12] = (uint32_t)S;
-            m[13] = e0;
+            m[IGR_CINPUT_s] = (uint32_t)S;
+            m[IGR_CINPUT_ch0] = e0;
             d->gx = (uint32_t)(P / IG_VK_WG);
             d->gy = ne;
         }
@@ -447,13 +452,15 @@ static void ig__cplan_gemm_io(ig__vk_builder *b, const ig__cjob *j, ig__vk_disp 
                               uint64_t co, int x, uint64_t ximg, int y, uint32_t n0, uint32_t k) {
     uint64_t P = j->P, CP = (uint64_t)j->vc->cmax * P;
     d->n_spec = 0; /* fixed-size kernel */
-    m[0] = (uint32_t)ci;
-    m[1] = (uint32_t)co;
-    m[2] = (uint32_t)(P / 4);
-    m[3] = ig__vk_bind(b, d, 1, &j->act[x], (uint64_t)n0 * ximg * 4, ((uint64_t)(k - 1) * ximg + ci * P) * 4, 16);
-    m[4] = (uint32_t)(ximg / 4);
-    m[5] = ig__vk_bind(b, d, 2, &j->act[y], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + co * P) * 4, 16);
-    m[6] = (uint32_t)(CP / 4);
+    m[IGR_GEMM_c_in] = (uint32_t)ci;
+    m[IGR_GEMM_c_out] = (uint32_t)co;
+    m[IGR_GEMM_p4] = (uint32_t)(P / 4);
+    m[IGR_GEMM_x_base] = ig__vk_bind(b, d, 1, &j->act[x], (uint64_t)n0 * ximg * 4,
+                                     ((uint64_t)(k - 1) * ximg + ci * P) * 4, 16);
+    m[IGR_GEMM_x_img] = (uint32_t)(ximg / 4);
+    m[IGR_GEMM_y_base] = ig__vk_bind(b, d, 2, &j->act[y], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + co * P) * 4,
+                                     16);
+    m[IGR_GEMM_y_img] = (uint32_t)(CP / 4);
     d->gx = (uint32_t)(P / IG__TILE);
     d->gy = ig__vk_groups(co, IG__TILE);
     d->gz = k;
@@ -474,30 +481,30 @@ static void ig__cplan_layer(ig__vk_builder *b, const ig__cjob *j, int t, int x, 
     uint64_t ax_bytes = ((uint64_t)j->W + j->H) * IG__AX * 4;
     const ig_cips_layer *L = &j->m->cips.conv[t];
     const uint32_t *seeds = j->desc->noise_seed;
-    uint32_t at = rs >= 0 ? IG__LAYER_REC_RES : IG__LAYER_REC; /* the first seed's word */
+    uint32_t at = rs >= 0 ? IGR_GEMM_RES_WORDS : IGR_GEMM_NOISE_WORDS; /* the first seed's word */
     for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
         uint32_t k = ig__vk_min32(B - n0, kg);
         ig__vk_disp *d;
         uint32_t *m = ig__vk_disp_new(b, rs >= 0 ? IG_SH_CIPS_LAYER_RES : IG_SH_CIPS_LAYER, at + k, &d);
         if (!m) return;
         ig__cplan_gemm_io(b, j, d, m, ci, co, x, ximg, y, n0, k);
-        m[7] = ig__vk_bind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4, ((uint64_t)(k - 1) * gs + co * ci) * 4,
-                           4);
-        m[8] = (uint32_t)gs;
-        m[9] = (uint32_t)ci; /* W rows are c_in apart */
-        m[10] = ig__vk_bind(b, d, 4, &vc->params, (uint64_t)op->b_off * 4, co * 4, 4);
-        m[11] = j->noise ? 1u : 0u;
-        m[12] = ig__vk_fbits(L->noise_w ? L->noise_w->data[0] : 0.0f);
-        m[13] = (uint32_t)t;
-        m[14] = q0;
-        m[15] = j->W;
-        m[16] = ig__vk_bind(b, d, 5, &j->axes, 0, ax_bytes, 4);
-        m[17] = np;
-        m[18] = m[16] + j->W * IG__AX;
+        m[IGR_GEMM_w_base] = ig__vk_bind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4,
+                                         ((uint64_t)(k - 1) * gs + co * ci) * 4, 4);
+        m[IGR_GEMM_w_img] = (uint32_t)gs;
+        m[IGR_GEMM_w_row] = (uint32_t)ci; /* W rows are c_in apart */
+        m[IGR_GEMM_NOISE_b_base] = ig__vk_bind(b, d, 4, &vc->params, (uint64_t)op->b_off * 4, co * 4, 4);
+        m[IGR_GEMM_NOISE_noise_on] = j->noise ? 1u : 0u;
+        m[IGR_GEMM_NOISE_noise_w] = ig__vk_fbits(L->noise_w ? L->noise_w->data[0] : 0.0f);
+        m[IGR_GEMM_NOISE_noise_layer] = (uint32_t)t;
+        m[IGR_GEMM_NOISE_q0] = q0;
+        m[IGR_GEMM_NOISE_width] = j->W;
+        m[IGR_GEMM_NOISE_col_axes] = ig__vk_bind(b, d, 5, &j->axes, 0, ax_bytes, 4);
+        m[IGR_GEMM_NOISE_np] = np;
+        m[IGR_GEMM_NOISE_row_axes] = m[IGR_GEMM_NOISE_col_axes] + j->W * IG__AX;
         if (rs >= 0) { /* the residual: laid out as the output */
-            m[19] = ig__vk_bind(b, d, 6, &j->act[rs], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + co * P) * 4,
-                                16);
-            m[20] = (uint32_t)(CP / 4);
+            m[IGR_GEMM_RES_r_base] = ig__vk_bind(b, d, 6, &j->act[rs], (uint64_t)n0 * CP * 4,
+                                                 ((uint64_t)(k - 1) * CP + co * P) * 4, 16);
+            m[IGR_GEMM_RES_r_img] = (uint32_t)(CP / 4);
         }
         for (uint32_t q = 0; q < k; q++) m[at + q] = seeds ? seeds[j->n_first + (int)(n0 + q)] : 0u;
     }
@@ -515,12 +522,12 @@ static void ig__cplan_skip(ig__vk_builder *b, const ig__cjob *j, int i, int x, i
     for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
         uint32_t k = ig__vk_min32(B - n0, kg);
         ig__vk_disp *d;
-        uint32_t *m = ig__vk_disp_new(b, IG_SH_GEMM_RAW, IG__RAW_REC, &d);
+        uint32_t *m = ig__vk_disp_new(b, IG_SH_GEMM_RAW, IGR_GEMM_WORDS, &d);
         if (!m) return;
         ig__cplan_gemm_io(b, j, d, m, ci, co, x, CP, y, n0, k);
-        m[7] = ig__vk_bind(b, d, 3, &vc->params, (uint64_t)sk->w_off * 4, co * ci * 4, 4);
-        m[8] = 0; /* every image: the same weight */
-        m[9] = (uint32_t)ci;
+        m[IGR_GEMM_w_base] = ig__vk_bind(b, d, 3, &vc->params, (uint64_t)sk->w_off * 4, co * ci * 4, 4);
+        m[IGR_GEMM_w_img] = 0; /* every image: the same weight */
+        m[IGR_GEMM_w_row] = (uint32_t)ci;
     }
 }
 
@@ -536,23 +543,24 @@ static void ig__cplan_rgb(ig__vk_builder *b, const ig__cjob *j, int i, int cur, 
     for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
         uint32_t k = ig__vk_min32(B - n0, kg);
         ig__vk_disp *d;
-        uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_RGB, 14, &d);
+        uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_RGB, IGR_RGB_WORDS, &d);
         if (!m) return;
-        m[0] = (uint32_t)ci;
-        m[1] = (uint32_t)P;
-        m[2] = np;
-        m[3] = ig__vk_bind(b, d, 1, &j->act[cur], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + ci * P) * 4, 4);
-        m[4] = (uint32_t)CP;
-        m[5] = ig__vk_bind(b, d, 2, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4, ((uint64_t)(k - 1) * gs + 3 * ci) * 4,
-                           4);
-        m[6] = (uint32_t)gs;
-        m[7] = ig__vk_bind(b, d, 3, &vc->params, (uint64_t)op->b_off * 4, 3 * 4, 4);
-        m[8] = i == 0 ? 1u : 0u;
-        m[9] = k;
+        m[IGR_RGB_c_in] = (uint32_t)ci;
+        m[IGR_RGB_p] = (uint32_t)P;
+        m[IGR_RGB_np] = np;
+        m[IGR_RGB_x_base] = ig__vk_bind(b, d, 1, &j->act[cur], (uint64_t)n0 * CP * 4,
+                                        ((uint64_t)(k - 1) * CP + ci * P) * 4, 4);
+        m[IGR_RGB_x_img] = (uint32_t)CP;
+        m[IGR_RGB_w_base] = ig__vk_bind(b, d, 2, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4,
+                                        ((uint64_t)(k - 1) * gs + 3 * ci) * 4, 4);
+        m[IGR_RGB_w_img] = (uint32_t)gs;
+        m[IGR_RGB_b_base] = ig__vk_bind(b, d, 3, &vc->params, (uint64_t)op->b_off * 4, 3 * 4, 4);
+        m[IGR_RGB_mode] = i == 0 ? 1u : 0u;
+        m[IGR_RGB_n_img] = k;
         for (uint32_t o = 0; o < 3; o++)
-            m[10 + o] = ig__vk_bind(b, d, 4 + o, &j->rgb, (((uint64_t)n0 * 3 + o) * j->px + q0) * 4,
-                                    ((uint64_t)(k - 1) * img + np) * 4, 4);
-        m[13] = (uint32_t)img;
+            m[IGR_RGB_out_r + o] = ig__vk_bind(b, d, 4 + o, &j->rgb, (((uint64_t)n0 * 3 + o) * j->px + q0) * 4,
+                                               ((uint64_t)(k - 1) * img + np) * 4, 4);
+        m[IGR_RGB_out_img] = (uint32_t)img;
         d->gx = ig__vk_groups(np, IG_VK_WG);
         d->gy = k;
     }

@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "records/fc.h"
+#include "records/lerp.h"
+
 uint32_t *ig__vk_disp_new(ig__vk_builder *b, int shader, uint32_t words, ig__vk_disp **out) {
     *out = NULL;
     if (b->n == b->cap) {
@@ -95,26 +98,30 @@ void ig__vk_plan_fc(ig__vk_builder *b, const ig__vk_fc *fc) {
         for (uint32_t n0 = 0; n0 < fc->n; n0 += kg) {
             uint32_t k = ig__vk_min32(fc->n - n0, kg);
             ig__vk_disp *d;
-            uint32_t *m = ig__vk_disp_new(b, IG_SH_FC, 16, &d);
+            uint32_t *m = ig__vk_disp_new(b, IG_SH_FC, IGR_FC_WORDS, &d);
             if (!m) return;
-            m[0] = fc->in_dim;
-            m[1] = rows;
-            m[2] = k;
-            m[3] = fc->flags;
-            m[4] = ig__vk_fbits(fc->wgain);
-            m[5] = ig__vk_fbits(fc->bgain);
-            m[6] = ig__vk_fbits(fc->psi);
-            m[7] = ig__vk_bind(b, d, 1, fc->w, (fc->w_off + o0 * in) * 4, rows * in * 4, 4);
-            m[8] = ig__vk_bind(b, d, 4, fc->bias, (fc->b_off + o0) * 4, (uint64_t)rows * 4, 4);
-            m[9] = ig__vk_bind(b, d, 2, fc->x, (fc->x_off + (uint64_t)n0 * fc->x_stride) * 4,
-                               ((uint64_t)(k - 1) * fc->x_stride + in) * 4, 4);
-            m[10] = fc->x_stride;
-            m[11] = ig__vk_bind(b, d, 3, fc->y, (fc->y_off + (uint64_t)n0 * fc->y_stride + o0) * 4,
-                                ((uint64_t)(k - 1) * fc->y_stride + rows) * 4, 4);
-            m[12] = fc->y_stride;
+            m[IGR_FC_in_dim] = fc->in_dim;
+            m[IGR_FC_rows] = rows;
+            m[IGR_FC_n_img] = k;
+            m[IGR_FC_flags] = fc->flags;
+            m[IGR_FC_wgain] = ig__vk_fbits(fc->wgain);
+            m[IGR_FC_bgain] = ig__vk_fbits(fc->bgain);
+            m[IGR_FC_psi] = ig__vk_fbits(fc->psi);
+            m[IGR_FC_w_base] = ig__vk_bind(b, d, 1, fc->w, (fc->w_off + o0 * in) * 4, rows * in * 4,
+                                           4);
+            m[IGR_FC_b_base] = ig__vk_bind(b, d, 4, fc->bias, (fc->b_off + o0) * 4,
+                                           (uint64_t)rows * 4, 4);
+            m[IGR_FC_x_base] = ig__vk_bind(b, d, 2, fc->x,
+                                           (fc->x_off + (uint64_t)n0 * fc->x_stride) * 4,
+                                           ((uint64_t)(k - 1) * fc->x_stride + in) * 4, 4);
+            m[IGR_FC_x_stride] = fc->x_stride;
+            m[IGR_FC_y_base] = ig__vk_bind(b, d, 3, fc->y,
+                                           (fc->y_off + (uint64_t)n0 * fc->y_stride + o0) * 4,
+                                           ((uint64_t)(k - 1) * fc->y_stride + rows) * 4, 4);
+            m[IGR_FC_y_stride] = fc->y_stride;
             if (fc->avg)
-                m[13] = ig__vk_bind(b, d, 5, fc->avg, (fc->avg_off + o0) * 4,
-                                    (uint64_t)rows * 4, 4);
+                m[IGR_FC_avg_base] = ig__vk_bind(b, d, 5, fc->avg, (fc->avg_off + o0) * 4,
+                                                 (uint64_t)rows * 4, 4);
             else
                 ig__vk_bind_dummy(b, d, 5);
             d->gx = ig__vk_groups(rows, IG_VK_WG);
@@ -136,15 +143,18 @@ void ig__vk_plan_lerp(ig__vk_builder *b, const ig_vk_buf *buf, uint64_t b0, uint
         for (uint32_t n0 = 0; n0 < n; n0 += kg) {
             uint32_t k = ig__vk_min32(n - n0, kg);
             ig__vk_disp *d;
-            uint32_t *m = ig__vk_disp_new(b, es == 2 ? IG_SH_LERP_F16 : IG_SH_LERP, 5 + k, &d);
+            uint32_t *m = ig__vk_disp_new(b, es == 2 ? IG_SH_LERP_F16 : IG_SH_LERP,
+                                          IGR_LERP_WORDS + k, &d);
             if (!m) return;
             uint64_t span = ((uint64_t)(k - 1) * stride + n_el) * es;
-            m[0] = n_el;
-            m[1] = k;
-            m[2] = ig__vk_bind(b, d, 1, buf, ((uint64_t)n0 * stride + i0) * es, span, es);
-            m[3] = stride;
-            m[4] = ig__vk_bind(b, d, 2, buf, (b0 + (uint64_t)n0 * stride + i0) * es, span, es);
-            for (uint32_t q = 0; q < k; q++) m[5 + q] = ig__vk_fbits(t[n0 + q]);
+            m[IGR_LERP_len] = n_el;
+            m[IGR_LERP_n_img] = k;
+            m[IGR_LERP_a_base] = ig__vk_bind(b, d, 1, buf, ((uint64_t)n0 * stride + i0) * es, span,
+                                             es);
+            m[IGR_LERP_stride] = stride;
+            m[IGR_LERP_b_base] = ig__vk_bind(b, d, 2, buf, (b0 + (uint64_t)n0 * stride + i0) * es,
+                                             span, es);
+            for (uint32_t q = 0; q < k; q++) m[IGR_LERP_WORDS + q] = ig__vk_fbits(t[n0 + q]);
             d->gx = ig__vk_groups(n_el, IG_VK_WG);
             d->gy = k;
         }
@@ -226,6 +236,14 @@ ig_result ig__vk_disp_sets(ig__vk_builder *b, uint64_t meta_bytes, const char *l
                             (uint64_t)d->win[k].range);
             fputc('\n', stderr);
         }
+        if (ig__env_flag("INRGAN_VK_TRACE_WORDS")) /* every dispatch's meta words, in hex */
+            for (uint32_t i = 0; i < nd; i++) {
+                const ig__vk_disp *d = &b->d[i];
+                fprintf(stderr, "inrgan vk: %swords %u:", label, i);
+                for (uint32_t w = 0; w < d->meta_len; w++)
+                    fprintf(stderr, " %08" PRIx32, b->meta[d->meta_start + w]);
+                fputc('\n', stderr);
+            }
     }
 fail:
     free(layouts);

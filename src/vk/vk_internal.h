@@ -4,6 +4,7 @@
  *   vk_ctx.c     instance, messenger, physical-device listing and choice, device, queue
  *   vk_mem.c     device memory: blocks sub-allocated by arenas, descriptor windows
  *   vk_pipe.c    embedded SPIR-V, pipelines, the on-disk pipeline cache
+ *   vk_shaders.def  the shader variants, one line each (the IG_SH_* ids below, vk.cmake, vk_pipe.c)
  *   vk_disp.c    dispatch lists: records, descriptor windows and sets, recording, submission;
  *                the fc.comp and lerp.comp dispatches both families plan
  *   vk_render.c  model/plan uploads, the per-render dispatch list (planning), readback order
@@ -110,33 +111,10 @@ ig__vk_window ig__vk_window_of(ig_vk_context *ctx, const ig_vk_buf *b, VkDeviceS
                                VkDeviceSize byte_len, uint32_t elem_size, uint32_t *base);
 
 /* ---- pipelines ------------------------------------------------------------------------- */
-enum {
-    IG_SH_FC = 0,
-    IG_SH_WGEN,
-    IG_SH_WGEN_F16,
-    IG_SH_WNORM,
-    IG_SH_LEVEL,
-    IG_SH_LEVEL_F16,
-    IG_SH_LEVEL_FUSED,
-    IG_SH_LEVEL_FUSED_F16,
-    IG_SH_NORM1,
-    IG_SH_NORM1_F16,
-    IG_SH_NORM2,
-    IG_SH_LEVEL_COOP,
-    IG_SH_LEVEL_COOP_EMU,
-    IG_SH_LERP,
-    IG_SH_LERP_F16,
-    IG_SH_PEAK_FP32,
-    IG_SH_PEAK_FP16,
-    IG_SH_PEAK_COOP,
-    IG_SH_CIPS_WGEN,
-    IG_SH_CIPS_INPUT,
-    IG_SH_CIPS_LAYER,
-    IG_SH_CIPS_RGB,
-    IG_SH_GEMM_LEVEL, /* the INR-GAN "gemm" level kernel: layer_gemm.comp with gathered addend */
-    IG_SH_GEMM_RAW,   /* ... the coarse product of an up-sampling conv0 (no epilogue) */
-    IG_SH_GEMM_RGB,   /* ... ToRGB: rgb_accum.comp with shared W_rgb and per-image factors */
-    IG_SH_CIPS_LAYER_RES, /* CIPSres block ends: layer_gemm.comp, noise epilogue + residual */
+enum { /* IG_SH_FC, IG_SH_WGEN, ...: the variants of vk_shaders.def, in its order */
+#define IG_SHADER(id, name, source, defines) IG_SH_##id,
+#include "vk_shaders.def"
+#undef IG_SHADER
     IG_SH_COUNT
 };
 #define IG_VK_BINDINGS 12
@@ -309,7 +287,8 @@ ig_result ig__vk_uploads_end(ig_vk_context *ctx, ig_vk_uploads *ups, ig_result r
  * words and descriptor windows of its bindings. It plans twice: a dry run (no buffers yet; it
  * binds nothing) whose meta size decides the work allocation, then the real run over the
  * allocated buffers; then ig__vk_disp_sets, ig__vk_disp_upload_meta, ig__vk_disp_submit and
- * ig__vk_builder_free. */
+ * ig__vk_builder_free. A kernel's record layout is shaders/records/<kernel>.h: planners write
+ * m[IGR_<K>_<field>] into IGR_<K>_WORDS words (static asserts keep the list dense). */
 
 #define IG_VK_WG 64u /* workgroup size of the kernels that take it as spec[0] (the default) */
 
@@ -354,7 +333,8 @@ void ig__vk_bind_dummy(ig__vk_builder *b, ig__vk_disp *d, uint32_t binding);
 ig_result ig__vk_builder_status(const ig__vk_builder *b, ig_error *err);
 /* After the real run (whose meta words must be the dry run's meta_bytes): the pipelines, the
  * descriptor pool, one set per dispatch, written; INRGAN_VK_TRACE prints the list, each line
- * "inrgan vk: <label>dispatch ...". */
+ * "inrgan vk: <label>dispatch ...", and with INRGAN_VK_TRACE_WORDS=1 too each dispatch's meta
+ * words in hex ("inrgan vk: <label>words <i>: ..."; to compare record layouts across changes). */
 ig_result ig__vk_disp_sets(ig__vk_builder *b, uint64_t meta_bytes, const char *label,
                            ig_error *err);
 /* Writes the meta words into b->meta_buf (directly or through staging). */

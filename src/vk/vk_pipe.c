@@ -25,32 +25,9 @@
 
 #define IG__SPV(sym) {#sym, sym, sizeof sym}
 static const ig__vk_spirv ig__shaders[IG_SH_COUNT] = {
-    [IG_SH_FC] = IG__SPV(ig_spv_fc),
-    [IG_SH_WGEN] = IG__SPV(ig_spv_wgen),
-    [IG_SH_WGEN_F16] = IG__SPV(ig_spv_wgen_f16),
-    [IG_SH_WNORM] = IG__SPV(ig_spv_wnorm),
-    [IG_SH_LEVEL] = IG__SPV(ig_spv_level),
-    [IG_SH_LEVEL_F16] = IG__SPV(ig_spv_level_f16),
-    [IG_SH_LEVEL_FUSED] = IG__SPV(ig_spv_level_fused),
-    [IG_SH_LEVEL_FUSED_F16] = IG__SPV(ig_spv_level_fused_f16),
-    [IG_SH_NORM1] = IG__SPV(ig_spv_norm1),
-    [IG_SH_NORM1_F16] = IG__SPV(ig_spv_norm1_f16),
-    [IG_SH_NORM2] = IG__SPV(ig_spv_norm2),
-    [IG_SH_LEVEL_COOP] = IG__SPV(ig_spv_level_coop),
-    [IG_SH_LEVEL_COOP_EMU] = IG__SPV(ig_spv_level_coop_emu),
-    [IG_SH_LERP] = IG__SPV(ig_spv_lerp),
-    [IG_SH_LERP_F16] = IG__SPV(ig_spv_lerp_f16),
-    [IG_SH_PEAK_FP32] = IG__SPV(ig_spv_peak_fp32),
-    [IG_SH_PEAK_FP16] = IG__SPV(ig_spv_peak_fp16),
-    [IG_SH_PEAK_COOP] = IG__SPV(ig_spv_peak_coop),
-    [IG_SH_CIPS_WGEN] = IG__SPV(ig_spv_cips_wgen),
-    [IG_SH_CIPS_INPUT] = IG__SPV(ig_spv_cips_input),
-    [IG_SH_CIPS_LAYER] = IG__SPV(ig_spv_cips_layer),
-    [IG_SH_CIPS_RGB] = IG__SPV(ig_spv_cips_rgb),
-    [IG_SH_GEMM_LEVEL] = IG__SPV(ig_spv_gemm_level),
-    [IG_SH_GEMM_RAW] = IG__SPV(ig_spv_gemm_raw),
-    [IG_SH_GEMM_RGB] = IG__SPV(ig_spv_gemm_rgb),
-    [IG_SH_CIPS_LAYER_RES] = IG__SPV(ig_spv_cips_layer_res),
+#define IG_SHADER(id, name, source, defines) [IG_SH_##id] = IG__SPV(ig_spv_##name),
+#include "vk_shaders.def"
+#undef IG_SHADER
 };
 
 const ig__vk_spirv *ig__vk_shader(int id) {

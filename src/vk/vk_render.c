@@ -45,6 +45,11 @@
 
 #include "embed.h"
 #include "model.h"
+#include "records/gemm.h"
+#include "records/level.h"
+#include "records/norm.h"
+#include "records/rgb.h"
+#include "records/wgen.h"
 
 #define IG__MAX_OPS (IG_MAX_BLOCKS * (3 + IG_MAX_EXTRA))
 
@@ -703,32 +708,33 @@ static void ig__plan_wgen(ig__vk_builder *b, const ig__chunk *ch) {
             for (int n0 = 0; n0 < N; n0 += (int)ch->kv) {
                 uint32_t k = ig__vk_min32((uint64_t)(N - n0), ch->kv);
                 ig__vk_disp *d;
-                uint32_t *m = ig__vk_disp_new(b, shader, 16, &d);
+                uint32_t *m = ig__vk_disp_new(b, shader, IGR_WGEN_WORDS, &d);
                 if (!m) return;
-                m[0] = wrow;
-                m[1] = cout;
-                m[2] = k;
-                m[3] = (uint32_t)c->rank;
-                m[4] = ig__vk_fbits((float)(1.0 / sqrt((double)c->rank)));
-                m[5] = ig__vk_bind(b, d, 1, &ch->vm->params,
-                                   ((uint64_t)op->ws_off + (uint64_t)o0 * wrow) * 4,
-                                   (uint64_t)rows * wrow * 4, 4);
-                m[6] = ig__vk_bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + op->s_off) * 4,
-                                   ((uint64_t)(k - 1) * ss + op->s_len) * 4, 4);
-                m[7] = (uint32_t)ss;
+                m[IGR_WGEN_wrow] = wrow;
+                m[IGR_WGEN_cout] = cout;
+                m[IGR_WGEN_n_img] = k;
+                m[IGR_WGEN_rank] = (uint32_t)c->rank;
+                m[IGR_WGEN_isr] = ig__vk_fbits((float)(1.0 / sqrt((double)c->rank)));
+                m[IGR_WGEN_ws_base] = ig__vk_bind(b, d, 1, &ch->vm->params,
+                                                  ((uint64_t)op->ws_off + (uint64_t)o0 * wrow) * 4,
+                                                  (uint64_t)rows * wrow * 4, 4);
+                m[IGR_WGEN_s_base] = ig__vk_bind(b, d, 2, &wk->s,
+                                                 ((uint64_t)n0 * ss + op->s_off) * 4,
+                                                 ((uint64_t)(k - 1) * ss + op->s_len) * 4, 4);
+                m[IGR_WGEN_s_stride] = (uint32_t)ss;
                 if (fused) {
-                    m[8] = ig__vk_bind(b, d, 3, &wk->gw, ((uint64_t)n0 * os + op->rn_off + o0) * 4,
-                                       ((uint64_t)(k - 1) * os + rows) * 4, 4);
+                    m[IGR_WGEN_out_base] = ig__vk_bind(b, d, 3, &wk->gw,
+                                                       ((uint64_t)n0 * os + op->rn_off + o0) * 4,
+                                                       ((uint64_t)(k - 1) * os + rows) * 4, 4);
                 } else {
-                    m[8] = ig__vk_bind(
-                        b, d, 3, &wk->gw,
-                        ((uint64_t)n0 * os + op->gw_off + (uint64_t)o0 * ostride) * es,
-                        ((uint64_t)(k - 1) * os + (uint64_t)rows * ostride) * es, es);
+                    m[IGR_WGEN_out_base] = ig__vk_bind(b, d, 3, &wk->gw,
+                            ((uint64_t)n0 * os + op->gw_off + (uint64_t)o0 * ostride) * es,
+                            ((uint64_t)(k - 1) * os + (uint64_t)rows * ostride) * es, es);
                 }
-                m[9] = (uint32_t)os;
-                m[10] = o0;
-                m[11] = rows;
-                m[12] = vm->coop ? ostride : 0;
+                m[IGR_WGEN_out_stride] = (uint32_t)os;
+                m[IGR_WGEN_o0] = o0;
+                m[IGR_WGEN_rows] = rows;
+                m[IGR_WGEN_out_row_stride] = vm->coop ? ostride : 0;
                 d->gx = ig__vk_groups(rows, IG_VK_WG);
                 d->gy = k;
             }
@@ -872,24 +878,24 @@ static ig_result ig__plan_levels(ig__vk_builder *b, const ig__chunk *ch, int pas
                                 "storage buffer range of %s (%" PRIu64 " bytes)",
                                 s->level, p_len * 4, ctx->info.name, (uint64_t)ctx->range);
         uint32_t n_ops = (uint32_t)(s->op1 - s->op0);
-        uint32_t op_rec[16 * IG__MAX_OPS];
+        uint32_t op_rec[IGR_LEVEL_OP_WORDS * IG__MAX_OPS];
         for (int q = s->op0; q < s->op1; q++) {
             const ig__vk_op *op = &vm->ops[q];
-            uint32_t *m = op_rec + 16u * (uint32_t)(q - s->op0);
-            memset(m, 0, 16 * sizeof *m);
-            m[0] = (uint32_t)op->type;
-            m[1] = (uint32_t)op->c_x;
-            m[2] = (uint32_t)op->c_e;
-            m[3] = (uint32_t)op->c_out;
-            m[4] = op->gw_off - sl.g0;
-            m[5] = op->b_off - p0;
-            m[6] = op->in_norm ? 1u : 0u;
-            m[7] = op->s_off - sl.s0;
-            m[8] = op->rn_off - sl.g0;
-            m[9] = op->ws_off - p0;
-            m[10] = op->kpad;
-            m[11] = op->npad;
-            m[12] = op->inv_off;
+            uint32_t *m = op_rec + IGR_LEVEL_OP_WORDS * (uint32_t)(q - s->op0);
+            memset(m, 0, IGR_LEVEL_OP_WORDS * sizeof *m);
+            m[IGR_LEVEL_OP_kind] = (uint32_t)op->type;
+            m[IGR_LEVEL_OP_c_x] = (uint32_t)op->c_x;
+            m[IGR_LEVEL_OP_c_e] = (uint32_t)op->c_e;
+            m[IGR_LEVEL_OP_c_out] = (uint32_t)op->c_out;
+            m[IGR_LEVEL_OP_gw_off] = op->gw_off - sl.g0;
+            m[IGR_LEVEL_OP_b_off] = op->b_off - p0;
+            m[IGR_LEVEL_OP_in_norm] = op->in_norm ? 1u : 0u;
+            m[IGR_LEVEL_OP_s_off] = op->s_off - sl.s0;
+            m[IGR_LEVEL_OP_rn_off] = op->rn_off - sl.g0;
+            m[IGR_LEVEL_OP_ws_off] = op->ws_off - p0;
+            m[IGR_LEVEL_OP_kpad] = op->kpad;
+            m[IGR_LEVEL_OP_npad] = op->npad;
+            m[IGR_LEVEL_OP_inv_off] = op->inv_off;
         }
         int l = s->level;
         uint32_t H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
@@ -904,12 +910,13 @@ static ig_result ig__plan_levels(ig__vk_builder *b, const ig__chunk *ch, int pas
                 uint32_t rows = H - r0 < t.band ? H - r0 : t.band;
                 /* this dispatch's records: the section's ops, then the dispatch record */
                 ig__vk_disp *d;
-                uint32_t *m = ig__vk_disp_new(b, shader, 16u * n_ops + 40u, &d);
+                uint32_t *m = ig__vk_disp_new(b, shader,
+                                              IGR_LEVEL_OP_WORDS * n_ops + IGR_LEVEL_WORDS, &d);
                 if (!m) return IG_OK; /* b->oom reported by the caller */
                 uint32_t start = d->meta_start;
-                memcpy(m, op_rec, 16u * n_ops * sizeof *op_rec);
-                d->rec = start + 16u * n_ops;
-                m += 16u * n_ops;
+                memcpy(m, op_rec, IGR_LEVEL_OP_WORDS * n_ops * sizeof *op_rec);
+                d->rec = start + IGR_LEVEL_OP_WORDS * n_ops;
+                m += IGR_LEVEL_OP_WORDS * n_ops;
                 if (vm->coop) {
                     d->spec[0] = ig__coop_wg(ctx);
                     d->spec[1] = vm->xs;
@@ -919,34 +926,38 @@ static ig_result ig__plan_levels(ig__vk_builder *b, const ig__chunk *ch, int pas
                     d->spec[2] = (uint32_t)vm->emax;
                     d->n_spec = 3;
                 }
-                m[0] = ig__vk_meta_rel(b, start, start);
-                m[1] = n_ops;
-                m[2] = (uint32_t)s->in_mode;
-                m[3] = (uint32_t)s->rgb_mode;
-                m[4] = s->store ? 1u : 0u;
-                m[5] = (uint32_t)s->c_fin;
-                m[6] = (uint32_t)s->c_fout;
-                m[7] = ce;
-                m[8] = H;
-                m[9] = W;
-                m[10] = Hi;
-                m[11] = Wi;
-                m[12] = r0;
-                m[13] = rows;
-                m[15] = k;
-                m[34] = ig__vk_bind(b, d, 1, &vm->params, (uint64_t)p0 * 4, p_len * 4, 4);
-                m[16] = ig__vk_bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + sl.s0) * 4,
-                                    ((uint64_t)(k - 1) * ss + sl.s_len) * 4, 4);
-                m[24] = (uint32_t)ss;
+                m[IGR_LEVEL_op_first] = ig__vk_meta_rel(b, start, start);
+                m[IGR_LEVEL_op_count] = n_ops;
+                m[IGR_LEVEL_in_mode] = (uint32_t)s->in_mode;
+                m[IGR_LEVEL_rgb_mode] = (uint32_t)s->rgb_mode;
+                m[IGR_LEVEL_store_feat] = s->store ? 1u : 0u;
+                m[IGR_LEVEL_c_fin] = (uint32_t)s->c_fin;
+                m[IGR_LEVEL_c_fout] = (uint32_t)s->c_fout;
+                m[IGR_LEVEL_c_emb] = ce;
+                m[IGR_LEVEL_h] = H;
+                m[IGR_LEVEL_w] = W;
+                m[IGR_LEVEL_hc] = Hi;
+                m[IGR_LEVEL_wc] = Wi;
+                m[IGR_LEVEL_row0] = r0;
+                m[IGR_LEVEL_rows] = rows;
+                m[IGR_LEVEL_n_img] = k;
+                m[IGR_LEVEL_params_base] = ig__vk_bind(b, d, 1, &vm->params, (uint64_t)p0 * 4,
+                                                       p_len * 4, 4);
+                m[IGR_LEVEL_s_base] = ig__vk_bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + sl.s0) * 4,
+                                                  ((uint64_t)(k - 1) * ss + sl.s_len) * 4, 4);
+                m[IGR_LEVEL_s_stride] = (uint32_t)ss;
                 if (sl.g_len > 0)
-                    m[17] = ig__vk_bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + sl.g0) * ges,
-                                        ((uint64_t)(k - 1) * gs + sl.g_len) * ges, ges);
+                    m[IGR_LEVEL_gw_base] = ig__vk_bind(b, d, 3, &wk->gw,
+                                                       ((uint64_t)n0 * gs + sl.g0) * ges,
+                                                       ((uint64_t)(k - 1) * gs + sl.g_len) * ges,
+                                                       ges);
                 else
                     ig__vk_bind_dummy(b, d, 3);
-                m[25] = (uint32_t)gs;
+                m[IGR_LEVEL_gw_stride] = (uint32_t)gs;
                 if (ce > 0)
-                    m[18] = ig__vk_bind(b, d, 4, &vp->emb[l], (uint64_t)r0 * W * ce * es,
-                                        (uint64_t)rows * W * ce * es, es);
+                    m[IGR_LEVEL_e_base] = ig__vk_bind(b, d, 4, &vp->emb[l],
+                                                      (uint64_t)r0 * W * ce * es,
+                                                      (uint64_t)rows * W * ce * es, es);
                 else
                     ig__vk_bind_dummy(b, d, 4);
                 if (s->in_mode != IG__IN_NONE) {
@@ -965,53 +976,51 @@ static ig_result ig__plan_levels(ig__vk_builder *b, const ig__chunk *ch, int pas
                         i1 = Hi - 1;
                     }
                     uint32_t in_n = i1 - i0 + 1;
-                    m[14] = i0;
-                    m[19] = ig__vk_bind(b, d, 5, &wk->feat[s->fin],
-                                        ((uint64_t)n0 * fimg + (uint64_t)i0 * Wi * s->c_fin) * es,
-                                        ((uint64_t)(k - 1) * fimg + (uint64_t)in_n * Wi * s->c_fin) * es,
-                                        es);
-                    m[26] = (uint32_t)fimg;
-                    m[33] = i0;
-                    m[21] = ig__vk_bind(b, d, 7, &wk->rgb[s->rin],
-                                        ((uint64_t)n0 * rimg + (uint64_t)i0 * Wi * 3) * 4,
-                                        ((uint64_t)(k - 1) * rimg + (uint64_t)in_n * Wi * 3) * 4,
-                                        4);
-                    m[28] = (uint32_t)rimg;
+                    m[IGR_LEVEL_in_row0] = i0;
+                    m[IGR_LEVEL_fin_base] = ig__vk_bind(b, d, 5, &wk->feat[s->fin],
+                            ((uint64_t)n0 * fimg + (uint64_t)i0 * Wi * s->c_fin) * es,
+                            ((uint64_t)(k - 1) * fimg + (uint64_t)in_n * Wi * s->c_fin) * es, es);
+                    m[IGR_LEVEL_fin_stride] = (uint32_t)fimg;
+                    m[IGR_LEVEL_rin_row0] = i0;
+                    m[IGR_LEVEL_rin_base] = ig__vk_bind(b, d, 7, &wk->rgb[s->rin],
+                            ((uint64_t)n0 * rimg + (uint64_t)i0 * Wi * 3) * 4,
+                            ((uint64_t)(k - 1) * rimg + (uint64_t)in_n * Wi * 3) * 4, 4);
+                    m[IGR_LEVEL_rin_stride] = (uint32_t)rimg;
                 } else {
                     ig__vk_bind_dummy(b, d, 5);
                     ig__vk_bind_dummy(b, d, 7);
                 }
                 if (up) {
-                    m[35] = ig__vk_bind(b, d, 10, &vp->maps[l], (uint64_t)r0 * 16,
-                                        (uint64_t)rows * 16, 4);
-                    m[36] = ig__vk_bind(b, d, 11, &vp->maps[l], (uint64_t)H * 16, (uint64_t)W * 16,
-                                        4);
+                    m[IGR_LEVEL_rowmap_base] = ig__vk_bind(b, d, 10, &vp->maps[l],
+                                                           (uint64_t)r0 * 16, (uint64_t)rows * 16,
+                                                           4);
+                    m[IGR_LEVEL_colmap_base] = ig__vk_bind(b, d, 11, &vp->maps[l], (uint64_t)H * 16,
+                                                           (uint64_t)W * 16, 4);
                 } else {
                     ig__vk_bind_dummy(b, d, 10);
                     ig__vk_bind_dummy(b, d, 11);
                 }
                 if (s->store) {
-                    m[20] = ig__vk_bind(b, d, 6, &wk->feat[s->fout],
-                                        ((uint64_t)n0 * fimg + (uint64_t)r0 * W * s->c_fout) * es,
-                                        ((uint64_t)(k - 1) * fimg + (uint64_t)rows * W * s->c_fout) * es,
-                                        es);
-                    m[27] = (uint32_t)fimg;
+                    m[IGR_LEVEL_fout_base] = ig__vk_bind(b, d, 6, &wk->feat[s->fout],
+                            ((uint64_t)n0 * fimg + (uint64_t)r0 * W * s->c_fout) * es,
+                            ((uint64_t)(k - 1) * fimg + (uint64_t)rows * W * s->c_fout) * es, es);
+                    m[IGR_LEVEL_fout_stride] = (uint32_t)fimg;
                 } else {
                     ig__vk_bind_dummy(b, d, 6);
                 }
-                m[22] = ig__vk_bind(b, d, 8, &wk->rgb[s->rout],
-                                    ((uint64_t)n0 * rimg + (uint64_t)r0 * W * 3) * 4,
-                                    ((uint64_t)(k - 1) * rimg + (uint64_t)rows * W * 3) * 4, 4);
-                m[29] = (uint32_t)rimg;
+                m[IGR_LEVEL_rout_base] = ig__vk_bind(b, d, 8, &wk->rgb[s->rout],
+                        ((uint64_t)n0 * rimg + (uint64_t)r0 * W * 3) * 4,
+                        ((uint64_t)(k - 1) * rimg + (uint64_t)rows * W * 3) * 4, 4);
+                m[IGR_LEVEL_rout_stride] = (uint32_t)rimg;
                 if (vm->ops[s->op0].in_norm) {
-                    m[23] = ig__vk_bind(b, d, 9, &wk->inv, (uint64_t)n0 * is * 4,
-                                        (uint64_t)k * is * 4, 4);
-                    m[30] = (uint32_t)is;
+                    m[IGR_LEVEL_inv_base] = ig__vk_bind(b, d, 9, &wk->inv, (uint64_t)n0 * is * 4,
+                                                        (uint64_t)k * is * 4, 4);
+                    m[IGR_LEVEL_inv_stride] = (uint32_t)is;
                 } else {
                     ig__vk_bind_dummy(b, d, 9);
                 }
-                m[31] = (uint32_t)c->rank;
-                m[32] = ig__vk_fbits((float)(1.0 / sqrt((double)c->rank)));
+                m[IGR_LEVEL_rank] = (uint32_t)c->rank;
+                m[IGR_LEVEL_isr] = ig__vk_fbits((float)(1.0 / sqrt((double)c->rank)));
                 d->gx = ig__vk_groups((uint64_t)rows * W, px_per_group);
                 d->gy = k;
             }
@@ -1027,21 +1036,22 @@ static ig_result ig__plan_levels(ig__vk_builder *b, const ig__chunk *ch, int pas
             for (uint32_t r0 = 0; r0 < H; r0 += t.band) {
                 uint32_t rows = H - r0 < t.band ? H - r0 : t.band;
                 ig__vk_disp *d;
-                uint32_t *m = ig__vk_disp_new(b, es == 2 ? IG_SH_NORM1_F16 : IG_SH_NORM1, 16, &d);
+                uint32_t *m = ig__vk_disp_new(b, es == 2 ? IG_SH_NORM1_F16 : IG_SH_NORM1,
+                                              IGR_NORM1_WORDS, &d);
                 if (!m) return IG_OK;
-                m[0] = C;
-                m[1] = W;
-                m[2] = rows;
-                m[3] = k;
-                m[4] = ig__vk_bind(b, d, 1, &wk->feat[s->fout],
-                                   ((uint64_t)n0 * fimg + (uint64_t)r0 * W * C) * es,
-                                   ((uint64_t)(k - 1) * fimg + (uint64_t)rows * W * C) * es, es);
-                m[5] = (uint32_t)fimg;
-                m[6] = ig__vk_bind(b, d, 2, &wk->part,
-                                   ((uint64_t)n0 * pimg + (uint64_t)r0 * C * 2) * 4,
-                                   ((uint64_t)(k - 1) * pimg + (uint64_t)rows * C * 2) * 4, 4);
-                m[7] = (uint32_t)pimg;
-                m[8] = 0;
+                m[IGR_NORM1_c] = C;
+                m[IGR_NORM1_w] = W;
+                m[IGR_NORM1_rows] = rows;
+                m[IGR_NORM1_n_img] = k;
+                m[IGR_NORM1_f_base] = ig__vk_bind(b, d, 1, &wk->feat[s->fout],
+                        ((uint64_t)n0 * fimg + (uint64_t)r0 * W * C) * es,
+                        ((uint64_t)(k - 1) * fimg + (uint64_t)rows * W * C) * es, es);
+                m[IGR_NORM1_f_stride] = (uint32_t)fimg;
+                m[IGR_NORM1_p_base] = ig__vk_bind(b, d, 2, &wk->part,
+                        ((uint64_t)n0 * pimg + (uint64_t)r0 * C * 2) * 4,
+                        ((uint64_t)(k - 1) * pimg + (uint64_t)rows * C * 2) * 4, 4);
+                m[IGR_NORM1_p_stride] = (uint32_t)pimg;
+                m[IGR_NORM1_prow0] = 0;
                 d->gx = ig__vk_groups(C, IG_VK_WG);
                 d->gy = rows;
                 d->gz = k;
@@ -1053,18 +1063,20 @@ static ig_result ig__plan_levels(ig__vk_builder *b, const ig__chunk *ch, int pas
         for (int n0 = 0; n0 < ch->B; n0 += (int)k2) {
             uint32_t k = ig__vk_min32((uint64_t)(ch->B - n0), k2);
             ig__vk_disp *d;
-            uint32_t *m = ig__vk_disp_new(b, IG_SH_NORM2, 16, &d);
+            uint32_t *m = ig__vk_disp_new(b, IG_SH_NORM2, IGR_NORM2_WORDS, &d);
             if (!m) return IG_OK;
-            m[0] = C;
-            m[1] = W;
-            m[2] = H;
-            m[3] = k;
-            m[6] = ig__vk_bind(b, d, 2, &wk->part, (uint64_t)n0 * pimg * 4,
-                               ((uint64_t)(k - 1) * pimg + (uint64_t)H * C * 2) * 4, 4);
-            m[7] = (uint32_t)pimg;
-            m[8] = ig__vk_bind(b, d, 3, &wk->inv, ((uint64_t)n0 * is + inv_off) * 4,
-                               ((uint64_t)(k - 1) * is + C) * 4, 4);
-            m[9] = (uint32_t)is;
+            m[IGR_NORM2_c] = C;
+            m[IGR_NORM2_w] = W;
+            m[IGR_NORM2_h] = H;
+            m[IGR_NORM2_n_img] = k;
+            m[IGR_NORM2_p_base] = ig__vk_bind(b, d, 2, &wk->part, (uint64_t)n0 * pimg * 4,
+                                              ((uint64_t)(k - 1) * pimg + (uint64_t)H * C * 2) * 4,
+                                              4);
+            m[IGR_NORM2_p_stride] = (uint32_t)pimg;
+            m[IGR_NORM2_inv_base] = ig__vk_bind(b, d, 3, &wk->inv,
+                                                ((uint64_t)n0 * is + inv_off) * 4,
+                                                ((uint64_t)(k - 1) * is + C) * 4, 4);
+            m[IGR_NORM2_inv_stride] = (uint32_t)is;
             d->gx = ig__vk_groups(C, IG_VK_WG);
             d->gy = k;
         }
@@ -1128,48 +1140,51 @@ static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, c
     uint64_t A = wk->feat_img / 4, gs = vm->gw_stride, P = io->P;
     uint32_t cout = (uint32_t)op->c_out, wrow = (uint32_t)(op->c_x + op->c_e);
     ig__vk_disp *d;
-    uint32_t *m = ig__vk_disp_new(b, shader, 20, &d);
+    uint32_t *m = ig__vk_disp_new(b, shader, IGR_GEMM_ADD_WORDS, &d); /* raw: reads its head */
     if (!m) return;
     d->n_spec = 0; /* fixed-size kernel */
-    m[0] = K;
-    m[1] = cout;
-    m[2] = (uint32_t)(P / 4);
+    m[IGR_GEMM_c_in] = K;
+    m[IGR_GEMM_c_out] = cout;
+    m[IGR_GEMM_p4] = (uint32_t)(P / 4);
     if (K > 0)
-        m[3] = ig__vk_bind(b, d, 1, io->x, (uint64_t)n0 * io->x_img * 4,
-                           ((uint64_t)(k - 1) * io->x_img + (uint64_t)K * P) * 4, 16);
+        m[IGR_GEMM_x_base] = ig__vk_bind(b, d, 1, io->x, (uint64_t)n0 * io->x_img * 4,
+                                         ((uint64_t)(k - 1) * io->x_img + (uint64_t)K * P) * 4, 16);
     else
         ig__vk_bind_dummy(b, d, 1);
-    m[4] = (uint32_t)(io->x_img / 4);
-    m[5] = ig__vk_bind(b, d, 2, io->y, (uint64_t)n0 * A * 4,
-                       ((uint64_t)(k - 1) * A + (uint64_t)cout * P) * 4, 16);
-    m[6] = (uint32_t)(A / 4);
+    m[IGR_GEMM_x_img] = (uint32_t)(io->x_img / 4);
+    m[IGR_GEMM_y_base] = ig__vk_bind(b, d, 2, io->y, (uint64_t)n0 * A * 4,
+                                     ((uint64_t)(k - 1) * A + (uint64_t)cout * P) * 4, 16);
+    m[IGR_GEMM_y_img] = (uint32_t)(A / 4);
     /* W from column col to the end of the op's weights (the base then points at column col) */
-    m[7] = ig__vk_bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + op->gw_off + col) * 4,
-                       ((uint64_t)(k - 1) * gs + (uint64_t)cout * wrow - col) * 4, 4);
-    m[8] = (uint32_t)gs;
-    m[9] = wrow;
+    m[IGR_GEMM_w_base] = ig__vk_bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + op->gw_off + col) * 4,
+                                     ((uint64_t)(k - 1) * gs + (uint64_t)cout * wrow - col) * 4, 4);
+    m[IGR_GEMM_w_img] = (uint32_t)gs;
+    m[IGR_GEMM_w_row] = wrow;
     d->gx = (uint32_t)(P / IG__GEMM_TILE);
     d->gy = ig__vk_groups(cout, IG__GEMM_TILE);
     d->gz = k;
     if (shader == IG_SH_GEMM_RAW) return;
     uint32_t H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
-    m[10] = ig__vk_bind(b, d, 4, &vm->params, (uint64_t)op->b_off * 4, (uint64_t)cout * 4, 4);
-    m[11] = io->a ? 1u : 0u;
+    m[IGR_GEMM_ADD_b_base] = ig__vk_bind(b, d, 4, &vm->params, (uint64_t)op->b_off * 4,
+                                         (uint64_t)cout * 4, 4);
+    m[IGR_GEMM_ADD_add_on] = io->a ? 1u : 0u;
     if (io->a) {
-        m[12] = ig__vk_bind(b, d, 5, io->a, (uint64_t)n0 * A * 4,
-                            ((uint64_t)(k - 1) * A + (uint64_t)cout * io->a_P) * 4, 4);
-        m[18] = ig__vk_bind(b, d, 6, &vp->maps[l], 0, (uint64_t)H * 16, 4);
-        m[19] = ig__vk_bind(b, d, 7, &vp->maps[l], (uint64_t)H * 16, (uint64_t)W * 16, 4);
+        m[IGR_GEMM_ADD_a_base] = ig__vk_bind(b, d, 5, io->a, (uint64_t)n0 * A * 4,
+                                             ((uint64_t)(k - 1) * A + (uint64_t)cout * io->a_P) * 4,
+                                             4);
+        m[IGR_GEMM_ADD_rowmap_base] = ig__vk_bind(b, d, 6, &vp->maps[l], 0, (uint64_t)H * 16, 4);
+        m[IGR_GEMM_ADD_colmap_base] = ig__vk_bind(b, d, 7, &vp->maps[l], (uint64_t)H * 16,
+                                                  (uint64_t)W * 16, 4);
     } else {
         ig__vk_bind_dummy(b, d, 5);
         ig__vk_bind_dummy(b, d, 6);
         ig__vk_bind_dummy(b, d, 7);
     }
-    m[13] = (uint32_t)A;
-    m[14] = io->a_P;
-    m[15] = W;
-    m[16] = l > 0 ? (uint32_t)vp->w[l - 1] : 0;
-    m[17] = H * W;
+    m[IGR_GEMM_ADD_a_img] = (uint32_t)A;
+    m[IGR_GEMM_ADD_a_p] = io->a_P;
+    m[IGR_GEMM_ADD_width] = W;
+    m[IGR_GEMM_ADD_wc] = l > 0 ? (uint32_t)vp->w[l - 1] : 0;
+    m[IGR_GEMM_ADD_np] = H * W;
 }
 
 /* ToRGB `op` of level l (rgb_accum.comp, IG_RGB_MOD) for images [n0, n0 + k): reads the
@@ -1186,35 +1201,38 @@ static void ig__gemm_rgb(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_op
     uint32_t cin = (uint32_t)op->c_x, H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
     uint32_t np = H * W;
     ig__vk_disp *d;
-    uint32_t *m = ig__vk_disp_new(b, IG_SH_GEMM_RGB, 22, &d);
+    uint32_t *m = ig__vk_disp_new(b, IG_SH_GEMM_RGB, IGR_RGB_MOD_WORDS, &d);
     if (!m) return;
-    m[0] = cin;
-    m[1] = (uint32_t)P;
-    m[2] = np;
-    m[3] = ig__vk_bind(b, d, 1, x, (uint64_t)n0 * A * 4, ((uint64_t)(k - 1) * A + cin * P) * 4, 4);
-    m[4] = (uint32_t)A;
-    m[5] = ig__vk_bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + op->s_off) * 4,
-                       ((uint64_t)(k - 1) * ss + cin) * 4, 4);
-    m[6] = (uint32_t)ss;
+    m[IGR_RGB_c_in] = cin;
+    m[IGR_RGB_p] = (uint32_t)P;
+    m[IGR_RGB_np] = np;
+    m[IGR_RGB_x_base] = ig__vk_bind(b, d, 1, x, (uint64_t)n0 * A * 4,
+                                    ((uint64_t)(k - 1) * A + cin * P) * 4, 4);
+    m[IGR_RGB_x_img] = (uint32_t)A;
+    m[IGR_RGB_w_base] = ig__vk_bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + op->s_off) * 4,
+                                    ((uint64_t)(k - 1) * ss + cin) * 4, 4);
+    m[IGR_RGB_w_img] = (uint32_t)ss;
     /* W_rgb [3][cin] then the bias: one range of params */
-    m[14] = ig__vk_bind(b, d, 3, &vm->params, (uint64_t)op->ws_off * 4, (3ull * cin + 3) * 4, 4);
-    m[7] = m[14] + (op->b_off - op->ws_off);
-    m[8] = mode;
-    m[9] = k;
+    m[IGR_RGB_MOD_wrgb_base] = ig__vk_bind(b, d, 3, &vm->params, (uint64_t)op->ws_off * 4,
+                                           (3ull * cin + 3) * 4, 4);
+    m[IGR_RGB_b_base] = m[IGR_RGB_MOD_wrgb_base] + (op->b_off - op->ws_off);
+    m[IGR_RGB_mode] = mode;
+    m[IGR_RGB_n_img] = k;
     for (uint32_t o = 0; o < 3; o++)
-        m[10 + o] = ig__vk_bind(b, d, 4 + o, out, ((uint64_t)n0 * RI + o * P) * 4,
-                                ((uint64_t)(k - 1) * RI + np) * 4, 4);
-    m[13] = (uint32_t)RI;
+        m[IGR_RGB_out_r + o] = ig__vk_bind(b, d, 4 + o, out, ((uint64_t)n0 * RI + o * P) * 4,
+                                           ((uint64_t)(k - 1) * RI + np) * 4, 4);
+    m[IGR_RGB_out_img] = (uint32_t)RI;
     if (mode == 2) {
         uint32_t Pc = vp->pp[l - 1];
-        m[15] = W;
-        m[16] = (uint32_t)vp->w[l - 1];
-        m[17] = ig__vk_bind(b, d, 8, &vp->maps[l], 0, (uint64_t)H * 16, 4);
-        m[18] = ig__vk_bind(b, d, 9, &vp->maps[l], (uint64_t)H * 16, (uint64_t)W * 16, 4);
-        m[19] = ig__vk_bind(b, d, 7, prev, (uint64_t)n0 * RI * 4,
-                            ((uint64_t)(k - 1) * RI + 3ull * Pc) * 4, 4);
-        m[20] = (uint32_t)RI;
-        m[21] = Pc;
+        m[IGR_RGB_MOD_width] = W;
+        m[IGR_RGB_MOD_wc] = (uint32_t)vp->w[l - 1];
+        m[IGR_RGB_MOD_rowmap_base] = ig__vk_bind(b, d, 8, &vp->maps[l], 0, (uint64_t)H * 16, 4);
+        m[IGR_RGB_MOD_colmap_base] = ig__vk_bind(b, d, 9, &vp->maps[l], (uint64_t)H * 16,
+                                                 (uint64_t)W * 16, 4);
+        m[IGR_RGB_MOD_c_base] = ig__vk_bind(b, d, 7, prev, (uint64_t)n0 * RI * 4,
+                                            ((uint64_t)(k - 1) * RI + 3ull * Pc) * 4, 4);
+        m[IGR_RGB_MOD_c_img] = (uint32_t)RI;
+        m[IGR_RGB_MOD_c_p] = Pc;
     } else {
         ig__vk_bind_dummy(b, d, 7);
         ig__vk_bind_dummy(b, d, 8);
