@@ -31,7 +31,7 @@ def check(cond, what):
 
 
 def exit_classes():
-    text = open(os.path.join(ROOT, "src", "ig_result.h")).read()
+    text = open(os.path.join(ROOT, "include", "inrgan", "ig_result.h")).read()
     return {"IG_" + n: int(c) for n, c in re.findall(r"X\((\w+),\s*(\d+),", text)}
 
 

@@ -154,7 +154,7 @@ enum {
 };
 
 static const cli_opt g_options[] = {
-    {"model", 'm', required_argument, 'm', C_RIZ | C_INFO, "FILE", "model file (default: " INRGAN_DEFAULT_MODEL ")"},
+    {"model", 'm', required_argument, 'm', C_RIZ | C_INFO, "FILE", "model file (default: the demo model, share/inrgan/demo.safetensors)"},
     {"config", 0, required_argument, O_CONFIG, C_INFO, "NAME",
      "a built-in configuration instead of a file (architecture only, no weights)"},
     {"json", 0, required_argument, O_JSON, C_INFO, "FILE", "also write the summary as JSON to FILE ('-': stdout only)"},
