@@ -67,7 +67,8 @@ typedef struct vw_gpu vw_gpu;
 
 typedef struct vw_gpu_desc {
     struct GLFWwindow *window;
-    const char *gpu;          /* NULL/"auto", an index, or a case-insensitive name substring */
+    const char *gpu;          /* NULL/"auto" (the best GPU that can present, else a CPU device
+                               * such as lavapipe), an index, or a case-insensitive name substring */
     bool validate;            /* VK_LAYER_KHRONOS_validation + an error-counting messenger */
 } vw_gpu_desc;
 
@@ -93,6 +94,8 @@ ig_result vw_gpu_list(FILE *fp, bool validate, ig_error *err);
 ig_result vw_gpu_init_loader(ig_error *err);
 ig_result vw_gpu_create(const vw_gpu_desc *desc, vw_gpu **out, ig_error *err);
 const char *vw_gpu_device_name(const vw_gpu *g);
+/* The presenting device is a CPU Vulkan device (lavapipe): taken when no GPU can present. */
+bool vw_gpu_is_cpu(const vw_gpu *g);
 void vw_gpu_reload_instance(vw_gpu *g);
 /* Acquires the next swapchain image. *ready = false: no frame now (minimised, or the
  * swapchain was out of date and has been / will be recreated); call again later. */
