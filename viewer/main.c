@@ -3,7 +3,7 @@
  * The main thread owns the window, the input and the state (view, render size, seeds, t,
  * interpolation space, psi). Each loop it decides which image it wants (the state at full
  * resolution, or a coarse preview of it while the view moves: progressive rendering), hands
- * that job to the render worker (worker.c, the same ig_render_image + ig_cpu_render path as
+ * that job to the render worker (worker.c, the same ig_render_image path and backend as
  * `inrgan render`) and shows the newest finished image through gpu.c, re-projected to the
  * current view so panning and zooming respond at once even while a render is in flight.
  * It never waits for a render, except where a script asks it to (wait-render, screenshot).
@@ -679,7 +679,7 @@ static void build_hud(viewer *v, char *t, size_t n, double now) {
 #define ADD(...) o += snprintf(t + o, (size_t)o < n ? n - o : 0, __VA_ARGS__)
     /* two rates, labelled: how often the window is redrawn, and how long one image takes */
     if (animating(v, now) && v->live_fps > 0) ADD("display: %.1f fps presented", v->live_fps);
-    else if (v->live_fps > 0) ADD("display: idle, redraws on change (%.1f fps presented while moving)", v->live_fps);
+    else if (v->live_fps > 0) ADD("display: %.1f fps presented while animating; idle now (redraws on change)", v->live_fps);
     else ADD("display: idle, redraws on change");
     if (v->have_shown) {
         ADD("\nrender: %.1f ms per image (%dx%d", v->shown.ms, v->shown.width, v->shown.height);
@@ -889,11 +889,11 @@ static void print_help(void) {
         "      --const-mode M      learned constants outside their grid: border (default) | zero\n"
         "      --noise N           CIPS models: zero | seeded (default: by the seed) | a fixed seed\n"
         "      --threads N         CPU render threads (default: all cores)\n"
-        "      --backend B         who renders: auto (default: a GPU through Vulkan, else the CPU) |\n"
-        "                          cpu | vulkan (on the -g device)\n"
+        "      --backend B         who renders: auto (default: a GPU through Vulkan, else the CPU\n"
+        "                          backend) | cpu | vulkan (on the -g device, lavapipe included)\n"
         "      --precision P       Vulkan rendering: fp32 (default) | fp16 | auto\n"
         "  -g, --gpu INDEX|NAME    presenting Vulkan device: index or name substring (default: the\n"
-        "                          best GPU; CPU devices such as llvmpipe only when named)\n"
+        "                          best GPU; without one, a CPU device such as llvmpipe)\n"
         "      --list-devices      list the Vulkan devices and exit\n"
         "      --validate          Vulkan validation layer on (also INRGAN_VALIDATE=1); any\n"
         "                          validation error makes the exit code 1\n"

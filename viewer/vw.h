@@ -48,8 +48,8 @@ typedef struct vw_image {
     ig_error err;
 } vw_image;
 
-/* backend: the function that renders one plan (ig_cpu_render by default; the Vulkan backend
- * has the same signature). notify is called from the worker thread after each result. */
+/* backend: the function that renders one plan (the CPU backend's or the Vulkan backend's,
+ * chosen in main.c through src/cli/backend.c). notify is called from the worker thread after each result. */
 ig_result vw_worker_create(const ig_model *model, ig_backend_fn backend, void *backend_ctx, int threads,
                            void (*notify)(void), vw_worker **out, ig_error *err);
 /* Replaces any pending request. A running render is abandoned (between row bands) when the

@@ -2,7 +2,7 @@
  *
  * The main thread never renders: it submits the job it wants to see, and the worker renders
  * the newest request through ig_render_image (the code path of `inrgan render`) with the given
- * backend function (ig_cpu_render unless replaced), converts to RGB8 and publishes the image.
+ * backend function (the CPU backend or Vulkan, src/cli/backend.c), converts to RGB8 and publishes it.
  * Requests that arrive while a render runs replace each other (latest wins); a running render
  * that is far more expensive than the new request is abandoned between row bands, so a slow
  * full-resolution render never delays the coarse previews of a moving view.
