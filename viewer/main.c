@@ -66,8 +66,10 @@ typedef struct viewer {
     double drag_x, drag_y;
     double last_change, settle_s;
     /* progressive rendering */
-    double ms_per_px;         /* running estimates of the render time per pixel of previews */
-    double ms_per_px_full;    /* and of full-resolution renders (cheaper per pixel); 0 = none yet */
+    /* the render cost model, ms = fixed * bands + per_px * pixels: every tile (band) repeats
+     * the per-image work (mapping network, INR weights), which dominates small previews of a
+     * full-size model. Running averages of previews (one band) and of full renders; 0 = none */
+    double prev_px, prev_ms, full_px, full_ms, full_bands;
     vw_job submitted;
     bool have_submitted;
     vw_image shown;           /* the image on screen (in the content image) */
@@ -561,26 +563,38 @@ static void simulate_key(viewer *v, int key) {
 
 /* ---- progressive rendering ---------------------------------------------------------------- */
 
-/* The preview divisor whose render fits the time budget (1 when the full size does). */
+/* The cost model's two terms from the averages (false: nothing measured yet). */
+static bool cost_model(const viewer *v, double *fixed, double *per_px) {
+    *fixed = 0;
+    if (v->prev_px > 0 && v->full_px > 0) {
+        double den = v->full_px - v->prev_px * v->full_bands;
+        *per_px = den > 0 ? (v->full_ms - v->prev_ms * v->full_bands) / den : 0;
+        if (*per_px <= 0) *per_px = v->full_ms / v->full_px; /* noise: all of it per pixel */
+        *fixed = v->prev_ms - *per_px * v->prev_px;
+        if (*fixed < 0) *fixed = 0;
+        return true;
+    }
+    if (v->prev_px > 0) *per_px = v->prev_ms / v->prev_px;
+    else if (v->full_px > 0) *per_px = v->full_ms / v->full_px;
+    else return false;
+    return true;
+}
+
+/* The preview divisor for a moving view: the largest preview that renders within the budget,
+ * or, when the per-image work alone takes longer, within twice that work (a coarser preview
+ * would hardly be faster, only uglier). 1 when the full size fits. */
 static int fast_scale(const viewer *v) {
     static const int ks[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
-    double px = (double)v->state.width * v->state.height;
-    double ms_per_px = v->ms_per_px > 0 ? v->ms_per_px : v->ms_per_px_full;
+    double px = (double)v->state.width * v->state.height, fixed, per_px;
+    bool known = cost_model(v, &fixed, &per_px);
+    double target = fmax(VW_BUDGET_MS, 2 * fixed);
     int best = 1;
-    if (ms_per_px <= 0) { /* nothing measured yet: a preview of about 64x64 */
-        for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
-            int k = ks[i];
-            if (v->state.width / k < 16 || v->state.height / k < 16) break;
-            best = k;
-            if (px / ((double)k * k) <= 64 * 64) break;
-        }
-        return best;
-    }
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         int k = ks[i];
         if (v->state.width / k < 16 || v->state.height / k < 16) break;
         best = k;
-        if (ms_per_px * px / ((double)k * k) <= VW_BUDGET_MS) break;
+        double kpx = px / ((double)k * k);
+        if (known ? fixed + per_px * kpx <= target : kpx <= 64 * 64) break; /* unknown: about 64x64 */
     }
     return best;
 }
@@ -599,20 +613,21 @@ static void schedule(viewer *v, double now) {
         if (!(v->have_shown && vw_job_equal(&shown_state, &want))) want.scale = kf;
         /* refine in two steps when the full render is slow (a full-size model on the CPU):
          * the coarse preview, then half resolution (a quarter of the cost), then full */
-        else if (v->shown.job.scale > 2 && v->ms_per_px_full * v->state.width * v->state.height > VW_REFINE_MS)
+        else if (v->shown.job.scale > 2 && v->full_px > 0 && v->full_ms > VW_REFINE_MS)
             want.scale = 2;
     }
     if (v->have_submitted && vw_job_equal(&v->submitted, &want)) return;
     int tile = 0; /* auto: one tile per image unless it is large */
     int ww, wh;
     vw_job_size(&want, &ww, &wh);
-    double full_ms_per_px = v->ms_per_px_full > 0 ? v->ms_per_px_full : v->ms_per_px;
-    if (!v->cfg->instance_norm && full_ms_per_px > 0) {
-        /* bands of about 100 ms, so a superseded render can be abandoned quickly; instance
-         * norm models keep whole images (every tile would redo the statistics pass) */
-        double rows = 100.0 / (full_ms_per_px * ww);
+    double fixed, per_px;
+    if (!v->cfg->instance_norm && cost_model(v, &fixed, &per_px)) {
+        /* square tiles of about 100 ms, so a superseded render can be abandoned quickly, but
+         * at least 3x the per-image work each, which every tile repeats; instance norm models
+         * keep whole images (every tile would redo the statistics pass) */
+        double side = sqrt(fmax(100.0, 3 * fixed) / per_px);
         int step = 1 << (v->cfg->n_levels - 1);
-        int t = (int)rows / step * step;
+        int t = side < 16384 ? (int)side / step * step : 16384;
         if (t < 4 * step) t = 4 * step;
         if (t < 64) t = 64;
         if (t < (ww > wh ? ww : wh)) tile = t;
@@ -631,11 +646,20 @@ static void take_result(viewer *v) {
         return;
     }
     if (v->trace)
-        fprintf(stderr, "inrgan-viewer: render %dx%d (1/%d) seed %u t %.3f in %.1f ms\n", img.width, img.height,
-                img.job.scale, (unsigned)img.job.seed_a, (double)img.job.t, img.ms);
-    double px_ms = img.ms / ((double)img.width * img.height);
-    double *est = img.job.scale > 1 ? &v->ms_per_px : &v->ms_per_px_full;
-    *est = *est > 0 ? 0.7 * *est + 0.3 * px_ms : px_ms;
+        fprintf(stderr, "inrgan-viewer: render %dx%d (1/%d, %d band%s) seed %u t %.3f in %.1f ms\n", img.width,
+                img.height, img.job.scale, img.bands, img.bands == 1 ? "" : "s", (unsigned)img.job.seed_a,
+                (double)img.job.t, img.ms);
+    double px = (double)img.width * img.height;
+    if (img.job.scale > 1) { /* a preview: one band */
+        bool first = !(v->prev_px > 0);
+        v->prev_px = first ? px : 0.7 * v->prev_px + 0.3 * px;
+        v->prev_ms = first ? img.ms : 0.7 * v->prev_ms + 0.3 * img.ms;
+    } else {
+        bool first = !(v->full_px > 0);
+        v->full_px = first ? px : 0.7 * v->full_px + 0.3 * px;
+        v->full_ms = first ? img.ms : 0.7 * v->full_ms + 0.3 * img.ms;
+        v->full_bands = first ? img.bands : 0.7 * v->full_bands + 0.3 * img.bands;
+    }
     free(v->shown.rgb);
     v->shown = img;
     v->have_shown = true;

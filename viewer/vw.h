@@ -44,6 +44,7 @@ typedef struct vw_image {
     int width, height;
     uint8_t *rgb;             /* width * height * 3, top row first; owned by the taker */
     double ms;                /* wall time of the render */
+    int bands;                /* tiles it was rendered in (each repeats the per-image work) */
     ig_result result;         /* != IG_OK: rgb is NULL and err says why */
     ig_error err;
 } vw_image;
