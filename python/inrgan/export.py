@@ -185,14 +185,14 @@ def load_model(path):
     return G, cfg
 
 
-def _prog(default):
+def prog_name(default):
     """argparse prog: the console script's name when run as one (inrgan-export), else `default`."""
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     return name if name.startswith("inrgan-") else default
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog=_prog("python -m inrgan.export"),
+    p = argparse.ArgumentParser(prog=prog_name("python -m inrgan.export"),
                                 description="Write a random-weight inrgan model file of a "
                                             "built-in config (INR-GAN or CIPS).",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
