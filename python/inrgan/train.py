@@ -1,6 +1,7 @@
 """Trainer for INR-GAN generators (StyleGAN2-ADA-style recipe, reference §2.2 and §9).
 
     /usr/bin/python3 -m inrgan.train --data DATA.npy --outdir RUN [--config FILE.json] [options]
+    inrgan-train --preset quick --data synthetic --outdir RUN   (first run: a grid within minutes)
     torchrun --nproc_per_node=N -m inrgan.train ...          (data parallel, NCCL or gloo)
     /usr/bin/python3 -m inrgan.train export --checkpoint RUN/checkpoint.pt -o model.safetensors
     /usr/bin/python3 -m inrgan.train sheet DIR -o grid.png    (tile `inrgan render --npy` output)
@@ -25,8 +26,11 @@ run resumed with --resume auto continues with exactly the same next-step losses 
 size). Snapshots also write a sample grid RUN/samples/fakesKKKKKK.png (G_ema on the latents of
 seeds 0..grid-1, the same latents the C engine uses for those seeds) and, with --swd-images N,
 the SWD of N G_ema samples vs N real images next to the real-vs-real floor (two disjoint real
-halves of N images each). Progress lines: kimg, images/s, losses. SIGTERM/SIGINT: checkpoint
-and exit cleanly.
+halves of N images each). Progress lines (every --tick-seconds or --tick-kimg, the first after
+one step): kimg, images/s, losses, time left. SIGTERM/SIGINT: checkpoint and exit cleanly.
+
+--preset NAME (PRESETS): option defaults, below --config and the command line. --data synthetic
+or synthetic:RES: generated shapes written to RUN/synthetic-RES.npy, for a run without a data set.
 
 --config FILE: a JSON object whose keys are the long option names (dashes or underscores),
 e.g. {"data": "...", "g_config": {"resolution": 64, "channel_max": 64}, "batch": 16}; the
@@ -123,10 +127,11 @@ def _fmt_time(s):
 # ---- options -------------------------------------------------------------------------------
 
 # Presets: option defaults for a purpose (the command line and --config override them).
-# quick: a first run on a CPU. A 32x32 generator of 0.2 M parameters (the demo model's shape,
-# docs/training.md, at half the resolution) against a small D, batch 16; a progress line every
-# 10 s, a sample grid and checkpoint every minute, stop after 2 minutes. With `--data synthetic`
-# it needs nothing but this package. Not meant to make a good model: it shows the loop working.
+# quick: a first run on a CPU. A 32x32 generator of 0.53 M parameters (the demo model's shape,
+# docs/training.md, at half the resolution) against a 0.05 M-parameter D, batch 16; a progress
+# line every 10 s (the first after one step), a sample grid and checkpoint (9 MB) every minute,
+# stop after 2 minutes. With `--data synthetic` it needs nothing but this package. It shows the
+# loop working (blobs after a few kimg), not a good model.
 PRESETS = {
     "quick": {
         "g_config": json.dumps({"resolution": 32, "input_grid": 8, "channel_base": 1024,
