@@ -1,4 +1,4 @@
-"""Trainer for INR-GAN generators (StyleGAN2-ADA-style recipe, reference §2.2 and §9).
+"""Trainer for INR-GAN generators (StyleGAN2-ADA-style recipe).
 
     /usr/bin/python3 -m inrgan.train --data DATA.npy --outdir RUN [--config FILE.json] [options]
     inrgan-train --preset quick --data synthetic --outdir RUN   (first run: a grid within minutes)
@@ -50,8 +50,8 @@ import zlib
 import struct
 
 # OpenMP threads that wait by sleeping instead of spinning, unless the user chose: with the
-# default spinning, two torch threads on a busy 2-core machine spent 11.3 s per quick-preset step
-# instead of 0.97 s (docs/training.md). Takes effect only when torch is first imported here.
+# default spinning, two torch threads on a busy 2-core machine spent 11.3 s per step of a draft
+# quick preset instead of 0.97 s (docs/training.md). Takes effect only when torch is first imported here.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
