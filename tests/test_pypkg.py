@@ -11,7 +11,8 @@
   * inrgan-export writes every CIPS built-in the engine knows small enough to be quick
     (tiny-cips, tiny-cips-res) and an INR-GAN one; with --inrgan, `inrgan info -m FILE` equals
     `inrgan info --config NAME` (but for the model line) and the file renders;
-  * inrgan-train --help shows the defaults and the quick preset;
+  * inrgan-train --help shows the defaults and the quick preset; bad --data / --g-config values
+    give one error line, exit 2 and no run folder;
   * the quick start (`--preset quick --data synthetic`), shortened (snapshot after 5 s, stop
     after 20 s): the first progress line comes within FIRST_LINE_S seconds of the start (a
     bound for a busy shared machine; about 3-8 s measured), a sample grid (a 4x4 grid of 32x32
@@ -197,6 +198,23 @@ def train_quick(c):
     assert any(ln.startswith("stopping: reached --max-minutes") for ln in lines), log
     return "first progress line after %.1f s, %d grid(s), checkpoint %.1f MB, %.0f s in all" % (
         first, len(grids), ck / 1e6, time.time() - t0)
+
+
+@check
+def train_bad_input(c):
+    tr = os.path.join(c.bin, "inrgan-train")
+    cases = [(["--data", os.path.join(c.tmp, "missing.npy")], "No such file"),
+             (["--data", "synthetic:7"], "power of two"),
+             (["--data", "synthetic", "--g-config", '{"bogus": 1}'], "--g-config"),
+             (["--data", "synthetic:64", "--g-config", "tiny-nearest"], "generator config")]
+    for extra, want in cases:
+        out = os.path.join(c.tmp, "bad-run")
+        r = run([tr, "--preset", "quick", "--outdir", out] + extra, env=clean_env())
+        last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+        assert r.returncode == 2 and "error:" in last and want in last and \
+            "Traceback" not in r.stderr, "%s: rc %d, %r" % (extra, r.returncode, r.stderr[-400:])
+        assert not os.path.exists(out), "%s: refused run left %s" % (extra, out)
+    return "%d bad inputs: one error line, exit 2, no run folder" % len(cases)
 
 
 @check

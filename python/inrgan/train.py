@@ -73,6 +73,10 @@ __all__ = ["build_parser", "parse_args", "Trainer", "train", "export_checkpoint"
 CHECKPOINT_VERSION = 1
 
 
+class UsageError(ValueError):
+    """Bad input found after option parsing (data, generator config): one error line, exit 2."""
+
+
 # ---- small utilities -------------------------------------------------------------------------
 
 def write_png(path, img):
@@ -134,10 +138,11 @@ def _fmt_time(s):
 # loop working (blobs after a few kimg), not a good model.
 PRESETS = {
     "quick": {
-        "g_config": json.dumps({"resolution": 32, "input_grid": 8, "channel_base": 1024,
+        "g_config": json.dumps({"input_grid": 8, "channel_base": 1024,
                                 "channel_max": 64, "rank": 8, "z_dim": 64, "w_dim": 64,
                                 "mapping_layers": 2, "low_max_grid": 32,
                                 "emb_low": {"diagonal": True, "random": 8, "const": 8}}),
+        # (no "resolution": the data's, e.g. 32 for --data synthetic, 64 for open-peeps-64)
         "batch": 16, "r1_gamma": 0.1, "ema_kimg": 1.0,
         "d_channel_base": 256, "d_channel_max": 32,
         "kimg": 1000.0, "max_minutes": 2.0, "snap_minutes": 1.0, "tick_seconds": 10.0,
@@ -180,7 +185,7 @@ def _preset_g_size(spec):
 def build_parser():
     presets = "\n".join("  %s:%s" % (k, "".join(
         "%s--%s %s" % ("\n    " if i % 4 == 0 else " ", o.replace("_", "-"),
-                       "(32x32, %s)" % _preset_g_size(v) if o == "g_config" else "%g" % v)
+                       "(at 32x32: %s)" % _preset_g_size(v) if o == "g_config" else "%g" % v)
         for i, (o, v) in enumerate(d.items()))) for k, d in PRESETS.items())
     p = argparse.ArgumentParser(prog=export_mod.prog_name("python -m inrgan.train"),
                                 description="Train an INR-GAN generator (StyleGAN2-ADA recipe).",
@@ -308,6 +313,13 @@ def generator_config(spec, resolution):
     return config_mod.make_config(**kw)
 
 
+def _generator_config_or_error(spec, resolution):
+    try:
+        return generator_config(spec, resolution)
+    except (ValueError, TypeError) as e:      # json errors are ValueErrors
+        raise UsageError("--g-config: %s" % e) from None
+
+
 def synthetic_resolution(spec):
     """RES of 'synthetic' (32) or 'synthetic:RES' (a power of two, 8..256)."""
     if spec == SYNTHETIC:
@@ -350,6 +362,10 @@ def _dataset_path(args, is_main, world):
     if not args.data.startswith(SYNTHETIC) or os.path.exists(args.data):
         return args.data
     res = synthetic_resolution(args.data)
+    g_res = _generator_config_or_error(args.g_config, res)["resolution"]
+    if g_res != res:
+        raise UsageError("--data %s is %dx%d but the generator config is %dx%d"
+                         % (args.data, res, res, g_res, g_res))
     path = os.path.join(args.outdir, "synthetic-%d.npy" % res)
     if is_main and not os.path.exists(path):
         os.makedirs(args.outdir, exist_ok=True)
@@ -669,7 +685,18 @@ def train(args, rank=None, world_size=None, init_method=None):
     is_main = rank == 0
     log = (lambda *m: print(*m, flush=True)) if (is_main and not args.quiet) else (lambda *m: None)
 
-    dataset = ImageDataset(_dataset_path(args, is_main, world), max_images=args.max_images)
+    data_path = _dataset_path(args, is_main, world)
+    try:
+        dataset = ImageDataset(data_path, max_images=args.max_images)
+    except (OSError, ValueError) as e:
+        raise UsageError("--data %s: %s" % (data_path, getattr(e, "strerror", None) or e)) \
+            from None
+    if len(dataset) == 0:
+        raise UsageError("--data %s: no images" % data_path)
+    g_res = _generator_config_or_error(args.g_config, dataset.resolution)["resolution"]
+    if g_res != dataset.resolution:
+        raise UsageError("generator resolution %d != data resolution %d (--g-config)"
+                         % (g_res, dataset.resolution))
     tr = Trainer(args, dataset, rank, world, device)
     os.makedirs(args.outdir, exist_ok=True)
     ck_path = os.path.join(args.outdir, "checkpoint.pt")
@@ -907,7 +934,12 @@ def main(argv=None):
     if argv and argv[0] == "sheet":
         return _sheet_main(argv[1:])
     args = parse_args(argv)
-    train(args)
+    try:
+        train(args)
+    except UsageError as e:
+        print("%s: error: %s" % (export_mod.prog_name("python -m inrgan.train"), e),
+              file=sys.stderr)
+        return 2
     return 0
 
 
