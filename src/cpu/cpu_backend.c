@@ -9,6 +9,7 @@
 #include "cpu_gemm.h"
 #include "cpu_internal.h"
 #include "embed.h"
+#include "lower.h"
 #include "model.h"
 
 #include <math.h>
@@ -195,36 +196,36 @@ static void ig__image_w_lerp(const ig_config *c, const ig_model *m, ig__image_w 
 
 enum { IG__MAXL = IG_MAX_BLOCKS * (3 + IG_MAX_EXTRA) };
 
-/* Every modulated layer in a fixed order, with where its styles start in a style vector. */
+/* Every modulated layer in the lowering's order (src/lower.h), with where its styles start in a
+ * style vector. */
 typedef struct ig__layer_list {
     int n;
     const ig_layer *layer[IG__MAXL];
     bool is_rgb[IG__MAXL], split[IG__MAXL];
     int prev_c[IG__MAXL], block[IG__MAXL], kind[IG__MAXL]; /* kind: 0 conv0, 1 conv1, 2+k extra k, -1 torgb */
     size_t offset[IG__MAXL + 1];
+    size_t n_stats; /* instance-norm sigmas per image */
 } ig__layer_list;
 
-static void ig__layer_list_make(const ig_model *m, ig__layer_list *l) {
-    const ig_config *c = &m->cfg;
-    l->n = 0;
+static ig_result ig__layer_list_make(const ig_model *m, ig__layer_list *l, ig_error *err) {
+    ig_lowering *lw = malloc(sizeof *lw);
+    if (!lw) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "layer list");
+    ig_lower(&m->cfg, lw);
+    l->n = lw->n_ops;
     l->offset[0] = 0;
-    for (int i = 0; i < c->n_blocks; i++) {
-        const ig_block_tensors *t = &m->blocks[i];
-        for (int kind = 0; kind < 2 + c->blocks[i].extra_convs + 1; kind++) {
-            int n = l->n;
-            bool rgb = kind == 2 + c->blocks[i].extra_convs;
-            if (kind == 0 && !t->has_conv0) continue;
-            l->layer[n] = rgb ? &t->torgb : kind == 0 ? &t->conv0 : kind == 1 ? &t->conv1 : &t->extra[kind - 2];
-            l->is_rgb[n] = rgb;
-            l->split[n] = kind == 0 && c->blocks[i].upsamples;
-            l->prev_c[n] = i > 0 ? c->blocks[i - 1].channels : 0;
-            l->block[n] = i;
-            l->kind[n] = rgb ? -1 : kind;
-            size_t len = rgb ? (size_t)l->layer[n]->c_in : (size_t)(l->layer[n]->c_in + l->layer[n]->c_out) * c->rank;
-            l->offset[n + 1] = l->offset[n] + len;
-            l->n++;
-        }
+    for (int n = 0; n < lw->n_ops; n++) {
+        const ig_lop *op = &lw->ops[n];
+        l->layer[n] = ig_lower_layer(m, op);
+        l->is_rgb[n] = op->kind == IG_LOP_TORGB;
+        l->split[n] = op->coarse;
+        l->prev_c[n] = op->c_x;
+        l->block[n] = op->block;
+        l->kind[n] = op->kind == IG_LOP_TORGB ? -1 : op->kind == IG_LOP_EXTRA ? 2 + op->index : op->kind == IG_LOP_CONV1;
+        l->offset[n + 1] = (size_t)(op->s_off + op->s_len);
     }
+    l->n_stats = (size_t)lw->inv_len;
+    free(lw);
+    return IG_OK;
 }
 
 static ig__layer_w *ig__slot(ig__image_w *iw, const ig__layer_list *l, int t) {
@@ -508,12 +509,6 @@ static void ig__plan_sizes(const ig_model *m, const ig_plan *plan, size_t *max_a
     }
 }
 
-static size_t ig__in_channels(const ig_config *c) {
-    size_t n = 0;
-    for (int i = 1; i < c->n_blocks; i++) n += (size_t)(1 + c->blocks[i].extra_convs) * c->blocks[i].channels;
-    return n;
-}
-
 /* One worker renders a contiguous range of images with `threads` threads inside. */
 typedef struct ig__worker {
     const ig_render_desc *d;
@@ -534,7 +529,7 @@ static void ig__worker_run(ig__worker *wk) {
     const ig_config *c = &d->model->cfg;
     size_t out_px = (size_t)d->plan->width * d->plan->height, total = wk->layers->offset[wk->layers->n];
     ig__bufs b = {0};
-    double *stats = wk->stats_plan ? malloc((ig__in_channels(c) + 1) * sizeof *stats) : NULL;
+    double *stats = wk->stats_plan ? malloc((wk->layers->n_stats + 1) * sizeof *stats) : NULL;
     b.x = ig__alloc(wk->max_act);
     b.y = ig__alloc(wk->max_act);
     b.coarse = ig__alloc(wk->max_act);
@@ -638,11 +633,9 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
      * (docs/coordinates.md): that plan itself computes them; any other plan (other sizes,
      * tiles, strides) takes them from a statistics pass, so tiles equal crops exactly. */
     ig_plan stats_plan = {0};
-    bool need_stats = c->instance_norm &&
-                      !(plan->whole && plan->desc.width == c->resolution && plan->desc.height == c->resolution);
+    ig_plan_desc sd;
+    bool need_stats = ig_lower_stats_pass(c, plan, &sd);
     if (need_stats) {
-        ig_plan_desc sd = {.view = plan->desc.view, .width = c->resolution, .height = c->resolution,
-                           .const_mode = plan->const_mode};
         r = ig_plan_make(&stats_plan, c, &sd, err);
         if (r == IG_OK) {
             ig__plan_sizes(m, &stats_plan, &max_act, &max_w);
@@ -652,7 +645,11 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
     if (r == IG_OK) r = ig__embeddings(m, plan, emb, err);
     /* latents and styles of the whole batch first: each affine matrix is read once */
     ig__layer_list layers;
-    ig__layer_list_make(m, &layers);
+    if (r == IG_OK) r = ig__layer_list_make(m, &layers, err);
+    if (r != IG_OK) {
+        layers.n = 0;
+        layers.offset[0] = 0;
+    }
     size_t total = layers.offset[layers.n];
     bool params = d->z_b && d->space == IG_SPACE_PARAMS;
     float *ws = malloc((size_t)d->count * c->w_dim * sizeof *ws), *ws_b = malloc((size_t)d->count * c->w_dim * sizeof *ws);
