@@ -322,34 +322,6 @@ typedef struct ig__cjob {
     ig_vk_buf meta, z, h[2], s, gw, act[3], rgb, axes, dummy; /* act[2]: CIPSres only */
 } ig__cjob;
 
-static void ig__cplan_mapping(ig__vk_builder *b, ig__cjob *j) {
-    const ig_config *c = &j->m->cfg;
-    const ig__vk_cips *vc = j->vc;
-    j->w_buf = 0;
-    if (j->host_map) return;
-    double lr = c->mapping_lr_multiplier;
-    ig__vk_fc fc = {.in_dim = (uint32_t)c->z_dim, .rows = (uint32_t)c->w_dim,
-                    .n = (uint32_t)(j->B * j->mz), .bgain = (float)lr, .psi = (float)j->desc->psi,
-                    .w = &vc->map, .bias = &vc->map, .x = &j->z, .y_stride = (uint32_t)c->w_dim};
-    int cur = 0;
-    for (int l = 0; l < c->mapping_layers; l++) {
-        bool trunc = l + 1 == c->mapping_layers && j->trunc; /* w_avg + psi (w - w_avg) */
-        fc.flags = (l == 0 ? 1u : 0u) | 2u | (trunc ? 4u : 0u);
-        fc.wgain = (float)(lr / sqrt((double)fc.in_dim));
-        fc.w_off = vc->map_w[l];
-        fc.b_off = vc->map_b[l];
-        fc.x_stride = fc.in_dim;
-        fc.y = &j->h[cur];
-        fc.avg = trunc ? &vc->map : NULL;
-        fc.avg_off = vc->avg;
-        ig__vk_plan_fc(b, &fc);
-        fc.x = fc.y;
-        fc.in_dim = fc.rows;
-        j->w_buf = cur;
-        cur = 1 - cur;
-    }
-}
-
 /* Every layer's styles in one fc.comp layer: the modulation heads' rows are stored one after the
  * other, as the styles in s. */
 static void ig__cplan_styles(ig__vk_builder *b, const ig__cjob *j) {
@@ -564,7 +536,8 @@ static void ig__cplan_all(ig__vk_builder *b, ig__cjob *j) {
     const ig_config *c = &j->m->cfg;
     uint32_t B = (uint32_t)j->B;
     /* interpolation: the B endpoints b after the B vectors a */
-    ig__cplan_mapping(b, j);
+    j->w_buf = ig__vk_plan_mapping(b, c, &j->vc->map, j->vc->map_w, j->vc->map_b, j->vc->avg, j->trunc, &j->z, j->h,
+                                   (uint32_t)(j->B * j->mz), j->desc->psi, 0);
     if (j->space == IG_SPACE_W) /* w = lerp(w_a, w_b, t) */
         ig__vk_plan_lerp(b, &j->h[j->w_buf], (uint64_t)B * c->w_dim, (uint32_t)c->w_dim, (uint32_t)c->w_dim, 4, B,
                          j->desc->t + j->n_first);
