@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "cips.h"
+#include "lower.h"
 #include "model.h"
 
 #define IG__TILE 64u              /* layer_gemm.comp: 64 outputs x 64 pixels per workgroup */
@@ -116,7 +117,18 @@ static ig_result ig__cips_layout(const ig_vk_context *ctx, const ig_model *m, ig
     if (vc->n_convs != 1 + 2 * c->cips.n_pairs || vc->n_rgb != (vc->res ? 1 : c->cips.n_pairs))
         return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS model with %d layers and %d ToRGB for %d pairs",
                             vc->n_convs, vc->n_rgb, c->cips.n_pairs);
-    uint64_t p = 0, s = 0, g = 0, cmax = 2ull * vc->hidden;
+    /* shapes, style offsets (StyledConvs, then ToRGBs) and the widest layer: the lowering's */
+    ig_lowering *lw = malloc(sizeof *lw);
+    if (!lw) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS layout");
+    ig_lower(c, lw);
+    const ig_lop *lop[IG_CIPS_MAX_CONVS + IG_MAX_CIPS_PAIRS] = {0};
+    for (int q = 0; q < lw->n_ops; q++) {
+        const ig_lop *o = &lw->ops[q];
+        if (o->kind == IG_LOP_MODFC && o->block < vc->n_convs) lop[o->block] = o;
+        if (o->kind == IG_LOP_TORGB && o->block < vc->n_rgb) lop[vc->n_convs + o->block] = o;
+    }
+    uint64_t p = 0, s = (uint64_t)lw->s_stride, g = 0, cmax = (uint64_t)lw->widest;
+    free(lw);
     for (int k = 0; k < vc->n_convs + vc->n_rgb; k++) {
         bool rgb = k >= vc->n_convs;
         const ig_cips_layer *L = rgb ? &t->rgb[k - vc->n_convs] : &t->conv[k];
@@ -127,12 +139,11 @@ static ig_result ig__cips_layout(const ig_vk_context *ctx, const ig_model *m, ig
         p += (uint64_t)L->weight->numel;
         op->b_off = (uint32_t)p;
         p += (uint64_t)L->bias->numel;
-        op->s_off = (uint32_t)s;
-        s += (uint64_t)L->c_in;
+        op->s_off = lop[k] ? (uint32_t)lop[k]->s_off : 0;
         op->g_off = (uint32_t)g;
         g += (uint64_t)L->c_in * L->c_out;
-        if (!rgb && (uint64_t)L->c_out > cmax) cmax = (uint64_t)L->c_out;
-        if ((uint64_t)L->weight->numel != (uint64_t)L->c_in * L->c_out || L->bias->numel != L->c_out)
+        if (!lop[k] || lop[k]->c_in != L->c_in || lop[k]->c_out != L->c_out ||
+            (uint64_t)L->weight->numel != (uint64_t)L->c_in * L->c_out || L->bias->numel != L->c_out)
             return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS layer %d: unexpected tensor sizes", k);
         /* one image's weight of one layer must fit one descriptor window */
         if ((uint64_t)L->c_in * L->c_out * 4 > ctx->range)
