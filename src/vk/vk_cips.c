@@ -121,11 +121,11 @@ static ig_result ig__cips_layout(const ig_vk_context *ctx, const ig_model *m, ig
     ig_lowering *lw = malloc(sizeof *lw);
     if (!lw) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS layout");
     ig_lower(c, lw);
-    const ig_lop *lop[IG_CIPS_MAX_CONVS + IG_MAX_CIPS_PAIRS] = {0};
+    ig_lop lop[IG_CIPS_MAX_CONVS + IG_MAX_CIPS_PAIRS] = {0}; /* c_out = 0: none */
     for (int q = 0; q < lw->n_ops; q++) {
         const ig_lop *o = &lw->ops[q];
-        if (o->kind == IG_LOP_MODFC && o->block < vc->n_convs) lop[o->block] = o;
-        if (o->kind == IG_LOP_TORGB && o->block < vc->n_rgb) lop[vc->n_convs + o->block] = o;
+        if (o->kind == IG_LOP_MODFC && o->block < vc->n_convs) lop[o->block] = *o;
+        if (o->kind == IG_LOP_TORGB && o->block < vc->n_rgb) lop[vc->n_convs + o->block] = *o;
     }
     uint64_t p = 0, s = (uint64_t)lw->s_stride, g = 0, cmax = (uint64_t)lw->widest;
     free(lw);
@@ -139,10 +139,10 @@ static ig_result ig__cips_layout(const ig_vk_context *ctx, const ig_model *m, ig
         p += (uint64_t)L->weight->numel;
         op->b_off = (uint32_t)p;
         p += (uint64_t)L->bias->numel;
-        op->s_off = lop[k] ? (uint32_t)lop[k]->s_off : 0;
+        op->s_off = (uint32_t)lop[k].s_off;
         op->g_off = (uint32_t)g;
         g += (uint64_t)L->c_in * L->c_out;
-        if (!lop[k] || lop[k]->c_in != L->c_in || lop[k]->c_out != L->c_out ||
+        if (lop[k].c_in != L->c_in || lop[k].c_out != L->c_out ||
             (uint64_t)L->weight->numel != (uint64_t)L->c_in * L->c_out || L->bias->numel != L->c_out)
             return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS layer %d: unexpected tensor sizes", k);
         /* one image's weight of one layer must fit one descriptor window */
