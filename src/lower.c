@@ -103,6 +103,7 @@ void ig_lower(const ig_config *c, ig_lowering *lw) {
     for (int l = 0; l < c->n_levels; l++) {
         lw->level_grid[l] = c->level_grid[l];
         lw->level_channels[l] = 3;
+        lw->level_act[l] = 3;
     }
     lw->n_map = c->mapping_layers;
     lw->map_out = c->w_dim;
@@ -112,7 +113,14 @@ void ig_lower(const ig_config *c, ig_lowering *lw) {
     }
     if (c->kind == IG_FAMILY_CIPS) ig__lower_cips(c, lw);
     else ig__lower_inrgan(c, lw);
-    for (int k = 0; k < lw->n_ops; k++) lw->params += lw->ops[k].params;
+    for (int k = 0; k < lw->n_ops; k++) {
+        const ig_lop *op = &lw->ops[k];
+        int *a = &lw->level_act[op->level];
+        bool fmm = op->kind == IG_LOP_CONV0 || op->kind == IG_LOP_CONV1 || op->kind == IG_LOP_EXTRA;
+        if (fmm && op->c_x > *a) *a = op->c_x;
+        if (fmm && op->c_out > *a) *a = op->c_out;
+        lw->params += op->params;
+    }
 }
 
 double ig_lower_flops(const ig_lowering *lw, const double *px, bool coarse) {

@@ -47,8 +47,10 @@ typedef struct ig_lowering {
                                    * ToRGB last */
     int n_levels;
     int level_grid[IG_MAX_BLOCKS];     /* native grid side */
-    int level_channels[IG_MAX_BLOCKS]; /* widest INR-GAN block on the level (at least 3) */
+    int level_channels[IG_MAX_BLOCKS]; /* widest INR-GAN block on the level (at least 3; CIPS: 3) */
     int level_emb[IG_MAX_BLOCKS];      /* embedding channels computed on the level */
+    int level_act[IG_MAX_BLOCKS];      /* widest activation its INR-GAN layers read or write (max
+                                        * c_x, c_out of its FMM ops; at least 3; CIPS: 3) */
     int widest;                        /* CIPS: widest StyledConv input or output */
     int64_t s_stride;                  /* style floats per image (CIPS: StyledConvs, then ToRGBs) */
     int64_t inv_len;                   /* instance-norm factors per image */

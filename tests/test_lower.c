@@ -2,6 +2,7 @@
  * (docs/cli.md "Counting conventions", docs/cips.md), its op list is internally consistent, and
  * it agrees with the tensors the loader expects (shapes, parameter count = tensor sizes). */
 #include "ig_test.h"
+#include "embed.h"
 #include "lower.h"
 
 #include <math.h>
@@ -95,6 +96,19 @@ static void test_op_list(void) {
             params += op->params;
         }
         CHECK(inv == g_lw.inv_len);
+        for (int l = 0; l < g_lw.n_levels; l++) { /* per level: widest block, widest activation */
+            int ch = 3, act = 3, emb = 0;
+            for (int i = 0; i < c.n_blocks; i++) {
+                if (c.blocks[i].level != l) continue;
+                if (c.blocks[i].channels > ch) ch = c.blocks[i].channels;
+                int a = i > 0 && c.blocks[i - 1].channels > c.blocks[i].channels ? c.blocks[i - 1].channels
+                                                                                   : c.blocks[i].channels;
+                if (a > act) act = a;
+                if (c.blocks[i].has_embedding) emb = c.blocks[i].emb.channels;
+            }
+            CHECK_MSG(g_lw.level_channels[l] == ch && g_lw.level_act[l] == act && g_lw.level_emb[l] == emb,
+                      "%s level %d", t, l);
+        }
         CHECK(params <= g_lw.params);
         if (!cips) {
             int want = 0;
@@ -138,6 +152,8 @@ static void check_model(const char *what, const ig_model *m) {
     for (int i = 0; i < m->n_tensors; i++) total += m->tensors[i].numel;
     CHECK_MSG(total - buffers == g_lw.params, "%s: tensors hold %lld parameters, the lowering counts %lld", what,
               (long long)(total - buffers), (long long)g_lw.params);
+    for (int l = 0; l < g_lw.n_levels && c->kind != IG_FAMILY_CIPS; l++)
+        CHECK_MSG(g_lw.level_emb[l] == ig_embed_channels(m, l), "%s level %d", what, l);
     for (int l = 0; l < g_lw.n_map; l++)
         CHECK(shape_is(m->map_w[l], 2, g_lw.map_out, g_lw.map_in[l], 0, 0, 0) &&
               shape_is(m->map_b[l], 1, g_lw.map_out, 0, 0, 0, 0));
