@@ -149,51 +149,6 @@ static void ig__gen_task(void *vctx, size_t i0, size_t i1) {
     }
 }
 
-static void ig__image_w_free(const ig_config *c, ig__image_w *iw) {
-    for (int i = 0; i < c->n_blocks; i++) {
-        ig__layer_w *all[3 + IG_MAX_EXTRA];
-        int n = 0;
-        all[n++] = &iw->conv0[i];
-        all[n++] = &iw->conv1[i];
-        all[n++] = &iw->torgb[i];
-        for (int k = 0; k < c->blocks[i].extra_convs; k++) all[n++] = &iw->extra[i][k];
-        for (int k = 0; k < n; k++) {
-            free(all[k]->full);
-            free(all[k]->packed);
-            free(all[k]->packed_emb);
-            free(all[k]->rgb);
-        }
-    }
-    memset(iw, 0, sizeof *iw);
-}
-
-/* a = (1 - t) a + t b over every generated array (t = 0 and 1 exact). */
-static void ig__lerp(float *a, const float *b, size_t n, double t) {
-    if (!a || !b || t == 0) return;
-    for (size_t k = 0; k < n; k++) a[k] = t == 1 ? b[k] : (float)((1 - t) * a[k] + t * b[k]);
-}
-
-static void ig__image_w_lerp(const ig_config *c, const ig_model *m, ig__image_w *a, const ig__image_w *b, double t) {
-    for (int i = 0; i < c->n_blocks; i++) {
-        const ig_block_tensors *bt = &m->blocks[i];
-        int co = c->blocks[i].channels;
-        if (bt->has_conv0) {
-            int ci = bt->conv0.c_in;
-            if (c->blocks[i].upsamples) {
-                int cp = c->blocks[i - 1].channels;
-                ig__lerp(a->conv0[i].packed, b->conv0[i].packed, ig__packed_size(co, cp), t);
-                ig__lerp(a->conv0[i].packed_emb, b->conv0[i].packed_emb, ig__packed_size(co, ci - cp), t);
-            } else {
-                ig__lerp(a->conv0[i].full, b->conv0[i].full, (size_t)co * ci, t);
-            }
-        }
-        ig__lerp(a->conv1[i].full, b->conv1[i].full, (size_t)co * bt->conv1.c_in, t);
-        for (int k = 0; k < c->blocks[i].extra_convs; k++)
-            ig__lerp(a->extra[i][k].full, b->extra[i][k].full, (size_t)co * co, t);
-        ig__lerp(a->torgb[i].rgb, b->torgb[i].rgb, (size_t)3 * co, t);
-    }
-}
-
 enum { IG__MAXL = IG_MAX_BLOCKS * (3 + IG_MAX_EXTRA) };
 
 /* Every modulated layer in the lowering's order (src/lower.h), with where its styles start in a
@@ -231,6 +186,38 @@ static ig_result ig__layer_list_make(const ig_model *m, ig__layer_list *l, ig_er
 static ig__layer_w *ig__slot(ig__image_w *iw, const ig__layer_list *l, int t) {
     int b = l->block[t], k = l->kind[t];
     return k == -1 ? &iw->torgb[b] : k == 0 ? &iw->conv0[b] : k == 1 ? &iw->conv1[b] : &iw->extra[b][k - 2];
+}
+
+static void ig__image_w_free(const ig__layer_list *l, ig__image_w *iw) {
+    for (int t = 0; t < l->n; t++) {
+        ig__layer_w *w = ig__slot(iw, l, t);
+        free(w->full);
+        free(w->packed);
+        free(w->packed_emb);
+        free(w->rgb);
+    }
+    memset(iw, 0, sizeof *iw);
+}
+
+/* a = (1 - t) a + t b over every generated array (t = 0 and 1 exact). */
+static void ig__lerp(float *a, const float *b, size_t n, double t) {
+    if (!a || !b || t == 0) return;
+    for (size_t k = 0; k < n; k++) a[k] = t == 1 ? b[k] : (float)((1 - t) * a[k] + t * b[k]);
+}
+
+static void ig__image_w_lerp(const ig__layer_list *l, ig__image_w *a, ig__image_w *b, double t) {
+    for (int q = 0; q < l->n; q++) {
+        ig__layer_w *x = ig__slot(a, l, q), *y = ig__slot(b, l, q);
+        int ci = l->layer[q]->c_in, co = l->layer[q]->c_out, cp = l->prev_c[q];
+        if (l->is_rgb[q]) {
+            ig__lerp(x->rgb, y->rgb, (size_t)3 * ci, t);
+        } else if (l->split[q]) { /* upsampling conv0: [W_prev | W_emb], packed */
+            ig__lerp(x->packed, y->packed, ig__packed_size(co, cp), t);
+            ig__lerp(x->packed_emb, y->packed_emb, ig__packed_size(co, ci - cp), t);
+        } else {
+            ig__lerp(x->full, y->full, (size_t)co * ci, t);
+        }
+    }
 }
 
 /* styles[v][...] = A w_v / sqrt(w_dim) + a for every layer and every w (each affine matrix is
@@ -274,14 +261,13 @@ static ig_result ig__styles(const ig_model *m, const ig__layer_list *l, const fl
 
 static ig_result ig__generate(const ig_model *m, const ig__layer_list *l, const float *styles, int threads,
                               ig__image_w *iw, ig_error *err) {
-    const ig_config *c = &m->cfg;
     ig__layer_w *slots[IG__MAXL];
     memset(iw, 0, sizeof *iw);
     for (int t = 0; t < l->n; t++) slots[t] = ig__slot(iw, l, t);
     ig__gen_ctx g = {m, styles, l->offset, iw, l->layer, slots, l->split, l->prev_c, l->is_rgb, false};
     ig_cpu_parallel(threads, (size_t)l->n, 1, ig__gen_task, &g);
     if (atomic_load(&g.failed)) {
-        ig__image_w_free(c, iw);
+        ig__image_w_free(l, iw);
         return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "generated weights");
     }
     return IG_OK;
@@ -526,7 +512,6 @@ typedef struct ig__worker {
 
 static void ig__worker_run(ig__worker *wk) {
     const ig_render_desc *d = wk->d;
-    const ig_config *c = &d->model->cfg;
     size_t out_px = (size_t)d->plan->width * d->plan->height, total = wk->layers->offset[wk->layers->n];
     ig__bufs b = {0};
     double *stats = wk->stats_plan ? malloc((wk->layers->n_stats + 1) * sizeof *stats) : NULL;
@@ -548,14 +533,14 @@ static void ig__worker_run(ig__worker *wk) {
         if (wk->styles_b) { /* IG_SPACE_PARAMS: lerp every generated weight */
             ig__image_w iwb;
             r = ig__generate(d->model, wk->layers, wk->styles_b + n * total, wk->threads, &iwb, &wk->err);
-            if (r != IG_OK) { ig__image_w_free(c, &iw); break; }
-            ig__image_w_lerp(c, d->model, &iw, &iwb, d->t[n]);
-            ig__image_w_free(c, &iwb);
+            if (r != IG_OK) { ig__image_w_free(wk->layers, &iw); break; }
+            ig__image_w_lerp(wk->layers, &iw, &iwb, d->t[n]);
+            ig__image_w_free(wk->layers, &iwb);
         }
         if (wk->stats_plan)
             ig__synthesize(d, wk->stats_plan, wk->threads, &iw, wk->stats_emb, &b, (int)n, NULL, stats, NULL);
         r = ig__synthesize(d, d->plan, wk->threads, &iw, wk->emb, &b, (int)n, stats, NULL, wk->out + n * 3 * out_px);
-        ig__image_w_free(c, &iw);
+        ig__image_w_free(wk->layers, &iw);
     }
     wk->result = r;
     free(stats);
