@@ -7,6 +7,11 @@ target_compile_definitions(test_core PRIVATE _DEFAULT_SOURCE)
 target_link_libraries(test_core PRIVATE inrgan_lib)
 add_test(NAME core COMMAND test_core)
 
+add_executable(test_lower tests/test_lower.c)
+target_compile_definitions(test_lower PRIVATE _DEFAULT_SOURCE IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
+target_link_libraries(test_lower PRIVATE inrgan_lib)
+add_test(NAME lower COMMAND test_lower)
+
 add_executable(test_golden tests/test_golden.c)
 target_compile_definitions(test_golden PRIVATE IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
 target_link_libraries(test_golden PRIVATE inrgan_lib)
