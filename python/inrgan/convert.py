@@ -43,7 +43,7 @@ from . import config as config_mod
 from . import restricted_pickle as rp
 from . import safetensors_io
 
-__all__ = ["ConversionError", "convert", "read_checkpoint", "config_from_init_kwargs",
+__all__ = ["ConversionError", "OutputError", "convert", "read_checkpoint", "config_from_init_kwargs",
            "resolve_interpolations", "main", "KNOWN_CLASSES"]
 
 # persistent classes that may appear in an INR-GAN G_ema (reference §3.1)
@@ -58,6 +58,10 @@ _GEN_POSITIONAL = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels",
 
 class ConversionError(ValueError):
     """Why a checkpoint could not be converted (one line)."""
+
+
+class OutputError(Exception):
+    """An output file could not be written (disk full, permissions): exit status 1."""
 
 
 def _names(items, limit=4):
@@ -127,6 +131,9 @@ def to_plain(obj, where="cfg", depth=0, budget=None):
                 return to_plain(state["_val"], where, depth + 1, budget)
         raise ConversionError("%s: cannot read a %s inside the config" % (where, cls))
     if isinstance(obj, rp.NdarrayHolder) and obj.array is not None:
+        budget[0] -= obj.array.size          # tolist makes a Python object per element
+        if budget[0] < 0:
+            raise ConversionError("%s: config structure too large" % where[:60])
         return obj.array.tolist()
     raise ConversionError("%s: unexpected %s inside the config" % (where, type(obj).__name__))
 
@@ -580,10 +587,12 @@ def _default_psi(hints, upsampling):
     return 1.0, "default"
 
 
-def convert(src, dst, dtype="fp32", config_name=None, psi=None, audit=None):
+def convert(src, dst, dtype="fp32", config_name=None, psi=None, audit=None, limits=None):
     """Converts `src` (.pkl network pickle or state dict) to the model file `dst`.
-    Returns a summary dict; raises ConversionError. audit: optional callable(str) receiving
-    the pickled classes with their module-source hashes."""
+    Returns a summary dict; raises ConversionError (bad input, resource limits included),
+    OutputError (dst cannot be written) or OSError (src cannot be read). audit: optional
+    callable(str) receiving the pickled classes with their module-source hashes. limits:
+    restricted_pickle.Limits (None: the defaults)."""
     t0 = time.time()
     if dtype not in ("fp32", "fp16"):
         raise ConversionError("dtype must be fp32 or fp16")
@@ -594,7 +603,7 @@ def convert(src, dst, dtype="fp32", config_name=None, psi=None, audit=None):
         raise ConversionError("output would overwrite the input")
     base = os.path.basename(src)
     try:
-        ck = rp.open_checkpoint(src)
+        ck = rp.open_checkpoint(src, limits)
     except rp.PickleError as e:
         raise ConversionError(str(e)) from None
     with ck:
@@ -688,7 +697,10 @@ def _convert_loaded(ck, src, base, dst, dtype, config_name, psi, audit, t0):
     provenance["sha256"] = sha256_file(src)
     cfg["provenance"] = dict(provenance)
     if dst is not None:
-        write_model(dst, cfg, arrays, dtype)
+        try:
+            write_model(dst, cfg, arrays, dtype)
+        except OSError as e:
+            raise OutputError("cannot write %s: %s" % (dst, e.strerror or e)) from None
     dropped = sorted(k for k in tensors if k.endswith("resample_filter"))
     return {"source": base, "sha256": provenance["sha256"], "format": ck.format,
             "kind": kind, "config": cfg, "official": matches, "parameters": nparams,
@@ -726,6 +738,10 @@ def _audit(emit, data, cfg):
     emit("config: " + config_mod.to_json(cfg))
 
 
+def _one_line(e):
+    return re.sub(r"\s+", " ", str(e)).strip() or type(e).__name__
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m inrgan.convert",
@@ -745,31 +761,49 @@ def main(argv=None):
     p.add_argument("--audit", action="store_true",
                    help="also list the pickled classes with their source hashes and the config "
                         "(-o may then be omitted)")
+    p.add_argument("--limit", action="append", metavar="NAME=N", default=[],
+                   help="raise (or lower) a resource limit for a trusted large file, e.g. "
+                        "--limit work=100M; 0 = unlimited. Names: %s (docs/converting.md, "
+                        "Limits)" % ", ".join(rp._flag(n) for n in rp.LIMITS))
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
     if args.output is None and not args.audit:
         p.error("-o/--output is required (unless --audit)")
+    try:
+        limits = rp.Limits.parse(args.limit)
+    except ValueError as e:
+        p.error(str(e))
 
     def emit(s):
         print(s, file=sys.stderr)
 
     try:
         s = convert(args.input, args.output, dtype=args.dtype, config_name=args.config,
-                    psi=args.truncation, audit=emit if args.audit else None)
+                    psi=args.truncation, audit=emit if args.audit else None, limits=limits)
         if args.json:
-            with open(args.json, "w") as f:
-                json.dump(dict(s, output=args.output), f, indent=1)
-                f.write("\n")
+            text = json.dumps(dict(s, output=args.output), indent=1) + "\n"
+            try:
+                safetensors_io.write_atomic(args.json, text.encode("utf-8"))
+            except OSError as e:
+                if args.output is not None:      # no half-finished result: drop the model too
+                    try:
+                        os.unlink(args.output)
+                    except OSError:
+                        pass
+                raise OutputError("cannot write %s: %s" % (args.json, e.strerror or e)) from None
     except ConversionError as e:
-        print("inrgan.convert: error: %s" % e, file=sys.stderr)
+        print("inrgan.convert: error: %s" % _one_line(e), file=sys.stderr)
         return 2
+    except OutputError as e:
+        print("inrgan.convert: error: %s" % _one_line(e), file=sys.stderr)
+        return 1
     except OSError as e:
-        print("inrgan.convert: error: %s: %s" % (e.filename or args.input, e.strerror or e),
-              file=sys.stderr)
+        print("inrgan.convert: error: cannot read %s: %s" % (e.filename or args.input,
+                                                             e.strerror or e), file=sys.stderr)
         return 2
     except MemoryError:
         print("inrgan.convert: error: out of memory", file=sys.stderr)
-        return 2
+        return 1
     if not args.quiet:
         cfg = s["config"]
         emit("%s (%s, sha256 %s...) -> %s" % (s["source"], s["format"], s["sha256"][:16],
