@@ -91,17 +91,17 @@ _KI, _MI, _GI = 1 << 10, 1 << 20, 1 << 30
 # the converters' --limit NAME=N). docs/converting.md "Limits".
 LIMITS = collections.OrderedDict((
     ("zip_members", (65536, "entries in a zip archive (its central directory may hold at "
-                            "most 512 bytes per allowed entry)")),
+                            "most 256 bytes per allowed entry)")),
     ("zip_member_bytes", (4 * _GI, "decompressed size of one zip member")),
     ("zip_total_bytes", (16 * _GI, "decompressed size of all zip members together")),
     ("zip_ratio", (100, "decompressed/compressed size of a zip member larger than 1 MiB")),
     ("pickle_bytes", (256 * _MI, "a zip archive's data.pkl (read into memory)")),
     ("string_bytes", (64 * _MI, "one string, bytes object or text line held in memory")),
-    ("work", (8000000, "pickle opcodes run + container elements and memo entries created "
+    ("work", (4000000, "pickle opcodes run + container elements and memo entries created "
                        "(dict and set entries count 4), per file")),
     ("mark_depth", (4096, "nested MARKs (open tuples, lists, dicts being built)")),
     ("composite_keys", (4096, "tuple / frozenset dict keys and set items, per file")),
-    ("unused_storage_bytes", (64 * _MI, "bytes of a storage that none of its tensors' "
+    ("unused_storage_bytes", (256 * _MI, "bytes of a storage that none of its tensors' "
                                         "views covers")),
     ("tensor_bytes", (4 * _GI, "tensor data read from the file, in total")),
 ))
@@ -1578,6 +1578,7 @@ def _zip_directory(f, size, where, limits):
         raise PickleError("%s: not a readable zip archive (no end of central directory)"
                           % where)
     entries, cd_size = struct.unpack("<HI", buf[at + 10:at + 16])
+    cd_end = size - tail + at                 # where the directory ends (as zipfile reads it)
     if at >= 20 and buf[at - 20:at - 16] == b"PK\x06\x07":        # zip64 locator
         (z64,) = struct.unpack("<Q", buf[at - 12:at - 4])
         if z64 + 56 <= size:
@@ -1585,12 +1586,26 @@ def _zip_directory(f, size, where, limits):
             rec = f.read(56)
             if rec[:4] == b"PK\x06\x06":
                 entries, cd_size = struct.unpack("<QQ", rec[32:48])
-    f.seek(0)
+                cd_end = z64
     if limits.over("zip_members", entries):
         raise limits.error(where, "a zip archive of %d entries" % entries, "zip_members")
-    if limits.zip_members and cd_size > 512 * limits.zip_members:
-        raise limits.error(where, "a zip central directory of %d bytes" % cd_size,
-                           "zip_members")
+    if limits.zip_members:
+        # zipfile parses the whole directory whatever its entry count says: count the
+        # entries here (the directory is at most 256 bytes per allowed entry)
+        if cd_size > 256 * limits.zip_members:
+            raise limits.error(where, "a zip central directory of %d bytes" % cd_size,
+                               "zip_members")
+        f.seek(max(cd_end - cd_size, 0))
+        cd = f.read(cd_size)
+        pos = n = 0
+        while pos + 46 <= len(cd) and cd[pos:pos + 4] == b"PK\x01\x02":
+            n += 1
+            if n > limits.zip_members:
+                raise limits.error(where, "a zip archive of more than %d entries"
+                                   % limits.zip_members, "zip_members")
+            ln, lx, lc = struct.unpack("<HHH", cd[pos + 28:pos + 34])
+            pos += 46 + ln + lx + lc
+    f.seek(0)
 
 
 def _check_members(zf, where, limits):
