@@ -348,6 +348,46 @@ def bomb_stride0(path):
     fx.dump(path, {"mapping.w_avg": t}, protocol=4)
 
 
+def bomb_interpolation(path, levels=24):
+    """A Generator whose cfg doubles a 4 KiB string 24 times through "${a}${a}" (64 GiB)."""
+    cfg = {"a0": "x" * 4096}
+    for k in range(1, levels + 1):
+        cfg["a%d" % k] = "${a%d}${a%d}" % (k - 1, k - 1)
+    g = fx.FakePersistent("Generator", "# never run\n", {"_init_kwargs": {"cfg": cfg}})
+    fx.dump(path, {"G_ema": g}, protocol=4)
+
+
+def bomb_long_key(path):
+    """A config dict under an 8 MiB key holding 20,000 entries (each entry's path would
+    repeat the key)."""
+    cfg = {"k" * (8 * MIB): {"e%d" % i: i for i in range(20000)}}
+    g = fx.FakePersistent("Generator", "# never run\n", {"_init_kwargs": {"cfg": cfg}})
+    fx.dump(path, {"G_ema": g}, protocol=4)
+
+
+def bomb_deep_modules(path, levels=20000):
+    """G_ema -> _modules.a -> _modules.a -> ... 20,000 persistent modules deep, written
+    opcode by opcode (the pickler itself would recurse)."""
+    def s(text):
+        b = text.encode()
+        return b"\x8c" + bytes([len(b)]) + b
+    out = io.BytesIO()
+    out.write(b"\x80\x02" + _op_global("torch_utils.persistence", "_reconstruct_persistent_obj")
+              + b"q\x00" + b"0")
+    out.write(b"}")                                                     # innermost: no children
+    for k in range(levels):
+        # stack: [child state dict or module]; wrap it: {"_modules": {"a": child}}
+        if k:
+            out.write(b"q\x01" + b"0" + b"}" + s("a") + b"h\x01" + b"s"       # {"a": child}
+                      + b"q\x01" + b"0" + b"}" + s("_modules") + b"h\x01" + b"s")
+        out.write(b"q\x02" + b"0" + b"h\x00" + b"}(" + s("type") + s("class")
+                  + s("class_name") + s("SynthesisBlock" if k + 1 < levels else "Generator")
+                  + s("state") + b"h\x02" + b"u" + b"\x85R")
+    out.write(b"\x85.")                                                 # a 1-tuple: (G_ema,)
+    with open(path, "wb") as f:
+        f.write(out.getvalue())
+
+
 # ---- tests ---------------------------------------------------------------------------------
 
 def test_bombs(tmp):
@@ -412,6 +452,25 @@ def test_bombs(tmp):
                    tmp)
     bomb_stride0(p)
     expect_refusal("2**28-element stride-0 tensor over 1 float", p, "overlapping", tmp)
+    bomb_interpolation(p)
+    expect_refusal("config interpolations doubling a 4 KiB string 24 times", p,
+                   "expand too much", tmp, argv=convert_argv(p, os.path.join(tmp, "o")))
+    bomb_long_key(p)
+    expect_refusal("config with an 8 MiB key over 20,000 entries", p, "lacks z_dim", tmp,
+                   argv=convert_argv(p, os.path.join(tmp, "o")))
+    bomb_deep_modules(p)
+    print("     (module chain: %.1f MB on disk)" % (os.path.getsize(p) / 1e6))
+    code = ("import sys\n"
+            "from inrgan import convert, restricted_pickle as rp\n"
+            "with open(sys.argv[1], 'rb') as f:\n"
+            "    g = rp.load_pickle_bytes(f.read())[0]\n"
+            "try:\n"
+            "    convert.collect_tensors(g)\n"
+            "except convert.ConversionError as e:\n"
+            "    print(e, file=sys.stderr)\n"
+            "    sys.exit(2)\n")
+    expect_refusal("G_ema module tree 20,000 levels deep (collect_tensors)", p,
+                   "nested deeper than 64", tmp, argv=[PY, "-B", "-c", code, p])
     os.unlink(p)
 
 

@@ -57,7 +57,11 @@ _GEN_POSITIONAL = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels",
 
 
 class ConversionError(ValueError):
-    """Why a checkpoint could not be converted (one line)."""
+    """Why a checkpoint could not be converted (one line: text from the file escaped, long
+    messages shortened)."""
+
+    def __init__(self, msg):
+        super().__init__(rp.one_line(msg))
 
 
 class OutputError(Exception):
@@ -86,6 +90,18 @@ def sha256_file(path):
 # ---- plain data out of the pickled config objects -------------------------------------------
 
 _PLAIN_BUDGET = 200000     # config nodes; shared sub-structures could otherwise explode
+_TEXT_BUDGET = 16 << 20    # characters built by string interpolations, in total
+_MAX_DEPTH = 64            # module tree and config nesting
+_MAX_NAME = 1024           # characters of one module / tensor name
+
+
+def _sub(where, key):
+    """where + '.' + key for messages, both shortened (keys may be huge strings)."""
+    key = str(key) if not isinstance(key, str) else key
+    if len(key) > 64:
+        key = key[:40] + "..." + key[-16:]
+    where = "%s.%s" % (where, key)
+    return where if len(where) <= 200 else where[:80] + "..." + where[-100:]
 
 
 def to_plain(obj, where="cfg", depth=0, budget=None):
@@ -108,10 +124,10 @@ def to_plain(obj, where="cfg", depth=0, budget=None):
         for k, v in obj.items():
             if not isinstance(k, (str, int)) or isinstance(k, bool):
                 raise ConversionError("%s: key %r is not a string" % (where, k))
-            out[k] = to_plain(v, "%s.%s" % (where, k), depth + 1, budget)
+            out[k] = to_plain(v, _sub(where, k), depth + 1, budget)
         return out
     if isinstance(obj, (list, tuple)):
-        return [to_plain(v, "%s[%d]" % (where, i), depth + 1, budget)
+        return [to_plain(v, _sub(where, "[%d]" % i), depth + 1, budget)
                 for i, v in enumerate(obj)]
     if isinstance(obj, rp.Inert):
         cls = obj.cls
@@ -145,6 +161,7 @@ def resolve_interpolations(root):
     """Resolves omegaconf interpolations ("${a.b}", relative "${.x}", embedded "p_${a}") in a
     plain config, relative to `root`. Resolver calls ("${env:X}") are refused."""
     budget = [_PLAIN_BUDGET]
+    text = [_TEXT_BUDGET]
 
     def lookup(key, path, depth):
         if ":" in key:
@@ -201,7 +218,12 @@ def resolve_interpolations(root):
                 parts.append(str(v))
                 pos = m.end()
             parts.append(value[pos:])
-            return "".join(parts)
+            out = "".join(parts)
+            text[0] -= len(out)
+            if text[0] < 0:
+                raise ConversionError("config interpolations expand too much (over %d "
+                                      "characters)" % _TEXT_BUDGET)
+            return out
         if isinstance(value, dict):
             return {k: res(v, path + [k], depth) for k, v in value.items()}
         if isinstance(value, list):
@@ -427,12 +449,14 @@ def collect_tensors(g_ema):
     tensors = collections.OrderedDict()
     ignored = []
     classes = collections.Counter()
-    stack = [("", g_ema, "G_ema")]
+    stack = [("", g_ema, "G_ema", 0)]
     seen = set()
     while stack:
-        prefix, obj, path = stack.pop()
+        prefix, obj, path, depth = stack.pop()
         if id(obj) in seen:
             raise ConversionError("%s appears twice in the module tree" % path)
+        if depth > _MAX_DEPTH:
+            raise ConversionError("%s: module tree nested deeper than %d" % (path, _MAX_DEPTH))
         seen.add(id(obj))
         state, cls = _module_state(obj, path)
         classes[cls] += 1
@@ -443,6 +467,11 @@ def collect_tensors(g_ema):
         for what, d in (("_parameters", params), ("_buffers", buffers), ("_modules", modules)):
             if not isinstance(d, dict):
                 raise ConversionError("%s.%s is not a dict" % (path, what))
+        for d in (params, buffers, modules):
+            for name in d:
+                if len(str(name)) > _MAX_NAME:
+                    raise ConversionError("%s: a module or tensor name of %d characters"
+                                          % (path, len(str(name))))
         for group, d in (("parameter", params), ("buffer", buffers)):
             for name, t in d.items():
                 if t is None or (group == "buffer" and name in skip):
@@ -457,7 +486,8 @@ def collect_tensors(g_ema):
         children = []
         for name, m in modules.items():
             if m is not None:
-                children.append((prefix + str(name) + ".", m, "%s.%s" % (path, name)))
+                children.append((prefix + str(name) + ".", m, "%s.%s" % (path, name),
+                                 depth + 1))
         stack.extend(reversed(children))
     return tensors, ignored, classes
 

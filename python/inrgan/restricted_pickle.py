@@ -64,14 +64,20 @@ class PickleError(ValueError):
     shortened)."""
 
     def __init__(self, msg):
-        msg = str(msg)
-        if not msg.isprintable():
-            msg = "".join(c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256
-                          else "\\u%04x" % ord(c) if ord(c) < 65536 else "\\U%08x" % ord(c)
-                          for c in msg)
-        if len(msg) > 600:
-            msg = msg[:400] + " ... " + msg[-150:]
-        super().__init__(msg)
+        super().__init__(one_line(msg))
+
+
+def one_line(msg, limit=600):
+    """msg with non-printable characters (line breaks included) escaped, shortened to about
+    `limit` characters."""
+    msg = str(msg)
+    if len(msg) > limit:
+        msg = msg[:limit * 2 // 3] + " ... " + msg[-limit // 4:]
+    if not msg.isprintable():
+        msg = "".join(c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256
+                      else "\\u%04x" % ord(c) if ord(c) < 65536 else "\\U%08x" % ord(c)
+                      for c in msg)
+    return msg
 
 
 class LimitError(PickleError):
