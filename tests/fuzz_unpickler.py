@@ -16,9 +16,12 @@ truncations. Inputs are run in-process through rp.load_pickle_bytes, or written 
 and opened with rp.open_checkpoint (zip / legacy streams); every TensorRef found is read
 (TensorRef.numpy()).
 
+Loaded objects also go through the converter's reading (inrgan.convert: read_checkpoint,
+config_from_init_kwargs with its interpolations, collect_tensors; torch is not needed there).
+
 An input fails the run ("finding", saved under --findings) when:
-* anything but restricted_pickle.PickleError escapes (MemoryError, RecursionError,
-  TypeError, ...);
+* anything but restricted_pickle.PickleError or convert.ConversionError escapes (MemoryError,
+  RecursionError, TypeError, ...), or a message spans several lines;
 * the marker file exists afterwards (something ran), or a new module was imported;
 * one input takes more than --max-seconds (default 5 s).
 The process runs with RLIMIT_AS 1 GiB, so a memory blow-up surfaces as MemoryError (a
@@ -38,6 +41,7 @@ import random
 import re
 import resource
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +58,7 @@ except ImportError:  # pragma: no cover
     print("SKIP: numpy missing")
     sys.exit(77)
 
-from inrgan import restricted_pickle as rp  # noqa: E402
+from inrgan import convert, restricted_pickle as rp  # noqa: E402
 import fixtures_official as fx  # noqa: E402
 
 INTERESTING = (0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0xffff, 0x10000, 0x7fffffff,
@@ -166,6 +170,24 @@ def seeds(marker):
                                  b=np.arange(5, dtype=np.float32))
     out.append(("file", _zip_checkpoint(sd)))
     out.append(("file", _legacy(sd)))
+    # a tiny official-structure network pickle, built in a child (it needs torch; this process
+    # stays without it, so that its memory limit means the same with and without torch)
+    with tempfile.NamedTemporaryFile(suffix=".pkl") as f:
+        code = ("import collections, sys, torch\n"
+                "sys.path[:0] = [%r, %r]\n"
+                "import fixtures_official as fx\n"
+                "from inrgan import config, generator\n"
+                "cfg = config.builtin('tiny-nearest')\n"
+                "torch.manual_seed(0)\n"
+                "G = generator.Generator(cfg, resample_filter=True)\n"
+                "sd = collections.OrderedDict((k, v.detach().numpy().copy())\n"
+                "                             for k, v in G.state_dict().items())\n"
+                "fx.write_network_pickle(sys.argv[1], sd, cfg, sys.argv[2], with_d=False)\n"
+                % (HERE, os.path.join(os.path.dirname(HERE), "python")))
+        r = subprocess.run([sys.executable, "-B", "-c", code, f.name, marker],
+                           capture_output=True)
+        if r.returncode == 0:
+            out.append(("file", f.read()))
     # payloads: each would create the marker if run
     cmd = "touch %s" % marker
     for payload in (fx.Evil(fx.FakeGlobal("os", "system"), (cmd,)),
@@ -233,6 +255,8 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|global \S+|<[^>]*>|\([^()]*\)")
 def outcome_key(kind, text):
     """The outcome with names, numbers and quoted parts removed (so that the corpus keeps
     inputs that reach a new check, not every new spelling of the same one)."""
+    if "not in the allow-list" in text:
+        text = "refusing global"
     return kind + ":" + _NUM.sub("N", _QUOTED.sub("Q", _ADDR.sub("A", text)))[:40]
 
 
@@ -258,6 +282,28 @@ def walk_tensors(obj, budget=20000):
     return out
 
 
+class _Loaded:
+    def __init__(self, obj):
+        self.obj = obj
+
+
+def convert_checks(obj):
+    """The converter's reading of a loaded object (no torch): checkpoint kind, config from
+    G_ema._init_kwargs, the module tree. ConversionError is the expected failure."""
+    try:
+        kind, root, data = convert.read_checkpoint(_Loaded(obj))
+        if kind == "network":
+            st = root.state
+            convert.config_from_init_kwargs(st.get("_init_args"), st.get("_init_kwargs"))
+            convert.collect_tensors(root)
+        return "convert ok"
+    except convert.ConversionError as e:
+        msg = str(e)
+        if "\n" in msg:
+            raise AssertionError("multi-line ConversionError: %r" % msg[:200])
+        return "convert: " + " ".join(msg.split()[:4])
+
+
 def run_one(kind, data, path):
     """Returns the outcome key; raises anything that is not a PickleError."""
     try:
@@ -265,13 +311,14 @@ def run_one(kind, data, path):
             obj = rp.load_pickle_bytes(data)
             for t in walk_tensors(obj):
                 t.numpy()
-            return outcome_key("ok", type(obj).__name__)
+            return outcome_key("ok", type(obj).__name__ + convert_checks(obj))
         with open(path, "wb") as f:
             f.write(data)
         with rp.open_checkpoint(path) as ck:
             for t in walk_tensors(ck.obj):
                 t.numpy()
-            return outcome_key("ok", ck.format + ":" + type(ck.obj).__name__)
+            return outcome_key("ok", ck.format + ":" + type(ck.obj).__name__
+                               + convert_checks(ck.obj))
     except rp.PickleError as e:
         msg = str(e)
         if "\n" in msg:

@@ -39,7 +39,6 @@ import collections
 import io
 import json
 import os
-import resource
 import shutil
 import signal
 import struct
@@ -411,8 +410,9 @@ def test_bombs(tmp):
             "from inrgan import restricted_pickle as rp\n"
             "lim = rp.Limits(zip_ratio=0, unused_storage_bytes=0)\n"
             "with rp.open_checkpoint(sys.argv[1], lim) as ck:\n"
-            "    a = ck.obj['mapping.w_avg'].numpy()\n"
-            "    print(a.shape, float(abs(a).max()), ck.obj['mapping.w_avg'].storage.ctx.zip_bytes)\n")
+            "    t = ck.obj['mapping.w_avg']\n"
+            "    a = t.numpy()\n"
+            "    print(a.shape, float(abs(a).max()), t.storage.ctx.zip_bytes)\n")
     rc, so, se, wall, rss = run_child([PY, "-B", "-c", code, p])
     check(rc == 0 and so.split()[:2] == ["(512,)", "0.0"] and wall < MAX_WALL
           and rss < 128 * MIB,

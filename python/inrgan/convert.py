@@ -43,7 +43,8 @@ from . import config as config_mod
 from . import restricted_pickle as rp
 from . import safetensors_io
 
-__all__ = ["ConversionError", "OutputError", "convert", "read_checkpoint", "config_from_init_kwargs",
+__all__ = ["ConversionError", "OutputError", "convert", "read_checkpoint",
+           "config_from_init_kwargs",
            "resolve_interpolations", "main", "KNOWN_CLASSES"]
 
 # persistent classes that may appear in an INR-GAN G_ema (reference §3.1)

@@ -48,7 +48,8 @@ import zlib
 
 import numpy as np
 
-__all__ = ["PickleError", "LimitError", "Limits", "LIMITS", "GlobalRef", "Inert", "PersistentObject", "Storage", "TensorRef",
+__all__ = ["PickleError", "LimitError", "Limits", "LIMITS", "one_line", "GlobalRef", "Inert",
+           "PersistentObject", "Storage", "TensorRef",
            "NdarrayHolder", "Checkpoint", "open_checkpoint", "load_pickle_bytes",
            "allowed_globals", "LEGACY_MAGIC"]
 
