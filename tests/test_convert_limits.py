@@ -347,6 +347,13 @@ def bomb_stride0(path):
     fx.dump(path, {"mapping.w_avg": t}, protocol=4)
 
 
+def bomb_shared_storage(path):
+    """200 tensors, each a full view of one 4 MiB storage (a pickled dict)."""
+    st = fx.FakeStorage(np.zeros(MIB, np.float32))
+    fx.dump(path, {"t%d" % i: fx.FakeTensor(st, 0, (MIB,), (1,)) for i in range(200)},
+            protocol=4)
+
+
 def bomb_interpolation(path, levels=24):
     """A Generator whose cfg doubles a 4 KiB string 24 times through "${a}${a}" (64 GiB)."""
     cfg = {"a0": "x" * 4096}
@@ -452,6 +459,17 @@ def test_bombs(tmp):
                    tmp)
     bomb_stride0(p)
     expect_refusal("2**28-element stride-0 tensor over 1 float", p, "overlapping", tmp)
+    bomb_shared_storage(p)
+    code = ("import sys\n"
+            "from inrgan import restricted_pickle as rp\n"
+            "with rp.open_checkpoint(sys.argv[1]) as ck:\n"
+            "    try:\n"
+            "        kept = [t.numpy() for t in ck.obj.values()]\n"
+            "    except rp.PickleError as e:\n"
+            "        print(e, file=sys.stderr)\n"
+            "        sys.exit(2)\n")
+    expect_refusal("200 tensors sharing one 4 MiB storage, all read", p, "storage-reads", tmp,
+                   argv=[PY, "-B", "-c", code, p])
     bomb_interpolation(p)
     expect_refusal("config interpolations doubling a 4 KiB string 24 times", p,
                    "expand too much", tmp, argv=convert_argv(p, os.path.join(tmp, "o")))

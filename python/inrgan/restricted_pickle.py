@@ -111,6 +111,8 @@ LIMITS = collections.OrderedDict((
     ("unused_storage_bytes", (256 * _MI, "bytes of a storage that none of its tensors' "
                                         "views covers")),
     ("tensor_bytes", (4 * _GI, "tensor data read from the file, in total")),
+    ("storage_reads", (2, "times over that a storage's bytes may be read through its tensors "
+                          "(tensors sharing one storage)")),
 ))
 
 
@@ -177,6 +179,7 @@ class _Ctx:
         self.composite = 0
         self.zip_bytes = 0
         self.tensor_bytes = 0
+        self.storage_read = {}        # id(root Storage) -> bytes read through its tensors
         self.tensors = []
         self.slice_cache = {}         # id(FileSlice) -> (slice, bytes): read once
         self.encode_cache = {}        # id(str) -> (str, bytes): _codecs.encode once
@@ -472,6 +475,11 @@ class Storage:
         if ctx.limits.over("tensor_bytes", ctx.tensor_bytes):
             raise ctx.limits.error("storage %s" % self.key, "tensor data read (%d bytes in "
                                    "total)" % ctx.tensor_bytes, "tensor_bytes")
+        done = ctx.storage_read[id(self)] = ctx.storage_read.get(id(self), 0) + b - a
+        size = self.numel * dt.itemsize
+        if ctx.limits.storage_reads and done > ctx.limits.storage_reads * size + _MI:
+            raise ctx.limits.error("storage %s" % self.key, "reading its %d bytes %.1f times "
+                                   "over" % (size, done / max(size, 1)), "storage_reads")
         raw = self.data[a:b] if isinstance(self.data, bytes) else self.data.read_range(a, b)
         return np.frombuffer(raw, dtype=dt, count=hi - lo)
 
