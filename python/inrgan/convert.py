@@ -25,6 +25,10 @@ resample_filter buffers are dropped. Provenance (source file name, sha256, sourc
 config origin) goes into the file's metadata.
 
 Failures raise ConversionError with one line naming the problem; the CLI prints it and exits 2.
+Reading is bounded by restricted_pickle.Limits (zip sizes, pickle work, MARK depth, ...; the
+message names the limit, --limit NAME=N raises it for a trusted file; docs/converting.md
+"Limits"). Outputs are written atomically; when one cannot be written (OutputError) the CLI
+exits 1 and leaves no file.
 """
 
 import argparse
