@@ -25,6 +25,10 @@ resample_filter buffers are dropped. Provenance (source file name, sha256, sourc
 config origin) goes into the file's metadata.
 
 Failures raise ConversionError with one line naming the problem; the CLI prints it and exits 2.
+Reading is bounded by restricted_pickle.Limits (zip sizes, pickle work, MARK depth, ...; the
+message names the limit, --limit NAME=N raises it for a trusted file; docs/converting.md
+"Limits"). Outputs are written atomically; when one cannot be written (OutputError) the CLI
+exits 1 and leaves no file.
 """
 
 import argparse
@@ -43,7 +47,8 @@ from . import config as config_mod
 from . import restricted_pickle as rp
 from . import safetensors_io
 
-__all__ = ["ConversionError", "convert", "read_checkpoint", "config_from_init_kwargs",
+__all__ = ["ConversionError", "OutputError", "convert", "read_checkpoint",
+           "config_from_init_kwargs",
            "resolve_interpolations", "main", "KNOWN_CLASSES"]
 
 # persistent classes that may appear in an INR-GAN G_ema (reference §3.1)
@@ -57,7 +62,15 @@ _GEN_POSITIONAL = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels",
 
 
 class ConversionError(ValueError):
-    """Why a checkpoint could not be converted (one line)."""
+    """Why a checkpoint could not be converted (one line: text from the file escaped, long
+    messages shortened)."""
+
+    def __init__(self, msg):
+        super().__init__(rp.one_line(msg))
+
+
+class OutputError(Exception):
+    """An output file could not be written (disk full, permissions): exit status 1."""
 
 
 def _names(items, limit=4):
@@ -82,6 +95,18 @@ def sha256_file(path):
 # ---- plain data out of the pickled config objects -------------------------------------------
 
 _PLAIN_BUDGET = 200000     # config nodes; shared sub-structures could otherwise explode
+_TEXT_BUDGET = 16 << 20    # characters built by string interpolations, in total
+_MAX_DEPTH = 64            # module tree and config nesting
+_MAX_NAME = 1024           # characters of one module / tensor name
+
+
+def _sub(where, key):
+    """where + '.' + key for messages, both shortened (keys may be huge strings)."""
+    key = str(key) if not isinstance(key, str) else key
+    if len(key) > 64:
+        key = key[:40] + "..." + key[-16:]
+    where = "%s.%s" % (where, key)
+    return where if len(where) <= 200 else where[:80] + "..." + where[-100:]
 
 
 def to_plain(obj, where="cfg", depth=0, budget=None):
@@ -104,10 +129,10 @@ def to_plain(obj, where="cfg", depth=0, budget=None):
         for k, v in obj.items():
             if not isinstance(k, (str, int)) or isinstance(k, bool):
                 raise ConversionError("%s: key %r is not a string" % (where, k))
-            out[k] = to_plain(v, "%s.%s" % (where, k), depth + 1, budget)
+            out[k] = to_plain(v, _sub(where, k), depth + 1, budget)
         return out
     if isinstance(obj, (list, tuple)):
-        return [to_plain(v, "%s[%d]" % (where, i), depth + 1, budget)
+        return [to_plain(v, _sub(where, "[%d]" % i), depth + 1, budget)
                 for i, v in enumerate(obj)]
     if isinstance(obj, rp.Inert):
         cls = obj.cls
@@ -127,6 +152,9 @@ def to_plain(obj, where="cfg", depth=0, budget=None):
                 return to_plain(state["_val"], where, depth + 1, budget)
         raise ConversionError("%s: cannot read a %s inside the config" % (where, cls))
     if isinstance(obj, rp.NdarrayHolder) and obj.array is not None:
+        budget[0] -= obj.array.size          # tolist makes a Python object per element
+        if budget[0] < 0:
+            raise ConversionError("%s: config structure too large" % where[:60])
         return obj.array.tolist()
     raise ConversionError("%s: unexpected %s inside the config" % (where, type(obj).__name__))
 
@@ -138,6 +166,7 @@ def resolve_interpolations(root):
     """Resolves omegaconf interpolations ("${a.b}", relative "${.x}", embedded "p_${a}") in a
     plain config, relative to `root`. Resolver calls ("${env:X}") are refused."""
     budget = [_PLAIN_BUDGET]
+    text = [_TEXT_BUDGET]
 
     def lookup(key, path, depth):
         if ":" in key:
@@ -194,7 +223,12 @@ def resolve_interpolations(root):
                 parts.append(str(v))
                 pos = m.end()
             parts.append(value[pos:])
-            return "".join(parts)
+            out = "".join(parts)
+            text[0] -= len(out)
+            if text[0] < 0:
+                raise ConversionError("config interpolations expand too much (over %d "
+                                      "characters)" % _TEXT_BUDGET)
+            return out
         if isinstance(value, dict):
             return {k: res(v, path + [k], depth) for k, v in value.items()}
         if isinstance(value, list):
@@ -420,12 +454,14 @@ def collect_tensors(g_ema):
     tensors = collections.OrderedDict()
     ignored = []
     classes = collections.Counter()
-    stack = [("", g_ema, "G_ema")]
+    stack = [("", g_ema, "G_ema", 0)]
     seen = set()
     while stack:
-        prefix, obj, path = stack.pop()
+        prefix, obj, path, depth = stack.pop()
         if id(obj) in seen:
             raise ConversionError("%s appears twice in the module tree" % path)
+        if depth > _MAX_DEPTH:
+            raise ConversionError("%s: module tree nested deeper than %d" % (path, _MAX_DEPTH))
         seen.add(id(obj))
         state, cls = _module_state(obj, path)
         classes[cls] += 1
@@ -436,6 +472,11 @@ def collect_tensors(g_ema):
         for what, d in (("_parameters", params), ("_buffers", buffers), ("_modules", modules)):
             if not isinstance(d, dict):
                 raise ConversionError("%s.%s is not a dict" % (path, what))
+        for d in (params, buffers, modules):
+            for name in d:
+                if len(str(name)) > _MAX_NAME:
+                    raise ConversionError("%s: a module or tensor name of %d characters"
+                                          % (path, len(str(name))))
         for group, d in (("parameter", params), ("buffer", buffers)):
             for name, t in d.items():
                 if t is None or (group == "buffer" and name in skip):
@@ -450,7 +491,8 @@ def collect_tensors(g_ema):
         children = []
         for name, m in modules.items():
             if m is not None:
-                children.append((prefix + str(name) + ".", m, "%s.%s" % (path, name)))
+                children.append((prefix + str(name) + ".", m, "%s.%s" % (path, name),
+                                 depth + 1))
         stack.extend(reversed(children))
     return tensors, ignored, classes
 
@@ -580,10 +622,12 @@ def _default_psi(hints, upsampling):
     return 1.0, "default"
 
 
-def convert(src, dst, dtype="fp32", config_name=None, psi=None, audit=None):
+def convert(src, dst, dtype="fp32", config_name=None, psi=None, audit=None, limits=None):
     """Converts `src` (.pkl network pickle or state dict) to the model file `dst`.
-    Returns a summary dict; raises ConversionError. audit: optional callable(str) receiving
-    the pickled classes with their module-source hashes."""
+    Returns a summary dict; raises ConversionError (bad input, resource limits included),
+    OutputError (dst cannot be written) or OSError (src cannot be read). audit: optional
+    callable(str) receiving the pickled classes with their module-source hashes. limits:
+    restricted_pickle.Limits (None: the defaults)."""
     t0 = time.time()
     if dtype not in ("fp32", "fp16"):
         raise ConversionError("dtype must be fp32 or fp16")
@@ -594,7 +638,7 @@ def convert(src, dst, dtype="fp32", config_name=None, psi=None, audit=None):
         raise ConversionError("output would overwrite the input")
     base = os.path.basename(src)
     try:
-        ck = rp.open_checkpoint(src)
+        ck = rp.open_checkpoint(src, limits)
     except rp.PickleError as e:
         raise ConversionError(str(e)) from None
     with ck:
@@ -688,7 +732,10 @@ def _convert_loaded(ck, src, base, dst, dtype, config_name, psi, audit, t0):
     provenance["sha256"] = sha256_file(src)
     cfg["provenance"] = dict(provenance)
     if dst is not None:
-        write_model(dst, cfg, arrays, dtype)
+        try:
+            write_model(dst, cfg, arrays, dtype)
+        except OSError as e:
+            raise OutputError("cannot write %s: %s" % (dst, e.strerror or e)) from None
     dropped = sorted(k for k in tensors if k.endswith("resample_filter"))
     return {"source": base, "sha256": provenance["sha256"], "format": ck.format,
             "kind": kind, "config": cfg, "official": matches, "parameters": nparams,
@@ -726,6 +773,10 @@ def _audit(emit, data, cfg):
     emit("config: " + config_mod.to_json(cfg))
 
 
+def _one_line(e):
+    return re.sub(r"\s+", " ", str(e)).strip() or type(e).__name__
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m inrgan.convert",
@@ -745,31 +796,49 @@ def main(argv=None):
     p.add_argument("--audit", action="store_true",
                    help="also list the pickled classes with their source hashes and the config "
                         "(-o may then be omitted)")
+    p.add_argument("--limit", action="append", metavar="NAME=N", default=[],
+                   help="raise (or lower) a resource limit for a trusted large file, e.g. "
+                        "--limit work=100M; 0 = unlimited. Names: %s (docs/converting.md, "
+                        "Limits)" % ", ".join(rp._flag(n) for n in rp.LIMITS))
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
     if args.output is None and not args.audit:
         p.error("-o/--output is required (unless --audit)")
+    try:
+        limits = rp.Limits.parse(args.limit)
+    except ValueError as e:
+        p.error(str(e))
 
     def emit(s):
         print(s, file=sys.stderr)
 
     try:
         s = convert(args.input, args.output, dtype=args.dtype, config_name=args.config,
-                    psi=args.truncation, audit=emit if args.audit else None)
+                    psi=args.truncation, audit=emit if args.audit else None, limits=limits)
         if args.json:
-            with open(args.json, "w") as f:
-                json.dump(dict(s, output=args.output), f, indent=1)
-                f.write("\n")
+            text = json.dumps(dict(s, output=args.output), indent=1) + "\n"
+            try:
+                safetensors_io.write_atomic(args.json, text.encode("utf-8"))
+            except OSError as e:
+                if args.output is not None:      # no half-finished result: drop the model too
+                    try:
+                        os.unlink(args.output)
+                    except OSError:
+                        pass
+                raise OutputError("cannot write %s: %s" % (args.json, e.strerror or e)) from None
     except ConversionError as e:
-        print("inrgan.convert: error: %s" % e, file=sys.stderr)
+        print("inrgan.convert: error: %s" % _one_line(e), file=sys.stderr)
         return 2
+    except OutputError as e:
+        print("inrgan.convert: error: %s" % _one_line(e), file=sys.stderr)
+        return 1
     except OSError as e:
-        print("inrgan.convert: error: %s: %s" % (e.filename or args.input, e.strerror or e),
-              file=sys.stderr)
+        print("inrgan.convert: error: cannot read %s: %s" % (e.filename or args.input,
+                                                             e.strerror or e), file=sys.stderr)
         return 2
     except MemoryError:
         print("inrgan.convert: error: out of memory", file=sys.stderr)
-        return 2
+        return 1
     if not args.quiet:
         cfg = s["config"]
         emit("%s (%s, sha256 %s...) -> %s" % (s["source"], s["format"], s["sha256"][:16],

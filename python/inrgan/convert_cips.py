@@ -16,7 +16,9 @@ Output: the state-dict tensors under their original names (F32, or F16 with --dt
 the config (docs/cips.md) as JSON under __metadata__["inrgan"]. With --w-avg-samples N the mean
 of N mapped latents (z from torch.randn with --seed) is stored as "w_avg" [style_dim].
 
-Errors: one line on stderr, exit status 2.
+Errors: one line on stderr; exit status 2 for a bad or oversized input (resource limits:
+docs/converting.md "Limits", raised with --limit NAME=N), 1 when the output cannot be written
+(written atomically: no partial file is left).
 """
 
 import argparse
@@ -28,7 +30,6 @@ import sys
 
 import numpy as np
 
-from . import cips
 from . import restricted_pickle as rp
 from . import safetensors_io
 
@@ -37,6 +38,15 @@ __all__ = ["read_state_dict", "infer_config", "convert", "main"]
 
 class ConvertError(ValueError):
     pass
+
+
+class OutputError(Exception):
+    """The output file could not be written (exit status 1)."""
+
+
+def _cips():
+    from . import cips          # imports torch: only once the input has been read and checked
+    return cips
 
 
 def _pick_state_dict(obj, key):
@@ -78,6 +88,7 @@ def _shape(sd, name, ndim):
 
 def infer_config(shapes, coords_size=None, lr_mlp=0.01, provenance=None):
     """Config from {name: shape}. Raises ConvertError naming the first problem."""
+    cips = _cips()
     emb = _shape(shapes, "emb.input", 4)
     if emb[0] != 1 or emb[2] != emb[3]:
         raise ConvertError("tensor emb.input has shape %s, expected [1, hidden, n, n]" % list(emb))
@@ -114,7 +125,7 @@ def infer_config(shapes, coords_size=None, lr_mlp=0.01, provenance=None):
 
 
 def check_shapes(shapes, cfg):
-    exp = cips.expected_shapes(dict(cfg, has_w_avg=False))
+    exp = _cips().expected_shapes(dict(cfg, has_w_avg=False))
     for name, s in exp.items():
         if name not in shapes:
             raise ConvertError("missing tensor %s" % name)
@@ -127,12 +138,17 @@ def check_shapes(shapes, cfg):
     return exp
 
 
-def read_state_dict(path, key=None):
-    """{name: float32 numpy array} of the checkpoint's generator state dict (restricted reader)."""
-    with rp.open_checkpoint(path) as ck:
+def read_state_dict(path, key=None, limits=None, check=None):
+    """{name: float32 numpy array} of the checkpoint's generator state dict (restricted reader).
+    check: optional function {name: shape} -> names to read; it runs before any tensor data is
+    read (so a file's tensors are only read once their names and shapes are known good)."""
+    with rp.open_checkpoint(path, limits) as ck:
         refs = _pick_state_dict(ck.obj, key)
+        names = list(refs) if check is None else list(check({k: t.shape
+                                                             for k, t in refs.items()}))
         out = {}
-        for k, t in refs.items():
+        for k in names:
+            t = refs[k]
             if t.dtype_code not in ("<f4", "<f2", "bf16", "<f8"):
                 raise ConvertError("tensor %s has dtype %s, expected a float type"
                                    % (k, t.dtype_code))
@@ -142,6 +158,7 @@ def read_state_dict(path, key=None):
 
 def _mean_w(arrays, cfg, n, seed):
     import torch
+    cips = _cips()
     g = cips.CIPSskip(**dict(cips.kwargs_from_config(cfg), size=4, channels=[1],
                              hidden_size=1)).double()
     # only the mapping is needed: load the style.* tensors into a throwaway module
@@ -155,16 +172,23 @@ def _mean_w(arrays, cfg, n, seed):
 
 
 def convert(src, dst, key=None, coords_size=None, lr_mlp=0.01, dtype="fp32", w_avg_samples=0,
-            seed=0, psi=1.0, noise="random"):
-    arrays, fmt = read_state_dict(src, key)
+            seed=0, psi=1.0, noise="random", limits=None):
+    got = {}
+
+    def check(shapes):           # architecture from the shapes, before any data is read
+        got["cfg"] = infer_config(shapes, coords_size, lr_mlp)
+        got["exp"] = check_shapes(shapes, got["cfg"])
+        return list(got["exp"])
+
+    arrays, fmt = read_state_dict(src, key, limits, check)
+    cips = _cips()
+    cfg, exp = got["cfg"], got["exp"]
     sha = hashlib.sha256()
     with open(src, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             sha.update(chunk)
-    prov = {"source": os.path.basename(src), "sha256": sha.hexdigest(), "format": fmt,
-            "created_by": "python/inrgan/convert_cips.py"}
-    cfg = infer_config({k: v.shape for k, v in arrays.items()}, coords_size, lr_mlp, prov)
-    exp = check_shapes({k: v.shape for k, v in arrays.items()}, cfg)
+    cfg["provenance"] = {"source": os.path.basename(src), "sha256": sha.hexdigest(),
+                         "format": fmt, "created_by": "python/inrgan/convert_cips.py"}
     cfg["truncation_psi"] = float(psi)
     cfg["noise"] = noise
     tensors = safetensors_io.model_tensors({name: arrays[name] for name in exp}, dtype,
@@ -175,8 +199,11 @@ def convert(src, dst, key=None, coords_size=None, lr_mlp=0.01, dtype="fp32", w_a
         cfg["provenance"]["w_avg"] = "mean of %d mapped torch.randn z, seed %d" % (
             w_avg_samples, seed)
     cips.validate_config(cfg)
-    safetensors_io.save(dst, tensors, {"inrgan": json.dumps(cfg, separators=(",", ":"))},
-                        align=True)
+    try:
+        safetensors_io.save(dst, tensors, {"inrgan": json.dumps(cfg, separators=(",", ":"))},
+                            align=True)
+    except OSError as e:
+        raise OutputError("cannot write %s: %s" % (dst, e.strerror or e)) from None
     return cfg
 
 
@@ -193,21 +220,36 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--psi", type=float, default=1.0)
     ap.add_argument("--noise", choices=("random", "zero"), default="random")
+    ap.add_argument("--limit", action="append", metavar="NAME=N", default=[],
+                    help="raise (or lower) a resource limit for a trusted large file "
+                         "(0 = unlimited); names: %s" % ", ".join(rp._flag(n) for n in rp.LIMITS))
     args = ap.parse_args(argv)
+    try:
+        limits = rp.Limits.parse(args.limit)
+    except ValueError as e:
+        ap.error(str(e))
     try:
         if args.w_avg_samples < 0:
             raise ConvertError("--w-avg-samples must be >= 0")
         cfg = convert(args.src, args.output, args.key, args.coords_size, args.lr_mlp,
-                      args.dtype, args.w_avg_samples, args.seed, args.psi, args.noise)
-    except Exception as e:  # noqa: BLE001 -- any failure: one line, exit 2
+                      args.dtype, args.w_avg_samples, args.seed, args.psi, args.noise, limits)
+    except MemoryError:
+        print("convert_cips: error: out of memory", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 -- any failure: one line
         msg = re.sub(r"\s+", " ", str(e)).strip() or type(e).__name__
-        if not isinstance(e, (rp.PickleError, ValueError, OSError)):
+        if isinstance(e, OutputError):
+            print("convert_cips: error: %s" % msg, file=sys.stderr)
+            return 1
+        if isinstance(e, OSError):
+            msg = "cannot read %s: %s" % (e.filename or args.src, e.strerror or msg)
+        elif not isinstance(e, (rp.PickleError, ValueError)):
             msg = "%s: %s" % (type(e).__name__, msg)
         print("convert_cips: error: %s" % msg, file=sys.stderr)
         return 2
     print("converted %s -> %s: %s size %d, hidden %d, style %d, %d params"
           % (args.src, args.output, cfg["arch"], cfg["size"], cfg["hidden_size"],
-             cfg["style_dim"], cips.param_count(cfg)))
+             cfg["style_dim"], _cips().param_count(cfg)))
     return 0
 
 

@@ -41,12 +41,15 @@ import collections
 import io
 import os
 import re
+import stat
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 
-__all__ = ["PickleError", "GlobalRef", "Inert", "PersistentObject", "Storage", "TensorRef",
+__all__ = ["PickleError", "LimitError", "Limits", "LIMITS", "one_line", "GlobalRef", "Inert",
+           "PersistentObject", "Storage", "TensorRef",
            "NdarrayHolder", "Checkpoint", "open_checkpoint", "load_pickle_bytes",
            "allowed_globals", "LEGACY_MAGIC"]
 
@@ -58,7 +61,180 @@ _CHUNK = 1 << 16
 
 
 class PickleError(ValueError):
-    """Why a pickle was refused (one line)."""
+    """Why a pickle was refused (one line: names from the file are escaped, long messages
+    shortened)."""
+
+    def __init__(self, msg):
+        super().__init__(one_line(msg))
+
+
+def one_line(msg, limit=600):
+    """msg with non-printable characters (line breaks included) escaped, shortened to about
+    `limit` characters."""
+    msg = str(msg)
+    if len(msg) > limit:
+        msg = msg[:limit * 2 // 3] + " ... " + msg[-limit // 4:]
+    if not msg.isprintable():
+        msg = "".join(c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256
+                      else "\\u%04x" % ord(c) if ord(c) < 65536 else "\\U%08x" % ord(c)
+                      for c in msg)
+    return msg
+
+
+class LimitError(PickleError):
+    """A resource limit was reached (the message names the limit and how to raise it)."""
+
+    def __init__(self, msg, name):
+        super().__init__(msg)
+        self.limit = name
+
+
+# ---- resource limits -------------------------------------------------------------------------
+
+_KI, _MI, _GI = 1 << 10, 1 << 20, 1 << 30
+
+# name -> (default, what it bounds). Every load is bounded by these whatever the file holds;
+# honest files far beyond the released checkpoints may need one raised (Limits(name=N), or
+# the converters' --limit NAME=N). docs/converting.md "Limits".
+LIMITS = collections.OrderedDict((
+    ("zip_members", (65536, "entries in a zip archive (its central directory may hold at "
+                            "most 256 bytes per allowed entry)")),
+    ("zip_member_bytes", (4 * _GI, "decompressed size of one zip member")),
+    ("zip_total_bytes", (16 * _GI, "decompressed size of all zip members together")),
+    ("zip_ratio", (100, "decompressed/compressed size of a zip member larger than 1 MiB")),
+    ("pickle_bytes", (256 * _MI, "a zip archive's data.pkl (read into memory)")),
+    ("string_bytes", (64 * _MI, "one string, bytes object or text line held in memory")),
+    ("work", (4000000, "pickle opcodes run + container elements and memo entries created "
+                       "(dict and set entries count 4), per file")),
+    ("mark_depth", (4096, "nested MARKs (open tuples, lists, dicts being built)")),
+    ("composite_keys", (4096, "tuple / frozenset dict keys and set items, per file")),
+    ("unused_storage_bytes", (256 * _MI, "bytes of a storage that none of its tensors' "
+                                        "views covers")),
+    ("tensor_bytes", (4 * _GI, "tensor data read from the file, in total")),
+    ("storage_reads", (2, "times over that a storage's bytes may be read through its tensors "
+                          "(tensors sharing one storage)")),
+))
+
+
+def _flag(name):
+    return name.replace("_", "-")
+
+
+class Limits:
+    """The resource limits of one load; attributes as in LIMITS. Limits(work=10**8) raises
+    one; a value of 0 means no limit."""
+
+    __slots__ = tuple(LIMITS)
+
+    def __init__(self, **kw):
+        for name, (default, _) in LIMITS.items():
+            setattr(self, name, default)
+        for name, v in kw.items():
+            if name not in LIMITS:
+                raise ValueError("unknown limit %r (known: %s)" % (name, ", ".join(LIMITS)))
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError("limit %s must be a non-negative integer" % name)
+            setattr(self, name, v)
+
+    @classmethod
+    def parse(cls, specs):
+        """Limits from 'NAME=N' strings (NAME with - or _, N an integer with an optional
+        K/M/G/T suffix: powers of 1024; 0 = unlimited). Raises ValueError."""
+        kw = {}
+        for spec in specs or ():
+            name, sep, value = spec.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or name not in LIMITS:
+                raise ValueError("--limit %r: expected NAME=N with NAME one of %s"
+                                 % (spec, ", ".join(_flag(n) for n in LIMITS)))
+            m = re.fullmatch(r"\s*(\d{1,19})\s*([kKmMgGtT]?)(i?[bB])?\s*", value)
+            if not m:
+                raise ValueError("--limit %s: %r is not a non-negative integer (optional "
+                                 "K/M/G/T suffix)" % (_flag(name), value))
+            n = int(m.group(1)) * (1 << (10 * " KMGT".index(m.group(2).upper() or " ")))
+            if n >= 1 << 63:
+                raise ValueError("--limit %s: %r is too large" % (_flag(name), value))
+            kw[name] = n
+        return cls(**kw)
+
+    def over(self, name, value):
+        """True when value exceeds the limit `name` (0 = unlimited)."""
+        lim = getattr(self, name)
+        return lim != 0 and value > lim
+
+    def error(self, where, what, name):
+        """A LimitError: '<where>: <what> exceeds the limit NAME=N (...)'."""
+        return LimitError("%s: %s exceeds the limit %s=%d (%s; if the file is trusted, raise "
+                          "it with --limit %s=N)" % (where, what, _flag(name), getattr(self, name),
+                                                   LIMITS[name][1], _flag(name)), name)
+
+
+class _Ctx:
+    """Shared accounting of one load (all machines, nested storage streams included)."""
+
+    def __init__(self, limits):
+        self.limits = limits if limits is not None else Limits()
+        self.max_work = self.limits.work or float("inf")
+        self.work = 0
+        self.composite = 0
+        self.zip_bytes = 0
+        self.tensor_bytes = 0
+        self.storage_read = {}        # id(root Storage) -> bytes read through its tensors
+        self.tensors = []
+        self.slice_cache = {}         # id(FileSlice) -> (slice, bytes): read once
+        self.encode_cache = {}        # id(str) -> (str, bytes): _codecs.encode once
+        self.where = "pickle"
+
+    def charge(self, n):
+        self.work += n
+        if self.work > self.max_work:
+            raise self.limits.error(self.where, "the pickle's work (%d units)" % self.work,
+                                    "work")
+
+
+    def __enter__(self):
+        self.prev = _CTX[0]
+        _CTX[0] = self
+        return self
+
+    def __exit__(self, *exc):
+        _CTX[0] = self.prev
+        self.slice_cache.clear()
+        self.encode_cache.clear()
+
+    def check_unused(self, where):
+        """Refuses storages whose tensors' views leave more than unused_storage_bytes of them
+        uncovered (they would be read, or decompressed past, for nothing)."""
+        ext = {}
+        for t in self.tensors:
+            lo, hi = t.extent()
+            if hi == lo:
+                continue
+            st = t.storage
+            while st.base is not None:
+                lo += st.elem_offset
+                hi += st.elem_offset
+                st = st.base
+            e = ext.get(id(st))
+            if e is None:
+                ext[id(st)] = [st, lo, hi]
+            else:
+                e[1], e[2] = min(e[1], lo), max(e[2], hi)
+        for st, lo, hi in ext.values():
+            unused = (st.numel - (hi - lo)) * st.itemsize
+            if self.limits.over("unused_storage_bytes", unused):
+                raise self.limits.error(where, "storage %s: %d of its %d bytes outside every "
+                                        "tensor view" % (st.key, unused,
+                                                         st.numel * st.itemsize),
+                                        "unused_storage_bytes")
+
+
+_CTX = [None]
+
+
+def _ctx():
+    c = _CTX[0]
+    return c if c is not None else _Ctx(None)     # stand-ins used outside a load
 
 
 # ---- holders -------------------------------------------------------------------------------
@@ -192,36 +368,77 @@ class FileSlice:
         return self.length
 
     def read(self):
-        self.f.seek(self.offset)
-        data = self.f.read(self.length)
-        if len(data) != self.length:
+        return self.read_range(0, self.length)
+
+    def read_range(self, lo, hi):
+        """Bytes [lo, hi) of the slice."""
+        self.f.seek(self.offset + lo)
+        data = self.f.read(hi - lo)
+        if len(data) != hi - lo:
             raise PickleError("%s: truncated: %d bytes at offset %d, only %d present"
-                              % (self.where, self.length, self.offset, len(data)))
+                              % (self.where, hi - lo, self.offset + lo, len(data)))
         return data
 
 
 class _ZipMember:
-    __slots__ = ("zf", "name", "length")
+    """A zip member read as a capped stream: only the bytes up to the end of the requested
+    range are decompressed, and every decompressed byte counts towards zip_total_bytes."""
 
-    def __init__(self, zf, name, length):
-        self.zf, self.name, self.length = zf, name, length
+    __slots__ = ("zf", "info", "length", "ctx", "where")
+
+    def __init__(self, zf, info, ctx, where):
+        self.zf, self.info, self.length = zf, info, info.file_size
+        self.ctx, self.where = ctx, where
 
     def read(self):
-        try:
-            data = self.zf.read(self.name)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-            raise PickleError("zip member %s is unreadable (%s)" % (self.name, e)) from None
-        if len(data) != self.length:
-            raise PickleError("zip member %s has %d bytes, expected %d"
-                              % (self.name, len(data), self.length))
-        return data
+        return self.read_range(0, self.length)
+
+    def __len__(self):
+        return self.length
+
+    def read_range(self, lo, hi):
+        return _read_member(self.zf, self.info, lo, hi, self.ctx, self.where)
+
+
+def _read_member(zf, info, lo, hi, ctx, where):
+    """Bytes [lo, hi) of a zip member, decompressing no further than hi."""
+    name = info.filename
+    lim = ctx.limits
+    if lim.over("zip_total_bytes", ctx.zip_bytes + hi):
+        raise lim.error(where, "reading zip member %s (%d bytes decompressed so far, %d more)"
+                        % (name, ctx.zip_bytes, hi), "zip_total_bytes")
+    parts = []
+    try:
+        with zf.open(info) as z:
+            pos = 0
+            while pos < hi:
+                want = min(hi - pos, _CHUNK) if pos < lo else min(hi - pos, 1 << 22)
+                if pos < lo:
+                    want = min(want, lo - pos)
+                b = z.read(want)
+                if not b:
+                    break
+                ctx.zip_bytes += len(b)
+                if pos >= lo:
+                    parts.append(b)
+                pos += len(b)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error,
+            NotImplementedError, RuntimeError) as e:       # (unsupported method, encrypted)
+        raise PickleError("%s: zip member %s is unreadable (%s)"
+                          % (where, name, _short(str(e)))) from None
+    data = b"".join(parts)
+    if len(data) != hi - lo:
+        raise PickleError("%s: zip member %s ends after %d bytes, %d declared"
+                          % (where, name, pos, info.file_size))
+    return data
 
 
 class Storage:
     """A typed, CPU-located run of `numel` elements. `location` is the device tag from the
     file (e.g. 'cuda:0'); it is recorded, never acted on."""
 
-    __slots__ = ("kind", "code", "numel", "location", "key", "data", "base", "elem_offset")
+    __slots__ = ("kind", "code", "numel", "location", "key", "data", "base", "elem_offset",
+                 "ctx")
 
     def __init__(self, kind, code, numel, location, key):
         self.kind, self.code, self.numel = kind, code, numel
@@ -229,6 +446,7 @@ class Storage:
         self.data = None          # bytes | FileSlice | _ZipMember (set when known)
         self.base = None          # root Storage for legacy storage views
         self.elem_offset = 0
+        self.ctx = _ctx()         # the load's accounting (tensor_bytes, zip_total_bytes)
 
     @property
     def itemsize(self):
@@ -236,16 +454,34 @@ class Storage:
 
     def array(self):
         """The elements as a read-only 1-D numpy array (bfloat16 as uint16 bits)."""
+        return self.read_elems(0, self.numel)
+
+    def read_elems(self, lo, hi):
+        """Elements [lo, hi) as a read-only 1-D numpy array; only their bytes are read."""
         if self.base is not None:
-            return self.base.array()[self.elem_offset:self.elem_offset + self.numel]
+            return self.base.read_elems(self.elem_offset + lo, self.elem_offset + hi)
         if self.data is None:
             raise PickleError("storage %s has no data" % self.key)
-        raw = self.data if isinstance(self.data, bytes) else self.data.read()
         dt = _np_dtype_of(self.code)
-        if len(raw) != self.numel * dt.itemsize:
+        if len(self.data) != self.numel * dt.itemsize:
             raise PickleError("storage %s has %d bytes, expected %d"
-                              % (self.key, len(raw), self.numel * dt.itemsize))
-        return np.frombuffer(raw, dtype=dt, count=self.numel)
+                              % (self.key, len(self.data), self.numel * dt.itemsize))
+        if not 0 <= lo <= hi <= self.numel:
+            raise PickleError("storage %s: elements [%d, %d) beyond its %d"
+                              % (self.key, lo, hi, self.numel))
+        a, b = lo * dt.itemsize, hi * dt.itemsize
+        ctx = self.ctx
+        ctx.tensor_bytes += b - a
+        if ctx.limits.over("tensor_bytes", ctx.tensor_bytes):
+            raise ctx.limits.error("storage %s" % self.key, "tensor data read (%d bytes in "
+                                   "total)" % ctx.tensor_bytes, "tensor_bytes")
+        done = ctx.storage_read[id(self)] = ctx.storage_read.get(id(self), 0) + b - a
+        size = self.numel * dt.itemsize
+        if ctx.limits.storage_reads and done > ctx.limits.storage_reads * size + _MI:
+            raise ctx.limits.error("storage %s" % self.key, "reading its %d bytes %.1f times "
+                                   "over" % (size, done / max(size, 1)), "storage_reads")
+        raw = self.data[a:b] if isinstance(self.data, bytes) else self.data.read_range(a, b)
+        return np.frombuffer(raw, dtype=dt, count=hi - lo)
 
 
 class TensorRef:
@@ -265,9 +501,24 @@ class TensorRef:
                 raise PickleError("tensor view (offset %d, size %s, stride %s) exceeds its "
                                   "storage of %d elements"
                                   % (offset, list(shape), list(stride), storage.numel))
+            n = 1
+            for s in shape:
+                n *= s
+            if n > storage.numel:     # overlapping strides would multiply the data read
+                raise PickleError("tensor of %d elements (size %s, stride %s) over a storage "
+                                  "of %d elements: overlapping views are not supported"
+                                  % (n, list(shape), list(stride), storage.numel))
         self.storage, self.offset = storage, offset
         self.shape, self.stride = tuple(shape), tuple(stride)
         self.is_parameter = False
+        _ctx().tensors.append(self)
+
+    def extent(self):
+        """(lo, hi): the storage elements the view touches (hi == lo when empty)."""
+        if self.numel == 0:
+            return self.offset, self.offset
+        return self.offset, self.offset + sum((n - 1) * st
+                                              for n, st in zip(self.shape, self.stride)) + 1
 
     @property
     def dtype_code(self):
@@ -286,7 +537,8 @@ class TensorRef:
         if self.numel == 0:
             out = np.zeros(self.shape, dtype=dt)
         else:
-            flat = self.storage.array()
+            lo, hi = self.extent()
+            flat = self.storage.read_elems(lo, hi)       # only the bytes the view covers
             contiguous = []
             acc = 1
             for n in reversed(self.shape):
@@ -294,10 +546,10 @@ class TensorRef:
                 acc *= n
             contiguous = tuple(reversed(contiguous))
             if self.stride == contiguous or self.numel == 1:
-                out = flat[self.offset:self.offset + self.numel].reshape(self.shape)
+                out = flat[:self.numel].reshape(self.shape)
             else:
                 view = np.lib.stride_tricks.as_strided(
-                    flat[self.offset:], shape=self.shape,
+                    flat, shape=self.shape,
                     strides=[s * dt.itemsize for s in self.stride], writeable=False)
                 out = np.array(view, order="C")
         if self.storage.code == "bf16":
@@ -327,9 +579,14 @@ def _bytes_of(v, what):
     if isinstance(v, bytes):
         return v
     if isinstance(v, bytearray):
+        _ctx().charge(len(v) // 8 + 1)            # a copy
         return bytes(v)
-    if isinstance(v, FileSlice):
-        return v.read()
+    if isinstance(v, FileSlice):                 # read once however often it is used
+        cache = _ctx().slice_cache
+        hit = cache.get(id(v))
+        if hit is None:
+            hit = cache[id(v)] = (v, v.read())
+        return hit[1]
     raise PickleError("%s is not bytes" % what)
 
 
@@ -370,6 +627,7 @@ def _rebuild_from_type_v2(func, new_type, args, state):
 
 def _ordered_dict(items=()):
     if isinstance(items, (list, tuple)):
+        _ctx().charge(len(items))
         out = collections.OrderedDict()
         for pair in items:
             if not isinstance(pair, (list, tuple)) or len(pair) != 2:
@@ -386,6 +644,7 @@ def _defaultdict(factory=None, items=None):
     if items is not None:
         if not isinstance(items, dict):
             raise PickleError("defaultdict items are not a dict")
+        _ctx().charge(4 * len(items))
         out.update(items)
     return out
 
@@ -393,7 +652,11 @@ def _defaultdict(factory=None, items=None):
 def _codecs_encode(obj, encoding="utf-8"):
     if not isinstance(obj, str) or encoding not in ("latin1", "latin-1"):
         raise PickleError("_codecs.encode is allowed only for str -> latin1 bytes")
-    return obj.encode("latin-1")
+    cache = _ctx().encode_cache                  # the same text is encoded once
+    hit = cache.get(id(obj))
+    if hit is None:
+        hit = cache[id(obj)] = (obj, obj.encode("latin-1"))
+    return hit[1]
 
 
 def _np_scalar(dtype, data=None):
@@ -452,10 +715,12 @@ def _container_ctor(kind):
     def make(items=()):
         if kind == "dict":
             if isinstance(items, dict):
+                _ctx().charge(4 * len(items))
                 return dict(items)
             return dict(_ordered_dict(items))
         if not isinstance(items, (list, tuple, set, frozenset)):
             raise PickleError("builtins.%s built from a %s" % (kind, type(items).__name__))
+        _ctx().charge(len(items))
         if kind in ("set", "frozenset"):
             for x in items:
                 _check_hashable(x)
@@ -464,7 +729,11 @@ def _container_ctor(kind):
 
 
 def _bytearray_ctor(data=b""):
-    return bytearray(_bytes_of(data, "bytearray data")) if data != b"" else bytearray()
+    if data == b"":
+        return bytearray()
+    raw = _bytes_of(data, "bytearray data")
+    _ctx().charge(len(raw) // 8 + 1)
+    return bytearray(raw)
 
 
 def _complex_ctor(re_=0.0, im=0.0):
@@ -488,6 +757,7 @@ def _inert_class(module, name):
     qual = "%s.%s" % (module, name)
 
     def new(*args, **kwargs):
+        _ctx().charge(len(args) + 4 * len(kwargs))
         return Inert(qual, args, kwargs)
     return GlobalRef(module, name, call=new, new=new, kind="inert")
 
@@ -560,19 +830,42 @@ def _is_persistence(module, name):
 _SCALAR_KEYS = (str, bytes, int, float, bool, type(None), GlobalRef)
 
 
+_HASH_MODULUS = (1 << 61) - 1      # sys.hash_info.modulus on 64-bit CPython
+
+
+def _check_scalar_key(k):
+    # ints hash to themselves modulo 2**61-1: keys i*(2**61-1) all collide and make every
+    # insertion scan the others (quadratic). Within +-(2**61-2) distinct ints hash apart.
+    if type(k) is int and not -_HASH_MODULUS < k < _HASH_MODULUS:
+        raise PickleError("dict key / set item integer %s is out of range (|k| must be "
+                          "below 2**61-1)" % _short(k))
+
+
 def _check_hashable(k):
     """Dict keys and set items: scalars, or flat tuples/frozensets of scalars (nested ones
-    could make hashing exponentially slow through shared sub-tuples)."""
+    could make hashing exponentially slow through shared sub-tuples). Their hashes cannot
+    be made to collide in bulk: str/bytes hashes are keyed (SipHash), ints are range-checked,
+    floats have few equal-hash values; tuples and frozensets of chosen ints can be given
+    equal hashes, so at most `composite_keys` of them are accepted per file."""
     if isinstance(k, _SCALAR_KEYS):
+        _check_scalar_key(k)
         return
     if isinstance(k, (tuple, frozenset)) and len(k) <= 64 and all(
             isinstance(x, _SCALAR_KEYS) for x in k):
+        for x in k:
+            _check_scalar_key(x)
+        ctx = _ctx()
+        ctx.composite += 1
+        if ctx.limits.over("composite_keys", ctx.composite):
+            raise ctx.limits.error(ctx.where, "tuple/frozenset keys (%d)" % ctx.composite,
+                                   "composite_keys")
         return
     raise PickleError("unexpected dict key / set item of type %s" % type(k).__name__)
 
 
 def _set_item(target, k, v):
     _check_hashable(k)
+    _ctx().charge(3)
     if type(target) in (dict, collections.OrderedDict):
         target[k] = v
     elif isinstance(target, Inert):
@@ -615,9 +908,14 @@ class _Source:
         self.pos += n
         return self.buf[i:i + n]
 
-    def readline(self):
+    def readline(self, limit=0):
         parts = []
+        got = 0
         while True:
+            if limit and got > limit:
+                raise LimitError("%s: a text line at offset %d is longer than %d bytes"
+                                 % (self.where, self.base + self.pos - got, limit),
+                                 "string_bytes")
             if self.pos >= self.length:
                 self._truncated(1)
             i = self.pos - self.buf_at
@@ -630,6 +928,7 @@ class _Source:
                 self.pos += j + 1 - i
                 return b"".join(parts)
             parts.append(self.buf[i:])
+            got += len(self.buf) - i
             self.pos += len(self.buf) - i
 
     def slice(self, n):
@@ -666,6 +965,10 @@ class _Machine:
         self.persistent_load = persistent_load
         self.what = what
         self.depth = depth
+        self.ctx = _ctx()
+        lim = self.ctx.limits
+        self.max_string = lim.string_bytes
+        self.max_mark = lim.mark_depth or float("inf")
         d = {}
         for code, fn in (
                 (b"(", self._mark), (b".", None), (b"0", self._pop), (b"1", self._pop_mark_op),
@@ -695,17 +998,23 @@ class _Machine:
             d[code[0]] = fn
         self.dispatch = d
 
-    def fail(self, msg):
-        raise PickleError("%s: %s (at offset %d)" % (self.what, msg,
-                                                     self.src.base + self.src.pos))
+    def fail(self, msg, limit=None):
+        msg = "%s: %s (at offset %d)" % (self.what, msg, self.src.base + self.src.pos)
+        raise PickleError(msg) if limit is None else LimitError(msg, limit)
 
     def load(self):
         self.stack, self.metastack, self.memo = [], [], {}
         read = self.src.read
         dispatch = self.dispatch
+        ctx = self.ctx
+        prev_ctx, prev_where = _CTX[0], ctx.where
+        _CTX[0], ctx.where = ctx, self.what
         try:
             while True:
                 op = read(1)[0]
+                ctx.work += 1
+                if ctx.work > ctx.max_work:
+                    ctx.charge(0)
                 if op not in dispatch:
                     if op in (0x82, 0x83, 0x84):
                         self.fail("extension-registry opcode EXT%d refused" % (op - 0x81))
@@ -721,12 +1030,14 @@ class _Machine:
         except PickleError as e:
             if str(e).startswith(self.what + ":"):
                 raise
-            self.fail(str(e))
+            self.fail(str(e), getattr(e, "limit", None))
         except RecursionError:
             self.fail("structure nested too deeply")
         except (IndexError, KeyError, TypeError, ValueError, OverflowError,
                 AttributeError) as e:
             self.fail("malformed pickle (%s: %s)" % (type(e).__name__, _short(str(e))))
+        finally:
+            _CTX[0], ctx.where = prev_ctx, prev_where
 
     # -- stack helpers
     def _pop_mark(self):
@@ -737,6 +1048,9 @@ class _Machine:
         return items
 
     def _mark(self):
+        if len(self.metastack) >= self.max_mark:
+            raise self.ctx.limits.error(self.what, "MARK nesting (%d)"
+                                        % (len(self.metastack) + 1), "mark_depth")
         self.metastack.append(self.stack)
         self.stack = []
 
@@ -754,7 +1068,13 @@ class _Machine:
 
     # -- scalars
     def _line(self):
-        return self.src.readline()
+        return self.src.readline(self.max_string)
+
+    def _take(self, n):
+        """n bytes held in memory (strings, small bytes): at most string_bytes."""
+        if self.max_string and n > self.max_string:
+            raise self.ctx.limits.error(self.what, "a string of %d bytes" % n, "string_bytes")
+        return self.src.read(n)
 
     def _float(self):
         try:
@@ -832,7 +1152,7 @@ class _Machine:
         n = struct.unpack("<i", self.src.read(4))[0]
         if n < 0:
             self.fail("negative BINSTRING length")
-        self.stack.append(self.src.read(n).decode("latin-1"))
+        self.stack.append(self._take(n).decode("latin-1"))
 
     def _short_binstring(self):
         n = self.src.read(1)[0]
@@ -852,7 +1172,7 @@ class _Machine:
 
     def _binunicode(self):
         n = struct.unpack("<I", self.src.read(4))[0]
-        self.stack.append(self._decode(self.src.read(n)))
+        self.stack.append(self._decode(self._take(n)))
 
     def _short_binunicode(self):
         n = self.src.read(1)[0]
@@ -860,7 +1180,7 @@ class _Machine:
 
     def _binunicode8(self):
         n = struct.unpack("<Q", self.src.read(8))[0]
-        self.stack.append(self._decode(self.src.read(n)))
+        self.stack.append(self._decode(self._take(n)))
 
     def _binbytes(self):
         n = struct.unpack("<I", self.src.read(4))[0]
@@ -876,7 +1196,7 @@ class _Machine:
 
     def _bytearray8(self):
         n = struct.unpack("<Q", self.src.read(8))[0]
-        self.stack.append(bytearray(self.src.read(n)))
+        self.stack.append(bytearray(self._take(n)))
 
     # -- containers
     def _empty_tuple(self):
@@ -956,12 +1276,14 @@ class _Machine:
         target = self.stack[-1]
         if type(target) is not set:
             self.fail("ADDITEMS on a %s" % type(target).__name__)
+        self.ctx.charge(3 * len(items))
         for x in items:
             _check_hashable(x)
             target.add(x)
 
     def _frozenset(self):
         items = self._pop_mark()
+        self.ctx.charge(3 * len(items))
         for x in items:
             _check_hashable(x)
         self.stack.append(frozenset(items))
@@ -973,8 +1295,9 @@ class _Machine:
         self.stack.append(self.memo[i])
 
     def _get(self):
+        line = self._line()
         try:
-            i = int(self._line().decode("ascii"))
+            i = int(line.decode("ascii")) if len(line) < 24 else -1
         except (ValueError, UnicodeDecodeError):
             self.fail("bad GET")
         self._memo_get(i)
@@ -985,21 +1308,29 @@ class _Machine:
     def _long_binget(self):
         self._memo_get(struct.unpack("<I", self.src.read(4))[0])
 
-    def _put(self):
-        try:
-            i = int(self._line().decode("ascii"))
-        except (ValueError, UnicodeDecodeError):
-            self.fail("bad PUT")
+    def _memo_put(self, i):
+        if i not in self.memo:
+            if not 0 <= i < 1 << 32:      # (and int keys hash apart: no collisions)
+                self.fail("memo key %s out of range" % _short(i))
+            self.ctx.charge(4)
         self.memo[i] = self.stack[-1]
 
+    def _put(self):
+        line = self._line()
+        try:
+            i = int(line.decode("ascii")) if len(line) < 24 else -1
+        except (ValueError, UnicodeDecodeError):
+            self.fail("bad PUT")
+        self._memo_put(i)
+
     def _binput(self):
-        self.memo[self.src.read(1)[0]] = self.stack[-1]
+        self._memo_put(self.src.read(1)[0])
 
     def _long_binput(self):
-        self.memo[struct.unpack("<I", self.src.read(4))[0]] = self.stack[-1]
+        self._memo_put(struct.unpack("<I", self.src.read(4))[0])
 
     def _memoize(self):
-        self.memo[len(self.memo)] = self.stack[-1]
+        self._memo_put(len(self.memo))
 
     # -- protocol
     def _proto(self):
@@ -1053,7 +1384,7 @@ class _Machine:
         try:
             return fn(*args, **(kwargs or {}))
         except PickleError as e:
-            self.fail("%s: %s" % (func.qualname, e))
+            self.fail("%s: %s" % (func.qualname, e), getattr(e, "limit", None))
         except (TypeError, ValueError, OverflowError) as e:
             self.fail("bad arguments for %s (%s)" % (func.qualname, _short(str(e))))
 
@@ -1093,12 +1424,14 @@ class _Machine:
             if inst.state is None:
                 inst.state = state
             elif isinstance(inst.state, dict) and isinstance(state, dict):
+                self.ctx.charge(4 * len(state))
                 inst.state.update(state)
             else:
                 inst.state = state
         elif isinstance(inst, PersistentObject):
             if not isinstance(state, dict):
                 self.fail("BUILD of persistent %s with a non-dict state" % inst.class_name)
+            self.ctx.charge(4 * len(state))
             inst.state.update(state)
         elif isinstance(inst, (_NumpyDtype, NdarrayHolder)):
             try:
@@ -1127,7 +1460,7 @@ class _Machine:
         try:
             self.stack.append(self.persistent_load(pid))
         except PickleError as e:
-            self.fail(str(e))
+            self.fail(str(e), getattr(e, "limit", None))
 
     def _load_from_bytes(self, data):
         if self.depth >= 1:
@@ -1238,18 +1571,91 @@ class Checkpoint:
         self.close()
 
 
-def load_pickle_bytes(data, what="pickle"):
+def load_pickle_bytes(data, what="pickle", limits=None):
     """The object of an in-memory plain pickle (same restrictions; no persistent ids)."""
-    return _Machine(_source_of(data, what), None, what).load()
+    with _Ctx(limits) as ctx:
+        obj = _Machine(_source_of(data, what), None, what).load()
+        ctx.check_unused(what)
+        return obj
 
 
-def _load_zip(f, size, where):
+_EOCD = b"PK\x05\x06"
+
+
+def _zip_directory(f, size, where, limits):
+    """Checks the zip central directory before zipfile parses it (its ZipInfo objects cost
+    ~10x the directory's size): entries and directory bytes within zip_members."""
+    tail = min(size, 65536 + 22)
+    f.seek(size - tail)
+    buf = f.read(tail)
+    at = buf.rfind(_EOCD)
+    if at < 0 or at + 22 > len(buf):
+        raise PickleError("%s: not a readable zip archive (no end of central directory)"
+                          % where)
+    entries, cd_size = struct.unpack("<HI", buf[at + 10:at + 16])
+    cd_end = size - tail + at                 # where the directory ends (as zipfile reads it)
+    if at >= 20 and buf[at - 20:at - 16] == b"PK\x06\x07":        # zip64 locator
+        (z64,) = struct.unpack("<Q", buf[at - 12:at - 4])
+        if z64 + 56 <= size:
+            f.seek(z64)
+            rec = f.read(56)
+            if rec[:4] == b"PK\x06\x06":
+                entries, cd_size = struct.unpack("<QQ", rec[32:48])
+                cd_end = z64
+    if limits.over("zip_members", entries):
+        raise limits.error(where, "a zip archive of %d entries" % entries, "zip_members")
+    if limits.zip_members:
+        # zipfile parses the whole directory whatever its entry count says: count the
+        # entries here (the directory is at most 256 bytes per allowed entry)
+        if cd_size > 256 * limits.zip_members:
+            raise limits.error(where, "a zip central directory of %d bytes" % cd_size,
+                               "zip_members")
+        f.seek(max(cd_end - cd_size, 0))
+        cd = f.read(cd_size)
+        pos = n = 0
+        while pos + 46 <= len(cd) and cd[pos:pos + 4] == b"PK\x01\x02":
+            n += 1
+            if n > limits.zip_members:
+                raise limits.error(where, "a zip archive of more than %d entries"
+                                   % limits.zip_members, "zip_members")
+            ln, lx, lc = struct.unpack("<HHH", cd[pos + 28:pos + 34])
+            pos += 46 + ln + lx + lc
+    f.seek(0)
+
+
+def _check_members(zf, where, limits):
+    total = 0
+    n = 0
+    for info in zf.infolist():
+        n += 1
+        size = info.file_size
+        if limits.over("zip_member_bytes", size):
+            raise limits.error(where, "zip member %s (%d bytes decompressed)"
+                               % (info.filename, size), "zip_member_bytes")
+        if (info.compress_type != zipfile.ZIP_STORED and size > _MI
+                and limits.over("zip_ratio", size // max(info.compress_size, 1))):
+            raise limits.error(where, "zip member %s (%d bytes from %d compressed, ratio %d)"
+                               % (info.filename, size, info.compress_size,
+                                  size // max(info.compress_size, 1)), "zip_ratio")
+        total += size
+    if limits.over("zip_members", n):
+        raise limits.error(where, "a zip archive of %d entries" % n, "zip_members")
+    if limits.over("zip_total_bytes", total):
+        raise limits.error(where, "zip members of %d bytes in total (decompressed)" % total,
+                           "zip_total_bytes")
+
+
+def _load_zip(f, size, where, ctx):
+    limits = ctx.limits
+    _zip_directory(f, size, where, limits)
     try:
         zf = zipfile.ZipFile(f)
         names = zf.namelist()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
+            RuntimeError) as e:
         raise PickleError("%s: not a readable zip archive (%s)" % (where, e)) from None
     try:
+        _check_members(zf, where, limits)
         pkls = [n for n in names if n == "data.pkl" or n.endswith("/data.pkl")]
         if len(pkls) != 1:
             raise PickleError("%s: zip archive without exactly one data.pkl (not a torch.save "
@@ -1257,7 +1663,9 @@ def _load_zip(f, size, where):
         prefix = pkls[0][:-len("data.pkl")]
         order = prefix + "byteorder"
         if order in names and (zf.getinfo(order).file_size > 16
-                               or zf.read(order).strip() not in (b"little",)):
+                               or _read_member(zf, zf.getinfo(order), 0,
+                                               zf.getinfo(order).file_size, ctx,
+                                               where).strip() not in (b"little",)):
             raise PickleError("%s: big-endian torch.save data is not supported" % where)
         infos = {i.filename: i for i in zf.infolist()}
         storages = {}
@@ -1276,41 +1684,58 @@ def _load_zip(f, size, where):
                 if info.file_size != numel * st.itemsize:
                     raise PickleError("%s: storage %s has %d bytes, expected %d"
                                       % (where, key, info.file_size, numel * st.itemsize))
-                st.data = _ZipMember(zf, member, info.file_size)
+                st.data = _ZipMember(zf, info, ctx, where)
                 storages[key] = st
             return st
 
-        try:
-            pkl = zf.read(pkls[0])
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-            raise PickleError("%s: %s is unreadable (%s)" % (where, pkls[0], e)) from None
+        info = infos[pkls[0]]
+        if limits.over("pickle_bytes", info.file_size):
+            raise limits.error(where, "%s of %d bytes" % (pkls[0], info.file_size),
+                               "pickle_bytes")
+        pkl = _read_member(zf, info, 0, info.file_size, ctx, where)
         obj = _Machine(_source_of(pkl, where + " data.pkl"), persistent_load,
                        where + " data.pkl").load()
+        ctx.check_unused(where)
         return Checkpoint(f, obj, "torch-zip", size, zf)
     except BaseException:
         zf.close()
         raise
 
 
-def open_checkpoint(path):
-    """Opens a .pkl/.pt/.pth file under the restrictions above; returns a Checkpoint."""
+def open_checkpoint(path, limits=None):
+    """Opens a .pkl/.pt/.pth file under the restrictions above and the resource `limits`
+    (a Limits; None: the defaults); returns a Checkpoint. Raises PickleError (LimitError
+    when a limit is reached) or OSError (the file cannot be opened or read)."""
     path = os.fspath(path)
     where = os.path.basename(path)
-    f = open(path, "rb")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))   # a FIFO must not block
     try:
-        size = os.fstat(f.fileno()).st_size
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise PickleError("%s: not a regular file" % where)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    f = os.fdopen(fd, "rb")
+    try:
+        size = st.st_size
         if size == 0:
             raise PickleError("%s: empty file" % where)
         head = f.read(4)
         f.seek(0)
-        if head == b"PK\x03\x04":
-            return _load_zip(f, size, where)
-        src = _Source(f, 0, size, where)
-        first = _Machine(src, None, where).load()
-        if isinstance(first, int) and not isinstance(first, bool) and first == LEGACY_MAGIC:
-            obj = _load_legacy(src, where, first=first)
-            return Checkpoint(f, obj, "torch-legacy", size)
-        return Checkpoint(f, first, "pickle", size)
+        with _Ctx(limits) as ctx:
+            if head == b"PK\x03\x04":
+                return _load_zip(f, size, where, ctx)
+            src = _Source(f, 0, size, where)
+            first = _Machine(src, None, where).load()
+            if isinstance(first, int) and not isinstance(first, bool) and first == LEGACY_MAGIC:
+                obj = _load_legacy(src, where, first=first)
+                ctx.check_unused(where)
+                return Checkpoint(f, obj, "torch-legacy", size)
+            ctx.check_unused(where)
+            return Checkpoint(f, first, "pickle", size)
     except BaseException:
         f.close()
         raise

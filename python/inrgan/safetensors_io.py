@@ -114,16 +114,28 @@ def save(path, tensors, metadata=None, align=False, order=None):
     if align:
         hbytes += b" " * ((-(8 + len(hbytes))) % 8)
 
+    def chunks():
+        yield struct.pack("<Q", len(hbytes))
+        yield hbytes
+        for _, a in arrays:
+            yield memoryview(np.ascontiguousarray(a)).cast("B")
+    write_atomic(path, chunks())
+
+
+def write_atomic(path, data):
+    """Writes `data` (bytes, or an iterable of bytes-like chunks) to `path` atomically: a
+    temporary file in the same directory, flushed and fsync'ed, then renamed over `path`.
+    On any failure (e.g. ENOSPC) the temporary file is removed and `path` is untouched."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = (data,)
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(struct.pack("<Q", len(hbytes)))
-            f.write(hbytes)
-            for _, a in arrays:
-                f.write(a.tobytes(order="C"))
+            for chunk in data:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         umask = os.umask(0)
