@@ -45,7 +45,7 @@ add_test(NAME convert COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_convert.py
 set_tests_properties(convert PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
 # converter resource bounds: bombs under RLIMIT_AS 512 MiB, output errors, a 15 s unpickler fuzz
 add_test(NAME convert_limits COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_convert_limits.py)
-set_tests_properties(convert_limits PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+set_tests_properties(convert_limits PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS no_sanitizer) # pure Python: once
 
 if(EXISTS ${CMAKE_SOURCE_DIR}/tests/vk_tests.cmake)
   include(${CMAKE_SOURCE_DIR}/tests/vk_tests.cmake)
