@@ -67,3 +67,10 @@ add_test(NAME install COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_install.py
          --build ${CMAKE_BINARY_DIR} --source ${CMAKE_SOURCE_DIR} "--cflags=${_ig_install_cflags}"
          --vulkan=$<TARGET_EXISTS:inrgan_shaders> --viewer=$<TARGET_EXISTS:inrgan-viewer>)
 set_tests_properties(install PROPERTIES TIMEOUT 300)
+
+# inrgan serve (docs/serve.md): tiles == inrgan render, ETag/304, metrics, 503, hostile corpus;
+# the page in headless Chromium; nginx in front of two servers. Exit 77: skipped (no
+# libmicrohttpd in this build, or chromium / nginx not installed).
+add_test(NAME serve COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_serve.py --inrgan ${IG_CLI}
+         --model ${CMAKE_SOURCE_DIR}/assets/demo.safetensors)
+set_tests_properties(serve PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)

@@ -40,7 +40,9 @@ typedef struct req {
     char *target;        /* the raw request target (from the URI log callback) */
     size_t target_len;
     struct MHD_Connection *conn;
-    int phase;           /* 0 new, 1 suspended for a render, 2 its result is here */
+    int phase;           /* 0 new, 4 headers seen, 1 suspended for a render, 2 its result is here,
+                          * 3 answered */
+    bool has_body;
     int status;
     ig_blob *body;
     char etag[48];
@@ -464,18 +466,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (q->status == 200 && q->body) return send_tile(s, c, q->body, q->etag, q->cache_state);
         return send_error(s, c, q->status, q->status == 503 ? "shutting down" : "render failed");
     }
-    if (q->phase == 3) return MHD_YES;
+    if (q->phase == 3) { /* answered: discard what else arrives */
+        *upload_size = 0;
+        return MHD_YES;
+    }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        q->phase = 3;
+        q->phase = 3; /* answered before any body is read: the connection closes */
         return send_error(s, c, 405, "only GET and HEAD");
+    }
+    if (q->phase == 0) { /* headers only; answering in a later call keeps the connection alive */
+        q->phase = 4;
+        return MHD_YES;
     }
     if (*upload_size) { /* a GET with a body */
         *upload_size = 0;
-        if (q->phase == 0) {
-            q->phase = 3;
-            return send_error(s, c, 400, "a GET has no body");
-        }
+        q->has_body = true;
         return MHD_YES;
+    }
+    if (q->has_body) {
+        q->phase = 3;
+        return send_error(s, c, 400, "a GET has no body");
     }
     q->phase = 3;
     ig_url u;
@@ -497,12 +507,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                           "public, max-age=3600");
     }
     case IG_URL_TILE:
-    {
-        q->phase = 0;
-        enum MHD_Result ret = serve_tile(s, c, q, &u.tile);
-        if (q->phase == 0) q->phase = 3; /* answered at once */
-        return ret;
-    }
+        return serve_tile(s, c, q, &u.tile); /* phase 1 when it waits for a render */
     }
     return send_error(s, c, 404, "no such resource");
 }
