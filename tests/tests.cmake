@@ -74,3 +74,6 @@ set_tests_properties(install PROPERTIES TIMEOUT 300)
 add_test(NAME serve COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_serve.py --inrgan ${IG_CLI}
          --model ${CMAKE_SOURCE_DIR}/assets/demo.safetensors)
 set_tests_properties(serve PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+add_test(NAME serve_browser COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_serve_browser.py --inrgan ${IG_CLI}
+         --model ${CMAKE_SOURCE_DIR}/assets/demo.safetensors)
+set_tests_properties(serve_browser PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
