@@ -77,3 +77,9 @@ set_tests_properties(serve PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
 add_test(NAME serve_browser COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_serve_browser.py --inrgan ${IG_CLI}
          --model ${CMAKE_SOURCE_DIR}/assets/demo.safetensors)
 set_tests_properties(serve_browser PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+if(INRGAN_FUZZ)
+  include(${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_url.cmake)
+endif()
+add_test(NAME serve_nginx COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_serve_nginx.py --inrgan ${IG_CLI}
+         --model ${CMAKE_SOURCE_DIR}/assets/demo.safetensors)
+set_tests_properties(serve_nginx PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
