@@ -70,6 +70,8 @@ typedef struct server {
     int running_n;
     bool stopping;
     pthread_t worker;
+    job **batch;         /* the render thread's buffers, --max-batch long */
+    ig_blob **results;
     ig_cache *cache;
     ig_metrics m;
     uint64_t model_hash; /* FNV-1a of the model file, backend id and build */
@@ -281,8 +283,8 @@ static void finish_job(server *s, job *j, int status, ig_blob *b) {
 static void *worker_main(void *arg) {
     server *s = arg;
     int maxb = s->o->max_batch;
-    job **batch = calloc((size_t)maxb, sizeof *batch);
-    ig_blob **res = calloc((size_t)maxb, sizeof *res);
+    job **batch = s->batch;
+    ig_blob **res = s->results;
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->stopping && !s->head) pthread_cond_wait(&s->cv, &s->mu);
@@ -291,7 +293,7 @@ static void *worker_main(void *arg) {
         int n = 0;
         job *first = s->head;
         job **pp = &s->head, *prev = NULL;
-        while (*pp && n < maxb && batch) {
+        while (*pp && n < maxb) {
             job *j = *pp;
             if (j == first || strcmp(j->batch_key, first->batch_key) == 0) {
                 *pp = j->next;
@@ -310,10 +312,9 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&s->mu);
 
         ig_error err = {0};
-        ig_result r = n ? IG_OK : ig_error_set(&err, IG_ERR_OUT_OF_MEMORY, "batch");
         memset(res, 0, (size_t)maxb * sizeof *res);
         double t0 = now_s();
-        if (n) r = render_batch(s, batch, n, res, &err);
+        ig_result r = render_batch(s, batch, n, res, &err);
         double dt = now_s() - t0;
         ig_metrics_batch(&s->m, n, dt, r == IG_OK);
         if (r == IG_OK) ig_metrics_add(&s->m, &s->m.tiles_rendered, (uint64_t)n);
@@ -337,8 +338,6 @@ static void *worker_main(void *arg) {
     }
     s->tail = NULL;
     pthread_mutex_unlock(&s->mu);
-    free(batch);
-    free(res);
     return NULL;
 }
 
@@ -576,6 +575,9 @@ ig_result ig_serve_run(const ig_serve_opts *o, ig_error *err) {
     s->model_hash = fnv_bytes(s->model_hash, INRGAN_BUILD_ID, strlen(INRGAN_BUILD_ID));
     if (r == IG_OK && o->cache_bytes && !(s->cache = ig_cache_new(o->cache_bytes)))
         r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "cache");
+    s->batch = calloc((size_t)o->max_batch, sizeof *s->batch);
+    s->results = calloc((size_t)o->max_batch, sizeof *s->results);
+    if (r == IG_OK && (!s->batch || !s->results)) r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "batch");
     int n_static = 0;
     for (int i = 0; r == IG_OK && ig_url_static_files[i] && i < 16; i++) {
         char path[4096];
@@ -658,6 +660,8 @@ ig_result ig_serve_run(const ig_serve_opts *o, ig_error *err) {
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s->page);
+    free(s->batch);
+    free(s->results);
     free(s);
     return r;
 }
