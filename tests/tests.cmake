@@ -84,5 +84,6 @@ add_test(NAME serve_nginx COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_serve_
          --model ${CMAKE_SOURCE_DIR}/assets/demo.safetensors)
 set_tests_properties(serve_nginx PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
 add_executable(test_serve_units tests/test_serve_units.c src/serve/cache.c src/serve/pngmem.c src/serve/urlparse.c)
+target_compile_definitions(test_serve_units PRIVATE _POSIX_C_SOURCE=200809L)
 target_link_libraries(test_serve_units PRIVATE inrgan_lib)
 add_test(NAME serve_units COMMAND test_serve_units)
