@@ -149,6 +149,19 @@ def main():
     check(bsum is not None and bcount is not None and bsum > bcount,
           "some backend call rendered more than one tile (batch_size_sum %s > count %s)" % (bsum, bcount))
 
+    # ---- a row of one seed: adjacent tiles merged into one wider render (nearest-upsampling
+    # INR-GAN without instance norm, like the demo model), each still == inrgan render ---------
+    mt0 = srv.get("/metrics")[2].decode()
+    with concurrent.futures.ThreadPoolExecutor(6) as ex:
+        got = list(ex.map(lambda x: srv.get("/tiles/21/3/%d/2.png" % x), range(6)))
+    ok = all(g[0] == 200 and g[2] == render(a.inrgan, a.model, tmp, 3, x, 2, 21) for x, g in zip(range(6), got))
+    mt1 = srv.get("/metrics")[2].decode()
+    calls = metric(mt1, "inrgan_batch_size_count") - metric(mt0, "inrgan_batch_size_count")
+    tiles = metric(mt1, "inrgan_batch_size_sum") - metric(mt0, "inrgan_batch_size_sum")
+    print("     row of 6 tiles: %d tiles in %d backend calls" % (tiles, calls))
+    check(ok, "6 concurrent tiles of one row == inrgan render of each")
+    check(tiles == 6 and calls < 6, "adjacent tiles of one seed shared backend calls (%d calls for 6 tiles)" % calls)
+
     # ---- caching headers, ETag, 304, HEAD ----------------------------------------------
     st, h, body = srv.get("/tiles/3/0/0/0.png")
     etag = h.get("etag", "")
@@ -292,6 +305,19 @@ def main():
                 pass
     check(rc == 0, "SIGTERM with renders in flight: exit 0 (%d)" % rc)
 
+    # ---- a bilinear model with instance norm: no row merging, tiles still == inrgan render ------
+    bil = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "tiny_bil.safetensors")
+    if os.path.exists(bil):
+        srv = Server(a.inrgan, bil)
+        with concurrent.futures.ThreadPoolExecutor(4) as ex:
+            got = list(ex.map(lambda x: srv.get("/tiles/2/2/%d/1.png" % x), range(4)))
+        check(all(g[0] == 200 and g[2] == render(a.inrgan, bil, tmp, 2, x, 1, 2) for x, g in zip(range(4), got)),
+              "tiny_bil (bilinear, instance norm): 4 concurrent tiles of a row == inrgan render")
+        mt = srv.get("/metrics")[2].decode()
+        check(metric(mt, "inrgan_batch_size_sum") == metric(mt, "inrgan_batch_size_count"),
+              "tiny_bil: every tile its own backend call (no row merging)")
+        srv.stop()
+
     # ---- the Vulkan backend (lavapipe, when this build has Vulkan): tiles == its render -------
     dev = subprocess.run([a.inrgan, "devices"], capture_output=True, text=True, timeout=60)
     if dev.returncode == 0 and "llvmpipe" in dev.stdout:
@@ -303,6 +329,17 @@ def main():
                        check=True)
         with open(out, "rb") as f:
             check(st == 200 and body == f.read(), "Vulkan (lavapipe): tile == inrgan render --backend vulkan")
+        with concurrent.futures.ThreadPoolExecutor(3) as ex:  # a row: merged renders on Vulkan too
+            got = list(ex.map(lambda x: srv.get("/tiles/6/2/%d/1.png" % x), range(3)))
+        same = 0
+        for x, g in zip(range(3), got):
+            out = os.path.join(tmp, "vk%d.png" % x)
+            subprocess.run([a.inrgan, "render", "-m", a.model, "--backend", "vulkan", "-g", "llvmpipe", "-q", "--view",
+                            ",".join(repr(v) for v in tile_view(2, x, 1)), "--size", "256x256", "--seeds", "6",
+                            "-o", out], check=True)
+            with open(out, "rb") as f:
+                same += g[0] == 200 and g[2] == f.read()
+        check(same == 3, "Vulkan (lavapipe): 3 concurrent tiles of a row == inrgan render --backend vulkan (%d)" % same)
         rc, err = srv.stop()
         check(rc == 0, "Vulkan server: validation clean, exit 0 (%d %s)" % (rc, err.strip()[-200:]))
     else:

@@ -54,6 +54,7 @@ struct job {
     ig_tile_req t;
     char key[192];       /* ig_tile_key */
     char batch_key[160]; /* what must agree for one backend call */
+    char row_key[192];   /* ig_tile_key with x = 0: tiles that differ only in x */
     req *waiters;
     job *next;
 };
@@ -75,6 +76,7 @@ typedef struct server {
     ig_cache *cache;
     ig_metrics m;
     uint64_t model_hash; /* FNV-1a of the model file, backend id and build */
+    bool mergeable;      /* the model's tiles are exact crops of a wider render (see worker_main) */
     char *page;          /* the page with its config filled in */
     size_t page_len;
     ig_blob *statics[16];
@@ -265,6 +267,48 @@ static ig_result render_batch(server *s, job **jobs, int n, ig_blob **results, i
     return r;
 }
 
+/* n horizontally adjacent tiles of one seed and parameters (left to right) as one render of
+ * n*256 x 256 of their union, cut into tiles. Only for models whose tiles are then exact crops
+ * (s->mergeable): every coordinate of the union's level grids equals the tile's (all pitches
+ * and origins are multiples of a power of two: exact in binary), nearest upsampling (a pixel's
+ * parents do not depend on the image's width), no instance norm (no whole-image statistic) and
+ * no per-pixel noise (INR-GAN). tests/test_serve.py compares such tiles with `inrgan render`. */
+static ig_result render_row(server *s, job **jobs, int n, ig_blob **results, ig_error *err) {
+    const ig_tile_req *t0 = &jobs[0]->t;
+    int zd = s->cfg->z_dim, T = IG_TILE_SIDE, W = n * T;
+    float *z = malloc((size_t)zd * sizeof *z);
+    float *zb = t0->have_b ? malloc((size_t)zd * sizeof *zb) : NULL;
+    float tv = (float)t0->t;
+    uint32_t noise = t0->have_noise_seed ? t0->noise_seed : t0->seed;
+    uint8_t *rgb = malloc((size_t)W * T * 3), *tile = malloc((size_t)T * T * 3);
+    ig_result r = IG_OK;
+    if (!z || !rgb || !tile || (t0->have_b && !zb)) r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "row of %d tiles", n);
+    if (r == IG_OK) {
+        ig_latent_from_seed(t0->seed, z, zd); /* one latent for the whole row */
+        if (zb) ig_latent_from_seed(t0->b, zb, zd);
+        ig_view a = ig_tile_view(t0->z, jobs[0]->t.x, t0->y), b = ig_tile_view(t0->z, jobs[n - 1]->t.x, t0->y);
+        uint8_t *rows[1] = {rgb};
+        rows_sink sink = {rows, W};
+        ig_image_job ij = {.model = s->o->model, .noise = t0->noise, .noise_seed = &noise,
+                           .plan = {.view = {a.x0, a.y0, b.x1, b.y1}, .width = W, .height = T},
+                           .z = z, .z_b = zb, .t = zb ? &tv : NULL, .count = 1,
+                           .psi = t0->have_psi ? t0->psi : s->cfg->truncation_psi, .space = t0->space,
+                           .backend = s->o->backend, .backend_ctx = s->o->backend_ctx, .threads = s->o->threads,
+                           .rows = sink_rows, .user = &sink};
+        r = ig_render_image(&ij, err);
+    }
+    for (int i = 0; i < n && r == IG_OK; i++) {
+        for (int y = 0; y < T; y++)
+            memcpy(tile + (size_t)y * T * 3, rgb + ((size_t)y * W + (size_t)i * T) * 3, (size_t)T * 3);
+        r = ig_png_encode(tile, T, T, &results[i], err);
+    }
+    free(z);
+    free(zb);
+    free(rgb);
+    free(tile);
+    return r;
+}
+
 /* Answers every waiter of the job (under s->mu) and frees it. */
 static void finish_job(server *s, job *j, int status, ig_blob *b) {
     (void)s;
@@ -278,6 +322,41 @@ static void finish_job(server *s, job *j, int status, ig_blob *b) {
         w = next;
     }
     free(j);
+}
+
+/* Takes every queued job that extends the row [*lo, *hi] of `first` by one tile on either side,
+ * repeatedly, up to maxb tiles in all (under s->mu). */
+static int take_row(server *s, job *first, job **batch, int n, int maxb) {
+    int64_t lo = first->t.x, hi = first->t.x;
+    bool grew = true;
+    while (grew && n < maxb) {
+        grew = false;
+        job **pp = &s->head, *prev = NULL;
+        while (*pp && n < maxb) {
+            job *j = *pp;
+            if ((j->t.x == hi + 1 || j->t.x == lo - 1) && strcmp(j->row_key, first->row_key) == 0) {
+                *pp = j->next;
+                if (s->tail == j) s->tail = prev;
+                j->next = NULL;
+                batch[n++] = j;
+                s->depth--;
+                if (j->t.x == hi + 1) hi++;
+                else lo--;
+                grew = true;
+            } else {
+                prev = j;
+                pp = &j->next;
+            }
+        }
+    }
+    /* left to right */
+    for (int i = 1; i < n; i++)
+        for (int k = i; k > 0 && batch[k - 1]->t.x > batch[k]->t.x; k--) {
+            job *t = batch[k];
+            batch[k] = batch[k - 1];
+            batch[k - 1] = t;
+        }
+    return n;
 }
 
 static void *worker_main(void *arg) {
@@ -306,6 +385,13 @@ static void *worker_main(void *arg) {
                 pp = &j->next;
             }
         }
+        /* no other seed of this rectangle queued: the tiles left and right of it in the same row
+         * (same seed and parameters) as one wider render */
+        bool row = false;
+        if (n == 1 && s->mergeable && maxb > 1) {
+            n = take_row(s, first, batch, 1, maxb);
+            row = n > 1;
+        }
         for (int i = 0; i < n; i++) batch[i]->next = i + 1 < n ? batch[i + 1] : NULL;
         s->running = n ? batch[0] : NULL;
         s->running_n = n;
@@ -314,7 +400,7 @@ static void *worker_main(void *arg) {
         ig_error err = {0};
         memset(res, 0, (size_t)maxb * sizeof *res);
         double t0 = now_s();
-        ig_result r = render_batch(s, batch, n, res, &err);
+        ig_result r = row ? render_row(s, batch, n, res, &err) : render_batch(s, batch, n, res, &err);
         double dt = now_s() - t0;
         ig_metrics_batch(&s->m, n, dt, r == IG_OK);
         if (r == IG_OK) ig_metrics_add(&s->m, &s->m.tiles_rendered, (uint64_t)n);
@@ -434,6 +520,9 @@ static enum MHD_Result serve_tile(server *s, struct MHD_Connection *c, req *q, c
         }
         j->t = *t;
         memcpy(j->key, key, sizeof j->key);
+        ig_tile_req row = *t;
+        row.x = 0;
+        ig_tile_key(&row, j->row_key, sizeof j->row_key);
         snprintf(j->batch_key, sizeof j->batch_key, "%d %" PRId64 " %" PRId64 " %d %.17g %d %d %d", t->z, t->x, t->y,
                  t->have_psi, t->psi, (int)t->noise, t->have_b, (int)t->space);
         if (s->tail) s->tail->next = j;
@@ -569,6 +658,7 @@ ig_result ig_serve_run(const ig_serve_opts *o, ig_error *err) {
     ig_metrics_init(&s->m);
     ig_result r = IG_OK;
     bool worker_started = false;
+    s->mergeable = s->cfg->kind == IG_FAMILY_INRGAN && s->cfg->upsampling == IG_UP_NEAREST && !s->cfg->instance_norm;
     s->model_hash = FNV0;
     r = hash_file(o->model_path, &s->model_hash, err);
     s->model_hash = fnv_bytes(s->model_hash, o->backend_id, strlen(o->backend_id) + 1);
