@@ -120,7 +120,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="inrgan_serve_")
 
     # ---- tiles equal `inrgan render` of the same rectangle ---------------------------------
-    srv = Server(a.inrgan, a.model, "--max-zoom", "30", "--timeout", "2", "--max-connections", "32")
+    srv = Server(a.inrgan, a.model, "--max-zoom", "30", "--timeout", "2", "--max-connections", "32", "--merge-rows")
     cases = [  # (seed, z, x, y, query, psi, interp, noise)
         (3, 0, 0, 0, "", None, None, None),
         (0, 1, -1, 0, "", None, None, None),      # left of [-2,2]: extrapolation
@@ -308,7 +308,7 @@ def main():
     # ---- a bilinear model with instance norm: no row merging, tiles still == inrgan render ------
     bil = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "tiny_bil.safetensors")
     if os.path.exists(bil):
-        srv = Server(a.inrgan, bil)
+        srv = Server(a.inrgan, bil, "--merge-rows")
         with concurrent.futures.ThreadPoolExecutor(4) as ex:
             got = list(ex.map(lambda x: srv.get("/tiles/2/2/%d/1.png" % x), range(4)))
         check(all(g[0] == 200 and g[2] == render(a.inrgan, bil, tmp, 2, x, 1, 2) for x, g in zip(range(4), got)),
@@ -321,7 +321,7 @@ def main():
     # ---- the Vulkan backend (lavapipe, when this build has Vulkan): tiles == its render -------
     dev = subprocess.run([a.inrgan, "devices"], capture_output=True, text=True, timeout=60)
     if dev.returncode == 0 and "llvmpipe" in dev.stdout:
-        srv = Server(a.inrgan, a.model, "--backend", "vulkan", "-g", "llvmpipe", "--validate")
+        srv = Server(a.inrgan, a.model, "--backend", "vulkan", "-g", "llvmpipe", "--validate", "--merge-rows")
         st, h, body = srv.get("/tiles/5/1/1/0.png?psi=0.8")
         out = os.path.join(tmp, "vk.png")
         subprocess.run([a.inrgan, "render", "-m", a.model, "--backend", "vulkan", "-g", "llvmpipe", "-q", "--view",

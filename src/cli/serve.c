@@ -13,7 +13,7 @@
 
 enum { S_SERVE = 1 };
 enum { O_PORT = 300, O_BIND, O_BACKEND, O_PREC, O_THREADS, O_QUEUE, O_MAXB, O_CACHE, O_MAXC, O_MAXZ, O_TIMEOUT,
-       O_LEAFLET, O_VALIDATE, O_COOPMAT };
+       O_LEAFLET, O_VALIDATE, O_COOPMAT, O_ROWS };
 
 static const cli_opt g_serve_opts[] = {
     {"model", 'm', required_argument, 'm', S_SERVE, "FILE", "model file (default: the demo model)"},
@@ -28,6 +28,8 @@ static const cli_opt g_serve_opts[] = {
     {"threads", 0, required_argument, O_THREADS, S_SERVE, "N", "CPU backend threads (default: all cores)"},
     {"queue", 0, required_argument, O_QUEUE, S_SERVE, "N", "tiles waiting for a render at most; more: 503 (default: 64)"},
     {"max-batch", 0, required_argument, O_MAXB, S_SERVE, "N", "tiles of one view per backend call at most (default: 8)"},
+    {"merge-rows", 0, no_argument, O_ROWS, S_SERVE, NULL, "render adjacent tiles of one row as one wider image where\n"
+     "that is exact (nearest-upsampling INR-GAN; more memory)"},
     {"cache-mb", 0, required_argument, O_CACHE, S_SERVE, "MB", "in-memory tile cache bound, MiB (default: 256; 0 = none)"},
     {"max-connections", 0, required_argument, O_MAXC, S_SERVE, "N", "concurrent connections at most (default: 256)"},
     {"max-zoom", 0, required_argument, O_MAXZ, S_SERVE, "Z", "deepest zoom level served, 0..40 (default: 24)"},
@@ -60,7 +62,7 @@ int cmd_serve(int argc, char **argv) {
     const char *model_path = ig_default_model_path(), *bind = "127.0.0.1", *leaflet = "/usr/share/javascript/leaflet";
     cli_backend_opts bo = {"auto", NULL, NULL, false, false};
     int port = 8080, threads = 0, queue = 64, max_batch = 8, cache_mb = 256, max_conn = 256, max_zoom = 24, timeout = 15;
-    bool quiet = false;
+    bool quiet = false, merge_rows = false;
     cli_parser pr;
     cli_parser_init(&pr, g_serve_opts, S_SERVE);
     int c;
@@ -96,6 +98,7 @@ int cmd_serve(int argc, char **argv) {
         case O_MAXZ: PARSE(ig_parse_int("--max-zoom", optarg, 0, 40, &max_zoom, PERR)); break;
         case O_TIMEOUT: PARSE(ig_parse_int("--timeout", optarg, 1, 3600, &timeout, PERR)); break;
         case O_LEAFLET: leaflet = optarg; break;
+        case O_ROWS: merge_rows = true; break;
         case 'q': quiet = true; break;
         case 'h': cli_serve_help(stdout); return 0;
         default: return 2;
@@ -104,7 +107,7 @@ int cmd_serve(int argc, char **argv) {
     if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
 #ifndef INRGAN_HAVE_SERVE
     (void)model_path; (void)bind; (void)leaflet; (void)port; (void)threads; (void)queue; (void)max_batch;
-    (void)cache_mb; (void)max_conn; (void)max_zoom; (void)timeout; (void)quiet;
+    (void)cache_mb; (void)max_conn; (void)max_zoom; (void)timeout; (void)quiet; (void)merge_rows;
     ig_error err = {0};
     ig_error_set(&err, IG_ERR_UNSUPPORTED, "this build has no serve command (libmicrohttpd-dev was missing when it was configured)");
     return cli_fail(IG_ERR_UNSUPPORTED, &err);
@@ -124,7 +127,7 @@ int cmd_serve(int argc, char **argv) {
     else snprintf(backend_id, sizeof backend_id, "cpu");
     ig_serve_opts so = {.model = model, .model_path = model_path, .backend = be.fn, .backend_ctx = be.vk,
                         .backend_label = be.label, .backend_id = backend_id, .bind = bind, .port = port,
-                        .queue = queue, .max_batch = max_batch, .cache_bytes = (size_t)cache_mb << 20,
+                        .queue = queue, .max_batch = max_batch, .merge_rows = merge_rows, .cache_bytes = (size_t)cache_mb << 20,
                         .max_connections = max_conn, .max_zoom = max_zoom, .timeout_s = timeout, .threads = threads,
                         .leaflet_dir = leaflet, .quiet = quiet};
     r = ig_serve_run(&so, &err);

@@ -658,7 +658,11 @@ ig_result ig_serve_run(const ig_serve_opts *o, ig_error *err) {
     ig_metrics_init(&s->m);
     ig_result r = IG_OK;
     bool worker_started = false;
-    s->mergeable = s->cfg->kind == IG_FAMILY_INRGAN && s->cfg->upsampling == IG_UP_NEAREST && !s->cfg->instance_norm;
+    s->mergeable = o->merge_rows && s->cfg->kind == IG_FAMILY_INRGAN && s->cfg->upsampling == IG_UP_NEAREST &&
+                   !s->cfg->instance_norm;
+    if (o->merge_rows && !s->mergeable && !o->quiet)
+        fprintf(stderr, "inrgan: serve: --merge-rows: this model's tiles are not exact crops of a wider render "
+                        "(bilinear upsampling, instance norm or CIPS): tiles are rendered one by one\n");
     s->model_hash = FNV0;
     r = hash_file(o->model_path, &s->model_hash, err);
     s->model_hash = fnv_bytes(s->model_hash, o->backend_id, strlen(o->backend_id) + 1);

@@ -18,6 +18,7 @@ typedef struct ig_serve_opts {
     int port;                   /* 0: any free port (printed) */
     int queue;                  /* bound of the render queue (tiles) */
     int max_batch;              /* tiles per backend call */
+    bool merge_rows;            /* adjacent tiles of one row as one wider render (where exact) */
     size_t cache_bytes;         /* 0: no cache */
     int max_connections;
     int max_zoom;
