@@ -1,6 +1,7 @@
 /* model.c - loads a model file: safetensors container -> config -> checked fp32 tensors.
  * Nothing is used before everything is validated (docs/model-format.md, "Load-time checks"). */
 #include "model.h"
+#include "lower.h"
 #include "safetensors.h"
 #include "paths.h"
 
@@ -271,104 +272,6 @@ ig_result ig_config_from_json(const char *json, ig_config *cfg, ig_error *err) {
     return ig_config_parse(json, cfg, err);
 }
 
-/* ---- counting (docs/cli.md) ---------------------------------------------------------- */
-
-static int ig__block_cin0(const ig_config *c, int i) {
-    const ig_block_config *b = &c->blocks[i];
-    return c->blocks[i - 1].channels + (b->upsamples ? b->emb.channels : 0);
-}
-
-static int ig__block_cin1(const ig_config *c, int i) {
-    return i == 0 ? c->blocks[0].emb.channels : c->blocks[i].channels;
-}
-
-static int64_t ig__fmm_params(const ig_config *c, int cin, int cout) {
-    return (int64_t)cout * cin + cout + (int64_t)(cin + cout) * c->rank * (c->w_dim + 1);
-}
-
-/* CIPS (docs/cips.md): generator parameters without w_avg; MACs per pixel of the synthesis
- * (LFF, conv1, the ModFC pairs, the ToRGBs; mapping and modulations run once per image). */
-static int64_t ig__cips_params(const ig_config *c) {
-    const ig_cips_config *k = &c->cips;
-    int64_t S = c->w_dim, H = k->hidden;
-    int64_t n = 3 * H + H * k->size * k->size + (int64_t)c->mapping_layers * S * (S + 1);
-    int64_t cin = 2 * H;
-    for (int i = 0; i < 1 + 2 * k->n_pairs; i++) {
-        int64_t co = k->channels[i == 0 ? 0 : (i - 1) / 2];
-        n += co * cin + cin * (S + 1) + 1 + co;
-        cin = co;
-    }
-    if (k->res) {
-        for (int i = 0; i < k->n_pairs; i++) { /* the 1x1 skips where a block changes the width */
-            int64_t in = k->channels[i > 0 ? i - 1 : 0], out = k->channels[i];
-            if (in != out) n += in * out;
-        }
-        cin = k->channels[k->n_pairs - 1];
-        return n + 3 + 3 * cin + cin * (S + 1); /* to_rgb_last */
-    }
-    for (int i = 0; i < k->n_pairs; i++) n += 3 + 3 * (int64_t)k->channels[i] + (int64_t)k->channels[i] * (S + 1);
-    return n;
-}
-
-double ig_cips_macs_per_pixel(const ig_config *c) {
-    const ig_cips_config *k = &c->cips;
-    double m = 2.0 * k->hidden, cin = 2.0 * k->hidden;
-    for (int i = 0; i < 1 + 2 * k->n_pairs; i++) {
-        double co = k->channels[i == 0 ? 0 : (i - 1) / 2];
-        m += cin * co;
-        cin = co;
-    }
-    if (k->res) {
-        for (int i = 0; i < k->n_pairs; i++) {
-            double in = k->channels[i > 0 ? i - 1 : 0], out = k->channels[i];
-            if (in != out) m += in * out;
-        }
-        return m + 3.0 * k->channels[k->n_pairs - 1];
-    }
-    for (int i = 0; i < k->n_pairs; i++) m += 3.0 * k->channels[i];
-    return m;
-}
-
-int64_t ig_config_param_count(const ig_config *c) {
-    if (c->kind == IG_FAMILY_CIPS) return ig__cips_params(c);
-    int64_t n = 0;
-    for (int l = 0; l < c->mapping_layers; l++)
-        n += (int64_t)c->w_dim * ((l == 0 ? c->z_dim : c->w_dim) + 1);
-    for (int i = 0; i < c->n_blocks; i++) {
-        const ig_block_config *b = &c->blocks[i];
-        if (b->has_embedding) n += (int64_t)b->emb.constant * b->grid * b->grid;
-        if (i > 0) n += ig__fmm_params(c, ig__block_cin0(c, i), b->channels);
-        n += ig__fmm_params(c, ig__block_cin1(c, i), b->channels);
-        n += (int64_t)b->extra_convs * ig__fmm_params(c, b->channels, b->channels);
-        n += 3 * (int64_t)b->channels + 3 + (int64_t)b->channels * (c->w_dim + 1);
-    }
-    return n;
-}
-
-static double ig__flops(const ig_config *c, bool coarse_trick) {
-    if (c->kind == IG_FAMILY_CIPS)
-        return 2.0 * ig_cips_macs_per_pixel(c) * c->resolution * c->resolution;
-    double macs = 0;
-    for (int i = 0; i < c->n_blocks; i++) {
-        const ig_block_config *b = &c->blocks[i];
-        double px = (double)b->grid * b->grid;
-        if (i > 0) {
-            int prev = c->blocks[i - 1].channels;
-            if (coarse_trick && b->upsamples)
-                macs += (px / 4) * prev * b->channels + px * b->emb.channels * b->channels;
-            else
-                macs += px * ig__block_cin0(c, i) * b->channels;
-        }
-        macs += px * ig__block_cin1(c, i) * b->channels;
-        macs += px * b->extra_convs * (double)b->channels * b->channels;
-        macs += px * 3.0 * b->channels;
-    }
-    return 2.0 * macs;
-}
-
-double ig_config_model_flops(const ig_config *c) { return ig__flops(c, false); }
-double ig_config_executed_flops(const ig_config *c) { return ig__flops(c, true); }
-
 /* ---- tensors -------------------------------------------------------------------------- */
 
 typedef struct ig__want {
@@ -415,34 +318,49 @@ static bool ig__want_add5(ig__wants *w, const ig_tensor **slot, int64_t cout, in
     return true;
 }
 
-static bool ig__want_layer(ig__wants *w, const ig_config *c, ig_layer *L, bool torgb, int cin,
-                           int cout, const char *prefix) {
+/* An INR-GAN op's tensors: W_s, bias and its affine head (s_len rows, lower.h). */
+static bool ig__want_layer(ig__wants *w, const ig_config *c, ig_layer *L, const ig_lop *op, const char *prefix) {
+    int cin = op->c_in, cout = op->c_out;
     L->c_in = cin;
     L->c_out = cout;
-    int64_t aff = torgb ? cin : (int64_t)(cin + cout) * c->rank;
     return ig__want_add(w, &L->weight, 4, cout, cin, 1, 1, "%s.weight", prefix) &&
            ig__want_add(w, &L->bias, 1, cout, 0, 0, 0, "%s.bias", prefix) &&
-           ig__want_add(w, &L->affine_w, 2, aff, c->w_dim, 0, 0, "%s.affine.weight", prefix) &&
-           ig__want_add(w, &L->affine_b, 1, aff, 0, 0, 0, "%s.affine.bias", prefix);
+           ig__want_add(w, &L->affine_w, 2, op->s_len, c->w_dim, 0, 0, "%s.affine.weight", prefix) &&
+           ig__want_add(w, &L->affine_b, 1, op->s_len, 0, 0, 0, "%s.affine.bias", prefix);
 }
 
-static bool ig__want_cips_layer(ig__wants *w, const ig_config *c, ig_cips_layer *L, bool rgb, int cin, int cout,
+/* A CIPS op's tensors: weight, modulation head (s_len = c_in rows), noise weight and bias. */
+static bool ig__want_cips_layer(ig__wants *w, const ig_config *c, ig_cips_layer *L, const ig_lop *op,
                                 const char *prefix) {
+    bool rgb = op->kind == IG_LOP_TORGB;
+    int cin = op->c_in, cout = op->c_out;
     L->c_in = cin;
     L->c_out = cout;
     bool ok = true;
     if (rgb) ok = ig__want_add(w, &L->bias, 4, 1, 3, 1, 1, "%s.bias", prefix);
     ok = ok && ig__want_add5(w, &L->weight, cout, cin, "%s.conv.weight", prefix) &&
-         ig__want_add(w, &L->mod_w, 2, cin, c->w_dim, 0, 0, "%s.conv.modulation.weight", prefix) &&
-         ig__want_add(w, &L->mod_b, 1, cin, 0, 0, 0, "%s.conv.modulation.bias", prefix);
+         ig__want_add(w, &L->mod_w, 2, op->s_len, c->w_dim, 0, 0, "%s.conv.modulation.weight", prefix) &&
+         ig__want_add(w, &L->mod_b, 1, op->s_len, 0, 0, 0, "%s.conv.modulation.bias", prefix);
     if (!rgb)
         ok = ok && ig__want_add(w, &L->noise_w, 1, 1, 0, 0, 0, "%s.noise.weight", prefix) &&
              ig__want_add(w, &L->bias, 1, cout, 0, 0, 0, "%s.activate.bias", prefix);
     return ok;
 }
 
-/* CIPSskip tensors in the released state-dict order (python/inrgan/cips.py expected_shapes). */
-static bool ig__want_cips(ig__wants *w, ig_model *m) {
+/* The mapping network's tensors (lower.h): fmt names layer l's weight and bias. */
+static bool ig__want_mapping(ig__wants *w, ig_model *m, const ig_lowering *lw, const char *wfmt, const char *bfmt,
+                             int first) {
+    for (int l = 0; l < lw->n_map; l++)
+        if (!ig__want_add(w, &m->map_w[l], 2, lw->map_out, lw->map_in[l], 0, 0, wfmt, l + first) ||
+            !ig__want_add(w, &m->map_b[l], 1, lw->map_out, 0, 0, 0, bfmt, l + first))
+            return false;
+    return true;
+}
+
+/* CIPS tensors in the released state-dict order (python/inrgan/cips.py expected_shapes): LFF,
+ * embedding, the StyledConvs (each CIPSres skip after its block's conv1), the ToRGBs, the
+ * mapping. */
+static bool ig__want_cips(ig__wants *w, ig_model *m, const ig_lowering *lw) {
     const ig_config *c = &m->cfg;
     const ig_cips_config *k = &c->cips;
     ig_cips_tensors *t = &m->cips;
@@ -451,41 +369,42 @@ static bool ig__want_cips(ig__wants *w, ig_model *m) {
         !ig__want_add(w, &t->lff_b, 1, H, 0, 0, 0, "lff.ffm.conv.bias") ||
         !ig__want_add(w, &t->emb, 4, 1, H, k->size, k->size, "emb.input"))
         return false;
-    t->n_convs = 1 + 2 * k->n_pairs;
     char p[48];
-    int cin = 2 * H;
-    for (int i = 0; i < t->n_convs; i++) {
-        int co = k->channels[i == 0 ? 0 : (i - 1) / 2];
-        if (k->res && i > 0) snprintf(p, sizeof p, "linears.%d.conv%d", (i + 1) / 2, 2 - i % 2);
-        else if (k->res || i > 0) snprintf(p, sizeof p, "linears.%d", k->res ? 0 : i - 1);
-        else snprintf(p, sizeof p, "conv1");
-        if (!ig__want_cips_layer(w, c, &t->conv[i], false, cin, co, p)) return false;
-        if (k->res && i % 2 == 1 && cin != co && /* block (i+1)/2 changes the width */
-            !ig__want_add(w, &t->skip[i / 2], 4, co, cin, 1, 1, "linears.%d.skip.0.weight", (i + 1) / 2))
-            return false;
-        cin = co;
-    }
-    t->n_rgb = k->res ? 1 : k->n_pairs;
-    for (int i = 0; i < t->n_rgb; i++) {
-        if (k->res) snprintf(p, sizeof p, "to_rgb_last");
-        else snprintf(p, sizeof p, "to_rgbs.%d", i);
-        if (!ig__want_cips_layer(w, c, &t->rgb[i], true, k->res ? cin : k->channels[i], 3, p)) return false;
-    }
-    for (int l = 0; l < c->mapping_layers; l++)
-        if (!ig__want_add(w, &m->map_w[l], 2, c->w_dim, c->w_dim, 0, 0, "style.%d.weight", l + 1) ||
-            !ig__want_add(w, &m->map_b[l], 1, c->w_dim, 0, 0, 0, "style.%d.bias", l + 1))
-            return false;
+    t->n_convs = t->n_rgb = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int q = 0; q < lw->n_ops; q++) {
+            const ig_lop *op = &lw->ops[q];
+            int i = op->block;
+            if (pass == 0 && op->kind == IG_LOP_MODFC) {
+                if (k->res && i > 0) snprintf(p, sizeof p, "linears.%d.conv%d", (i + 1) / 2, 2 - i % 2);
+                else if (k->res || i > 0) snprintf(p, sizeof p, "linears.%d", k->res ? 0 : i - 1);
+                else snprintf(p, sizeof p, "conv1");
+                if (!ig__want_cips_layer(w, c, &t->conv[i], op, p)) return false;
+                t->n_convs++;
+            } else if (pass == 0 && op->kind == IG_LOP_SKIP) {
+                if (!ig__want_add(w, &t->skip[i], 4, op->c_out, op->c_in, 1, 1, "linears.%d.skip.0.weight", i + 1))
+                    return false;
+            } else if (pass == 1 && op->kind == IG_LOP_TORGB) {
+                if (k->res) snprintf(p, sizeof p, "to_rgb_last");
+                else snprintf(p, sizeof p, "to_rgbs.%d", i);
+                if (!ig__want_cips_layer(w, c, &t->rgb[i], op, p)) return false;
+                t->n_rgb++;
+            }
+        }
+    if (!ig__want_mapping(w, m, lw, "style.%d.weight", "style.%d.bias", 1)) return false;
     return !k->has_w_avg || ig__want_add(w, &m->w_avg, 1, c->w_dim, 0, 0, 0, "w_avg");
 }
 
-static bool ig__want_all(ig__wants *w, ig_model *m) {
+/* INR-GAN tensors: per block its embedding's, then its ops' (lower.h), then the mapping. */
+static bool ig__want_inrgan(ig__wants *w, ig_model *m, const ig_lowering *lw) {
     const ig_config *c = &m->cfg;
-    if (c->kind == IG_FAMILY_CIPS) return ig__want_cips(w, m);
     char p[96];
-    for (int i = 0; i < c->n_blocks; i++) {
+    for (int q = 0; q < lw->n_ops; q++) {
+        const ig_lop *op = &lw->ops[q];
+        int i = op->block;
         const ig_block_config *b = &c->blocks[i];
         ig_block_tensors *t = &m->blocks[i];
-        if (b->has_embedding) {
+        if ((q == 0 || lw->ops[q - 1].block != i) && b->has_embedding) { /* the block's first op */
             if (i == 0) snprintf(p, sizeof p, "synthesis.%s.input.input.coord_fuser", b->name);
             else snprintf(p, sizeof p, "synthesis.%s.coord_fuser", b->name);
             if (b->emb.constant > 0 &&
@@ -497,27 +416,33 @@ static bool ig__want_all(ig__wants *w, ig_model *m) {
                 !ig__want_add(w, &t->random_basis, 2, b->emb.random, 2, 0, 0, "%s.random_basis", p))
                 return false;
         }
-        t->has_conv0 = i > 0;
-        if (i > 0) {
+        ig_layer *L;
+        switch (op->kind) {
+        case IG_LOP_CONV0:
+            t->has_conv0 = true;
             snprintf(p, sizeof p, "synthesis.%s.conv0", b->name);
-            if (!ig__want_layer(w, c, &t->conv0, false, ig__block_cin0(c, i), b->channels, p)) return false;
+            L = &t->conv0;
+            break;
+        case IG_LOP_CONV1: snprintf(p, sizeof p, "synthesis.%s.conv1", b->name); L = &t->conv1; break;
+        case IG_LOP_EXTRA:
+            snprintf(p, sizeof p, "synthesis.%s.extra_convs.%d", b->name, op->index);
+            L = &t->extra[op->index];
+            break;
+        default: snprintf(p, sizeof p, "synthesis.%s.torgb", b->name); L = &t->torgb; break;
         }
-        snprintf(p, sizeof p, "synthesis.%s.conv1", b->name);
-        if (!ig__want_layer(w, c, &t->conv1, false, ig__block_cin1(c, i), b->channels, p)) return false;
-        for (int k = 0; k < b->extra_convs; k++) {
-            snprintf(p, sizeof p, "synthesis.%s.extra_convs.%d", b->name, k);
-            if (!ig__want_layer(w, c, &t->extra[k], false, b->channels, b->channels, p)) return false;
-        }
-        snprintf(p, sizeof p, "synthesis.%s.torgb", b->name);
-        if (!ig__want_layer(w, c, &t->torgb, true, b->channels, 3, p)) return false;
+        if (!ig__want_layer(w, c, L, op, p)) return false;
     }
-    for (int l = 0; l < c->mapping_layers; l++) {
-        int in = l == 0 ? c->z_dim : c->w_dim;
-        if (!ig__want_add(w, &m->map_w[l], 2, c->w_dim, in, 0, 0, "mapping.fc%d.weight", l) ||
-            !ig__want_add(w, &m->map_b[l], 1, c->w_dim, 0, 0, 0, "mapping.fc%d.bias", l))
-            return false;
-    }
+    if (!ig__want_mapping(w, m, lw, "mapping.fc%d.weight", "mapping.fc%d.bias", 0)) return false;
     return ig__want_add(w, &m->w_avg, 1, c->w_dim, 0, 0, 0, "mapping.w_avg");
+}
+
+static bool ig__want_all(ig__wants *w, ig_model *m) {
+    ig_lowering *lw = malloc(sizeof *lw);
+    if (!lw) return false;
+    ig_lower(&m->cfg, lw);
+    bool ok = m->cfg.kind == IG_FAMILY_CIPS ? ig__want_cips(w, m, lw) : ig__want_inrgan(w, m, lw);
+    free(lw);
+    return ok;
 }
 
 /* Official resample_filter buffers ([4,4], unused by FMM layers) are tolerated and ignored. */

@@ -188,29 +188,4 @@ ig_result ig_plan_init(ig_plan *plan, const ig_config *cfg, ig_view view, int wi
     return ig_plan_make(plan, cfg, &d, err);
 }
 
-static double ig__plan_flops(const ig_plan *plan, const ig_config *cfg, bool coarse_trick) {
-    if (cfg->kind == IG_FAMILY_CIPS) /* one level, every pixel the same work */
-        return 2.0 * ig_cips_macs_per_pixel(cfg) * plan->levels[0].width * plan->levels[0].height;
-    double macs = 0;
-    for (int i = 0; i < cfg->n_blocks; i++) {
-        const ig_block_config *b = &cfg->blocks[i];
-        const ig_level_plan *lp = &plan->levels[b->level];
-        double px = (double)lp->width * lp->height;
-        int cin1 = i == 0 ? b->emb.channels : b->channels;
-        if (i > 0) {
-            int prev = cfg->blocks[i - 1].channels;
-            if (b->upsamples && coarse_trick) {
-                const ig_level_plan *cp = &plan->levels[b->level - 1];
-                macs += (double)cp->width * cp->height * prev * b->channels + px * b->emb.channels * b->channels;
-            } else {
-                macs += px * (prev + (b->upsamples ? b->emb.channels : 0)) * b->channels;
-            }
-        }
-        macs += px * cin1 * b->channels + px * b->extra_convs * (double)b->channels * b->channels;
-        macs += px * 3.0 * b->channels;
-    }
-    return 2.0 * macs;
-}
-
-double ig_plan_executed_flops(const ig_plan *plan, const ig_config *cfg) { return ig__plan_flops(plan, cfg, true); }
-double ig_plan_model_flops(const ig_plan *plan, const ig_config *cfg) { return ig__plan_flops(plan, cfg, false); }
+/* ig_plan_executed_flops, ig_plan_model_flops: src/lower.c (the costs of the one lowering). */

@@ -5,6 +5,7 @@
  * (src/plan.c), so every tile is an exact crop of the untiled render. */
 #include "inrgan.h"
 #include "model.h"
+#include "lower.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,29 +21,8 @@ static ig_result ig__cpu_backend(void *ctx, const ig_render_desc *d, float *out,
 int ig_render_auto_tile(const ig_model *model, const ig_plan_desc *pd, size_t budget, int count) {
     const ig_config *c = &model->cfg;
     if (!budget) budget = IG_DEFAULT_BUDGET;
-    /* bytes per output pixel: per level, 5 activation buffers of its widest layer and its
-     * embedding, at 4^-(levels above) of the top density; plus the float output per image */
-    double per_px = 0;
+    double per_px = ig_config_bytes_per_pixel(c, count); /* src/lower.c */
     int L = c->n_levels;
-    if (c->kind == IG_FAMILY_CIPS) {
-        /* CPU: weights per image and small per-thread buffers; Vulkan: input + 2 activations of
-         * the widest layer per image (its own pixel chunking keeps within the device) */
-        int ch = 2 * c->cips.hidden;
-        for (int i = 0; i < c->cips.n_pairs; i++) if (c->cips.channels[i] > ch) ch = c->cips.channels[i];
-        per_px = 4.0 * 3.0 * ch;
-    }
-    for (int l = 0; l < L; l++) {
-        int ch = 3, emb = 0;
-        for (int i = 0; i < c->n_blocks; i++)
-            if (c->blocks[i].level == l) {
-                if (c->blocks[i].channels > ch) ch = c->blocks[i].channels;
-                if (c->blocks[i].has_embedding) emb = c->blocks[i].emb.channels;
-            }
-        double scale = 1.0 / (double)(1ull << (2 * (L - 1 - l)));
-        int workers = count < 64 ? count : 64;
-        per_px += scale * 4.0 * (emb + 5.0 * ch * workers);
-    }
-    per_px += 12.0 * count + 3.0 * count;
     double side = sqrt((double)budget / per_px);
     int step = 1 << (L - 1);
     int t = (int)side / step * step;

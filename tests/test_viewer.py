@@ -110,9 +110,8 @@ class Runner:
         lsan = self.env.get("LSAN_OPTIONS", "")
         self.env["LSAN_OPTIONS"] = (lsan + ":" if lsan else "") + "suppressions=" + supp
 
-    def viewer(self, *extra, script=None, timeout=600):
-        cmd = XVFB + [self.args.viewer, "-m", self.args.model,
-               "-g", "llvmpipe", "--validate", "--window", "400x300"]
+    def viewer(self, *extra, script=None, timeout=600, model=None, gpu=("-g", "llvmpipe")):
+        cmd = XVFB + [self.args.viewer, "-m", model or self.args.model] + list(gpu) + ["--validate", "--window", "400x300"]
         cmd += list(extra)
         if script is not None:
             path = os.path.join(self.work, "script%d.txt" % abs(hash(script)))
@@ -132,7 +131,30 @@ def check(cond, what):
         failures.append(what)
 
 
-def session(r, args):
+def compare_with_cli(r, args, name, shot, cmdfile, tag):
+    """The screenshot equals the PNG of the `inrgan render` command the viewer printed."""
+    line = open(cmdfile).read().strip()
+    argv = shlex.split(line)
+    out = os.path.join(r.work, "cli-" + tag)
+    q = subprocess.run([args.inrgan] + argv[1:] + ["-o", out, "-q"], capture_output=True, text=True, env=r.env)
+    pngs = glob.glob(os.path.join(out, "*.png"))
+    if q.returncode != 0 or len(pngs) != 1:
+        check(False, "%s: CLI ran (%s)" % (name, q.stderr.strip()))
+        return line, argv
+    a, b = read_png(shot), read_png(pngs[0])
+    same = a == b
+    if not same and a[:2] == b[:2]:
+        diff = sum(1 for x, y in zip(a[2], b[2]) if x != y)
+        print("     %d of %d bytes differ" % (diff, len(a[2])))
+    check(same, "%s: screenshot %dx%d == `%s`" % (name, a[0], a[1], line))
+    return line, argv
+
+
+def session(r, args, backend=()):
+    """backend: () = the default (the CPU backend renders, lavapipe presents), or
+    ("--backend", "vulkan") = Vulkan renders on lavapipe too (the printed command pins -g and
+    --precision)."""
+    label = " [%s]" % " ".join(backend) if backend else " [default backend]"
     # state after state: each ends with a screenshot and the command reproducing it
     steps = [
         ("start: seed 7, psi 0.7", "size 64x64\npsi 0.7\nseed 7\nwait-render\n"),
@@ -148,48 +170,39 @@ def session(r, args):
         ("interpolation across a seed boundary", "step 0.75\nstep 0.5\nspace z\n"),
         ("render size key (Page Down), reset", "key PAGE_DOWN\nkey R\n"),
     ]
+    tag = "vk" if backend else "cpu"
     script = ""
     for i, (_, text) in enumerate(steps):
-        script += text + "screenshot shot%02d.png\nprint-command cmd%02d.txt\n" % (i, i)
-    script += "window-screenshot window.png\nprint-command\n"
-    p = r.viewer(script=script)
+        script += text + "screenshot %s-shot%02d.png\nprint-command %s-cmd%02d.txt\n" % (tag, i, tag, i)
+    script += "window-screenshot %s-window.png\nprint-command\n" % tag
+    p = r.viewer(*backend, script=script)
     sys.stderr.write(p.stderr)
-    check(p.returncode == 0, "scripted session exits 0 (got %d)" % p.returncode)
+    check(p.returncode == 0, "scripted session%s exits 0 (got %d)" % (label, p.returncode))
+    want = "rendering with Vulkan" if backend else "rendering with the CPU backend"
+    check(want in p.stderr, "%s: the viewer says it is %s" % (label.strip(), want))
     check("inrgan-viewer: validation: 0 errors" in p.stderr, "validation layer on and reported 0 errors")
     check("validation error" not in p.stderr, "no validation error messages")
     check(any(l.startswith("inrgan render ") for l in p.stdout.splitlines()), "print-command without a file writes stdout")
     cmds = []
     for i, (name, _) in enumerate(steps):
-        shot = os.path.join(r.work, "shot%02d.png" % i)
-        cmdfile = os.path.join(r.work, "cmd%02d.txt" % i)
+        name += label
+        shot = os.path.join(r.work, "%s-shot%02d.png" % (tag, i))
+        cmdfile = os.path.join(r.work, "%s-cmd%02d.txt" % (tag, i))
         if not (os.path.exists(shot) and os.path.exists(cmdfile)):
             check(False, "%s: screenshot and command written" % name)
             continue
-        line = open(cmdfile).read().strip()
+        line, argv = compare_with_cli(r, args, name, shot, cmdfile, "%s%02d" % (tag, i))
         cmds.append(line)
-        argv = shlex.split(line)
         pinned_backend = ("--backend" in argv and
-                          ("cpu" in argv or ("vulkan" in argv and "-g" in argv and "--precision" in argv)))
+                          (("vulkan" in argv and "-g" in argv and "--precision" in argv) if backend else "cpu" in argv))
         check(argv[:2] == ["inrgan", "render"] and pinned_backend and "--view" in argv
               and "--size" in argv and "--truncation" in argv and "-m" in argv, "%s: command pins its options" % name)
-        out = os.path.join(r.work, "cli%02d" % i)
-        q = subprocess.run([args.inrgan] + argv[1:] + ["-o", out, "-q"], capture_output=True, text=True, env=r.env)
-        pngs = glob.glob(os.path.join(out, "*.png"))
-        if q.returncode != 0 or len(pngs) != 1:
-            check(False, "%s: CLI ran (%s)" % (name, q.stderr.strip()))
-            continue
-        a, b = read_png(shot), read_png(pngs[0])
-        same = a == b
-        if not same and a[:2] == b[:2]:
-            diff = sum(1 for x, y in zip(a[2], b[2]) if x != y)
-            print("     %d of %d bytes differ" % (diff, len(a[2])))
-        check(same, "%s: screenshot %dx%d == `%s`" % (name, a[0], a[1], line))
     check(len(set(cmds)) == len(cmds), "every state has its own command")
     joined = "\n".join(cmds)
     check("--interp" in joined and "--space params" in joined and "--space w" in joined,
           "interpolation states print --interp/--space")
     check(any("--seeds 42" in c for c in cmds), "G 4 2 Enter went to seed 42")
-    win = os.path.join(r.work, "window.png")
+    win = os.path.join(r.work, "%s-window.png" % tag)
     if os.path.exists(win):
         w, h, rgb = read_png(win)
         check((w, h) == (320, 200), "window read-back has the resized window's size (%dx%d)" % (w, h))
@@ -212,13 +225,94 @@ def small_runs(r, args):
     check("inrgan-viewer: validation: 0 errors" in p.stderr, "teardown after device loss is validation-clean")
 
     cmd = XVFB + [args.viewer, "-m", args.model, "--exit-after", "3"]
-    p = subprocess.run(cmd, cwd=r.work, env=r.env, capture_output=True, text=True, timeout=300)
-    check(p.returncode == 2 and "only when named" in p.stderr, "without -g, lavapipe is not taken (exit 2)")
+    p = subprocess.run(cmd + ["--validate"], cwd=r.work, env=r.env, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0 and "presenting on llvmpipe" in p.stderr and "no GPU can present" in p.stderr
+          and "rendering with the CPU backend" in p.stderr and "validation: 0 errors" in p.stderr,
+          "without a GPU and without -g, lavapipe presents and the CPU backend renders (exit 0): %r" % p.stderr.strip())
+    p = subprocess.run(cmd + ["-g", "llvmpipe", "--backend", "cpu"], cwd=r.work, env=r.env, capture_output=True,
+                       text=True, timeout=300)
+    check(p.returncode == 0 and "rendering with the CPU backend" in p.stderr,
+          "-g llvmpipe --backend cpu is accepted (exit 0): %r" % p.stderr.strip())
+    p = subprocess.run(cmd + ["-g", "llvmpipe", "--backend", "cpu", "--precision", "fp16"], cwd=r.work, env=r.env,
+                       capture_output=True, text=True, timeout=300)
+    check(p.returncode == 2 and "fp32" in p.stderr, "--backend cpu --precision fp16: exit 2 (%r)" % p.stderr.strip())
     p = subprocess.run(cmd + ["-g", "no-such-gpu"], cwd=r.work, env=r.env, capture_output=True, text=True, timeout=300)
     check(p.returncode == 2 and "no-such-gpu" in p.stderr, "-g with an unknown name: exit 2")
     p = subprocess.run(cmd + ["-g", "0", "--render-size", "40x24", "--validate"], cwd=r.work, env=r.env,
                        capture_output=True, text=True, timeout=300)
     check(p.returncode == 0 and "validation: 0 errors" in p.stderr, "-g 0 and --exit-after 3: exit 0, validation-clean")
+
+
+def option_values(r, args):
+    """Numeric option values and script numbers go through src/ig_parse.h: the full range is
+    checked, nothing wraps around, trailing junk is refused; exit 2 before any window opens."""
+    bad = [("--render-size", "4294967360x4294967360", "IG_ERR_SIZE"),
+           ("--render-size", "64x64junk", "IG_ERR_USAGE"),
+           ("--render-size", "99999999999x64", "IG_ERR_SIZE"),
+           ("--window", "400x300x", "IG_ERR_USAGE"),
+           ("--threads", "2junk", "IG_ERR_USAGE"),
+           ("--threads", "4294967298", "IG_ERR_USAGE"),
+           ("--exit-after", "4294967298", "IG_ERR_USAGE"),
+           ("--truncation", "0.7x", "IG_ERR_USAGE"),
+           ("--speed", "65", "IG_ERR_USAGE"),
+           ("--zoom", "0", "IG_ERR_USAGE"),
+           ("--view", "0,0,0,0", "IG_ERR_VIEW"),
+           ("--center", "1,2,3", "IG_ERR_USAGE")]
+    for opt, val, tag in bad:
+        p = subprocess.run([args.viewer, "-m", args.model, opt, val], capture_output=True, text=True, timeout=60)
+        line = p.stderr.strip()
+        check(p.returncode == 2 and tag in line and val in line and line.count("\n") == 0,
+              "%s %s: exit 2, one line with %s echoing the value (%r)" % (opt, val, tag, line))
+    for text, what in (("size 4294967360x64\n", "size wrap-around"), ("frames 2junk\n", "frames junk"),
+                       ("seed 4294967296\n", "seed out of range"), ("zoom 2 at 0.1,0.2,0.3\n", "zoom point")):
+        p = r.viewer(script="wait-render\n" + text)
+        check(p.returncode == 2 and ":2:" in p.stderr, "script line refused (%s): exit 2 with FILE:LINE (%r)"
+              % (what, p.stderr.strip()))
+
+
+def export_full_size(work):
+    """An FFHQ-256-size model (72 M parameters, random weights) written by the Python exporter;
+    None when torch is missing."""
+    path = os.path.join(work, "ffhq256.safetensors")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        subprocess.run(["/usr/bin/python3", "-c", "import numpy, torch"], check=True, capture_output=True)
+    except (subprocess.CalledProcessError, OSError):
+        return None
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    subprocess.run(["/usr/bin/python3", "-m", "inrgan.export", "--config", "ffhq256", "--seed", "0", "-o", path, "-q"],
+                   check=True, cwd=os.path.join(root, "python"), env=env, timeout=300)
+    return path
+
+
+def full_size(r, args):
+    """The acceptance run of a machine without a GPU: lavapipe is the only Vulkan device; the
+    viewer, given nothing but -m and a full-size model, presents through lavapipe, renders with
+    the CPU backend, and its screenshots equal the `inrgan render` commands it prints."""
+    model = export_full_size(r.work)
+    if model is None:
+        skip("numpy/torch missing: cannot export the FFHQ-256-size model")
+    steps = [("full-size model, default view", "wait-render\n"),
+             ("full-size model, zoomed, between two seeds", "zoom 1.6 at 0.2,0.1\nstep 0.4\n")]
+    script = ""
+    for i, (_, text) in enumerate(steps):
+        script += text + "screenshot full%d.png\nprint-command full%d.txt\n" % (i, i)
+    script += "window-screenshot full-window.png\n"
+    p = r.viewer(script=script, model=model, gpu=())
+    sys.stderr.write(p.stderr)
+    check(p.returncode == 0, "full-size model, no -g, no --backend: exit 0 (got %d)" % p.returncode)
+    check("presenting on llvmpipe" in p.stderr and "rendering with the CPU backend" in p.stderr,
+          "lavapipe presents, the CPU backend renders")
+    check("validation: 0 errors" in p.stderr, "validation-clean")
+    for i, (name, _) in enumerate(steps):
+        shot, cmdfile = os.path.join(r.work, "full%d.png" % i), os.path.join(r.work, "full%d.txt" % i)
+        if not (os.path.exists(shot) and os.path.exists(cmdfile)):
+            check(False, "%s: screenshot and command written" % name)
+            continue
+        line, argv = compare_with_cli(r, args, name, shot, cmdfile, "full%d" % i)
+        check(argv[:4] == ["inrgan", "render", "--backend", "cpu"] and "256x256" in argv,
+              "%s: the command says --backend cpu at 256x256" % name)
+    check(os.path.exists(os.path.join(r.work, "full-window.png")), "window read-back written")
 
 
 def main():
@@ -229,6 +323,8 @@ def main():
     ap.add_argument("--keep", help="keep the files in this folder")
     ap.add_argument("--session-only", action="store_true",
                     help="only the scripted session (another model family; the small runs test the viewer itself)")
+    ap.add_argument("--full-size", action="store_true",
+                    help="only the acceptance run with an FFHQ-256-size model (exported at test time)")
     args = ap.parse_args()
     if not os.path.exists(args.viewer):
         skip("inrgan-viewer was not built (GLFW / volk missing)")
@@ -245,9 +341,14 @@ def main():
     os.makedirs(work, exist_ok=True)
     r = Runner(args, work)
     try:
-        session(r, args)
-        if not args.session_only:
-            small_runs(r, args)
+        if args.full_size:
+            full_size(r, args)
+        else:
+            session(r, args)
+            if not args.session_only:
+                session(r, args, ("--backend", "vulkan"))
+                small_runs(r, args)
+                option_values(r, args)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

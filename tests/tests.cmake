@@ -7,6 +7,11 @@ target_compile_definitions(test_core PRIVATE _DEFAULT_SOURCE)
 target_link_libraries(test_core PRIVATE inrgan_lib)
 add_test(NAME core COMMAND test_core)
 
+add_executable(test_lower tests/test_lower.c)
+target_compile_definitions(test_lower PRIVATE _DEFAULT_SOURCE IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
+target_link_libraries(test_lower PRIVATE inrgan_lib)
+add_test(NAME lower COMMAND test_lower)
+
 add_executable(test_golden tests/test_golden.c)
 target_compile_definitions(test_golden PRIVATE IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
 target_link_libraries(test_golden PRIVATE inrgan_lib)
@@ -45,6 +50,11 @@ endif()
 
 add_test(NAME train COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_train.py --inrgan ${IG_CLI})
 set_tests_properties(train PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# pip install ./python offline into a fresh venv, console scripts, the trainer's quick start
+add_test(NAME pypkg COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_pypkg.py --inrgan ${IG_CLI})
+# Python packaging and the trainer: no C code of its own, so it runs in the release pass only
+set_tests_properties(pypkg PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS no_sanitizer)
 
 add_test(NAME cips_python COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_cips_python.py)
 set_tests_properties(cips_python PROPERTIES SKIP_RETURN_CODE 77)

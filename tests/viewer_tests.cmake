@@ -15,5 +15,11 @@ function(ig_viewer_register_tests)
            --viewer $<TARGET_FILE:inrgan-viewer> --inrgan $<TARGET_FILE:inrgan>
            --model ${CMAKE_SOURCE_DIR}/tests/data/tiny_cips.safetensors --session-only)
   set_tests_properties(viewer_cips PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS viewer)
+  # acceptance without a GPU: an FFHQ-256-size model (exported at test time by python/inrgan.export),
+  # lavapipe presenting, the CPU backend rendering, screenshots == the printed render commands
+  add_test(NAME viewer_full COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/test_viewer.py
+           --viewer $<TARGET_FILE:inrgan-viewer> --inrgan $<TARGET_FILE:inrgan>
+           --model ${CMAKE_SOURCE_DIR}/tests/data/golden_tiny.safetensors --full-size)
+  set_tests_properties(viewer_full PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS viewer)
 endfunction()
 cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL ig_viewer_register_tests)

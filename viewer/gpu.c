@@ -232,7 +232,8 @@ static ig_result instance_create(bool validate, bool surface, VkInstance *out, V
 
 /* ---- devices ----------------------------------------------------------------------------- */
 
-/* Preference of `-g auto`: lower is better; CPU devices only when named. */
+/* Preference of `-g auto`: lower is better; a CPU device (lavapipe) only when no GPU can
+ * present, or when named. */
 static int device_rank(VkPhysicalDeviceType t) {
     switch (t) {
     case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
@@ -281,7 +282,7 @@ ig_result vw_gpu_list(FILE *fp, bool validate, ig_error *err) {
         fprintf(fp, "%u  %-10s  %s  (Vulkan %u.%u.%u, vendor 0x%04x, device 0x%04x)%s\n", i,
                 ig_vk_device_type_name((int)p.deviceType), p.deviceName, VK_API_VERSION_MAJOR(p.apiVersion),
                 VK_API_VERSION_MINOR(p.apiVersion), VK_API_VERSION_PATCH(p.apiVersion), p.vendorID, p.deviceID,
-                p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? "  [CPU: only when named with -g]" : "");
+                p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? "  [CPU: presents when no GPU can]" : "");
     }
     if (r == IG_OK && n == 0) fprintf(fp, "no Vulkan devices\n");
     free(devs);
@@ -325,7 +326,6 @@ static ig_result select_device(vw_gpu *g, const char *want, ig_error *err) {
     bool by_index = by_name;
     for (const char *p = want; by_index && *p; p++) by_index = isdigit((unsigned char)*p) != 0;
     int best = -1, best_rank = 99, best_family = -1;
-    char cpu_names[512] = "";
     for (uint32_t i = 0; i < n; i++) {
         VkPhysicalDeviceProperties p;
         vkGetPhysicalDeviceProperties(devs[i], &p);
@@ -336,11 +336,6 @@ static ig_result select_device(vw_gpu *g, const char *want, ig_error *err) {
             if (by_index)
                 r = ig_error_set(err, IG_ERR_NO_DEVICE, "-g %s: device %u (%s) cannot present to this window", want, i,
                                  p.deviceName);
-            continue;
-        }
-        if (!by_name && p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) {
-            size_t l = strlen(cpu_names);
-            snprintf(cpu_names + l, sizeof cpu_names - l, "%s'%s'", l ? ", " : "", p.deviceName);
             continue;
         }
         int rank = device_rank(p.deviceType);
@@ -360,10 +355,6 @@ static ig_result select_device(vw_gpu *g, const char *want, ig_error *err) {
         if (by_name)
             r = ig_error_set(err, IG_ERR_NO_DEVICE, "-g %s: no such Vulkan device can present to this window (see --list-devices)",
                              want);
-        else if (cpu_names[0])
-            r = ig_error_set(err, IG_ERR_NO_DEVICE,
-                             "no GPU can present to this window; CPU Vulkan devices (%s) are used only when named, "
-                             "e.g. -g llvmpipe", cpu_names);
         else
             r = ig_error_set(err, IG_ERR_NO_DEVICE, "no Vulkan device can present to this window");
     }
@@ -614,6 +605,8 @@ ig_result vw_gpu_create(const vw_gpu_desc *desc, vw_gpu **out, ig_error *err) {
 }
 
 const char *vw_gpu_device_name(const vw_gpu *g) { return g->props.deviceName; }
+
+bool vw_gpu_is_cpu(const vw_gpu *g) { return g->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU; }
 
 /* volk keeps one set of instance-level entry points per process. The Vulkan render backend
  * creates its own instance (without the surface extensions) and loads its entry points over

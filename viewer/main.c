@@ -3,7 +3,7 @@
  * The main thread owns the window, the input and the state (view, render size, seeds, t,
  * interpolation space, psi). Each loop it decides which image it wants (the state at full
  * resolution, or a coarse preview of it while the view moves: progressive rendering), hands
- * that job to the render worker (worker.c, the same ig_render_image + ig_cpu_render path as
+ * that job to the render worker (worker.c, the same ig_render_image path and backend as
  * `inrgan render`) and shows the newest finished image through gpu.c, re-projected to the
  * current view so panning and zooming respond at once even while a render is in flight.
  * It never waits for a render, except where a script asks it to (wait-render, screenshot).
@@ -12,6 +12,7 @@
 #include <GLFW/glfw3.h>
 
 #include "cli.h"
+#include "ig_parse.h"
 #include "vw.h"
 
 #include <ctype.h>
@@ -31,10 +32,12 @@
 
 #define VW_SETTLE_S 0.25      /* the view counts as moving this long after a change */
 #define VW_BUDGET_MS 40.0     /* a preview should render within this */
+#define VW_REFINE_MS 300.0    /* full renders slower than this get a half-resolution step first */
 #define VW_MAX_PIXELS (16 << 20)
 #define VW_ZOOM_STEP 1.25     /* +/- keys */
 #define VW_WHEEL_STEP 1.15    /* per wheel notch */
 #define VW_PSI_STEP 0.05
+#define VW_MAX_PSI 1e6       /* |truncation psi| */
 
 
 typedef struct viewer {
@@ -63,7 +66,10 @@ typedef struct viewer {
     double drag_x, drag_y;
     double last_change, settle_s;
     /* progressive rendering */
-    double ms_per_px;         /* running estimate from finished renders; 0 = none yet */
+    /* the render cost model, ms = fixed * bands + per_px * pixels: every tile (band) repeats
+     * the per-image work (mapping network, INR weights), which dominates small previews of a
+     * full-size model. Running averages of previews (one band) and of full renders; 0 = none */
+    double prev_px, prev_ms, full_px, full_ms, full_bands;
     vw_job submitted;
     bool have_submitted;
     vw_image shown;           /* the image on screen (in the content image) */
@@ -75,8 +81,11 @@ typedef struct viewer {
     bool dirty;
     double last_draw, hud_refresh;
     int presented;
-    int fps_frames;
-    double fps, fps_t0;
+    /* the display's frame rate: frames presented per second while something moves (the
+     * viewer presents only on change, so idle time would say nothing about smoothness) */
+    double last_present;      /* time of the last presented frame, 0 = none */
+    int live_frames;
+    double live_time, live_fps; /* live_fps: 0 = not measured yet */
     /* HUD */
     char hud_text[2048];
     int hud_scale;
@@ -238,7 +247,7 @@ static void set_render_size(viewer *v, int w, int h) {
 }
 
 static void set_psi(viewer *v, double psi) {
-    if (!isfinite(psi) || fabs(psi) > 1e6) return;
+    if (!isfinite(psi) || fabs(psi) > VW_MAX_PSI) return;
     v->state.psi = psi;
     changed(v);
 }
@@ -410,9 +419,10 @@ static void on_key_event(viewer *v, int key, int action, int mods) {
         if (key == GLFW_KEY_ENTER || key == GLFW_KEY_KP_ENTER) {
             v->entering = false;
             if (v->entry[0]) {
-                unsigned long long s = strtoull(v->entry, NULL, 10);
-                if (s <= 0xffffffffull) go_seed(v, (uint32_t)s);
-                else say(v, "seed %s is larger than 4294967295", v->entry);
+                int64_t s;
+                ig_error e = {0};
+                if (ig_parse_int64("seed", v->entry, 0, 0xffffffffll, &s, &e) == IG_OK) go_seed(v, (uint32_t)s);
+                else say(v, "%s", e.msg);
             }
         } else if (key == GLFW_KEY_ESCAPE) {
             v->entering = false;
@@ -553,17 +563,38 @@ static void simulate_key(viewer *v, int key) {
 
 /* ---- progressive rendering ---------------------------------------------------------------- */
 
-/* The preview divisor whose render fits the time budget (1 when the full size does). */
+/* The cost model's two terms from the averages (false: nothing measured yet). */
+static bool cost_model(const viewer *v, double *fixed, double *per_px) {
+    *fixed = 0;
+    if (v->prev_px > 0 && v->full_px > 0) {
+        double den = v->full_px - v->prev_px * v->full_bands;
+        *per_px = den > 0 ? (v->full_ms - v->prev_ms * v->full_bands) / den : 0;
+        if (*per_px <= 0) *per_px = v->full_ms / v->full_px; /* noise: all of it per pixel */
+        *fixed = v->prev_ms - *per_px * v->prev_px;
+        if (*fixed < 0) *fixed = 0;
+        return true;
+    }
+    if (v->prev_px > 0) *per_px = v->prev_ms / v->prev_px;
+    else if (v->full_px > 0) *per_px = v->full_ms / v->full_px;
+    else return false;
+    return true;
+}
+
+/* The preview divisor for a moving view: the largest preview that renders within the budget,
+ * or, when the per-image work alone takes longer, within twice that work (a coarser preview
+ * would hardly be faster, only uglier). 1 when the full size fits. */
 static int fast_scale(const viewer *v) {
     static const int ks[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
-    double px = (double)v->state.width * v->state.height;
-    if (v->ms_per_px <= 0) return px > 512 * 512 ? 8 : px > 256 * 256 ? 4 : px > 128 * 128 ? 2 : 1;
+    double px = (double)v->state.width * v->state.height, fixed, per_px;
+    bool known = cost_model(v, &fixed, &per_px);
+    double target = fmax(VW_BUDGET_MS, 2 * fixed);
     int best = 1;
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         int k = ks[i];
         if (v->state.width / k < 16 || v->state.height / k < 16) break;
         best = k;
-        if (v->ms_per_px * px / ((double)k * k) <= VW_BUDGET_MS) break;
+        double kpx = px / ((double)k * k);
+        if (known ? fixed + per_px * kpx <= target : kpx <= 64 * 64) break; /* unknown: about 64x64 */
     }
     return best;
 }
@@ -580,17 +611,23 @@ static void schedule(viewer *v, double now) {
         vw_job shown_state = v->shown.job;
         shown_state.scale = 1;
         if (!(v->have_shown && vw_job_equal(&shown_state, &want))) want.scale = kf;
+        /* refine in two steps when the full render is slow (a full-size model on the CPU):
+         * the coarse preview, then half resolution (a quarter of the cost), then full */
+        else if (v->shown.job.scale > 2 && v->full_px > 0 && v->full_ms > VW_REFINE_MS)
+            want.scale = 2;
     }
     if (v->have_submitted && vw_job_equal(&v->submitted, &want)) return;
     int tile = 0; /* auto: one tile per image unless it is large */
     int ww, wh;
     vw_job_size(&want, &ww, &wh);
-    if (!v->cfg->instance_norm && v->ms_per_px > 0) {
-        /* bands of about 100 ms, so a superseded render can be abandoned quickly; instance
-         * norm models keep whole images (every tile would redo the statistics pass) */
-        double rows = 100.0 / (v->ms_per_px * ww);
+    double fixed, per_px;
+    if (!v->cfg->instance_norm && cost_model(v, &fixed, &per_px)) {
+        /* square tiles of about 100 ms, so a superseded render can be abandoned quickly, but
+         * at least 3x the per-image work each, which every tile repeats; instance norm models
+         * keep whole images (every tile would redo the statistics pass) */
+        double side = sqrt(fmax(100.0, 3 * fixed) / per_px);
         int step = 1 << (v->cfg->n_levels - 1);
-        int t = (int)rows / step * step;
+        int t = side < 16384 ? (int)side / step * step : 16384;
         if (t < 4 * step) t = 4 * step;
         if (t < 64) t = 64;
         if (t < (ww > wh ? ww : wh)) tile = t;
@@ -609,10 +646,20 @@ static void take_result(viewer *v) {
         return;
     }
     if (v->trace)
-        fprintf(stderr, "inrgan-viewer: render %dx%d (1/%d) seed %u t %.3f in %.1f ms\n", img.width, img.height,
-                img.job.scale, (unsigned)img.job.seed_a, (double)img.job.t, img.ms);
-    double px_ms = img.ms / ((double)img.width * img.height);
-    v->ms_per_px = v->ms_per_px > 0 ? 0.7 * v->ms_per_px + 0.3 * px_ms : px_ms;
+        fprintf(stderr, "inrgan-viewer: render %dx%d (1/%d, %d band%s) seed %u t %.3f in %.1f ms\n", img.width,
+                img.height, img.job.scale, img.bands, img.bands == 1 ? "" : "s", (unsigned)img.job.seed_a,
+                (double)img.job.t, img.ms);
+    double px = (double)img.width * img.height;
+    if (img.job.scale > 1) { /* a preview: one band */
+        bool first = !(v->prev_px > 0);
+        v->prev_px = first ? px : 0.7 * v->prev_px + 0.3 * px;
+        v->prev_ms = first ? img.ms : 0.7 * v->prev_ms + 0.3 * img.ms;
+    } else {
+        bool first = !(v->full_px > 0);
+        v->full_px = first ? px : 0.7 * v->full_px + 0.3 * px;
+        v->full_ms = first ? img.ms : 0.7 * v->full_ms + 0.3 * img.ms;
+        v->full_bands = first ? img.bands : 0.7 * v->full_bands + 0.3 * img.bands;
+    }
     free(v->shown.rgb);
     v->shown = img;
     v->have_shown = true;
@@ -645,18 +692,30 @@ static bool reproject(const viewer *v, vw_rect *src, vw_rect *dst) {
     return src->x1 > src->x0 && src->y1 > src->y0 && dst->x1 > dst->x0 && dst->y1 > dst->y0;
 }
 
+/* Something moves, so frames are presented continuously (the frame rate means something). */
+static bool animating(const viewer *v, double now) {
+    return v->playing || v->dragging || v->force_frames || v->exit_after || now - v->last_change < VW_SETTLE_S;
+}
+
 static void build_hud(viewer *v, char *t, size_t n, double now) {
     const vw_job *j = &v->state;
     int o = 0;
 #define ADD(...) o += snprintf(t + o, (size_t)o < n ? n - o : 0, __VA_ARGS__)
-    ADD("inrgan-viewer   %.1f fps   render %.1f ms", v->fps, v->have_shown ? v->shown.ms : 0.0);
-    if (v->have_shown)
-        ADD(" (%dx%d%s)", v->shown.width, v->shown.height, v->shown.job.scale > 1 ? " preview" : "");
-    if (!vw_worker_idle(v->worker)) ADD("  rendering...");
-    if (v->be.vk)
-        ADD("\ndevice: %s   render: Vulkan %s\n", vw_gpu_device_name(v->gpu), v->be.precision);
-    else
-        ADD("\ndevice: %s   render: CPU, %d thread%s\n", vw_gpu_device_name(v->gpu), v->threads, v->threads == 1 ? "" : "s");
+    /* two rates, labelled: how often the window is redrawn, and how long one image takes */
+    if (animating(v, now) && v->live_fps > 0) ADD("display: %.1f fps presented", v->live_fps);
+    else if (v->live_fps > 0) ADD("display: %.1f fps presented while animating; idle now (redraws on change)", v->live_fps);
+    else ADD("display: idle, redraws on change");
+    if (v->have_shown) {
+        ADD("\nrender: %.1f ms per image (%dx%d", v->shown.ms, v->shown.width, v->shown.height);
+        if (v->shown.job.scale > 1) ADD(" preview, 1/%d", v->shown.job.scale);
+        ADD(")");
+    } else {
+        ADD("\nrender: -");
+    }
+    if (v->be.vk) ADD(" with Vulkan %s", v->be.precision);
+    else ADD(" on the CPU, %d thread%s", v->threads, v->threads == 1 ? "" : "s");
+    if (!vw_worker_idle(v->worker)) ADD("   rendering...");
+    ADD("\npresenting on: %s\n", vw_gpu_device_name(v->gpu));
     ADD("render size %dx%d   window %dx%d\n", j->width, j->height, v->fb_w, v->fb_h);
     ADD("view %.6g, %.6g, %.6g, %.6g   zoom %.4g\n", j->view.x0, j->view.y0, j->view.x1, j->view.y1,
         2.0 / fmin(j->view.x1 - j->view.x0, j->view.y1 - j->view.y0));
@@ -725,12 +784,17 @@ static void draw(viewer *v, double now) {
     v->dirty = false;
     v->last_draw = now;
     v->presented++;
-    v->fps_frames++;
-    if (now - v->fps_t0 >= 1.0) {
-        v->fps = v->fps_frames / (now - v->fps_t0);
-        v->fps_frames = 0;
-        v->fps_t0 = now;
+    double dt = now - v->last_present;
+    if (v->last_present > 0 && dt < 0.5 && animating(v, now)) {
+        v->live_frames++;
+        v->live_time += dt;
+        if (v->live_time >= 0.5) { /* a rate over about half a second of frames */
+            v->live_fps = v->live_frames / v->live_time;
+            v->live_frames = 0;
+            v->live_time = 0;
+        }
     }
+    v->last_present = now;
     if (shot) {
         r = ig_png_write(v->window_shot, shot, shot_w, shot_h, &err);
         free(shot);
@@ -849,11 +913,11 @@ static void print_help(void) {
         "      --const-mode M      learned constants outside their grid: border (default) | zero\n"
         "      --noise N           CIPS models: zero | seeded (default: by the seed) | a fixed seed\n"
         "      --threads N         CPU render threads (default: all cores)\n"
-        "      --backend B         who renders: auto (default: a GPU through Vulkan, else the CPU) |\n"
-        "                          cpu | vulkan (on the -g device)\n"
+        "      --backend B         who renders: auto (default: a GPU through Vulkan, else the CPU\n"
+        "                          backend) | cpu | vulkan (on the -g device, lavapipe included)\n"
         "      --precision P       Vulkan rendering: fp32 (default) | fp16 | auto\n"
         "  -g, --gpu INDEX|NAME    presenting Vulkan device: index or name substring (default: the\n"
-        "                          best GPU; CPU devices such as llvmpipe only when named)\n"
+        "                          best GPU; without one, a CPU device such as llvmpipe)\n"
         "      --list-devices      list the Vulkan devices and exit\n"
         "      --validate          Vulkan validation layer on (also INRGAN_VALIDATE=1); any\n"
         "                          validation error makes the exit code 1\n"
@@ -891,28 +955,14 @@ static void print_help(void) {
 static int usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "inrgan-viewer: error: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see inrgan-viewer --help)\n");
+    fprintf(stderr, " [%s] (see inrgan-viewer --help)\n", ig_result_name(IG_ERR_USAGE));
     return 2;
 }
 
-static bool parse_doubles(const char *s, double *v, int n) {
-    const char *p = s;
-    for (int i = 0; i < n; i++) {
-        char *end;
-        v[i] = strtod(p, &end);
-        if (end == p || !isfinite(v[i]) || fabs(v[i]) > 1e12) return false;
-        p = end;
-        if (i + 1 < n) {
-            if (*p != ',') return false;
-            p++;
-        }
-    }
-    return *p == 0;
-}
-
-static bool parse_wxh(const char *s, int *w, int *h) {
-    char extra;
-    return sscanf(s, "%dx%d%c", w, h, &extra) == 2 && *w >= 1 && *h >= 1 && *w <= 16384 && *h <= 16384;
+/* An option value refused by the one parser (src/ig_parse.h): its message, its tag. */
+static int parse_error(ig_result r, const ig_error *err) {
+    fprintf(stderr, "inrgan-viewer: error: %s [%s] (see inrgan-viewer --help)\n", err->msg, ig_result_name(r));
+    return ig_result_exit_code(r) ? ig_result_exit_code(r) : 2;
 }
 
 enum {
@@ -952,6 +1002,8 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
     memset(o, 0, sizeof *o);
     o->speed = 0.5;
     int c;
+    ig_error e = {0};
+    ig_result r = IG_OK;
     while ((c = getopt_long(argc, argv, "m:g:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': v->model_path = optarg; break;
@@ -959,7 +1011,7 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
         case 'o': v->out_dir = optarg; break;
         case O_SEEDS: o->seeds = optarg; break;
         case O_TRUNC:
-            if (!parse_doubles(optarg, &o->psi, 1)) return usage_error("--truncation '%s' is not a number", optarg);
+            r = ig_parse_double("--truncation", optarg, -VW_MAX_PSI, VW_MAX_PSI, &o->psi, &e);
             o->have_psi = true;
             break;
         case O_SPACE:
@@ -967,27 +1019,23 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
             o->space = (ig_space)ig_space_parse(optarg);
             break;
         case O_RENDER_SIZE:
-            if (!parse_wxh(optarg, &o->rw, &o->rh) || (double)o->rw * o->rh > VW_MAX_PIXELS)
-                return usage_error("--render-size '%s' is not WxH (1..16384, at most 16 Mpixels)", optarg);
+            r = ig_parse_size("--render-size", optarg, 16384, &o->rw, &o->rh, &e);
+            if (r == IG_OK && (double)o->rw * o->rh > VW_MAX_PIXELS)
+                r = ig_error_set(&e, IG_ERR_SIZE, "--render-size '%s' has more than %d pixels", optarg, VW_MAX_PIXELS);
             break;
-        case O_WINDOW:
-            if (!parse_wxh(optarg, &o->ww, &o->wh)) return usage_error("--window '%s' is not WxH", optarg);
-            break;
-        case O_VIEW: {
-            double q[4];
-            if (!parse_doubles(optarg, q, 4) || !(q[2] > q[0]) || !(q[3] > q[1]))
-                return usage_error("--view '%s' is not X0,Y0,X1,Y1 with X0 < X1 and Y0 < Y1", optarg);
-            o->view = (ig_view){q[0], q[1], q[2], q[3]};
+        case O_WINDOW: r = ig_parse_size("--window", optarg, 16384, &o->ww, &o->wh, &e); break;
+        case O_VIEW:
+            r = ig_parse_view("--view", optarg, &o->view, &e);
+            if (r == IG_OK && !view_ok(o->view))
+                r = ig_error_set(&e, IG_ERR_VIEW, "--view '%s' is too small, too large or too far out", optarg);
             o->have_view = true;
             break;
-        }
         case O_CENTER:
-            if (!parse_doubles(optarg, o->center, 2)) return usage_error("--center '%s' is not X,Y", optarg);
+            r = ig_parse_doubles("--center", optarg, o->center, 2, &e);
             o->have_center = true;
             break;
         case O_ZOOM:
-            if (!parse_doubles(optarg, &o->zoom, 1) || !(o->zoom > 0))
-                return usage_error("--zoom '%s' is not a positive number", optarg);
+            r = ig_parse_double("--zoom", optarg, 1e-6, 1e9, &o->zoom, &e);
             o->have_zoom = true;
             break;
         case O_CONST:
@@ -998,13 +1046,7 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
             if (ig_noise_parse(optarg, &o->noise, &o->noise_seed, &o->noise_fixed) < 0)
                 return usage_error("--noise '%s' is not zero, seeded or a seed 0..2147483647", optarg);
             break;
-        case O_THREADS: {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || end == optarg || n < 1 || n > 1024) return usage_error("--threads '%s' is not 1..1024", optarg);
-            v->threads = (int)n;
-            break;
-        }
+        case O_THREADS: r = ig_parse_int("--threads", optarg, 1, 1024, &v->threads, &e); break;
         case O_LIST: o->list = true; break;
         case O_BACKEND:
             if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "vulkan"))
@@ -1018,22 +1060,14 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
             break;
         case O_VALIDATE: v->validate = true; break;
         case O_PLAY: o->play = true; break;
-        case O_SPEED:
-            if (!parse_doubles(optarg, &o->speed, 1) || o->speed < 0 || o->speed > 64)
-                return usage_error("--speed '%s' is not 0..64 seeds per second", optarg);
-            break;
+        case O_SPEED: r = ig_parse_double("--speed", optarg, 0, 64, &o->speed, &e); break;
         case O_NO_HUD: o->no_hud = true; break;
         case O_SCRIPT: o->script = optarg; break;
-        case O_EXIT_AFTER: {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || end == optarg || n < 1 || n > 1000000000) return usage_error("--exit-after '%s' is not a frame count", optarg);
-            v->exit_after = (int)n;
-            break;
-        }
+        case O_EXIT_AFTER: r = ig_parse_int("--exit-after", optarg, 1, 1000000000, &v->exit_after, &e); break;
         case 'h': print_help(); return 0;
         default: return 2;
         }
+        if (r != IG_OK) return parse_error(r, &e);
     }
     if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
     if (o->have_view && (o->have_center || o->have_zoom))
@@ -1072,6 +1106,8 @@ static ig_result setup(viewer *v, const options *o, ig_error *err) {
         v->state.view = fit_view(o->have_center ? o->center[0] : 0, o->have_center ? o->center[1] : 0,
                                  1 / (o->have_zoom ? o->zoom : 1), rw, rh);
     else v->state.view = fit_view(0, 0, 1, rw, rh);
+    if (!view_ok(v->state.view))
+        return ig_error_set(err, IG_ERR_VIEW, "--center/--zoom: the view is too small, too large or too far out");
     go_seed(v, v->walk_n ? v->walk[0] : 0);
     v->playing = o->play;
     v->speed = o->speed;
@@ -1104,17 +1140,29 @@ static ig_result setup(viewer *v, const options *o, ig_error *err) {
     glfwSetWindowCloseCallback(v->window, cb_close);
     vw_gpu_desc gd = {.window = v->window, .gpu = v->gpu_name, .validate = v->validate};
     if ((r = vw_gpu_create(&gd, &v->gpu, err)) != IG_OK) return r;
-    /* rendering: the CLI's backend choice; the device named by -g renders too */
-    cli_backend_opts bo = {v->backend ? v->backend : "auto", v->gpu_name, v->precision, v->validate, false};
+    /* rendering: the CLI's backend choice (src/cli/backend.c). -g names the presenting device;
+     * with --backend vulkan it renders too. --backend auto: a GPU renders through Vulkan (the
+     * one named by -g, else the CLI's pick); when the presenting device is a CPU device
+     * (lavapipe), the CPU backend renders: it is several times faster than lavapipe and has
+     * no shader loop limit, so full-size models work. --backend cpu: always the CPU. */
+    const char *backend = v->backend ? v->backend : "auto";
+    bool present_cpu = vw_gpu_is_cpu(v->gpu);
+    cli_backend_opts bo = {backend, v->gpu_name, v->precision, v->validate, false};
+    if (strcmp(backend, "cpu") == 0 || (strcmp(backend, "auto") == 0 && present_cpu && v->gpu_name)) {
+        bo.backend = "cpu";
+        bo.gpu = NULL;
+    }
     r = cli_backend_open(&v->be, &bo, true, err);
     vw_gpu_reload_instance(v->gpu);
     if (r != IG_OK) return r;
+    const char *how = present_cpu ? (v->gpu_name ? " (a CPU Vulkan device)" : " (a CPU Vulkan device: no GPU can present)") : "";
     if (v->be.vk)
-        fprintf(stderr, "inrgan-viewer: presenting on %s; rendering with Vulkan on %s%s\n", vw_gpu_device_name(v->gpu),
-                v->be.device, v->validate ? "; validation on" : "");
+        fprintf(stderr, "inrgan-viewer: presenting on %s%s; rendering with Vulkan on device %s (%s)%s\n",
+                vw_gpu_device_name(v->gpu), how, v->be.device, v->be.precision, v->validate ? "; validation on" : "");
     else
-        fprintf(stderr, "inrgan-viewer: presenting on %s; rendering on the CPU (%d threads)%s\n",
-                vw_gpu_device_name(v->gpu), v->threads, v->validate ? "; validation on" : "");
+        fprintf(stderr, "inrgan-viewer: presenting on %s%s; rendering with the CPU backend (%d thread%s)%s\n",
+                vw_gpu_device_name(v->gpu), how, v->threads, v->threads == 1 ? "" : "s",
+                v->validate ? "; validation on" : "");
     return vw_worker_create(v->model, v->be.fn, v->be.vk, v->threads, wake_main, &v->worker, err);
 }
 
@@ -1156,7 +1204,6 @@ int main(int argc, char **argv) {
     ig_result r = setup(v, &o, &err);
     if (r != IG_OK) fail(v, r, &err);
     double now = now_s();
-    v->fps_t0 = now;
     v->anim_t = now;
     while (!v->quit) {
         now = now_s();

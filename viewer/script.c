@@ -1,6 +1,7 @@
 /* script.c - the --script language of inrgan-viewer (docs/viewer.md "Scripts"): one command
  * per line, '#' starts a comment. The whole file is parsed before the window opens, so a typo
  * is reported as FILE:LINE and nothing runs. */
+#include "ig_parse.h"
 #include "vw.h"
 
 #define GLFW_INCLUDE_NONE
@@ -38,26 +39,10 @@ static int key_code(const char *name) {
     return -1;
 }
 
-/* "a,b,..." with exactly n finite numbers. */
-static bool parse_numbers(const char *s, double *v, int n) {
-    const char *p = s;
-    for (int i = 0; i < n; i++) {
-        char *end;
-        errno = 0;
-        v[i] = strtod(p, &end);
-        if (end == p || errno || !isfinite(v[i])) return false;
-        p = end;
-        if (i + 1 < n) {
-            if (*p != ',') return false;
-            p++;
-        }
-    }
-    return *p == 0;
-}
-
-static bool parse_size(const char *s, int *w, int *h) {
-    char extra;
-    return sscanf(s, "%dx%d%c", w, h, &extra) == 2 && *w >= 1 && *h >= 1 && *w <= 16384 && *h <= 16384;
+/* Numbers, sizes and seeds go through the one parser (src/ig_parse.h); a refused value is
+ * reported as FILE:LINE: and the parser's message. */
+static ig_result line_error(ig_result r, const ig_error *e, const char *file, int lineno, ig_error *err) {
+    return ig_error_set(err, r, "%s:%d: %s", file, lineno, e->msg);
 }
 
 static bool parse_space(const char *s, ig_space *space) {
@@ -90,54 +75,62 @@ static ig_result parse_line(char *line, vw_cmd *c, const char *file, int lineno,
     while (*rest && !isspace((unsigned char)*rest)) rest++;
     if (*rest) *rest++ = 0;
     while (*rest && isspace((unsigned char)*rest)) rest++;
-    char *e = rest + strlen(rest);
-    while (e > rest && isspace((unsigned char)e[-1])) *--e = 0;
+    char *end = rest + strlen(rest);
+    while (end > rest && isspace((unsigned char)end[-1])) *--end = 0;
 
     char *w[VW_MAX_KEYS + 2];
     memset(c, 0, sizeof *c);
     c->line = lineno;
+    ig_error e = {0};
+    ig_result r;
 #define BAD(...) ig_error_set(err, IG_ERR_INVALID_ARGUMENT, __VA_ARGS__)
+#define PBAD() line_error(r, &e, file, lineno, err)
     if (strcmp(cmd, "size") == 0 || strcmp(cmd, "resize") == 0) {
         c->op = cmd[0] == 's' ? VW_OP_SIZE : VW_OP_RESIZE;
-        if (!parse_size(rest, &c->n[0], &c->n[1]))
-            return BAD("%s:%d: '%s' wants WxH (1..16384), got '%s'", file, lineno, cmd, rest);
+        if ((r = ig_parse_size(c->op == VW_OP_SIZE ? "'size'" : "'resize'", rest, 16384, &c->n[0], &c->n[1], &e)))
+            return PBAD();
     } else if (strcmp(cmd, "seed") == 0) {
         c->op = VW_OP_SEED;
-        char *end;
-        errno = 0;
-        unsigned long long s = strtoull(rest, &end, 10);
-        if (!*rest || *end || errno || s > 0xffffffffull || rest[0] == '-')
-            return BAD("%s:%d: 'seed' wants a seed 0..4294967295, got '%s'", file, lineno, rest);
-        c->v[0] = (double)s;
+        int64_t seed;
+        if ((r = ig_parse_int64("'seed'", rest, 0, 0xffffffffll, &seed, &e))) return PBAD();
+        c->v[0] = (double)seed;
     } else if (strcmp(cmd, "zoom") == 0 || strcmp(cmd, "scroll") == 0) {
         c->op = cmd[0] == 'z' ? VW_OP_ZOOM : VW_OP_SCROLL;
         int n = split(rest, w, 3);
-        if (n == 3 && strcmp(w[1], "at") == 0 && parse_numbers(w[2], c->v + 1, 2)) c->at = true;
+        if (n == 3 && strcmp(w[1], "at") == 0 && ig_parse_doubles(cmd, w[2], c->v + 1, 2, &e) == IG_OK) c->at = true;
         else if (n != 1 || c->op == VW_OP_SCROLL) n = -1;
-        if (n < 0 || !parse_numbers(w[0], c->v, 1) || (c->op == VW_OP_ZOOM && !(c->v[0] > 0)))
+        if (n < 0 || (c->op == VW_OP_ZOOM ? ig_parse_double(cmd, w[0], 1e-9, 1e9, c->v, &e)
+                                          : ig_parse_double(cmd, w[0], -1e6, 1e6, c->v, &e)) != IG_OK)
             return BAD(c->op == VW_OP_ZOOM ? "%s:%d: 'zoom' wants FACTOR [at X,Y] with FACTOR > 0"
                                            : "%s:%d: 'scroll' wants NOTCHES at PX,PY (window pixels)",
                        file, lineno);
     } else if (strcmp(cmd, "pan") == 0) {
         c->op = VW_OP_PAN;
-        if (!parse_numbers(rest, c->v, 2)) return BAD("%s:%d: 'pan' wants DX,DY, got '%s'", file, lineno, rest);
+        if ((r = ig_parse_doubles("'pan'", rest, c->v, 2, &e))) return PBAD();
     } else if (strcmp(cmd, "view") == 0) {
         c->op = VW_OP_VIEW;
-        if (!parse_numbers(rest, c->v, 4) || !(c->v[2] > c->v[0]) || !(c->v[3] > c->v[1]))
-            return BAD("%s:%d: 'view' wants X0,Y0,X1,Y1 with X0 < X1, Y0 < Y1, got '%s'", file, lineno, rest);
+        ig_view q;
+        if ((r = ig_parse_view("'view'", rest, &q, &e))) return PBAD();
+        c->v[0] = q.x0;
+        c->v[1] = q.y0;
+        c->v[2] = q.x1;
+        c->v[3] = q.y1;
     } else if (strcmp(cmd, "drag") == 0) {
         c->op = VW_OP_DRAG;
-        if (split(rest, w, 2) != 2 || !parse_numbers(w[0], c->v, 2) || !parse_numbers(w[1], c->v + 2, 2))
+        if (split(rest, w, 2) != 2 || ig_parse_doubles(cmd, w[0], c->v, 2, &e) != IG_OK ||
+            ig_parse_doubles(cmd, w[1], c->v + 2, 2, &e) != IG_OK)
             return BAD("%s:%d: 'drag' wants PX0,PY0 PX1,PY1 (window pixels)", file, lineno);
     } else if (strcmp(cmd, "step") == 0 || strcmp(cmd, "t") == 0 || strcmp(cmd, "psi") == 0 ||
                strcmp(cmd, "speed") == 0 || strcmp(cmd, "sleep") == 0) {
         c->op = cmd[0] == 't' ? VW_OP_T : cmd[0] == 'p' ? VW_OP_PSI : cmd[1] == 't' ? VW_OP_STEP
               : cmd[1] == 'p' ? VW_OP_SPEED : VW_OP_SLEEP;
-        if (!parse_numbers(rest, c->v, 1)) return BAD("%s:%d: '%s' wants a number, got '%s'", file, lineno, cmd, rest);
-        if (c->op == VW_OP_T && !(c->v[0] >= 0 && c->v[0] < 1))
-            return BAD("%s:%d: 't' wants 0 <= T < 1", file, lineno);
-        if ((c->op == VW_OP_SLEEP || c->op == VW_OP_SPEED) && !(c->v[0] >= 0))
-            return BAD("%s:%d: '%s' wants a number >= 0", file, lineno, cmd);
+        /* ranges: t in [0, 1); psi and step within 1e6; speed as --speed; sleep up to a day */
+        double lo = c->op == VW_OP_T || c->op == VW_OP_SPEED || c->op == VW_OP_SLEEP ? 0 : -1e6;
+        double hi = c->op == VW_OP_T ? 1 : c->op == VW_OP_SPEED ? 64 : c->op == VW_OP_SLEEP ? 86400 : 1e6;
+        char what[16];
+        snprintf(what, sizeof what, "'%s'", cmd);
+        if ((r = ig_parse_double(what, rest, lo, hi, c->v, &e))) return PBAD();
+        if (c->op == VW_OP_T && !(c->v[0] < 1)) return BAD("%s:%d: 't' wants 0 <= T < 1", file, lineno);
     } else if (strcmp(cmd, "space") == 0) {
         c->op = VW_OP_SPACE;
         if (!parse_space(rest, &c->space)) return BAD("%s:%d: 'space' wants z, w or params", file, lineno);
@@ -147,9 +140,7 @@ static ig_result parse_line(char *line, vw_cmd *c, const char *file, int lineno,
         else if (strcmp(rest, "off") != 0) return BAD("%s:%d: 'hud' wants on or off", file, lineno);
     } else if (strcmp(cmd, "frames") == 0) {
         c->op = VW_OP_FRAMES;
-        char extra;
-        if (sscanf(rest, "%d%c", &c->n[0], &extra) != 1 || c->n[0] < 0)
-            return BAD("%s:%d: 'frames' wants a count >= 0", file, lineno);
+        if ((r = ig_parse_int("'frames'", rest, 0, 1000000000, &c->n[0], &e))) return PBAD();
     } else if (strcmp(cmd, "screenshot") == 0 || strcmp(cmd, "window-screenshot") == 0 ||
                strcmp(cmd, "print-command") == 0) {
         c->op = cmd[0] == 's' ? VW_OP_SCREENSHOT : cmd[0] == 'w' ? VW_OP_WINDOW_SHOT : VW_OP_PRINT_COMMAND;
@@ -173,6 +164,7 @@ static ig_result parse_line(char *line, vw_cmd *c, const char *file, int lineno,
         return BAD("%s:%d: unknown command '%s' (docs/viewer.md lists the script commands)", file, lineno, cmd);
     }
 #undef BAD
+#undef PBAD
     return IG_OK;
 }
 

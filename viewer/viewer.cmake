@@ -1,6 +1,7 @@
-# viewer/viewer.cmake - inrgan-viewer: GLFW window, Vulkan swapchain (volk), CPU rendering
-# through libinrgan in a worker thread (docs/viewer.md). Included at the end of the top-level
-# CMakeLists.txt; skipped (with a note) when GLFW or volk is missing.
+# viewer/viewer.cmake - inrgan-viewer: GLFW window, Vulkan swapchain (volk), rendering (CPU
+# backend or Vulkan, src/cli/backend.c) through libinrgan in a worker thread (docs/viewer.md).
+# Included at the end of the top-level CMakeLists.txt; skipped (with a note) when GLFW or volk
+# is missing.
 
 find_package(glfw3 3.3 QUIET)
 if(NOT glfw3_FOUND OR NOT EXISTS /usr/include/volk.c OR NOT EXISTS /usr/include/stb/stb_easy_font.h)

@@ -44,12 +44,13 @@ typedef struct vw_image {
     int width, height;
     uint8_t *rgb;             /* width * height * 3, top row first; owned by the taker */
     double ms;                /* wall time of the render */
+    int bands;                /* tiles it was rendered in (each repeats the per-image work) */
     ig_result result;         /* != IG_OK: rgb is NULL and err says why */
     ig_error err;
 } vw_image;
 
-/* backend: the function that renders one plan (ig_cpu_render by default; the Vulkan backend
- * has the same signature). notify is called from the worker thread after each result. */
+/* backend: the function that renders one plan (the CPU backend's or the Vulkan backend's,
+ * chosen in main.c through src/cli/backend.c). notify is called from the worker thread after each result. */
 ig_result vw_worker_create(const ig_model *model, ig_backend_fn backend, void *backend_ctx, int threads,
                            void (*notify)(void), vw_worker **out, ig_error *err);
 /* Replaces any pending request. A running render is abandoned (between row bands) when the
@@ -67,7 +68,8 @@ typedef struct vw_gpu vw_gpu;
 
 typedef struct vw_gpu_desc {
     struct GLFWwindow *window;
-    const char *gpu;          /* NULL/"auto", an index, or a case-insensitive name substring */
+    const char *gpu;          /* NULL/"auto" (the best GPU that can present, else a CPU device
+                               * such as lavapipe), an index, or a case-insensitive name substring */
     bool validate;            /* VK_LAYER_KHRONOS_validation + an error-counting messenger */
 } vw_gpu_desc;
 
@@ -93,6 +95,8 @@ ig_result vw_gpu_list(FILE *fp, bool validate, ig_error *err);
 ig_result vw_gpu_init_loader(ig_error *err);
 ig_result vw_gpu_create(const vw_gpu_desc *desc, vw_gpu **out, ig_error *err);
 const char *vw_gpu_device_name(const vw_gpu *g);
+/* The presenting device is a CPU Vulkan device (lavapipe): taken when no GPU can present. */
+bool vw_gpu_is_cpu(const vw_gpu *g);
 void vw_gpu_reload_instance(vw_gpu *g);
 /* Acquires the next swapchain image. *ready = false: no frame now (minimised, or the
  * swapchain was out of date and has been / will be recreated); call again later. */

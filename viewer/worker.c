@@ -2,7 +2,7 @@
  *
  * The main thread never renders: it submits the job it wants to see, and the worker renders
  * the newest request through ig_render_image (the code path of `inrgan render`) with the given
- * backend function (ig_cpu_render unless replaced), converts to RGB8 and publishes the image.
+ * backend function (the CPU backend or Vulkan, src/cli/backend.c), converts to RGB8 and publishes it.
  * Requests that arrive while a render runs replace each other (latest wins); a running render
  * that is far more expensive than the new request is abandoned between row bands, so a slow
  * full-resolution render never delays the coarse previews of a moving view.
@@ -101,6 +101,9 @@ static void render_job(vw_worker *w, const vw_job *job, int tile, vw_image *img,
                            .backend_ctx = w->backend_ctx, .threads = w->threads, .rows = sink_rows, .user = &s,
                            /* models with noise: seeded by seed A, as `inrgan render --seeds A` / `--interp A,B` */
                            .noise = job->noise, .noise_seed = job->noise_fixed ? &job->noise_seed : &job->seed_a};
+        int side = tile > 0 ? tile : ig_render_auto_tile(w->model, &ij.plan, 0, 1);
+        if (side < 1) side = 1;
+        img->bands = ((img->width + side - 1) / side) * ((img->height + side - 1) / side);
         r = ig_render_image(&ij, &img->err);
     }
     free(z);

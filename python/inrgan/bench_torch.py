@@ -22,17 +22,8 @@ import torch
 from . import cips
 from . import config as configs
 from . import safetensors_io
-from .export import load_model
+from .export import CIPS_BUILTINS, load_model  # CIPS built-ins as src/builtin.c names them
 from .generator import Generator, param_count
-
-# CIPS built-ins (src/builtin.c): the released 256 architectures at coords 256 / 1024 (CIPSskip) and
-# the landscapes one (CIPSres), and tiny ones
-CIPS_BUILTINS = {"cips256": ("CIPSskip", dict(coords_size=256)),
-                 "cips1024": ("CIPSskip", dict(coords_size=1024)),
-                 "cips256-res": ("CIPSres", dict(coords_size=256)),
-                 "tiny-cips": ("CIPSskip", dict(cips.small_kwargs())),
-                 "tiny-cips-res": ("CIPSres", dict(cips.small_kwargs()))}
-
 
 class _CipsBench(torch.nn.Module):
     """A CIPS generator behind the Generator call signature G(z, psi=...): fresh torch.randn

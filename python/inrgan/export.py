@@ -5,10 +5,19 @@ architecture config as JSON under __metadata__["inrgan"].
     load_model(path) -> (Generator, cfg)
     param_count(G)
 
-CLI (random-weight models of any built-in config):
+CLI (random-weight models of any built-in config, the names `inrgan info --config` and
+`inrgan bench --config` accept: INR-GAN and CIPS):
 
     python -m inrgan.export --config tiny-nearest --seed 0 -o model.safetensors
         [--dtype fp32|fp16] [--random-biases] [--resample-filter] [--unaligned] [--psi X]
+    python -m inrgan.export --config cips256 --seed 0 -o cips.safetensors [--dtype fp16] [--psi X]
+    inrgan-export ...      (the console script of `pip install ./python`, same options)
+
+CIPS built-ins (CIPS_BUILTINS, src/builtin.c): cips256 (the released churches / ffhq256
+CIPSskip), cips1024 (the same on the 1024 coordinate grid of ffhq1024), cips256-res (the
+landscapes CIPSres), tiny-cips and tiny-cips-res (test models, 16x16). CIPS files are written by
+inrgan.cips.save_model (docs/cips.md); --random-biases, --resample-filter and --unaligned are
+INR-GAN only.
 """
 
 import argparse
@@ -20,11 +29,35 @@ import sys
 import numpy as np
 import torch
 
+from . import cips as cips_mod
 from . import config as config_mod
 from . import safetensors_io
 from .generator import Generator, param_count, randomize_biases, resample_filter_value
 
-__all__ = ["save_model", "load_model", "param_count", "main", "FP32_BUFFERS"]
+__all__ = ["save_model", "load_model", "param_count", "main", "FP32_BUFFERS", "CIPS_BUILTINS",
+           "cips_builtin", "ALL_BUILTIN_NAMES"]
+
+# CIPS built-ins, as src/builtin.c defines them: name -> (arch, constructor keyword arguments)
+CIPS_BUILTINS = {"cips256": ("CIPSskip", dict(coords_size=256)),
+                 "cips1024": ("CIPSskip", dict(coords_size=1024)),
+                 "cips256-res": ("CIPSres", dict(coords_size=256)),
+                 "tiny-cips": ("CIPSskip", dict(cips_mod.small_kwargs())),
+                 "tiny-cips-res": ("CIPSres", dict(cips_mod.small_kwargs()))}
+
+ALL_BUILTIN_NAMES = tuple(config_mod.BUILTIN_NAMES) + tuple(CIPS_BUILTINS)
+
+
+def cips_builtin(name, seed=None):
+    """A CIPS generator of a built-in config (random weights; torch.manual_seed(seed) first when
+    seed is given) and its model-file config."""
+    if name not in CIPS_BUILTINS:
+        raise ValueError("unknown CIPS config %r (known: %s)" % (name, ", ".join(CIPS_BUILTINS)))
+    arch, kw = CIPS_BUILTINS[name]
+    if seed is not None:
+        torch.manual_seed(seed)
+    with torch.no_grad():
+        G = cips_mod.ARCHS[arch](**kw)
+    return G, cips_mod.cips_config(G)
 
 # Buffers kept in F32 in fp16 files: rounding the log/random bases or w_avg to fp16 would
 # change the coordinate embedding (e.g. pi/2 * 2^7 = 201.06 -> 201.0). The format allows
@@ -152,42 +185,74 @@ def load_model(path):
     return G, cfg
 
 
+def prog_name(default):
+    """argparse prog: the console script's name when run as one (inrgan-export), else `default`."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return name if name.startswith("inrgan-") else default
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m inrgan.export",
-                                description="Write a random-weight inrgan model file.")
+    p = argparse.ArgumentParser(prog=prog_name("python -m inrgan.export"),
+                                description="Write a random-weight inrgan model file of a "
+                                            "built-in config (INR-GAN or CIPS).",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--config", required=True,
-                   help="built-in config: " + ", ".join(config_mod.BUILTIN_NAMES))
+                   help="built-in config: " + ", ".join(ALL_BUILTIN_NAMES))
     p.add_argument("--seed", type=int, default=0, help="torch.manual_seed for the weights")
     p.add_argument("-o", "--output", required=True, help="output .safetensors file")
     p.add_argument("--dtype", choices=("fp32", "fp16"), default="fp32")
     p.add_argument("--random-biases", action="store_true",
-                   help="random biases / w_avg instead of the official 0 (1) init")
+                   help="random biases / w_avg instead of the official 0 (1) init (INR-GAN)")
     p.add_argument("--resample-filter", action="store_true",
-                   help="also write the unused official resample_filter buffers")
-    p.add_argument("--unaligned", action="store_true", help="packed, unaligned tensor offsets")
-    p.add_argument("--psi", type=float, default=None, help="default truncation_psi in the file")
+                   help="also write the unused official resample_filter buffers (INR-GAN)")
+    p.add_argument("--unaligned", action="store_true",
+                   help="packed, unaligned tensor offsets (INR-GAN)")
+    p.add_argument("--psi", type=float, default=None,
+                   help="default truncation_psi in the file (default: the config's)")
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
+    if args.psi is not None and not math.isfinite(args.psi):
+        p.error("--psi must be finite")
+    prov = dict(_DEFAULT_PROVENANCE, config=args.config, seed=str(args.seed), dtype=args.dtype)
+    if args.config in CIPS_BUILTINS:
+        for flag in ("random_biases", "resample_filter", "unaligned"):
+            if getattr(args, flag):
+                p.error("--%s applies to INR-GAN configs only, not %s"
+                        % (flag.replace("_", "-"), args.config))
+        G, cfg = cips_builtin(args.config, args.seed)
+        psi = 1.0 if args.psi is None else float(args.psi)
+        # truncation needs w_avg in the file: the mean of 100 mapped latents (as convert_cips
+        # --w-avg-samples 100 and the authors' notebook)
+        w_avg = G.mean_w(100, seed=args.seed) if psi != 1.0 else None
+        save = lambda: cips_mod.save_model(G, args.output, w_avg=w_avg, psi=psi,  # noqa: E731
+                                           fp16=args.dtype == "fp16", provenance=prov)
+        n = cips_mod.param_count(cfg)
+    else:
+        try:
+            cfg = config_mod.builtin(args.config)
+        except ValueError:
+            p.error("unknown config %r (known: %s)" % (args.config, ", ".join(ALL_BUILTIN_NAMES)))
+        if args.psi is not None:
+            cfg["truncation_psi"] = float(args.psi)
+        torch.manual_seed(args.seed)
+        with torch.no_grad():
+            G = Generator(cfg)
+            if args.random_biases:
+                randomize_biases(G)
+        prov["random_biases"] = str(bool(args.random_biases)).lower()
+        save = lambda: save_model(G, args.output, cfg, dtype=args.dtype,  # noqa: E731
+                                  provenance=prov, include_resample_filter=args.resample_filter,
+                                  align=not args.unaligned)
+        n = param_count(G)
     try:
-        cfg = config_mod.builtin(args.config)
-    except ValueError as e:
-        p.error(str(e))
-    if args.psi is not None:
-        if not math.isfinite(args.psi):
-            p.error("--psi must be finite")
-        cfg["truncation_psi"] = float(args.psi)
-    torch.manual_seed(args.seed)
-    with torch.no_grad():
-        G = Generator(cfg)
-        if args.random_biases:
-            randomize_biases(G)
-    prov = dict(_DEFAULT_PROVENANCE, config=args.config, seed=str(args.seed),
-                dtype=args.dtype, random_biases=str(bool(args.random_biases)).lower())
-    save_model(G, args.output, cfg, dtype=args.dtype, provenance=prov,
-               include_resample_filter=args.resample_filter, align=not args.unaligned)
+        save()
+    except OSError as e:
+        print("%s: error: cannot write %s: %s" % (p.prog, args.output, e.strerror or e),
+              file=sys.stderr)
+        return 1
     if not args.quiet:
         print("wrote %s: config %s, %d parameters, %s"
-              % (args.output, args.config, param_count(G), args.dtype), file=sys.stderr)
+              % (args.output, args.config, n, args.dtype), file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,7 @@
-"""Trainer for INR-GAN generators (StyleGAN2-ADA-style recipe, reference §2.2 and §9).
+"""Trainer for INR-GAN generators (StyleGAN2-ADA-style recipe).
 
     /usr/bin/python3 -m inrgan.train --data DATA.npy --outdir RUN [--config FILE.json] [options]
+    inrgan-train --preset quick --data synthetic --outdir RUN   (first run: a grid within minutes)
     torchrun --nproc_per_node=N -m inrgan.train ...          (data parallel, NCCL or gloo)
     /usr/bin/python3 -m inrgan.train export --checkpoint RUN/checkpoint.pt -o model.safetensors
     /usr/bin/python3 -m inrgan.train sheet DIR -o grid.png    (tile `inrgan render --npy` output)
@@ -25,8 +26,11 @@ run resumed with --resume auto continues with exactly the same next-step losses 
 size). Snapshots also write a sample grid RUN/samples/fakesKKKKKK.png (G_ema on the latents of
 seeds 0..grid-1, the same latents the C engine uses for those seeds) and, with --swd-images N,
 the SWD of N G_ema samples vs N real images next to the real-vs-real floor (two disjoint real
-halves of N images each). Progress lines: kimg, images/s, losses. SIGTERM/SIGINT: checkpoint
-and exit cleanly.
+halves of N images each). Progress lines (every --tick-seconds or --tick-kimg, the first after
+one step): kimg, images/s, losses, time left. SIGTERM/SIGINT: checkpoint and exit cleanly.
+
+--preset NAME (PRESETS): option defaults, below --config and the command line. --data synthetic
+or synthetic:RES: generated shapes written to RUN/synthetic-RES.npy, for a run without a data set.
 
 --config FILE: a JSON object whose keys are the long option names (dashes or underscores),
 e.g. {"data": "...", "g_config": {"resolution": 64, "channel_max": 64}, "batch": 16}; the
@@ -45,8 +49,13 @@ import time
 import zlib
 import struct
 
-import numpy as np
-import torch
+# OpenMP threads that wait by sleeping instead of spinning, unless the user chose: with the
+# default spinning, two torch threads on a busy 2-core machine spent 11.3 s per step of a draft
+# quick preset instead of 0.97 s (docs/training.md). Takes effect only when torch is first imported here.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 import torch.nn.functional as F
 
 from . import config as config_mod
@@ -62,6 +71,10 @@ __all__ = ["build_parser", "parse_args", "Trainer", "train", "export_checkpoint"
            "write_png", "image_grid"]
 
 CHECKPOINT_VERSION = 1
+
+
+class UsageError(ValueError):
+    """Bad input found after option parsing (data, generator config): one error line, exit 2."""
 
 
 # ---- small utilities -------------------------------------------------------------------------
@@ -117,55 +130,124 @@ def _fmt_time(s):
 
 # ---- options -------------------------------------------------------------------------------
 
+# Presets: option defaults for a purpose (the command line and --config override them).
+# quick: a first run on a CPU. A 32x32 generator of 0.53 M parameters (the demo model's shape,
+# docs/training.md, at half the resolution) against a 0.05 M-parameter D, batch 16; a progress
+# line every 10 s (the first after one step), a sample grid and checkpoint (9 MB) every minute,
+# stop after 2 minutes. With `--data synthetic` it needs nothing but this package. It shows the
+# loop working (blobs after a few kimg), not a good model.
+PRESETS = {
+    "quick": {
+        "g_config": json.dumps({"input_grid": 8, "channel_base": 1024,
+                                "channel_max": 64, "rank": 8, "z_dim": 64, "w_dim": 64,
+                                "mapping_layers": 2, "low_max_grid": 32,
+                                "emb_low": {"diagonal": True, "random": 8, "const": 8}}),
+        # (no "resolution": the data's, e.g. 32 for --data synthetic, 64 for open-peeps-64)
+        "batch": 16, "r1_gamma": 0.1, "ema_kimg": 1.0,
+        "d_channel_base": 256, "d_channel_max": 32,
+        "kimg": 1000.0, "max_minutes": 2.0, "snap_minutes": 1.0, "tick_seconds": 10.0,
+        "grid": 16, "threads": 2,
+    },
+}
+
+SYNTHETIC = "synthetic"
+SYNTHETIC_IMAGES = 4096
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows "(default: X)" for options with a default worth showing (not None / off)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+_EPILOG = """presets (--preset NAME; the command line and --config override them):
+%s
+
+other commands:
+  %%(prog)s export --checkpoint RUN/checkpoint.pt -o model.safetensors   (G_ema -> model file)
+  %%(prog)s sheet DIR -o grid.png          (tile `inrgan render --npy` output into one PNG)
+
+quick start on a CPU (docs/training.md): %%(prog)s --preset quick --data synthetic --outdir runs/quick
+"""
+
+
+def _preset_g_size(spec):
+    try:
+        cfg = generator_config(spec, 32)
+        return "G %.2f M parameters" % (param_count(Generator(cfg, device="meta")) / 1e6)
+    except Exception:  # noqa: BLE001 -- help text only
+        return "a small G"
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m inrgan.train",
-                                description="Train an INR-GAN generator (StyleGAN2-ADA recipe).")
+    presets = "\n".join("  %s:%s" % (k, "".join(
+        "%s--%s %s" % ("\n    " if i % 4 == 0 else " ", o.replace("_", "-"),
+                       "(at 32x32: %s)" % _preset_g_size(v) if o == "g_config" else "%g" % v)
+        for i, (o, v) in enumerate(d.items()))) for k, d in PRESETS.items())
+    p = argparse.ArgumentParser(prog=export_mod.prog_name("python -m inrgan.train"),
+                                description="Train an INR-GAN generator (StyleGAN2-ADA recipe).",
+                                formatter_class=_HelpFormatter,
+                                usage="%(prog)s --data DATA --outdir DIR [--preset quick] "
+                                      "[options]\n       %(prog)s export|sheet ... "
+                                      "(%(prog)s export --help)",
+                                epilog=_EPILOG % presets)
     a = p.add_argument
+    a("--preset", default=None, choices=sorted(PRESETS),
+      help="option defaults for a purpose (quick: a first CPU run, sample grids within minutes)")
     a("--config", default=None, help="JSON file of option defaults (long option names)")
-    a("--data", default=None, help="training images: .npy/.npz uint8 [N,H,W,3] or a folder")
+    a("--data", default=None,
+      help="training images: .npy/.npz uint8 [N,H,W,3], a folder of images, or 'synthetic' / "
+           "'synthetic:RES' (%d generated shapes at RES x RES, default 32, written to "
+           "OUTDIR/synthetic-RES.npy)" % SYNTHETIC_IMAGES)
     a("--outdir", default=None, help="run directory (checkpoint, samples, log)")
     a("--g-config", default=None,
       help="generator: built-in config name or JSON object of make_config kwargs "
-           "(default: make_config at the data resolution)")
+           "(default: make_config at the data resolution, the official widths: large)")
     a("--max-images", type=int, default=None, help="use only the first N images")
     a("--mirror", type=int, default=1, help="random x-flips of the reals (1/0)")
     a("--batch", type=int, default=32, help="total batch over all ranks")
     a("--lr", type=float, default=0.0025, help="learning rate of G and D")
     a("--g-lr", type=float, default=None, help="override G's learning rate")
     a("--d-lr", type=float, default=None, help="override D's learning rate")
-    a("--beta1", type=float, default=0.0)
-    a("--beta2", type=float, default=0.99)
+    a("--beta1", type=float, default=0.0, help="Adam beta1")
+    a("--beta2", type=float, default=0.99, help="Adam beta2")
     a("--r1-gamma", type=float, default=10.0, help="R1 weight gamma (0: off)")
     a("--r1-interval", type=int, default=16, help="lazy R1: every N D steps")
     a("--ema-kimg", type=float, default=10.0, help="G EMA half-life in kimg")
     a("--ema-rampup", type=float, default=0.05,
       help="EMA ramp-up: half-life <= cur_kimg * rampup (0/none: off)")
-    a("--d-channel-base", type=int, default=32768)
-    a("--d-channel-max", type=int, default=512)
-    a("--mbstd-group", type=int, default=4)
+    a("--d-channel-base", type=int, default=32768, help="D channels: min(base / res, max)")
+    a("--d-channel-max", type=int, default=512, help="D channels: min(base / res, max)")
+    a("--mbstd-group", type=int, default=4, help="D minibatch-stddev group size")
     a("--aug-p", type=float, default=0.0,
       help="differentiable augmentation probability per transform (0: off)")
-    a("--aug-policy", default="color,translation,cutout")
+    a("--aug-policy", default="color,translation,cutout", help="augmentations (with --aug-p)")
     a("--amp-d", type=int, default=0, help="bf16 autocast for D on CUDA (ignored on CPU)")
     a("--kimg", type=float, default=1000.0, help="training length in thousands of images")
     a("--max-minutes", type=float, default=None,
       help="stop (checkpoint + exit) after this wall time of this process")
-    a("--tick-kimg", type=float, default=1.0, help="progress line every N kimg")
-    a("--snap-minutes", type=float, default=5.0, help="checkpoint every N minutes")
+    a("--tick-kimg", type=float, default=1.0, help="progress line every N kimg ...")
+    a("--tick-seconds", type=float, default=10.0,
+      help="... or every N seconds, whichever comes first (the first line after one step)")
+    a("--snap-minutes", type=float, default=5.0,
+      help="checkpoint + sample grid every N minutes")
     a("--snap-kimg", type=float, default=None, help="also checkpoint every N kimg")
     a("--grid", type=int, default=16, help="sample grid size (seeds 0..N-1)")
     a("--swd-images", type=int, default=0,
       help="SWD at each snapshot with N fakes vs N reals (+ real-vs-real floor); 0: off")
     a("--export", default=None, help="write the final G_ema model file here")
-    a("--export-dtype", choices=("fp32", "fp16"), default="fp32")
+    a("--export-dtype", choices=("fp32", "fp16"), default="fp32", help="dtype of --export")
     a("--export-every-snapshot", type=int, default=0,
       help="also export RUN/model-latest.safetensors at each snapshot (1/0)")
     a("--dataset-name", default=None, help="dataset description for the provenance")
     a("--resume", default=None, help="checkpoint path, or 'auto' (RUN/checkpoint.pt if any)")
-    a("--seed", type=int, default=0)
-    a("--threads", type=int, default=None, help="torch.set_num_threads")
+    a("--seed", type=int, default=0, help="seed of the weights, latents and data order")
+    a("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     a("--device", default=None, help="cpu / cuda (default: cuda if available)")
-    a("--quiet", action="store_true")
+    a("--quiet", action="store_true", help="no progress lines")
     return p
 
 
@@ -176,13 +258,14 @@ def _option_dests(parser):
 def parse_args(argv=None):
     parser = build_parser()
     pre, _ = parser.parse_known_args(argv)
+    defaults = {}
+    preset = pre.preset
     if pre.config:
         with open(pre.config) as f:
             conf = json.load(f)
         if not isinstance(conf, dict):
             parser.error("--config: the file must hold a JSON object")
         dests = _option_dests(parser)
-        defaults = {}
         for k, v in conf.items():
             d = k.replace("-", "_")
             if d not in dests or d == "config":
@@ -190,12 +273,26 @@ def parse_args(argv=None):
             if d == "g_config" and isinstance(v, dict):
                 v = json.dumps(v)
             defaults[d] = v
-        parser.set_defaults(**defaults)
+        if preset is None and defaults.get("preset") is not None:
+            preset = defaults["preset"]
+            if preset not in PRESETS:
+                parser.error("--config: unknown preset %r (known: %s)"
+                             % (preset, ", ".join(sorted(PRESETS))))
+    if preset:                              # preset < --config file < command line
+        parser.set_defaults(**PRESETS[preset])
+    parser.set_defaults(**defaults)
     args = parser.parse_args(argv)
     if args.data is None or args.outdir is None:
         parser.error("--data and --outdir are required (on the command line or in --config)")
     if args.batch < 1 or args.r1_interval < 1:
         parser.error("--batch and --r1-interval must be >= 1")
+    if not (args.tick_seconds > 0 and args.tick_kimg > 0):
+        parser.error("--tick-seconds and --tick-kimg must be > 0")
+    if args.data.startswith(SYNTHETIC) and not os.path.exists(args.data):
+        try:
+            synthetic_resolution(args.data)
+        except ValueError as e:
+            parser.error(str(e))
     args.argv = list(sys.argv if argv is None else ["inrgan.train"] + list(argv))
     return args
 
@@ -214,6 +311,74 @@ def generator_config(spec, resolution):
         return config_mod.validate(kw)
     kw.setdefault("resolution", resolution)
     return config_mod.make_config(**kw)
+
+
+def _generator_config_or_error(spec, resolution):
+    try:
+        return generator_config(spec, resolution)
+    except (ValueError, TypeError) as e:      # json errors are ValueErrors
+        raise UsageError("--g-config: %s" % e) from None
+
+
+def synthetic_resolution(spec):
+    """RES of 'synthetic' (32) or 'synthetic:RES' (a power of two, 8..256)."""
+    if spec == SYNTHETIC:
+        return 32
+    head, _, tail = spec.partition(":")
+    if head == SYNTHETIC and tail.isdigit():
+        r = int(tail)
+        if 8 <= r <= 256 and r & (r - 1) == 0:
+            return r
+    raise ValueError("--data %s: expected a file, a folder, 'synthetic' or 'synthetic:RES' "
+                     "(RES a power of two, 8..256)" % spec)
+
+
+def synthetic_images(n=SYNTHETIC_IMAGES, res=32, seed=0):
+    """uint8 [n, res, res, 3]: one or two filled shapes (disc, square or diamond) of random
+    colour, position and size on white; deterministic for a seed. A stand-in data set for a
+    first run that needs no download."""
+    rng = np.random.RandomState(seed)
+    yy, xx = (np.mgrid[0:res, 0:res] + 0.5) / res
+    out = np.full((n, res, res, 3), 255, np.uint8)
+    for i in range(n):
+        for _ in range(1 + (rng.rand() < 0.3)):
+            cy, cx = rng.uniform(0.3, 0.7, 2)
+            r = rng.uniform(0.12, 0.3)
+            kind = rng.randint(3)
+            dy, dx = np.abs(yy - cy), np.abs(xx - cx)
+            if kind == 0:
+                m = dy * dy + dx * dx < r * r
+            elif kind == 1:
+                m = np.maximum(dy, dx) < r * 0.85
+            else:
+                m = dy + dx < r * 1.2
+            out[i][m] = rng.randint(0, 220, 3)
+    return out
+
+
+def _dataset_path(args, is_main, world):
+    """args.data, or for 'synthetic[:RES]' the file OUTDIR/synthetic-RES.npy (written once,
+    atomically, by rank 0)."""
+    if not args.data.startswith(SYNTHETIC) or os.path.exists(args.data):
+        return args.data
+    res = synthetic_resolution(args.data)
+    g_res = _generator_config_or_error(args.g_config, res)["resolution"]
+    if g_res != res:
+        raise UsageError("--data %s is %dx%d but the generator config is %dx%d"
+                         % (args.data, res, res, g_res, g_res))
+    path = os.path.join(args.outdir, "synthetic-%d.npy" % res)
+    if is_main and not os.path.exists(path):
+        os.makedirs(args.outdir, exist_ok=True)
+        tmp = path + ".tmp%d.npy" % os.getpid()
+        np.save(tmp, synthetic_images(SYNTHETIC_IMAGES, res, seed=0))
+        os.replace(tmp, path)
+    d = _dist()
+    if d is not None and world > 1:
+        d.barrier()
+    if args.dataset_name is None:
+        args.dataset_name = "synthetic shapes %dx%d (%d images, inrgan.train)" % (
+            res, res, SYNTHETIC_IMAGES)
+    return path
 
 
 # ---- distributed helpers ---------------------------------------------------------------------
@@ -520,7 +685,18 @@ def train(args, rank=None, world_size=None, init_method=None):
     is_main = rank == 0
     log = (lambda *m: print(*m, flush=True)) if (is_main and not args.quiet) else (lambda *m: None)
 
-    dataset = ImageDataset(args.data, max_images=args.max_images)
+    data_path = _dataset_path(args, is_main, world)
+    try:
+        dataset = ImageDataset(data_path, max_images=args.max_images)
+    except (OSError, ValueError) as e:
+        raise UsageError("--data %s: %s" % (data_path, getattr(e, "strerror", None) or e)) \
+            from None
+    if len(dataset) == 0:
+        raise UsageError("--data %s: no images" % data_path)
+    g_res = _generator_config_or_error(args.g_config, dataset.resolution)["resolution"]
+    if g_res != dataset.resolution:
+        raise UsageError("generator resolution %d != data resolution %d (--g-config)"
+                         % (g_res, dataset.resolution))
     tr = Trainer(args, dataset, rank, world, device)
     os.makedirs(args.outdir, exist_ok=True)
     ck_path = os.path.join(args.outdir, "checkpoint.pt")
@@ -560,8 +736,9 @@ def train(args, rank=None, world_size=None, init_method=None):
             kimg = tr.cur_nimg / 1000.0
             imgs = to_uint8(tr.sample(grid_z))
             cols = int(math.ceil(math.sqrt(args.grid)))
-            write_png(os.path.join(args.outdir, "samples", "fakes%07.1f.png" % kimg),
-                      image_grid(imgs, cols))
+            grid_path = os.path.join(args.outdir, "samples", "fakes%07.1f.png" % kimg)
+            write_png(grid_path, image_grid(imgs, cols))
+            log("sample grid %s" % grid_path)
             if swd_real is not None:
                 t0 = time.time()
                 state = torch.get_rng_state()
@@ -598,13 +775,19 @@ def train(args, rank=None, world_size=None, init_method=None):
 
     _install_signal_handlers()
     total_nimg = int(args.kimg * 1000)
-    tick_start_nimg = tr.cur_nimg
-    tick_start = time.time()
     start = time.time()
-    last_snap_time = time.time()
+    tick_start_nimg = tr.cur_nimg
+    tick_start = start
+    tick_pause = 0.0            # snapshot time inside the current tick (not counted in img/s)
+    first_tick = True           # the first progress line comes after one step
+    last_snap_time = start
     last_snap_nimg = tr.cur_nimg
     sums, counts = {}, {}
     stop_reason = None
+    log("training to %g kimg%s; progress every %g s or %g kimg, snapshot every %g min -> %s"
+        % (args.kimg, "" if args.max_minutes is None else
+           " or %g minutes" % args.max_minutes, args.tick_seconds, args.tick_kimg,
+           args.snap_minutes, os.path.join(args.outdir, "samples")))
     while True:
         if tr.cur_nimg >= total_nimg:
             stop_reason = "reached %g kimg" % args.kimg
@@ -624,22 +807,28 @@ def train(args, rank=None, world_size=None, init_method=None):
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + v
             counts[k] = counts.get(k, 0) + 1
-        if tr.cur_nimg - tick_start_nimg >= args.tick_kimg * 1000:
-            dt = time.time() - tick_start
+        now = time.time()
+        if (first_tick or tr.cur_nimg - tick_start_nimg >= args.tick_kimg * 1000
+                or now - tick_start >= args.tick_seconds):
+            first_tick = False
+            dt = now - tick_start - tick_pause
             ips = (tr.cur_nimg - tick_start_nimg) / max(dt, 1e-9)
             avg = {k: sums[k] / counts[k] for k in sums}
-            log("kimg %8.1f  step %7d  img/s %7.1f  G %.4f  D %.4f  R1 %s  Dreal %+.2f  "
-                "Dfake %+.2f  time %s"
+            left = (total_nimg - tr.cur_nimg) / max(ips, 1e-9)
+            if args.max_minutes is not None:
+                left = min(left, args.max_minutes * 60 - (now - start))
+            log("kimg %8.3f  step %7d  img/s %7.1f  G %.4f  D %.4f  R1 %s  Dreal %+.2f  "
+                "Dfake %+.2f  time %s  left ~%s"
                 % (tr.cur_nimg / 1000.0, tr.step, ips, avg["loss_G"], avg["loss_D"],
                    "%.4f" % avg["R1"] if "R1" in avg else "-", avg["D_real"], avg["D_fake"],
-                   _fmt_time(tr.train_time)))
+                   _fmt_time(tr.train_time), _fmt_time(max(left, 0))))
             if is_main:
                 with open(os.path.join(args.outdir, "log.jsonl"), "a") as f:
                     f.write(json.dumps({"kimg": tr.cur_nimg / 1000.0, "step": tr.step,
                                         "img_s": ips, "train_time": tr.train_time,
                                         **avg}) + "\n")
             sums, counts = {}, {}
-            tick_start, tick_start_nimg = time.time(), tr.cur_nimg
+            tick_start, tick_start_nimg, tick_pause = time.time(), tr.cur_nimg, 0.0
         want_snap = time.time() - last_snap_time >= args.snap_minutes * 60
         if args.snap_kimg and tr.cur_nimg - last_snap_nimg >= args.snap_kimg * 1000:
             want_snap = True
@@ -648,9 +837,10 @@ def train(args, rank=None, world_size=None, init_method=None):
             _dist().all_reduce(f)
             want_snap = float(f) > 0
         if want_snap:
+            t_snap = time.time()
             snapshot()
             last_snap_time, last_snap_nimg = time.time(), tr.cur_nimg
-            tick_start = time.time()   # do not count snapshot time in images/s
+            tick_pause += last_snap_time - t_snap
     log("stopping: %s" % stop_reason)
     if tr.cur_nimg != last_snap_nimg or not os.path.exists(ck_path):
         snapshot(final=True)
@@ -744,7 +934,12 @@ def main(argv=None):
     if argv and argv[0] == "sheet":
         return _sheet_main(argv[1:])
     args = parse_args(argv)
-    train(args)
+    try:
+        train(args)
+    except UsageError as e:
+        print("%s: error: %s" % (export_mod.prog_name("python -m inrgan.train"), e),
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -9,6 +9,7 @@
 #include "cpu_gemm.h"
 #include "cpu_internal.h"
 #include "embed.h"
+#include "lower.h"
 #include "model.h"
 
 #include <math.h>
@@ -148,20 +149,52 @@ static void ig__gen_task(void *vctx, size_t i0, size_t i1) {
     }
 }
 
-static void ig__image_w_free(const ig_config *c, ig__image_w *iw) {
-    for (int i = 0; i < c->n_blocks; i++) {
-        ig__layer_w *all[3 + IG_MAX_EXTRA];
-        int n = 0;
-        all[n++] = &iw->conv0[i];
-        all[n++] = &iw->conv1[i];
-        all[n++] = &iw->torgb[i];
-        for (int k = 0; k < c->blocks[i].extra_convs; k++) all[n++] = &iw->extra[i][k];
-        for (int k = 0; k < n; k++) {
-            free(all[k]->full);
-            free(all[k]->packed);
-            free(all[k]->packed_emb);
-            free(all[k]->rgb);
-        }
+enum { IG__MAXL = IG_MAX_BLOCKS * (3 + IG_MAX_EXTRA) };
+
+/* Every modulated layer in the lowering's order (src/lower.h), with where its styles start in a
+ * style vector. */
+typedef struct ig__layer_list {
+    int n;
+    const ig_layer *layer[IG__MAXL];
+    bool is_rgb[IG__MAXL], split[IG__MAXL];
+    int prev_c[IG__MAXL], block[IG__MAXL], kind[IG__MAXL]; /* kind: 0 conv0, 1 conv1, 2+k extra k, -1 torgb */
+    size_t offset[IG__MAXL + 1];
+    size_t n_stats; /* instance-norm sigmas per image */
+} ig__layer_list;
+
+static ig_result ig__layer_list_make(const ig_model *m, ig__layer_list *l, ig_error *err) {
+    ig_lowering *lw = malloc(sizeof *lw);
+    if (!lw) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "layer list");
+    ig_lower(&m->cfg, lw);
+    l->n = lw->n_ops;
+    l->offset[0] = 0;
+    for (int n = 0; n < lw->n_ops; n++) {
+        const ig_lop *op = &lw->ops[n];
+        l->layer[n] = ig_lower_layer(m, op);
+        l->is_rgb[n] = op->kind == IG_LOP_TORGB;
+        l->split[n] = op->coarse;
+        l->prev_c[n] = op->c_x;
+        l->block[n] = op->block;
+        l->kind[n] = op->kind == IG_LOP_TORGB ? -1 : op->kind == IG_LOP_EXTRA ? 2 + op->index : op->kind == IG_LOP_CONV1;
+        l->offset[n + 1] = (size_t)(op->s_off + op->s_len);
+    }
+    l->n_stats = (size_t)lw->inv_len;
+    free(lw);
+    return IG_OK;
+}
+
+static ig__layer_w *ig__slot(ig__image_w *iw, const ig__layer_list *l, int t) {
+    int b = l->block[t], k = l->kind[t];
+    return k == -1 ? &iw->torgb[b] : k == 0 ? &iw->conv0[b] : k == 1 ? &iw->conv1[b] : &iw->extra[b][k - 2];
+}
+
+static void ig__image_w_free(const ig__layer_list *l, ig__image_w *iw) {
+    for (int t = 0; t < l->n; t++) {
+        ig__layer_w *w = ig__slot(iw, l, t);
+        free(w->full);
+        free(w->packed);
+        free(w->packed_emb);
+        free(w->rgb);
     }
     memset(iw, 0, sizeof *iw);
 }
@@ -172,64 +205,19 @@ static void ig__lerp(float *a, const float *b, size_t n, double t) {
     for (size_t k = 0; k < n; k++) a[k] = t == 1 ? b[k] : (float)((1 - t) * a[k] + t * b[k]);
 }
 
-static void ig__image_w_lerp(const ig_config *c, const ig_model *m, ig__image_w *a, const ig__image_w *b, double t) {
-    for (int i = 0; i < c->n_blocks; i++) {
-        const ig_block_tensors *bt = &m->blocks[i];
-        int co = c->blocks[i].channels;
-        if (bt->has_conv0) {
-            int ci = bt->conv0.c_in;
-            if (c->blocks[i].upsamples) {
-                int cp = c->blocks[i - 1].channels;
-                ig__lerp(a->conv0[i].packed, b->conv0[i].packed, ig__packed_size(co, cp), t);
-                ig__lerp(a->conv0[i].packed_emb, b->conv0[i].packed_emb, ig__packed_size(co, ci - cp), t);
-            } else {
-                ig__lerp(a->conv0[i].full, b->conv0[i].full, (size_t)co * ci, t);
-            }
-        }
-        ig__lerp(a->conv1[i].full, b->conv1[i].full, (size_t)co * bt->conv1.c_in, t);
-        for (int k = 0; k < c->blocks[i].extra_convs; k++)
-            ig__lerp(a->extra[i][k].full, b->extra[i][k].full, (size_t)co * co, t);
-        ig__lerp(a->torgb[i].rgb, b->torgb[i].rgb, (size_t)3 * co, t);
-    }
-}
-
-enum { IG__MAXL = IG_MAX_BLOCKS * (3 + IG_MAX_EXTRA) };
-
-/* Every modulated layer in a fixed order, with where its styles start in a style vector. */
-typedef struct ig__layer_list {
-    int n;
-    const ig_layer *layer[IG__MAXL];
-    bool is_rgb[IG__MAXL], split[IG__MAXL];
-    int prev_c[IG__MAXL], block[IG__MAXL], kind[IG__MAXL]; /* kind: 0 conv0, 1 conv1, 2+k extra k, -1 torgb */
-    size_t offset[IG__MAXL + 1];
-} ig__layer_list;
-
-static void ig__layer_list_make(const ig_model *m, ig__layer_list *l) {
-    const ig_config *c = &m->cfg;
-    l->n = 0;
-    l->offset[0] = 0;
-    for (int i = 0; i < c->n_blocks; i++) {
-        const ig_block_tensors *t = &m->blocks[i];
-        for (int kind = 0; kind < 2 + c->blocks[i].extra_convs + 1; kind++) {
-            int n = l->n;
-            bool rgb = kind == 2 + c->blocks[i].extra_convs;
-            if (kind == 0 && !t->has_conv0) continue;
-            l->layer[n] = rgb ? &t->torgb : kind == 0 ? &t->conv0 : kind == 1 ? &t->conv1 : &t->extra[kind - 2];
-            l->is_rgb[n] = rgb;
-            l->split[n] = kind == 0 && c->blocks[i].upsamples;
-            l->prev_c[n] = i > 0 ? c->blocks[i - 1].channels : 0;
-            l->block[n] = i;
-            l->kind[n] = rgb ? -1 : kind;
-            size_t len = rgb ? (size_t)l->layer[n]->c_in : (size_t)(l->layer[n]->c_in + l->layer[n]->c_out) * c->rank;
-            l->offset[n + 1] = l->offset[n] + len;
-            l->n++;
+static void ig__image_w_lerp(const ig__layer_list *l, ig__image_w *a, ig__image_w *b, double t) {
+    for (int q = 0; q < l->n; q++) {
+        ig__layer_w *x = ig__slot(a, l, q), *y = ig__slot(b, l, q);
+        int ci = l->layer[q]->c_in, co = l->layer[q]->c_out, cp = l->prev_c[q];
+        if (l->is_rgb[q]) {
+            ig__lerp(x->rgb, y->rgb, (size_t)3 * ci, t);
+        } else if (l->split[q]) { /* upsampling conv0: [W_prev | W_emb], packed */
+            ig__lerp(x->packed, y->packed, ig__packed_size(co, cp), t);
+            ig__lerp(x->packed_emb, y->packed_emb, ig__packed_size(co, ci - cp), t);
+        } else {
+            ig__lerp(x->full, y->full, (size_t)co * ci, t);
         }
     }
-}
-
-static ig__layer_w *ig__slot(ig__image_w *iw, const ig__layer_list *l, int t) {
-    int b = l->block[t], k = l->kind[t];
-    return k == -1 ? &iw->torgb[b] : k == 0 ? &iw->conv0[b] : k == 1 ? &iw->conv1[b] : &iw->extra[b][k - 2];
 }
 
 /* styles[v][...] = A w_v / sqrt(w_dim) + a for every layer and every w (each affine matrix is
@@ -273,14 +261,13 @@ static ig_result ig__styles(const ig_model *m, const ig__layer_list *l, const fl
 
 static ig_result ig__generate(const ig_model *m, const ig__layer_list *l, const float *styles, int threads,
                               ig__image_w *iw, ig_error *err) {
-    const ig_config *c = &m->cfg;
     ig__layer_w *slots[IG__MAXL];
     memset(iw, 0, sizeof *iw);
     for (int t = 0; t < l->n; t++) slots[t] = ig__slot(iw, l, t);
     ig__gen_ctx g = {m, styles, l->offset, iw, l->layer, slots, l->split, l->prev_c, l->is_rgb, false};
     ig_cpu_parallel(threads, (size_t)l->n, 1, ig__gen_task, &g);
     if (atomic_load(&g.failed)) {
-        ig__image_w_free(c, iw);
+        ig__image_w_free(l, iw);
         return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "generated weights");
     }
     return IG_OK;
@@ -508,12 +495,6 @@ static void ig__plan_sizes(const ig_model *m, const ig_plan *plan, size_t *max_a
     }
 }
 
-static size_t ig__in_channels(const ig_config *c) {
-    size_t n = 0;
-    for (int i = 1; i < c->n_blocks; i++) n += (size_t)(1 + c->blocks[i].extra_convs) * c->blocks[i].channels;
-    return n;
-}
-
 /* One worker renders a contiguous range of images with `threads` threads inside. */
 typedef struct ig__worker {
     const ig_render_desc *d;
@@ -531,10 +512,9 @@ typedef struct ig__worker {
 
 static void ig__worker_run(ig__worker *wk) {
     const ig_render_desc *d = wk->d;
-    const ig_config *c = &d->model->cfg;
     size_t out_px = (size_t)d->plan->width * d->plan->height, total = wk->layers->offset[wk->layers->n];
     ig__bufs b = {0};
-    double *stats = wk->stats_plan ? malloc((ig__in_channels(c) + 1) * sizeof *stats) : NULL;
+    double *stats = wk->stats_plan ? malloc((wk->layers->n_stats + 1) * sizeof *stats) : NULL;
     b.x = ig__alloc(wk->max_act);
     b.y = ig__alloc(wk->max_act);
     b.coarse = ig__alloc(wk->max_act);
@@ -553,14 +533,14 @@ static void ig__worker_run(ig__worker *wk) {
         if (wk->styles_b) { /* IG_SPACE_PARAMS: lerp every generated weight */
             ig__image_w iwb;
             r = ig__generate(d->model, wk->layers, wk->styles_b + n * total, wk->threads, &iwb, &wk->err);
-            if (r != IG_OK) { ig__image_w_free(c, &iw); break; }
-            ig__image_w_lerp(c, d->model, &iw, &iwb, d->t[n]);
-            ig__image_w_free(c, &iwb);
+            if (r != IG_OK) { ig__image_w_free(wk->layers, &iw); break; }
+            ig__image_w_lerp(wk->layers, &iw, &iwb, d->t[n]);
+            ig__image_w_free(wk->layers, &iwb);
         }
         if (wk->stats_plan)
             ig__synthesize(d, wk->stats_plan, wk->threads, &iw, wk->stats_emb, &b, (int)n, NULL, stats, NULL);
         r = ig__synthesize(d, d->plan, wk->threads, &iw, wk->emb, &b, (int)n, stats, NULL, wk->out + n * 3 * out_px);
-        ig__image_w_free(c, &iw);
+        ig__image_w_free(wk->layers, &iw);
     }
     wk->result = r;
     free(stats);
@@ -638,11 +618,9 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
      * (docs/coordinates.md): that plan itself computes them; any other plan (other sizes,
      * tiles, strides) takes them from a statistics pass, so tiles equal crops exactly. */
     ig_plan stats_plan = {0};
-    bool need_stats = c->instance_norm &&
-                      !(plan->whole && plan->desc.width == c->resolution && plan->desc.height == c->resolution);
+    ig_plan_desc sd;
+    bool need_stats = ig_lower_stats_pass(c, plan, &sd);
     if (need_stats) {
-        ig_plan_desc sd = {.view = plan->desc.view, .width = c->resolution, .height = c->resolution,
-                           .const_mode = plan->const_mode};
         r = ig_plan_make(&stats_plan, c, &sd, err);
         if (r == IG_OK) {
             ig__plan_sizes(m, &stats_plan, &max_act, &max_w);
@@ -652,7 +630,11 @@ ig_result ig_cpu_render(const ig_render_desc *d, float *out, ig_error *err) {
     if (r == IG_OK) r = ig__embeddings(m, plan, emb, err);
     /* latents and styles of the whole batch first: each affine matrix is read once */
     ig__layer_list layers;
-    ig__layer_list_make(m, &layers);
+    if (r == IG_OK) r = ig__layer_list_make(m, &layers, err);
+    if (r != IG_OK) {
+        layers.n = 0;
+        layers.offset[0] = 0;
+    }
     size_t total = layers.offset[layers.n];
     bool params = d->z_b && d->space == IG_SPACE_PARAMS;
     float *ws = malloc((size_t)d->count * c->w_dim * sizeof *ws), *ws_b = malloc((size_t)d->count * c->w_dim * sizeof *ws);

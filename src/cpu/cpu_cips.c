@@ -11,6 +11,7 @@
 #include "cips.h"
 #include "cpu_gemm.h"
 #include "cpu_internal.h"
+#include "lower.h"
 #include "noise.h"
 
 #include <math.h>
@@ -185,8 +186,14 @@ ig_result ig_cpu_cips_render(const ig_render_desc *d, int threads, const float *
     ig_cips_axes axes;
     ig_result r = ig_cips_axes_make(m, d->plan, &axes, err);
     if (r != IG_OK) return r;
-    int max_c = 2 * c->cips.hidden;
-    for (int i = 0; i < c->cips.n_pairs; i++) if (c->cips.channels[i] > max_c) max_c = c->cips.channels[i];
+    ig_lowering *lw = malloc(sizeof *lw);
+    if (!lw) {
+        ig_cips_axes_free(&axes);
+        return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS layout");
+    }
+    ig_lower(c, lw);
+    int max_c = lw->widest; /* the widest StyledConv input or output */
+    free(lw);
     size_t px = (size_t)axes.width * axes.height, chunks = (px + IG__CHUNK - 1) / IG__CHUNK;
     bool noise = ig_noise_active(c, d->noise);
     /* CIPSres skips: W_s / sqrt(c_in), the same for every image */

@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "cips.h"
+#include "lower.h"
 #include "model.h"
 #include "records/cips_input.h"
 #include "records/cips_wgen.h"
@@ -117,7 +118,18 @@ static ig_result ig__cips_layout(const ig_vk_context *ctx, const ig_model *m, ig
     if (vc->n_convs != 1 + 2 * c->cips.n_pairs || vc->n_rgb != (vc->res ? 1 : c->cips.n_pairs))
         return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS model with %d layers and %d ToRGB for %d pairs",
                             vc->n_convs, vc->n_rgb, c->cips.n_pairs);
-    uint64_t p = 0, s = 0, g = 0, cmax = 2ull * vc->hidden;
+    /* shapes, style offsets (StyledConvs, then ToRGBs) and the widest layer: the lowering's */
+    ig_lowering *lw = malloc(sizeof *lw);
+    if (!lw) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS layout");
+    ig_lower(c, lw);
+    ig_lop lop[IG_CIPS_MAX_CONVS + IG_MAX_CIPS_PAIRS] = {0}; /* c_out = 0: none */
+    for (int q = 0; q < lw->n_ops; q++) {
+        const ig_lop *o = &lw->ops[q];
+        if (o->kind == IG_LOP_MODFC && o->block < vc->n_convs) lop[o->block] = *o;
+        if (o->kind == IG_LOP_TORGB && o->block < vc->n_rgb) lop[vc->n_convs + o->block] = *o;
+    }
+    uint64_t p = 0, s = (uint64_t)lw->s_stride, g = 0, cmax = (uint64_t)lw->widest;
+    free(lw);
     for (int k = 0; k < vc->n_convs + vc->n_rgb; k++) {
         bool rgb = k >= vc->n_convs;
         const ig_cips_layer *L = rgb ? &t->rgb[k - vc->n_convs] : &t->conv[k];
@@ -128,12 +140,11 @@ static ig_result ig__cips_layout(const ig_vk_context *ctx, const ig_model *m, ig
         p += (uint64_t)L->weight->numel;
         op->b_off = (uint32_t)p;
         p += (uint64_t)L->bias->numel;
-        op->s_off = (uint32_t)s;
-        s += (uint64_t)L->c_in;
+        op->s_off = (uint32_t)lop[k].s_off;
         op->g_off = (uint32_t)g;
         g += (uint64_t)L->c_in * L->c_out;
-        if (!rgb && (uint64_t)L->c_out > cmax) cmax = (uint64_t)L->c_out;
-        if ((uint64_t)L->weight->numel != (uint64_t)L->c_in * L->c_out || L->bias->numel != L->c_out)
+        if (lop[k].c_in != L->c_in || lop[k].c_out != L->c_out ||
+            (uint64_t)L->weight->numel != (uint64_t)L->c_in * L->c_out || L->bias->numel != L->c_out)
             return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS layer %d: unexpected tensor sizes", k);
         /* one image's weight of one layer must fit one descriptor window */
         if ((uint64_t)L->c_in * L->c_out * 4 > ctx->range)
@@ -322,34 +333,6 @@ typedef struct ig__cjob {
     int w_buf;      /* which h[] holds w */
     ig_vk_buf meta, z, h[2], s, gw, act[3], rgb, axes, dummy; /* act[2]: CIPSres only */
 } ig__cjob;
-
-static void ig__cplan_mapping(ig__vk_builder *b, ig__cjob *j) {
-    const ig_config *c = &j->m->cfg;
-    const ig__vk_cips *vc = j->vc;
-    j->w_buf = 0;
-    if (j->host_map) return;
-    double lr = c->mapping_lr_multiplier;
-    ig__vk_fc fc = {.in_dim = (uint32_t)c->z_dim, .rows = (uint32_t)c->w_dim,
-                    .n = (uint32_t)(j->B * j->mz), .bgain = (float)lr, .psi = (float)j->desc->psi,
-                    .w = &vc->map, .bias = &vc->map, .x = &j->z, .y_stride = (uint32_t)c->w_dim};
-    int cur = 0;
-    for (int l = 0; l < c->mapping_layers; l++) {
-        bool trunc = l + 1 == c->mapping_layers && j->trunc; /* w_avg + psi (w - w_avg) */
-        fc.flags = (l == 0 ? 1u : 0u) | 2u | (trunc ? 4u : 0u);
-        fc.wgain = (float)(lr / sqrt((double)fc.in_dim));
-        fc.w_off = vc->map_w[l];
-        fc.b_off = vc->map_b[l];
-        fc.x_stride = fc.in_dim;
-        fc.y = &j->h[cur];
-        fc.avg = trunc ? &vc->map : NULL;
-        fc.avg_off = vc->avg;
-        ig__vk_plan_fc(b, &fc);
-        fc.x = fc.y;
-        fc.in_dim = fc.rows;
-        j->w_buf = cur;
-        cur = 1 - cur;
-    }
-}
 
 /* Every layer's styles in one fc.comp layer: the modulation heads' rows are stored one after the
  * other, as the styles in s. */
@@ -572,7 +555,8 @@ static void ig__cplan_all(ig__vk_builder *b, ig__cjob *j) {
     const ig_config *c = &j->m->cfg;
     uint32_t B = (uint32_t)j->B;
     /* interpolation: the B endpoints b after the B vectors a */
-    ig__cplan_mapping(b, j);
+    j->w_buf = ig__vk_plan_mapping(b, c, &j->vc->map, j->vc->map_w, j->vc->map_b, j->vc->avg, j->trunc, &j->z, j->h,
+                                   (uint32_t)(j->B * j->mz), j->desc->psi, 0);
     if (j->space == IG_SPACE_W) /* w = lerp(w_a, w_b, t) */
         ig__vk_plan_lerp(b, &j->h[j->w_buf], (uint64_t)B * c->w_dim, (uint32_t)c->w_dim, (uint32_t)c->w_dim, 4, B,
                          j->desc->t + j->n_first);

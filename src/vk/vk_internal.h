@@ -373,6 +373,14 @@ typedef struct ig__vk_fc {
  * vectors (fc->group, or the most whose x and y windows fit; gy within the device's limit). */
 void ig__vk_plan_fc(ig__vk_builder *b, const ig__vk_fc *fc);
 
+/* The mapping network of either family (vk_render.c): fc.comp per layer (src/lower.h's n_map),
+ * z normalisation fused into the first, the truncation w_avg + psi (w - w_avg) (w_avg at avg_off
+ * in map) into the last when `trunc`. z from `z`, the layers ping-pong through h[0] and h[1];
+ * returns the index of the h that holds w (0 without layers). */
+int ig__vk_plan_mapping(ig__vk_builder *b, const ig_config *c, const ig_vk_buf *map, const uint32_t *map_w,
+                        const uint32_t *map_b, uint32_t avg_off, bool trunc, const ig_vk_buf *z, ig_vk_buf *h,
+                        uint32_t n, double psi, uint32_t group);
+
 /* a[v] = lerp(a[v], b[v], t[v]) (lerp.comp) for n vectors of `len` elements of es bytes (4, or
  * 2: fp16), `stride` apart in buf: a from element 0, b from element b0. Image groups while a
  * vector fits one window, else element chunks of one image. */

@@ -44,12 +44,14 @@
 #include <string.h>
 
 #include "embed.h"
+#include "lower.h"
 #include "model.h"
 #include "records/gemm.h"
 #include "records/level.h"
 #include "records/norm.h"
 #include "records/rgb.h"
 #include "records/wgen.h"
+#include "safetensors.h"
 
 #define IG__MAX_OPS (IG_MAX_BLOCKS * (3 + IG_MAX_EXTRA))
 
@@ -131,27 +133,6 @@ static uint64_t ig__plan_fp(const ig_plan *p, uint64_t model_fp, bool f16) {
     return h;
 }
 
-static uint16_t ig__f2h(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u, e = (x >> 23) & 0xffu, m = x & 0x7fffffu;
-    if (e == 0xffu) return (uint16_t)(sign | 0x7c00u | (m ? 0x200u : 0));
-    int32_t he = (int32_t)e - 112;
-    if (he >= 0x1f) return (uint16_t)(sign | 0x7c00u);
-    if (he <= 0) {
-        if (he < -10) return (uint16_t)sign;
-        m |= 0x800000u;
-        uint32_t shift = (uint32_t)(14 - he);
-        uint32_t hm = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (hm & 1u))) hm++;
-        return (uint16_t)(sign | hm);
-    }
-    uint32_t hm = m >> 13, rem = m & 0x1fffu;
-    uint32_t h = sign | ((uint32_t)he << 10) | hm;
-    if (rem > 0x1000u || (rem == 0x1000u && (hm & 1u))) h++;
-    return (uint16_t)h;
-}
-
 /* ---- model ------------------------------------------------------------------------------------ */
 
 static void ig__model_free(ig_vk_context *ctx, ig__vk_model *vm) {
@@ -195,92 +176,66 @@ static uint32_t ig__pad16(uint32_t v) { return (v + 15u) / 16u * 16u; }
 static ig_result ig__model_ops(const ig_vk_context *ctx, const ig_model *m, ig__vk_model *vm,
                                ig_error *err) {
     const ig_config *c = &m->cfg;
+    ig_lowering *lw = malloc(sizeof *lw);
+    if (!lw) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "model ops");
+    ig_lower(c, lw);
     /* the coopmat kernel keeps two [16][xs] fp16 tiles in shared memory */
     uint32_t xs = 16;
-    for (int i = 0; i < c->n_blocks; i++) {
-        uint32_t w = (uint32_t)c->blocks[i].channels;
-        if (i > 0 && (uint32_t)c->blocks[i - 1].channels > w) w = (uint32_t)c->blocks[i - 1].channels;
-        w += c->blocks[i].has_embedding ? (uint32_t)c->blocks[i].emb.channels : 0;
-        if (ig__pad16(w) > xs) xs = ig__pad16(w);
+    for (int q = 0; q < lw->n_ops; q++) {
+        const ig_lop *lo = &lw->ops[q];
+        uint32_t w = (uint32_t)(lo->c_x > lo->c_out ? lo->c_x : lo->c_out) + (uint32_t)lo->c_e;
+        if (lo->kind != IG_LOP_TORGB && ig__pad16(w) > xs) xs = ig__pad16(w);
     }
     vm->xs = xs;
     vm->coop = ctx->coopmat &&
                2ull * 16 * xs * 2 + 256 * 4 + 48 * 4 <= ctx->props.limits.maxComputeSharedMemorySize;
+    ig_result res = IG_OK;
     int n = 0;
-    uint32_t s = 0, gw = 0, rn = 0, inv = 0;
+    uint32_t gw = 0, rn = 0;
     vm->cmax = 1;
     vm->emax = 1;
-    for (int i = 0; i < c->n_blocks; i++) {
-        const ig_block_config *bc = &c->blocks[i];
-        const ig_block_tensors *t = &m->blocks[i];
-        int C = bc->channels, level = bc->level;
-        int ce_level = 0;
-        for (int j = 0; j < c->n_blocks; j++)
-            if (c->blocks[j].level == level && c->blocks[j].has_embedding)
-                ce_level = c->blocks[j].emb.channels;
-        const ig_layer *fmm[2 + IG_MAX_EXTRA];
-        int cx[2 + IG_MAX_EXTRA], cex[2 + IG_MAX_EXTRA];
-        bool nrm[2 + IG_MAX_EXTRA];
-        int nf = 0;
-        if (i == 0) {
-            fmm[nf] = &t->conv1, cx[nf] = 0, cex[nf] = ce_level, nrm[nf++] = false;
-        } else {
-            if (!t->has_conv0)
-                return ig_error_set(err, IG_ERR_UNSUPPORTED, "block %s has no conv0", bc->name);
-            int cp = c->blocks[i - 1].channels;
-            fmm[nf] = &t->conv0, cx[nf] = cp, cex[nf] = bc->upsamples ? ce_level : 0,
-            nrm[nf++] = false;
-            fmm[nf] = &t->conv1, cx[nf] = C, cex[nf] = 0, nrm[nf++] = c->instance_norm;
+    for (int q = 0; q < lw->n_ops && res == IG_OK; q++) {
+        const ig_lop *lo = &lw->ops[q];
+        const ig_layer *L = ig_lower_layer(m, lo);
+        if (n >= IG__MAX_OPS || !L) {
+            res = ig_error_set(err, IG_ERR_UNSUPPORTED, "too many layers");
+            break;
         }
-        for (int k = 0; k < bc->extra_convs; k++)
-            fmm[nf] = &t->extra[k], cx[nf] = C, cex[nf] = 0, nrm[nf++] = c->instance_norm;
-        for (int k = 0; k <= nf; k++) {
-            if (n >= IG__MAX_OPS) return ig_error_set(err, IG_ERR_UNSUPPORTED, "too many layers");
-            ig__vk_op *op = &vm->ops[n++];
-            memset(op, 0, sizeof *op);
-            op->block = i;
-            op->level = level;
-            if (k < nf) {
-                const ig_layer *L = fmm[k];
-                op->type = IG__OP_FMM;
-                op->L = L;
-                op->c_x = cx[k];
-                op->c_e = cex[k];
-                op->c_out = L->c_out;
-                op->in_norm = nrm[k];
-                if (op->in_norm) {
-                    op->inv_off = inv;
-                    inv += (uint32_t)cx[k];
-                }
-                if (L->c_in != cx[k] + cex[k] || L->c_out != C)
-                    return ig_error_set(err, IG_ERR_UNSUPPORTED,
-                                        "block %s: layer input %d != %d + %d", bc->name, L->c_in,
-                                        cx[k], cex[k]);
-                op->s_len = (uint32_t)((L->c_in + L->c_out) * c->rank);
-                op->gw_off = gw;
-                op->kpad = ig__pad16((uint32_t)L->c_in);
-                op->npad = ig__pad16((uint32_t)L->c_out);
-                gw += vm->coop ? op->kpad * op->npad : (uint32_t)(L->c_in * L->c_out);
-                op->rn_off = rn;
-                rn += (uint32_t)L->c_out;
-                op->head_wgain = (float)(1.0 / sqrt((double)c->w_dim));
-                op->head_bgain = 1.0f;
-                if (cx[k] > vm->cmax) vm->cmax = cx[k];
-                if (L->c_out > vm->cmax) vm->cmax = L->c_out;
-                if (cex[k] > vm->emax) vm->emax = cex[k];
-            } else {
-                const ig_layer *L = &t->torgb;
-                op->type = IG__OP_TORGB;
-                op->L = L;
-                op->c_x = L->c_in;
-                op->c_out = 3;
-                op->s_len = (uint32_t)L->c_in;
-                double g = 1.0 / sqrt((double)L->c_in);
-                op->head_wgain = (float)(g / sqrt((double)c->w_dim));
-                op->head_bgain = (float)g;
-            }
-            op->s_off = s;
-            s += op->s_len;
+        ig__vk_op *op = &vm->ops[n++];
+        memset(op, 0, sizeof *op);
+        op->block = lo->block;
+        op->level = lo->level;
+        op->L = L;
+        op->s_off = (uint32_t)lo->s_off;
+        op->s_len = (uint32_t)lo->s_len;
+        if (lo->kind != IG_LOP_TORGB) {
+            op->type = IG__OP_FMM;
+            op->c_x = lo->c_x;
+            op->c_e = lo->c_e;
+            op->c_out = L->c_out;
+            op->in_norm = lo->in_norm;
+            op->inv_off = (uint32_t)lo->inv_off;
+            if (L->c_in != lo->c_in || L->c_out != lo->c_out)
+                res = ig_error_set(err, IG_ERR_UNSUPPORTED, "block %s: layer input %d != %d + %d",
+                                   c->blocks[lo->block].name, L->c_in, lo->c_x, lo->c_e);
+            op->gw_off = gw;
+            op->kpad = ig__pad16((uint32_t)L->c_in);
+            op->npad = ig__pad16((uint32_t)L->c_out);
+            gw += vm->coop ? op->kpad * op->npad : (uint32_t)(L->c_in * L->c_out);
+            op->rn_off = rn;
+            rn += (uint32_t)L->c_out;
+            op->head_wgain = (float)(1.0 / sqrt((double)c->w_dim));
+            op->head_bgain = 1.0f;
+            if (lo->c_x > vm->cmax) vm->cmax = lo->c_x;
+            if (L->c_out > vm->cmax) vm->cmax = L->c_out;
+            if (lo->c_e > vm->emax) vm->emax = lo->c_e;
+        } else {
+            op->type = IG__OP_TORGB;
+            op->c_x = L->c_in;
+            op->c_out = 3;
+            double g = 1.0 / sqrt((double)L->c_in);
+            op->head_wgain = (float)(g / sqrt((double)c->w_dim));
+            op->head_bgain = (float)g;
         }
     }
     /* array sizes of the level kernel: powers of two (>= 32), so that models of similar
@@ -291,11 +246,12 @@ static ig_result ig__model_ops(const ig_vk_context *ctx, const ig_model *m, ig__
     vm->cmax = cm;
     vm->emax = em;
     vm->n_ops = n;
-    vm->inv_len = inv;
-    vm->s_stride = s;
+    vm->inv_len = (uint32_t)lw->inv_len;
+    vm->s_stride = (uint32_t)lw->s_stride;
     vm->gw_stride = gw;
     vm->rn_stride = rn;
-    return IG_OK;
+    free(lw);
+    return res;
 }
 
 static ig_result ig__model_upload(ig_vk_context *ctx, const ig_model *m, uint64_t fp,
@@ -483,7 +439,7 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
             for (size_t k = 0; k < ce; k++) {
                 float v = tmp[k * px + q];
                 if (es == 2)
-                    ((uint16_t *)dst)[q * ce + k] = ig__f2h(v);
+                    ((uint16_t *)dst)[q * ce + k] = ig_float_to_half(v);
                 else
                     ((float *)dst)[q * ce + k] = v;
             }
@@ -641,30 +597,31 @@ typedef struct ig__chunk {
     uint32_t kv;    /* image group for per-image vectors */
 } ig__chunk;
 
-static void ig__plan_mapping(ig__vk_builder *b, const ig__chunk *ch) {
-    const ig_config *c = ch->c;
-    const ig__vk_model *vm = ch->vm;
-    ig__work *wk = ch->wk;
+/* The mapping network of either family (vk_internal.h). */
+int ig__vk_plan_mapping(ig__vk_builder *b, const ig_config *c, const ig_vk_buf *map, const uint32_t *map_w,
+                        const uint32_t *map_b, uint32_t avg_off, bool trunc, const ig_vk_buf *z, ig_vk_buf *h,
+                        uint32_t n, double psi, uint32_t group) {
     double lr = c->mapping_lr_multiplier;
-    ig__vk_fc fc = {.in_dim = (uint32_t)c->z_dim, .rows = (uint32_t)c->w_dim,
-                    .n = (uint32_t)(ch->B * wk->mz), .bgain = (float)lr, .psi = (float)ch->psi,
-                    .w = &vm->map, .bias = &vm->map, .x = &wk->z, .y_stride = (uint32_t)c->w_dim,
-                    .avg = &vm->map, .avg_off = vm->avg, .group = ch->kv};
-    int cur = 0;
+    ig__vk_fc fc = {.in_dim = (uint32_t)c->z_dim, .rows = (uint32_t)c->w_dim, .n = n, .bgain = (float)lr,
+                    .psi = (float)psi, .w = map, .bias = map, .x = z, .y_stride = (uint32_t)c->w_dim,
+                    .avg_off = avg_off, .group = group};
+    int cur = 0, w_buf = 0;
     for (int l = 0; l < c->mapping_layers; l++) {
         bool last = l + 1 == c->mapping_layers;
-        fc.flags = (l == 0 ? 1u : 0u) | 2u | (last ? 4u : 0u);
+        fc.flags = (l == 0 ? 1u : 0u) | 2u | (last && trunc ? 4u : 0u);
         fc.wgain = (float)(lr / sqrt((double)fc.in_dim));
-        fc.w_off = vm->map_w[l];
-        fc.b_off = vm->map_b[l];
+        fc.w_off = map_w[l];
+        fc.b_off = map_b[l];
         fc.x_stride = fc.in_dim;
-        fc.y = &wk->h[cur];
+        fc.y = &h[cur];
+        fc.avg = last && trunc ? map : NULL; /* w_avg is read by the truncation only */
         ig__vk_plan_fc(b, &fc);
         fc.x = fc.y;
         fc.in_dim = fc.rows;
-        wk->w_buf = cur;
+        w_buf = cur;
         cur = 1 - cur;
     }
+    return w_buf;
 }
 
 /* Per FMM / ToRGB layer, its affine head of w: s[n][s_off ...] (one fc.comp layer each). */
@@ -1390,7 +1347,8 @@ static ig_result ig__plan_all(ig__vk_builder *b, const ig__chunk *ch, ig_error *
     const ig__vk_model *vm = ch->vm;
     uint32_t B = (uint32_t)ch->B, wd = (uint32_t)ch->c->w_dim;
     /* interpolation: the B endpoints b after the B vectors a */
-    ig__plan_mapping(b, ch);
+    wk->w_buf = ig__vk_plan_mapping(b, ch->c, &vm->map, vm->map_w, vm->map_b, vm->avg, true, &wk->z,
+                                    wk->h, (uint32_t)(ch->B * wk->mz), ch->psi, ch->kv);
     if (wk->interp == 1 + IG_SPACE_W) /* w = lerp(w_a, w_b, t) */
         ig__vk_plan_lerp(b, &wk->h[wk->w_buf], (uint64_t)B * wd, wd, wd, 4, B, ch->t);
     ig__plan_heads(b, ch);
@@ -1553,13 +1511,6 @@ fail:
     return res;
 }
 
-/* Instance-norm statistics come from the whole view at the model's native size (as in the
- * CPU backend): any other plan needs a statistics pass over that plan first. */
-static bool ig__needs_stats(const ig_config *c, const ig_plan *plan) {
-    return c->instance_norm && !(plan->whole && plan->desc.width == c->resolution &&
-                                 plan->desc.height == c->resolution);
-}
-
 /* Makes sure the model, the plan's embeddings and maps (and those of the statistics plan) are
  * on the device. */
 static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *desc,
@@ -1590,10 +1541,9 @@ static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *de
         res = ig__plan_upload(ctx, m, plan, pfp, &ctx->plan, err);
         if (res != IG_OK) return res;
     }
-    if (ig__needs_stats(c, plan)) {
+    ig_plan_desc sd;
+    if (ig_lower_stats_pass(c, plan, &sd)) { /* the statistics pass's plan (src/lower.h) */
         ig_plan sp;
-        ig_plan_desc sd = {.view = plan->desc.view, .width = c->resolution,
-                           .height = c->resolution, .const_mode = plan->const_mode};
         res = ig_plan_make(&sp, c, &sd, err);
         if (res != IG_OK) return res;
         uint64_t sfp = ig__plan_fp(&sp, mfp, ctx->fp16);
@@ -1674,7 +1624,7 @@ ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *ou
     wk->mw = wk->interp == 1 + IG_SPACE_PARAMS ? 2 : 1;
     /* params-space interpolation mixes whole weights: the fused kernel has none to mix */
     wk->fused = ctx->fused_fmm && wk->interp != 1 + IG_SPACE_PARAMS;
-    wk->stats = ig__needs_stats(c, desc->plan);
+    wk->stats = ig_lower_stats_pass(c, desc->plan, NULL);
     wk->vp[IG__PASS_RENDER] = ctx->plan;
     wk->vp[IG__PASS_STATS] = wk->stats ? ctx->plan_stats : ctx->plan;
     res = ig__sections(ctx->model, ctx->plan, wk, IG__PASS_RENDER, err);

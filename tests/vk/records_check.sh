@@ -32,7 +32,7 @@ compile() {
   $cc $flags -I"$rd" -I"$src/shaders" "$tmp/tu.c" > "$tmp/log" 2>&1 || return 1
   [ "$3" = all ] || return 0
   for u in $(users "$h"); do
-    $cc $flags -I"$rd" -I"$src/src" -I"$src/src/vk" -I"$build/spv" -I"$src/shaders" \
+    $cc $flags -I"$rd" -I"$src/src" -I"$src/include/inrgan" -I"$src/src/vk" -I"$build/spv" -I"$src/shaders" \
       "$src/src/vk/$u" > "$tmp/log" 2>&1 || return 1
   done
   return 0
