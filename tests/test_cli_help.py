@@ -15,7 +15,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-COMMANDS = ["info", "render", "interp", "zoom", "bench", "devices"]
+COMMANDS = ["info", "render", "interp", "zoom", "bench", "devices", "serve"]
 # src/cli/main.c's command bits (cli_opt.cmds)
 BITS = {"render": 1, "interp": 2, "zoom": 4, "info": 8, "devices": 16}
 
@@ -51,6 +51,10 @@ def source_options():
     btable = bench[bench.index("static const cli_opt bench_options[]"):]
     btable = btable[:btable.index("{0, 0, 0, 0, 0, 0, 0}}")]
     out["bench"] = {"--" + n for n in re.findall(r'\{"([a-z][a-z0-9-]*)",', btable)}
+    serve = open(os.path.join(ROOT, "src", "cli", "serve.c")).read()
+    stable = serve[serve.index("static const cli_opt g_serve_opts[]"):]
+    stable = stable[:stable.index("{0, 0, 0, 0, 0, 0, 0}}")]
+    out["serve"] = {"--" + n for n in re.findall(r'\{"([a-z][a-z0-9-]*)",', stable)}
     return out
 
 
@@ -81,7 +85,7 @@ def doc_sections():
                 for cmd in re.findall(r"render|interp|zoom", cells[1]):
                     out[cmd].update("--" + s for s in spell[:1])
         else:
-            for cmd in ("info", "bench", "devices"):
+            for cmd in ("info", "bench", "devices", "serve"):
                 if title.startswith("`inrgan %s`" % cmd):
                     for row in rows:
                         spell = re.findall(r"--([a-z][a-z0-9-]*)", row.split(" | ")[0])

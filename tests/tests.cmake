@@ -80,3 +80,23 @@ add_test(NAME install COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_install.py
          --build ${CMAKE_BINARY_DIR} --source ${CMAKE_SOURCE_DIR} "--cflags=${_ig_install_cflags}"
          --vulkan=$<TARGET_EXISTS:inrgan_shaders> --viewer=$<TARGET_EXISTS:inrgan-viewer>)
 set_tests_properties(install PROPERTIES TIMEOUT 300)
+
+# inrgan serve (docs/serve.md): tiles == inrgan render, ETag/304, metrics, 503, hostile corpus;
+# the page in headless Chromium; nginx in front of two servers. Exit 77: skipped (no
+# libmicrohttpd in this build, or chromium / nginx not installed).
+add_test(NAME serve COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_serve.py --inrgan ${IG_CLI}
+         --model ${CMAKE_SOURCE_DIR}/assets/demo.safetensors)
+set_tests_properties(serve PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+add_test(NAME serve_browser COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_serve_browser.py --inrgan ${IG_CLI}
+         --model ${CMAKE_SOURCE_DIR}/assets/demo.safetensors)
+set_tests_properties(serve_browser PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+if(INRGAN_FUZZ)
+  include(${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_url.cmake)
+endif()
+add_test(NAME serve_nginx COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_serve_nginx.py --inrgan ${IG_CLI}
+         --model ${CMAKE_SOURCE_DIR}/assets/demo.safetensors)
+set_tests_properties(serve_nginx PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+add_executable(test_serve_units tests/test_serve_units.c src/serve/cache.c src/serve/pngmem.c src/serve/urlparse.c)
+target_compile_definitions(test_serve_units PRIVATE _POSIX_C_SOURCE=200809L)
+target_link_libraries(test_serve_units PRIVATE inrgan_lib)
+add_test(NAME serve_units COMMAND test_serve_units)

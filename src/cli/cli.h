@@ -62,5 +62,7 @@ int cli_fail(ig_result r, const ig_error *err);
 ig_result cli_write_text(const char *path, const char *text, ig_error *err);
 int cmd_bench(int argc, char **argv);
 void cli_bench_help(FILE *f);
+int cmd_serve(int argc, char **argv);   /* src/cli/serve.c */
+void cli_serve_help(FILE *f);
 
 #endif

@@ -219,6 +219,8 @@ static const cli_command g_commands[] = {
      "A continuous zoom about --center: DIR/frameNNNN.png, DIR/strip.png, and zoom.mp4/.gif with ffmpeg."},
     {"bench", 0, "inrgan bench [-m MODEL | --config NAME] [--sizes 64,128,256] [--batch 1,4] [options]",
      "Throughput per backend, device, size and batch."},
+    {"serve", 0, "inrgan serve [-m MODEL] [--port N] [--bind ADDR] [options]",
+     "An HTTP tile server with a deep-zoom page (docs/serve.md)."},
     {"devices", C_DEVICES, "inrgan devices", "Lists the Vulkan devices and which one --backend auto picks."},
     {"help", 0, "inrgan help [COMMAND]", "This overview, or one command's options."},
     {0, 0, 0, 0}};
@@ -236,6 +238,10 @@ static int print_command_help(const char *name) {
         if (strcmp(c->name, name) != 0) continue;
         if (strcmp(name, "bench") == 0) {
             cli_bench_help(stdout);
+            return 0;
+        }
+        if (strcmp(name, "serve") == 0) {
+            cli_serve_help(stdout);
             return 0;
         }
         if (strcmp(name, "help") == 0) {
@@ -1050,6 +1056,7 @@ static int run_command(int argc, char **argv) {
     if (strcmp(cmd, "render") == 0) return cmd_render(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "devices") == 0) return cmd_devices(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "interp") == 0) return cmd_frames(argc - 1, argv + 1, false);
     return cmd_frames(argc - 1, argv + 1, true); /* zoom */
 }
