@@ -105,7 +105,9 @@ ig_result ig_render_layout_make(const ig_image_job *job, ig_render_layout *out, 
     if (r != IG_OK) return r;
     int W = probe.image_width, H = probe.image_height;
     ig_plan_free(&probe);
-    double B = (double)(job->memory_budget ? job->memory_budget : IG_DEFAULT_BUDGET);
+    /* the layout is planned for 7/8 of the budget: the rest covers what the count leaves out
+     * (allocator fragmentation from tiles of different sizes, plans, per-thread scratch) */
+    double B = 0.875 * (double)(job->memory_budget ? job->memory_budget : IG_DEFAULT_BUDGET);
     double sink = job->sink ? (double)job->sink->bytes_per_image : 0.0;
     double band_px = job->sink ? 12.0 : 15.0; /* float rows (+ their RGB8 copy for `rows`) */
     int step = ig__step(c), N = job->count;
@@ -142,7 +144,7 @@ ig_result ig_render_layout_make(const ig_image_job *job, ig_render_layout *out, 
     out->count = N;
     out->chunk = n;
     out->tiles_total = (int64_t)out->tiles_x * out->tiles_y * ((N + n - 1) / n);
-    out->budget = (size_t)B;
+    out->budget = job->memory_budget ? job->memory_budget : IG_DEFAULT_BUDGET;
     out->bytes = (size_t)bytes;
     out->over_budget = over;
     return IG_OK;

@@ -558,9 +558,9 @@ static int cmd_render(int argc, char **argv) {
     const ig_config *cfg = ig_model_config(model);
     ig_plan_desc pd = {.view = opts_view(&o), .width = o.width, .height = o.height, .stride = o.stride,
                        .const_mode = o.const_mode};
-    ig_plan probe;
-    ig_result r = ig_plan_make(&probe, cfg, &pd, &err); /* validate the request before anything else */
-    if (r == IG_OK) ig_plan_free(&probe);
+    int W = 0, H = 0;
+    /* validate the request before anything else (without the whole image's coordinate lists) */
+    ig_result r = cli_output_size(model, &pd, &W, &H, &err);
     if (r == IG_OK) r = load_latents(&o, cfg, "0-7", &l, &err);
     if (r == IG_OK && o.interp_text) {
         /* --interp A,B --t T: one image, the point T between A and B (seeds, or rows of --z) */
@@ -599,8 +599,6 @@ static int cmd_render(int argc, char **argv) {
     if (r == IG_OK && make_dirs(o.out_dir, &err) != 0) r = err.code;
     double t0 = now_s();
     cli_progress prog;
-    int W = 0, H = 0;
-    if (r == IG_OK) r = cli_output_size(model, &pd, &W, &H, &err);
     cli_progress_init(&prog, "render", (double)W * H * l.count, g_quiet);
     o.prog = &prog;
     if (r == IG_OK && o.want_dump) {
@@ -706,22 +704,16 @@ static int cmd_frames(int argc, char **argv, bool zoom) {
     if (r == IG_OK && !zoom && l.count < 2) r = ig_error_set(&err, IG_ERR_SEEDS, "interp needs at least two seeds or z rows");
     int segments = zoom ? 1 : (o.loop ? l.count : l.count - 1);
     int total = zoom ? o.frames : segments * o.frames + (o.loop ? 0 : 1);
+    int W = 0, H = 0;
     if (r == IG_OK) {
-        ig_plan probe;
         ig_plan_desc pd = {.view = opts_view(&o), .width = o.width, .height = o.height, .stride = o.stride};
-        r = ig_plan_make(&probe, cfg, &pd, &err);
-        if (r == IG_OK) ig_plan_free(&probe);
+        r = cli_output_size(model, &pd, &W, &H, &err);
     }
     if (r == IG_OK) r = open_backend(&o, &be, &err);
     if (r == IG_OK && make_dirs(o.out_dir, &err) != 0) r = err.code;
     double z0 = o.have_zoom ? o.zoom : 1.0, z1 = o.zoom_to > 0 ? o.zoom_to : 8.0;
     double t0 = now_s();
     cli_progress prog;
-    int W = 0, H = 0;
-    if (r == IG_OK) {
-        ig_plan_desc pd = {.view = opts_view(&o), .width = o.width, .height = o.height, .stride = o.stride};
-        r = cli_output_size(model, &pd, &W, &H, &err);
-    }
     cli_progress_init(&prog, zoom ? "zoom" : "interp", (double)W * H * total, g_quiet);
     o.prog = &prog;
     for (int f = 0; f < total && r == IG_OK; f++) {
