@@ -7,24 +7,33 @@
  * grids (src/plan.c), so every tile is an exact crop of the untiled render. */
 #include "inrgan.h"
 #include "model.h"
+#include "embed.h"
 
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define IG_DEFAULT_BUDGET ((size_t)1 << 30)
+#define IG_TILE_SIDE 1024
+#define IG_TILE_PX ((double)IG_TILE_SIDE * IG_TILE_SIDE)
 
 static ig_result ig__cpu_backend(void *ctx, const ig_render_desc *d, float *out, ig_error *err) {
     (void)ctx;
     return ig_cpu_render(d, out, err);
 }
 
-/* Bytes per output pixel of a tile rendering `count` images with `workers` images in flight: per
- * level, 5 activation buffers of its widest layer per worker and its embedding, at 4^-(levels
- * above) of the top density (with stride s: s^2 times that, at most 1, as every output pixel
- * may need its own coarse point); plus the float output of every image. */
-static double ig__tile_px_bytes(const ig_config *c, int count, int workers, int stride) {
+/* Bytes per output pixel of a tile rendering `count` images with `workers` images in flight, as
+ * the CPU backend allocates them (src/cpu/cpu_backend.c ig__plan_sizes, ig__embeddings): per
+ * worker 5 activation buffers of the largest level x channels product (a block's channels or
+ * its predecessor's, whichever is wider), the embeddings of every level, and the float output
+ * of every image. A level l below the top holds 4^-(levels above) of the top's points (with
+ * stride s: s^2 times that, at most 1, as every output pixel may need its own coarse point). */
+static double ig__tile_px_bytes(const ig_model *m, int count, int workers, int stride) {
+    const ig_config *c = &m->cfg;
     double per_px = 0;
     int L = c->n_levels;
     if (c->kind == IG_FAMILY_CIPS) {
@@ -32,19 +41,21 @@ static double ig__tile_px_bytes(const ig_config *c, int count, int workers, int 
          * the widest layer per image (its own pixel chunking keeps within the device) */
         int ch = 2 * c->cips.hidden;
         for (int i = 0; i < c->cips.n_pairs; i++) if (c->cips.channels[i] > ch) ch = c->cips.channels[i];
-        per_px = 4.0 * 3.0 * ch;
+        return 4.0 * 3.0 * ch * workers + 12.0 * count;
     }
+    double act = 3, emb = 0;
     for (int l = 0; l < L; l++) {
-        int ch = 3, emb = 0;
-        for (int i = 0; i < c->n_blocks; i++)
-            if (c->blocks[i].level == l) {
-                if (c->blocks[i].channels > ch) ch = c->blocks[i].channels;
-                if (c->blocks[i].has_embedding) emb = c->blocks[i].emb.channels;
-            }
         double scale = (double)stride * stride / (double)(1ull << (2 * (L - 1 - l)));
         if (scale > 1) scale = 1;
-        per_px += scale * 4.0 * (emb + 5.0 * ch * workers);
+        emb += scale * ig_embed_channels(m, l);
+        for (int i = 0; i < c->n_blocks; i++) {
+            if (c->blocks[i].level != l) continue;
+            int ch = c->blocks[i].channels;
+            if (i > 0 && c->blocks[i - 1].channels > ch) ch = c->blocks[i - 1].channels;
+            if (scale * ch > act) act = scale * ch;
+        }
     }
+    per_px = 4.0 * (5.0 * act * workers + emb);
     return per_px + 12.0 * count;
 }
 
@@ -62,7 +73,7 @@ static int ig__step(const ig_config *c) { return c->kind == IG_FAMILY_CIPS ? 1 :
 int ig_render_auto_tile(const ig_model *model, const ig_plan_desc *pd, size_t budget, int count) {
     const ig_config *c = &model->cfg;
     if (!budget) budget = IG_DEFAULT_BUDGET;
-    double side = sqrt((double)budget / ig__tile_px_bytes(c, count, count < 64 ? count : 64, pd->stride > 1 ? pd->stride : 1));
+    double side = sqrt((double)budget / ig__tile_px_bytes(model, count, count < 64 ? count : 64, pd->stride > 1 ? pd->stride : 1));
     int step = ig__step(c);
     int t = (int)side / step * step;
     if (t < step) t = step;
@@ -82,11 +93,20 @@ static int ig__fit(double v, int step, int hi) {
     return t;
 }
 
+/* The smallest side, a multiple of step when possible, that covers `total` in as many tiles of
+ * at most `side` as `side` itself needs. */
+static int ig__even(int total, int side, int step) {
+    int tiles = (total + side - 1) / side;
+    int e = (total + tiles - 1) / tiles;
+    int r = (e + step - 1) / step * step;
+    return r <= side ? r : e;
+}
+
 /* Peak bytes of a layout by the tiler's count. */
-static double ig__layout_bytes(const ig_config *c, const ig_image_job *job, int W, int n, int tw, int th,
+static double ig__layout_bytes(const ig_image_job *job, int W, int n, int tw, int th,
                                double band_px, double sink) {
     int s = job->plan.stride > 1 ? job->plan.stride : 1;
-    double tile = ig__tile_px_bytes(c, n, ig__workers(n, job->threads), s) * tw * th;
+    double tile = ig__tile_px_bytes(job->model, n, ig__workers(n, job->threads), s) * tw * th;
     return tile + (double)n * (sink + band_px * W * th);
 }
 
@@ -119,7 +139,7 @@ ig_result ig_render_layout_make(const ig_image_job *job, ig_render_layout *out, 
         /* the tile side is given: the chunk is what the rest of the budget allows */
         tw = job->tile < W ? job->tile : W;
         th = job->tile < H ? job->tile : H;
-        while (n > 1 && ig__layout_bytes(c, job, W, n, tw, th, band_px, sink) > B) n--;
+        while (n > 1 && ig__layout_bytes(job, W, n, tw, th, band_px, sink) > B) n--;
     } else {
         /* half the budget for the tile, half for the band of finished rows and the open images;
          * the band is at least one step of rows (or the whole height) of every image in it */
@@ -127,13 +147,25 @@ ig_result ig_render_layout_make(const ig_image_job *job, ig_render_layout *out, 
         double half = B / 2;
         double n_fit = floor(half / (sink + band_px * W * th_min));
         if (n_fit < n) n = n_fit < 1 ? 1 : (int)n_fit;
-        double per_px = ig__tile_px_bytes(c, n, ig__workers(n, job->threads), job->plan.stride > 1 ? job->plan.stride : 1);
+        double per_px = ig__tile_px_bytes(job->model, n, ig__workers(n, job->threads), job->plan.stride > 1 ? job->plan.stride : 1);
         double th_band = (half / n - sink) / (band_px * W);
         double side = sqrt(half / per_px);
         th = ig__fit(th_band < side ? th_band : side, step, H);
         tw = ig__fit(half / (per_px * th), step, W);
+        /* at most IG_TILE_PX pixels a tile: progress (counted in tiles) moves every few seconds
+         * even when the budget would take the whole image at once; tiles are exact crops, so
+         * this changes no pixel */
+        if ((double)tw * th > IG_TILE_PX) {
+            if (th > IG_TILE_SIDE) th = ig__fit(IG_TILE_SIDE, step, H);
+            tw = ig__fit((double)IG_TILE_PX / th, step, tw);
+        }
     }
-    double bytes = ig__layout_bytes(c, job, W, n, tw, th, band_px, sink);
+    /* tiles (and bands) of equal size as far as possible: the last one is not a sliver, and
+     * the allocations of every tile fit where the previous tile's were (less fragmentation) */
+    int ex = ig__even(W, tw, step), ey = ig__even(H, th, step);
+    tw = ex;
+    th = ey;
+    double bytes = ig__layout_bytes(job, W, n, tw, th, band_px, sink);
     if (bytes > B) over = true;
     out->width = W;
     out->height = H;
@@ -230,6 +262,12 @@ ig_result ig_render_image(const ig_image_job *job, ig_error *err) {
                                     .noise = job->noise, .noise_seed = job->noise_seed ? job->noise_seed + b0 : NULL};
                 r = backend(job->backend_ctx, &d, fl, err);
                 ig_plan_free(&plan);
+#ifdef __GLIBC__
+                /* the backend's per-tile buffers are freed now: hand their pages back, or the
+                 * heap's holes (tile after tile, the allocations land a little differently)
+                 * keep growing the resident set beyond what is live */
+                malloc_trim(0);
+#endif
                 for (int i = 0; i < n && r == IG_OK; i++)
                     ig__to_band(fl + (size_t)i * 3 * bw * bh, bw, bh, band + (size_t)i * W * th * 3, W, x0);
                 if (r == IG_OK && job->progress) {

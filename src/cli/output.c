@@ -72,7 +72,7 @@ static void on_progress(void *user, const ig_progress *p) {
                           "inrgan: %dx%d image%s in %dx%d tiles, %d of %d at a time: %.0f MiB of the %.0f MiB budget%s",
                           l->width, l->height, l->count == 1 ? "" : "s", l->tile_w, l->tile_h, l->chunk, l->count,
                           l->bytes / 1048576.0, l->budget / 1048576.0,
-                          l->over_budget ? " (over: the tile is too large for it)" : "");
+                          l->over_budget ? " (over: this is the least it takes)" : "");
     cli_progress_update(pg, s->base + p->pixels_done, p->tiles_done, p->tiles_total);
 }
 
@@ -137,7 +137,7 @@ ig_result cli_output_render(ig_image_job *job, char (*names)[64], const char *di
     job->progress = on_progress;
     job->progress_user = &s;
     r = ig_render_image(job, err);
-    if (o->progress) cli_progress_update(o->progress, s.base + (double)W * H * job->count, 0, 0);
+    if (o->progress && r == IG_OK) cli_progress_update(o->progress, s.base + (double)W * H * job->count, 0, 0);
     for (int i = 0; i < job->count * s.nfmt; i++) ig_image_writer_close(s.w[i], false, NULL); /* after a failure */
     free(s.w);
     job->sink = NULL;
