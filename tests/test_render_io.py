@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Tiled renders as a user meets them: bounded memory, signals, open files, progress, outputs.
 
-usage: test_render_io.py --inrgan PATH [--no-memory]   (--no-memory: skip the peak-RSS checks,
-for sanitizer builds whose shadow memory says nothing about the program's own)
+usage: test_render_io.py --inrgan PATH [--maxrss PATH | --no-memory]   (--maxrss: tests/maxrss.c,
+needed for the peak-RSS checks; --no-memory skips them, for sanitizer builds whose shadow memory
+says nothing about the program's own)
 
 Checks (issues 13, 15, 16; docs/coordinates.md "Tiles and memory", docs/cli.md):
-  memory   peak RSS (os.wait4 of the child) of 1,048,576x64 and of batch 64 at 8192^2 renders
+  memory   peak RSS (tests/maxrss.c: wait4 of the child) of 1,048,576x64 and of batch 64 at 8192^2 renders
            stays within the budget plus the stated overhead (32 MiB + the model's tensors)
   signals  SIGINT/SIGTERM mid-render: exit 130, no temporary file, no partial output;
            a SIGKILLed run's temporary files are removed by the next run in that folder
@@ -45,13 +46,16 @@ def check(cond, what):
         failures.append(what)
 
 
-def peak_rss(cmd, **kw):
-    """Runs cmd; returns (exit code, stderr text, peak RSS in KiB of the child)."""
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
-    err = p.stderr.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, err, ru.ru_maxrss
+MAXRSS = None  # tests/maxrss.c
+
+
+def peak_rss(cmd):
+    """Runs cmd under tests/maxrss (a small parent: a child forked from this Python would count
+    Python's resident set in its peak); returns (exit code, stderr text, peak RSS in KiB)."""
+    r = subprocess.run([MAXRSS] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600)
+    lines = r.stderr.rstrip("\n").split("\n")
+    m = re.match(r"maxrss_kib (\d+)$", lines[-1])
+    return r.returncode, "\n".join(lines[:-1]), int(m.group(1)) if m else 1 << 40
 
 
 def test_memory(cli, tmp):
@@ -306,9 +310,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--inrgan", required=True)
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--maxrss")
     ap.add_argument("--only", default="")
     a = ap.parse_args()
     cli = os.path.abspath(a.inrgan)
+    global MAXRSS
+    if not a.no_memory and not a.maxrss:
+        ap.error("--maxrss PATH (tests/maxrss.c) or --no-memory")
+    MAXRSS = a.maxrss and os.path.abspath(a.maxrss)
     tests = [("formats", test_formats), ("nofile", test_nofile), ("signals", test_signals),
              ("progress", test_progress)]
     if not a.no_memory:
