@@ -29,12 +29,7 @@
 void ig_image_to_rgb8(const float *chw, int width, int height, uint8_t *rgb) {
     size_t px = (size_t)width * height;
     for (size_t p = 0; p < px; p++)
-        for (int c = 0; c < 3; c++) {
-            float v = chw[(size_t)c * px + p] * 127.5f + 128.0f;
-            /* the official conversion: clamp, then truncate toward zero */
-            v = v != v ? 0.0f : v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-            rgb[p * 3 + c] = (uint8_t)v;
-        }
+        for (int c = 0; c < 3; c++) rgb[p * 3 + c] = ig_quantize8(chw[(size_t)c * px + p]);
 }
 
 /* ---- temporary files: registered so a signal handler can remove them ------------------- */
@@ -332,6 +327,7 @@ ig_result ig_png_read(const char *path, uint8_t **rgb, int *width, int *height, 
 /* ---- quantisation and float-row writers ----------------------------------------------- */
 
 uint8_t ig_quantize8(float x) {
+    /* the official conversion: clamp, then truncate toward zero (NaN: 0) */
     float v = x * 127.5f + 128.0f;
     v = v != v ? 0.0f : v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
     return (uint8_t)v;

@@ -207,13 +207,9 @@ static void ig__to_band(const float *chw, int bw, int bh, float *band, int W, in
     }
 }
 
-/* The official RGB8 conversion of interleaved float values (as ig_image_to_rgb8). */
+/* The official RGB8 conversion of interleaved float values (the `rows` sink). */
 static void ig__rgb8(const float *rgb, size_t n, uint8_t *out) {
-    for (size_t i = 0; i < n; i++) {
-        float v = rgb[i] * 127.5f + 128.0f;
-        v = v != v ? 0.0f : v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-        out[i] = (uint8_t)v;
-    }
+    for (size_t i = 0; i < n; i++) out[i] = ig_quantize8(rgb[i]);
 }
 
 ig_result ig_render_image(const ig_image_job *job, ig_error *err) {
