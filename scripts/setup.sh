@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config libvulkan-dev libvulkan-volk-dev mesa-vulkan-drivers
 glslang-tools spirv-tools vulkan-tools vulkan-validationlayers libglfw3-dev libstb-dev
-libcjson-dev libpng-dev zlib1g-dev python3 python3-numpy python3-torch libopenblas0-pthread
+libcjson-dev libpng-dev libtiff-dev zlib1g-dev python3 python3-numpy python3-torch libopenblas0-pthread
 xvfb xauth python3-cairosvg python3-pil python3-jsonschema python3-venv python3-setuptools
 python3-wheel libmicrohttpd-dev libjs-leaflet"
 # --web: what the tests of `inrgan serve` drive it with (docs/serve.md): headless Chromium (big:

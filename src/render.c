@@ -1,30 +1,81 @@
-/* render.c - whole images of any size: split into tiles (from a memory budget or given), render
- * each tile with a backend, convert to RGB8 and stream finished row bands to a sink. Only one
- * band of RGB8 rows and one tile of floats are ever held, so a 16384x16384 image needs the same
- * memory as a 1024x1024 one. Tiles are plans over sub-lists of the whole image's grids
- * (src/plan.c), so every tile is an exact crop of the untiled render. */
+/* render.c - whole images of any size and batch within a memory budget: split the output into
+ * tiles and the batch into chunks (ig_render_layout_make), render each tile with a backend, and
+ * stream finished bands of float rows to a sink, which quantises (8-bit, 16-bit) or not (float).
+ * Held at once: one tile of floats and the backend's buffers for it, one band of float rows of
+ * the chunk's images, and the sink's open images, all counted against the budget
+ * (docs/coordinates.md "Tiles and memory"). Tiles are plans over sub-lists of the whole image's
+ * grids (src/plan.c), so every tile is an exact crop of the untiled render. */
 #include "inrgan.h"
 #include "model.h"
 #include "lower.h"
+#include "embed.h"
 
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define IG_DEFAULT_BUDGET ((size_t)1 << 30)
+#define IG_TILE_SIDE 1024
+#define IG_TILE_PX ((double)IG_TILE_SIDE * IG_TILE_SIDE)
 
 static ig_result ig__cpu_backend(void *ctx, const ig_render_desc *d, float *out, ig_error *err) {
     (void)ctx;
     return ig_cpu_render(d, out, err);
 }
 
+/* Bytes per output pixel of a tile rendering `count` images with `workers` images in flight, as
+ * the CPU backend allocates them (src/cpu/cpu_backend.c ig__plan_sizes, ig__embeddings): per
+ * worker 5 activation buffers of the largest level x channels product (a block's channels or
+ * its predecessor's, whichever is wider), the embeddings of every level, and the float output
+ * of every image. A level l below the top holds 4^-(levels above) of the top's points (with
+ * stride s: s^2 times that, at most 1, as every output pixel may need its own coarse point). */
+static double ig__tile_px_bytes(const ig_model *m, int count, int workers, int stride) {
+    const ig_config *c = &m->cfg;
+    double per_px = 0;
+    int L = c->n_levels;
+    if (c->kind == IG_FAMILY_CIPS) {
+        /* CPU: weights per image and small per-thread buffers; Vulkan: input + 2 activations of
+         * the widest layer per image (its own pixel chunking keeps within the device) */
+        int ch = 2 * c->cips.hidden;
+        for (int i = 0; i < c->cips.n_pairs; i++) if (c->cips.channels[i] > ch) ch = c->cips.channels[i];
+        return 4.0 * 3.0 * ch * workers + 12.0 * count;
+    }
+    double act = 3, emb = 0;
+    for (int l = 0; l < L; l++) {
+        double scale = (double)stride * stride / (double)(1ull << (2 * (L - 1 - l)));
+        if (scale > 1) scale = 1;
+        emb += scale * ig_embed_channels(m, l);
+        for (int i = 0; i < c->n_blocks; i++) {
+            if (c->blocks[i].level != l) continue;
+            int ch = c->blocks[i].channels;
+            if (i > 0 && c->blocks[i - 1].channels > ch) ch = c->blocks[i - 1].channels;
+            if (scale * ch > act) act = scale * ch;
+        }
+    }
+    per_px = 4.0 * (5.0 * act * workers + emb);
+    return per_px + 12.0 * count;
+}
+
+static int ig__workers(int count, int threads) {
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n < 1 ? 1 : (int)n;
+    }
+    int w = count < threads ? count : threads;
+    return w > 64 ? 64 : w < 1 ? 1 : w;
+}
+
+static int ig__step(const ig_config *c) { return c->kind == IG_FAMILY_CIPS ? 1 : 1 << (c->n_levels - 1); }
+
 int ig_render_auto_tile(const ig_model *model, const ig_plan_desc *pd, size_t budget, int count) {
     const ig_config *c = &model->cfg;
     if (!budget) budget = IG_DEFAULT_BUDGET;
-    double per_px = ig_config_bytes_per_pixel(c, count); /* src/lower.c */
-    int L = c->n_levels;
-    double side = sqrt((double)budget / per_px);
-    int step = 1 << (L - 1);
+    double side = sqrt((double)budget / ig__tile_px_bytes(model, count, count < 64 ? count : 64, pd->stride > 1 ? pd->stride : 1));
+    int step = ig__step(c);
     int t = (int)side / step * step;
     if (t < step) t = step;
     int w = pd->width ? pd->width : c->resolution, h = pd->height ? pd->height : c->resolution;
@@ -34,55 +85,210 @@ int ig_render_auto_tile(const ig_model *model, const ig_plan_desc *pd, size_t bu
     return t > longest ? longest : t;
 }
 
+/* Rounds v down to a multiple of step when that leaves at least one step, within 1..hi. */
+static int ig__fit(double v, int step, int hi) {
+    if (v >= hi) return hi;
+    if (v < 1) return 1;
+    int t = (int)v;
+    if (t >= step) t = t / step * step;
+    return t;
+}
+
+/* The smallest side, a multiple of step when possible, that covers `total` in as many tiles of
+ * at most `side` as `side` itself needs. */
+static int ig__even(int total, int side, int step) {
+    int tiles = (total + side - 1) / side;
+    int e = (total + tiles - 1) / tiles;
+    int r = (e + step - 1) / step * step;
+    return r <= side ? r : e;
+}
+
+/* Peak bytes of a layout by the tiler's count. */
+static double ig__layout_bytes(const ig_image_job *job, int W, int n, int tw, int th,
+                               double band_px, double sink) {
+    int s = job->plan.stride > 1 ? job->plan.stride : 1;
+    double tile = ig__tile_px_bytes(job->model, n, ig__workers(n, job->threads), s) * tw * th;
+    return tile + (double)n * (sink + band_px * W * th);
+}
+
+ig_result ig_render_layout_make(const ig_image_job *job, ig_render_layout *out, ig_error *err) {
+    memset(out, 0, sizeof *out);
+    const ig_config *c = &job->model->cfg;
+    if (job->count < 1) return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "a render of %d images", job->count);
+    if (!job->sink && !job->rows) return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "a render with no sink");
+    ig_plan_desc pd = job->plan;
+    /* a 1x1 tile validates the whole request (view, size, stride) and gives the image size
+     * without the whole image's coordinate lists */
+    pd.tile_x = pd.tile_y = 0;
+    pd.tile_w = pd.tile_h = 1;
+    ig_plan probe;
+    ig_result r = ig_plan_make(&probe, c, &pd, err);
+    if (r != IG_OK) return r;
+    int W = probe.image_width, H = probe.image_height;
+    ig_plan_free(&probe);
+    /* the layout is planned for 7/8 of the budget: the rest covers what the count leaves out
+     * (allocator fragmentation from tiles of different sizes, plans, per-thread scratch) */
+    double B = 0.875 * (double)(job->memory_budget ? job->memory_budget : IG_DEFAULT_BUDGET);
+    double sink = job->sink ? (double)job->sink->bytes_per_image : 0.0;
+    double band_px = job->sink ? 12.0 : 15.0; /* float rows (+ their RGB8 copy for `rows`) */
+    int step = ig__step(c), N = job->count;
+    int n = N;
+    if (job->sink && job->sink->max_open > 0 && job->sink->max_open < n) n = job->sink->max_open;
+    int tw, th;
+    bool over = false;
+    if (job->tile > 0) {
+        /* the tile side is given: the chunk is what the rest of the budget allows */
+        tw = job->tile < W ? job->tile : W;
+        th = job->tile < H ? job->tile : H;
+        while (n > 1 && ig__layout_bytes(job, W, n, tw, th, band_px, sink) > B) n--;
+    } else {
+        /* half the budget for the tile, half for the band of finished rows and the open images;
+         * the band is at least one step of rows (or the whole height) of every image in it */
+        int th_min = H < 32 ? H : step > 32 ? step : 32;
+        double half = B / 2;
+        double n_fit = floor(half / (sink + band_px * W * th_min));
+        if (n_fit < n) n = n_fit < 1 ? 1 : (int)n_fit;
+        double per_px = ig__tile_px_bytes(job->model, n, ig__workers(n, job->threads), job->plan.stride > 1 ? job->plan.stride : 1);
+        double th_band = (half / n - sink) / (band_px * W);
+        double side = sqrt(half / per_px);
+        th = ig__fit(th_band < side ? th_band : side, step, H);
+        tw = ig__fit(half / (per_px * th), step, W);
+        /* at most IG_TILE_PX pixels a tile: progress (counted in tiles) moves every few seconds
+         * even when the budget would take the whole image at once; tiles are exact crops, so
+         * this changes no pixel */
+        if ((double)tw * th > IG_TILE_PX) {
+            if (th > IG_TILE_SIDE) th = ig__fit(IG_TILE_SIDE, step, H);
+            tw = ig__fit((double)IG_TILE_PX / th, step, tw);
+        }
+    }
+    /* tiles (and bands) of equal size as far as possible: the last one is not a sliver, and
+     * the allocations of every tile fit where the previous tile's were (less fragmentation) */
+    int ex = ig__even(W, tw, step), ey = ig__even(H, th, step);
+    tw = ex;
+    th = ey;
+    double bytes = ig__layout_bytes(job, W, n, tw, th, band_px, sink);
+    if (bytes > B) over = true;
+    out->width = W;
+    out->height = H;
+    out->tile_w = tw;
+    out->tile_h = th;
+    out->tiles_x = (W + tw - 1) / tw;
+    out->tiles_y = (H + th - 1) / th;
+    out->count = N;
+    out->chunk = n;
+    out->tiles_total = (int64_t)out->tiles_x * out->tiles_y * ((N + n - 1) / n);
+    out->budget = job->memory_budget ? job->memory_budget : IG_DEFAULT_BUDGET;
+    out->bytes = (size_t)bytes;
+    out->over_budget = over;
+    return IG_OK;
+}
+
+/* Closes images [i0, i1) of the sink (commit: keep them). Returns the first failure. */
+static ig_result ig__close(const ig_image_sink *s, int i0, int i1, bool commit, ig_error *err) {
+    ig_result r = IG_OK;
+    for (int i = i0; i < i1; i++) {
+        if (!s->close) continue;
+        ig_result c = s->close(s->user, i, commit && r == IG_OK, commit && r == IG_OK ? err : NULL);
+        if (r == IG_OK) r = c;
+    }
+    return r;
+}
+
+/* Interleaves the rows [0, bh) of a planar tile [3, bh, bw] into the band at column x0. */
+static void ig__to_band(const float *chw, int bw, int bh, float *band, int W, int x0) {
+    size_t plane = (size_t)bw * bh;
+    for (int i = 0; i < bh; i++) {
+        float *dst = band + ((size_t)i * W + x0) * 3;
+        const float *r = chw + (size_t)i * bw, *g = r + plane, *b = g + plane;
+        for (int j = 0; j < bw; j++) {
+            dst[3 * j] = r[j];
+            dst[3 * j + 1] = g[j];
+            dst[3 * j + 2] = b[j];
+        }
+    }
+}
+
+/* The official RGB8 conversion of interleaved float values (the `rows` sink). */
+static void ig__rgb8(const float *rgb, size_t n, uint8_t *out) {
+    for (size_t i = 0; i < n; i++) out[i] = ig_quantize8(rgb[i]);
+}
+
 ig_result ig_render_image(const ig_image_job *job, ig_error *err) {
     const ig_model *m = job->model;
     const ig_config *c = &m->cfg;
-    ig_plan_desc pd = job->plan;
-    pd.tile_x = pd.tile_y = pd.tile_w = pd.tile_h = 0;
-    ig_plan whole;
-    /* validates the whole request (view, size, stride) before anything is rendered */
-    ig_result r = ig_plan_make(&whole, c, &pd, err);
+    ig_render_layout lay;
+    ig_result r = ig_render_layout_make(job, &lay, err);
     if (r != IG_OK) return r;
-    int W = whole.width, H = whole.height;
-    pd = whole.desc;
-    ig_plan_free(&whole);
-    int tile = job->tile > 0 ? job->tile : ig_render_auto_tile(m, &pd, job->memory_budget, job->count);
-    int tw = tile < W ? tile : W, th = tile < H ? tile : H;
+    ig_plan_desc pd = job->plan;
+    int W = lay.width, H = lay.height, tw = lay.tile_w, th = lay.tile_h, chunk = lay.chunk;
     ig_backend_fn backend = job->backend ? job->backend : ig__cpu_backend;
+    ig_image_sink legacy = {0};
+    const ig_image_sink *sink = job->sink ? job->sink : &legacy;
 
-    float *fl = malloc((size_t)job->count * 3 * (size_t)tw * th * sizeof *fl);
-    uint8_t *band = malloc((size_t)job->count * (size_t)W * th * 3);
-    uint8_t *rgb = malloc((size_t)tw * th * 3);
-    if (!fl || !band || !rgb) {
-        r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "tile buffers for %dx%d tiles of a %dx%d image", tw, th, W, H);
+    float *fl = malloc((size_t)chunk * 3 * (size_t)tw * th * sizeof *fl);
+    float *band = malloc((size_t)chunk * (size_t)W * th * 3 * sizeof *band);
+    uint8_t *rgb = job->sink ? NULL : malloc((size_t)W * th * 3);
+    if (!fl || !band || (!job->sink && !rgb)) {
+        r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "tile buffers for %dx%d tiles of %d %dx%d images", tw, th,
+                         chunk, W, H);
         goto done;
     }
-    for (int y0 = 0; y0 < H && r == IG_OK; y0 += th) {
-        int bh = H - y0 < th ? H - y0 : th;
-        for (int x0 = 0; x0 < W && r == IG_OK; x0 += tw) {
-            int bw = W - x0 < tw ? W - x0 : tw;
-            ig_plan_desc td = pd;
-            td.tile_x = x0;
-            td.tile_y = y0;
-            td.tile_w = bw;
-            td.tile_h = bh;
-            ig_plan plan;
-            r = ig_plan_make(&plan, c, &td, err);
-            if (r != IG_OK) break;
-            ig_render_desc d = {.model = m, .plan = &plan, .z = job->z, .count = job->count, .psi = job->psi,
-                                .z_b = job->z_b, .t = job->t, .space = job->space, .threads = job->threads,
-                                .noise = job->noise, .noise_seed = job->noise_seed};
-            r = backend(job->backend_ctx, &d, fl, err);
-            ig_plan_free(&plan);
-            for (int n = 0; n < job->count && r == IG_OK; n++) {
-                ig_image_to_rgb8(fl + (size_t)n * 3 * bw * bh, bw, bh, rgb);
-                uint8_t *dst = band + (size_t)n * W * th * 3;
-                for (int i = 0; i < bh; i++)
-                    memcpy(dst + ((size_t)i * W + x0) * 3, rgb + (size_t)i * bw * 3, (size_t)bw * 3);
+    ig_progress pr = {.layout = &lay, .tiles_total = lay.tiles_total,
+                      .pixels_total = (double)W * H * lay.count};
+    if (job->progress) job->progress(job->progress_user, &pr);
+    for (int b0 = 0; b0 < lay.count && r == IG_OK; b0 += chunk) {
+        int n = lay.count - b0 < chunk ? lay.count - b0 : chunk, opened = 0;
+        for (; opened < n && r == IG_OK; opened++)
+            if (sink->open) r = sink->open(sink->user, b0 + opened, W, H, err);
+        if (r != IG_OK) opened--; /* the one that failed is not open */
+        for (int y0 = 0; y0 < H && r == IG_OK; y0 += th) {
+            int bh = H - y0 < th ? H - y0 : th;
+            for (int x0 = 0; x0 < W && r == IG_OK; x0 += tw) {
+                int bw = W - x0 < tw ? W - x0 : tw;
+                ig_plan_desc td = pd;
+                td.tile_x = x0;
+                td.tile_y = y0;
+                td.tile_w = bw;
+                td.tile_h = bh;
+                ig_plan plan;
+                r = ig_plan_make(&plan, c, &td, err);
+                if (r != IG_OK) break;
+                ig_render_desc d = {.model = m, .plan = &plan, .z = job->z + (size_t)b0 * c->z_dim, .count = n,
+                                    .psi = job->psi, .z_b = job->z_b ? job->z_b + (size_t)b0 * c->z_dim : NULL,
+                                    .t = job->t ? job->t + b0 : NULL, .space = job->space, .threads = job->threads,
+                                    .noise = job->noise, .noise_seed = job->noise_seed ? job->noise_seed + b0 : NULL};
+                r = backend(job->backend_ctx, &d, fl, err);
+                ig_plan_free(&plan);
+#ifdef __GLIBC__
+                /* the backend's per-tile buffers are freed now: hand their pages back, or the
+                 * heap's holes (tile after tile, the allocations land a little differently)
+                 * keep growing the resident set beyond what is live */
+                malloc_trim(0);
+#endif
+                for (int i = 0; i < n && r == IG_OK; i++)
+                    ig__to_band(fl + (size_t)i * 3 * bw * bh, bw, bh, band + (size_t)i * W * th * 3, W, x0);
+                if (r == IG_OK && job->progress) {
+                    pr.tiles_done++;
+                    pr.pixels_done += (double)bw * bh * n;
+                    job->progress(job->progress_user, &pr);
+                }
+            }
+            for (int i = 0; i < n && r == IG_OK; i++) {
+                const float *rows = band + (size_t)i * W * th * 3;
+                if (job->sink) {
+                    r = sink->rows(sink->user, b0 + i, y0, bh, rows, err);
+                } else {
+                    ig__rgb8(rows, (size_t)W * bh * 3, rgb);
+                    r = job->rows(job->user, b0 + i, y0, bh, rgb, err);
+                }
             }
         }
-        for (int n = 0; n < job->count && r == IG_OK; n++)
-            r = job->rows(job->user, n, y0, bh, band + (size_t)n * W * th * 3, err);
+        ig_result cr = ig__close(sink, b0, b0 + opened, r == IG_OK, err);
+        if (r == IG_OK) r = cr;
+        if (r == IG_OK) {
+            pr.images_done += n;
+            if (job->progress) job->progress(job->progress_user, &pr);
+        }
     }
 done:
     free(fl);

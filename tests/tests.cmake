@@ -100,3 +100,15 @@ add_executable(test_serve_units tests/test_serve_units.c src/serve/cache.c src/s
 target_compile_definitions(test_serve_units PRIVATE _POSIX_C_SOURCE=200809L)
 target_link_libraries(test_serve_units PRIVATE inrgan_lib)
 add_test(NAME serve_units COMMAND test_serve_units)
+# Tiled renders as a user meets them: peak memory within the budget, signals, open files,
+# progress, 16-bit and float outputs (tests/test_render_io.py; the memory part is meaningless
+# under ASan's shadow memory and skipped there)
+add_executable(maxrss tests/maxrss.c)
+target_compile_definitions(maxrss PRIVATE _DEFAULT_SOURCE)
+if(INRGAN_SANITIZE)
+  add_test(NAME render_io COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_render_io.py --inrgan ${IG_CLI} --no-memory)
+else()
+  add_test(NAME render_io COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_render_io.py --inrgan ${IG_CLI}
+           --maxrss $<TARGET_FILE:maxrss>)
+endif()
+set_tests_properties(render_io PROPERTIES TIMEOUT 900)

@@ -268,8 +268,49 @@ double ig_plan_model_flops(const ig_plan *plan, const ig_config *cfg);
 /* ---- whole images in tiles (src/render.c) --------------------------------------------- */
 typedef ig_result (*ig_backend_fn)(void *backend, const ig_render_desc *desc, float *out, ig_error *err);
 /* Receives finished rows [y0, y0 + rows) of image `image` (0..count-1) as interleaved RGB8,
- * width * rows * 3 bytes, top to bottom. */
+ * width * rows * 3 bytes, top to bottom (the tiler quantises with ig_image_to_rgb8). */
 typedef ig_result (*ig_rows_fn)(void *user, int image, int y0, int rows, const uint8_t *rgb, ig_error *err);
+
+/* Where the finished rows of a tiled render go, as floats: quantisation (8-bit, 16-bit, none)
+ * is the writer's business. The tiler opens an image before its first rows and closes it after
+ * its last ones; at most `max_open` images are open at once (the batch is rendered in chunks). */
+typedef struct ig_image_sink {
+    /* optional: image `image` (0..count-1) of width x height is about to receive rows */
+    ig_result (*open)(void *user, int image, int width, int height, ig_error *err);
+    /* rows [y0, y0 + rows), top to bottom, interleaved float RGB: width * rows * 3 floats in
+     * the generator's range (about -1..1, not clamped) */
+    ig_result (*rows)(void *user, int image, int y0, int rows, const float *rgb, ig_error *err);
+    /* optional: after the last rows (commit = true), or to discard the image (commit = false,
+     * also after a failure, err may be NULL then) */
+    ig_result (*close)(void *user, int image, bool commit, ig_error *err);
+    void *user;
+    size_t bytes_per_image;  /* memory the sink holds for one open image: counted in the budget */
+    int max_open;            /* most images open at once; 0 = no limit */
+} ig_image_sink;
+
+/* How a tiled render is split (ig_render_layout): tiles of tile_w x tile_h output pixels, the
+ * batch rendered `chunk` images at a time, and the peak bytes this costs by the tiler's count
+ * (tiles, band of finished rows, the sink's bytes per open image). */
+typedef struct ig_render_layout {
+    int width, height;       /* the whole (strided) output image */
+    int tile_w, tile_h;
+    int tiles_x, tiles_y;    /* tiles per image */
+    int count, chunk;        /* images; images rendered and open at once */
+    int64_t tiles_total;     /* tile renders over all chunks */
+    size_t budget, bytes;    /* the budget and the estimated peak of this layout */
+    bool over_budget;        /* even 1 image and 1-row tiles exceed the budget (-t given, or a
+                              * budget below one row): rendered anyway, bytes says how much */
+} ig_render_layout;
+
+/* Progress of ig_render_image: called once before the first tile (tiles_done = 0) and after
+ * every tile. Pixels count output pixels of all images. */
+typedef struct ig_progress {
+    const ig_render_layout *layout;
+    int64_t tiles_done, tiles_total;
+    double pixels_done, pixels_total;
+    int images_done;         /* images fully written */
+} ig_progress;
+typedef void (*ig_progress_fn)(void *user, const ig_progress *p);
 
 typedef struct ig_image_job {
     const ig_model *model;
@@ -281,18 +322,26 @@ typedef struct ig_image_job {
     double psi;
     ig_space space;
     int tile;                /* tile side in output pixels; 0 = from the memory budget */
-    size_t memory_budget;    /* bytes for one tile's buffers; 0 = 1 GiB */
+    size_t memory_budget;    /* bytes for tiles, finished rows and the sink's open images; 0 = 1 GiB */
     ig_backend_fn backend;   /* NULL = the CPU backend */
     void *backend_ctx;
     int threads;
+    /* where rows go: `sink` (floats) when set, else `rows` (RGB8) with `user` */
+    const ig_image_sink *sink;
     ig_rows_fn rows;
     void *user;
+    ig_progress_fn progress; /* optional */
+    void *progress_user;
 } ig_image_job;
 
-/* Renders count images tile by tile, streaming each band of rows to job->rows: memory stays
- * bounded by the tile, whatever the image size. Tiles are exact crops of the untiled render. */
+/* Renders count images tile by tile, streaming each band of rows to the sink: peak memory stays
+ * within the budget (docs/coordinates.md "Tiles and memory") whatever the image size and batch.
+ * Tiles are exact crops of the untiled render. */
 ig_result ig_render_image(const ig_image_job *job, ig_error *err);
-/* The tile side ig_render_image would choose. */
+/* The split ig_render_image will use for this job. */
+ig_result ig_render_layout_make(const ig_image_job *job, ig_render_layout *out, ig_error *err);
+/* The square tile side the budget allows for `count` images with no other cost (used by the
+ * layout; kept for callers that ask for a tile side). */
 int ig_render_auto_tile(const ig_model *model, const ig_plan_desc *plan, size_t budget, int count);
 
 /* ---- images (src/image.c) ----------------------------------------------------------- */
@@ -308,6 +357,38 @@ ig_result ig_png_stream_open(ig_png_stream **out, const char *path, int width, i
 ig_result ig_png_stream_rows(ig_png_stream *s, const uint8_t *rgb, int rows, ig_error *err);
 /* commit = false discards the partial file. */
 ig_result ig_png_stream_close(ig_png_stream *s, bool commit, ig_error *err);
+/* The same with 8 or 16 bits per sample (16: rows of big-endian samples, 6 bytes a pixel). */
+ig_result ig_png_stream_open16(ig_png_stream **out, const char *path, int width, int height, int depth,
+                               ig_error *err);
+
+/* Quantisation of one generator value x (about -1..1), docs/cli.md "Output formats":
+ * 8 bits:  v = clamp(127.5 x + 128, 0, 255), q8 = floor(v)  (the official conversion);
+ * 16 bits: q16 = clamp(257 q8 + floor(257 (v - q8)) - 128, 0, 65535), so that
+ *          (q16 + 128) / 257 (integer division: round to nearest) == q8 exactly. */
+uint8_t ig_quantize8(float x);
+uint16_t ig_quantize16(float x);
+
+/* Writers of float rows (interleaved RGB, top to bottom), each to a temporary file renamed when
+ * complete: 8/16-bit PNG (quantised as above), .npy float32 [3, H, W] (the values as rendered),
+ * float32 RGB TIFF (0.5 x + 0.5, so 0..1 is the displayable range; BigTIFF above 3.5 GB). */
+typedef enum ig_format { IG_FORMAT_PNG8 = 0, IG_FORMAT_PNG16, IG_FORMAT_NPY, IG_FORMAT_TIFF } ig_format;
+typedef struct ig_image_writer ig_image_writer;
+const char *ig_format_ext(ig_format format); /* "png", "npy", "tif" */
+/* Memory one open writer of a width-pixel image holds (for ig_image_sink.bytes_per_image). */
+size_t ig_image_writer_bytes(ig_format format, int width);
+ig_result ig_image_writer_open(ig_image_writer **out, const char *path, ig_format format, int width,
+                               int height, ig_error *err);
+ig_result ig_image_writer_rows(ig_image_writer *w, const float *rgb, int rows, ig_error *err);
+/* commit = false (or fewer rows than the height) removes the temporary file. */
+ig_result ig_image_writer_close(ig_image_writer *w, bool commit, ig_error *err);
+
+/* Temporary files "PATH.tmpPID" of the writers still open: removed by this call, which is
+ * async-signal-safe (for a SIGINT/SIGTERM handler that then exits). */
+void ig_temp_files_remove(void);
+/* Removes regular files of ours in dir named "NAME.{png,npy,tif,tiff,json}.tmpPID" whose
+ * process no longer exists (left by a killed run); *removed counts them. */
+ig_result ig_temp_files_remove_stale(const char *dir, int *removed, ig_error *err);
+
 /* Reads an 8-bit PNG (stb_image) as interleaved RGB8; *rgb is malloc'd. */
 ig_result ig_png_read(const char *path, uint8_t **rgb, int *width, int *height, ig_error *err);
 /* Writes a float32 .npy atomically. */
