@@ -136,27 +136,25 @@ double ig_lower_flops(const ig_lowering *lw, const double *px, bool coarse) {
     return 2.0 * macs;
 }
 
-double ig_lower_bytes_per_pixel(const ig_lowering *lw, int count) {
-    /* per level, 5 activation buffers of its widest layer and its embedding, at 4^-(levels
-     * above) of the top density; plus the float output per image. CIPS: CPU: weights per image
-     * and small per-thread buffers; Vulkan: input + 2 activations of the widest layer per image
-     * (its own pixel chunking keeps within the device) */
-    double per_px = 0;
+double ig_lower_tile_bytes_per_pixel(const ig_lowering *lw, int count, int workers, int stride) {
+    if (lw->family == IG_FAMILY_CIPS) /* CPU: weights per image and small per-thread buffers;
+        Vulkan: input + 2 activations of the widest layer per image (its own pixel chunking keeps
+        within the device) */
+        return 4.0 * 3.0 * lw->widest * workers + 12.0 * count;
+    /* the CPU backend's buffers (src/cpu/cpu_backend.c ig__plan_sizes, ig__embeddings): per
+     * worker 5 activation buffers of the widest level activation, the embeddings of every level,
+     * and the float output of every image. A level l below the top holds 4^-(levels above) of the
+     * top's points (with stride s: s^2 times that, at most 1, as every output pixel may need its
+     * own coarse point). */
     int L = lw->n_levels;
-    if (lw->family == IG_FAMILY_CIPS) per_px = 4.0 * 3.0 * lw->widest;
+    double act = 3, emb = 0;
     for (int l = 0; l < L; l++) {
-        int ch = lw->level_channels[l], emb = lw->level_emb[l];
-        double scale = 1.0 / (double)(1ull << (2 * (L - 1 - l)));
-        int workers = count < 64 ? count : 64;
-        per_px += scale * 4.0 * (emb + 5.0 * ch * workers);
+        double scale = (double)stride * stride / (double)(1ull << (2 * (L - 1 - l)));
+        if (scale > 1) scale = 1;
+        emb += scale * lw->level_emb[l];
+        if (scale * lw->level_act[l] > act) act = scale * lw->level_act[l];
     }
-    return per_px + 12.0 * count + 3.0 * count;
-}
-
-double ig_config_bytes_per_pixel(const ig_config *c, int count) {
-    ig_lowering lw;
-    ig_lower(c, &lw);
-    return ig_lower_bytes_per_pixel(&lw, count);
+    return 4.0 * (5.0 * act * workers + emb) + 12.0 * count;
 }
 
 bool ig_lower_stats_pass(const ig_config *c, const ig_plan *plan, ig_plan_desc *stats) {

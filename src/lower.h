@@ -66,10 +66,9 @@ void ig_lower(const ig_config *cfg, ig_lowering *lw);
  * (model) FLOPs, true: what the kernels execute (upsampling conv0 partly on level - 1). */
 double ig_lower_flops(const ig_lowering *lw, const double *px, bool coarse);
 
-/* Bytes per output pixel of one tile's buffers for `count` images (src/render.c's budget). */
-double ig_lower_bytes_per_pixel(const ig_lowering *lw, int count);
-/* The same from a config (lowers it). */
-double ig_config_bytes_per_pixel(const ig_config *cfg, int count);
+/* Bytes per output pixel of one tile's buffers for `count` images with `workers` in flight at
+ * stride `stride` (src/render.c's memory budget). */
+double ig_lower_tile_bytes_per_pixel(const ig_lowering *lw, int count, int workers, int stride);
 
 /* Instance-norm statistics are those of the whole view at the model's native size
  * (docs/coordinates.md): a plan other than that needs a statistics pass over the native plan

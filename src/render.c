@@ -8,7 +8,6 @@
 #include "inrgan.h"
 #include "model.h"
 #include "lower.h"
-#include "embed.h"
 
 #include <math.h>
 #ifdef __GLIBC__
@@ -27,37 +26,10 @@ static ig_result ig__cpu_backend(void *ctx, const ig_render_desc *d, float *out,
     return ig_cpu_render(d, out, err);
 }
 
-/* Bytes per output pixel of a tile rendering `count` images with `workers` images in flight, as
- * the CPU backend allocates them (src/cpu/cpu_backend.c ig__plan_sizes, ig__embeddings): per
- * worker 5 activation buffers of the largest level x channels product (a block's channels or
- * its predecessor's, whichever is wider), the embeddings of every level, and the float output
- * of every image. A level l below the top holds 4^-(levels above) of the top's points (with
- * stride s: s^2 times that, at most 1, as every output pixel may need its own coarse point). */
 static double ig__tile_px_bytes(const ig_model *m, int count, int workers, int stride) {
-    const ig_config *c = &m->cfg;
-    double per_px = 0;
-    int L = c->n_levels;
-    if (c->kind == IG_FAMILY_CIPS) {
-        /* CPU: weights per image and small per-thread buffers; Vulkan: input + 2 activations of
-         * the widest layer per image (its own pixel chunking keeps within the device) */
-        int ch = 2 * c->cips.hidden;
-        for (int i = 0; i < c->cips.n_pairs; i++) if (c->cips.channels[i] > ch) ch = c->cips.channels[i];
-        return 4.0 * 3.0 * ch * workers + 12.0 * count;
-    }
-    double act = 3, emb = 0;
-    for (int l = 0; l < L; l++) {
-        double scale = (double)stride * stride / (double)(1ull << (2 * (L - 1 - l)));
-        if (scale > 1) scale = 1;
-        emb += scale * ig_embed_channels(m, l);
-        for (int i = 0; i < c->n_blocks; i++) {
-            if (c->blocks[i].level != l) continue;
-            int ch = c->blocks[i].channels;
-            if (i > 0 && c->blocks[i - 1].channels > ch) ch = c->blocks[i - 1].channels;
-            if (scale * ch > act) act = scale * ch;
-        }
-    }
-    per_px = 4.0 * (5.0 * act * workers + emb);
-    return per_px + 12.0 * count;
+    ig_lowering lw;
+    ig_lower(&m->cfg, &lw);
+    return ig_lower_tile_bytes_per_pixel(&lw, count, workers, stride);
 }
 
 static int ig__workers(int count, int threads) {
@@ -69,7 +41,8 @@ static int ig__workers(int count, int threads) {
     return w > 64 ? 64 : w < 1 ? 1 : w;
 }
 
-static int ig__step(const ig_config *c) { return c->kind == IG_FAMILY_CIPS ? 1 : 1 << (c->n_levels - 1); }
+/* tiles align to the coarsest level's grid (CIPS: one level, any pixel) */
+static int ig__step(const ig_config *c) { return 1 << (c->n_levels - 1); }
 
 int ig_render_auto_tile(const ig_model *model, const ig_plan_desc *pd, size_t budget, int count) {
     const ig_config *c = &model->cfg;
