@@ -6,7 +6,9 @@
  *  - destroying the context leaves the device usable (a second context renders again) and
  *    destroys everything the library created: the caller's vkDestroyDevice /
  *    vkDestroyInstance with the validation layer report no object left over;
- *  - bad external descriptions are refused with a named error. */
+ *  - bad external descriptions are refused with a named error;
+ *  - an own-instance context made while the caller's instance is loaded in volk's global
+ *    table renders (validation clean) and leaves that table alone (volkGetLoadedInstance). */
 #ifndef VK_NO_PROTOTYPES
 #define VK_NO_PROTOTYPES
 #endif
@@ -66,6 +68,7 @@ static int caller_create(caller *c, bool validate) {
                                 .ppEnabledLayerNames = &layer, .enabledExtensionCount = validate ? 1 : 0,
                                 .ppEnabledExtensionNames = &ext};
     if (vkCreateInstance(&ici, NULL, &c->inst) != VK_SUCCESS) return 0;
+    volkLoadInstanceOnly(c->inst); /* as the viewer does: the library must not replace it */
     /* the library's table may hold another instance's trampolines: this one's own functions */
     if (validate) {
         PFN_vkCreateDebugUtilsMessengerEXT create_msg =
@@ -176,10 +179,12 @@ static void test_external(void) {
     size_t n = (size_t)2 * 3 * plan.width * plan.height;
 
     ig_vk_desc own = vk_test_desc();
-    float *ref = render(&own, m, &plan, n);
-
     caller c;
-    if (!caller_create(&c, own.validate)) {
+    int made = caller_create(&c, own.validate);
+    /* an own instance and device next to the caller's: the caller's volk table stays */
+    float *ref = render(&own, m, &plan, n);
+    CHECK_MSG(!made || volkGetLoadedInstance() == c.inst, "volk's global table was reloaded by the library");
+    if (!made) {
         CHECK_MSG(0, "the test's own instance/device on %s could not be created", vk_test_gpu);
         caller_destroy(&c);
         free(ref);
