@@ -1,9 +1,13 @@
 /* gpu.c - the viewer's presenter: Vulkan (through volk) into a GLFW window.
  *
- * Set-up, in order: loader (volk) -> instance (+ validation layer and an error-counting
- * debug-utils messenger when asked) -> window surface -> physical device (-g) -> device with
- * one graphics queue that can present -> command pool, per-frame command buffers, fences and
- * semaphores -> swapchain (recreated on resize / out of date / suboptimal).
+ * Set-up, in order: loader (volk) -> instance (Vulkan 1.2 where the loader has it, + validation
+ * layer and an error-counting debug-utils messenger when asked) -> window surface -> physical
+ * device (-g) -> device with one graphics queue that can present, and, when the Vulkan backend
+ * is to render on it, the extensions and features ig_vk_device_requirements() lists ->
+ * command pool, per-frame command buffers, fences and semaphores -> swapchain (recreated on
+ * resize / out of date / suboptimal). The instance is the process's only one: the Vulkan
+ * backend renders on this device and queue (vw_gpu_external -> ig_vk_desc.external); the
+ * queue is shared under queue_lock (submit, present and device-wide waits).
  *
  * Per frame: a new render result (RGB8) is written into this frame's host-visible staging
  * buffer and copied into the device-local "content" image; the swapchain image is cleared and

@@ -3,8 +3,9 @@
  *
  *   main.c    options, window, input, state, progressive scheduling, script execution
  *   worker.c  a render thread: vw_job -> ig_render_image (the CLI's code path) -> RGB8
- *   gpu.c     Vulkan instance/device/swapchain; uploads RGB8 into an image, blits it letterboxed
- *             into the swapchain image, copies the HUD on top, presents
+ *   gpu.c     Vulkan instance/device/swapchain (shared with the Vulkan backend); uploads RGB8
+ *             into an image, blits it letterboxed into the swapchain image, copies the HUD on
+ *             top, presents
  *   hud.c     stb_easy_font quads rasterized into an RGB8 panel
  *   script.c  the --script language (docs/viewer.md)
  */
@@ -50,7 +51,7 @@ typedef struct vw_image {
 } vw_image;
 
 /* backend: the function that renders one plan (the CPU backend's or the Vulkan backend's,
- * chosen in main.c through src/cli/backend.c). notify is called from the worker thread after each result. */
+ * chosen in main.c: Vulkan on the presenter's device, or through src/cli/backend.c). notify is called from the worker thread after each result. */
 ig_result vw_worker_create(const ig_model *model, ig_backend_fn backend, void *backend_ctx, int threads,
                            void (*notify)(void), vw_worker **out, ig_error *err);
 /* Replaces any pending request. A running render is abandoned (between row bands) when the

@@ -1,6 +1,7 @@
 /* ig_vk.h - the Vulkan compute backend of libinrgan.
  *
- *   ig_vk_context_create(&desc) -> instance + one device + one compute queue
+ *   ig_vk_context_create(&desc) -> instance + one device + one compute queue, or the caller's
+ *                                   (desc.external, see ig_vk_external)
  *   ig_vk_render(ctx, &render_desc, out) -> the same [N,3,H,W] floats as ig_cpu_render
  *   ig_vk_context_destroy(ctx)
  *
