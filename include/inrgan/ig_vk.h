@@ -135,6 +135,7 @@ typedef struct ig_vk_desc {
     int fail_alloc_at;         /* the k-th Vulkan allocation/creation (1-based) fails */
     bool coopmat_emulate;      /* run the coopmat level kernel with its matrix products as
                                   plain loops (devices without cooperative matrices) */
+    /* not a test hook: */
     const ig_vk_external *external; /* NULL: own instance and device (gpu, allow_cpu_device,
                                        validate choose them); else render on that device
                                        (gpu and allow_cpu_device unused) */
