@@ -188,6 +188,7 @@ static void test_external(void) {
         CHECK_MSG(0, "the test's own instance/device on %s could not be created", vk_test_gpu);
         caller_destroy(&c);
         free(ref);
+        ig_plan_free(&plan);
         ig_model_free(m);
         return;
     }
@@ -228,6 +229,7 @@ static void test_external(void) {
     caller_destroy(&c);
     CHECK_MSG(g_errors == 0, "%d validation error(s) on the caller's instance", g_errors);
     free(ref);
+    ig_plan_free(&plan);
     ig_model_free(m);
 }
 
