@@ -110,7 +110,7 @@ class Runner:
         lsan = self.env.get("LSAN_OPTIONS", "")
         self.env["LSAN_OPTIONS"] = (lsan + ":" if lsan else "") + "suppressions=" + supp
 
-    def viewer(self, *extra, script=None, timeout=600, model=None, gpu=("-g", "llvmpipe")):
+    def viewer(self, *extra, script=None, timeout=600, model=None, gpu=("-g", "llvmpipe"), env=None):
         cmd = XVFB + [self.args.viewer, "-m", model or self.args.model] + list(gpu) + ["--validate", "--window", "400x300"]
         cmd += list(extra)
         if script is not None:
@@ -118,7 +118,8 @@ class Runner:
             with open(path, "w") as f:
                 f.write(script)
             cmd += ["--script", path]
-        p = subprocess.run(cmd, cwd=self.work, env=self.env, capture_output=True, text=True, timeout=timeout)
+        run_env = dict(self.env, **(env or {}))
+        p = subprocess.run(cmd, cwd=self.work, env=run_env, capture_output=True, text=True, timeout=timeout)
         return p
 
 
@@ -175,8 +176,15 @@ def session(r, args, backend=()):
     for i, (_, text) in enumerate(steps):
         script += text + "screenshot %s-shot%02d.png\nprint-command %s-cmd%02d.txt\n" % (tag, i, tag, i)
     script += "window-screenshot %s-window.png\nprint-command\n" % tag
-    p = r.viewer(*backend, script=script)
-    sys.stderr.write(p.stderr)
+    # the loader's own log of layer set-up: one "vkCreateInstance layer callstack" line per
+    # VkInstance and one "Inserted device layer" line per VkDevice of the process
+    p = r.viewer(*backend, script=script, env={"VK_LOADER_DEBUG": "layer"})
+    sys.stderr.write("\n".join(l for l in p.stderr.splitlines() if "LAYER:" not in l) + "\n")
+    n_inst = p.stderr.count("vkCreateInstance layer callstack setup")
+    n_dev = sum(1 for l in p.stderr.splitlines() if "Inserted device layer" in l and "khronos_validation" in l)
+    check("inrgan-viewer: vulkan instances created: 1\n" in p.stderr and n_inst == 1,
+          "%s: one VkInstance (the viewer counts 1; the loader log shows %d)" % (label.strip(), n_inst))
+    check(n_dev == 1, "%s: one VkDevice (the loader log shows %d)" % (label.strip(), n_dev))
     check(p.returncode == 0, "scripted session%s exits 0 (got %d)" % (label, p.returncode))
     want = "rendering with Vulkan" if backend else "rendering with the CPU backend"
     check(want in p.stderr, "%s: the viewer says it is %s" % (label.strip(), want))

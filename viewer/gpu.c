@@ -1,9 +1,13 @@
 /* gpu.c - the viewer's presenter: Vulkan (through volk) into a GLFW window.
  *
- * Set-up, in order: loader (volk) -> instance (+ validation layer and an error-counting
- * debug-utils messenger when asked) -> window surface -> physical device (-g) -> device with
- * one graphics queue that can present -> command pool, per-frame command buffers, fences and
- * semaphores -> swapchain (recreated on resize / out of date / suboptimal).
+ * Set-up, in order: loader (volk) -> instance (Vulkan 1.2 where the loader has it, + validation
+ * layer and an error-counting debug-utils messenger when asked) -> window surface -> physical
+ * device (-g) -> device with one graphics queue that can present, and, when the Vulkan backend
+ * is to render on it, the extensions and features ig_vk_device_requirements() lists ->
+ * command pool, per-frame command buffers, fences and semaphores -> swapchain (recreated on
+ * resize / out of date / suboptimal). The instance is the process's only one: the Vulkan
+ * backend renders on this device and queue (vw_gpu_external -> ig_vk_desc.external); the
+ * queue is shared under queue_lock (submit, present and device-wide waits).
  *
  * Per frame: a new render result (RGB8) is written into this frame's host-visible staging
  * buffer and copied into the device-local "content" image; the swapchain image is cleared and
@@ -25,6 +29,7 @@
 #include "vw.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +64,8 @@ struct vw_gpu {
     VkDevice device;
     struct VolkDeviceTable vk;
     VkQueue queue;
+    pthread_mutex_t queue_lock; /* the queue is shared with the Vulkan backend's worker thread */
+    bool compute;             /* the device has what the Vulkan backend needs (ig_vk_external) */
     VkCommandPool pool;
 
     VkSwapchainKHR swapchain;
@@ -87,7 +94,9 @@ struct vw_gpu {
     bool inject_lost;
 };
 
-static atomic_int g_validation_errors, g_validation_warnings;
+static atomic_int g_validation_errors, g_validation_warnings, g_instances;
+
+int vw_gpu_instances_created(void) { return atomic_load(&g_instances); }
 
 int vw_gpu_validation_errors(void) { return atomic_load(&g_validation_errors); }
 int vw_gpu_validation_warnings(void) { return atomic_load(&g_validation_warnings); }
@@ -209,14 +218,19 @@ static ig_result instance_create(bool validate, bool surface, VkInstance *out, V
             chain = &features;
         }
     }
+    /* Vulkan 1.2 where the loader has it: the Vulkan backend renders on this instance's device */
+    uint32_t api = VK_API_VERSION_1_0;
+    if (vkEnumerateInstanceVersion) vkEnumerateInstanceVersion(&api);
+    api = api >= VK_API_VERSION_1_2 ? VK_API_VERSION_1_2 : VK_API_VERSION_1_0;
     VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO, .pApplicationName = "inrgan-viewer",
-                             .applicationVersion = 1, .pEngineName = "inrgan", .apiVersion = VK_API_VERSION_1_0};
+                             .applicationVersion = 1, .pEngineName = "inrgan", .apiVersion = api};
     VkInstanceCreateInfo ici = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pNext = chain,
                                 .pApplicationInfo = &app, .enabledLayerCount = validate ? 1 : 0,
                                 .ppEnabledLayerNames = &layer, .enabledExtensionCount = n_exts,
                                 .ppEnabledExtensionNames = exts};
     VkResult vr = vkCreateInstance(&ici, NULL, out);
     if (vr != VK_SUCCESS) return vk_fail(err, "vkCreateInstance", vr);
+    atomic_fetch_add(&g_instances, 1);
     volkLoadInstanceOnly(*out);
     *messenger = VK_NULL_HANDLE;
     if (validate) {
@@ -403,6 +417,14 @@ static ig_result buffer_ensure(vw_gpu *g, vw_buffer *b, VkDeviceSize size, VkBuf
     return IG_OK;
 }
 
+/* vkDeviceWaitIdle needs every queue of the device: ours is shared with the backend's thread. */
+static VkResult device_wait_idle(vw_gpu *g) {
+    pthread_mutex_lock(&g->queue_lock);
+    VkResult vr = g->vk.vkDeviceWaitIdle(g->device);
+    pthread_mutex_unlock(&g->queue_lock);
+    return vr;
+}
+
 static void content_destroy(vw_gpu *g) {
     if (g->content) g->vk.vkDestroyImage(g->device, g->content, NULL);
     if (g->content_mem) g->vk.vkFreeMemory(g->device, g->content_mem, NULL);
@@ -415,7 +437,7 @@ static void content_destroy(vw_gpu *g) {
 static ig_result content_ensure(vw_gpu *g, int w, int h, ig_error *err) {
     if (g->content && g->content_w >= w && g->content_h >= h) return IG_OK;
     int nw = w > g->content_w ? w : g->content_w, nh = h > g->content_h ? h : g->content_h;
-    if (g->content) VW_VK(g->vk.vkDeviceWaitIdle(g->device)); /* earlier frames may still blit from it */
+    if (g->content) VW_VK(device_wait_idle(g)); /* earlier frames may still blit from it */
     content_destroy(g);
     VkImageCreateInfo ici = {.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO, .imageType = VK_IMAGE_TYPE_2D,
                              .format = g->format.format, .extent = {(uint32_t)nw, (uint32_t)nh, 1}, .mipLevels = 1,
@@ -474,7 +496,7 @@ static ig_result swapchain_create(vw_gpu *g, ig_error *err) {
         if (ext.width > caps.maxImageExtent.width) ext.width = caps.maxImageExtent.width;
         if (ext.height > caps.maxImageExtent.height) ext.height = caps.maxImageExtent.height;
     }
-    if (g->swapchain) VW_VK(g->vk.vkDeviceWaitIdle(g->device));
+    if (g->swapchain) VW_VK(device_wait_idle(g));
     if (ext.width == 0 || ext.height == 0) {
         g->recreate = true;
         return IG_OK;
@@ -565,9 +587,38 @@ static ig_result gpu_setup(vw_gpu *g, const vw_gpu_desc *desc, ig_error *err) {
     VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
                                    .queueFamilyIndex = g->queue_family, .queueCount = 1,
                                    .pQueuePriorities = &priority};
-    const char *ext = VK_KHR_SWAPCHAIN_EXTENSION_NAME;
+    const char *exts[8] = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
+    uint32_t n_exts = 1;
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1,
-                              .pQueueCreateInfos = &qci, .enabledExtensionCount = 1, .ppEnabledExtensionNames = &ext};
+                              .pQueueCreateInfos = &qci, .ppEnabledExtensionNames = exts};
+    /* the Vulkan backend renders on this device: what it needs (src/vk/vk_ctx.c) */
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV coop = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+    VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
+                                            .pNext = &f12};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f11};
+    bool want = desc->compute == 2 || (desc->compute == 1 && !vw_gpu_is_cpu(g));
+    ig_vk_device_reqs req;
+    ig_error rerr = {0};
+#ifdef INRGAN_HAVE_VULKAN
+    bool reqs = want && g->props.apiVersion >= VK_API_VERSION_1_2 &&
+                ig_vk_device_requirements(g->instance, g->phys, &req, &rerr) == IG_OK && req.n_extensions <= 7;
+#else
+    bool reqs = false;
+    (void)want, (void)rerr;
+#endif
+    if (reqs) {
+        for (uint32_t i = 0; i < req.n_extensions; i++) exts[n_exts++] = req.extensions[i];
+        f11.storageBuffer16BitAccess = req.storage_buffer_16bit_access;
+        f12.shaderFloat16 = req.shader_float16;
+        f12.vulkanMemoryModel = req.vulkan_memory_model;
+        coop.cooperativeMatrix = req.cooperative_matrix_nv;
+        if (req.cooperative_matrix_nv) f12.pNext = &coop;
+        dci.pNext = &f2;
+        g->compute = true;
+    }
+    dci.enabledExtensionCount = n_exts;
     VW_VK(vkCreateDevice(g->phys, &dci, NULL, &g->device));
     volkLoadDeviceTable(&g->vk, g->device);
     g->vk.vkGetDeviceQueue(g->device, g->queue_family, 0, &g->queue);
@@ -594,6 +645,7 @@ ig_result vw_gpu_create(const vw_gpu_desc *desc, vw_gpu **out, ig_error *err) {
     *out = NULL;
     vw_gpu *g = calloc(1, sizeof *g);
     if (!g) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "presenter");
+    pthread_mutex_init(&g->queue_lock, NULL);
     g->window = desc->window;
     ig_result r = gpu_setup(g, desc, err);
     if (r != IG_OK) {
@@ -608,12 +660,38 @@ const char *vw_gpu_device_name(const vw_gpu *g) { return g->props.deviceName; }
 
 bool vw_gpu_is_cpu(const vw_gpu *g) { return g->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU; }
 
-/* volk keeps one set of instance-level entry points per process. The Vulkan render backend
- * creates its own instance (without the surface extensions) and loads its entry points over
- * ours, which would leave vkDestroySurfaceKHR and friends NULL: reload ours afterwards. The
- * backend then calls core and debug-utils functions through our instance's loader
- * trampolines, which dispatch on the instance handle and so serve both instances. */
-void vw_gpu_reload_instance(vw_gpu *g) { volkLoadInstanceOnly(g->instance); }
+static void queue_lock(void *user) { pthread_mutex_lock(&((vw_gpu *)user)->queue_lock); }
+static void queue_unlock(void *user) { pthread_mutex_unlock(&((vw_gpu *)user)->queue_lock); }
+
+bool vw_gpu_external(vw_gpu *g, ig_vk_external *out) {
+    memset(out, 0, sizeof *out);
+    if (!g->compute) return false;
+    out->instance = g->instance;
+    out->physical_device = g->phys;
+    out->device = g->device;
+    out->queue_family = g->queue_family;
+    out->queue = g->queue;
+    out->queue_lock = queue_lock;
+    out->queue_unlock = queue_unlock;
+    out->queue_user = g;
+    return true;
+}
+
+bool vw_gpu_has_compute_gpu(vw_gpu *g) {
+    VkPhysicalDevice *devs;
+    uint32_t n = 0;
+    ig_error err = {0};
+    if (enumerate_devices(g->instance, &devs, &n, &err) != IG_OK) return false;
+    bool found = false;
+    for (uint32_t i = 0; i < n && !found; i++) {
+        VkPhysicalDeviceProperties p;
+        vkGetPhysicalDeviceProperties(devs[i], &p);
+        found = (p.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU ||
+                 p.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU) && p.apiVersion >= VK_API_VERSION_1_2;
+    }
+    free(devs);
+    return found;
+}
 
 void vw_gpu_resized(vw_gpu *g) { g->recreate = true; }
 
@@ -622,7 +700,7 @@ void vw_gpu_inject_device_lost(vw_gpu *g) { g->inject_lost = true; }
 void vw_gpu_destroy(vw_gpu *g) {
     if (!g) return;
     if (g->device) {
-        g->vk.vkDeviceWaitIdle(g->device); /* may report device lost: nothing left to wait for then */
+        device_wait_idle(g); /* may report device lost: nothing left to wait for then */
         for (int i = 0; i < VW_FRAMES; i++) {
             vw_frame_slot *s = &g->slots[i];
             buffer_destroy(g, &s->upload);
@@ -640,6 +718,7 @@ void vw_gpu_destroy(vw_gpu *g) {
     if (g->surface) vkDestroySurfaceKHR(g->instance, g->surface, NULL);
     if (g->messenger) vkDestroyDebugUtilsMessengerEXT(g->instance, g->messenger, NULL);
     if (g->instance) vkDestroyInstance(g->instance, NULL);
+    pthread_mutex_destroy(&g->queue_lock);
     free(g);
 }
 
@@ -783,7 +862,7 @@ ig_result vw_gpu_end(vw_gpu *g, const vw_draw *d, ig_error *err) {
         return ig_error_set(err, IG_ERR_UNSUPPORTED, "this surface cannot be read back (no TRANSFER_SRC usage)");
     if (draw.readback) {
         VkDeviceSize bytes = (VkDeviceSize)g->extent.width * g->extent.height * 4;
-        VW_VK(g->vk.vkDeviceWaitIdle(g->device)); /* the readback buffer is shared by both slots */
+        VW_VK(device_wait_idle(g)); /* the readback buffer is shared by both slots */
         if ((r = buffer_ensure(g, &g->readback, bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT, true, err)) != IG_OK) return r;
     }
     if ((r = record(g, s, &draw, err)) != IG_OK) return r;
@@ -793,11 +872,16 @@ ig_result vw_gpu_end(vw_gpu *g, const vw_draw *d, ig_error *err) {
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .waitSemaphoreCount = 1, .pWaitSemaphores = &s->acquired,
                        .pWaitDstStageMask = &wait_stage, .commandBufferCount = 1, .pCommandBuffers = &s->cmd,
                        .signalSemaphoreCount = 1, .pSignalSemaphores = &g->rendered[g->image_index]};
-    VW_VK(g->vk.vkQueueSubmit(g->queue, 1, &si, s->fence));
+    pthread_mutex_lock(&g->queue_lock);
+    VkResult sr = g->vk.vkQueueSubmit(g->queue, 1, &si, s->fence);
+    pthread_mutex_unlock(&g->queue_lock);
+    VW_VK(sr);
     VkPresentInfoKHR pi = {.sType = VK_STRUCTURE_TYPE_PRESENT_INFO_KHR, .waitSemaphoreCount = 1,
                            .pWaitSemaphores = &g->rendered[g->image_index], .swapchainCount = 1,
                            .pSwapchains = &g->swapchain, .pImageIndices = &g->image_index};
+    pthread_mutex_lock(&g->queue_lock);
     VkResult vr = g->vk.vkQueuePresentKHR(g->queue, &pi);
+    pthread_mutex_unlock(&g->queue_lock);
     if (vr == VK_ERROR_OUT_OF_DATE_KHR || vr == VK_SUBOPTIMAL_KHR) g->recreate = true;
     else if (vr != VK_SUCCESS) return vk_fail(err, "vkQueuePresentKHR", vr);
 

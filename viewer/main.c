@@ -14,6 +14,9 @@
 #include "cli.h"
 #include "ig_parse.h"
 #include "vw.h"
+#ifdef INRGAN_HAVE_VULKAN
+#include "ig_vk.h"
+#endif
 
 #include <ctype.h>
 #include <errno.h>
@@ -1077,6 +1080,43 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
 
 /* ---- main -------------------------------------------------------------------------------- */
 
+#ifdef INRGAN_HAVE_VULKAN
+static ig_result render_vk(void *ctx, const ig_render_desc *d, float *out, ig_error *err) {
+    return ig_vk_render((ig_vk_context *)ctx, d, out, err);
+}
+#endif
+
+/* The Vulkan backend on the presenter's instance, device and queue (no second instance). */
+static ig_result open_shared_backend(viewer *v, ig_error *err) {
+    memset(&v->be, 0, sizeof v->be);
+#ifdef INRGAN_HAVE_VULKAN
+    if (v->precision && strcmp(v->precision, "fp32") && strcmp(v->precision, "fp16") && strcmp(v->precision, "auto"))
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "--precision %s: fp32, fp16 or auto", v->precision);
+    ig_vk_external ext;
+    if (!vw_gpu_external(v->gpu, &ext))
+        return ig_error_set(err, IG_ERR_NO_DEVICE, "--backend vulkan: %s cannot run the Vulkan backend (Vulkan 1.2 needed)",
+                            vw_gpu_device_name(v->gpu));
+    ig_vk_desc vd = {.validate = v->validate, .external = &ext};
+    vd.precision = !v->precision || !strcmp(v->precision, "fp32") ? IG_VK_PRECISION_FP32
+                   : !strcmp(v->precision, "fp16")                 ? IG_VK_PRECISION_FP16
+                                                                   : IG_VK_PRECISION_AUTO;
+    ig_vk_context *ctx;
+    ig_result r = ig_vk_context_create(&vd, &ctx, err);
+    if (r != IG_OK) return r;
+    v->be.vk = ctx;
+    v->be.fn = render_vk;
+    snprintf(v->be.label, sizeof v->be.label, "Vulkan");
+    const char *sum = ig_vk_context_summary(ctx); /* "[INDEX NAME] ..." */
+    snprintf(v->be.device, sizeof v->be.device, "%d", sum[0] == '[' ? atoi(sum + 1) : 0);
+    snprintf(v->be.precision, sizeof v->be.precision, "%s",
+             ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16 ? "fp16" : "fp32");
+    return IG_OK;
+#else
+    (void)v;
+    return ig_error_set(err, IG_ERR_NO_DEVICE, "--backend vulkan: this build has no Vulkan backend");
+#endif
+}
+
 static ig_result setup(viewer *v, const options *o, ig_error *err) {
     ig_result r = ig_model_load(v->model_path, &v->model, err);
     if (r != IG_OK) return r;
@@ -1138,22 +1178,30 @@ static ig_result setup(viewer *v, const options *o, ig_error *err) {
     glfwSetCursorPosCallback(v->window, cb_cursor);
     glfwSetFramebufferSizeCallback(v->window, cb_framebuffer);
     glfwSetWindowCloseCallback(v->window, cb_close);
-    vw_gpu_desc gd = {.window = v->window, .gpu = v->gpu_name, .validate = v->validate};
-    if ((r = vw_gpu_create(&gd, &v->gpu, err)) != IG_OK) return r;
-    /* rendering: the CLI's backend choice (src/cli/backend.c). -g names the presenting device;
-     * with --backend vulkan it renders too. --backend auto: a GPU renders through Vulkan (the
-     * one named by -g, else the CLI's pick); when the presenting device is a CPU device
-     * (lavapipe), the CPU backend renders: it is several times faster than lavapipe and has
-     * no shader loop limit, so full-size models work. --backend cpu: always the CPU. */
+    /* rendering. -g names the presenting device; with --backend vulkan it renders too.
+     * --backend auto: a GPU that presents renders through Vulkan; when the presenting device is
+     * a CPU device (lavapipe), the CPU backend renders (several times faster than lavapipe and
+     * no shader loop limit, so full-size models work) unless -g was not given and a GPU that
+     * cannot present exists (then it renders there, as `inrgan render` would pick it).
+     * --backend cpu: always the CPU. Vulkan on the presenting device shares the presenter's
+     * instance, device and queue (ig_vk_desc.external): one VkInstance in the process. */
     const char *backend = v->backend ? v->backend : "auto";
+    bool is_auto = strcmp(backend, "auto") == 0, is_vulkan = strcmp(backend, "vulkan") == 0;
+    vw_gpu_desc gd = {.window = v->window, .gpu = v->gpu_name, .validate = v->validate,
+                      .compute = is_vulkan ? 2 : is_auto ? 1 : 0};
+    if ((r = vw_gpu_create(&gd, &v->gpu, err)) != IG_OK) return r;
     bool present_cpu = vw_gpu_is_cpu(v->gpu);
     cli_backend_opts bo = {backend, v->gpu_name, v->precision, v->validate, false};
-    if (strcmp(backend, "cpu") == 0 || (strcmp(backend, "auto") == 0 && present_cpu && v->gpu_name)) {
+    if (is_vulkan || (is_auto && !present_cpu)) {
+        r = open_shared_backend(v, err); /* on the presenting device */
+    } else if (is_auto && !v->gpu_name && vw_gpu_has_compute_gpu(v->gpu)) {
+        bo.backend = "vulkan"; /* a GPU that cannot present: its own instance and device */
+        r = cli_backend_open(&v->be, &bo, true, err);
+    } else {
         bo.backend = "cpu";
         bo.gpu = NULL;
+        r = cli_backend_open(&v->be, &bo, true, err);
     }
-    r = cli_backend_open(&v->be, &bo, true, err);
-    vw_gpu_reload_instance(v->gpu);
     if (r != IG_OK) return r;
     const char *how = present_cpu ? (v->gpu_name ? " (a CPU Vulkan device)" : " (a CPU Vulkan device: no GPU can present)") : "";
     if (v->be.vk)
@@ -1234,6 +1282,12 @@ int main(int argc, char **argv) {
 
     teardown(v);
     if (v->validate) {
+        /* the presenter's and the library's own (0 unless a GPU that cannot present renders) */
+        unsigned n = (unsigned)vw_gpu_instances_created();
+#ifdef INRGAN_HAVE_VULKAN
+        n += ig_vk_instances_created();
+#endif
+        fprintf(stderr, "inrgan-viewer: vulkan instances created: %u\n", n);
         int e = vw_gpu_validation_errors(), w = vw_gpu_validation_warnings();
         fprintf(stderr, "inrgan-viewer: validation: %d error%s, %d warning%s\n", e, e == 1 ? "" : "s", w,
                 w == 1 ? "" : "s");

@@ -3,8 +3,9 @@
  *
  *   main.c    options, window, input, state, progressive scheduling, script execution
  *   worker.c  a render thread: vw_job -> ig_render_image (the CLI's code path) -> RGB8
- *   gpu.c     Vulkan instance/device/swapchain; uploads RGB8 into an image, blits it letterboxed
- *             into the swapchain image, copies the HUD on top, presents
+ *   gpu.c     Vulkan instance/device/swapchain (shared with the Vulkan backend); uploads RGB8
+ *             into an image, blits it letterboxed into the swapchain image, copies the HUD on
+ *             top, presents
  *   hud.c     stb_easy_font quads rasterized into an RGB8 panel
  *   script.c  the --script language (docs/viewer.md)
  */
@@ -50,7 +51,7 @@ typedef struct vw_image {
 } vw_image;
 
 /* backend: the function that renders one plan (the CPU backend's or the Vulkan backend's,
- * chosen in main.c through src/cli/backend.c). notify is called from the worker thread after each result. */
+ * chosen in main.c: Vulkan on the presenter's device, or through src/cli/backend.c). notify is called from the worker thread after each result. */
 ig_result vw_worker_create(const ig_model *model, ig_backend_fn backend, void *backend_ctx, int threads,
                            void (*notify)(void), vw_worker **out, ig_error *err);
 /* Replaces any pending request. A running render is abandoned (between row bands) when the
@@ -71,6 +72,9 @@ typedef struct vw_gpu_desc {
     const char *gpu;          /* NULL/"auto" (the best GPU that can present, else a CPU device
                                * such as lavapipe), an index, or a case-insensitive name substring */
     bool validate;            /* VK_LAYER_KHRONOS_validation + an error-counting messenger */
+    int compute;              /* create the device with what the Vulkan backend needs
+                               * (ig_vk_device_requirements): 0 no, 1 unless it is a CPU device,
+                               * 2 always */
 } vw_gpu_desc;
 
 typedef struct vw_rect {
@@ -97,7 +101,14 @@ ig_result vw_gpu_create(const vw_gpu_desc *desc, vw_gpu **out, ig_error *err);
 const char *vw_gpu_device_name(const vw_gpu *g);
 /* The presenting device is a CPU Vulkan device (lavapipe): taken when no GPU can present. */
 bool vw_gpu_is_cpu(const vw_gpu *g);
-void vw_gpu_reload_instance(vw_gpu *g);
+/* The instance, device and queue for ig_vk_desc.external (the queue lock included); false when
+ * the device was not created for the Vulkan backend (desc.compute, Vulkan < 1.2). */
+struct ig_vk_external;
+bool vw_gpu_external(vw_gpu *g, struct ig_vk_external *out);
+/* A discrete or integrated Vulkan 1.2 GPU exists (on the presenter's own instance). */
+bool vw_gpu_has_compute_gpu(vw_gpu *g);
+/* VkInstances the presenter created (the window's, --list-devices'). */
+int vw_gpu_instances_created(void);
 /* Acquires the next swapchain image. *ready = false: no frame now (minimised, or the
  * swapchain was out of date and has been / will be recreated); call again later. */
 ig_result vw_gpu_begin(vw_gpu *g, int *width, int *height, bool *ready, ig_error *err);

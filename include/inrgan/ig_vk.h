@@ -1,6 +1,7 @@
 /* ig_vk.h - the Vulkan compute backend of libinrgan.
  *
- *   ig_vk_context_create(&desc) -> instance + one device + one compute queue
+ *   ig_vk_context_create(&desc) -> instance + one device + one compute queue, or the caller's
+ *                                   (desc.external, see ig_vk_external)
  *   ig_vk_render(ctx, &render_desc, out) -> the same [N,3,H,W] floats as ig_cpu_render
  *   ig_vk_context_destroy(ctx)
  *
@@ -61,6 +62,62 @@ typedef enum ig_vk_level_kernel {
                                  see ig_vk_level_kernel_used) */
 } ig_vk_level_kernel;
 
+/* An existing Vulkan device the backend renders on instead of creating its own instance and
+ * device (a viewer that presents with the same device). Handles are passed as void * so that
+ * this header needs no Vulkan headers: VkInstance, VkPhysicalDevice, VkDevice, VkQueue.
+ *
+ * The caller's contract:
+ *  - the instance was created with apiVersion >= 1.2 through the same Vulkan loader
+ *    (libvulkan.so.1), and the device on physical_device with the extensions and features
+ *    ig_vk_device_requirements() lists (they cannot be queried from a VkDevice afterwards: the
+ *    backend trusts the list; the validation layer, if on, reports a violation);
+ *  - queue is queue 0.. of queue_family, a family with VK_QUEUE_COMPUTE_BIT;
+ *  - the queue is shared: when the caller submits from another thread, it passes
+ *    queue_lock/queue_unlock (the backend holds them around each vkQueueSubmit and
+ *    vkQueueWaitIdle, and never waits on a fence while holding them); NULL: no other thread
+ *    uses the queue while a backend call runs;
+ *  - the handles outlive the context. ig_vk_context_destroy waits for the queue and destroys
+ *    only what the backend created (command pool, fence, pipelines, memory); never the device
+ *    or the instance.
+ * volk: if this process's volk global table has no instance loaded yet, the backend loads the
+ * caller's instance (volkLoadInstanceOnly); otherwise it leaves the global table alone (the
+ * instance-level functions it calls are loader trampolines that dispatch on the handle).
+ * Device functions come from the context's own VolkDeviceTable. Validation messages go to the
+ * caller's messenger: ig_vk_validation_errors() stays 0 on such a context. */
+typedef struct ig_vk_external {
+    void *instance;            /* VkInstance */
+    void *physical_device;     /* VkPhysicalDevice */
+    void *device;              /* VkDevice */
+    uint32_t queue_family;
+    void *queue;               /* VkQueue */
+    void (*queue_lock)(void *user);
+    void (*queue_unlock)(void *user);
+    void *queue_user;
+} ig_vk_external;
+
+/* What a device must be created with for ig_vk_external: Vulkan 1.2, these device extensions
+ * and these features set to VK_TRUE (only those the device supports are listed, so enabling
+ * them cannot fail; the INRGAN_DISABLE_FP16 / INRGAN_DISABLE_COOPMAT switches drop theirs). */
+typedef struct ig_vk_device_reqs {
+    uint32_t api_version;              /* VK_API_VERSION_1_2: instance apiVersion at least */
+    const char *extensions[4];         /* static strings */
+    uint32_t n_extensions;
+    bool storage_buffer_16bit_access;  /* VkPhysicalDeviceVulkan11Features */
+    bool shader_float16;               /* VkPhysicalDeviceVulkan12Features */
+    bool vulkan_memory_model;          /* VkPhysicalDeviceVulkan12Features */
+    bool cooperative_matrix_nv;        /* VkPhysicalDeviceCooperativeMatrixFeaturesNV */
+} ig_vk_device_reqs;
+
+/* Fills *out for physical_device of instance (VkInstance, VkPhysicalDevice). IG_ERR_UNSUPPORTED
+ * when the device cannot run the backend (Vulkan < 1.2, no compute queue): then create the
+ * device as you like and render with the CPU backend. */
+ig_result ig_vk_device_requirements(void *instance, void *physical_device, ig_vk_device_reqs *out,
+                                    ig_error *err);
+
+/* VkInstances the library itself created in this process so far (contexts without
+ * ig_vk_desc.external, device listings): diagnostics, e.g. the viewer's one-instance check. */
+uint32_t ig_vk_instances_created(void);
+
 typedef struct ig_vk_desc {
     const char *gpu;           /* NULL / "auto" / index / name substring */
     bool allow_cpu_device;     /* let "auto" pick a CPU-type device */
@@ -78,6 +135,10 @@ typedef struct ig_vk_desc {
     int fail_alloc_at;         /* the k-th Vulkan allocation/creation (1-based) fails */
     bool coopmat_emulate;      /* run the coopmat level kernel with its matrix products as
                                   plain loops (devices without cooperative matrices) */
+    /* not a test hook: */
+    const ig_vk_external *external; /* NULL: own instance and device (gpu, allow_cpu_device,
+                                       validate choose them); else render on that device
+                                       (gpu and allow_cpu_device unused) */
 } ig_vk_desc;
 
 typedef struct ig_vk_context ig_vk_context;

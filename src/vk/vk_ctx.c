@@ -2,8 +2,13 @@
  * with its one compute queue, and the one-line summary.
  *
  * volk provides the entry points: volkInitialize() dlopens libvulkan.so.1 once; instance-level
- * functions are loader trampolines (valid for every instance); device functions live in a
- * per-context VolkDeviceTable (ctx->vk), so several contexts can coexist.
+ * functions are loader trampolines (valid for every instance), loaded from the first instance
+ * of the process and never reloaded; device functions live in a per-context VolkDeviceTable
+ * (ctx->vk), so several contexts can coexist.
+ *
+ * A context either creates its own instance and device, or renders on the caller's
+ * (ig_vk_desc.external): then it creates only its command pool, fence, query pool, pipelines
+ * and memory, submits to the caller's queue under the caller's lock, and destroys only those.
  */
 #include "vk_internal.h"
 
@@ -18,6 +23,11 @@
 
 static pthread_mutex_t ig__vk_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool ig__vk_loaded;
+static uint32_t ig__vk_instances; /* created by this library (ig_vk_instances_created) */
+
+uint32_t ig_vk_instances_created(void) {
+    return __atomic_load_n(&ig__vk_instances, __ATOMIC_RELAXED);
+}
 
 /* ---- loader + instance ------------------------------------------------------------------ */
 
@@ -74,6 +84,23 @@ static bool ig__has_instance_ext(const char *layer, const char *name) {
         for (uint32_t i = 0; i < n && !found; i++) found = strcmp(p[i].extensionName, name) == 0;
     free(p);
     return found;
+}
+
+/* A caller's instance (ig_vk_external): the loader, and volk's instance-level entry points
+ * only when no instance is loaded in this process's volk yet. When another one is (the
+ * caller's own volk use, usually this very instance), the table stays as it is: the
+ * instance-level functions the backend calls (physical-device queries, vkGetDeviceProcAddr)
+ * are loader trampolines that dispatch on their handle. */
+static ig_result ig__vk_use_instance(VkInstance inst, ig_error *err) {
+    ig_result res = ig__vk_load(err);
+    if (res != IG_OK) return res;
+    pthread_mutex_lock(&ig__vk_lock);
+    if (volkGetLoadedInstance() == VK_NULL_HANDLE) volkLoadInstanceOnly(inst);
+    pthread_mutex_unlock(&ig__vk_lock);
+    if (!vkGetPhysicalDeviceProperties2 || !vkGetDeviceProcAddr)
+        return ig_error_set(err, IG_ERR_NO_DEVICE,
+                            "the Vulkan loader gives no Vulkan 1.2 entry points for the instance");
+    return IG_OK;
 }
 
 /* ctx may be NULL (listing): then no validation and no messenger. */
@@ -151,17 +178,24 @@ static ig_result ig__vk_instance(ig_vk_context *ctx, bool validate, VkInstance *
     } else {
         IG_VK_CHECK(vkCreateInstance(&ici, NULL, &inst));
     }
+    __atomic_add_fetch(&ig__vk_instances, 1, __ATOMIC_RELAXED);
+    /* volk's instance-level entry points are process-wide: loaded from the first instance
+     * only, never reloaded behind the back of whoever loaded them (a viewer's presenter); the
+     * functions called through them are loader trampolines that dispatch on their handle */
     pthread_mutex_lock(&ig__vk_lock);
-    volkLoadInstanceOnly(inst);
+    if (volkGetLoadedInstance() == VK_NULL_HANDLE) volkLoadInstanceOnly(inst);
     pthread_mutex_unlock(&ig__vk_lock);
 
     if (ctx && debug_utils) {
         ctx->instance = inst; /* so that the fail path destroys it */
-        /* volk's entry points are process-wide and later instances (device enumeration, a
-         * viewer's presenter) reload them: keep this instance's own destroy function */
+        /* this instance's own messenger functions (the global table may hold another's) */
+        PFN_vkCreateDebugUtilsMessengerEXT create_messenger =
+            (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
+                inst, "vkCreateDebugUtilsMessengerEXT");
         ctx->destroy_messenger = (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
             inst, "vkDestroyDebugUtilsMessengerEXT");
-        IG_VK_ALLOC(ctx, vkCreateDebugUtilsMessengerEXT(inst, &mci, NULL, &ctx->messenger));
+        IG_VK_ASSERT(create_messenger && ctx->destroy_messenger); /* the extension is on */
+        IG_VK_ALLOC(ctx, create_messenger(inst, &mci, NULL, &ctx->messenger));
         ctx->validation = true;
     } else if (ctx && validate) {
         ctx->validation = true; /* layer on, messages to its default output */
@@ -501,6 +535,63 @@ static ig_result ig__choose(const ig__vk_phys *ds, int n, const char *gpu, bool 
     return IG_OK;
 }
 
+/* ---- device requirements ------------------------------------------------------------------ */
+
+/* What the backend enables on a device it creates, and asks an external device to have. The
+ * environment switches drop fp16 storage / cooperative matrices. */
+static void ig__reqs(const ig__vk_phys *pd, ig_vk_device_reqs *r) {
+    memset(r, 0, sizeof *r);
+    r->api_version = VK_API_VERSION_1_2;
+    bool fp16_ok = pd->info.fp16_storage && !ig__env_flag("INRGAN_DISABLE_FP16");
+    bool coop_ok = pd->info.coopmat_nv && !ig__env_flag("INRGAN_DISABLE_COOPMAT");
+    bool arith = fp16_ok && pd->info.fp16_arith;
+    r->storage_buffer_16bit_access = fp16_ok;
+    r->shader_float16 = arith || coop_ok;
+    r->vulkan_memory_model = coop_ok;
+    r->cooperative_matrix_nv = coop_ok;
+    if (coop_ok) r->extensions[r->n_extensions++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    if (pd->has_portability_subset) r->extensions[r->n_extensions++] = "VK_KHR_portability_subset";
+}
+
+ig_result ig_vk_device_requirements(void *instance, void *physical_device, ig_vk_device_reqs *out,
+                                    ig_error *err) {
+    if (!instance || !physical_device || !out)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
+                            "ig_vk_device_requirements: instance, physical device and out are needed");
+    memset(out, 0, sizeof *out);
+    ig_result res = ig__vk_use_instance((VkInstance)instance, err);
+    if (res != IG_OK) return res;
+    ig__vk_phys d;
+    ig__describe((VkPhysicalDevice)physical_device, &d);
+    if (!d.usable)
+        return ig_error_set(err, IG_ERR_UNSUPPORTED, "%s cannot run the Vulkan backend: %s",
+                            d.info.name, d.why_unusable);
+    ig__reqs(&d, out);
+    return IG_OK;
+}
+
+/* ---- the shared queue ------------------------------------------------------------------- */
+
+static void ig__vk_queue_lock(ig_vk_context *ctx) {
+    if (ctx->queue_lock) ctx->queue_lock(ctx->queue_user);
+}
+static void ig__vk_queue_unlock(ig_vk_context *ctx) {
+    if (ctx->queue_unlock) ctx->queue_unlock(ctx->queue_user);
+}
+
+void ig__vk_wait_idle(ig_vk_context *ctx) {
+    if (!ctx || !ctx->device) return;
+    if (!ctx->external) {
+        ctx->vk.vkDeviceWaitIdle(ctx->device);
+        return;
+    }
+    /* a shared device: other queues are not ours to synchronise; ours is the only one used */
+    if (!ctx->queue) return;
+    ig__vk_queue_lock(ctx);
+    ctx->vk.vkQueueWaitIdle(ctx->queue);
+    ig__vk_queue_unlock(ctx);
+}
+
 /* ---- memory types ---------------------------------------------------------------------- */
 
 static int ig__pick_type(const VkPhysicalDeviceMemoryProperties *mp, VkMemoryPropertyFlags need,
@@ -561,7 +652,13 @@ ig_result ig__vk_submit_wait(ig_vk_context *ctx, ig_error *err) {
                        .commandBufferCount = 1,
                        .pCommandBuffers = &ctx->cmd};
     IG_VK_CHECK(ctx->vk.vkResetFences(ctx->device, 1, &ctx->fence));
-    IG_VK_CHECK(ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, ctx->fence));
+    ig__vk_queue_lock(ctx); /* a shared queue (ig_vk_external): held for the submission only */
+    VkResult sr = ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, ctx->fence);
+    ig__vk_queue_unlock(ctx);
+    if (sr != VK_SUCCESS) {
+        res = ig__vk_fail(err, sr, "vkQueueSubmit", __FILE__, __LINE__);
+        goto fail;
+    }
     ctx->stats.submissions++;
     /* A generous timeout: lavapipe JIT-compiles pipelines at their first dispatch. */
     VkResult r;
@@ -578,17 +675,19 @@ fail:
 void ig_vk_context_destroy(ig_vk_context *ctx) {
     if (!ctx) return;
     if (ctx->device) {
-        ctx->vk.vkDeviceWaitIdle(ctx->device);
+        ig__vk_wait_idle(ctx);
         ig__vk_render_release(ctx);
         ig__vk_pipe_destroy(ctx);
         if (ctx->fence) ctx->vk.vkDestroyFence(ctx->device, ctx->fence, NULL);
         if (ctx->ts_pool) ctx->vk.vkDestroyQueryPool(ctx->device, ctx->ts_pool, NULL);
         if (ctx->cmd_pool) ctx->vk.vkDestroyCommandPool(ctx->device, ctx->cmd_pool, NULL);
-        ctx->vk.vkDestroyDevice(ctx->device, NULL);
+        if (!ctx->external) ctx->vk.vkDestroyDevice(ctx->device, NULL);
     }
-    if (ctx->messenger && ctx->destroy_messenger)
-        ctx->destroy_messenger(ctx->instance, ctx->messenger, NULL);
-    if (ctx->instance) vkDestroyInstance(ctx->instance, NULL);
+    if (!ctx->external) { /* an external instance and device are the caller's */
+        if (ctx->messenger && ctx->destroy_messenger)
+            ctx->destroy_messenger(ctx->instance, ctx->messenger, NULL);
+        if (ctx->instance) vkDestroyInstance(ctx->instance, NULL);
+    }
     free(ctx);
 }
 
@@ -624,15 +723,51 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     if (desc.fail_alloc_at > 0) ctx->fail_at = (uint32_t)desc.fail_alloc_at;
 
     bool validate = desc.validate || ig__env_flag("INRGAN_VALIDATE");
-    res = ig__vk_instance(ctx, validate, &ctx->instance, err);
-    if (res != IG_OK) goto fail;
+    const ig_vk_external *ext = desc.external;
+    ig__vk_phys ext_pd;
+    const ig__vk_phys *pd;
+    if (ext) {
+        /* the caller's instance and device: nothing of them is created or destroyed here */
+        if (!ext->instance || !ext->physical_device || !ext->device || !ext->queue) {
+            res = ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
+                               "ig_vk_external needs an instance, a physical device, a device "
+                               "and a queue");
+            goto fail;
+        }
+        res = ig__vk_use_instance((VkInstance)ext->instance, err);
+        if (res != IG_OK) goto fail;
+        ctx->external = true;
+        ctx->instance = (VkInstance)ext->instance;
+        ctx->queue_lock = ext->queue_lock;
+        ctx->queue_unlock = ext->queue_unlock;
+        ctx->queue_user = ext->queue_user;
+        ctx->validation = validate; /* the caller's layer and messenger */
+        ig__describe((VkPhysicalDevice)ext->physical_device, &ext_pd);
+        if (!ext_pd.usable) {
+            res = ig_error_set(err, IG_ERR_UNSUPPORTED, "%s cannot run the Vulkan backend: %s",
+                               ext_pd.info.name, ext_pd.why_unusable);
+            goto fail;
+        }
+        /* its index in the listing (`inrgan render -g INDEX` names the same device) */
+        res = ig__enumerate(ctx->instance, &ds, &n_ds, err);
+        if (res != IG_OK) goto fail;
+        for (int i = 0; i < n_ds; i++)
+            if (ds[i].pd == ext_pd.pd || memcmp(ds[i].uuid, ext_pd.uuid, VK_UUID_SIZE) == 0) {
+                ext_pd.info.index = ds[i].info.index;
+                break;
+            }
+        pd = &ext_pd;
+    } else {
+        res = ig__vk_instance(ctx, validate, &ctx->instance, err);
+        if (res != IG_OK) goto fail;
 
-    res = ig__enumerate(ctx->instance, &ds, &n_ds, err);
-    if (res != IG_OK) goto fail;
-    int pick;
-    res = ig__choose(ds, n_ds, desc.gpu, desc.allow_cpu_device, &pick, err);
-    if (res != IG_OK) goto fail;
-    const ig__vk_phys *pd = &ds[pick];
+        res = ig__enumerate(ctx->instance, &ds, &n_ds, err);
+        if (res != IG_OK) goto fail;
+        int pick;
+        res = ig__choose(ds, n_ds, desc.gpu, desc.allow_cpu_device, &pick, err);
+        if (res != IG_OK) goto fail;
+        pd = &ds[pick];
+    }
     ctx->phys = pd->pd;
     ctx->info = pd->info;
     ctx->driver_version = pd->driver_version;
@@ -676,6 +811,15 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     if (n_q > 64) n_q = 64;
     vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &n_q, qf);
     ctx->queue_family = UINT32_MAX;
+    if (ext) {
+        if (ext->queue_family >= n_q || !(qf[ext->queue_family].queueFlags & VK_QUEUE_COMPUTE_BIT)) {
+            res = ig_error_set(err, IG_ERR_UNSUPPORTED,
+                               "ig_vk_external: queue family %u of %s has no compute",
+                               ext->queue_family, ctx->info.name);
+            goto fail;
+        }
+        ctx->queue_family = ext->queue_family;
+    }
     for (uint32_t i = 0; i < n_q && ctx->queue_family == UINT32_MAX; i++)
         if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) ctx->queue_family = i;
     IG_VK_ASSERT(ctx->queue_family != UINT32_MAX); /* checked by ig__describe */
@@ -714,9 +858,18 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
                               .pQueueCreateInfos = &qci,
                               .enabledExtensionCount = n_exts,
                               .ppEnabledExtensionNames = exts};
-    IG_VK_ALLOC(ctx, vkCreateDevice(ctx->phys, &dci, NULL, &ctx->device));
-    volkLoadDeviceTable(&ctx->vk, ctx->device);
-    ctx->vk.vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
+    if (ext) {
+        /* created by the caller with ig_vk_device_requirements(): the same features as above
+         * (a context's coopmat is within coopmat_ok, so shaderFloat16 is among them) */
+        (void)dci;
+        ctx->device = (VkDevice)ext->device;
+        volkLoadDeviceTable(&ctx->vk, ctx->device);
+        ctx->queue = (VkQueue)ext->queue;
+    } else {
+        IG_VK_ALLOC(ctx, vkCreateDevice(ctx->phys, &dci, NULL, &ctx->device));
+        volkLoadDeviceTable(&ctx->vk, ctx->device);
+        ctx->vk.vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
+    }
 
     VkCommandPoolCreateInfo cpci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                     .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,

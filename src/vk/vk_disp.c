@@ -373,7 +373,7 @@ ig_result ig__vk_render_end(ig_vk_context *ctx, const ig_render_desc *desc, ig_r
     if (res == IG_OK && desc->gpu_ms) *desc->gpu_ms = ctx->ts_pool ? ctx->gpu_ms : -1.0;
     if (res != IG_OK && !ctx->lost) {
         /* leave a clean context behind: drop the (possibly partial) work buffers */
-        ctx->vk.vkDeviceWaitIdle(ctx->device);
+        ig__vk_wait_idle(ctx);
         ig__vk_arena_free(ctx, &ctx->work);
         ig__vk_arena_free(ctx, &ctx->stage);
     }

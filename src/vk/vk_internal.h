@@ -151,6 +151,9 @@ typedef struct ig__vk_plan ig__vk_plan;
 typedef struct ig__vk_cips ig__vk_cips;   /* vk_cips.c */
 
 struct ig_vk_context {
+    bool external;              /* instance and device are the caller's (ig_vk_external) */
+    void (*queue_lock)(void *user), (*queue_unlock)(void *user); /* external: the shared queue */
+    void *queue_user;
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
     PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger; /* this instance's own */
@@ -245,6 +248,10 @@ void ig__vk_render_release(ig_vk_context *ctx);
 ig_result ig__vk_cips_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out, ig_error *err);
 ig_result ig__vk_cips_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);
 void ig__vk_cips_release(ig_vk_context *ctx);
+
+/* Waits until the device (own device) or the context's queue (external device, under the
+ * caller's queue lock) is idle. */
+void ig__vk_wait_idle(ig_vk_context *ctx);
 
 /* One submission of ctx->cmd, waiting on ctx->fence. */
 ig_result ig__vk_submit_wait(ig_vk_context *ctx, ig_error *err);

@@ -223,7 +223,7 @@ fail:
         if (fp16_gflops) *fp16_gflops = -1.0;
         if (coopmat_gflops) *coopmat_gflops = -1.0;
     }
-    if (ctx->device && !ctx->lost) ctx->vk.vkDeviceWaitIdle(ctx->device);
+    if (ctx->device && !ctx->lost) ig__vk_wait_idle(ctx);
     if (pool) ctx->vk.vkDestroyDescriptorPool(ctx->device, pool, NULL);
     ig__vk_arena_free(ctx, &arena);
     return res;

@@ -166,7 +166,7 @@ void ig__vk_render_release(ig_vk_context *ctx) {
 
 void ig_vk_context_trim(ig_vk_context *ctx) {
     if (!ctx || !ctx->device) return;
-    ctx->vk.vkDeviceWaitIdle(ctx->device);
+    ig__vk_wait_idle(ctx);
     ig__vk_render_release(ctx);
 }
 
