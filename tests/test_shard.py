@@ -9,6 +9,7 @@ usage: test_shard.py --inrgan PATH [--maxrss PATH] [--big]
            INR-GAN and CIPS, --stride, --depth 16, --interp)
   stitch   a missing, duplicated or mismatched band (other seed, other model, not a band,
            corrupt) fails with its named error, exit 2, and writes nothing
+  multi    -g llvmpipe,cpu: every image once, each == that device's own render (skip without lavapipe)
   auto     --shard auto from Slurm (ID + COUNT, ID + MIN/MAX) and Kubernetes (auto/N), with the
            one stderr line that says which; bad values are usage errors
   memory   (with --maxrss) peak RSS of stitching synthetic 65536-wide bands (written here with
@@ -194,6 +195,37 @@ def test_auto(tmp):
               f"auto: {env} --shard '{spec}' is a usage error: {lines[-1]}")
 
 
+def test_multi(tmp):
+    """-g llvmpipe,cpu: one queue over lavapipe and the CPU backend (docs/scale-out.md)."""
+    if "llvmpipe" not in run(["devices"]).stdout:
+        print("skip multi: no lavapipe (Vulkan build with mesa-vulkan-drivers needed)")
+        return
+    base = ["render", "-m", TINY, "--seeds", "0-11", "--size", "96x64"]
+    solo = {}
+    for dev, args in (("cpu", ["--backend", "cpu"]), ("vulkan:0", ["-g", "llvmpipe"])):
+        d = os.path.join(tmp, dev.replace(":", ""))
+        check(run(base + args + ["-o", d, "-q"]).returncode == 0, f"multi: {dev} alone")
+        solo[dev] = files(d)
+    check(solo["cpu"] != solo["vulkan:0"], "multi: lavapipe and the CPU backend differ (so the check below can fail)")
+    d = os.path.join(tmp, "split")
+    r = run(base + ["-g", "llvmpipe,cpu", "-o", d])
+    got = files(d) if os.path.isdir(d) else {}
+    who = re.findall(r"^inrgan: (\S+) rendered on (\S+)$", r.stderr, re.M)
+    names = [n for n, _ in who]
+    check(r.returncode == 0 and sorted(names) == sorted(k[:-4] for k in solo["cpu"]) and len(set(names)) == 12,
+          f"multi: every image rendered exactly once ({len(names)} lines, {len(set(names))} distinct)")
+    same = all(got.get(n + ".png") == solo[dev].get(n + ".png") for n, dev in who)
+    check(same and len(got) == 12, "multi: each image == that device's own render: " +
+          ", ".join(f"{dev} {sum(1 for _, x in who if x == dev)}" for dev in ("cpu", "vulkan:0")))
+    for spec, extra in (("llvmpipe,llvmpipe", []), ("cpu,cpu", []), ("llvmpipe,cpu", ["--backend", "cpu"]),
+                        ("llvmpipe,", []), ("llvmpipe,nosuchgpu", [])):
+        d = os.path.join(tmp, "bad")
+        r = run(base + ["-g", spec, "-o", d] + extra)
+        lines = r.stderr.strip().split("\n")
+        check(r.returncode == 2 and lines[-1].startswith("inrgan: error: ") and not os.path.exists(d),
+              f"multi: -g '{spec}' {' '.join(extra)} fails, exit 2: {lines[-1]}")
+
+
 # ---- synthetic bands for the memory check --------------------------------------------------
 
 def chunk(kind, body):
@@ -264,7 +296,7 @@ def main():
     a = ap.parse_args()
     CLI = os.path.abspath(a.inrgan)
     tests = [("seeds", test_seeds), ("frames", test_frames), ("bands", test_bands), ("stitch", test_stitch),
-             ("auto", test_auto)]
+             ("auto", test_auto), ("multi", test_multi)]
     if a.maxrss:
         tests.append(("memory", lambda t: test_memory(t, os.path.abspath(a.maxrss), a.big)))
     for name, fn in tests:
