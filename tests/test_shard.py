@@ -217,6 +217,26 @@ def test_multi(tmp):
     same = all(got.get(n + ".png") == solo[dev].get(n + ".png") for n, dev in who)
     check(same and len(got) == 12, "multi: each image == that device's own render: " +
           ", ".join(f"{dev} {sum(1 for _, x in who if x == dev)}" for dev in ("cpu", "vulkan:0")))
+    # one image: bands of rows through the queue, stitched; each band == that device's own band
+    one = ["render", "-m", TINY, "--seeds", "3", "--size", "300x700"]
+    out = os.path.join(tmp, "one", "big.png")
+    r = run(one + ["-g", "llvmpipe,cpu", "-o", out])
+    bands = re.findall(r"^inrgan: big band (\d+)/(\d+) \(rows \d+\.\.\d+\) rendered on (\S+)$", r.stderr, re.M)
+    ks = sorted(int(k) for k, _, _ in bands)
+    m = int(bands[0][1]) if bands else 0
+    check(r.returncode == 0 and m > 1 and ks == list(range(m)) and sorted(os.listdir(os.path.dirname(out))) == ["big.png"],
+          f"multi: one 300x700 image in {m} bands, each rendered once, no band file left")
+    ref = []
+    for k, n, dev in bands:
+        d = os.path.join(tmp, "oneref")
+        args = ["--backend", "cpu"] if dev == "cpu" else ["-g", "llvmpipe"]
+        run(one + args + ["-o", os.path.join(d, "big.png"), "--shard", f"{k}/{n}", "-q"])
+        ref.append(os.path.join(d, f"big.band{k}of{n}.png"))
+    refpng = os.path.join(tmp, "oneref.png")
+    run(["stitch", refpng] + ref)
+    check(os.path.exists(out) and os.path.exists(refpng) and open(out, "rb").read() == open(refpng, "rb").read(),
+          "multi: the split image == each band as its device renders it alone (" +
+          ", ".join(f"{dev} {sum(1 for *_, x in bands if x == dev)}" for dev in ("cpu", "vulkan:0")) + " bands)")
     for spec, extra in (("llvmpipe,llvmpipe", []), ("cpu,cpu", []), ("llvmpipe,cpu", ["--backend", "cpu"]),
                         ("llvmpipe,", []), ("llvmpipe,nosuchgpu", [])):
         d = os.path.join(tmp, "bad")

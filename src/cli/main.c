@@ -942,6 +942,15 @@ static int cmd_render(int argc, char **argv) {
                            .request = request, .depth = o.depth, .budget = (size_t)o.memory_mib << 20,
                            .quiet = g_quiet};
         r = cli_band_render(&bj, &o.shard, 1 << (cfg->n_levels - 1), band_written, sizeof band_written, &err);
+    } else if (r == IG_OK && use_multi && l.count == 1 && !o.want_npy && !o.want_tiff) {
+        /* one image over several devices: bands of rows through the queue, then stitched */
+        ig_image_job job = {.model = model, .plan = pd, .z = l.z, .z_b = zb, .t = tv, .count = 1, .psi = o.psi,
+                            .space = o.space, .tile = o.tile, .threads = o.threads, .noise = o.noise,
+                            .noise_seed = l.noise};
+        cli_band_job bj = {.job = &job, .dir = o.out_dir, .name = l.names[0], .model_path = o.model_path,
+                           .request = "one image over several devices", .depth = o.depth,
+                           .budget = (size_t)o.memory_mib << 20, .quiet = g_quiet};
+        r = cli_band_multi(&multi, &bj, 1 << (cfg->n_levels - 1), g_quiet, &err);
     } else if (r == IG_OK && use_multi) {
         multi_item mi = {.model = model, .pd = &pd, .o = o, .l = &l, .zb = zb, .tv = tv};
         mi.o.prog = NULL;

@@ -5,12 +5,14 @@
  * variables. */
 #include "shard.h"
 #include "ig_parse.h"
+#include "multi.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SHARD_MAX 1000000
 
@@ -200,12 +202,16 @@ ig_result cli_band_render(const cli_band_job *bj, const cli_shard *s, int step, 
         return ig_error_set(err, IG_ERR_USAGE, "--shard %d/%d: the %d-row image splits into at most %" PRId64
                             " bands (of %d rows, the model's coarsest grid)", s->k, s->n, H, units, step);
     int y0 = (int)(u0 * step), y1 = (int)(u1 * step < H ? u1 * step : H);
-    uint64_t mh;
-    int64_t msize;
-    r = cli_file_hash(bj->model_path, &mh, &msize, err);
-    if (r != IG_OK) return r;
     char model[128], shard[32], rows[64], image[2048], depth[8];
-    snprintf(model, sizeof model, "fnv1a64=%016" PRIx64 " bytes=%" PRId64, mh, msize);
+    if (bj->model_id) {
+        snprintf(model, sizeof model, "%s", bj->model_id);
+    } else {
+        uint64_t mh;
+        int64_t msize;
+        r = cli_file_hash(bj->model_path, &mh, &msize, err);
+        if (r != IG_OK) return r;
+        snprintf(model, sizeof model, "fnv1a64=%016" PRIx64 " bytes=%" PRId64, mh, msize);
+    }
     snprintf(shard, sizeof shard, "%d/%d", s->k, s->n);
     snprintf(rows, sizeof rows, "%d %d %d %d", y0, y1 - y0, W, H);
     snprintf(depth, sizeof depth, "%d", bj->depth);
@@ -228,5 +234,79 @@ ig_result cli_band_render(const cli_band_job *bj, const cli_shard *s, int step, 
     job->sink = NULL;
     job->band_y0 = job->band_h = 0;
     if (r == IG_OK && written) snprintf(written, wlen, "%s (rows %d..%d of %d)", path, y0, y1, H);
+    return r;
+}
+
+/* ---- one image over several devices ---------------------------------------------------------- */
+
+typedef struct band_multi {
+    const cli_band_job *tmpl;
+    int m, step, height;
+    char tmpname[CLI_NAME_LEN + 32];
+    char item[CLI_NAME_LEN + 64];
+} band_multi;
+
+static ig_result band_item(void *user, const cli_backend *be, int k, ig_error *err) {
+    band_multi *bm = user;
+    ig_image_job job = *bm->tmpl->job;
+    job.backend = be->fn;
+    job.backend_ctx = be->vk;
+    job.progress = NULL;
+    cli_band_job bj = *bm->tmpl;
+    bj.job = &job;
+    bj.name = bm->tmpname;
+    bj.quiet = true;
+    cli_shard s = {.on = true, .k = k, .n = bm->m};
+    return cli_band_render(&bj, &s, bm->step, NULL, 0, err);
+}
+
+static const char *band_item_name(void *user, int k) {
+    band_multi *bm = user;
+    int64_t units = ((int64_t)bm->height + bm->step - 1) / bm->step;
+    int64_t y0 = k * units / bm->m * bm->step, y1 = (k + 1) * units / bm->m * bm->step;
+    snprintf(bm->item, sizeof bm->item, "%s band %d/%d (rows %d..%d)", bm->tmpl->name, k, bm->m, (int)y0,
+             (int)(y1 < bm->height ? y1 : bm->height));
+    return bm->item;
+}
+
+ig_result cli_band_multi(struct cli_multi *m, const cli_band_job *b, int step, bool quiet, ig_error *err) {
+    int W, H;
+    ig_result r = cli_output_size(b->job->model, &b->job->plan, &W, &H, err);
+    if (r != IG_OK) return r;
+    if (step < 1) step = 1;
+    int64_t units = ((int64_t)H + step - 1) / step;
+    /* four bands a device (at least 64 rows each where the image allows): a faster device
+     * takes more of them */
+    int64_t want = (int64_t)m->n * 4, by_rows = (H + 63) / 64;
+    if (want > by_rows) want = by_rows;
+    if (want > units) want = units;
+    if (want < 1) want = 1;
+    band_multi bm = {.tmpl = b, .m = (int)want, .step = step, .height = H};
+    snprintf(bm.tmpname, sizeof bm.tmpname, ".%s.part%ld", b->name, (long)getpid());
+    uint64_t mh;
+    int64_t msize;
+    r = cli_file_hash(b->model_path, &mh, &msize, err);
+    if (r != IG_OK) return r;
+    char model_id[128];
+    snprintf(model_id, sizeof model_id, "fnv1a64=%016" PRIx64 " bytes=%" PRId64, mh, msize);
+    cli_band_job tmpl = *b;
+    tmpl.model_id = model_id;
+    bm.tmpl = &tmpl;
+    char(*paths)[4096] = calloc((size_t)bm.m, sizeof *paths);
+    const char **pp = calloc((size_t)bm.m, sizeof *pp);
+    if (!paths || !pp) r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%d band names", bm.m);
+    for (int k = 0; r == IG_OK && k < bm.m; k++) {
+        snprintf(paths[k], sizeof paths[k], "%s/%s.band%dof%d.png", b->dir, bm.tmpname, k, bm.m);
+        pp[k] = paths[k];
+    }
+    if (r == IG_OK) r = cli_multi_run(m, bm.m, band_item, &bm, band_item_name, quiet, err);
+    if (r == IG_OK) {
+        char out[4096];
+        snprintf(out, sizeof out, "%s/%s.png", b->dir, b->name);
+        r = cli_stitch_files(out, pp, bm.m, true, err);
+    }
+    for (int k = 0; paths && k < bm.m; k++) remove(paths[k]); /* the bands were temporary */
+    free(paths);
+    free(pp);
     return r;
 }

@@ -33,14 +33,21 @@ typedef struct cli_band_job {
     int depth;                    /* 8 or 16 */
     size_t budget;
     bool quiet;
+    const char *model_id;         /* optional: the model's "fnv1a64=... bytes=..." (else hashed here) */
 } cli_band_job;
 ig_result cli_band_render(const cli_band_job *b, const cli_shard *s, int step, char *written, size_t wlen,
                           ig_error *err);
+/* One image over several devices (-g LIST, src/cli/multi.c): bands of rows in one queue, each
+ * written as a temporary band file in dir, then stitched into dir/NAME.png and removed. */
+struct cli_multi;
+ig_result cli_band_multi(struct cli_multi *m, const cli_band_job *b, int step, bool quiet, ig_error *err);
 /* A 64-bit FNV-1a of n bytes, continued from h (start: CLI_FNV0), and of a file's contents. */
 #define CLI_FNV0 0xcbf29ce484222325ull
 uint64_t cli_fnv(uint64_t h, const void *p, size_t n);
 ig_result cli_file_hash(const char *path, uint64_t *hash, int64_t *size, ig_error *err);
 
+/* Stitches band files (any order) into out_path; nothing is written on failure. */
+ig_result cli_stitch_files(const char *out_path, const char *const *paths, int nb, bool quiet, ig_error *err);
 int cmd_stitch(int argc, char **argv);   /* src/cli/stitch.c */
 void cli_stitch_help(FILE *f);
 

@@ -196,42 +196,15 @@ static ig_result copy_rows(band_file *b, ig_png_stream *out, uint8_t *row, ig_er
     return res;
 }
 
-void cli_stitch_help(FILE *f) {
-    fprintf(f, "usage: inrgan stitch OUT.png BAND.png...\n"
-               "Joins the band files of 'inrgan render --shard K/N' of one image (NAME.bandKofN.png) into one PNG,\n"
-               "streaming a row at a time. Every band must be present once, all from the same model, image, size\n"
-               "and depth (their metadata); else nothing is written (docs/scale-out.md).\n\n"
-               "options:\n");
-    cli_opt opts[] = {{"quiet", 'q', no_argument, 'q', 1, NULL, "no summary on stderr"},
-                      {"help", 'h', no_argument, 'h', 1, NULL, "this help"},
-                      {0, 0, 0, 0, 0, 0, 0}};
-    cli_print_options(f, opts, 1);
-}
-
-int cmd_stitch(int argc, char **argv) {
-    static const cli_opt opts[] = {{"quiet", 'q', no_argument, 'q', 1, NULL, "no summary on stderr"},
-                                   {"help", 'h', no_argument, 'h', 1, NULL, "this help"},
-                                   {0, 0, 0, 0, 0, 0, 0}};
-    cli_parser pr;
-    cli_parser_init(&pr, opts, 1);
-    bool quiet = false;
-    int c;
-    while ((c = cli_next(&pr, argc, argv)) != -1) {
-        if (c == 'q') quiet = true;
-        else if (c == 'h') { cli_stitch_help(stdout); return 0; }
-        else return 2;
-    }
-    if (argc - optind < 2) return cli_usage_error("stitch needs OUT.png and at least one band file");
-    const char *out_path = argv[optind];
-    int nb = argc - optind - 1;
-    if (nb > 1000000) return cli_usage_error("%d band files", nb);
+ig_result cli_stitch_files(const char *out_path, const char *const *paths, int nb, bool quiet, ig_error *errp) {
+    if (nb > 1000000) return ig_error_set(errp, IG_ERR_USAGE, "%d band files", nb);
     band_file *bf = calloc((size_t)nb, sizeof *bf);
     band_file **order = NULL;
     uint8_t *row = NULL;
     ig_error err = {0};
     ig_result r = IG_OK;
     if (!bf) r = ig_error_set(&err, IG_ERR_OUT_OF_MEMORY, "%d band files", nb);
-    for (int i = 0; bf && i < nb; i++) bf[i].path = argv[optind + 1 + i];
+    for (int i = 0; bf && i < nb; i++) bf[i].path = paths[i];
     if (r == IG_OK) {
         /* the first band tells N; the order table is sized by the largest N any band claims */
         int maxn = 1;
@@ -259,5 +232,37 @@ int cmd_stitch(int argc, char **argv) {
     free(row);
     free(order);
     free(bf);
+    if (r != IG_OK && errp) *errp = err;
+    return r;
+}
+
+void cli_stitch_help(FILE *f) {
+    fprintf(f, "usage: inrgan stitch OUT.png BAND.png...\n"
+               "Joins the band files of 'inrgan render --shard K/N' of one image (NAME.bandKofN.png) into one PNG,\n"
+               "streaming a row at a time. Every band must be present once, all from the same model, image, size\n"
+               "and depth (their metadata); else nothing is written (docs/scale-out.md).\n\n"
+               "options:\n");
+    cli_opt opts[] = {{"quiet", 'q', no_argument, 'q', 1, NULL, "no summary on stderr"},
+                      {"help", 'h', no_argument, 'h', 1, NULL, "this help"},
+                      {0, 0, 0, 0, 0, 0, 0}};
+    cli_print_options(f, opts, 1);
+}
+
+int cmd_stitch(int argc, char **argv) {
+    static const cli_opt opts[] = {{"quiet", 'q', no_argument, 'q', 1, NULL, "no summary on stderr"},
+                                   {"help", 'h', no_argument, 'h', 1, NULL, "this help"},
+                                   {0, 0, 0, 0, 0, 0, 0}};
+    cli_parser pr;
+    cli_parser_init(&pr, opts, 1);
+    bool quiet = false;
+    int c;
+    while ((c = cli_next(&pr, argc, argv)) != -1) {
+        if (c == 'q') quiet = true;
+        else if (c == 'h') { cli_stitch_help(stdout); return 0; }
+        else return 2;
+    }
+    if (argc - optind < 2) return cli_usage_error("stitch needs OUT.png and at least one band file");
+    ig_error err = {0};
+    ig_result r = cli_stitch_files(argv[optind], (const char *const *)argv + optind + 1, argc - optind - 1, quiet, &err);
     return r == IG_OK ? 0 : cli_fail(r, &err);
 }
