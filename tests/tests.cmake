@@ -119,3 +119,7 @@ else()
   add_test(NAME shard COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_shard.py --inrgan ${IG_CLI}
            --maxrss $<TARGET_FILE:maxrss>)
 endif()
+# a real single-node Slurm (slurmctld, slurmd, munge started by the test) runs the array script of
+# docs/scale-out.md: 4 bands of one image, stitched == the single render (skipped: 77)
+add_test(NAME slurm COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_slurm.py --inrgan ${IG_CLI})
+set_tests_properties(slurm PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
