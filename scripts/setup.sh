@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs what inrgan needs on Debian 12, only what is missing. Idempotent.
-# Usage: scripts/setup.sh [--runtime|--test]   (default: everything the tests need)
+# Usage: scripts/setup.sh [--runtime|--test] [--web] [--slurm]   (default: everything the tests need)
 set -eu
 PKGS="build-essential cmake pkg-config libvulkan-dev libvulkan-volk-dev mesa-vulkan-drivers
 glslang-tools spirv-tools vulkan-tools vulkan-validationlayers libglfw3-dev libstb-dev
@@ -10,6 +10,8 @@ python3-wheel libmicrohttpd-dev libjs-leaflet"
 # --web: what the tests of `inrgan serve` drive it with (docs/serve.md): headless Chromium (big:
 # ~100 MB download, so only scripts/test.sh asks for it), nginx, wrk and the DevTools client
 case " $* " in *" --web "*) PKGS="$PKGS chromium nginx wrk python3-websocket" ;; esac
+# --slurm: a single-node Slurm for tests/test_slurm.py (docs/scale-out.md; ~15 MB)
+case " $* " in *" --slurm "*) PKGS="$PKGS slurmctld slurmd slurm-client munge" ;; esac
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -4,7 +4,7 @@
 # every test in both.
 set -eu
 cd "$(dirname "$0")/.."
-scripts/setup.sh --web
+scripts/setup.sh --web --slurm
 jobs=$(nproc)
 export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

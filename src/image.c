@@ -240,6 +240,11 @@ ig_result ig_png_stream_open(ig_png_stream **out, const char *path, int width, i
 
 ig_result ig_png_stream_open16(ig_png_stream **out, const char *path, int width, int height, int depth,
                                ig_error *err) {
+    return ig_png_stream_open_text(out, path, width, height, depth, NULL, err);
+}
+
+ig_result ig_png_stream_open_text(ig_png_stream **out, const char *path, int width, int height, int depth,
+                                  const char *const *text, ig_error *err) {
     *out = NULL;
     ig_png_stream *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
@@ -266,6 +271,15 @@ ig_result ig_png_stream_open16(ig_png_stream **out, const char *path, int width,
     png_set_user_limits(s->png, 0x7fffffff, 0x7fffffff);
     png_set_IHDR(s->png, s->info, (png_uint_32)width, (png_uint_32)height, depth, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_text tx[16];
+    int nt = 0;
+    for (; text && text[2 * nt] && nt < 16; nt++) {
+        memset(&tx[nt], 0, sizeof tx[nt]);
+        tx[nt].compression = PNG_TEXT_COMPRESSION_NONE;
+        tx[nt].key = (png_charp)text[2 * nt];
+        tx[nt].text = (png_charp)text[2 * nt + 1];
+    }
+    if (nt) png_set_text(s->png, s->info, tx, nt);
     png_write_info(s->png, s->info);
     *out = s;
     return IG_OK;

@@ -99,6 +99,12 @@ ig_result ig_render_layout_make(const ig_image_job *job, ig_render_layout *out, 
     if (r != IG_OK) return r;
     int W = probe.image_width, H = probe.image_height;
     ig_plan_free(&probe);
+    if (job->band_h) { /* a band of rows of the whole image: laid out as an image that high */
+        if (job->band_y0 < 0 || job->band_h < 0 || job->band_y0 + job->band_h > H)
+            return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "band of rows %d..%d of a %d-row image", job->band_y0,
+                                job->band_y0 + job->band_h, H);
+        H = job->band_h;
+    }
     /* the layout is planned for 7/8 of the budget: the rest covers what the count leaves out
      * (allocator fragmentation from tiles of different sizes, plans, per-thread scratch) */
     double B = 0.875 * (double)(job->memory_budget ? job->memory_budget : IG_DEFAULT_BUDGET);
@@ -220,7 +226,7 @@ ig_result ig_render_image(const ig_image_job *job, ig_error *err) {
                 int bw = W - x0 < tw ? W - x0 : tw;
                 ig_plan_desc td = pd;
                 td.tile_x = x0;
-                td.tile_y = y0;
+                td.tile_y = job->band_h ? job->band_y0 + y0 : y0;
                 td.tile_w = bw;
                 td.tile_h = bh;
                 ig_plan plan;

@@ -51,7 +51,10 @@
     X(ERR_UNSUPPORTED,        2, "not supported") \
     X(ERR_USAGE,              2, "bad command-line usage") \
     X(ERR_LIMIT,              2, "input exceeds a resource limit") \
-    X(ERR_INTERRUPTED,      130, "interrupted by a signal")
+    X(ERR_INTERRUPTED,      130, "interrupted by a signal") \
+    X(ERR_BAND_MISSING,         2, "a band of the image is missing") \
+    X(ERR_BAND_DUPLICATE,       2, "a band of the image is given twice") \
+    X(ERR_BAND_MISMATCH,        2, "a band is from a different render (model, view, size or format)")
 
 typedef enum ig_result {
 #define IG_X_ENUM(name, cls, desc) IG_##name,

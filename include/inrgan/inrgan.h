@@ -332,6 +332,9 @@ typedef struct ig_image_job {
     void *user;
     ig_progress_fn progress; /* optional */
     void *progress_user;
+    /* optional band (`inrgan render --shard`): only rows [band_y0, band_y0 + band_h) of the whole
+     * image; the sink sees an image band_h rows high (y0 counted from band_y0). band_h = 0: all */
+    int band_y0, band_h;
 } ig_image_job;
 
 /* Renders count images tile by tile, streaming each band of rows to the sink: peak memory stays
@@ -360,6 +363,10 @@ ig_result ig_png_stream_close(ig_png_stream *s, bool commit, ig_error *err);
 /* The same with 8 or 16 bits per sample (16: rows of big-endian samples, 6 bytes a pixel). */
 ig_result ig_png_stream_open16(ig_png_stream **out, const char *path, int width, int height, int depth,
                                ig_error *err);
+/* The same with tEXt chunks before the pixels: text = {key, value, key, value, ..., NULL}
+ * (at most 16 pairs; NULL = none). Used for the band files of `inrgan render --shard`. */
+ig_result ig_png_stream_open_text(ig_png_stream **out, const char *path, int width, int height, int depth,
+                                  const char *const *text, ig_error *err);
 
 /* Quantisation of one generator value x (about -1..1), docs/cli.md "Output formats":
  * 8 bits:  v = clamp(127.5 x + 128, 0, 255), q8 = floor(v)  (the official conversion);
