@@ -1,4 +1,5 @@
-/* vk_render.c - the INR-GAN generator as a sequence of compute dispatches.
+/* vk_inrgan.c - the INR-GAN family of the Vulkan backend (vk_backend.c's family table): the
+ * generator as a sequence of compute dispatches.
  *
  * Per batch chunk (as many images as fit the memory budget; one submission each):
  *   1. mapping:  fc.comp per mapping layer (z normalisation fused into the first, truncation
@@ -151,23 +152,14 @@ static void ig__plan_free(ig_vk_context *ctx, ig__vk_plan *vp) {
     free(vp);
 }
 
-void ig__vk_render_release(ig_vk_context *ctx) {
-    ig__vk_cips_release(ctx);
+/* The family's release (vk_backend.c's table): the cached model and plans. */
+void ig__vk_inrgan_release(ig_vk_context *ctx) {
     ig__plan_free(ctx, ctx->plan);
     ctx->plan = NULL;
     ig__plan_free(ctx, ctx->plan_stats);
     ctx->plan_stats = NULL;
     ig__model_free(ctx, ctx->model);
     ctx->model = NULL;
-    ig__vk_arena_free(ctx, &ctx->work);
-    ig__vk_arena_free(ctx, &ctx->stage);
-    ctx->work_size = 0;
-}
-
-void ig_vk_context_trim(ig_vk_context *ctx) {
-    if (!ctx || !ctx->device) return;
-    ctx->vk.vkDeviceWaitIdle(ctx->device);
-    ig__vk_render_release(ctx);
 }
 
 /* The op list in model order (the CPU backend's order). */
@@ -596,33 +588,6 @@ typedef struct ig__chunk {
     const float *t; /* interpolation positions of these images, or NULL */
     uint32_t kv;    /* image group for per-image vectors */
 } ig__chunk;
-
-/* The mapping network of either family (vk_internal.h). */
-int ig__vk_plan_mapping(ig__vk_builder *b, const ig_config *c, const ig_vk_buf *map, const uint32_t *map_w,
-                        const uint32_t *map_b, uint32_t avg_off, bool trunc, const ig_vk_buf *z, ig_vk_buf *h,
-                        uint32_t n, double psi, uint32_t group) {
-    double lr = c->mapping_lr_multiplier;
-    ig__vk_fc fc = {.in_dim = (uint32_t)c->z_dim, .rows = (uint32_t)c->w_dim, .n = n, .bgain = (float)lr,
-                    .psi = (float)psi, .w = map, .bias = map, .x = z, .y_stride = (uint32_t)c->w_dim,
-                    .avg_off = avg_off, .group = group};
-    int cur = 0, w_buf = 0;
-    for (int l = 0; l < c->mapping_layers; l++) {
-        bool last = l + 1 == c->mapping_layers;
-        fc.flags = (l == 0 ? 1u : 0u) | 2u | (last && trunc ? 4u : 0u);
-        fc.wgain = (float)(lr / sqrt((double)fc.in_dim));
-        fc.w_off = map_w[l];
-        fc.b_off = map_b[l];
-        fc.x_stride = fc.in_dim;
-        fc.y = &h[cur];
-        fc.avg = last && trunc ? map : NULL; /* w_avg is read by the truncation only */
-        ig__vk_plan_fc(b, &fc);
-        fc.x = fc.y;
-        fc.in_dim = fc.rows;
-        w_buf = cur;
-        cur = 1 - cur;
-    }
-    return w_buf;
-}
 
 /* Per FMM / ToRGB layer, its affine head of w: s[n][s_off ...] (one fc.comp layer each). */
 static void ig__plan_heads(ig__vk_builder *b, const ig__chunk *ch) {
@@ -1529,7 +1494,7 @@ static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *de
     ig_result res = IG_OK;
     uint64_t mfp = ig__vk_model_fp(1469598103934665603ull, m);
     if (!ctx->model || ctx->model->fp != mfp) {
-        ig__vk_render_release(ctx);
+        ig__vk_release_cached(ctx);
         res = ig__model_upload(ctx, m, mfp, err);
         if (res != IG_OK) return res;
     }
@@ -1558,9 +1523,8 @@ static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *de
     return res;
 }
 
-ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
-    if (ctx && desc && desc->model && desc->model->cfg.kind == IG_FAMILY_CIPS)
-        return ig__vk_cips_prepare(ctx, desc, err);
+/* The family's prepare (vk_backend.c's table). */
+ig_result ig__vk_inrgan_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
     ig_result res = ig__ensure_uploads(ctx, desc, err);
     if (res != IG_OK) return res;
     const ig__vk_model *vm = ctx->model;
@@ -1601,10 +1565,9 @@ ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error
     return res;
 }
 
-ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out,
-                       ig_error *err) {
-    if (ctx && desc && desc->model && desc->model->cfg.kind == IG_FAMILY_CIPS)
-        return ig__vk_cips_render(ctx, desc, out, err);
+/* The family's render (vk_backend.c's table). */
+ig_result ig__vk_inrgan_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out,
+                               ig_error *err) {
     if (!ctx || !desc || !desc->z || desc->count < 1 || !out)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
                             "ig_vk_render: missing context, z or output");
