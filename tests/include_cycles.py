@@ -18,6 +18,9 @@ record headers under shaders/records/), from the text alone (no build needed):
 
 Prints every cycle found (one strongly connected component per line) and exits 1, or prints
 the number of modules and edges checked and exits 0. Use --graph to print the module edges.
+--self-test first checks the checker on two small made-up trees: a module pair that uses each
+other (a.c -> b.h, b.c -> a.h) and a header pair that includes each other must fail, the same
+trees with one use or include removed must pass.
 """
 import os
 import re
@@ -265,5 +268,36 @@ def sccs(graph):
     return out
 
 
+def self_test():
+    import contextlib
+    import io
+    import tempfile
+
+    def run(tree):
+        with tempfile.TemporaryDirectory() as d:
+            for path, text in tree.items():
+                os.makedirs(os.path.dirname(os.path.join(d, path)), exist_ok=True)
+                with open(os.path.join(d, path), "w") as f:
+                    f.write(text)
+            with contextlib.redirect_stdout(io.StringIO()):
+                return main(["include_cycles.py", d])
+
+    mod = {
+        "src/a.h": "int a_f(int x);\n",
+        "src/b.h": "int b_f(int x);\n",
+        "src/a.c": '#include "a.h"\n#include "b.h"\nint a_f(int x) { return b_f(x) + 1; }\n',
+        "src/b.c": '#include "b.h"\n#include "a.h"\nint b_f(int x) { return x ? a_f(x - 1) : 0; }\n',
+    }
+    assert run(mod) == 1, "a module cycle was not found"
+    mod["src/b.c"] = '#include "b.h"\nint b_f(int x) { return x; }\n'
+    assert run(mod) == 0, "a tree without cycles failed"
+    hdr = {"src/x.h": '#include "y.h"\n', "src/y.h": '#include "x.h"\n'}
+    assert run(hdr) == 1, "a header cycle was not found"
+    hdr["src/y.h"] = "int y;\n"
+    assert run(hdr) == 0, "a header tree without cycles failed"
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    if "--self-test" in sys.argv:
+        self_test()
+    sys.exit(main([a for a in sys.argv if a != "--self-test"]))

@@ -80,3 +80,7 @@ add_test(NAME install COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_install.py
          --build ${CMAKE_BINARY_DIR} --source ${CMAKE_SOURCE_DIR} "--cflags=${_ig_install_cflags}"
          --vulkan=$<TARGET_EXISTS:inrgan_shaders> --viewer=$<TARGET_EXISTS:inrgan-viewer>)
 set_tests_properties(install PROPERTIES TIMEOUT 300)
+
+# No include cycles among the C sources (module level, see the script's docstring); the
+# self-test first shows the check can fail.
+add_test(NAME include_cycles COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/include_cycles.py --self-test ${CMAKE_SOURCE_DIR})

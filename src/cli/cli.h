@@ -57,6 +57,8 @@ void cli_print_options(FILE *f, const cli_opt *specs, unsigned mask);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_option_fail(ig_result r, const ig_error *err);
 int cli_fail(ig_result r, const ig_error *err);
+/* The command being run (main.c sets it), for the hint after a usage error. */
+extern const char *cli_cmd;
 /* Writes text to path through a temporary file (fflush, fsync, fclose checked, then rename);
  * "-" is stdout (flushed and checked). IG_ERR_OUTPUT on any failure, no file left behind. */
 ig_result cli_write_text(const char *path, const char *text, ig_error *err);
