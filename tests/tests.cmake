@@ -84,3 +84,5 @@ set_tests_properties(install PROPERTIES TIMEOUT 300)
 # No include cycles among the C sources (module level, see the script's docstring); the
 # self-test first shows the check can fail.
 add_test(NAME include_cycles COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/include_cycles.py --self-test ${CMAKE_SOURCE_DIR})
+# Model families are table entries: IG_FAMILY_CIPS only in family tables and src/lower.c.
+add_test(NAME family_sites COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/family_sites.py --self-test ${CMAKE_SOURCE_DIR})
