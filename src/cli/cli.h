@@ -3,6 +3,7 @@
 #define IG_CLI_H
 
 #include "inrgan.h"
+#include "ig_backend.h"
 
 typedef struct cli_backend_opts {
     const char *backend;   /* auto | cpu | vulkan */
@@ -12,7 +13,8 @@ typedef struct cli_backend_opts {
 } cli_backend_opts;
 
 typedef struct cli_backend {
-    ig_backend_fn fn;
+    ig_backend *obj;       /* the library's backend (src/backend.c) */
+    ig_backend_fn fn;      /* renders with obj: ig_render_image's backend, backend_ctx = obj */
     void *vk;              /* ig_vk_context when Vulkan renders */
     char label[64];
     char device[256];      /* Vulkan: "INDEX" of the device that renders (for -g) */

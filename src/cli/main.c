@@ -586,7 +586,7 @@ static ig_result render_pngs(const ig_model *model, const cli_backend *be, const
     if (r == IG_OK) {
         ig_image_job job = {.model = model, .plan = *pd, .z = z, .z_b = z_b, .t = t, .count = count,
                             .psi = o->psi, .space = o->space, .tile = o->tile, .threads = o->threads,
-                            .noise = o->noise, .noise_seed = noise_seed, .rows = sink_rows, .user = &sink, .backend = be->fn, .backend_ctx = be->vk};
+                            .noise = o->noise, .noise_seed = noise_seed, .rows = sink_rows, .user = &sink, .backend = be->fn, .backend_ctx = be->obj};
         r = ig_render_image(&job, err);
     }
     for (int i = 0; i < count; i++) {
@@ -638,7 +638,7 @@ static ig_result render_floats(const ig_model *model, const cli_backend *be, con
                             .psi = o->psi, .z_b = z_b, .t = t, .space = o->space, .threads = o->threads,
                             .on_block = o->want_dump ? on_block : NULL, .user = &dump, .noise = o->noise,
                             .noise_seed = l->noise + b0};
-        r = be->fn(be->vk, &d, img, err);
+        r = be->fn(be->obj, &d, img, err);
         if (r == IG_OK && dump.result != IG_OK) { r = dump.result; *err = dump.err; }
         for (int i = 0; i < n && r == IG_OK; i++) {
             char path[4096];
