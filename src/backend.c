@@ -173,6 +173,7 @@ ig_result ig_backend_render(ig_backend *b, const ig_render_desc *desc, float *ou
 }
 
 ig_result ig_backend_render_fn(void *backend, const ig_render_desc *desc, float *out, ig_error *err) {
+    if (!backend) return ig_cpu_render(desc, out, err); /* as ig_image_job's NULL backend */
     return ig_backend_render((ig_backend *)backend, desc, out, err);
 }
 

@@ -86,3 +86,8 @@ set_tests_properties(install PROPERTIES TIMEOUT 300)
 add_test(NAME include_cycles COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/include_cycles.py --self-test ${CMAKE_SOURCE_DIR})
 # Model families are table entries: IG_FAMILY_CIPS only in family tables and src/lower.c.
 add_test(NAME family_sites COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/family_sites.py --self-test ${CMAKE_SOURCE_DIR})
+
+add_executable(test_backend tests/test_backend.c)
+target_compile_definitions(test_backend PRIVATE IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
+target_link_libraries(test_backend PRIVATE inrgan_lib)
+add_test(NAME backend COMMAND test_backend)

@@ -45,7 +45,7 @@ ig_result ig_backend_prepare(ig_backend *b, const ig_render_desc *desc, ig_error
 /* out [count, 3, H, W] as ig_cpu_render. */
 ig_result ig_backend_render(ig_backend *b, const ig_render_desc *desc, float *out, ig_error *err);
 /* ig_backend_render with ig_backend_fn's signature: ig_image_job.backend = ig_backend_render_fn,
- * .backend_ctx = the ig_backend. */
+ * .backend_ctx = the ig_backend; a NULL backend_ctx renders with the CPU backend. */
 ig_result ig_backend_render_fn(void *backend, const ig_render_desc *desc, float *out, ig_error *err);
 /* IG_ERR_VULKAN when the validation layer reported errors so far; IG_OK otherwise. */
 ig_result ig_backend_check(const ig_backend *b, ig_error *err);
