@@ -6,6 +6,7 @@
 #include "ig_test.h"
 #include "ig_backend.h"
 
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,10 @@ static void test_auto_and_vulkan(void) {
 }
 
 int main(void) {
+    /* as the vk tests: keep lavapipe and the validation layer mapped after the instance is gone
+     * (LeakSanitizer would report their globals' blocks once the loader unloads them) */
+    const char *libs[] = {"libvulkan_lvp.so", "libVkLayer_khronos_validation.so"};
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) dlopen(libs[i], RTLD_NOW | RTLD_NODELETE);
     RUN(test_cpu_object);
     RUN(test_refusals);
     RUN(test_auto_and_vulkan);

@@ -88,6 +88,6 @@ add_test(NAME include_cycles COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/include_
 add_test(NAME family_sites COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/family_sites.py --self-test ${CMAKE_SOURCE_DIR})
 
 add_executable(test_backend tests/test_backend.c)
-target_compile_definitions(test_backend PRIVATE IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
+target_compile_definitions(test_backend PRIVATE _DEFAULT_SOURCE IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
 target_link_libraries(test_backend PRIVATE inrgan_lib)
 add_test(NAME backend COMMAND test_backend)
