@@ -14,7 +14,7 @@
 //                 whose block output is formed in the epilogue, after the lrelu:
 //                 Y[n][o][p] = (lrelu(...) * sqrt2 + R[n][o][p]) / sqrt2, R the block's skip (its
 //                 input, or the 1x1 skip's product), channel-major like Y
-//   IG_EPI_ADD    INR-GAN FMM layer of a level (the "gemm" level kernel, src/vk/vk_render.c):
+//   IG_EPI_ADD    INR-GAN FMM layer of a level (the "gemm" level kernel, src/vk/vk_inrgan.c):
 //                 Y[n][o][p] = lrelu(sum_i W[n][o][i] X[n][i][p] + b[o] + [A[n][o][up(p)]]) * sqrt2
 //                 with A the coarse-grid product of an up-sampling conv0 (exact coarse trick),
 //                 gathered through the plan's nearest maps: up(p) = r0[p / width] Wc + c0[p % width]
@@ -40,13 +40,13 @@
 // enabled, + bias, leaky ReLU 0.2 times sqrt(2), one vec4 store per output row. Pixels past
 // the image (p >= np) get no noise (IG_EPI_ADD: no gathered value).
 //
-// Record at meta[rec] (src/vk/vk_cips.c, src/vk/vk_render.c): shaders/records/gemm.h,
+// Record at meta[rec] (src/vk/vk_cips.c, src/vk/vk_inrgan.c): shaders/records/gemm.h,
 // IGR_GEMM_NOISE (then image n's noise seed at IGR_GEMM_NOISE_WORDS + n), IGR_GEMM_RES (seeds
 // from IGR_GEMM_RES_WORDS), IGR_GEMM_ADD, IGR_GEMM (IG_EPI_NONE).
 //   IG_EPI_NOISE: bindings 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 axes
 //     (cips_input.comp's layout); IG_EPI_RES adds binding 6 R
 //   IG_EPI_ADD: bindings 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 A, 6 row map,
-//     7 column map (src/vk/vk_render.c's {r0, r1, w, 0} maps)
+//     7 column map (src/vk/vk_inrgan.c's {r0, r1, w, 0} maps)
 //   IG_EPI_NONE: bindings 1 X, 2 Y, 3 per-image weights
 layout(local_size_x = 16, local_size_y = 16) in;
 

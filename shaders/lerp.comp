@@ -1,5 +1,5 @@
 #version 450
-// lerp.comp - interpolation of per-image vectors (src/vk/vk_render.c; ig_render_desc z_b, t,
+// lerp.comp - interpolation of per-image vectors (src/vk/vk_inrgan.c; ig_render_desc z_b, t,
 // space): a[n][i] = a (t = 0), b (t = 1), else (1 - t) a + t b, t per image, in place in a.
 // Record: IGR_LERP (shaders/records/lerp.h), then t of each image (float bits)
 #extension GL_GOOGLE_include_directive : require

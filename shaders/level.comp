@@ -17,7 +17,7 @@
 // Storage of W, e and features: fp32, or fp16 with IG_F16; arithmetic is always fp32.
 //
 // Dispatch record at meta[rec]: IGR_LEVEL, op records at meta[op_first + IGR_LEVEL_OP_WORDS k]:
-// IGR_LEVEL_OP (shaders/records/level.h; src/vk/vk_render.c writes them). params: the
+// IGR_LEVEL_OP (shaders/records/level.h; src/vk/vk_inrgan.c writes them). params: the
 // section's shared weights and biases; op offsets are relative to params_base.
 #extension GL_GOOGLE_include_directive : require
 #include "records/level.h"

@@ -4,7 +4,7 @@
 //   rgb[n][o][p] = start(n, o, p) + (sum_i Wrgb[n][o][i] X[n][i][p] + b[o])   for o < 3, p < np
 //   CIPS (CIPSskip to_rgbs.K after linears.2K+1, src/cpu/cpu_cips.c ig__cips_chunk): Wrgb is the
 //     image's modulated (not demodulated) weight from cips_wgen.comp, [3][c_in]
-//   IG_RGB_MOD (INR-GAN, the "gemm" level kernel of src/vk/vk_render.c): Wrgb[n][o][i] =
+//   IG_RGB_MOD (INR-GAN, the "gemm" level kernel of src/vk/vk_inrgan.c): Wrgb[n][o][i] =
 //     W_rgb[o][i] s_n[i] with W_rgb shared (model params) and s_n the image's ToRGB factors
 // X is channel-major [c_in][P]. start: 0 (mode 1), the plane's own value (mode 0: accumulate),
 // or (mode 2, IG_RGB_MOD) the previous level's rgb at the nearest coarse pixel through the

@@ -6,12 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool ig_noise_active(const ig_config *cfg, ig_noise noise) {
-    if (cfg->kind != IG_FAMILY_CIPS) return false;
-    if (noise == IG_NOISE_MODEL) return !cfg->cips.noise_zero;
-    return noise == IG_NOISE_SEEDED;
-}
-
 int ig_noise_parse(const char *text, ig_noise *mode, uint32_t *seed, bool *fixed) {
     *fixed = false;
     if (strcmp(text, "zero") == 0) { *mode = IG_NOISE_ZERO; return 0; }

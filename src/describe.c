@@ -53,7 +53,11 @@ size_t ig_config_describe(const ig_config *cfg, char *buf, size_t len) {
     ig__put(&t, "resolution:   %dx%d\n", cfg->resolution, cfg->resolution);
     ig__put(&t, "latents:      z_dim %d, w_dim %d, mapping %d layers, num_ws %d, default psi %g\n", cfg->z_dim,
             cfg->w_dim, cfg->mapping_layers, cfg->num_ws, cfg->truncation_psi);
-    if (cfg->kind == IG_FAMILY_CIPS) ig__describe_cips(cfg, &t);
-    else ig__describe_inrgan(cfg, &t);
+    /* the family's own lines, one entry per family */
+    static void (*const describe[])(const ig_config *, ig__text *) = {
+        [IG_FAMILY_INRGAN] = ig__describe_inrgan,
+        [IG_FAMILY_CIPS] = ig__describe_cips,
+    };
+    if ((unsigned)cfg->kind < sizeof describe / sizeof describe[0]) describe[cfg->kind](cfg, &t);
     return t.at;
 }

@@ -230,3 +230,10 @@ static double ig__plan_flops(const ig_plan *plan, const ig_config *c, bool coars
 
 double ig_plan_executed_flops(const ig_plan *plan, const ig_config *c) { return ig__plan_flops(plan, c, true); }
 double ig_plan_model_flops(const ig_plan *plan, const ig_config *c) { return ig__plan_flops(plan, c, false); }
+
+/* Noise inputs exist in CIPS layers only (a family property, so decided here). */
+bool ig_noise_active(const ig_config *cfg, ig_noise noise) {
+    if (cfg->kind != IG_FAMILY_CIPS) return false;
+    if (noise == IG_NOISE_MODEL) return !cfg->cips.noise_zero;
+    return noise == IG_NOISE_SEEDED;
+}

@@ -141,6 +141,29 @@ static ig_result ig__parse_cips(const cJSON *root, ig_config *c, ig_error *err) 
     return IG_OK;
 }
 
+/* ---- the model families: one entry each (docs/architecture.md, "What a family must provide") ---- */
+
+typedef struct ig__wants ig__wants;
+static ig_result ig__parse_inrgan(const cJSON *root, ig_config *c, ig_error *err);
+static bool ig__want_inrgan(ig__wants *w, ig_model *m, const ig_lowering *lw);
+static bool ig__want_cips(ig__wants *w, ig_model *m, const ig_lowering *lw);
+static void ig__init_inrgan(const ig_model *m, ig_tensor *t, uint64_t *state);
+static void ig__init_cips(const ig_model *m, ig_tensor *t, uint64_t *state);
+
+/* name: the config's "family"; parse: its fields after format_version and family; want: the
+ * tensors a model of the config needs (names, shapes, the slots they fill); init: one tensor's
+ * official random initialisation (ig_model_create_random; state is shared across tensors). */
+static const struct ig__family {
+    const char *name;
+    ig_result (*parse)(const cJSON *root, ig_config *c, ig_error *err);
+    bool (*want)(ig__wants *w, ig_model *m, const ig_lowering *lw);
+    void (*init)(const ig_model *m, ig_tensor *t, uint64_t *state);
+} ig__families[] = {
+    [IG_FAMILY_INRGAN] = {"inrgan", ig__parse_inrgan, ig__want_inrgan, ig__init_inrgan},
+    [IG_FAMILY_CIPS] = {"cips", ig__parse_cips, ig__want_cips, ig__init_cips},
+};
+enum { IG__N_FAMILIES = sizeof ig__families / sizeof ig__families[0] };
+
 static ig_result ig__parse_config_tree(const cJSON *root, ig_config *c, ig_error *err) {
     memset(c, 0, sizeof *c);
     if (!cJSON_IsObject(root))
@@ -156,17 +179,19 @@ static ig_result ig__parse_config_tree(const cJSON *root, ig_config *c, ig_error
     const cJSON *fam = cJSON_GetObjectItemCaseSensitive(root, "family");
     if (!cJSON_IsString(fam))
         return ig_error_set(err, IG_ERR_MODEL_CONFIG_FIELD, "config: family must be a string");
-    if (strcmp(fam->valuestring, "cips") == 0) {
-        snprintf(c->family, sizeof c->family, "cips");
-        c->kind = IG_FAMILY_CIPS;
-        return ig__parse_cips(root, c, err);
-    }
-    if (strcmp(fam->valuestring, "inrgan") != 0)
-        return ig_error_set(err, IG_ERR_MODEL_FAMILY,
-                            "config: family '%.32s' is not supported (this engine runs 'inrgan' and 'cips')",
-                            fam->valuestring);
-    snprintf(c->family, sizeof c->family, "%s", fam->valuestring);
-    c->kind = IG_FAMILY_INRGAN;
+    for (int k = 0; k < IG__N_FAMILIES; k++)
+        if (strcmp(fam->valuestring, ig__families[k].name) == 0) {
+            snprintf(c->family, sizeof c->family, "%s", ig__families[k].name);
+            c->kind = (ig_family)k;
+            return ig__families[k].parse(root, c, err);
+        }
+    return ig_error_set(err, IG_ERR_MODEL_FAMILY,
+                        "config: family '%.32s' is not supported (this engine runs 'inrgan' and 'cips')",
+                        fam->valuestring);
+}
+
+/* The INR-GAN fields of a config (after format_version and family). */
+static ig_result ig__parse_inrgan(const cJSON *root, ig_config *c, ig_error *err) {
     IG_TRY(ig__get_int(root, "", "resolution", 1, 65536, &c->resolution, err));
     IG_TRY(ig__get_int(root, "", "z_dim", 1, 8192, &c->z_dim, err));
     IG_TRY(ig__get_int(root, "", "w_dim", 1, 8192, &c->w_dim, err));
@@ -440,7 +465,7 @@ static bool ig__want_all(ig__wants *w, ig_model *m) {
     ig_lowering *lw = malloc(sizeof *lw);
     if (!lw) return false;
     ig_lower(&m->cfg, lw);
-    bool ok = m->cfg.kind == IG_FAMILY_CIPS ? ig__want_cips(w, m, lw) : ig__want_inrgan(w, m, lw);
+    bool ok = ig__families[m->cfg.kind].want(w, m, lw);
     free(lw);
     return ok;
 }
@@ -620,7 +645,7 @@ static bool ig__ends_with(const char *s, const char *suffix) {
 /* CIPSskip's initialisation (python/inrgan/cips.py): N(0,1) weights and embedding, mapping
  * N(0, 1/lr^2), modulation biases 1, other biases and noise weights 0, LFF U(+-sqrt(9/2)). The
  * noise weights get 0.1 instead of 0 so that benchmarks and tests exercise the noise path. */
-static void ig__cips_init(const ig_model *m, ig_tensor *t, uint64_t *state) {
+static void ig__init_cips(const ig_model *m, ig_tensor *t, uint64_t *state) {
     float *x = (float *)t->data;
     const char *n = t->name;
     if (ig__ends_with(n, "modulation.bias")) {
@@ -640,6 +665,37 @@ static void ig__cips_init(const ig_model *m, ig_tensor *t, uint64_t *state) {
     }
 }
 
+static void ig__init_inrgan(const ig_model *m, ig_tensor *t, uint64_t *state) {
+    float *x = (float *)t->data;
+    const char *n = t->name;
+    if (ig__ends_with(n, "torgb.affine.bias")) {
+        for (int64_t k = 0; k < t->numel; k++) x[k] = 1.0f;
+    } else if (ig__ends_with(n, "bias") || ig__ends_with(n, "w_avg")) {
+        memset(x, 0, (size_t)t->numel * sizeof *x);
+    } else if (ig__ends_with(n, "log_basis")) {
+        int rows = (int)t->shape[0];
+        bool diag = false;
+        for (int b = 0; b < m->cfg.n_blocks; b++)
+            if (m->blocks[b].log_basis == t) diag = m->cfg.blocks[b].emb.diagonal;
+        int K = rows / (diag ? 4 : 2);
+        for (int k = 0; k < K; k++) {
+            float f = (float)(1.5707963267948966 * ldexp(1.0, k)), g = f / 2;
+            x[2 * k] = 0; x[2 * k + 1] = f;                       /* horizontal: multiplies y */
+            x[2 * (K + k)] = f; x[2 * (K + k) + 1] = 0;           /* vertical: multiplies x */
+            if (diag) {
+                x[2 * (2 * K + k)] = -g; x[2 * (2 * K + k) + 1] = g;
+                x[2 * (3 * K + k)] = g; x[2 * (3 * K + k) + 1] = g;
+            }
+        }
+    } else if (ig__ends_with(n, "random_basis")) {
+        ig__randn(x, t->numel, sqrt(10.0), state);
+    } else if (strncmp(n, "mapping.fc", 10) == 0) {
+        ig__randn(x, t->numel, 1.0 / m->cfg.mapping_lr_multiplier, state);
+    } else {
+        ig__randn(x, t->numel, 1.0, state);
+    }
+}
+
 ig_result ig_model_create_random(const char *config_json, uint64_t seed, ig_model **out, ig_error *err) {
     *out = NULL;
     ig__wants w = {0};
@@ -651,41 +707,9 @@ ig_result ig_model_create_random(const char *config_json, uint64_t seed, ig_mode
         ig_model_free(m);
         return r;
     }
-    /* the official initialisation (reference section 3.4) */
+    /* the official initialisation (reference section 3.4), per family */
     uint64_t state = seed;
-    for (int i = 0; i < m->n_tensors; i++) {
-        ig_tensor *t = &m->tensors[i];
-        float *x = (float *)t->data;
-        const char *n = t->name;
-        if (m->cfg.kind == IG_FAMILY_CIPS) {
-            ig__cips_init(m, t, &state);
-        } else if (ig__ends_with(n, "torgb.affine.bias")) {
-            for (int64_t k = 0; k < t->numel; k++) x[k] = 1.0f;
-        } else if (ig__ends_with(n, "bias") || ig__ends_with(n, "w_avg")) {
-            memset(x, 0, (size_t)t->numel * sizeof *x);
-        } else if (ig__ends_with(n, "log_basis")) {
-            int rows = (int)t->shape[0];
-            bool diag = false;
-            for (int b = 0; b < m->cfg.n_blocks; b++)
-                if (m->blocks[b].log_basis == t) diag = m->cfg.blocks[b].emb.diagonal;
-            int K = rows / (diag ? 4 : 2);
-            for (int k = 0; k < K; k++) {
-                float f = (float)(1.5707963267948966 * ldexp(1.0, k)), g = f / 2;
-                x[2 * k] = 0; x[2 * k + 1] = f;                       /* horizontal: multiplies y */
-                x[2 * (K + k)] = f; x[2 * (K + k) + 1] = 0;           /* vertical: multiplies x */
-                if (diag) {
-                    x[2 * (2 * K + k)] = -g; x[2 * (2 * K + k) + 1] = g;
-                    x[2 * (3 * K + k)] = g; x[2 * (3 * K + k) + 1] = g;
-                }
-            }
-        } else if (ig__ends_with(n, "random_basis")) {
-            ig__randn(x, t->numel, sqrt(10.0), &state);
-        } else if (strncmp(n, "mapping.fc", 10) == 0) {
-            ig__randn(x, t->numel, 1.0 / m->cfg.mapping_lr_multiplier, &state);
-        } else {
-            ig__randn(x, t->numel, 1.0, &state);
-        }
-    }
+    for (int i = 0; i < m->n_tensors; i++) ig__families[m->cfg.kind].init(m, &m->tensors[i], &state);
     *out = m;
     return IG_OK;
 }

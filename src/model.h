@@ -59,7 +59,7 @@ struct ig_model {
     float *storage;                 /* all tensors as fp32, one allocation */
     ig_block_tensors blocks[IG_MAX_BLOCKS];
     const ig_tensor *map_w[IG_MAX_MAPPING], *map_b[IG_MAX_MAPPING], *w_avg; /* w_avg: NULL if absent */
-    ig_cips_tensors cips;           /* cfg.kind == IG_FAMILY_CIPS */
+    ig_cips_tensors cips;           /* CIPS models only */
 };
 
 /* Parses and checks a config JSON string (also used by tests). */

@@ -6,6 +6,7 @@
  * (docs/coordinates.md "Tiles and memory"). Tiles are plans over sub-lists of the whole image's
  * grids (src/plan.c), so every tile is an exact crop of the untiled render. */
 #include "inrgan.h"
+#include "ig_backend.h"
 #include "model.h"
 #include "lower.h"
 
@@ -21,10 +22,6 @@
 #define IG_TILE_SIDE 1024
 #define IG_TILE_PX ((double)IG_TILE_SIDE * IG_TILE_SIDE)
 
-static ig_result ig__cpu_backend(void *ctx, const ig_render_desc *d, float *out, ig_error *err) {
-    (void)ctx;
-    return ig_cpu_render(d, out, err);
-}
 
 static double ig__tile_px_bytes(const ig_model *m, int count, int workers, int stride) {
     ig_lowering lw;
@@ -200,7 +197,7 @@ ig_result ig_render_image(const ig_image_job *job, ig_error *err) {
     if (r != IG_OK) return r;
     ig_plan_desc pd = job->plan;
     int W = lay.width, H = lay.height, tw = lay.tile_w, th = lay.tile_h, chunk = lay.chunk;
-    ig_backend_fn backend = job->backend ? job->backend : ig__cpu_backend;
+    ig_backend_fn backend = job->backend ? job->backend : ig_backend_render_fn;
     ig_image_sink legacy = {0};
     const ig_image_sink *sink = job->sink ? job->sink : &legacy;
 

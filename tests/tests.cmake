@@ -123,3 +123,13 @@ endif()
 # docs/scale-out.md: 4 bands of one image, stitched == the single render (skipped: 77)
 add_test(NAME slurm COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_slurm.py --inrgan ${IG_CLI})
 set_tests_properties(slurm PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+# No include cycles among the C sources (module level, see the script's docstring); the
+# self-test first shows the check can fail.
+add_test(NAME include_cycles COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/include_cycles.py --self-test ${CMAKE_SOURCE_DIR})
+# Model families are table entries: IG_FAMILY_CIPS only in family tables and src/lower.c.
+add_test(NAME family_sites COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/family_sites.py --self-test ${CMAKE_SOURCE_DIR})
+
+add_executable(test_backend tests/test_backend.c)
+target_compile_definitions(test_backend PRIVATE _DEFAULT_SOURCE IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
+target_link_libraries(test_backend PRIVATE inrgan_lib)
+add_test(NAME backend COMMAND test_backend)

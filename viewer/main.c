@@ -1211,7 +1211,9 @@ static ig_result setup(viewer *v, const options *o, ig_error *err) {
         fprintf(stderr, "inrgan-viewer: presenting on %s%s; rendering with the CPU backend (%d thread%s)%s\n",
                 vw_gpu_device_name(v->gpu), how, v->threads, v->threads == 1 ? "" : "s",
                 v->validate ? "; validation on" : "");
-    return vw_worker_create(v->model, v->be.fn, v->be.vk, v->threads, wake_main, &v->worker, err);
+    /* the shared-device path renders with its own ig_vk_context (render_vk), no ig_backend */
+    return vw_worker_create(v->model, v->be.fn, v->be.obj ? (void *)v->be.obj : v->be.vk, v->threads, wake_main,
+                            &v->worker, err);
 }
 
 static void teardown(viewer *v) {

@@ -1,4 +1,4 @@
-/* shaders/records/gemm.h - layer_gemm.comp's records (src/vk/vk_cips.c, src/vk/vk_render.c).
+/* shaders/records/gemm.h - layer_gemm.comp's records (src/vk/vk_cips.c, src/vk/vk_inrgan.c).
  * Every variant starts with IGR_GEMM (all IG_EPI_NONE reads): c_in, c_out, p4 = P/4, X from
  * x_base (vec4; x_img per image, 0: shared), Y from y_base (vec4, y_img), W from w_base
  * (w_img per image, rows w_row apart).

@@ -1,5 +1,5 @@
 /* shaders/records/level.h - the records of level.comp and level_coop.comp (one INR-GAN level
- * or section for a band of rows; src/vk/vk_render.c). A dispatch's meta window holds its op
+ * or section for a band of rows; src/vk/vk_inrgan.c). A dispatch's meta window holds its op
  * records (IGR_LEVEL_OP_WORDS each, from op_first) and then its dispatch record.
  *
  * Dispatch record: modes 0 none/zero, 1 up2 through the maps, 3 same grid; h, w the level's

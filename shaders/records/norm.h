@@ -1,4 +1,4 @@
-/* shaders/records/norm.h - norm.comp's records (instance-norm statistics, src/vk/vk_render.c).
+/* shaders/records/norm.h - norm.comp's records (instance-norm statistics, src/vk/vk_inrgan.c).
  * Pass 1 (row partials): c channels, w pixels a row, rows of the band, features from f_base
  * (f_stride per image) to partials from p_base (p_stride), the band's first partial row prow0.
  * Pass 2 (merge): h rows of partials from p_base to the inverse deviations at inv_base. */

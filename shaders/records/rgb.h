@@ -1,5 +1,5 @@
 /* shaders/records/rgb.h - rgb_accum.comp's records (src/vk/vk_cips.c; IG_RGB_MOD:
- * src/vk/vk_render.c). c_in channels of X (x_base, x_img per image, rows p apart) for np
+ * src/vk/vk_inrgan.c). c_in channels of X (x_base, x_img per image, rows p apart) for np
  * pixels; weights at w_base (w_img; IG_RGB_MOD: the factors s), bias at b_base; mode 0
  * accumulate, 1 start from 0, 2 (IG_RGB_MOD) from the coarse rgb; the planes red, green,
  * blue at out_r, out_g, out_b (consecutive words), out_img per image.

@@ -1,5 +1,5 @@
 /* shaders/records/wgen.h - wgen.comp's record (the weight generation of the INR-GAN FMM
- * layers, src/vk/vk_render.c): isr = 1/sqrt(rank) (float bits); ws_base is row o0 of the
+ * layers, src/vk/vk_inrgan.c): isr = 1/sqrt(rank) (float bits); ws_base is row o0 of the
  * shared weight, out_base row o0 of image 0's output; out_row_stride 0 means wrow (the coopmat
  * kernel reads rows padded to a multiple of 16). */
 #ifndef IG_RECORDS_WGEN_H

@@ -1,7 +1,8 @@
-/* backend.c - the CLI's choice of backend (docs/cli.md): `--backend auto` takes a discrete or
- * integrated GPU through Vulkan when one exists and otherwise says so in one line and uses the
- * CPU backend; `--backend vulkan` with no usable device is an error, not a silent fallback; a
- * CPU-type Vulkan device (lavapipe) only when named with -g. */
+/* backend.c - the CLI's backend (docs/cli.md): --backend, -g, --precision, --validate and
+ * --coopmat mapped onto the library's ig_backend (include/inrgan/ig_backend.h, src/backend.c),
+ * which decides "auto": a discrete or integrated GPU through Vulkan when one exists, otherwise
+ * the CPU backend with one line saying so; `--backend vulkan` with no usable device is an error,
+ * not a silent fallback; a CPU-type Vulkan device (lavapipe) only when named with -g. */
 #include "cli.h"
 
 #include <dlfcn.h>
@@ -24,80 +25,40 @@ void cli_pin_vulkan_libs(void) {
 
 #ifdef INRGAN_HAVE_VULKAN
 #include "ig_vk.h"
-
-static ig_result cli__vk_render(void *ctx, const ig_render_desc *d, float *out, ig_error *err) {
-    return ig_vk_render((ig_vk_context *)ctx, d, out, err);
-}
 #endif
 
-static ig_result cli__cpu_render(void *ctx, const ig_render_desc *d, float *out, ig_error *err) {
-    (void)ctx;
-    return ig_cpu_render(d, out, err);
+static void cli__notice(void *user, const char *line) {
+    (void)user;
+    fprintf(stderr, "inrgan: %s\n", line);
 }
 
+/* The choice itself is the library's (src/backend.c); this maps the options onto it. */
 ig_result cli_backend_open(cli_backend *b, const cli_backend_opts *o, bool quiet, ig_error *err) {
     memset(b, 0, sizeof *b);
-    b->fn = cli__cpu_render;
-    snprintf(b->label, sizeof b->label, "the CPU backend");
-    bool is_auto = strcmp(o->backend, "auto") == 0;
-    if (strcmp(o->backend, "cpu") == 0) {
-        if (o->gpu) return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "-g %s needs --backend vulkan or auto", o->gpu);
-        if (o->precision && strcmp(o->precision, "fp32") && strcmp(o->precision, "auto"))
-            return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "--precision %s: the CPU backend computes in fp32", o->precision);
-        return IG_OK;
+    ig_backend_desc d = {.kind = strcmp(o->backend, "cpu") == 0      ? IG_BACKEND_CPU
+                                 : strcmp(o->backend, "vulkan") == 0 ? IG_BACKEND_VULKAN
+                                                                     : IG_BACKEND_AUTO,
+                         .device = o->gpu, .precision = o->precision, .validate = o->validate,
+                         .coopmat = o->coopmat, .notice = quiet ? NULL : cli__notice};
+    ig_result r = ig_backend_create(&d, &b->obj, err);
+    if (r != IG_OK) return r;
+    b->fn = ig_backend_render_fn;
+    b->vk = ig_backend_vk_context(b->obj);
+    snprintf(b->label, sizeof b->label, "%s", ig_backend_label(b->obj));
+    if (b->vk) {
+        snprintf(b->device, sizeof b->device, "%d", ig_backend_device_index(b->obj));
+        snprintf(b->precision, sizeof b->precision, "%s", ig_backend_precision(b->obj));
     }
-#ifdef INRGAN_HAVE_VULKAN
-    if (is_auto && !o->gpu && !ig_vk_gpu_available()) {
-        if (!quiet) fprintf(stderr, "inrgan: no GPU found; using the CPU backend\n");
-        return IG_OK;
-    }
-    ig_vk_desc vd = {.gpu = o->gpu, .allow_cpu_device = o->gpu != NULL, .validate = o->validate,
-                     .coopmat = o->coopmat};
-    if (!o->precision || !strcmp(o->precision, "fp32")) vd.precision = IG_VK_PRECISION_FP32;
-    else if (!strcmp(o->precision, "fp16")) vd.precision = IG_VK_PRECISION_FP16;
-    else vd.precision = IG_VK_PRECISION_AUTO;
-    ig_vk_context *ctx;
-    ig_result r = ig_vk_context_create(&vd, &ctx, err);
-    if (r != IG_OK) {
-        if (is_auto && !o->gpu && r == IG_ERR_NO_DEVICE) {
-            if (!quiet) fprintf(stderr, "inrgan: no usable GPU (%s); using the CPU backend\n", err->msg);
-            return IG_OK;
-        }
-        return r;
-    }
-    b->vk = ctx;
-    b->fn = cli__vk_render;
-    snprintf(b->label, sizeof b->label, "Vulkan");
-    const char *sum = ig_vk_context_summary(ctx); /* "[INDEX NAME] ..." */
-    snprintf(b->device, sizeof b->device, "%d", sum[0] == '[' ? atoi(sum + 1) : 0);
-    snprintf(b->precision, sizeof b->precision, "%s",
-             ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16 ? "fp16" : "fp32");
-    if (!quiet) fprintf(stderr, "inrgan: %s\n", ig_vk_context_summary(ctx));
     return IG_OK;
-#else
-    (void)is_auto;
-    if (strcmp(o->backend, "vulkan") == 0 || o->gpu)
-        return ig_error_set(err, IG_ERR_NO_DEVICE, "--backend vulkan: this build has no Vulkan backend");
-    if (!quiet) fprintf(stderr, "inrgan: no GPU found; using the CPU backend\n");
-    return IG_OK;
-#endif
 }
 
-ig_result cli_backend_check(cli_backend *b, ig_error *err) {
-#ifdef INRGAN_HAVE_VULKAN
-    if (b->vk && ig_vk_validation_errors((ig_vk_context *)b->vk) > 0)
-        return ig_error_set(err, IG_ERR_VULKAN, "the validation layer reported %u error(s), first: %s",
-                            ig_vk_validation_errors((ig_vk_context *)b->vk),
-                            ig_vk_validation_message((ig_vk_context *)b->vk));
-#else
-    (void)b; (void)err;
-#endif
-    return IG_OK;
-}
+ig_result cli_backend_check(cli_backend *b, ig_error *err) { return ig_backend_check(b->obj, err); }
 
 void cli_backend_close(cli_backend *b) {
+    ig_backend_free(b->obj);
 #ifdef INRGAN_HAVE_VULKAN
-    if (b->vk) ig_vk_context_destroy((ig_vk_context *)b->vk);
+    /* a context opened outside an ig_backend (the viewer's, on its presenting device) */
+    if (!b->obj && b->vk) ig_vk_context_destroy((ig_vk_context *)b->vk);
 #endif
     memset(b, 0, sizeof *b);
 }

@@ -3,6 +3,7 @@
 #define IG_CLI_H
 
 #include "inrgan.h"
+#include "ig_backend.h"
 
 typedef struct cli_backend_opts {
     const char *backend;   /* auto | cpu | vulkan */
@@ -12,7 +13,8 @@ typedef struct cli_backend_opts {
 } cli_backend_opts;
 
 typedef struct cli_backend {
-    ig_backend_fn fn;
+    ig_backend *obj;       /* the library's backend (src/backend.c) */
+    ig_backend_fn fn;      /* renders with obj: ig_render_image's backend, backend_ctx = obj */
     void *vk;              /* ig_vk_context when Vulkan renders */
     char label[64];
     char device[256];      /* Vulkan: "INDEX" of the device that renders (for -g) */
@@ -57,6 +59,8 @@ void cli_print_options(FILE *f, const cli_opt *specs, unsigned mask);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_option_fail(ig_result r, const ig_error *err);
 int cli_fail(ig_result r, const ig_error *err);
+/* The command being run (main.c sets it), for the hint after a usage error. */
+extern const char *cli_cmd;
 /* Writes text to path through a temporary file (fflush, fsync, fclose checked, then rename);
  * "-" is stdout (flushed and checked). IG_ERR_OUTPUT on any failure, no file left behind. */
 ig_result cli_write_text(const char *path, const char *text, ig_error *err);

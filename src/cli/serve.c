@@ -125,7 +125,7 @@ int cmd_serve(int argc, char **argv) {
     char backend_id[320];
     if (be.vk) snprintf(backend_id, sizeof backend_id, "vulkan:%s:%s%s", be.device, be.precision, bo.coopmat ? ":coopmat" : "");
     else snprintf(backend_id, sizeof backend_id, "cpu");
-    ig_serve_opts so = {.model = model, .model_path = model_path, .backend = be.fn, .backend_ctx = be.vk,
+    ig_serve_opts so = {.model = model, .model_path = model_path, .backend = be.fn, .backend_ctx = be.obj,
                         .backend_label = be.label, .backend_id = backend_id, .bind = bind, .port = port,
                         .queue = queue, .max_batch = max_batch, .merge_rows = merge_rows, .cache_bytes = (size_t)cache_mb << 20,
                         .max_connections = max_conn, .max_zoom = max_zoom, .timeout_s = timeout, .threads = threads,

@@ -250,7 +250,7 @@ static ig_result band_item(void *user, const cli_backend *be, int k, ig_error *e
     band_multi *bm = user;
     ig_image_job job = *bm->tmpl->job;
     job.backend = be->fn;
-    job.backend_ctx = be->vk;
+    job.backend_ctx = be->obj;
     job.progress = NULL;
     cli_band_job bj = *bm->tmpl;
     bj.job = &job;

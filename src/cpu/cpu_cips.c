@@ -179,8 +179,8 @@ static void ig__cips_px_task(void *vctx, size_t c0, size_t c1) {
     free(rgb);
 }
 
-ig_result ig_cpu_cips_render(const ig_render_desc *d, int threads, const float *ws, const float *ws_b, float *out,
-                             ig_error *err) {
+static ig_result ig__cips_render_ws(const ig_render_desc *d, int threads, const float *ws, const float *ws_b,
+                                    float *out, ig_error *err) {
     const ig_model *m = d->model;
     const ig_config *c = &m->cfg;
     ig_cips_axes axes;
@@ -231,4 +231,21 @@ ig_result ig_cpu_cips_render(const ig_render_desc *d, int threads, const float *
     for (int i = 0; i < IG_MAX_CIPS_PAIRS; i++) free(skip[i]);
     ig_cips_axes_free(&axes);
     return r;
+}
+
+/* The family's render (cpu_backend.c's table): d checked there, threads resolved. */
+ig_result ig_cpu_cips_render(const ig_render_desc *d, int threads, float *out, ig_error *err) {
+    const ig_model *m = d->model;
+    const ig_config *c = &m->cfg;
+    ig_result rp = ig_model_check_psi(m, d->psi, err);
+    if (rp != IG_OK) return rp;
+    float *ws = malloc((size_t)d->count * c->w_dim * sizeof *ws), *ws_b = malloc((size_t)d->count * c->w_dim * sizeof *ws);
+    float *zt = malloc((size_t)c->z_dim * sizeof *zt);
+    ig_result rc = ws && ws_b && zt ? IG_OK : ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "latents of %d images", d->count);
+    if (rc == IG_OK) {
+        ig_cpu_latents(d, false, ws, ws_b, zt); /* CIPS: no truncation lerp at psi 1 */
+        rc = ig__cips_render_ws(d, threads, ws, d->z_b && d->space == IG_SPACE_PARAMS ? ws_b : NULL, out, err);
+    }
+    free(ws); free(ws_b); free(zt);
+    return rc;
 }

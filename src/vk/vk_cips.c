@@ -33,7 +33,7 @@
  *
  * The uploaded model (mapping, modulation heads, layer weights and biases, LFF, embedding) is
  * cached in ctx->cips, keyed by a fingerprint of the model; the per-render buffers come from
- * ctx->work (one block, kept between renders) and are shared with vk_render.c, whose caches are
+ * ctx->work (one block, kept between renders) and are shared with vk_inrgan.c, whose caches are
  * released whenever the family changes. Every descriptor window stays within the storage buffer
  * range: dispatches split into image groups, row chunks or channel chunks.
  */
@@ -271,7 +271,7 @@ done:
 }
 
 /* Checks the arguments and makes sure the model is on the device (dropping the INR-GAN caches
- * of vk_render.c, whose memory the CIPS render may need). */
+ * of vk_inrgan.c, whose memory the CIPS render may need). */
 static ig_result ig__cips_ensure(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
     if (!ctx || !desc || !desc->model || !desc->plan)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "ig_vk_render: missing context, model or plan");
@@ -286,7 +286,7 @@ static ig_result ig__cips_ensure(ig_vk_context *ctx, const ig_render_desc *desc,
                             ctx->info.name);
     uint64_t fp = ig__vk_model_fp(ig__vk_fnv(1469598103934665603ull, "cips", 4), m);
     if (ctx->cips && ctx->cips->fp == fp && !ctx->model) return IG_OK;
-    ig__vk_render_release(ctx); /* also frees ctx->cips */
+    ig__vk_release_cached(ctx); /* also frees ctx->cips */
     return ig__cips_upload(ctx, m, fp, err);
 }
 

@@ -620,11 +620,6 @@ ig_vk_precision ig_vk_context_precision(const ig_vk_context *ctx) {
 }
 bool ig_vk_context_coopmat(const ig_vk_context *ctx) { return ctx && ctx->coopmat; }
 
-const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model) {
-    if (ig_model_config(model)->kind == IG_FAMILY_CIPS) return "fp32"; /* vk_cips.c has fp32 kernels only */
-    return ig_vk_context_coopmat(ctx) ? "coopmat"
-           : ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16 ? "fp16" : "fp32";
-}
 uint32_t ig_vk_validation_errors(const ig_vk_context *ctx) {
     return ctx ? __atomic_load_n(&ctx->validation_errors, __ATOMIC_RELAXED) : 0;
 }
@@ -676,7 +671,7 @@ void ig_vk_context_destroy(ig_vk_context *ctx) {
     if (!ctx) return;
     if (ctx->device) {
         ig__vk_wait_idle(ctx);
-        ig__vk_render_release(ctx);
+        ig__vk_release_cached(ctx);
         ig__vk_pipe_destroy(ctx);
         if (ctx->fence) ctx->vk.vkDestroyFence(ctx->device, ctx->fence, NULL);
         if (ctx->ts_pool) ctx->vk.vkDestroyQueryPool(ctx->device, ctx->ts_pool, NULL);
@@ -797,7 +792,7 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     }
     ctx->fused_fmm = desc.fmm == IG_VK_FMM_FUSED && !ctx->coopmat;
     /* the gemm level kernel: asked for (the environment overrides the desc); whether a render
-     * can use it is decided per render (vk_render.c), the summary says what was asked */
+     * can use it is decided per render (vk_inrgan.c), the summary says what was asked */
     ctx->level_gemm = desc.level_kernel == IG_VK_KERNEL_GEMM;
     const char *kern = getenv("INRGAN_VK_KERNEL");
     if (kern && strcmp(kern, "gemm") == 0) ctx->level_gemm = true;

@@ -1,4 +1,4 @@
-/* vk_disp.c - dispatch lists: what vk_render.c (INR-GAN) and vk_cips.c (CIPS) plan, recorded.
+/* vk_disp.c - dispatch lists: what vk_inrgan.c (INR-GAN) and vk_cips.c (CIPS) plan, recorded.
  *
  * A family plans its batch as a list of compute dispatches (ig__vk_disp_new), each with a record
  * of meta words and the descriptor windows of its bindings (ig__vk_bind); the list is planned
@@ -9,11 +9,13 @@
  * between timestamps, followed by the read-back of the result. Around a render's batches:
  * ig__vk_render_begin / ig__vk_render_end (statistics, device time, cleanup after a failure).
  * Also planned here, for both families: fc.comp layers (mapping, INR-GAN affine heads, CIPS
- * styles) and lerp.comp interpolation, split into row chunks and image groups.
+ * styles), the mapping network built of them, and lerp.comp interpolation, split into row
+ * chunks and image groups.
  */
 #include "vk_internal.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,4 +390,31 @@ VkResult ig__vk_timestamps_ms(ig_vk_context *ctx, double *ms) {
     uint64_t mask = ctx->ts_valid_bits >= 64 ? ~0ull : (1ull << ctx->ts_valid_bits) - 1;
     *ms = (double)((ts[1] - ts[0]) & mask) * ctx->props.limits.timestampPeriod * 1e-6;
     return VK_SUCCESS;
+}
+
+/* The mapping network of either family (vk_internal.h). */
+int ig__vk_plan_mapping(ig__vk_builder *b, const ig_config *c, const ig_vk_buf *map, const uint32_t *map_w,
+                        const uint32_t *map_b, uint32_t avg_off, bool trunc, const ig_vk_buf *z, ig_vk_buf *h,
+                        uint32_t n, double psi, uint32_t group) {
+    double lr = c->mapping_lr_multiplier;
+    ig__vk_fc fc = {.in_dim = (uint32_t)c->z_dim, .rows = (uint32_t)c->w_dim, .n = n, .bgain = (float)lr,
+                    .psi = (float)psi, .w = map, .bias = map, .x = z, .y_stride = (uint32_t)c->w_dim,
+                    .avg_off = avg_off, .group = group};
+    int cur = 0, w_buf = 0;
+    for (int l = 0; l < c->mapping_layers; l++) {
+        bool last = l + 1 == c->mapping_layers;
+        fc.flags = (l == 0 ? 1u : 0u) | 2u | (last && trunc ? 4u : 0u);
+        fc.wgain = (float)(lr / sqrt((double)fc.in_dim));
+        fc.w_off = map_w[l];
+        fc.b_off = map_b[l];
+        fc.x_stride = fc.in_dim;
+        fc.y = &h[cur];
+        fc.avg = last && trunc ? map : NULL; /* w_avg is read by the truncation only */
+        ig__vk_plan_fc(b, &fc);
+        fc.x = fc.y;
+        fc.in_dim = fc.rows;
+        w_buf = cur;
+        cur = 1 - cur;
+    }
+    return w_buf;
 }

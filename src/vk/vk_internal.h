@@ -7,8 +7,12 @@
  *   vk_shaders.def  the shader variants, one line each (the IG_SH_* ids below, vk.cmake, vk_pipe.c)
  *   vk_disp.c    dispatch lists: records, descriptor windows and sets, recording, submission;
  *                the fc.comp and lerp.comp dispatches both families plan
- *   vk_render.c  model/plan uploads, the per-render dispatch list (planning), readback order
- *   vk_cips.c    the CIPS family (own model cache and dispatch list; vk_render.c hands over)
+ *   vk_backend.c the entry: ig_vk_prepare / ig_vk_render / trim through the per-family table
+ *   vk_inrgan.c  the INR-GAN family: model/plan uploads, the dispatch list (planning), readback
+ *   vk_cips.c    the CIPS family (own model cache and dispatch list)
+ * Dependencies go one way: vk_backend.c -> families -> vk_disp.c, vk_pipe.c, vk_mem.c ->
+ * vk_ctx.c, vk_util.c (tests/include_cycles.py). vk_ctx.c reaches the caches only through
+ * ctx->release_cached.
  */
 #ifndef IG_VK_INTERNAL_H
 #define IG_VK_INTERNAL_H
@@ -146,7 +150,7 @@ ig_result ig__vk_pipeline_get(ig_vk_context *ctx, int id, const uint32_t *spec, 
                               VkPipeline *out, ig_error *err);
 
 /* ---- the context ----------------------------------------------------------------------- */
-typedef struct ig__vk_model ig__vk_model; /* vk_render.c */
+typedef struct ig__vk_model ig__vk_model; /* vk_inrgan.c */
 typedef struct ig__vk_plan ig__vk_plan;
 typedef struct ig__vk_cips ig__vk_cips;   /* vk_cips.c */
 
@@ -218,7 +222,11 @@ struct ig_vk_context {
     ig__vk_pipeline *pipes;
     int n_pipes, cap_pipes;
 
-    /* caches of vk_render.c */
+    /* Frees every family's cached uploads and the work and staging memory (set by the entry,
+     * vk_backend.c, before a family runs; NULL while nothing was rendered). Through this
+     * pointer vk_ctx.c and the families reach the entry without depending on it. */
+    void (*release_cached)(ig_vk_context *ctx);
+    /* caches of vk_inrgan.c */
     ig__vk_model *model;
     ig__vk_plan *plan;          /* the render's plan */
     ig__vk_plan *plan_stats;    /* the instance-norm statistics plan (native size), or NULL */
@@ -240,24 +248,42 @@ struct ig_vk_context {
 /* True when the next counted allocation must fail (and counts it). */
 bool ig__vk_inject(ig_vk_context *ctx);
 
-/* vk_render.c */
-void ig__vk_render_release(ig_vk_context *ctx);
+/* ---- the families: the entries of vk_backend.c's table ---------------------------------------
+ * prepare: uploads the model and plan and creates the pipelines a render of desc will use;
+ * render: out [count, 3, H, W] (checks its arguments; ig_vk_render's messages); release: frees
+ * the family's cached uploads (not the shared work and staging arenas). fp32_only: the family
+ * has fp32 kernels only (ig_vk_render_precision). */
+typedef struct ig__vk_family {
+    const char *name;
+    ig_result (*prepare)(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);
+    ig_result (*render)(ig_vk_context *ctx, const ig_render_desc *desc, float *out, ig_error *err);
+    void (*release)(ig_vk_context *ctx);
+    bool fp32_only;
+} ig__vk_family;
 
-/* vk_cips.c: renders of CIPS models (desc->model->cfg.kind == IG_FAMILY_CIPS), called by
- * ig_vk_render / ig_vk_prepare; the release frees its cached model (from ig__vk_render_release). */
-ig_result ig__vk_cips_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out, ig_error *err);
+/* vk_inrgan.c */
+ig_result ig__vk_inrgan_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);
+ig_result ig__vk_inrgan_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out, ig_error *err);
+void ig__vk_inrgan_release(ig_vk_context *ctx);
+/* vk_cips.c */
 ig_result ig__vk_cips_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);
+ig_result ig__vk_cips_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out, ig_error *err);
 void ig__vk_cips_release(ig_vk_context *ctx);
 
 /* Waits until the device (own device) or the context's queue (external device, under the
  * caller's queue lock) is idle. */
 void ig__vk_wait_idle(ig_vk_context *ctx);
+/* Frees all cached uploads (every family's) and the work and staging memory: what a family
+ * does before uploading another model. */
+static inline void ig__vk_release_cached(ig_vk_context *ctx) {
+    if (ctx->release_cached) ctx->release_cached(ctx);
+}
 
 /* One submission of ctx->cmd, waiting on ctx->fence. */
 ig_result ig__vk_submit_wait(ig_vk_context *ctx, ig_error *err);
 
 
-/* ---- one-time uploads and submissions (vk_mem.c), shared by vk_render.c and vk_cips.c ------ */
+/* ---- one-time uploads and submissions (vk_mem.c), shared by vk_inrgan.c and vk_cips.c ------ */
 typedef struct ig_vk_upload {
     ig_vk_buf dst;
     VkDeviceSize off;
@@ -289,7 +315,7 @@ ig_result ig__vk_flush_uploads(ig_vk_context *ctx, ig_vk_uploads *ups, ig_error 
 ig_result ig__vk_uploads_end(ig_vk_context *ctx, ig_vk_uploads *ups, ig_result res, ig_error *err);
 
 
-/* ---- dispatch lists (vk_disp.c), shared by vk_render.c and vk_cips.c -------------------------
+/* ---- dispatch lists (vk_disp.c), shared by vk_inrgan.c and vk_cips.c -------------------------
  * A family plans a batch as a list of dispatches, each with its records in the list's meta
  * words and descriptor windows of its bindings. It plans twice: a dry run (no buffers yet; it
  * binds nothing) whose meta size decides the work allocation, then the real run over the
@@ -380,7 +406,7 @@ typedef struct ig__vk_fc {
  * vectors (fc->group, or the most whose x and y windows fit; gy within the device's limit). */
 void ig__vk_plan_fc(ig__vk_builder *b, const ig__vk_fc *fc);
 
-/* The mapping network of either family (vk_render.c): fc.comp per layer (src/lower.h's n_map),
+/* The mapping network of either family (vk_disp.c): fc.comp per layer (src/lower.h's n_map),
  * z normalisation fused into the first, the truncation w_avg + psi (w - w_avg) (w_avg at avg_off
  * in map) into the last when `trunc`. z from `z`, the layers ping-pong through h[0] and h[1];
  * returns the index of the h that holds w (0 without layers). */

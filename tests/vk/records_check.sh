@@ -2,7 +2,7 @@
 # tests/vk/records_check.sh CC SOURCE_DIR BUILD_DIR - the dispatch record layouts
 # (shaders/records/*.h) cannot drift:
 #  1. control: every record header, and the planners that include them (src/vk/vk_disp.c,
-#     vk_render.c, vk_cips.c), compile as they are;
+#     vk_inrgan.c, vk_cips.c), compile as they are;
 #  2. every field of every record moved by one word in its header only (a copy of
 #     shaders/records/ with that one offset changed) makes the C compilation fail on a static
 #     assertion: for each field a small file including the header, and for the first field of
@@ -20,9 +20,9 @@ flags="-std=c11 -fsyntax-only -DVK_NO_PROTOTYPES -DINRGAN_HAVE_VULKAN=1 -D_POSIX
 users() {
   case $1 in
     fc.h|lerp.h) echo vk_disp.c ;;
-    wgen.h|level.h|norm.h) echo vk_render.c ;;
+    wgen.h|level.h|norm.h) echo vk_inrgan.c ;;
     cips_wgen.h|cips_input.h) echo vk_cips.c ;;
-    gemm.h|rgb.h) echo "vk_render.c vk_cips.c" ;;
+    gemm.h|rgb.h) echo "vk_inrgan_gemm.c vk_cips.c" ;;
   esac
 }
 # compile: $1 = records dir to put first, $2 = header name, $3 = "all" (also the planners)

@@ -1,4 +1,5 @@
-/* vk_render.c - the INR-GAN generator as a sequence of compute dispatches.
+/* vk_inrgan.c - the INR-GAN family of the Vulkan backend (vk_backend.c's family table): the
+ * generator as a sequence of compute dispatches.
  *
  * Per batch chunk (as many images as fit the memory budget; one submission each):
  *   1. mapping:  fc.comp per mapping layer (z normalisation fused into the first, truncation
@@ -35,7 +36,7 @@
  * and biases; fp32) and the plan's embeddings (computed on the host by ig_embed_level, stored
  * pixel-major in the storage precision).
  */
-#include "vk_internal.h"
+#include "vk_inrgan.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -46,68 +47,10 @@
 #include "embed.h"
 #include "lower.h"
 #include "model.h"
-#include "records/gemm.h"
 #include "records/level.h"
 #include "records/norm.h"
-#include "records/rgb.h"
 #include "records/wgen.h"
 #include "safetensors.h"
-
-#define IG__MAX_OPS (IG_MAX_BLOCKS * (3 + IG_MAX_EXTRA))
-
-enum { IG__OP_FMM = 1, IG__OP_TORGB = 2 };
-/* where a section's input features and rgb come from (level.comp's modes) */
-enum { IG__IN_NONE = 0, IG__IN_UP = 1, IG__IN_SAME = 3 };
-
-/* ---- cached uploads ------------------------------------------------------------------------- */
-
-typedef struct ig__vk_op {
-    int type, block, level;
-    int c_x, c_e, c_out; /* FMM input = [x (c_x); embedding (c_e)]; TORGB: c_x = c_in */
-    bool in_norm;
-    const ig_layer *L;
-    uint32_t s_off, s_len; /* the affine head's output inside the per-image s vector */
-    uint32_t gw_off;       /* per-image generated weights (pass mode) */
-    uint32_t kpad, npad;   /* coopmat layout: [npad][kpad], multiples of 16, zero padded */
-    uint32_t rn_off;       /* per-image row norms (fused mode) */
-    uint32_t ws_off, b_off; /* in params: Ws or W_rgb, bias */
-    uint32_t inv_off;      /* instance norm: its factors inside the per-image inv vector */
-    float head_wgain, head_bgain;
-    ig_vk_buf head;        /* [s_len][w_dim] weights then [s_len] bias */
-} ig__vk_op;
-
-struct ig__vk_model {
-    uint64_t fp;
-    ig_vk_arena arena;
-    int n_ops;
-    ig__vk_op ops[IG__MAX_OPS];
-    ig_vk_buf map; /* mapping W_l, b_l ..., w_avg (floats) */
-    uint32_t map_w[IG_MAX_MAPPING], map_b[IG_MAX_MAPPING], avg;
-    ig_vk_buf params;
-    uint32_t params_len;
-    uint32_t s_stride, gw_stride, rn_stride;
-    uint32_t inv_len;   /* instance-norm factors per image (all normalised layers) */
-    int cmax, emax;
-    bool coop;     /* levels run on level_coop.comp (padded weights) */
-    uint32_t xs;   /* its shared-memory row stride */
-};
-
-struct ig__vk_plan {
-    uint64_t fp;
-    ig_vk_arena arena;
-    int n_levels;
-    int w[IG_MAX_BLOCKS], h[IG_MAX_BLOCKS], ce[IG_MAX_BLOCKS]; /* computed grid, embedding */
-    ig_vk_buf emb[IG_MAX_BLOCKS];  /* [h*w][ce], storage precision */
-    /* levels > 0: the plan's up-sampling maps, rows [h][4] then columns [w][4] of uint32
-     * {index 0, index 1, weight (float bits), 0} into the previous level's computed grid */
-    ig_vk_buf maps[IG_MAX_BLOCKS];
-    int *r0[IG_MAX_BLOCKS], *r1[IG_MAX_BLOCKS]; /* host copies of the row maps */
-    /* the gemm level kernel's copy of the embeddings: fp32 channel-major [ce][pp], pp = the
-     * level's pixels padded to a multiple of 64 (zeros past them) */
-    bool gemm;
-    uint32_t pp[IG_MAX_BLOCKS];
-    ig_vk_buf emb_cm[IG_MAX_BLOCKS];
-};
 
 static uint64_t ig__plan_fp(const ig_plan *p, uint64_t model_fp, bool f16) {
     uint64_t h = ig__vk_fnv(1469598103934665603ull, &model_fp, sizeof model_fp);
@@ -151,23 +94,14 @@ static void ig__plan_free(ig_vk_context *ctx, ig__vk_plan *vp) {
     free(vp);
 }
 
-void ig__vk_render_release(ig_vk_context *ctx) {
-    ig__vk_cips_release(ctx);
+/* The family's release (vk_backend.c's table): the cached model and plans. */
+void ig__vk_inrgan_release(ig_vk_context *ctx) {
     ig__plan_free(ctx, ctx->plan);
     ctx->plan = NULL;
     ig__plan_free(ctx, ctx->plan_stats);
     ctx->plan_stats = NULL;
     ig__model_free(ctx, ctx->model);
     ctx->model = NULL;
-    ig__vk_arena_free(ctx, &ctx->work);
-    ig__vk_arena_free(ctx, &ctx->stage);
-    ctx->work_size = 0;
-}
-
-void ig_vk_context_trim(ig_vk_context *ctx) {
-    if (!ctx || !ctx->device) return;
-    ig__vk_wait_idle(ctx);
-    ig__vk_render_release(ctx);
 }
 
 /* The op list in model order (the CPU backend's order). */
@@ -333,33 +267,6 @@ done:
     return res;
 }
 
-#define IG__GEMM_TILE 64u /* layer_gemm.comp: 64 outputs x 64 pixels per workgroup */
-
-/* Whether the gemm level kernel can render this model on this context: asked for, fp32 with
- * the weight-generation pass, nearest up-sampling without instance norm, and the layer
- * structure the coarse trick expects (each level > 0 opens with an up-sampling conv0; every
- * other layer reads only the previous layer's features, level 0's first only the embedding). */
-static bool ig__gemm_model(const ig_vk_context *ctx, const ig_config *c, const ig__vk_model *vm) {
-    if (!ctx->level_gemm || ctx->fp16 || ctx->fused_fmm || vm->coop ||
-        c->upsampling != IG_UP_NEAREST || c->instance_norm)
-        return false;
-    for (int q = 0; q < vm->n_ops; q++) {
-        const ig__vk_op *op = &vm->ops[q];
-        bool first = q == 0 || vm->ops[q - 1].level != op->level;
-        if (first && op->type != IG__OP_FMM) return false;
-        if (op->type != IG__OP_FMM) continue;
-        if (first && op->level == 0 && op->c_x != 0) return false;
-        if (first && op->level > 0 && !(c->blocks[op->block].upsamples && op->c_x > 0))
-            return false;
-        if (!first && (op->c_e != 0 || op->c_x == 0)) return false;
-    }
-    return true;
-}
-
-static uint32_t ig__pad_tile(uint64_t px) {
-    return (uint32_t)((px + IG__GEMM_TILE - 1) / IG__GEMM_TILE * IG__GEMM_TILE);
-}
-
 static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
                                  uint64_t fp, ig__vk_plan **out, ig_error *err) {
     ig_vk_uploads ups = {0};
@@ -369,7 +276,7 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
     vp->fp = fp;
     vp->arena.device = true;
     vp->n_levels = plan->n_levels;
-    vp->gemm = ig__gemm_model(ctx, &m->cfg, ctx->model);
+    vp->gemm = ig__vk_gemm_model(ctx, &m->cfg, ctx->model);
     ig_result res = IG_OK;
     uint32_t es = ctx->fp16 ? 2 : 4;
     uint64_t total = 0;
@@ -482,34 +389,6 @@ static uint32_t ig__coop_wg(const ig_vk_context *ctx) {
 
 /* ---- per-render layout --------------------------------------------------------------------- */
 
-enum { IG__PASS_STATS = 0, IG__PASS_RENDER = 1 };
-
-typedef struct ig__section {
-    int level, op0, op1; /* ops [op0, op1) of the model */
-    int in_mode, rgb_mode;
-    int c_fin, c_fout;
-    bool store;           /* features needed later */
-    bool norm_next;       /* the next section starts with a normalised layer */
-    int fin, fout;        /* feature buffers 0/1 (-1 none) */
-    int rin, rout;        /* rgb buffers 0/1 */
-} ig__section;
-
-typedef struct ig__work {
-    uint32_t es;     /* storage element size (2: fp16) */
-    bool fused;      /* FMM weights rebuilt in the level kernel (row norms only) */
-    bool stats;      /* pass 0 computes the instance-norm statistics on the native plan */
-    int interp;      /* 0, or 1 + ig_space when a second latent per image goes through the GPU */
-    bool gemm;       /* levels on the gemm kernel: feat = activations [C][pp], rgb = [3][pp] */
-    int gemm_rgb;    /* gemm: the rgb buffer holding the last level's rgb */
-    int mz, mw;      /* images per output image through the mapping / the heads and weights */
-    ig_vk_buf z, h[2], s, gw, feat[2], rgb[2], part, inv, meta, dummy;
-    uint64_t feat_img, rgb_img, part_img, inv_img; /* per-image bytes */
-    const ig__vk_plan *vp[2];
-    int n_sec[2];
-    ig__section sec[2][IG__MAX_OPS];
-    int w_buf;       /* which h[] holds w */
-} ig__work;
-
 static ig_result ig__sections(const ig__vk_model *vm, const ig__vk_plan *vp, ig__work *wk,
                               int pass, ig_error *err) {
     int n = 0, k = 0, cur_feat = -1, cur_rgb = -1;
@@ -585,44 +464,6 @@ static uint64_t ig__work_sizes(const ig_vk_context *ctx, const ig_config *c,
 }
 
 /* ---- planning the dispatches ------------------------------------------------------------------ */
-
-typedef struct ig__chunk {
-    ig_vk_context *ctx;
-    const ig_config *c;
-    const ig__vk_model *vm;
-    ig__work *wk;
-    int B;          /* images in this chunk */
-    double psi;
-    const float *t; /* interpolation positions of these images, or NULL */
-    uint32_t kv;    /* image group for per-image vectors */
-} ig__chunk;
-
-/* The mapping network of either family (vk_internal.h). */
-int ig__vk_plan_mapping(ig__vk_builder *b, const ig_config *c, const ig_vk_buf *map, const uint32_t *map_w,
-                        const uint32_t *map_b, uint32_t avg_off, bool trunc, const ig_vk_buf *z, ig_vk_buf *h,
-                        uint32_t n, double psi, uint32_t group) {
-    double lr = c->mapping_lr_multiplier;
-    ig__vk_fc fc = {.in_dim = (uint32_t)c->z_dim, .rows = (uint32_t)c->w_dim, .n = n, .bgain = (float)lr,
-                    .psi = (float)psi, .w = map, .bias = map, .x = z, .y_stride = (uint32_t)c->w_dim,
-                    .avg_off = avg_off, .group = group};
-    int cur = 0, w_buf = 0;
-    for (int l = 0; l < c->mapping_layers; l++) {
-        bool last = l + 1 == c->mapping_layers;
-        fc.flags = (l == 0 ? 1u : 0u) | 2u | (last && trunc ? 4u : 0u);
-        fc.wgain = (float)(lr / sqrt((double)fc.in_dim));
-        fc.w_off = map_w[l];
-        fc.b_off = map_b[l];
-        fc.x_stride = fc.in_dim;
-        fc.y = &h[cur];
-        fc.avg = last && trunc ? map : NULL; /* w_avg is read by the truncation only */
-        ig__vk_plan_fc(b, &fc);
-        fc.x = fc.y;
-        fc.in_dim = fc.rows;
-        w_buf = cur;
-        cur = 1 - cur;
-    }
-    return w_buf;
-}
 
 /* Per FMM / ToRGB layer, its affine head of w: s[n][s_off ...] (one fc.comp layer each). */
 static void ig__plan_heads(ig__vk_builder *b, const ig__chunk *ch) {
@@ -1041,228 +882,6 @@ static ig_result ig__plan_levels(ig__vk_builder *b, const ig__chunk *ch, int pas
     return IG_OK;
 }
 
-/* ---- the gemm level kernel ------------------------------------------------------------------ */
-
-/* Sizes of the gemm kernel's buffers (per image: activations = the widest [C][pp] a layer
- * reads or writes, the coarse product included; rgb = [3][pp] of the largest level) into wk,
- * and whether every descriptor window of one image fits the storage range and every dispatch
- * the workgroup-count limits (else the render runs the per-pixel kernel). */
-static bool ig__gemm_layout(const ig_vk_context *ctx, const ig__vk_model *vm,
-                            const ig__vk_plan *vp, ig__work *wk) {
-    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
-    uint64_t act = 16, pmax = 0, R = ctx->range;
-    for (int q = 0; q < vm->n_ops; q++) {
-        const ig__vk_op *op = &vm->ops[q];
-        int l = op->level;
-        uint64_t pp = vp->pp[l], c = (uint64_t)(op->c_x > op->c_out ? op->c_x : op->c_out);
-        if (c * pp > act) act = c * pp;
-        if (op->type == IG__OP_FMM && l > 0 && op->c_x > 0 && (q == 0 || vm->ops[q - 1].level != l)) {
-            uint64_t pc = vp->pp[l - 1]; /* the coarse product of an up-sampling conv0 */
-            if ((uint64_t)op->c_out * pc > act) act = (uint64_t)op->c_out * pc;
-        }
-        if (op->type == IG__OP_FMM &&
-            ig__vk_groups((uint64_t)op->c_out, IG__GEMM_TILE) > lim->maxComputeWorkGroupCount[1])
-            return false;
-    }
-    for (int l = 0; l < vp->n_levels; l++) {
-        if (vp->pp[l] > pmax) pmax = vp->pp[l];
-        if ((uint64_t)vp->pp[l] * vp->ce[l] * 4 > R) return false;
-    }
-    wk->feat_img = act * 4;
-    wk->rgb_img = 3 * pmax * 4;
-    wk->part_img = 0;
-    return wk->feat_img <= R && wk->rgb_img <= R && (uint64_t)vm->gw_stride * 4 <= R &&
-           (uint64_t)vm->s_stride * 4 <= R &&
-           pmax / IG__GEMM_TILE <= lim->maxComputeWorkGroupCount[0];
-}
-
-/* One layer_gemm.comp dispatch for images [n0, n0 + k): Y = W[:, col : col + K] X over P
- * (padded) pixels of level l, W the per-image weight of FMM `op`. IG_SH_GEMM_LEVEL adds the
- * bias, and with `a` the coarse product [c_out][a_P] gathered through the level's maps, before
- * lrelu * sqrt(2); IG_SH_GEMM_RAW stores the product as is. x_img: X's per-image stride in
- * floats (0: shared, the embedding). */
-typedef struct ig__gemm_io {
-    const ig_vk_buf *x, *y, *a;
-    uint64_t x_img;
-    uint32_t P, a_P;
-} ig__gemm_io;
-
-static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, const ig__vk_op *op,
-                           uint32_t col, uint32_t K, const ig__gemm_io *io, uint32_t n0,
-                           uint32_t k) {
-    const ig__work *wk = ch->wk;
-    const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
-    const ig__vk_model *vm = ch->vm;
-    int l = op->level;
-    uint64_t A = wk->feat_img / 4, gs = vm->gw_stride, P = io->P;
-    uint32_t cout = (uint32_t)op->c_out, wrow = (uint32_t)(op->c_x + op->c_e);
-    ig__vk_disp *d;
-    uint32_t *m = ig__vk_disp_new(b, shader, IGR_GEMM_ADD_WORDS, &d); /* raw: reads its head */
-    if (!m) return;
-    d->n_spec = 0; /* fixed-size kernel */
-    m[IGR_GEMM_c_in] = K;
-    m[IGR_GEMM_c_out] = cout;
-    m[IGR_GEMM_p4] = (uint32_t)(P / 4);
-    if (K > 0)
-        m[IGR_GEMM_x_base] = ig__vk_bind(b, d, 1, io->x, (uint64_t)n0 * io->x_img * 4,
-                                         ((uint64_t)(k - 1) * io->x_img + (uint64_t)K * P) * 4, 16);
-    else
-        ig__vk_bind_dummy(b, d, 1);
-    m[IGR_GEMM_x_img] = (uint32_t)(io->x_img / 4);
-    m[IGR_GEMM_y_base] = ig__vk_bind(b, d, 2, io->y, (uint64_t)n0 * A * 4,
-                                     ((uint64_t)(k - 1) * A + (uint64_t)cout * P) * 4, 16);
-    m[IGR_GEMM_y_img] = (uint32_t)(A / 4);
-    /* W from column col to the end of the op's weights (the base then points at column col) */
-    m[IGR_GEMM_w_base] = ig__vk_bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + op->gw_off + col) * 4,
-                                     ((uint64_t)(k - 1) * gs + (uint64_t)cout * wrow - col) * 4, 4);
-    m[IGR_GEMM_w_img] = (uint32_t)gs;
-    m[IGR_GEMM_w_row] = wrow;
-    d->gx = (uint32_t)(P / IG__GEMM_TILE);
-    d->gy = ig__vk_groups(cout, IG__GEMM_TILE);
-    d->gz = k;
-    if (shader == IG_SH_GEMM_RAW) return;
-    uint32_t H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
-    m[IGR_GEMM_ADD_b_base] = ig__vk_bind(b, d, 4, &vm->params, (uint64_t)op->b_off * 4,
-                                         (uint64_t)cout * 4, 4);
-    m[IGR_GEMM_ADD_add_on] = io->a ? 1u : 0u;
-    if (io->a) {
-        m[IGR_GEMM_ADD_a_base] = ig__vk_bind(b, d, 5, io->a, (uint64_t)n0 * A * 4,
-                                             ((uint64_t)(k - 1) * A + (uint64_t)cout * io->a_P) * 4,
-                                             4);
-        m[IGR_GEMM_ADD_rowmap_base] = ig__vk_bind(b, d, 6, &vp->maps[l], 0, (uint64_t)H * 16, 4);
-        m[IGR_GEMM_ADD_colmap_base] = ig__vk_bind(b, d, 7, &vp->maps[l], (uint64_t)H * 16,
-                                                  (uint64_t)W * 16, 4);
-    } else {
-        ig__vk_bind_dummy(b, d, 5);
-        ig__vk_bind_dummy(b, d, 6);
-        ig__vk_bind_dummy(b, d, 7);
-    }
-    m[IGR_GEMM_ADD_a_img] = (uint32_t)A;
-    m[IGR_GEMM_ADD_a_p] = io->a_P;
-    m[IGR_GEMM_ADD_width] = W;
-    m[IGR_GEMM_ADD_wc] = l > 0 ? (uint32_t)vp->w[l - 1] : 0;
-    m[IGR_GEMM_ADD_np] = H * W;
-}
-
-/* ToRGB `op` of level l (rgb_accum.comp, IG_RGB_MOD) for images [n0, n0 + k): reads the
- * activations x, writes rgb `out`; mode 1 starts from 0, 2 from the coarse rgb `prev` gathered
- * through the maps, 0 accumulates. */
-static void ig__gemm_rgb(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_op *op,
-                         const ig_vk_buf *x, const ig_vk_buf *out, const ig_vk_buf *prev,
-                         uint32_t mode, uint32_t n0, uint32_t k) {
-    const ig__work *wk = ch->wk;
-    const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
-    const ig__vk_model *vm = ch->vm;
-    int l = op->level;
-    uint64_t A = wk->feat_img / 4, RI = wk->rgb_img / 4, ss = vm->s_stride, P = vp->pp[l];
-    uint32_t cin = (uint32_t)op->c_x, H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
-    uint32_t np = H * W;
-    ig__vk_disp *d;
-    uint32_t *m = ig__vk_disp_new(b, IG_SH_GEMM_RGB, IGR_RGB_MOD_WORDS, &d);
-    if (!m) return;
-    m[IGR_RGB_c_in] = cin;
-    m[IGR_RGB_p] = (uint32_t)P;
-    m[IGR_RGB_np] = np;
-    m[IGR_RGB_x_base] = ig__vk_bind(b, d, 1, x, (uint64_t)n0 * A * 4,
-                                    ((uint64_t)(k - 1) * A + cin * P) * 4, 4);
-    m[IGR_RGB_x_img] = (uint32_t)A;
-    m[IGR_RGB_w_base] = ig__vk_bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + op->s_off) * 4,
-                                    ((uint64_t)(k - 1) * ss + cin) * 4, 4);
-    m[IGR_RGB_w_img] = (uint32_t)ss;
-    /* W_rgb [3][cin] then the bias: one range of params */
-    m[IGR_RGB_MOD_wrgb_base] = ig__vk_bind(b, d, 3, &vm->params, (uint64_t)op->ws_off * 4,
-                                           (3ull * cin + 3) * 4, 4);
-    m[IGR_RGB_b_base] = m[IGR_RGB_MOD_wrgb_base] + (op->b_off - op->ws_off);
-    m[IGR_RGB_mode] = mode;
-    m[IGR_RGB_n_img] = k;
-    for (uint32_t o = 0; o < 3; o++)
-        m[IGR_RGB_out_r + o] = ig__vk_bind(b, d, 4 + o, out, ((uint64_t)n0 * RI + o * P) * 4,
-                                           ((uint64_t)(k - 1) * RI + np) * 4, 4);
-    m[IGR_RGB_out_img] = (uint32_t)RI;
-    if (mode == 2) {
-        uint32_t Pc = vp->pp[l - 1];
-        m[IGR_RGB_MOD_width] = W;
-        m[IGR_RGB_MOD_wc] = (uint32_t)vp->w[l - 1];
-        m[IGR_RGB_MOD_rowmap_base] = ig__vk_bind(b, d, 8, &vp->maps[l], 0, (uint64_t)H * 16, 4);
-        m[IGR_RGB_MOD_colmap_base] = ig__vk_bind(b, d, 9, &vp->maps[l], (uint64_t)H * 16,
-                                                 (uint64_t)W * 16, 4);
-        m[IGR_RGB_MOD_c_base] = ig__vk_bind(b, d, 7, prev, (uint64_t)n0 * RI * 4,
-                                            ((uint64_t)(k - 1) * RI + 3ull * Pc) * 4, 4);
-        m[IGR_RGB_MOD_c_img] = (uint32_t)RI;
-        m[IGR_RGB_MOD_c_p] = Pc;
-    } else {
-        ig__vk_bind_dummy(b, d, 7);
-        ig__vk_bind_dummy(b, d, 8);
-        ig__vk_bind_dummy(b, d, 9);
-    }
-    d->gx = ig__vk_groups(np, IG_VK_WG);
-    d->gy = k;
-}
-
-/* Every level of the render's plan on the gemm kernel, per group of images: activations
- * ping-pong between feat[0] and feat[1] (an up-sampling conv0 writes its coarse product into
- * the free buffer, then its output over the coarse input it no longer needs), rgb between
- * rgb[0] and rgb[1] (once per level). */
-static void ig__plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch) {
-    const ig_vk_context *ctx = b->ctx;
-    const ig__vk_model *vm = ch->vm;
-    ig__work *wk = ch->wk;
-    const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
-    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
-    uint64_t mx = wk->feat_img;
-    uint64_t per[] = {wk->rgb_img, (uint64_t)vm->gw_stride * 4, (uint64_t)vm->s_stride * 4};
-    for (size_t i = 0; i < sizeof per / sizeof per[0]; i++)
-        if (per[i] > mx) mx = per[i];
-    uint32_t kg = ig__vk_min32(ctx->range / mx, ch->kv); /* >= 1: ig__gemm_layout */
-    kg = ig__vk_min32(kg, lim->maxComputeWorkGroupCount[2]);
-    kg = ig__vk_min32(kg, lim->maxComputeWorkGroupCount[1]);
-    if (kg < 1) kg = 1;
-    for (uint32_t n0 = 0; n0 < (uint32_t)ch->B; n0 += kg) {
-        uint32_t k = ig__vk_min32((uint64_t)ch->B - n0, kg);
-        int cur = 0, rc = 0;
-        bool rgb_started = false;
-        for (int q = 0; q < vm->n_ops; q++) {
-            const ig__vk_op *op = &vm->ops[q];
-            int l = op->level;
-            bool first = q == 0 || vm->ops[q - 1].level != l;
-            if (first) rgb_started = false;
-            if (op->type == IG__OP_TORGB) {
-                if (rgb_started) {
-                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[rc], NULL, 0, n0, k);
-                } else if (l == 0) {
-                    rc = 0;
-                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[rc], NULL, 1, n0, k);
-                } else {
-                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[1 - rc], &wk->rgb[rc], 2,
-                                 n0, k);
-                    rc = 1 - rc;
-                }
-                rgb_started = true;
-                continue;
-            }
-            uint32_t P = vp->pp[l], cx = (uint32_t)op->c_x, ce = (uint32_t)op->c_e;
-            if (first && l > 0) { /* up-sampling conv0: the coarse trick */
-                ig__gemm_io coarse = {&wk->feat[cur], &wk->feat[1 - cur], NULL,
-                                      wk->feat_img / 4, vp->pp[l - 1], 0};
-                ig__gemm_layer(b, ch, IG_SH_GEMM_RAW, op, 0, cx, &coarse, n0, k);
-                ig__gemm_io fine = {&vp->emb_cm[l], &wk->feat[cur], &wk->feat[1 - cur], 0, P,
-                                    vp->pp[l - 1]};
-                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, cx, ce, &fine, n0, k);
-            } else if (first) { /* level 0's first layer: the embedding only */
-                cur = 0;
-                ig__gemm_io io = {&vp->emb_cm[l], &wk->feat[cur], NULL, 0, P, 0};
-                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, ce, &io, n0, k);
-            } else {
-                ig__gemm_io io = {&wk->feat[cur], &wk->feat[1 - cur], NULL, wk->feat_img / 4, P,
-                                  0};
-                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, cx, &io, n0, k);
-                cur = 1 - cur;
-            }
-        }
-        wk->gemm_rgb = rc;
-    }
-}
-
 /* Loop iterations one invocation of each kernel performs (upper estimates, every loop of the
  * shader counted), checked against ctx->loop_limit (llvmpipe's hard cap). */
 static uint64_t ig__section_loops(const ig_vk_context *ctx, const ig__work *wk,
@@ -1360,7 +979,7 @@ static ig_result ig__plan_all(ig__vk_builder *b, const ig__chunk *ch, ig_error *
                          wk->es, B, ch->t);
     }
     if (wk->gemm) {
-        ig__plan_gemm_levels(b, ch);
+        ig__vk_plan_gemm_levels(b, ch);
         return IG_OK;
     }
     ig_result res = IG_OK;
@@ -1529,7 +1148,7 @@ static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *de
     ig_result res = IG_OK;
     uint64_t mfp = ig__vk_model_fp(1469598103934665603ull, m);
     if (!ctx->model || ctx->model->fp != mfp) {
-        ig__vk_render_release(ctx);
+        ig__vk_release_cached(ctx);
         res = ig__model_upload(ctx, m, mfp, err);
         if (res != IG_OK) return res;
     }
@@ -1558,9 +1177,8 @@ static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *de
     return res;
 }
 
-ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
-    if (ctx && desc && desc->model && desc->model->cfg.kind == IG_FAMILY_CIPS)
-        return ig__vk_cips_prepare(ctx, desc, err);
+/* The family's prepare (vk_backend.c's table). */
+ig_result ig__vk_inrgan_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
     ig_result res = ig__ensure_uploads(ctx, desc, err);
     if (res != IG_OK) return res;
     const ig__vk_model *vm = ctx->model;
@@ -1601,10 +1219,9 @@ ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error
     return res;
 }
 
-ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out,
-                       ig_error *err) {
-    if (ctx && desc && desc->model && desc->model->cfg.kind == IG_FAMILY_CIPS)
-        return ig__vk_cips_render(ctx, desc, out, err);
+/* The family's render (vk_backend.c's table). */
+ig_result ig__vk_inrgan_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out,
+                               ig_error *err) {
     if (!ctx || !desc || !desc->z || desc->count < 1 || !out)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
                             "ig_vk_render: missing context, z or output");
@@ -1632,7 +1249,7 @@ ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *ou
         res = ig__sections(ctx->model, ctx->plan_stats, wk, IG__PASS_STATS, err);
     /* the gemm level kernel when asked for and the model and plan allow it */
     wk->gemm = ctx->plan->gemm && !wk->fused && !wk->stats &&
-               ig__gemm_layout(ctx, ctx->model, ctx->plan, wk);
+               ig__vk_gemm_layout(ctx, ctx->model, ctx->plan, wk);
     ctx->kernel_used = wk->gemm ? "gemm" : ctx->model->coop ? "coopmat" : "pixel";
     if (res == IG_OK) res = ig__check_loops(ctx, c, ctx->model, wk, err);
     if (res != IG_OK) goto done;

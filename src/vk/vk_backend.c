@@ -1,0 +1,57 @@
+/* vk_backend.c - the Vulkan backend's entry: ig_vk_prepare, ig_vk_render and the release of the
+ * cached uploads go to the model family's entry in the table below (docs/architecture.md,
+ * "What a family must provide"). The families are vk_inrgan.c and vk_cips.c; they share the
+ * context (vk_ctx.c), memory (vk_mem.c), pipelines (vk_pipe.c) and dispatch lists (vk_disp.c). */
+#include "vk_internal.h"
+
+#include "model.h"
+
+static const ig__vk_family ig__vk_families[] = {
+    [IG_FAMILY_INRGAN] = {"INR-GAN", ig__vk_inrgan_prepare, ig__vk_inrgan_render, ig__vk_inrgan_release, false},
+    [IG_FAMILY_CIPS] = {"CIPS", ig__vk_cips_prepare, ig__vk_cips_render, ig__vk_cips_release, true},
+};
+enum { IG__VK_N_FAMILIES = sizeof ig__vk_families / sizeof ig__vk_families[0] };
+
+/* Every family's cached uploads (in reverse table order), then the shared work and staging
+ * memory: ctx->release_cached. */
+static void ig__vk_release_all(ig_vk_context *ctx) {
+    for (int f = IG__VK_N_FAMILIES - 1; f >= 0; f--) ig__vk_families[f].release(ctx);
+    ig__vk_arena_free(ctx, &ctx->work);
+    ig__vk_arena_free(ctx, &ctx->stage);
+    ctx->work_size = 0;
+}
+
+/* The family of desc's model; INR-GAN's when the request lacks a model or context (its
+ * argument checks then report what is missing), NULL for a family this backend lacks. */
+static const ig__vk_family *ig__vk_family_of(ig_vk_context *ctx, const ig_render_desc *desc) {
+    if (ctx) ctx->release_cached = ig__vk_release_all;
+    if (!ctx || !desc || !desc->model) return &ig__vk_families[IG_FAMILY_INRGAN];
+    unsigned k = (unsigned)desc->model->cfg.kind;
+    return k < IG__VK_N_FAMILIES && ig__vk_families[k].render ? &ig__vk_families[k] : NULL;
+}
+
+ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
+    const ig__vk_family *f = ig__vk_family_of(ctx, desc);
+    if (!f) return ig_error_set(err, IG_ERR_MODEL_FAMILY, "the Vulkan backend has no family %d", (int)desc->model->cfg.kind);
+    return f->prepare(ctx, desc, err);
+}
+
+ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out, ig_error *err) {
+    const ig__vk_family *f = ig__vk_family_of(ctx, desc);
+    if (!f) return ig_error_set(err, IG_ERR_MODEL_FAMILY, "the Vulkan backend has no family %d", (int)desc->model->cfg.kind);
+    return f->render(ctx, desc, out, err);
+}
+
+void ig_vk_context_trim(ig_vk_context *ctx) {
+    if (!ctx || !ctx->device) return;
+    ig__vk_wait_idle(ctx);
+    ctx->release_cached = ig__vk_release_all;
+    ig__vk_release_all(ctx);
+}
+
+const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model) {
+    unsigned k = (unsigned)ig_model_config(model)->kind;
+    if (k < IG__VK_N_FAMILIES && ig__vk_families[k].fp32_only) return "fp32";
+    return ig_vk_context_coopmat(ctx) ? "coopmat"
+           : ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16 ? "fp16" : "fp32";
+}

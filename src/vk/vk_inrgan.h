@@ -1,0 +1,129 @@
+/* vk_inrgan.h - shared by the INR-GAN family's files of the Vulkan backend only: vk_inrgan.c
+ * (uploads, sections, the per-pixel level kernels, the render) and vk_inrgan_gemm.c (the "gemm"
+ * level kernel). The cached model and plans, a render's layout (sections, work buffers) and the
+ * batch chunk being planned. */
+#ifndef IG_VK_INRGAN_H
+#define IG_VK_INRGAN_H
+
+#include "vk_internal.h"
+#include "model.h"
+
+#define IG__MAX_OPS (IG_MAX_BLOCKS * (3 + IG_MAX_EXTRA))
+
+enum { IG__OP_FMM = 1, IG__OP_TORGB = 2 };
+/* where a section's input features and rgb come from (level.comp's modes) */
+enum { IG__IN_NONE = 0, IG__IN_UP = 1, IG__IN_SAME = 3 };
+
+/* ---- cached uploads (the model: ctx->model, the plans: ctx->plan, ctx->plan_stats) ---------- */
+
+typedef struct ig__vk_op {
+    int type, block, level;
+    int c_x, c_e, c_out; /* FMM input = [x (c_x); embedding (c_e)]; TORGB: c_x = c_in */
+    bool in_norm;
+    const ig_layer *L;
+    uint32_t s_off, s_len; /* the affine head's output inside the per-image s vector */
+    uint32_t gw_off;       /* per-image generated weights (pass mode) */
+    uint32_t kpad, npad;   /* coopmat layout: [npad][kpad], multiples of 16, zero padded */
+    uint32_t rn_off;       /* per-image row norms (fused mode) */
+    uint32_t ws_off, b_off; /* in params: Ws or W_rgb, bias */
+    uint32_t inv_off;      /* instance norm: its factors inside the per-image inv vector */
+    float head_wgain, head_bgain;
+    ig_vk_buf head;        /* [s_len][w_dim] weights then [s_len] bias */
+} ig__vk_op;
+
+struct ig__vk_model {
+    uint64_t fp;
+    ig_vk_arena arena;
+    int n_ops;
+    ig__vk_op ops[IG__MAX_OPS];
+    ig_vk_buf map; /* mapping W_l, b_l ..., w_avg (floats) */
+    uint32_t map_w[IG_MAX_MAPPING], map_b[IG_MAX_MAPPING], avg;
+    ig_vk_buf params;
+    uint32_t params_len;
+    uint32_t s_stride, gw_stride, rn_stride;
+    uint32_t inv_len;   /* instance-norm factors per image (all normalised layers) */
+    int cmax, emax;
+    bool coop;     /* levels run on level_coop.comp (padded weights) */
+    uint32_t xs;   /* its shared-memory row stride */
+};
+
+struct ig__vk_plan {
+    uint64_t fp;
+    ig_vk_arena arena;
+    int n_levels;
+    int w[IG_MAX_BLOCKS], h[IG_MAX_BLOCKS], ce[IG_MAX_BLOCKS]; /* computed grid, embedding */
+    ig_vk_buf emb[IG_MAX_BLOCKS];  /* [h*w][ce], storage precision */
+    /* levels > 0: the plan's up-sampling maps, rows [h][4] then columns [w][4] of uint32
+     * {index 0, index 1, weight (float bits), 0} into the previous level's computed grid */
+    ig_vk_buf maps[IG_MAX_BLOCKS];
+    int *r0[IG_MAX_BLOCKS], *r1[IG_MAX_BLOCKS]; /* host copies of the row maps */
+    /* the gemm level kernel's copy of the embeddings: fp32 channel-major [ce][pp], pp = the
+     * level's pixels padded to a multiple of 64 (zeros past them) */
+    bool gemm;
+    uint32_t pp[IG_MAX_BLOCKS];
+    ig_vk_buf emb_cm[IG_MAX_BLOCKS];
+};
+
+/* ---- per-render layout --------------------------------------------------------------------- */
+
+enum { IG__PASS_STATS = 0, IG__PASS_RENDER = 1 };
+
+typedef struct ig__section {
+    int level, op0, op1; /* ops [op0, op1) of the model */
+    int in_mode, rgb_mode;
+    int c_fin, c_fout;
+    bool store;           /* features needed later */
+    bool norm_next;       /* the next section starts with a normalised layer */
+    int fin, fout;        /* feature buffers 0/1 (-1 none) */
+    int rin, rout;        /* rgb buffers 0/1 */
+} ig__section;
+
+typedef struct ig__work {
+    uint32_t es;     /* storage element size (2: fp16) */
+    bool fused;      /* FMM weights rebuilt in the level kernel (row norms only) */
+    bool stats;      /* pass 0 computes the instance-norm statistics on the native plan */
+    int interp;      /* 0, or 1 + ig_space when a second latent per image goes through the GPU */
+    bool gemm;       /* levels on the gemm kernel: feat = activations [C][pp], rgb = [3][pp] */
+    int gemm_rgb;    /* gemm: the rgb buffer holding the last level's rgb */
+    int mz, mw;      /* images per output image through the mapping / the heads and weights */
+    ig_vk_buf z, h[2], s, gw, feat[2], rgb[2], part, inv, meta, dummy;
+    uint64_t feat_img, rgb_img, part_img, inv_img; /* per-image bytes */
+    const ig__vk_plan *vp[2];
+    int n_sec[2];
+    ig__section sec[2][IG__MAX_OPS];
+    int w_buf;       /* which h[] holds w */
+} ig__work;
+
+/* ---- planning the dispatches ------------------------------------------------------------------ */
+
+typedef struct ig__chunk {
+    ig_vk_context *ctx;
+    const ig_config *c;
+    const ig__vk_model *vm;
+    ig__work *wk;
+    int B;          /* images in this chunk */
+    double psi;
+    const float *t; /* interpolation positions of these images, or NULL */
+    uint32_t kv;    /* image group for per-image vectors */
+} ig__chunk;
+
+/* ---- the gemm level kernel (vk_inrgan_gemm.c) ------------------------------------------------ */
+
+#define IG__GEMM_TILE 64u /* layer_gemm.comp: 64 outputs x 64 pixels per workgroup */
+
+static inline uint32_t ig__pad_tile(uint64_t px) {
+    return (uint32_t)((px + IG__GEMM_TILE - 1) / IG__GEMM_TILE * IG__GEMM_TILE);
+}
+
+/* Whether the gemm level kernel can render this model on this context: asked for, fp32 with
+ * the weight-generation pass, nearest up-sampling without instance norm, and the layer
+ * structure the coarse trick expects (each level > 0 opens with an up-sampling conv0; every
+ * other layer reads only the previous layer's features, level 0's first only the embedding). */
+bool ig__vk_gemm_model(const ig_vk_context *ctx, const ig_config *c, const ig__vk_model *vm);
+/* Sizes of the gemm kernel's buffers into wk, and whether every window and dispatch of it fits
+ * the device (else the render runs the per-pixel kernel). */
+bool ig__vk_gemm_layout(const ig_vk_context *ctx, const ig__vk_model *vm, const ig__vk_plan *vp, ig__work *wk);
+/* Plans the render pass's levels on the gemm kernel (one dispatch per layer per image group). */
+void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch);
+
+#endif

@@ -1,0 +1,254 @@
+/* vk_inrgan_gemm.c - the INR-GAN family's "gemm" level kernel (ig_vk_desc.level_kernel,
+ * INRGAN_VK_KERNEL=gemm; nearest models without instance norm, fp32, weight-generation pass):
+ * one tiled-GEMM dispatch per layer over a level's computed pixels for a group of images
+ * (layer_gemm.comp), activations channel-major [B][C][P] (P: the level's pixels padded to 64),
+ * up-sampling conv0 as the exact coarse trick, ToRGB accumulated by rgb_accum.comp
+ * (vk_inrgan.c's header comment has the whole pipeline). */
+#include "vk_inrgan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "records/gemm.h"
+#include "records/rgb.h"
+
+/* Whether the gemm level kernel can render this model on this context: asked for, fp32 with
+ * the weight-generation pass, nearest up-sampling without instance norm, and the layer
+ * structure the coarse trick expects (each level > 0 opens with an up-sampling conv0; every
+ * other layer reads only the previous layer's features, level 0's first only the embedding). */
+bool ig__vk_gemm_model(const ig_vk_context *ctx, const ig_config *c, const ig__vk_model *vm) {
+    if (!ctx->level_gemm || ctx->fp16 || ctx->fused_fmm || vm->coop ||
+        c->upsampling != IG_UP_NEAREST || c->instance_norm)
+        return false;
+    for (int q = 0; q < vm->n_ops; q++) {
+        const ig__vk_op *op = &vm->ops[q];
+        bool first = q == 0 || vm->ops[q - 1].level != op->level;
+        if (first && op->type != IG__OP_FMM) return false;
+        if (op->type != IG__OP_FMM) continue;
+        if (first && op->level == 0 && op->c_x != 0) return false;
+        if (first && op->level > 0 && !(c->blocks[op->block].upsamples && op->c_x > 0))
+            return false;
+        if (!first && (op->c_e != 0 || op->c_x == 0)) return false;
+    }
+    return true;
+}
+
+/* Sizes of the gemm kernel's buffers (per image: activations = the widest [C][pp] a layer
+ * reads or writes, the coarse product included; rgb = [3][pp] of the largest level) into wk,
+ * and whether every descriptor window of one image fits the storage range and every dispatch
+ * the workgroup-count limits (else the render runs the per-pixel kernel). */
+bool ig__vk_gemm_layout(const ig_vk_context *ctx, const ig__vk_model *vm,
+                            const ig__vk_plan *vp, ig__work *wk) {
+    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
+    uint64_t act = 16, pmax = 0, R = ctx->range;
+    for (int q = 0; q < vm->n_ops; q++) {
+        const ig__vk_op *op = &vm->ops[q];
+        int l = op->level;
+        uint64_t pp = vp->pp[l], c = (uint64_t)(op->c_x > op->c_out ? op->c_x : op->c_out);
+        if (c * pp > act) act = c * pp;
+        if (op->type == IG__OP_FMM && l > 0 && op->c_x > 0 && (q == 0 || vm->ops[q - 1].level != l)) {
+            uint64_t pc = vp->pp[l - 1]; /* the coarse product of an up-sampling conv0 */
+            if ((uint64_t)op->c_out * pc > act) act = (uint64_t)op->c_out * pc;
+        }
+        if (op->type == IG__OP_FMM &&
+            ig__vk_groups((uint64_t)op->c_out, IG__GEMM_TILE) > lim->maxComputeWorkGroupCount[1])
+            return false;
+    }
+    for (int l = 0; l < vp->n_levels; l++) {
+        if (vp->pp[l] > pmax) pmax = vp->pp[l];
+        if ((uint64_t)vp->pp[l] * vp->ce[l] * 4 > R) return false;
+    }
+    wk->feat_img = act * 4;
+    wk->rgb_img = 3 * pmax * 4;
+    wk->part_img = 0;
+    return wk->feat_img <= R && wk->rgb_img <= R && (uint64_t)vm->gw_stride * 4 <= R &&
+           (uint64_t)vm->s_stride * 4 <= R &&
+           pmax / IG__GEMM_TILE <= lim->maxComputeWorkGroupCount[0];
+}
+
+/* One layer_gemm.comp dispatch for images [n0, n0 + k): Y = W[:, col : col + K] X over P
+ * (padded) pixels of level l, W the per-image weight of FMM `op`. IG_SH_GEMM_LEVEL adds the
+ * bias, and with `a` the coarse product [c_out][a_P] gathered through the level's maps, before
+ * lrelu * sqrt(2); IG_SH_GEMM_RAW stores the product as is. x_img: X's per-image stride in
+ * floats (0: shared, the embedding). */
+typedef struct ig__gemm_io {
+    const ig_vk_buf *x, *y, *a;
+    uint64_t x_img;
+    uint32_t P, a_P;
+} ig__gemm_io;
+
+static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, const ig__vk_op *op,
+                           uint32_t col, uint32_t K, const ig__gemm_io *io, uint32_t n0,
+                           uint32_t k) {
+    const ig__work *wk = ch->wk;
+    const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
+    const ig__vk_model *vm = ch->vm;
+    int l = op->level;
+    uint64_t A = wk->feat_img / 4, gs = vm->gw_stride, P = io->P;
+    uint32_t cout = (uint32_t)op->c_out, wrow = (uint32_t)(op->c_x + op->c_e);
+    ig__vk_disp *d;
+    uint32_t *m = ig__vk_disp_new(b, shader, IGR_GEMM_ADD_WORDS, &d); /* raw: reads its head */
+    if (!m) return;
+    d->n_spec = 0; /* fixed-size kernel */
+    m[IGR_GEMM_c_in] = K;
+    m[IGR_GEMM_c_out] = cout;
+    m[IGR_GEMM_p4] = (uint32_t)(P / 4);
+    if (K > 0)
+        m[IGR_GEMM_x_base] = ig__vk_bind(b, d, 1, io->x, (uint64_t)n0 * io->x_img * 4,
+                                         ((uint64_t)(k - 1) * io->x_img + (uint64_t)K * P) * 4, 16);
+    else
+        ig__vk_bind_dummy(b, d, 1);
+    m[IGR_GEMM_x_img] = (uint32_t)(io->x_img / 4);
+    m[IGR_GEMM_y_base] = ig__vk_bind(b, d, 2, io->y, (uint64_t)n0 * A * 4,
+                                     ((uint64_t)(k - 1) * A + (uint64_t)cout * P) * 4, 16);
+    m[IGR_GEMM_y_img] = (uint32_t)(A / 4);
+    /* W from column col to the end of the op's weights (the base then points at column col) */
+    m[IGR_GEMM_w_base] = ig__vk_bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + op->gw_off + col) * 4,
+                                     ((uint64_t)(k - 1) * gs + (uint64_t)cout * wrow - col) * 4, 4);
+    m[IGR_GEMM_w_img] = (uint32_t)gs;
+    m[IGR_GEMM_w_row] = wrow;
+    d->gx = (uint32_t)(P / IG__GEMM_TILE);
+    d->gy = ig__vk_groups(cout, IG__GEMM_TILE);
+    d->gz = k;
+    if (shader == IG_SH_GEMM_RAW) return;
+    uint32_t H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
+    m[IGR_GEMM_ADD_b_base] = ig__vk_bind(b, d, 4, &vm->params, (uint64_t)op->b_off * 4,
+                                         (uint64_t)cout * 4, 4);
+    m[IGR_GEMM_ADD_add_on] = io->a ? 1u : 0u;
+    if (io->a) {
+        m[IGR_GEMM_ADD_a_base] = ig__vk_bind(b, d, 5, io->a, (uint64_t)n0 * A * 4,
+                                             ((uint64_t)(k - 1) * A + (uint64_t)cout * io->a_P) * 4,
+                                             4);
+        m[IGR_GEMM_ADD_rowmap_base] = ig__vk_bind(b, d, 6, &vp->maps[l], 0, (uint64_t)H * 16, 4);
+        m[IGR_GEMM_ADD_colmap_base] = ig__vk_bind(b, d, 7, &vp->maps[l], (uint64_t)H * 16,
+                                                  (uint64_t)W * 16, 4);
+    } else {
+        ig__vk_bind_dummy(b, d, 5);
+        ig__vk_bind_dummy(b, d, 6);
+        ig__vk_bind_dummy(b, d, 7);
+    }
+    m[IGR_GEMM_ADD_a_img] = (uint32_t)A;
+    m[IGR_GEMM_ADD_a_p] = io->a_P;
+    m[IGR_GEMM_ADD_width] = W;
+    m[IGR_GEMM_ADD_wc] = l > 0 ? (uint32_t)vp->w[l - 1] : 0;
+    m[IGR_GEMM_ADD_np] = H * W;
+}
+
+/* ToRGB `op` of level l (rgb_accum.comp, IG_RGB_MOD) for images [n0, n0 + k): reads the
+ * activations x, writes rgb `out`; mode 1 starts from 0, 2 from the coarse rgb `prev` gathered
+ * through the maps, 0 accumulates. */
+static void ig__gemm_rgb(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_op *op,
+                         const ig_vk_buf *x, const ig_vk_buf *out, const ig_vk_buf *prev,
+                         uint32_t mode, uint32_t n0, uint32_t k) {
+    const ig__work *wk = ch->wk;
+    const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
+    const ig__vk_model *vm = ch->vm;
+    int l = op->level;
+    uint64_t A = wk->feat_img / 4, RI = wk->rgb_img / 4, ss = vm->s_stride, P = vp->pp[l];
+    uint32_t cin = (uint32_t)op->c_x, H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
+    uint32_t np = H * W;
+    ig__vk_disp *d;
+    uint32_t *m = ig__vk_disp_new(b, IG_SH_GEMM_RGB, IGR_RGB_MOD_WORDS, &d);
+    if (!m) return;
+    m[IGR_RGB_c_in] = cin;
+    m[IGR_RGB_p] = (uint32_t)P;
+    m[IGR_RGB_np] = np;
+    m[IGR_RGB_x_base] = ig__vk_bind(b, d, 1, x, (uint64_t)n0 * A * 4,
+                                    ((uint64_t)(k - 1) * A + cin * P) * 4, 4);
+    m[IGR_RGB_x_img] = (uint32_t)A;
+    m[IGR_RGB_w_base] = ig__vk_bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + op->s_off) * 4,
+                                    ((uint64_t)(k - 1) * ss + cin) * 4, 4);
+    m[IGR_RGB_w_img] = (uint32_t)ss;
+    /* W_rgb [3][cin] then the bias: one range of params */
+    m[IGR_RGB_MOD_wrgb_base] = ig__vk_bind(b, d, 3, &vm->params, (uint64_t)op->ws_off * 4,
+                                           (3ull * cin + 3) * 4, 4);
+    m[IGR_RGB_b_base] = m[IGR_RGB_MOD_wrgb_base] + (op->b_off - op->ws_off);
+    m[IGR_RGB_mode] = mode;
+    m[IGR_RGB_n_img] = k;
+    for (uint32_t o = 0; o < 3; o++)
+        m[IGR_RGB_out_r + o] = ig__vk_bind(b, d, 4 + o, out, ((uint64_t)n0 * RI + o * P) * 4,
+                                           ((uint64_t)(k - 1) * RI + np) * 4, 4);
+    m[IGR_RGB_out_img] = (uint32_t)RI;
+    if (mode == 2) {
+        uint32_t Pc = vp->pp[l - 1];
+        m[IGR_RGB_MOD_width] = W;
+        m[IGR_RGB_MOD_wc] = (uint32_t)vp->w[l - 1];
+        m[IGR_RGB_MOD_rowmap_base] = ig__vk_bind(b, d, 8, &vp->maps[l], 0, (uint64_t)H * 16, 4);
+        m[IGR_RGB_MOD_colmap_base] = ig__vk_bind(b, d, 9, &vp->maps[l], (uint64_t)H * 16,
+                                                 (uint64_t)W * 16, 4);
+        m[IGR_RGB_MOD_c_base] = ig__vk_bind(b, d, 7, prev, (uint64_t)n0 * RI * 4,
+                                            ((uint64_t)(k - 1) * RI + 3ull * Pc) * 4, 4);
+        m[IGR_RGB_MOD_c_img] = (uint32_t)RI;
+        m[IGR_RGB_MOD_c_p] = Pc;
+    } else {
+        ig__vk_bind_dummy(b, d, 7);
+        ig__vk_bind_dummy(b, d, 8);
+        ig__vk_bind_dummy(b, d, 9);
+    }
+    d->gx = ig__vk_groups(np, IG_VK_WG);
+    d->gy = k;
+}
+
+/* Every level of the render's plan on the gemm kernel, per group of images: activations
+ * ping-pong between feat[0] and feat[1] (an up-sampling conv0 writes its coarse product into
+ * the free buffer, then its output over the coarse input it no longer needs), rgb between
+ * rgb[0] and rgb[1] (once per level). */
+void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch) {
+    const ig_vk_context *ctx = b->ctx;
+    const ig__vk_model *vm = ch->vm;
+    ig__work *wk = ch->wk;
+    const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
+    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
+    uint64_t mx = wk->feat_img;
+    uint64_t per[] = {wk->rgb_img, (uint64_t)vm->gw_stride * 4, (uint64_t)vm->s_stride * 4};
+    for (size_t i = 0; i < sizeof per / sizeof per[0]; i++)
+        if (per[i] > mx) mx = per[i];
+    uint32_t kg = ig__vk_min32(ctx->range / mx, ch->kv); /* >= 1: ig__gemm_layout */
+    kg = ig__vk_min32(kg, lim->maxComputeWorkGroupCount[2]);
+    kg = ig__vk_min32(kg, lim->maxComputeWorkGroupCount[1]);
+    if (kg < 1) kg = 1;
+    for (uint32_t n0 = 0; n0 < (uint32_t)ch->B; n0 += kg) {
+        uint32_t k = ig__vk_min32((uint64_t)ch->B - n0, kg);
+        int cur = 0, rc = 0;
+        bool rgb_started = false;
+        for (int q = 0; q < vm->n_ops; q++) {
+            const ig__vk_op *op = &vm->ops[q];
+            int l = op->level;
+            bool first = q == 0 || vm->ops[q - 1].level != l;
+            if (first) rgb_started = false;
+            if (op->type == IG__OP_TORGB) {
+                if (rgb_started) {
+                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[rc], NULL, 0, n0, k);
+                } else if (l == 0) {
+                    rc = 0;
+                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[rc], NULL, 1, n0, k);
+                } else {
+                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[1 - rc], &wk->rgb[rc], 2,
+                                 n0, k);
+                    rc = 1 - rc;
+                }
+                rgb_started = true;
+                continue;
+            }
+            uint32_t P = vp->pp[l], cx = (uint32_t)op->c_x, ce = (uint32_t)op->c_e;
+            if (first && l > 0) { /* up-sampling conv0: the coarse trick */
+                ig__gemm_io coarse = {&wk->feat[cur], &wk->feat[1 - cur], NULL,
+                                      wk->feat_img / 4, vp->pp[l - 1], 0};
+                ig__gemm_layer(b, ch, IG_SH_GEMM_RAW, op, 0, cx, &coarse, n0, k);
+                ig__gemm_io fine = {&vp->emb_cm[l], &wk->feat[cur], &wk->feat[1 - cur], 0, P,
+                                    vp->pp[l - 1]};
+                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, cx, ce, &fine, n0, k);
+            } else if (first) { /* level 0's first layer: the embedding only */
+                cur = 0;
+                ig__gemm_io io = {&vp->emb_cm[l], &wk->feat[cur], NULL, 0, P, 0};
+                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, ce, &io, n0, k);
+            } else {
+                ig__gemm_io io = {&wk->feat[cur], &wk->feat[1 - cur], NULL, wk->feat_img / 4, P,
+                                  0};
+                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, cx, &io, n0, k);
+                cur = 1 - cur;
+            }
+        }
+        wk->gemm_rgb = rc;
+    }
+}
