@@ -47,6 +47,7 @@ case ${1:-} in
     --ci)
         s=${2:-20}
         build "$root/build-fuzz" "$s"
+        rm -rf "$root/build-fuzz/fuzz-work" # every CI run starts from the committed corpus
         cd "$root/build-fuzz" && ctest --output-on-failure -j"$(nproc)" -L fuzz ;;
     --run)
         shift

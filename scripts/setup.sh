@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential cmake pkg-config libvulkan-dev libvulkan-volk-dev mesa-vulkan-drivers
 glslang-tools spirv-tools vulkan-tools vulkan-validationlayers libglfw3-dev libstb-dev
 libcjson-dev libpng-dev zlib1g-dev python3 python3-numpy python3-torch libopenblas0-pthread
-xvfb xauth python3-cairosvg python3-pil python3-jsonschema"
+xvfb xauth python3-cairosvg python3-pil python3-jsonschema clang-14 libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
