@@ -523,7 +523,7 @@ ig_result ig_st_open(const char *path, ig_st_file *f, ig_error *err) {
     size_t arena = 0;
     r = ig__pass1(&j, &n, &n_meta, &arena, err);
     if (j.bad) {
-        r = ig_error_set(err, IG_ERR_MODEL_HEADER_JSON, "%s: header is not a JSON object (%s at byte %lld)",
+        r = ig_error_set(err, IG_ERR_MODEL_HEADER_JSON, "%s: header is not valid JSON (%s at byte %lld)",
                          path, j.why, (long long)(j.bad - h0));
         goto fail;
     }
