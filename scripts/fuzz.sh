@@ -9,6 +9,10 @@
 #   scripts/fuzz.sh --ci [SECONDS]
 #       what CI runs: builds build-fuzz and runs its ctest tests (each target SECONDS, default
 #       20, two at a time on two cores), starting from the committed seed and regression corpus.
+#   scripts/fuzz.sh --coverage TARGET [CORPUS_DIR...]
+#       line coverage of the sources TARGET exercises when it replays its committed corpus
+#       plus CORPUS_DIRs (e.g. a campaign's work directory): builds build-fuzzcov with clang's
+#       source-based coverage and prints llvm-cov's report.
 #   scripts/fuzz.sh --run BUILD_DIR TARGET SECONDS
 #       one run of an already built target (the ctest tests call this).
 set -eu
@@ -52,8 +56,26 @@ case ${1:-} in
     --run)
         shift
         run "$@" ;;
+    --coverage)
+        t=${2:?target}
+        shift 2
+        b=$root/build-fuzzcov
+        cmake -S "$root" -B "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER="$cc" \
+            -DCMAKE_CXX_COMPILER="$cxx" -DINRGAN_FUZZ=ON -DINRGAN_VULKAN=OFF \
+            -DCMAKE_C_FLAGS="-fprofile-instr-generate -fcoverage-mapping" \
+            -DCMAKE_EXE_LINKER_FLAGS="-fprofile-instr-generate" >/dev/null
+        cmake --build "$b" -j"$(nproc)" --target "fuzz_$t" >/dev/null
+        rm -f "$b/$t.profraw"
+        seeds="$root/tests/fuzz/corpus/$t"
+        [ -d "$root/tests/fuzz/regress/$t" ] && seeds="$seeds $root/tests/fuzz/regress/$t"
+        # shellcheck disable=SC2086
+        LLVM_PROFILE_FILE="$b/$t.profraw" ASAN_OPTIONS=detect_leaks=0 \
+            "$b/fuzz_$t" -runs=0 $seeds "$@" >/dev/null 2>&1
+        llvm-profdata-14 merge -sparse "$b/$t.profraw" -o "$b/$t.profdata"
+        llvm-cov-14 report "$b/fuzz_$t" -instr-profile="$b/$t.profdata" \
+            -ignore-filename-regex='tests/fuzz|/usr/' ;;
     ''|-h|--help)
-        sed -n '2,16p' "$0"; exit 2 ;;
+        sed -n '2,21p' "$0"; exit 2 ;;
     *)
         t=$1 s=${2:?seconds}
         shift 2
