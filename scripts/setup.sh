@@ -6,7 +6,8 @@ PKGS="build-essential cmake pkg-config libvulkan-dev libvulkan-volk-dev mesa-vul
 glslang-tools spirv-tools vulkan-tools vulkan-validationlayers libglfw3-dev libstb-dev
 libcjson-dev libpng-dev libtiff-dev zlib1g-dev python3 python3-numpy python3-torch libopenblas0-pthread
 xvfb xauth python3-cairosvg python3-pil python3-jsonschema python3-venv python3-setuptools
-python3-wheel libmicrohttpd-dev libjs-leaflet"
+python3-wheel libmicrohttpd-dev libjs-leaflet
+clang-14 libclang-rt-14-dev"
 # --web: what the tests of `inrgan serve` drive it with (docs/serve.md): headless Chromium (big:
 # ~100 MB download, so only scripts/test.sh asks for it), nginx, wrk and the DevTools client
 case " $* " in *" --web "*) PKGS="$PKGS chromium nginx wrk python3-websocket" ;; esac

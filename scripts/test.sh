@@ -21,4 +21,7 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINRGAN_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ctest --output-on-failure -j"$jobs" -LE no_sanitizer)
+
+echo "== fuzz targets (clang + libFuzzer, ASan+UBSan; each 20 s from the committed corpus) =="
+scripts/fuzz.sh --ci 20
 echo "all tests passed"

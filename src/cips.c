@@ -1,5 +1,6 @@
 /* cips.c - CIPS per-plan coordinates and per-image weights, shared by both backends (cips.h). */
 #include "cips.h"
+#include "ig_parse.h"
 
 #include <errno.h>
 #include <math.h>
@@ -10,10 +11,8 @@ int ig_noise_parse(const char *text, ig_noise *mode, uint32_t *seed, bool *fixed
     *fixed = false;
     if (strcmp(text, "zero") == 0) { *mode = IG_NOISE_ZERO; return 0; }
     if (strcmp(text, "seeded") == 0) { *mode = IG_NOISE_SEEDED; return 0; }
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-' || text[0] == '+' || v < 0 || v > 2147483647) return -1;
+    int64_t v; /* the one integer parser: no blanks, signs or junk around the digits */
+    if (ig_parse_int64("--noise", text, 0, 2147483647, &v, NULL) != IG_OK) return -1;
     *mode = IG_NOISE_SEEDED;
     *seed = (uint32_t)v;
     *fixed = true;

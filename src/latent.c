@@ -8,10 +8,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static uint64_t ig__splitmix64(uint64_t *state) {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
@@ -121,12 +124,140 @@ bad:
     return ig_error_set(err, IG_ERR_SEEDS, "--seeds '%.64s': expected a list like 0-7,12", text);
 }
 
-/* .npy v1/v2/v3: magic, version, header length, a Python dict literal, raw data. */
+/* ---- .npy: magic, version, header length, a Python dict literal, raw data ----------------
+ *
+ * The header dict is parsed strictly: exactly the keys 'descr', 'fortran_order' and 'shape',
+ * each once, with a little-endian float32/float64 descr, fortran_order False, and a shape tuple
+ * of non-negative integers; any other key, value or stray text is refused (a loose substring
+ * match once accepted '<i8' data next to a decoy '<f4' string). */
+
+typedef struct ig__npyh { const char *p, *end; } ig__npyh;
+
+static void ig__npy_ws(ig__npyh *h) {
+    while (h->p < h->end && (*h->p == ' ' || *h->p == '\t' || *h->p == '\n' || *h->p == '\r')) h->p++;
+}
+
+static bool ig__npy_char(ig__npyh *h, char c) {
+    ig__npy_ws(h);
+    if (h->p < h->end && *h->p == c) { h->p++; return true; }
+    return false;
+}
+
+/* A quoted Python string without escapes; *s, *n: its contents. */
+static bool ig__npy_str(ig__npyh *h, const char **s, size_t *n) {
+    ig__npy_ws(h);
+    if (h->p >= h->end || (*h->p != '\'' && *h->p != '"')) return false;
+    char q = *h->p++;
+    const char *a = h->p;
+    while (h->p < h->end && *h->p != q) {
+        if (*h->p == '\\' || *h->p == '\n') return false;
+        h->p++;
+    }
+    if (h->p >= h->end) return false;
+    *s = a;
+    *n = (size_t)(h->p - a);
+    h->p++;
+    return true;
+}
+
+static bool ig__npy_is(const char *s, size_t n, const char *want) {
+    return n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
+static bool ig__npy_word(ig__npyh *h, const char *w) {
+    ig__npy_ws(h);
+    size_t n = strlen(w);
+    if ((size_t)(h->end - h->p) < n || memcmp(h->p, w, n) != 0) return false;
+    const char *after = h->p + n;
+    if (after < h->end && (isalnum((unsigned char)*after) || *after == '_')) return false;
+    h->p = after;
+    return true;
+}
+
+/* '(' [int (',' int)* [',']] ')' with a one-element tuple written "(n,)" as Python needs. */
+static bool ig__npy_shape(ig__npyh *h, int *ndim, int64_t shape[8]) {
+    if (!ig__npy_char(h, '(')) return false;
+    *ndim = 0;
+    if (ig__npy_char(h, ')')) return true;
+    for (;;) {
+        ig__npy_ws(h);
+        if (h->p >= h->end || !isdigit((unsigned char)*h->p) || *ndim == 8) return false;
+        int64_t v = 0;
+        while (h->p < h->end && isdigit((unsigned char)*h->p)) {
+            v = v * 10 + (*h->p++ - '0');
+            if (v > ((int64_t)1 << 40)) return false;
+        }
+        shape[(*ndim)++] = v;
+        bool comma = ig__npy_char(h, ',');
+        if (ig__npy_char(h, ')')) return *ndim > 1 || comma;
+        if (!comma) return false;
+    }
+}
+
+static ig_result ig__npy_header(const char *path, const char *text, size_t len, int *elem, int *ndim,
+                                int64_t shape[8], ig_error *err) {
+    ig__npyh h = {text, text + len};
+    bool have_descr = false, have_order = false, have_shape = false, first = true;
+    if (!ig__npy_char(&h, '{')) goto bad;
+    for (;;) {
+        if (ig__npy_char(&h, '}')) break;
+        if (!first && !ig__npy_char(&h, ',')) goto bad;
+        first = false;
+        if (ig__npy_char(&h, '}')) break; /* trailing comma */
+        const char *k, *v;
+        size_t kn, vn;
+        if (!ig__npy_str(&h, &k, &kn) || !ig__npy_char(&h, ':')) goto bad;
+        if (ig__npy_is(k, kn, "descr") && !have_descr) {
+            have_descr = true;
+            if (!ig__npy_str(&h, &v, &vn)) goto bad;
+            if (ig__npy_is(v, vn, "<f4")) *elem = 4;
+            else if (ig__npy_is(v, vn, "<f8")) *elem = 8;
+            else
+                return ig_error_set(err, IG_ERR_LATENT_FILE,
+                                    "%s: dtype '%.*s' (float32 or float64, little-endian: '<f4' or '<f8')",
+                                    path, (int)(vn < 16 ? vn : 16), v);
+        } else if (ig__npy_is(k, kn, "fortran_order") && !have_order) {
+            have_order = true;
+            if (ig__npy_word(&h, "True"))
+                return ig_error_set(err, IG_ERR_LATENT_FILE, "%s: Fortran order is not supported", path);
+            if (!ig__npy_word(&h, "False")) goto bad;
+        } else if (ig__npy_is(k, kn, "shape") && !have_shape) {
+            have_shape = true;
+            if (!ig__npy_shape(&h, ndim, shape))
+                return ig_error_set(err, IG_ERR_LATENT_FILE, "%s: bad shape (a tuple of at most 8 sizes below 2^40)", path);
+        } else {
+            return ig_error_set(err, IG_ERR_LATENT_FILE,
+                                "%s: header key '%.*s' is unknown or repeated (want descr, fortran_order, shape)",
+                                path, (int)(kn < 32 ? kn : 32), k);
+        }
+    }
+    ig__npy_ws(&h);
+    if (h.p != h.end) goto bad;
+    if (!have_descr || !have_order || !have_shape)
+        return ig_error_set(err, IG_ERR_LATENT_FILE, "%s: header lacks %s", path,
+                            !have_descr ? "'descr'" : !have_order ? "'fortran_order'" : "'shape'");
+    return IG_OK;
+bad:
+    return ig_error_set(err, IG_ERR_LATENT_FILE, "%s: header is not a dict literal of descr, fortran_order, shape (at byte %lld)",
+                        path, (long long)(h.p - text));
+}
+
 ig_result ig_npy_read(const char *path, int *ndim, int64_t shape[8], float **data, ig_error *err) {
     *data = NULL;
     *ndim = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return ig_error_set(err, IG_ERR_LATENT_FILE, "%s: %s", path, strerror(errno));
+    /* O_NONBLOCK: a FIFO must not block the open; only regular files are read */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return ig_error_set(err, IG_ERR_LATENT_FILE, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ig_error_set(err, IG_ERR_LATENT_FILE, "%s: not a regular file", path);
+    }
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%s: fdopen", path);
+    }
     ig_result r = IG_OK;
     char *hdr = NULL;
     unsigned char pre[10];
@@ -135,49 +266,45 @@ ig_result ig_npy_read(const char *path, int *ndim, int64_t shape[8], float **dat
         goto done;
     }
     uint32_t hlen;
+    long start = 10;
     if (pre[6] == 1) {
         hlen = (uint32_t)pre[8] | ((uint32_t)pre[9] << 8);
     } else if (pre[6] == 2 || pre[6] == 3) {
         unsigned char ext[2];
         if (fread(ext, 1, 2, fp) != 2) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: truncated", path); goto done; }
         hlen = (uint32_t)pre[8] | ((uint32_t)pre[9] << 8) | ((uint32_t)ext[0] << 16) | ((uint32_t)ext[1] << 24);
+        start = 12;
     } else {
         r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: unknown .npy version %d", path, pre[6]);
         goto done;
     }
     if (hlen > 65536) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: header too long", path); goto done; }
-    hdr = calloc(hlen + 1, 1);
-    if (!hdr || fread(hdr, 1, hlen, fp) != hlen) {
+    hdr = malloc(hlen + 1);
+    if (!hdr) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%s: header", path); goto done; }
+    if (fread(hdr, 1, hlen, fp) != hlen) {
         r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: truncated header", path);
         goto done;
     }
-    int elem;
-    if (strstr(hdr, "'descr': '<f4'")) elem = 4;
-    else if (strstr(hdr, "'descr': '<f8'")) elem = 8;
-    else { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: dtype must be float32 or float64 (little-endian)", path); goto done; }
-    if (!strstr(hdr, "'fortran_order': False")) {
-        r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: Fortran order is not supported", path);
-        goto done;
-    }
-    const char *sh = strstr(hdr, "'shape': (");
-    if (!sh) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: no shape in header", path); goto done; }
-    sh += 10;
-    size_t n = 1;
-    while (*sh && *sh != ')') {
-        char *end;
-        long long v = strtoll(sh, &end, 10);
-        if (end == sh || v < 0 || v > (1ll << 31) || *ndim == 8) {
-            r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: bad shape", path);
+    hdr[hlen] = '\0';
+    int elem = 0;
+    r = ig__npy_header(path, hdr, hlen, &elem, ndim, shape, err);
+    if (r != IG_OK) goto done;
+    uint64_t n = 1;
+    for (int d = 0; d < *ndim; d++) {
+        if (shape[d] != 0 && n > ((uint64_t)1 << 32) / (uint64_t)shape[d]) {
+            r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: too large", path);
             goto done;
         }
-        shape[(*ndim)++] = v;
-        n *= (size_t)v;
-        if (n > ((size_t)1 << 32)) { r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: too large", path); goto done; }
-        sh = end;
-        while (*sh == ',' || *sh == ' ') sh++;
+        n *= (uint64_t)shape[d];
     }
-    *data = malloc((n ? n : 1) * sizeof(float));
-    if (!*data) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%s: %zu values", path, n); goto done; }
+    /* the data must be in the file before anything is allocated for it */
+    uint64_t have = (uint64_t)st.st_size - (uint64_t)start - hlen;
+    if (have / (uint64_t)elem < n) {
+        r = ig_error_set(err, IG_ERR_LATENT_FILE, "%s: data shorter than its shape", path);
+        goto done;
+    }
+    *data = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!*data) { r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%s: %llu values", path, (unsigned long long)n); goto done; }
     for (size_t i = 0; i < n; i++) {
         unsigned char b[8];
         if (fread(b, 1, (size_t)elem, fp) != (size_t)elem) {
@@ -190,7 +317,7 @@ ig_result ig_npy_read(const char *path, int *ndim, int64_t shape[8], float **dat
         (*data)[i] = (float)v;
     }
 done:
-    if (r != IG_OK) { free(*data); *data = NULL; }
+    if (r != IG_OK) { free(*data); *data = NULL; *ndim = 0; }
     free(hdr);
     fclose(fp);
     return r;

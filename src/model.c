@@ -285,7 +285,13 @@ static ig_result ig__parse_inrgan(const cJSON *root, ig_config *c, ig_error *err
     return IG_OK;
 }
 
+/* A config is a few KB; cJSON needs ~40x the text, so longer text is refused before parsing. */
+#define IG_CONFIG_MAX_BYTES (1u << 20)
+
 ig_result ig_config_parse(const char *json, ig_config *cfg, ig_error *err) {
+    size_t len = strlen(json);
+    if (len > IG_CONFIG_MAX_BYTES)
+        return ig_error_set(err, IG_ERR_LIMIT, "config is %zu bytes (at most %u)", len, IG_CONFIG_MAX_BYTES);
     cJSON *root = cJSON_Parse(json);
     if (!root) return ig_error_set(err, IG_ERR_MODEL_CONFIG_JSON, "config is not valid JSON");
     ig_result r = ig__parse_config_tree(root, cfg, err);
@@ -559,6 +565,7 @@ ig_result ig_model_load(const char *path, ig_model **out, ig_error *err) {
     if (r != IG_OK) return ig__default_model_explain(path, r, err);
     ig__wants w = {0};
     ig_model *m = NULL;
+    unsigned char *used = NULL; /* entries matched by a wanted tensor */
     const char *json = ig_st_metadata(&f, IG_CONFIG_KEY);
     if (!json) {
         r = ig_error_set(err, IG_ERR_MODEL_NO_CONFIG, "%s: no '%s' key in __metadata__", path, IG_CONFIG_KEY);
@@ -566,9 +573,15 @@ ig_result ig_model_load(const char *path, ig_model **out, ig_error *err) {
     }
     r = ig__model_begin(&m, json, &w, err);
     if (r != IG_OK) goto fail;
-    /* every expected tensor present with its shape */
+    used = calloc((size_t)(f.count > 0 ? f.count : 1), 1);
+    if (!used) {
+        r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "%s: %d tensor marks", path, f.count);
+        goto fail;
+    }
+    /* every expected tensor present with its shape (ig_st_find: sorted index, O(log n)) */
     for (int i = 0; i < w.n; i++) {
         const ig_st_entry *e = ig_st_find(&f, w.v[i].name);
+        if (e) used[e - f.entries] = 1;
         if (!e) {
             r = ig_error_set(err, IG_ERR_MODEL_MISSING_TENSOR, "tensor '%s' is missing", w.v[i].name);
             goto fail;
@@ -587,9 +600,7 @@ ig_result ig_model_load(const char *path, ig_model **out, ig_error *err) {
     /* and nothing else */
     for (int i = 0; i < f.count; i++) {
         const ig_st_entry *e = &f.entries[i];
-        bool known = false;
-        for (int k = 0; k < w.n && !known; k++) known = strcmp(w.v[k].name, e->name) == 0;
-        if (!known && !ig__is_resample_filter(&m->cfg, e)) {
+        if (!used[i] && !ig__is_resample_filter(&m->cfg, e)) {
             r = ig_error_set(err, IG_ERR_MODEL_UNEXPECTED_TENSOR,
                              "tensor '%s' is not part of this architecture", e->name);
             goto fail;
@@ -608,11 +619,13 @@ ig_result ig_model_load(const char *path, ig_model **out, ig_error *err) {
                 goto fail;
             }
     }
+    free(used);
     free(w.v);
     ig_st_close(&f);
     *out = m;
     return IG_OK;
 fail:
+    free(used);
     free(w.v);
     ig_st_close(&f);
     ig_model_free(m);

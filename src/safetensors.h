@@ -12,7 +12,7 @@
 typedef enum ig_st_dtype { IG_ST_F32 = 0, IG_ST_F16 = 1 } ig_st_dtype;
 
 typedef struct ig_st_entry {
-    const char *name;      /* points into the parsed header */
+    const char *name;      /* points into the file's string arena */
     ig_st_dtype dtype;
     int ndim;
     int64_t shape[8];
@@ -25,13 +25,18 @@ typedef struct ig_st_file {
     size_t size;
     const uint8_t *data;   /* start of the data section */
     uint64_t data_size;
-    int count;
+    int count, cap;
     ig_st_entry *entries;  /* in header order */
-    void *header;          /* cJSON tree */
+    ig_st_entry **by_name; /* sorted by name (ig_st_find) */
+    int n_meta;
+    char **meta;           /* __metadata__ as key, value, key, value, ... */
+    char *arena;           /* every name, key and value, decoded and NUL-terminated */
 } ig_st_file;
 
 /* Maps and validates the container: sizes, JSON, entries, dtypes, shapes, byte ranges,
- * overlaps, duplicate names, __metadata__ string map. */
+ * overlaps, duplicate names, __metadata__ string map. The parse needs at most ~4x the header
+ * length in memory and O(n log n) time in the number of entries; a FIFO, device or directory
+ * is refused (IG_ERR_MODEL_OPEN) without blocking. */
 ig_result ig_st_open(const char *path, ig_st_file *file, ig_error *err);
 void ig_st_close(ig_st_file *file);
 

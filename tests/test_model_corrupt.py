@@ -98,6 +98,18 @@ def defects(header, data):
     entry = json.dumps({first: header[first]})[1:-1]
     dup = text[:-1] + ", " + entry + "}"
     yield "duplicate tensor name", "IG_ERR_MODEL_DUPLICATE", build(dup, data)
+    # the header reader's own syntax rules (src/safetensors.c)
+    yield "text after the header object", "IG_ERR_MODEL_HEADER_JSON", build(text + " x", data)
+    yield "\\u0000 in a tensor name", "IG_ERR_MODEL_HEADER_JSON", build(
+        text[:-1] + ', "a\\u0000b": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}}', data)
+    yield "lone surrogate in a name", "IG_ERR_MODEL_HEADER_JSON", build(
+        text[:-1] + ', "a\\ud800": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}}', data)
+    yield "values nested 65 deep", "IG_ERR_MODEL_HEADER_JSON", build(
+        text[:-1] + ', "x": ' + "[" * 65 + "]" * 65 + "}", data)
+    yield "entry key given twice", "IG_ERR_MODEL_HEADER_ENTRY", build(
+        text.replace('"dtype": ', '"dtype": "F32", "dtype": ', 1), data)
+    yield "__metadata__ twice", "IG_ERR_MODEL_METADATA", build(
+        text[:-1] + ', "__metadata__": {}}', data)
     yield "metadata value not a string", "IG_ERR_MODEL_METADATA", edit(
         lambda h: h["__metadata__"].__setitem__("note", 5))
     yield "metadata not an object", "IG_ERR_MODEL_METADATA", edit(lambda h: h.__setitem__("__metadata__", "x"))

@@ -19,6 +19,10 @@ add_test(NAME golden COMMAND test_golden)
 
 add_test(NAME model_corrupt COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_model_corrupt.py
          --inrgan ${IG_CLI} --model ${CMAKE_SOURCE_DIR}/tests/data/golden_tiny.safetensors)
+# hostile and oversized inputs: header bombs, out of memory, FIFOs, strict .npy (issue 16)
+add_test(NAME loader_limits COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_loader_limits.py
+         --inrgan ${IG_CLI} --model ${CMAKE_SOURCE_DIR}/tests/data/golden_tiny.safetensors)
+set_tests_properties(loader_limits PROPERTIES TIMEOUT 600)
 
 # Python-driven tests: exit 77 = skipped (torch missing)
 add_test(NAME python_io COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_python_io.py)
