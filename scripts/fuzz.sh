@@ -24,7 +24,7 @@ build() { # $1 = build dir, $2 = seconds per ctest run
     cmake -S "$root" -B "$1" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER="$cc" \
         -DCMAKE_CXX_COMPILER="$cxx" -DINRGAN_FUZZ=ON -DINRGAN_VULKAN=OFF \
         -DIG_FUZZ_SECONDS="$2" >/dev/null
-    cmake --build "$1" -j"$(nproc)" --target fuzz_model fuzz_npy fuzz_parse fuzz_grammar >/dev/null
+    cmake --build "$1" -j"$(nproc)" --target fuzz_model fuzz_npy fuzz_parse fuzz_grammar fuzz_url >/dev/null
 }
 
 run() { # $1 = build dir, $2 = target, $3 = seconds, then extra libFuzzer options
@@ -35,6 +35,7 @@ run() { # $1 = build dir, $2 = target, $3 = seconds, then extra libFuzzer option
     case $t in
         model) opts="-max_len=32768 -dict=$root/tests/fuzz/model.dict" ;;
         npy) opts="-max_len=4096 -dict=$root/tests/fuzz/npy.dict" ;;
+        url) opts="-max_len=4096 -dict=$root/tests/fuzz/url.dict" ;;
         *) opts="-max_len=512" ;;
     esac
     seeds="$root/tests/fuzz/corpus/$t"

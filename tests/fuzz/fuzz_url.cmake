@@ -11,8 +11,7 @@ if(NOT IG_FUZZ_SECONDS)
 endif()
 if(EXISTS ${CMAKE_SOURCE_DIR}/scripts/fuzz.sh)
   # the shared runner (tests/fuzz/fuzz.cmake): committed seeds, scratch corpus in the build tree
-  add_test(NAME fuzz_url COMMAND ${CMAKE_SOURCE_DIR}/scripts/fuzz.sh --run ${CMAKE_BINARY_DIR} url ${IG_FUZZ_SECONDS}
-           -max_len=4096 -dict=${CMAKE_SOURCE_DIR}/tests/fuzz/url.dict)
+  add_test(NAME fuzz_url COMMAND ${CMAKE_SOURCE_DIR}/scripts/fuzz.sh --run ${CMAKE_BINARY_DIR} url ${IG_FUZZ_SECONDS})
 else()
   file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz-work/url)
   add_test(NAME fuzz_url COMMAND fuzz_url -max_total_time=${IG_FUZZ_SECONDS} -timeout=10 -rss_limit_mb=2048
