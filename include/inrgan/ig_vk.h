@@ -108,6 +108,9 @@ const char *ig_vk_device_type_name(int type);
 ig_result ig_vk_enumerate(ig_vk_device_info *infos, int max, int *count, ig_error *err);
 /* The same as text, one device per line, for `inrgan devices`. */
 ig_result ig_vk_list_devices(char *buf, size_t len, ig_error *err);
+/* `inrgan devices --json`: every device's limits, memory heaps and budget, subgroup sizes,
+ * cooperative-matrix shapes (src/vk/vk_facts.c) as one JSON document in *out (free() it). */
+ig_result ig_vk_devices_json(char **out, ig_error *err);
 /* True when a discrete or integrated GPU is present (decides --backend auto). */
 bool ig_vk_gpu_available(void);
 

@@ -159,6 +159,8 @@ static const cli_opt g_options[] = {
     {"config", 0, required_argument, O_CONFIG, C_INFO, "NAME",
      "a built-in configuration instead of a file (architecture only, no weights)"},
     {"json", 0, required_argument, O_JSON, C_INFO, "FILE", "also write the summary as JSON to FILE ('-': stdout only)"},
+    {"json", 0, required_argument, O_JSON, C_DEVICES, "FILE|-", "the device facts as JSON (limits, heaps and budget, subgroup\n"
+     "sizes, cooperative-matrix shapes) to FILE, '-': stdout, instead of the list"},
     {"output", 'o', required_argument, 'o', C_RENDER, "DIR|FILE.png",
      "output directory (default: out), or the file for one image"},
     {"output", 'o', required_argument, 'o', C_FRAMES, "DIR", "output directory for the frames (default: out)"},
@@ -226,7 +228,7 @@ static const cli_command g_commands[] = {
      "Throughput per backend, device, size and batch."},
     {"serve", 0, "inrgan serve [-m MODEL] [--port N] [--bind ADDR] [options]",
      "An HTTP tile server with a deep-zoom page (docs/serve.md)."},
-    {"devices", C_DEVICES, "inrgan devices", "Lists the Vulkan devices and which one --backend auto picks."},
+    {"devices", C_DEVICES, "inrgan devices [--json FILE|-]", "Lists the Vulkan devices and which one --backend auto picks."},
     {"help", 0, "inrgan help [COMMAND]", "This overview, or one command's options."},
     {0, 0, 0, 0}};
 
@@ -1002,15 +1004,21 @@ static int cmd_frames(int argc, char **argv, bool zoom) {
 }
 
 static int cmd_devices(int argc, char **argv) {
+    const char *json_path = NULL;
     cli_parser pr;
     cli_parser_init(&pr, g_options, C_DEVICES);
     int c;
     while ((c = cli_next(&pr, argc, argv)) != -1) {
         if (c == 'h') return print_command_help("devices");
+        if (c == O_JSON) {
+            if (!*optarg) return usage_error("--json '' is empty (a file name, or '-' for stdout)");
+            json_path = optarg;
+            continue;
+        }
         return 2;
     }
     if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
-    return cli_devices();
+    return json_path ? cli_devices_json(json_path) : cli_devices();
 }
 
 static int run_command(int argc, char **argv) {
