@@ -114,6 +114,31 @@ ig_result ig_vk_devices_json(char **out, ig_error *err);
 /* True when a discrete or integrated GPU is present (decides --backend auto). */
 bool ig_vk_gpu_available(void);
 
+/* What the last ig_vk_render did: the batch chunking and, with profiling on, the device time
+ * of each phase (src/vk/vk_disp.c). Phases: "hypernetwork" (mapping + affine heads / styles,
+ * fc.comp and lerp.comp), "weights" (weight generation), "levelN" (INR-GAN level N: its layer
+ * dispatches, normalisation included), "layers" (CIPS), "torgb" (separate ToRGB dispatches;
+ * the per-pixel level kernel fuses ToRGB into its levels), "other". */
+#define IG_VK_MAX_PHASES 24
+typedef struct ig_vk_phase {
+    char name[24];
+    double ms;              /* device time, summed over the render's submissions */
+    uint32_t dispatches;
+} ig_vk_phase;
+typedef struct ig_vk_render_report {
+    int chunk_images;        /* images per submission (the smallest chunk size used) */
+    const char *chunk_limit; /* what shrank it below the batch: "" (nothing),
+                              * "device memory budget", "maxMemoryAllocationSize" */
+    bool profiled;           /* phases below were measured */
+    int n_phases;
+    ig_vk_phase phases[IG_VK_MAX_PHASES]; /* in order of first dispatch */
+    double phases_ms;        /* their sum */
+} ig_vk_render_report;
+/* Profiling: a timestamp after every dispatch of the following renders (slower: for a
+ * separate, untimed render). Off by default; a no-op where the queue has no timestamps. */
+void ig_vk_set_profiling(ig_vk_context *ctx, bool on);
+void ig_vk_last_render_report(const ig_vk_context *ctx, ig_vk_render_report *report);
+
 ig_result ig_vk_context_create(const ig_vk_desc *desc, ig_vk_context **out, ig_error *err);
 void ig_vk_context_destroy(ig_vk_context *ctx);
 /* One line: "[0 NVIDIA H100] discrete vendor=0x10de driver=... subgroup=32 fp16=... ". */

@@ -40,6 +40,7 @@ static void fixture_free(fixture *f) {
 }
 
 /* Renders with desc d into out; returns the result and the memory stats. */
+static ig_vk_render_report last_report; /* of render_with's render */
 static ig_result render_with(const ig_vk_desc *d, fixture *f, float *out, ig_vk_mem_stats *st,
                              ig_error *err) {
     ig_vk_context *ctx = NULL;
@@ -47,6 +48,7 @@ static ig_result render_with(const ig_vk_desc *d, fixture *f, float *out, ig_vk_
     if (r != IG_OK) return r;
     r = ig_vk_render(ctx, &f->rd, out, err);
     ig_vk_memory_stats(ctx, st);
+    ig_vk_last_render_report(ctx, &last_report);
     vk_test_ctx_ok(ctx);
     ig_vk_context_destroy(ctx);
     return r;
@@ -111,6 +113,8 @@ static void test_capped_heap(void) {
     ig_vk_desc d = vk_test_desc();
     CHECK_MSG(render_with(&d, &f, f.ref, &st0, &err) == IG_OK, "%s", err.msg);
     CHECK(st0.submissions >= 1);
+    CHECK_MSG(last_report.chunk_images == 5 && !last_report.chunk_limit[0], "uncapped: chunk %d (%s)",
+              last_report.chunk_images, last_report.chunk_limit);
     /* model + embeddings + about two images of work memory */
     uint64_t fixed = 0;
     {
@@ -138,6 +142,11 @@ static void test_capped_heap(void) {
            (unsigned long long)st1.peak_device_bytes);
     CHECK(st1.submissions > st0.submissions);
     CHECK(st1.peak_device_bytes <= d.cap_heap_bytes);
+    /* the shrunk batch is reported (inrgan bench prints it), with what shrank it */
+    CHECK_MSG(last_report.chunk_images >= 1 && last_report.chunk_images < 5 &&
+                  strcmp(last_report.chunk_limit, "device memory budget") == 0,
+              "chunk %d (%s)", last_report.chunk_images, last_report.chunk_limit);
+    printf("  chunks of %d image(s): %s\n", last_report.chunk_images, last_report.chunk_limit);
     if (r == IG_OK) CHECK(vk_test_compare(f.got, f.ref, f.n) == 0);
 
     /* far too small: a clean out-of-memory error */
