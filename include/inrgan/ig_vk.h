@@ -14,6 +14,9 @@
  *   INRGAN_DISABLE_FP16=1      never use the fp16 storage path (precision auto/fp16 -> fp32)
  *   INRGAN_DISABLE_COOPMAT=1   never use cooperative matrices
  *   INRGAN_VK_KERNEL=pixel|gemm  the INR-GAN level kernel (overrides ig_vk_desc.level_kernel)
+ *   INRGAN_VK_FENCE_TIMEOUT=S   seconds one submission may take (read at each submission; default
+ *                               60, 600 on a CPU-type device); longer: IG_ERR_DEVICE_LOST, the
+ *                               context is lost
  *   INRGAN_PIPELINE_CACHE=0    no on-disk pipeline cache
  *   INRGAN_VK_TRACE=1          print every recorded dispatch (shader, groups, windows) to stderr
  *
