@@ -119,18 +119,3 @@ int cli_devices(void) {
     return 0;
 #endif
 }
-
-int cli_devices_json(const char *path) {
-    ig_error err = {0};
-#ifdef INRGAN_HAVE_VULKAN
-    char *text = NULL;
-    ig_result r = ig_vk_devices_json(&text, &err);
-    if (r == IG_OK) r = cli_write_text(path, text, &err);
-    free(text);
-#else
-    ig_result r = cli_write_text(path, "{\"devices\": [], \"vulkan\": false}\n", &err);
-#endif
-    if (r == IG_OK) return 0;
-    fprintf(stderr, "inrgan: error: %s [%s]\n", err.msg, ig_result_name(r));
-    return ig_result_exit_code(r);
-}

@@ -24,7 +24,6 @@ ig_result cli_backend_open(cli_backend *b, const cli_backend_opts *o, bool quiet
 ig_result cli_backend_check(cli_backend *b, ig_error *err);
 void cli_backend_close(cli_backend *b);
 int cli_devices(void);
-int cli_devices_json(const char *path); /* devices --json: the facts to path, '-' stdout */
 void cli_pin_vulkan_libs(void);
 
 /* ---- options (main.c) ----------------------------------------------------------------------
