@@ -329,8 +329,8 @@ void ig__vk_note_chunk(ig_vk_context *ctx, int images, const char *limit) {
     }
 }
 
-/* Every dispatch of the list, in order, into ctx->cmd; with `prof`, timestamp i before dispatch
- * i and n after the last. */
+/* Every dispatch of the list, in order, into ctx->cmd; with `prof`, timestamp i when everything
+ * recorded before dispatch i has finished, n after the last. */
 static void ig__vk_disp_record(const ig__vk_builder *b, VkQueryPool prof) {
     ig_vk_context *ctx = b->ctx;
     VkPipeline bound = VK_NULL_HANDLE;
@@ -356,8 +356,9 @@ static void ig__vk_disp_record(const ig__vk_builder *b, VkQueryPool prof) {
         uint32_t pc[4] = {ig__vk_meta_rel(b, d->meta_start, d->rec), 0, 0, 0};
         ctx->vk.vkCmdPushConstants(ctx->cmd, ctx->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                    sizeof pc, pc);
+        /* the first when everything before (uploads, fill) has finished: phases exclude them */
         if (prof && i == 0)
-            ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, prof, 0);
+            ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, prof, 0);
         ctx->vk.vkCmdDispatch(ctx->cmd, d->gx, d->gy, d->gz);
         /* after the barrier-separated dispatch i: when all earlier work has finished */
         if (prof)

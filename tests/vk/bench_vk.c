@@ -182,6 +182,11 @@ int main(int argc, char **argv) {
                        ig_vk_level_kernel_used(ctx));
                 failures++;
             }
+            ig_vk_render_report rep;
+            ig_vk_last_render_report(ctx, &rep);
+            if (rep.chunk_images > 0 && rep.chunk_images < batch)
+                printf("bench path=%s: the batch ran in chunks of %d image(s): %s\n", tok,
+                       rep.chunk_images, rep.chunk_limit);
             if (strcmp(tok, "gemm") == 0 && strcmp(ig_vk_level_kernel_used(ctx), "gemm") != 0) {
                 printf("bench path=gemm: the gemm level kernel did not run (%s)\n",
                        ig_vk_level_kernel_used(ctx));
