@@ -1,53 +1,70 @@
 #!/bin/sh
-# scripts/gpu-check.sh - the Vulkan backend on the lent NVIDIA machine, as one prepared command.
+# scripts/gpu-check.sh - the GPU check of issue 14 as one prepared device run of at most 8 minutes.
 #
 # 1. On the development machine (network, Debian 12), once per change:
 #        scripts/gpu-check.sh prepare
-#    builds a release tree in build/gpu-check/ and fills .gl/ (git-ignored, see environment.md 12.2):
-#    the Vulkan loader + GL vendor .debs (unpacked into / there), libcjson1 and
-#    vulkan-validationlayers .debs (unpacked into a private folder there), and .gl/bin/ with the
-#    test and benchmark binaries. .gl stays well under the 64 MiB carry limit.
-# 2. Through the device tool, with carry [".gl"] and timeout_s about 540:
-#        scripts/gpu-check.sh run
-#    (a) binaries load (ldd, no "not found"); (b) device list; (c) the Vulkan test programs on
-#    the NVIDIA device (INRGAN_TEST_GPU=NVIDIA, validation layer on when its .deb was carried):
-#    devices, alloc-failure injection, capped ranges, parity vs the CPU backend on tiny models
-#    for fp32, fp32-fused, fp16 and the cooperative-matrix path (INRGAN_TEST_REQUIRE_COOPMAT=1:
-#    coopmat must really be on), every plan kind (tiles, strides, views, IN statistics,
-#    interpolation); (d) throughput on the FFHQ-256 architecture (random weights), batch 32,
-#    for fp32, gemm (the tiled-GEMM level kernel, test_vk_gemm before), fp16 and coopmat, each checked against the CPU backend on one image; (e) CIPS:
-#    test_vk_cips (parity vs the CPU) and `inrgan bench` of cips256 next to ffhq256.
-#    Results go to stdout and to $OUT/gpu-check.log when $OUT is set.
+#    builds a release tree (build/gpu-check, or $GPU_CHECK_BUILD) and fills .gl/ (ignored by its
+#    own .gitignore; environment.md 12.2): the Vulkan loader + GL vendor .debs (unpacked into / there), the
+#    libraries the binaries need and the validation layer as .debs (unpacked into a private
+#    folder there), .gl/bin/ with the stripped binaries, .gl/data/ with the tiny test models.
+#    .gl stays well under the 64 MiB carry limit (it prints its size).
+# 2. Through the device tool, carry [".gl"], timeout_s about 560:
+#        sh scripts/gpu-check.sh run
+#    A global deadline ($BUDGET seconds, default 470 = 7 min 50 s, counted from the start of the
+#    script) skips a step rather than overrun: each step has a duration it needs; a step that
+#    does not fit in what is left is skipped (logged "SKIP"), a step that runs over its own limit
+#    is killed (timeout). Most valuable first:
+#      1 facts      nvidia-smi; `inrgan devices --json` -> devices.json
+#      2 paths      inrgan bench, FFHQ-256 architecture (random weights), 256x256, batch 32 and
+#                   128, --phases (per-phase device time), for every Vulkan path: per-pixel fp32,
+#                   gemm (INRGAN_VK_KERNEL=gemm), fp16, coopmat -> bench-<path>.json
+#      3 torch      python -m inrgan.bench_torch --device cuda, fp32/TF32/fp16, batch 32 and 128
+#                   -> torch.json (the side-by-side ratio with 2)
+#      4 parity     full-size FFHQ-256 (and -bil) of every path against the CPU backend (bench_vk
+#                   --check: one image, fp32 1e-4, fp16/coopmat 2e-2; --require-coopmat: the
+#                   coopmat kernel must really have run)
+#      5 tests      the Vulkan test programs on the GPU (INRGAN_TEST_GPU=NVIDIA, validation on
+#                   when its .deb was carried), 1024x1024 single-image time, CIPS next to INR-GAN
+#    Everything goes to $OUT (at most 8 files): gpu-check.log (every step's command, output, exit
+#    status and time, appended as it happens), devices.json, bench-{pixel,gemm,fp16,coopmat}.json,
+#    torch.json. Exit 1 when a step failed, 0 otherwise (skips are not failures; they are listed).
 #
-# Not yet run on a GPU: no machine was lent to the session that wrote it (checked by reading).
+# Not yet run on a GPU: written and checked (sh -n, a prepare run, the run mode's steps on
+# lavapipe with GPU_CHECK_LOCAL=1) on a machine without one.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+BINS="inrgan bench_vk test_vk_devices test_vk_alloc test_vk_limits test_vk_parity test_vk_views \
+test_vk_tiles test_vk_cips test_vk_gemm"
 
 if [ "${1:-}" = prepare ]; then
     set -e
-    cmake -S . -B build/gpu-check -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build build/gpu-check -j"$(nproc)" --target test_vk_devices test_vk_alloc test_vk_limits \
-        test_vk_parity test_vk_views test_vk_cips test_vk_gemm bench_vk inrgan
-    grep -qx '/.gl/' .git/info/exclude 2>/dev/null || echo /.gl/ >>.git/info/exclude
+    B=${GPU_CHECK_BUILD:-build/gpu-check}
+    cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    # shellcheck disable=SC2086
+    nice cmake --build "$B" -j"$(nproc)" --target $BINS
     lists=$HOME/.cache/apt-lists-amd64
-    mkdir -p .gl/bin "$lists/partial"
+    mkdir -p .gl/bin .gl/extra .gl/data "$lists/partial"
+    printf '*\n' >.gl/.gitignore # .gl ignores itself: no git metadata touched, carried explicitly
     o="-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=$lists"
+    # shellcheck disable=SC2086
     apt-get $o update >/dev/null
+    # the loader and the GL vendor libraries (environment.md 12.2), unpacked into / there
+    # shellcheck disable=SC2086
     (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 \
         libgles2 >/dev/null)
-    mkdir -p .gl/extra
-    (cd .gl/extra && apt-get $o download libcjson1 libpng16-16 vulkan-validationlayers >/dev/null)
-    for b in test_vk_devices test_vk_alloc test_vk_limits test_vk_parity test_vk_views test_vk_cips \
-             test_vk_gemm bench_vk inrgan; do
-        cp build/gpu-check/$b .gl/bin/
-        strip .gl/bin/$b
+    # what the binaries link beyond glibc (the check's ldd step names anything still missing),
+    # and the validation layer: unpacked into a private folder there
+    # shellcheck disable=SC2086
+    (cd .gl/extra && apt-get $o download libcjson1 libpng16-16 libtiff6 libjbig0 libdeflate0 \
+        liblerc4 libwebp7 libjpeg62-turbo libmicrohttpd12 vulkan-validationlayers >/dev/null)
+    for b in $BINS; do
+        cp "$B/$b" .gl/bin/
+        strip .gl/bin/"$b"
     done
-    mkdir -p .gl/data
-    cp tests/data/golden_tiny.safetensors tests/data/tiny_bil.safetensors tests/data/tiny_cips.safetensors \
-        .gl/data/ 2>/dev/null || true
+    cp tests/data/*.safetensors .gl/data/ 2>/dev/null || true
     du -sh .gl
-    echo "prepared: now run 'scripts/gpu-check.sh run' on the device with carry [\".gl\"]"
+    echo "prepared: now run 'sh scripts/gpu-check.sh run' on the device, carry [\".gl\"], timeout_s 560"
     exit 0
 fi
 
@@ -56,76 +73,122 @@ if [ "${1:-}" != run ]; then
     exit 2
 fi
 
-LOG=${OUT:+$OUT/gpu-check.log}
-log() { echo "$*"; [ -n "$LOG" ] && echo "$*" >>"$LOG"; return 0; }
-step() { # name command...: runs, logs its output and its status
-    name=$1; shift
-    log "== $name: $*"
-    out=$("$@" 2>&1); rc=$?
-    log "$out"
-    log "== $name: exit $rc"
-    [ $rc -eq 0 ] || FAILED="$FAILED $name"
+T0=$(date +%s)
+BUDGET=${BUDGET:-470}
+O=${OUT:-/tmp/inrgan-gpu-check}
+mkdir -p "$O"
+LOG=$O/gpu-check.log
+FAILED="" SKIPPED=""
+log() { echo "$*" | tee -a "$LOG"; }
+left() { echo $((BUDGET - ($(date +%s) - T0))); }
+# step NAME NEED LIMIT CMD...: runs CMD when NEED seconds are left, killed after LIMIT seconds
+# (or what is left, if less); output appended to the log as it comes.
+step() {
+    n=$1 need=$2 lim=$3
+    shift 3
+    l=$(left)
+    if [ "$l" -lt "$need" ]; then
+        log "== SKIP $n (${l}s left, needs ${need}s)"
+        SKIPPED="$SKIPPED $n"
+        return 0
+    fi
+    [ "$lim" -gt "$l" ] && lim=$l
+    log "== $n (limit ${lim}s, ${l}s left): $*"
+    st=$(date +%s)
+    timeout -k 5 "$lim" "$@" >>"$LOG" 2>&1
+    rc=$?
+    log "== $n: exit $rc in $(($(date +%s) - st))s$([ $rc -eq 124 ] && echo ' (timed out)')"
+    [ $rc -eq 0 ] || FAILED="$FAILED $n"
 }
-FAILED=""
 
-# the loader from the carried .debs (environment.md 12.2); other packages into a private folder
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
+if [ -z "${GPU_CHECK_LOCAL:-}" ]; then
+    # the loader from the carried .debs (environment.md 12.2); other packages in a private folder
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    export VK_ICD_FILENAMES=$VK_DRIVER_FILES
+    export INRGAN_TEST_GPU="${INRGAN_TEST_GPU:-NVIDIA}"
+    GPU_SEL=${GPU_SEL:-0}
+else
+    # GPU_CHECK_LOCAL=1: the same steps on this machine's lavapipe (a rehearsal; tiny sizes)
+    GPU_SEL=llvmpipe
+fi
 DEPS=/tmp/inrgan-gpu-deps
 rm -rf "$DEPS" && mkdir -p "$DEPS"
 for f in .gl/extra/*.deb; do [ -f "$f" ] && dpkg -x "$f" "$DEPS"; done
 export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-export VK_ICD_FILENAMES=$VK_DRIVER_FILES
 if [ -f "$DEPS/usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json" ]; then
     export VK_LAYER_PATH="$DEPS/usr/share/vulkan/explicit_layer.d"
+    VALIDATION=1
 else
     export INRGAN_TEST_NO_VALIDATION=1
-    log "note: no validation layer carried; tests run without it"
+    VALIDATION=0
 fi
-export INRGAN_TEST_GPU=${INRGAN_TEST_GPU:-NVIDIA}
 export INRGAN_TEST_TMP=/tmp/inrgan-gpu-test
 export INRGAN_TEST_DATA="$ROOT/.gl/data"
 export XDG_CACHE_HOME=/tmp/inrgan-gpu-cache
+export PYTHONUNBUFFERED=1
 mkdir -p "$INRGAN_TEST_TMP" "$XDG_CACHE_HOME"
 BIN="$ROOT/.gl/bin"
+# sizes: the issue's (FFHQ-256 at 256x256, batch 32 and 128); GPU_CHECK_LOCAL shrinks them
+SIZE=${GPU_CHECK_SIZE:-256}
+BATCHES=${GPU_CHECK_BATCHES:-32,128}
+REPS=${GPU_CHECK_REPS:-3}
+CONFIG=${GPU_CHECK_CONFIG:-ffhq256}
 
-log "== machine: $(uname -a)"
-log "$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1)"
-# (a) the binaries load
+log "== gpu-check: budget ${BUDGET}s, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -srm), validation layer: $VALIDATION"
+log "$(nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv 2>&1)"
 for b in "$BIN"/*; do
     missing=$(ldd "$b" 2>&1 | grep "not found")
     if [ -n "$missing" ]; then log "ldd $b: $missing"; FAILED="$FAILED ldd"; fi
 done
 log "ldd: checked $(ls "$BIN" | wc -l) binaries"
 
-# (b), (c): correctness
-step devices timeout 120 "$BIN/test_vk_devices"
-step alloc timeout 180 "$BIN/test_vk_alloc"
-step limits timeout 120 "$BIN/test_vk_limits"
-export INRGAN_TEST_REQUIRE_COOPMAT=1 # the coopmat path must really run on this GPU
-step parity timeout 180 "$BIN/test_vk_parity"
-unset INRGAN_TEST_REQUIRE_COOPMAT
-step views timeout 180 "$BIN/test_vk_views"
-step cips timeout 180 "$BIN/test_vk_cips"
-step gemm timeout 180 "$BIN/test_vk_gemm"
+# 1 facts
+step facts 15 30 sh -c "'$BIN/inrgan' devices && '$BIN/inrgan' devices --json '$O/devices.json'"
 
-# (d): throughput, FFHQ-256 architecture, random weights (29.7 GFLOP per image)
-step bench-ffhq timeout 300 "$BIN/bench_vk" --config ffhq --batch 32 --iters 5 \
-    --paths fp32,gemm,fp16,coopmat --check --require-coopmat
-step bench-ffhq-bil timeout 240 "$BIN/bench_vk" --config ffhq-bil --batch 16 --iters 3 \
-    --paths fp16,coopmat --check
+# 2 every Vulkan path, per-phase times (bench --phases: one extra profiled render per row)
+bench() { # bench PATH VAR=VALUE [ARGS...]: inrgan bench of CONFIG into bench-PATH.json
+    p=$1 e=$2
+    shift 2
+    step "bench-$p" 40 110 env "$e" "$BIN/inrgan" bench --config "$CONFIG" --backend vulkan -g "$GPU_SEL" \
+        --sizes "$SIZE" --batch "$BATCHES" --reps "$REPS" --phases --json "$O/bench-$p.json" "$@"
+}
+bench pixel INRGAN_VK_KERNEL=pixel
+bench gemm INRGAN_VK_KERNEL=gemm
+bench fp16 INRGAN_VK_KERNEL=pixel --precision fp16
+bench coopmat INRGAN_VK_KERNEL=pixel --precision fp16 --coopmat
 
-# (e): the two families side by side (docs/benchmarks.md "INR-GAN vs CIPS"), 256², batch 8
-step bench-families sh -c "'$BIN/inrgan' bench --config ffhq256 --backend vulkan --batch 8 --reps 3 && \
-    '$BIN/inrgan' bench --config cips256 --backend vulkan --batch 8 --reps 3 && \
-    '$BIN/inrgan' bench --config cips256-res --backend vulkan --batch 8 --reps 3"
-# (f): one large image: FFHQ-256 architecture at 1024², per-pixel and gemm level kernels
-step bench-1024 sh -c "'$BIN/inrgan' bench --config ffhq256 --backend vulkan --sizes 1024 --batch 1 --reps 3 && \
-    INRGAN_VK_KERNEL=gemm '$BIN/inrgan' bench --config ffhq256 --backend vulkan --sizes 1024 --batch 1 --reps 3"
-
-if [ -n "$FAILED" ]; then
-    log "gpu-check: FAILED:$FAILED"
-    exit 1
+# 3 PyTorch on the same GPU (the python/ tree travels with the working tree; torch is there)
+if [ -z "${GPU_CHECK_LOCAL:-}" ]; then
+    step torch 60 120 sh -c "cd '$ROOT/python' && python3 -m inrgan.bench_torch --config ffhq256 \
+        --device cuda --precision fp32,tf32,fp16 --batch $BATCHES --reps $REPS --json '$O/torch.json'"
 fi
-log "gpu-check: all passed"
+
+# 4 full-size parity of every path against the CPU backend (one image each)
+REQ=--require-coopmat # on the GPU the coopmat path must be on and really run
+[ -n "${GPU_CHECK_LOCAL:-}" ] && REQ=--check # lavapipe has no cooperative matrices (a repeat)
+step parity-ffhq 60 150 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG:-ffhq}" ${GPU_CHECK_VKSIZE:+--size $GPU_CHECK_VKSIZE} \
+    --batch 8 --iters 1 --paths fp32,fp32-fused,gemm,fp16,coopmat --check "$REQ"
+step parity-ffhq-bil 50 120 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG_BIL:-ffhq-bil}" \
+    ${GPU_CHECK_VKSIZE:+--size $GPU_CHECK_VKSIZE} --batch 4 --iters 1 --paths fp32,fp16,coopmat --check
+
+# 5 the remaining GPU checks
+[ -z "${GPU_CHECK_LOCAL:-}" ] && export INRGAN_TEST_REQUIRE_COOPMAT=1 # coopmat must really run
+step test-parity 30 120 "$BIN/test_vk_parity"
+unset INRGAN_TEST_REQUIRE_COOPMAT
+step test-gemm 30 120 "$BIN/test_vk_gemm"
+step test-cips 30 120 "$BIN/test_vk_cips"
+step test-devices 10 60 "$BIN/test_vk_devices"
+step test-limits 20 90 "$BIN/test_vk_limits"
+step test-views 20 90 "$BIN/test_vk_views"
+step test-tiles 20 90 "$BIN/test_vk_tiles"
+step test-alloc 30 120 "$BIN/test_vk_alloc"
+step bench-1024 30 90 sh -c "'$BIN/inrgan' bench --config $CONFIG --backend vulkan -g $GPU_SEL \
+    --sizes ${GPU_CHECK_BIG:-1024} --batch 1 --reps 3 --phases && INRGAN_VK_KERNEL=gemm '$BIN/inrgan' bench \
+    --config $CONFIG --backend vulkan -g $GPU_SEL --sizes ${GPU_CHECK_BIG:-1024} --batch 1 --reps 3 --phases"
+step bench-cips 30 90 "$BIN/inrgan" bench --config "${GPU_CHECK_CIPS:-cips256}" --backend vulkan -g "$GPU_SEL" \
+    --sizes "$SIZE" --batch 8 --reps 3 --phases
+
+log "== gpu-check: done in $(($(date +%s) - T0))s; failed:${FAILED:- none}; skipped:${SKIPPED:- none}"
+[ -z "$FAILED" ]

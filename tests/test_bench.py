@@ -89,6 +89,34 @@ def vulkan_checks(cli, schema, tmp, fails):
         if peaks:
             print("     lavapipe peaks GFLOP/s: fp32 %s, fp16 %s, coopmat %s" % (
                 peaks[0]["fp32_gflops"], peaks[0]["fp16_gflops"], peaks[0]["coopmat_gflops"]))
+    # --phases: per-phase device time of one profiled render; the phases sum to that render's device
+    # time (timestamps between consecutive dispatches: within 10 %), levels have GFLOP counts
+    for kernel in ("pixel", "gemm"):
+        env["INRGAN_VK_KERNEL"] = kernel
+        doc = bench("phases-" + kernel, ["--backend", "vulkan", "-g", "llvmpipe", "--validate", "--phases"])
+        env.pop("INRGAN_VK_KERNEL")
+        if not doc:
+            continue
+        r = doc["results"][0]
+        ph = r.get("phases") or []
+        names = [p["name"] for p in ph]
+        check(r.get("level_kernel") == kernel, "%s: the %s level kernel ran (%s)" % (kernel, kernel, r.get("level_kernel")))
+        check(names[:2] == ["hypernetwork", "weights"] and "level0" in names and
+              all(n in ("hypernetwork", "weights", "torgb") or n.startswith("level") for n in names),
+              "%s: phases hypernetwork, weights, level0.. (%s)" % (kernel, names))
+        check(("torgb" in names) == (kernel == "gemm"), "%s: a separate torgb phase only with gemm (%s)" % (kernel, names))
+        total = r["profiled_gpu_ms"] or 0
+        check(total > 0 and abs(sum(p["gpu_ms"] for p in ph) - total) <= 0.1 * total and
+              abs(r["phases_gpu_ms"] - sum(p["gpu_ms"] for p in ph)) <= 1e-3,
+              "%s: phases sum %.3f ms, profiled render %.3f ms" % (kernel, r["phases_gpu_ms"], total))
+        lv = [p for p in ph if p["name"].startswith("level")]
+        check(all(p["gflop"] and p["executed_gflops"] for p in lv) and
+              abs(sum(p["gflop"] for p in lv) - r["model_gflop_per_image"] * r["batch"]) <=
+              1e-3 * r["model_gflop_per_image"] * r["batch"],
+              "%s: level GFLOP sum to the model's (%s vs %s)" % (kernel, [p["gflop"] for p in lv],
+                                                                   r["model_gflop_per_image"] * r["batch"]))
+        check(r.get("chunk_images") == r["batch"] and r.get("chunk_limit") is None,
+              "%s: the whole batch in one chunk (%s, %s)" % (kernel, r.get("chunk_images"), r.get("chunk_limit")))
     doc = bench("all", ["--backend", "all", "-g", "llvmpipe"])
     if doc:
         backends = sorted(r["backend"] for r in doc["results"])

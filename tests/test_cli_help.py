@@ -122,7 +122,8 @@ def main():
             # every listed option is accepted by the parser (a missing model stops the run after it)
             bad = []
             for name in sorted(names - {"--help"}):
-                args = [cmd, name] + (["1"] if meta.get(name) else [])
+                value = "-" if (cmd, name) == ("devices", "--json") else "1"  # stdout: writes no file
+                args = [cmd, name] + ([value] if meta.get(name) else [])
                 if cmd != "devices" and name not in ("--model", "--config"):
                     args += ["-m", missing_model]
                 r = run(cli, args, cwd=tmp)
@@ -131,7 +132,7 @@ def main():
             check(not bad, "%s: every option in --help is accepted %s" % (cmd, bad))
             check(os.listdir(tmp) == [], "%s: probing the options wrote nothing (%s)" % (cmd, os.listdir(tmp)))
         # an option of another command is refused, in the house form with the hint
-        for cmd, foreign in (("zoom", "--view"), ("interp", "--npy"), ("info", "--seeds"), ("devices", "--json")):
+        for cmd, foreign in (("zoom", "--view"), ("interp", "--npy"), ("info", "--seeds"), ("devices", "--seeds")):
             r = run(cli, [cmd, foreign, "1"] if foreign != "--npy" else [cmd, foreign])
             lines = r.stderr.strip().splitlines()
             check(r.returncode == 2 and len(lines) == 1 and

@@ -134,7 +134,7 @@ def main():
                            (["render", "--quiet=1"], "option '--quiet' takes no value"),
                            (["zoom", "--view", "0,0,1,1"], "unknown option '--view'"),
                            (["bench", "--frobnicate"], "unknown option '--frobnicate'"),
-                           (["devices", "--json", "x"], "unknown option '--json'"),
+                           (["devices", "--seeds", "0"], "unknown option '--seeds'"),
                            (["info", "extra"], "unexpected argument 'extra'"),
                            (["frobnicate"], "unknown command 'frobnicate'"),
                            ([], "no command given"),
@@ -152,8 +152,11 @@ def main():
               preexec=limit_file_size(64))
         probe(cli, tmp, ["bench", "--config", "tiny-nearest", "--reps", "1", "--json", "b.json", "-q"], 1, O,
               "bench --json, file size limit", preexec=limit_file_size(64))
+        probe(cli, tmp, ["devices", "--json", "d.json"], 1, O, "devices --json, file size limit",
+              preexec=limit_file_size(16))
         if os.path.exists("/dev/full"):
-            for args in (["info", "-m", GOLDEN], ["info", "-m", GOLDEN, "--json", "-"], ["devices"], ["--help"],
+            for args in (["info", "-m", GOLDEN], ["info", "-m", GOLDEN, "--json", "-"], ["devices"],
+                         ["devices", "--json", "-"], ["--help"],
                          ["render", "--help"], ["help", "zoom"], ["--version"],
                          ["bench", "--config", "tiny-nearest", "--reps", "1", "--json", "-", "-q"]):
                 with open("/dev/full", "w") as full:

@@ -34,6 +34,14 @@ add_test(NAME vk_bench_smoke COMMAND bench_vk --config tiny --batch 2 --iters 1
   --paths fp32,fp32-fused,gemm,fp16,coopmat,coopmat-emulated --validate --check)
 set_tests_properties(vk_bench_smoke PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}" LABELS vulkan
   TIMEOUT 300)
+# --require-coopmat on the emulated coopmat kernel (lavapipe): the kernel really runs, so the
+# check passes; a model too wide for its tiles cannot be made here (lavapipe's loop limit refuses
+# the per-pixel fallback first), so the failing side is exercised only on a GPU.
+add_test(NAME vk_bench_require_coopmat COMMAND bench_vk --config tiny --batch 1 --iters 1
+  --paths coopmat-emulated --require-coopmat --validate)
+set_tests_properties(vk_bench_require_coopmat PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}"
+  LABELS vulkan TIMEOUT 300 PASS_REGULAR_EXPRESSION "kernel=coopmat\n"
+  FAIL_REGULAR_EXPRESSION "validation error;did not run;unavailable")
 
 # The dispatch record layouts (shaders/records/*.h): every field moved by one word in its
 # header alone fails the C compilation on a static assertion; no positional record index left.

@@ -15,6 +15,9 @@
  *   INRGAN_DISABLE_FP16=1      never use the fp16 storage path (precision auto/fp16 -> fp32)
  *   INRGAN_DISABLE_COOPMAT=1   never use cooperative matrices
  *   INRGAN_VK_KERNEL=pixel|gemm  the INR-GAN level kernel (overrides ig_vk_desc.level_kernel)
+ *   INRGAN_VK_FENCE_TIMEOUT=S   seconds one submission may take (read at each submission; default
+ *                               60, 600 on a CPU-type device); longer: IG_ERR_DEVICE_LOST, the
+ *                               context is lost
  *   INRGAN_PIPELINE_CACHE=0    no on-disk pipeline cache
  *   INRGAN_VK_TRACE=1          print every recorded dispatch (shader, groups, windows) to stderr
  *
@@ -169,8 +172,36 @@ const char *ig_vk_device_type_name(int type);
 ig_result ig_vk_enumerate(ig_vk_device_info *infos, int max, int *count, ig_error *err);
 /* The same as text, one device per line, for `inrgan devices`. */
 ig_result ig_vk_list_devices(char *buf, size_t len, ig_error *err);
+/* `inrgan devices --json`: every device's limits, memory heaps and budget, subgroup sizes,
+ * cooperative-matrix shapes (src/vk/vk_facts.c) as one JSON document in *out (free() it). */
+ig_result ig_vk_devices_json(char **out, ig_error *err);
 /* True when a discrete or integrated GPU is present (decides --backend auto). */
 bool ig_vk_gpu_available(void);
+
+/* What the last ig_vk_render did: the batch chunking and, with profiling on, the device time
+ * of each phase (src/vk/vk_disp.c). Phases: "hypernetwork" (mapping + affine heads / styles,
+ * fc.comp and lerp.comp), "weights" (weight generation), "levelN" (INR-GAN level N: its layer
+ * dispatches, normalisation included), "layers" (CIPS), "torgb" (separate ToRGB dispatches;
+ * the per-pixel level kernel fuses ToRGB into its levels), "other". */
+#define IG_VK_MAX_PHASES 24
+typedef struct ig_vk_phase {
+    char name[24];
+    double ms;              /* device time, summed over the render's submissions */
+    uint32_t dispatches;
+} ig_vk_phase;
+typedef struct ig_vk_render_report {
+    int chunk_images;        /* images per submission (the smallest chunk size used) */
+    const char *chunk_limit; /* what shrank it below the batch: "" (nothing),
+                              * "device memory budget", "maxMemoryAllocationSize" */
+    bool profiled;           /* phases below were measured */
+    int n_phases;
+    ig_vk_phase phases[IG_VK_MAX_PHASES]; /* in order of first dispatch */
+    double phases_ms;        /* their sum */
+} ig_vk_render_report;
+/* Profiling: a timestamp after every dispatch of the following renders (slower: for a
+ * separate, untimed render). Off by default; a no-op where the queue has no timestamps. */
+void ig_vk_set_profiling(ig_vk_context *ctx, bool on);
+void ig_vk_last_render_report(const ig_vk_context *ctx, ig_vk_render_report *report);
 
 ig_result ig_vk_context_create(const ig_vk_desc *desc, ig_vk_context **out, ig_error *err);
 void ig_vk_context_destroy(ig_vk_context *ctx);

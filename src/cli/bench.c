@@ -14,6 +14,7 @@
 #include "inrgan.h"
 #include "cli.h"
 #include "ig_parse.h"
+#include "lower.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -112,8 +113,22 @@ typedef struct bench_dev {     /* one backend instance: the CPU or one Vulkan de
     double fp32, fp16, coop;   /* measured peaks, GFLOP/s, -1 = none */
 } bench_dev;
 
+#define BENCH_MAX_PHASES 24
+typedef struct bench_phase {   /* --phases: one phase of the profiled render (Vulkan) */
+    char name[24];
+    double ms, flop;           /* device time; FLOPs of the batch, <= 0: not counted */
+    unsigned dispatches;
+} bench_phase;
+
 typedef struct bench_row {
     int dev;                   /* index into the device table */
+    int chunk;                 /* Vulkan: images per submission, 0 = not reported */
+    char chunk_limit[32];      /* what shrank the chunk below the batch, "" = nothing */
+    char kernel[16];           /* Vulkan INR-GAN: the level kernel that ran */
+    int n_phases;              /* --phases: the profiled render's phases, -1: not asked */
+    double phases_ms;
+    bench_phase phases[BENCH_MAX_PHASES];
+    double prof_gpu_ms;        /* the profiled render's device time (start to end timestamps) */
     char precision[8];
     int threads;               /* CPU only, 0 = omit */
     int size, batch;
@@ -126,7 +141,7 @@ typedef struct bench_run {
     /* options */
     int *sizes, n_sizes, *batches, n_batches, reps, warmup, threads;
     const char *precision, *gpu;
-    bool validate, coopmat, quiet;
+    bool validate, coopmat, quiet, phases;
     FILE *out;                 /* the table: stdout, or stderr when the JSON goes to stdout */
     /* model */
     ig_model *model;
@@ -164,6 +179,45 @@ static void print_row(const bench_run *br, const bench_row *r) {
     fprintf(br->out, "%-7s %-7s %5d %5d %10.2f %10.2f %10.2f %9s %9.2f %10.1f %9.1f %7s\n", br->devs[r->dev].backend,
            r->precision, r->size, r->batch, r->wall.median, r->wall.min, r->wall.max, gpu, r->ips,
            r->mf * r->ips / 1e9, eg, pct);
+    if (r->chunk > 0 && r->chunk < r->batch)
+        fprintf(br->out, "        note: batch %d ran in chunks of %d image(s): %s\n", r->batch, r->chunk,
+                r->chunk_limit[0] ? r->chunk_limit : "limit");
+    for (int i = 0; i < r->n_phases; i++) {
+        const bench_phase *p = &r->phases[i];
+        char gf[32] = "-";
+        if (p->flop > 0 && p->ms > 0) snprintf(gf, sizeof gf, "%.1f", p->flop / (p->ms * 1e-3) / 1e9);
+        fprintf(br->out, "        phase %-13s %10.3f ms %5.1f%% %9s GF/s %5u dispatches\n", p->name, p->ms,
+                r->phases_ms > 0 ? 100 * p->ms / r->phases_ms : 0.0, gf, p->dispatches);
+    }
+    if (r->n_phases > 0)
+        fprintf(br->out, "        phases sum %.3f ms (one profiled render; device time of that render %.3f ms)\n",
+                r->phases_ms, r->prof_gpu_ms);
+}
+
+/* FLOPs of `batch` images for a phase name of ig_vk_render_report (nominal counts: what the
+ * Vulkan kernels compute): hypernetwork = mapping + affine heads / styles, levelN = the layers
+ * of level N (its ToRGB included), layers (CIPS) = every layer; weights, torgb, other: not
+ * counted (0). */
+static double phase_flop(const char *name, const ig_plan *plan, const ig_config *cfg, int batch) {
+    ig_lowering *lw = malloc(sizeof *lw);
+    if (!lw) return 0;
+    ig_lower(cfg, lw);
+    double f = 0;
+    if (!strcmp(name, "hypernetwork")) {
+        for (int l = 0; l < lw->n_map; l++) f += 2.0 * lw->map_in[l] * lw->map_out;
+        f += 2.0 * cfg->w_dim * (double)lw->s_stride;
+    } else if (!strncmp(name, "level", 5) && cfg->kind != IG_FAMILY_CIPS) {
+        int l = atoi(name + 5);
+        double px[IG_MAX_BLOCKS] = {0};
+        if (l >= 0 && l < plan->n_levels && l < IG_MAX_BLOCKS) {
+            px[l] = (double)plan->levels[l].width * plan->levels[l].height;
+            f = ig_lower_flops(lw, px, false);
+        }
+    } else if (!strcmp(name, "layers") && cfg->kind == IG_FAMILY_CIPS) {
+        f = ig_plan_model_flops(plan, cfg);
+    }
+    free(lw);
+    return f * batch;
 }
 
 /* Runs every size x batch on the Vulkan context `vk`, or on the CPU backend when it is NULL. */
@@ -230,8 +284,38 @@ static ig_result bench_renders(bench_run *br, int dev, void *vk, const char *pre
                                  .peak = peak};
                 snprintf(row.precision, sizeof row.precision, "%s", precision);
                 if (has_gpu) row.gpu = stats_of(g, br->reps);
+                row.n_phases = -1;
+#ifdef INRGAN_HAVE_VULKAN
+                if (vk) {
+                    ig_vk_context *ctx = (ig_vk_context *)vk;
+                    ig_vk_render_report rep;
+                    ig_vk_last_render_report(ctx, &rep);
+                    row.chunk = rep.chunk_images;
+                    snprintf(row.chunk_limit, sizeof row.chunk_limit, "%s", rep.chunk_limit ? rep.chunk_limit : "");
+                    snprintf(row.kernel, sizeof row.kernel, "%s", ig_vk_level_kernel_used(ctx));
+                    if (br->phases) { /* one more, untimed render with a timestamp per dispatch */
+                        ig_vk_set_profiling(ctx, true);
+                        double pg = -1;
+                        d.gpu_ms = &pg;
+                        r = ig_vk_render(ctx, &d, out, err);
+                        d.gpu_ms = &gms;
+                        ig_vk_set_profiling(ctx, false);
+                        ig_vk_last_render_report(ctx, &rep);
+                        row.n_phases = 0;
+                        row.prof_gpu_ms = pg;
+                        for (int i = 0; r == IG_OK && rep.profiled && i < rep.n_phases && i < BENCH_MAX_PHASES; i++) {
+                            bench_phase *p = &row.phases[row.n_phases++];
+                            snprintf(p->name, sizeof p->name, "%s", rep.phases[i].name);
+                            p->ms = rep.phases[i].ms;
+                            p->dispatches = rep.phases[i].dispatches;
+                            p->flop = phase_flop(p->name, &plan, br->cfg, b);
+                            row.phases_ms += p->ms;
+                        }
+                    }
+                }
+#endif
                 row.ips = b / (row.wall.median * 1e-3);
-                r = add_row(br, &row, err);
+                if (r == IG_OK) r = add_row(br, &row, err);
                 if (r == IG_OK && !br->quiet) {
                     print_row(br, &row);
                     fflush(br->out);
@@ -423,13 +507,41 @@ static void write_json(FILE *js, const bench_run *br, const char *model_label, b
         json_num(js, geg);
         fputs(", \"gpu_percent_of_peak\": ", js);
         json_num(js, geg >= 0 && r->peak > 0 ? 100 * geg / r->peak : -1);
+        if (r->chunk > 0) {
+            fprintf(js, ", \"chunk_images\": %d, \"chunk_limit\": ", r->chunk);
+            if (r->chunk_limit[0]) json_str(js, r->chunk_limit);
+            else fputs("null", js);
+        }
+        if (r->kernel[0]) {
+            fputs(", \"level_kernel\": ", js);
+            json_str(js, r->kernel);
+        }
+        if (r->n_phases >= 0) {
+            fputs(", \"phases\": [", js);
+            for (int k = 0; k < r->n_phases; k++) {
+                const bench_phase *p = &r->phases[k];
+                fprintf(js, "%s{\"name\": ", k ? ", " : "");
+                json_str(js, p->name);
+                fprintf(js, ", \"gpu_ms\": %.6f, \"dispatches\": %u, \"gflop\": ", p->ms, p->dispatches);
+                if (p->flop > 0) fprintf(js, "%.9g", p->flop / 1e9); /* small phases: more digits */
+                else fputs("null", js);
+                fputs(", \"executed_gflops\": ", js);
+                json_num(js, p->flop > 0 && p->ms > 0 ? p->flop / (p->ms * 1e-3) / 1e9 : -1);
+                fputs(", \"percent_of_peak\": ", js);
+                json_num(js, p->flop > 0 && p->ms > 0 && r->peak > 0 ? 100 * p->flop / (p->ms * 1e-3) / 1e9 / r->peak
+                                                                     : -1);
+                fputs("}", js);
+            }
+            fprintf(js, "], \"phases_gpu_ms\": %.6f, \"profiled_gpu_ms\": ", r->phases_ms);
+            json_num(js, r->prof_gpu_ms);
+        }
         fputs("}", js);
     }
     fputs("\n  ]\n}\n", js);
 }
 
 enum { B_CONFIG = 300, B_SIZES, B_BATCH, B_REPS, B_WARMUP, B_JSON, B_BACKEND, B_THREADS, B_PREC, B_VALIDATE,
-       B_COOPMAT };
+       B_COOPMAT, B_PHASES };
 
 static const cli_opt bench_options[] = {
     {"model", 'm', required_argument, 'm', 1, "FILE", "model file (default: the demo model)"},
@@ -443,6 +555,8 @@ static const cli_opt bench_options[] = {
     {"precision", 0, required_argument, B_PREC, 1, "P", "fp32 (default) | fp16 | auto (Vulkan)"},
     {"coopmat", 0, no_argument, B_COOPMAT, 1, NULL, "Vulkan: tensor-core level kernel"},
     {"validate", 0, no_argument, B_VALIDATE, 1, NULL, "Vulkan: Khronos validation layer; any error fails"},
+    {"phases", 0, no_argument, B_PHASES, 1, NULL, "Vulkan: after each row's timed renders, one profiled render:\n"
+     "device time and GFLOP/s per phase (hypernetwork, weights, levelN, torgb)"},
     {"threads", 0, required_argument, B_THREADS, 1, "N", "CPU backend threads, 1..1024 (default: all cores)"},
     {"json", 0, required_argument, B_JSON, 1, "FILE", "also write the results as JSON (docs/bench-schema.json);\n"
      "'-': the JSON to stdout, the table to stderr"},
@@ -472,7 +586,7 @@ int cmd_bench(int argc, char **argv) {
     const char *model_path = NULL, *config = NULL, *json_path = NULL, *backend = "cpu", *precision = NULL,
                *gpu = NULL;
     int sizes[16] = {0}, n_sizes = 0, batches[16] = {1}, n_batches = 1, reps = 5, warmup = 1, threads = 0;
-    bool quiet = false, validate = false, coopmat = false;
+    bool quiet = false, validate = false, coopmat = false, phases = false;
     cli_parser pr;
     cli_parser_init(&pr, bench_options, 1);
     int c;
@@ -505,6 +619,7 @@ int cmd_bench(int argc, char **argv) {
             break;
         case B_VALIDATE: validate = true; break;
         case B_COOPMAT: coopmat = true; break;
+        case B_PHASES: phases = true; break;
         case 'q': quiet = true; break;
         case 'h': cli_bench_help(stdout); return 0;
         default: return 2;
@@ -525,6 +640,7 @@ int cmd_bench(int argc, char **argv) {
     if (!want_vk) {
         if (gpu) return cli_usage_error("-g %s needs --backend vulkan or all", gpu);
         if (coopmat) return cli_usage_error("--coopmat needs --backend vulkan or all");
+        if (phases) return cli_usage_error("--phases needs --backend vulkan or all");
         if (precision && !strcmp(precision, "fp16"))
             return cli_usage_error("--precision %s: the CPU backend computes in fp32", precision);
     }
@@ -534,7 +650,7 @@ int cmd_bench(int argc, char **argv) {
     ig_result r;
     bench_run br = {.sizes = sizes, .n_sizes = n_sizes, .batches = batches, .n_batches = n_batches, .reps = reps,
                     .warmup = warmup, .threads = threads, .precision = precision, .gpu = gpu,
-                    .validate = validate, .coopmat = coopmat, .quiet = quiet,
+                    .validate = validate, .coopmat = coopmat, .quiet = quiet, .phases = phases,
                     .out = json_path && !strcmp(json_path, "-") ? stderr : stdout};
     const char *model_label;
     char *json = NULL;

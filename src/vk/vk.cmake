@@ -78,6 +78,7 @@ target_sources(inrgan_lib PRIVATE
   ${CMAKE_SOURCE_DIR}/src/vk/vk_inrgan_gemm.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_cips.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_peak.c
+  ${CMAKE_SOURCE_DIR}/src/vk/vk_facts.c
 )
 # volk.c warns under -Wpedantic (dlsym cast); keep it quiet whatever the project adds.
 set_source_files_properties(/usr/include/volk.c PROPERTIES COMPILE_OPTIONS "-w")

@@ -572,12 +572,6 @@ ig_result ig_vk_device_requirements(void *instance, void *physical_device, ig_vk
 
 /* ---- the shared queue ------------------------------------------------------------------- */
 
-static void ig__vk_queue_lock(ig_vk_context *ctx) {
-    if (ctx->queue_lock) ctx->queue_lock(ctx->queue_user);
-}
-static void ig__vk_queue_unlock(ig_vk_context *ctx) {
-    if (ctx->queue_unlock) ctx->queue_unlock(ctx->queue_user);
-}
 
 void ig__vk_wait_idle(ig_vk_context *ctx) {
     if (!ctx || !ctx->device) return;
@@ -641,36 +635,11 @@ void ig_vk_memory_stats(const ig_vk_context *ctx, ig_vk_mem_stats *stats) {
     stats->blocks = ctx->blocks;
 }
 
-ig_result ig__vk_submit_wait(ig_vk_context *ctx, ig_error *err) {
-    ig_result res = IG_OK;
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-                       .commandBufferCount = 1,
-                       .pCommandBuffers = &ctx->cmd};
-    IG_VK_CHECK(ctx->vk.vkResetFences(ctx->device, 1, &ctx->fence));
-    ig__vk_queue_lock(ctx); /* a shared queue (ig_vk_external): held for the submission only */
-    VkResult sr = ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, ctx->fence);
-    ig__vk_queue_unlock(ctx);
-    if (sr != VK_SUCCESS) {
-        res = ig__vk_fail(err, sr, "vkQueueSubmit", __FILE__, __LINE__);
-        goto fail;
-    }
-    ctx->stats.submissions++;
-    /* A generous timeout: lavapipe JIT-compiles pipelines at their first dispatch. */
-    VkResult r;
-    do {
-        r = ctx->vk.vkWaitForFences(ctx->device, 1, &ctx->fence, VK_TRUE, 60ull * 1000000000ull);
-    } while (r == VK_TIMEOUT);
-    IG_VK_CHECK(r);
-    return IG_OK;
-fail:
-    if (res == IG_ERR_DEVICE_LOST) ctx->lost = true;
-    return res;
-}
-
 void ig_vk_context_destroy(ig_vk_context *ctx) {
     if (!ctx) return;
     if (ctx->device) {
         ig__vk_wait_idle(ctx);
+        ig__vk_disp_release(ctx);
         ig__vk_release_cached(ctx);
         ig__vk_pipe_destroy(ctx);
         if (ctx->fence) ctx->vk.vkDestroyFence(ctx->device, ctx->fence, NULL);

@@ -13,6 +13,7 @@
  * chunks and image groups.
  */
 #include "vk_internal.h"
+#include "ig_parse.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -49,6 +50,7 @@ uint32_t *ig__vk_disp_new(ig__vk_builder *b, int shader, uint32_t words, ig__vk_
     ig__vk_disp *d = &b->d[b->n++];
     memset(d, 0, sizeof *d);
     d->shader = shader;
+    d->level_tag = b->level_tag;
     d->spec[0] = IG_VK_WG;
     d->n_spec = 1;
     d->gx = d->gy = d->gz = 1;
@@ -262,8 +264,76 @@ ig_result ig__vk_disp_upload_meta(ig__vk_builder *b, ig_vk_uploads *ups, ig_erro
     return res;
 }
 
-/* Every dispatch of the list, in order, into ctx->cmd. */
-static void ig__vk_disp_record(const ig__vk_builder *b) {
+/* ---- per-phase device time (ig_vk_set_profiling) -------------------------------------------- */
+
+static const char *ig__vk_phase_of(const ig__vk_disp *d, char *buf, size_t len) {
+    switch (d->shader) {
+    case IG_SH_FC:
+    case IG_SH_LERP:
+    case IG_SH_LERP_F16: return "hypernetwork";
+    case IG_SH_WGEN:
+    case IG_SH_WGEN_F16:
+    case IG_SH_WNORM:
+    case IG_SH_CIPS_WGEN: return "weights";
+    case IG_SH_GEMM_RGB:
+    case IG_SH_CIPS_RGB: return "torgb";
+    case IG_SH_CIPS_INPUT:
+    case IG_SH_CIPS_LAYER:
+    case IG_SH_CIPS_LAYER_RES: return "layers";
+    default:
+        if (d->level_tag > 0) {
+            snprintf(buf, len, "level%d", d->level_tag - 1);
+            return buf;
+        }
+        return "other";
+    }
+}
+
+/* Adds the device time between timestamps t[i] and t[i + 1] (dispatch i) to its phase. */
+static void ig__vk_phases_add(ig_vk_context *ctx, const ig__vk_builder *b, const uint64_t *t) {
+    ig_vk_render_report *rep = &ctx->report;
+    uint64_t mask = ctx->ts_valid_bits >= 64 ? ~0ull : (1ull << ctx->ts_valid_bits) - 1;
+    double period = ctx->props.limits.timestampPeriod * 1e-6; /* ns per tick -> ms */
+    for (int i = 0; i < b->n; i++) {
+        char buf[24];
+        const char *name = ig__vk_phase_of(&b->d[i], buf, sizeof buf);
+        int k = 0;
+        while (k < rep->n_phases && strcmp(rep->phases[k].name, name) != 0) k++;
+        if (k == rep->n_phases) {
+            if (k == IG_VK_MAX_PHASES) k--, name = "other"; /* more levels than slots: lumped */
+            else rep->n_phases++;
+            snprintf(rep->phases[k].name, sizeof rep->phases[k].name, "%s", name);
+        }
+        double ms = (double)((t[i + 1] - t[i]) & mask) * period;
+        rep->phases[k].ms += ms;
+        rep->phases[k].dispatches++;
+        rep->phases_ms += ms;
+    }
+    rep->profiled = true;
+}
+
+void ig_vk_set_profiling(ig_vk_context *ctx, bool on) {
+    if (ctx) ctx->profile = on && ctx->ts_pool != VK_NULL_HANDLE;
+}
+
+void ig_vk_last_render_report(const ig_vk_context *ctx, ig_vk_render_report *report) {
+    if (!report) return;
+    memset(report, 0, sizeof *report);
+    report->chunk_limit = "";
+    if (ctx) *report = ctx->report;
+}
+
+void ig__vk_note_chunk(ig_vk_context *ctx, int images, const char *limit) {
+    ig_vk_render_report *rep = &ctx->report;
+    if (rep->chunk_images == 0 || images < rep->chunk_images) {
+        rep->chunk_images = images;
+        rep->chunk_limit = limit;
+    }
+}
+
+/* Every dispatch of the list, in order, into ctx->cmd; with `prof`, timestamp i when everything
+ * recorded before dispatch i has finished, n after the last. */
+static void ig__vk_disp_record(const ig__vk_builder *b, VkQueryPool prof) {
     ig_vk_context *ctx = b->ctx;
     VkPipeline bound = VK_NULL_HANDLE;
     for (int i = 0; i < b->n; i++) {
@@ -288,7 +358,14 @@ static void ig__vk_disp_record(const ig__vk_builder *b) {
         uint32_t pc[4] = {ig__vk_meta_rel(b, d->meta_start, d->rec), 0, 0, 0};
         ctx->vk.vkCmdPushConstants(ctx->cmd, ctx->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                    sizeof pc, pc);
+        /* the first when everything before (uploads, fill) has finished: phases exclude them */
+        if (prof && i == 0)
+            ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, prof, 0);
         ctx->vk.vkCmdDispatch(ctx->cmd, d->gx, d->gy, d->gz);
+        /* after the barrier-separated dispatch i: when all earlier work has finished */
+        if (prof)
+            ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, prof,
+                                        (uint32_t)i + 1);
     }
 }
 
@@ -303,8 +380,20 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
         if (res != IG_OK) return res;
     }
 
+    /* profiling: a query pool of its own, n + 1 timestamps, made and destroyed here */
+    VkQueryPool prof = VK_NULL_HANDLE;
+    uint64_t *prof_t = NULL;
+    if (ctx->profile && b->n > 0) {
+        VkQueryPoolCreateInfo qpci = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                      .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                                      .queryCount = (uint32_t)b->n + 1};
+        prof_t = malloc(((size_t)b->n + 1) * sizeof *prof_t);
+        if (!prof_t) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "profiling timestamps");
+        IG_VK_ALLOC(ctx, ctx->vk.vkCreateQueryPool(ctx->device, &qpci, NULL, &prof));
+    }
     res = ig__vk_begin(ctx, err);
-    if (res != IG_OK) return res;
+    if (res != IG_OK) goto fail;
+    if (prof) ctx->vk.vkCmdResetQueryPool(ctx->cmd, prof, 0, (uint32_t)b->n + 1);
     ig__vk_record_uploads(ctx, ups);
     if (zero) {
         ctx->vk.vkCmdFillBuffer(ctx->cmd, zero->buf, zero->off, zero->size, 0);
@@ -321,7 +410,7 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
         ctx->vk.vkCmdResetQueryPool(ctx->cmd, ctx->ts_pool, 0, 2);
         ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, ctx->ts_pool, 0);
     }
-    ig__vk_disp_record(b);
+    ig__vk_disp_record(b, prof);
     if (ctx->ts_pool)
         ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ctx->ts_pool,
                                     1);
@@ -350,15 +439,83 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
     }
     ctx->stats.dispatches += (uint32_t)b->n;
     res = ig__vk_end_submit(ctx, err);
-    if (res != IG_OK) return res;
+    if (res != IG_OK) goto fail;
     double ms;
     if (ctx->ts_pool && ig__vk_timestamps_ms(ctx, &ms) == VK_SUCCESS) ctx->gpu_ms += ms;
+    if (prof && ctx->vk.vkGetQueryPoolResults(ctx->device, prof, 0, (uint32_t)b->n + 1,
+                                              ((size_t)b->n + 1) * sizeof *prof_t, prof_t,
+                                              sizeof *prof_t,
+                                              VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) ==
+                    VK_SUCCESS)
+        ig__vk_phases_add(ctx, b, prof_t);
     *host = readback.buf ? readback.map : result->map;
+fail:
+    /* not while a timed-out submission may still write it (left to the device's end) */
+    if (prof && !ctx->lost) ctx->vk.vkDestroyQueryPool(ctx->device, prof, NULL);
+    free(prof_t);
+    return res;
+}
+
+/* How long one submission may take before the device counts as hung: INRGAN_VK_FENCE_TIMEOUT
+ * (seconds, > 0), else 60 s on a GPU and 600 s on a CPU-type device (lavapipe JIT-compiles
+ * pipelines at their first dispatch, and runs slowly under the sanitizers). */
+static ig_result ig__vk_fence_timeout(const ig_vk_context *ctx, uint64_t *ns, ig_error *err) {
+    const char *env = getenv("INRGAN_VK_FENCE_TIMEOUT");
+    double s = strcmp(ctx->info.type, "cpu") == 0 ? 600.0 : 60.0;
+    if (env && *env) {
+        ig_result r = ig_parse_double("INRGAN_VK_FENCE_TIMEOUT (seconds)", env, 1e-9, 1e6, &s, err);
+        if (r != IG_OK) return r;
+    }
+    *ns = (uint64_t)(s * 1e9) ? (uint64_t)(s * 1e9) : 1;
     return IG_OK;
 }
 
+ig_result ig__vk_submit_wait(ig_vk_context *ctx, ig_error *err) {
+    ig_result res = IG_OK;
+    uint64_t timeout_ns;
+    res = ig__vk_fence_timeout(ctx, &timeout_ns, err);
+    if (res != IG_OK) return res;
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                       .commandBufferCount = 1,
+                       .pCommandBuffers = &ctx->cmd};
+    IG_VK_CHECK(ctx->vk.vkResetFences(ctx->device, 1, &ctx->fence));
+    ig__vk_queue_lock(ctx); /* a shared queue (ig_vk_external): held for the submission only */
+    VkResult sr = ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, ctx->fence);
+    ig__vk_queue_unlock(ctx);
+    if (sr != VK_SUCCESS) {
+        res = ig__vk_fail(err, sr, "vkQueueSubmit", __FILE__, __LINE__);
+        goto fail;
+    }
+    ctx->stats.submissions++;
+    /* One bounded wait: a device that does not finish in time is treated as lost (its command
+     * buffer may still be pending, so this context cannot record again). */
+    VkResult r = ctx->vk.vkWaitForFences(ctx->device, 1, &ctx->fence, VK_TRUE, timeout_ns);
+    if (r == VK_TIMEOUT) {
+        ctx->lost = true;
+        return ig_error_set(err, IG_ERR_DEVICE_LOST,
+                            "%s did not finish a submission within %.3g s (hung or far too slow; "
+                            "INRGAN_VK_FENCE_TIMEOUT sets the limit)",
+                            ctx->info.name, (double)timeout_ns * 1e-9);
+    }
+    IG_VK_CHECK(r);
+    return IG_OK;
+fail:
+    if (res == IG_ERR_DEVICE_LOST) ctx->lost = true;
+    return res;
+}
+
+void ig__vk_disp_release(ig_vk_context *ctx) {
+    if (ctx->lost_pool) ctx->vk.vkDestroyDescriptorPool(ctx->device, ctx->lost_pool, NULL);
+    ctx->lost_pool = VK_NULL_HANDLE;
+}
+
 void ig__vk_builder_free(ig__vk_builder *b) {
-    if (b->pool) b->ctx->vk.vkDestroyDescriptorPool(b->ctx->device, b->pool, NULL);
+    /* after a fence timeout the submission may still run and use the sets: the pool is left to
+     * the device's destruction (ig_vk_context_destroy waits for the device first) */
+    bool pending = b->ctx && b->ctx->lost &&
+                   b->ctx->vk.vkGetFenceStatus(b->ctx->device, b->ctx->fence) == VK_NOT_READY;
+    if (b->pool && pending && !b->ctx->lost_pool) b->ctx->lost_pool = b->pool;
+    else if (b->pool) b->ctx->vk.vkDestroyDescriptorPool(b->ctx->device, b->pool, NULL);
     free(b->sets);
     free(b->d);
     free(b->meta);
@@ -366,6 +523,8 @@ void ig__vk_builder_free(ig__vk_builder *b) {
 }
 
 void ig__vk_render_begin(ig_vk_context *ctx) {
+    memset(&ctx->report, 0, sizeof ctx->report);
+    ctx->report.chunk_limit = "";
     ctx->stats.dispatches = 0;
     ctx->stats.submissions = 0;
     ctx->gpu_ms = 0;

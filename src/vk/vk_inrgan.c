@@ -696,6 +696,7 @@ static ig_result ig__plan_levels(ig__vk_builder *b, const ig__chunk *ch, int pas
             m[IGR_LEVEL_OP_inv_off] = op->inv_off;
         }
         int l = s->level;
+        b->level_tag = l + 1; /* per-phase device time (vk_disp.c) */
         uint32_t H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
         bool up = s->in_mode == IG__IN_UP;
         uint32_t Hi = up ? (uint32_t)vp->h[l - 1] : H, Wi = up ? (uint32_t)vp->w[l - 1] : W;
@@ -1269,11 +1270,13 @@ ig_result ig__vk_inrgan_render(ig_vk_context *ctx, const ig_render_desc *desc, f
         goto done;
     }
     uint64_t fit = (have - fixed) / per;
-    if (fit < (uint64_t)B) B = (int)fit;
+    const char *limit = ""; /* what shrank the chunk, for ig_vk_render_report */
+    if (fit < (uint64_t)B) B = (int)fit, limit = "device memory budget";
     if ((uint64_t)B * per > ctx->max_alloc / 2) {
         uint64_t cap = ctx->max_alloc / 2 / per;
-        B = (int)(cap < 1 ? 1 : cap);
+        B = (int)(cap < 1 ? 1 : cap), limit = "maxMemoryAllocationSize";
     }
+    ig__vk_note_chunk(ctx, B, limit);
     for (int n0 = 0; n0 < desc->count && res == IG_OK; n0 += B) {
         int k = desc->count - n0 < B ? desc->count - n0 : B;
         res = ig__render_chunk(ctx, desc, n0, k, wk, per_image, out, err);

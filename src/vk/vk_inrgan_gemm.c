@@ -214,6 +214,7 @@ void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch) {
         for (int q = 0; q < vm->n_ops; q++) {
             const ig__vk_op *op = &vm->ops[q];
             int l = op->level;
+            b->level_tag = l + 1; /* per-phase device time (vk_disp.c) */
             bool first = q == 0 || vm->ops[q - 1].level != l;
             if (first) rgb_started = false;
             if (op->type == IG__OP_TORGB) {

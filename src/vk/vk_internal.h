@@ -241,6 +241,9 @@ struct ig_vk_context {
     uint64_t loop_limit;
 
     bool lost;
+    bool profile;               /* ig_vk_set_profiling: a timestamp after every dispatch */
+    ig_vk_render_report report; /* of the last render (vk_disp.c) */
+    VkDescriptorPool lost_pool; /* a render's pool still in use after a fence timeout (vk_disp.c) */
     ig_vk_mem_stats stats;
     char summary[768];
 };
@@ -279,8 +282,23 @@ static inline void ig__vk_release_cached(ig_vk_context *ctx) {
     if (ctx->release_cached) ctx->release_cached(ctx);
 }
 
+/* The caller's lock around the shared queue (ig_vk_external), if it gave one. */
+static inline void ig__vk_queue_lock(ig_vk_context *ctx) {
+    if (ctx->queue_lock) ctx->queue_lock(ctx->queue_user);
+}
+static inline void ig__vk_queue_unlock(ig_vk_context *ctx) {
+    if (ctx->queue_unlock) ctx->queue_unlock(ctx->queue_user);
+}
+
 /* One submission of ctx->cmd, waiting on ctx->fence. */
+/* Submits ctx->cmd and waits for it, at most INRGAN_VK_FENCE_TIMEOUT seconds (default 60, 600 on
+ * a CPU-type device); a timeout is IG_ERR_DEVICE_LOST and marks the context lost (vk_disp.c). */
 ig_result ig__vk_submit_wait(ig_vk_context *ctx, ig_error *err);
+/* After vkDeviceWaitIdle in ig_vk_context_destroy: what a timed-out submission still used. */
+void ig__vk_disp_release(ig_vk_context *ctx);
+/* A render's batch chunk: `images` per submission; limit names what shrank it below the batch
+ * ("" none, "device memory budget", "maxMemoryAllocationSize"). Keeps the smallest. */
+void ig__vk_note_chunk(ig_vk_context *ctx, int images, const char *limit);
 
 
 /* ---- one-time uploads and submissions (vk_mem.c), shared by vk_inrgan.c and vk_cips.c ------ */
@@ -337,6 +355,7 @@ typedef struct ig__vk_disp {
     uint32_t gx, gy, gz;
     uint32_t used;                  /* bitmask of bindings */
     ig__vk_window win[IG_VK_BINDINGS];
+    int level_tag;                  /* the builder's level_tag when it was made */
 } ig__vk_disp;
 
 /* The growing dispatch list and its meta words, then its descriptor sets. */
@@ -352,6 +371,8 @@ typedef struct ig__vk_builder {
     const ig_vk_buf *dummy;     /* real run: bound where a shader's binding is not used */
     VkDescriptorPool pool;      /* ig__vk_disp_sets: one set per dispatch */
     VkDescriptorSet *sets;
+    int level_tag;              /* level + 1 of the dispatches planned now (0: not a level);
+                                 * names their phase in ig_vk_render_report */
 } ig__vk_builder;
 
 /* A dispatch of `shader` (spec {IG_VK_WG}, groups 1x1x1) whose zeroed record of `words` is its

@@ -11,6 +11,8 @@
  *   bench path=fp16 device="..." config=ffhq size=256 batch=32 img/s=... ms/img=... TFLOP/s=...
  * Path gemm: fp32 with the tiled-GEMM level kernel (IG_VK_KERNEL_GEMM); the line says which
  * level kernel really ran (kernel=...), and a gemm path that fell back to another kernel fails.
+ * --require-coopmat: path coopmat fails when the device has no cooperative matrices, and when
+ * the level kernel that ran was not the cooperative-matrix one (ig_vk_level_kernel_used).
  * --check renders the batch's first image with ig_cpu_render and fails (exit 1) when the error
  * exceeds 1e-4 (fp32) or 2e-2 (fp16, coopmat) of max(1, max|ref|). Timings are wall clock around
  * ig_vk_render (upload of z, submission, wait, readback, layout change on the host).
@@ -171,6 +173,20 @@ int main(int argc, char **argv) {
                    plan.height, batch, ips, 1000.0 / ips, ips * flops / 1e12, flops / 1e9,
                    total / iters, best, iters, t_prep, t_first, st.dispatches, st.submissions,
                    (double)st.peak_device_bytes / (1 << 20), ig_vk_level_kernel_used(ctx));
+            /* --require-coopmat: the cooperative-matrix level kernel must really have run (a
+             * model too wide for its shared-memory tiles falls back to the per-pixel kernel) */
+            if (require_coop && strncmp(tok, "coopmat", 7) == 0 &&
+                strcmp(ig_vk_level_kernel_used(ctx), "coopmat") != 0) {
+                printf("bench path=%s: --require-coopmat: the cooperative-matrix kernel did not "
+                       "run, the %s kernel did [IG_ERR_UNSUPPORTED]\n", tok,
+                       ig_vk_level_kernel_used(ctx));
+                failures++;
+            }
+            ig_vk_render_report rep;
+            ig_vk_last_render_report(ctx, &rep);
+            if (rep.chunk_images > 0 && rep.chunk_images < batch)
+                printf("bench path=%s: the batch ran in chunks of %d image(s): %s\n", tok,
+                       rep.chunk_images, rep.chunk_limit);
             if (strcmp(tok, "gemm") == 0 && strcmp(ig_vk_level_kernel_used(ctx), "gemm") != 0) {
                 printf("bench path=gemm: the gemm level kernel did not run (%s)\n",
                        ig_vk_level_kernel_used(ctx));

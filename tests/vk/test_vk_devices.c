@@ -3,6 +3,7 @@
  * INRGAN_TEST_GPU names another device. */
 #include "vk_test.h"
 
+#include <cjson/cJSON.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -221,9 +222,106 @@ static void test_pipeline_cache(void) {
     CHECK(atoi(out) == 0);
 }
 
+/* ig_vk_devices_json (inrgan devices --json): parses, has every documented field, values plausible
+ * (against the limits Vulkan requires and against ig_vk_enumerate's view of the same devices). */
+static double num(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    CHECK_MSG(cJSON_IsNumber(v), "field %s missing or not a number", k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+static const cJSON *obj(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    CHECK_MSG(v != NULL, "field %s missing", k);
+    return v;
+}
+static void test_facts_json(void) {
+    char *text = NULL;
+    ig_error err = {0};
+    CHECK_MSG(ig_vk_devices_json(&text, &err) == IG_OK, "%s", err.msg);
+    if (!text) return;
+    CHECK(strlen(text) > 0 && text[strlen(text) - 1] == '\n');
+    cJSON *root = cJSON_Parse(text);
+    CHECK_MSG(root != NULL, "not JSON: %.200s", text);
+    free(text);
+    if (!root) return;
+    const cJSON *devs = obj(root, "devices");
+    ig_vk_device_info infos[16];
+    int n = 0;
+    CHECK(ig_vk_enumerate(infos, 16, &n, &err) == IG_OK);
+    CHECK_MSG(cJSON_GetArraySize(devs) == n, "%d devices in JSON, %d enumerated",
+              cJSON_GetArraySize(devs), n);
+    CHECK(num(root, "header_version") >= 200);
+    for (int i = 0; i < cJSON_GetArraySize(devs) && i < 16; i++) {
+        const cJSON *d = cJSON_GetArrayItem(devs, i);
+        CHECK(num(d, "index") == i);
+        CHECK(strcmp(cJSON_GetStringValue(obj(d, "name")), infos[i].name) == 0);
+        CHECK(strcmp(cJSON_GetStringValue(obj(d, "type")), infos[i].type) == 0);
+        CHECK(num(d, "vendor_id") == infos[i].vendor_id);
+        CHECK(num(d, "device_id") == infos[i].device_id);
+        CHECK(cJSON_IsString(obj(d, "driver_version")) && cJSON_IsString(obj(d, "api_version")));
+        CHECK(strncmp(cJSON_GetStringValue(obj(d, "api_version")), "1.", 2) == 0);
+        CHECK(cJSON_IsString(obj(d, "driver_name")));
+        const cJSON *L = obj(d, "limits");
+        /* the minimums the Vulkan specification requires of every device */
+        CHECK(num(L, "maxComputeSharedMemorySize") >= 16384);
+        CHECK(num(L, "maxComputeSharedMemorySize") == infos[i].max_shared_memory);
+        CHECK(num(L, "maxComputeWorkGroupInvocations") >= 128);
+        CHECK(num(L, "maxStorageBufferRange") >= 134217728.0);
+        CHECK(num(L, "maxStorageBufferRange") == infos[i].max_storage_buffer_range);
+        CHECK(num(L, "maxMemoryAllocationSize") >= 1073741824.0); /* 2^30 (maintenance3) */
+        const cJSON *wg = obj(L, "maxComputeWorkGroupSize");
+        CHECK(cJSON_GetArraySize(wg) == 3);
+        CHECK(cJSON_GetArrayItem(wg, 0) && cJSON_GetArrayItem(wg, 0)->valuedouble >= 128);
+        const cJSON *heaps = obj(d, "memory_heaps");
+        CHECK(cJSON_GetArraySize(heaps) >= 1);
+        bool budget = cJSON_IsTrue(obj(d, "memory_budget_ext"));
+        double local = 0;
+        for (int h = 0; h < cJSON_GetArraySize(heaps); h++) {
+            const cJSON *hp = cJSON_GetArrayItem(heaps, h);
+            CHECK(num(hp, "size") > 0);
+            if (cJSON_IsTrue(obj(hp, "device_local"))) local += num(hp, "size");
+            CHECK(budget ? cJSON_IsNumber(obj(hp, "budget")) : cJSON_IsNull(obj(hp, "budget")));
+            if (budget) CHECK(num(hp, "budget") <= num(hp, "size"));
+        }
+        CHECK(local > 0);
+        const cJSON *sg = obj(d, "subgroup");
+        double sz = num(sg, "size");
+        CHECK_MSG(sz >= 1 && sz <= 128 && sz == infos[i].subgroup_size, "subgroup %g", sz);
+        if (cJSON_IsTrue(obj(sg, "size_control")))
+            CHECK(num(sg, "min_size") <= sz && sz <= num(sg, "max_size"));
+        const char *coop[] = {"coopmat_khr", "coopmat_nv", "coopmat2_nv", "coopvec_nv"};
+        for (int c = 0; c < 4; c++) CHECK(cJSON_IsBool(obj(obj(d, coop[c]), "present")));
+        for (int c = 0; c < 2; c++) {
+            const cJSON *shapes = obj(obj(d, coop[c]), "shapes");
+            CHECK(cJSON_IsArray(shapes));
+            /* shapes only where the extension is */
+            if (!cJSON_IsTrue(obj(obj(d, coop[c]), "present"))) CHECK(cJSON_GetArraySize(shapes) == 0);
+            const cJSON *sh;
+            cJSON_ArrayForEach(sh, shapes) {
+                CHECK(num(sh, "M") >= 1 && num(sh, "N") >= 1 && num(sh, "K") >= 1);
+                CHECK(cJSON_IsString(obj(sh, "A")) && cJSON_IsString(obj(sh, "scope")));
+            }
+        }
+        CHECK(infos[i].coopmat_khr_ext == cJSON_IsTrue(obj(obj(d, "coopmat_khr"), "present")));
+        if (strstr(infos[i].name, "llvmpipe")) {
+            CHECK(strcmp(cJSON_GetStringValue(obj(d, "type")), "cpu") == 0);
+            CHECK(!cJSON_IsTrue(obj(obj(d, "coopmat_nv"), "present")));
+        }
+        printf("  facts %d: %s, shared %g, alloc max %g MiB, subgroup %g, %d heaps, budget %s, "
+               "khr shapes %d, nv shapes %d\n", i, infos[i].name,
+               num(L, "maxComputeSharedMemorySize"), num(L, "maxMemoryAllocationSize") / 1048576,
+               sz, cJSON_GetArraySize(heaps), budget ? "yes" : "no",
+               cJSON_GetArraySize(obj(obj(d, "coopmat_khr"), "shapes")),
+               cJSON_GetArraySize(obj(obj(d, "coopmat_nv"), "shapes")));
+    }
+    cJSON_Delete(root);
+    CHECK(ig_vk_devices_json(NULL, &err) == IG_ERR_INVALID_ARGUMENT);
+}
+
 int main(void) {
     vk_test_init();
     RUN(test_listing);
+    RUN(test_facts_json);
     RUN(test_choice);
     RUN(test_pipeline_cache);
     return TEST_EXIT();

@@ -70,7 +70,13 @@ static void parity_model(const char *label, const char *path, int size) {
             CHECK_MSG(r == IG_OK, "%s %s batch %d: %s", label, paths[p].name, counts[k], err.msg);
             if (r != IG_OK) continue;
             double e = vk_test_compare(got, ref, img * (size_t)counts[k]);
-            printf("  %s %s batch %d: max rel error %.3g\n", label, paths[p].name, counts[k], e);
+            printf("  %s %s batch %d: max rel error %.3g (%s kernel)\n", label, paths[p].name,
+                   counts[k], e, ig_vk_level_kernel_used(ctx));
+            /* the coopmat path must not have fallen back to the per-pixel kernel silently */
+            if (paths[p].coop && ig_vk_context_coopmat(ctx))
+                CHECK_MSG(!require_coop || strcmp(ig_vk_level_kernel_used(ctx), "coopmat") == 0,
+                          "%s %s: INRGAN_TEST_REQUIRE_COOPMAT set but the %s kernel ran", label,
+                          paths[p].name, ig_vk_level_kernel_used(ctx));
             CHECK_MSG(e <= paths[p].tol, "%s %s batch %d: error %.3g > %.3g", label,
                       paths[p].name, counts[k], e, paths[p].tol);
         }
