@@ -206,14 +206,14 @@ static double phase_flop(const char *name, const ig_plan *plan, const ig_config 
     if (!strcmp(name, "hypernetwork")) {
         for (int l = 0; l < lw->n_map; l++) f += 2.0 * lw->map_in[l] * lw->map_out;
         f += 2.0 * cfg->w_dim * (double)lw->s_stride;
-    } else if (!strncmp(name, "level", 5) && cfg->kind != IG_FAMILY_CIPS) {
+    } else if (!strncmp(name, "level", 5)) { /* INR-GAN's per-level phases */
         int l = atoi(name + 5);
         double px[IG_MAX_BLOCKS] = {0};
         if (l >= 0 && l < plan->n_levels && l < IG_MAX_BLOCKS) {
             px[l] = (double)plan->levels[l].width * plan->levels[l].height;
             f = ig_lower_flops(lw, px, false);
         }
-    } else if (!strcmp(name, "layers") && cfg->kind == IG_FAMILY_CIPS) {
+    } else if (!strcmp(name, "layers")) { /* CIPS: all its layers in one phase */
         f = ig_plan_model_flops(plan, cfg);
     }
     free(lw);

@@ -13,7 +13,6 @@
  * chunks and image groups.
  */
 #include "vk_internal.h"
-#include "ig_parse.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -459,56 +458,6 @@ fail:
 /* How long one submission may take before the device counts as hung: INRGAN_VK_FENCE_TIMEOUT
  * (seconds, > 0), else 60 s on a GPU and 600 s on a CPU-type device (lavapipe JIT-compiles
  * pipelines at their first dispatch, and runs slowly under the sanitizers). */
-static ig_result ig__vk_fence_timeout(const ig_vk_context *ctx, uint64_t *ns, ig_error *err) {
-    const char *env = getenv("INRGAN_VK_FENCE_TIMEOUT");
-    double s = strcmp(ctx->info.type, "cpu") == 0 ? 600.0 : 60.0;
-    if (env && *env) {
-        ig_result r = ig_parse_double("INRGAN_VK_FENCE_TIMEOUT (seconds)", env, 1e-9, 1e6, &s, err);
-        if (r != IG_OK) return r;
-    }
-    *ns = (uint64_t)(s * 1e9) ? (uint64_t)(s * 1e9) : 1;
-    return IG_OK;
-}
-
-ig_result ig__vk_submit_wait(ig_vk_context *ctx, ig_error *err) {
-    ig_result res = IG_OK;
-    uint64_t timeout_ns;
-    res = ig__vk_fence_timeout(ctx, &timeout_ns, err);
-    if (res != IG_OK) return res;
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-                       .commandBufferCount = 1,
-                       .pCommandBuffers = &ctx->cmd};
-    IG_VK_CHECK(ctx->vk.vkResetFences(ctx->device, 1, &ctx->fence));
-    ig__vk_queue_lock(ctx); /* a shared queue (ig_vk_external): held for the submission only */
-    VkResult sr = ctx->vk.vkQueueSubmit(ctx->queue, 1, &si, ctx->fence);
-    ig__vk_queue_unlock(ctx);
-    if (sr != VK_SUCCESS) {
-        res = ig__vk_fail(err, sr, "vkQueueSubmit", __FILE__, __LINE__);
-        goto fail;
-    }
-    ctx->stats.submissions++;
-    /* One bounded wait: a device that does not finish in time is treated as lost (its command
-     * buffer may still be pending, so this context cannot record again). */
-    VkResult r = ctx->vk.vkWaitForFences(ctx->device, 1, &ctx->fence, VK_TRUE, timeout_ns);
-    if (r == VK_TIMEOUT) {
-        ctx->lost = true;
-        return ig_error_set(err, IG_ERR_DEVICE_LOST,
-                            "%s did not finish a submission within %.3g s (hung or far too slow; "
-                            "INRGAN_VK_FENCE_TIMEOUT sets the limit)",
-                            ctx->info.name, (double)timeout_ns * 1e-9);
-    }
-    IG_VK_CHECK(r);
-    return IG_OK;
-fail:
-    if (res == IG_ERR_DEVICE_LOST) ctx->lost = true;
-    return res;
-}
-
-void ig__vk_disp_release(ig_vk_context *ctx) {
-    if (ctx->lost_pool) ctx->vk.vkDestroyDescriptorPool(ctx->device, ctx->lost_pool, NULL);
-    ctx->lost_pool = VK_NULL_HANDLE;
-}
-
 void ig__vk_builder_free(ig__vk_builder *b) {
     /* after a fence timeout the submission may still run and use the sets: the pool is left to
      * the device's destruction (ig_vk_context_destroy waits for the device first) */
