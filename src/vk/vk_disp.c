@@ -296,7 +296,11 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
     ig_vk_context *ctx = b->ctx;
     ig_vk_buf readback = {0};
     ig_result res = IG_OK;
-    if (!result->map) {
+    if (ctx->dev_want && ctx->dev_batches++ > 0) /* only one batch's result can stay */
+        return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                            "the render needs more than one batch on %s: it cannot stay on the "
+                            "device (render fewer images at once)", ctx->info.name);
+    if (!result->map && !ctx->dev_want) {
         res = ig__vk_arena_alloc(ctx, &ctx->stage, bytes, &readback, err);
         if (res != IG_OK) return res;
     }
@@ -338,7 +342,7 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
         /* the copy before the host reads the mapped memory */
         ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
                                      VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
-    } else {
+    } else if (!ctx->dev_want) { /* device output: the caller's barrier makes them visible */
         VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                               .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                               .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
@@ -352,6 +356,40 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
     double ms;
     if (ctx->ts_pool && ig__vk_timestamps_ms(ctx, &ms) == VK_SUCCESS) ctx->gpu_ms += ms;
     *host = readback.buf ? readback.map : result->map;
+    if (ctx->dev_want) {
+        *host = NULL;
+        ctx->dev_out.buffer = (void *)result->buf;
+        ctx->dev_out.offset = result->off;
+        ctx->dev_out.size = bytes;
+    }
+    return IG_OK;
+}
+
+void ig__vk_dev_layout(ig_vk_context *ctx, int height, int width, uint64_t image_stride,
+                       uint64_t channel_stride, uint64_t pixel_stride) {
+    ctx->dev_out.height = height;
+    ctx->dev_out.width = width;
+    ctx->dev_out.image_stride = image_stride;
+    ctx->dev_out.channel_stride = channel_stride;
+    ctx->dev_out.pixel_stride = pixel_stride;
+}
+
+ig_result ig_vk_render_device(ig_vk_context *ctx, const ig_render_desc *desc,
+                              ig_vk_device_output *out, ig_error *err) {
+    if (!out) return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "ig_vk_render_device: no output");
+    memset(out, 0, sizeof *out);
+    if (!ctx) return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "ig_vk_render_device: no context");
+    ctx->dev_want = true;
+    ctx->dev_batches = 0;
+    memset(&ctx->dev_out, 0, sizeof ctx->dev_out);
+    float unused; /* the families write no host output while dev_want is set */
+    ig_result res = ig_vk_render(ctx, desc, &unused, err);
+    ctx->dev_want = false;
+    if (res == IG_OK && (ctx->dev_batches != 1 || !ctx->dev_out.buffer || !ctx->dev_out.width))
+        res = ig_error_set(err, IG_ERR_VULKAN, "ig_vk_render_device: the render left no device result");
+    if (res != IG_OK) return res;
+    *out = ctx->dev_out;
+    out->count = desc->count;
     return IG_OK;
 }
 
