@@ -188,6 +188,10 @@ def session(r, args, backend=()):
     check(p.returncode == 0, "scripted session%s exits 0 (got %d)" % (label, p.returncode))
     want = "rendering with Vulkan" if backend else "rendering with the CPU backend"
     check(want in p.stderr, "%s: the viewer says it is %s" % (label.strip(), want))
+    # Vulkan on the presenting device: renders stay on the device (ig_vk_render_device +
+    # viewer/to_rgba8.comp); the CPU backend's images are uploaded from the host
+    zero_copy = "inrgan-viewer: present: device (no host copy)" in p.stderr
+    check(zero_copy == bool(backend), "%s: zero-copy presentation %s" % (label.strip(), "on" if backend else "off"))
     check("inrgan-viewer: validation: 0 errors" in p.stderr, "validation layer on and reported 0 errors")
     check("validation error" not in p.stderr, "no validation error messages")
     check(any(l.startswith("inrgan render ") for l in p.stdout.splitlines()), "print-command without a file writes stdout")
