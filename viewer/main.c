@@ -48,6 +48,7 @@ typedef struct viewer {
     const char *model_path, *gpu_name, *out_dir, *backend, *precision;
     bool validate, trace;
     bool zero_copy_said;      /* "present: device (no host copy)" printed */
+    int uploads_dev, uploads_host; /* new images presented from the device / from the host */
     bool shared_vk;           /* be.vk renders on the presenter's device (open_shared_backend) */
     cli_backend be;           /* who renders: the CPU backend or Vulkan (src/cli/backend.c) */
     int threads, exit_after;
@@ -758,6 +759,8 @@ static void draw(viewer *v, double now) {
         d.upload_dev = v->shown.dev;
         d.upload_w = v->shown.width;
         d.upload_h = v->shown.height;
+        if (d.upload_dev) v->uploads_dev++;
+        else v->uploads_host++;
         if (d.upload_dev && !v->zero_copy_said && (v->validate || v->trace)) {
             fprintf(stderr, "inrgan-viewer: present: device (no host copy)\n");
             v->zero_copy_said = true;
@@ -1305,6 +1308,8 @@ int main(int argc, char **argv) {
         n += ig_vk_instances_created();
 #endif
         fprintf(stderr, "inrgan-viewer: vulkan instances created: %u\n", n);
+        fprintf(stderr, "inrgan-viewer: images presented: %d from the device, %d from the host\n", v->uploads_dev,
+                v->uploads_host);
         int e = vw_gpu_validation_errors(), w = vw_gpu_validation_warnings();
         fprintf(stderr, "inrgan-viewer: validation: %d error%s, %d warning%s\n", e, e == 1 ? "" : "s", w,
                 w == 1 ? "" : "s");
