@@ -17,6 +17,7 @@ usage: test_viewer.py --viewer BUILD/inrgan-viewer --inrgan BUILD/inrgan --model
 import argparse
 import glob
 import os
+import re
 import shlex
 import shutil
 import struct
@@ -188,6 +189,14 @@ def session(r, args, backend=()):
     check(p.returncode == 0, "scripted session%s exits 0 (got %d)" % (label, p.returncode))
     want = "rendering with Vulkan" if backend else "rendering with the CPU backend"
     check(want in p.stderr, "%s: the viewer says it is %s" % (label.strip(), want))
+    # Vulkan on the presenting device: renders stay on the device (ig_vk_render_device +
+    # viewer/to_rgba8.comp); the CPU backend's images are uploaded from the host
+    zero_copy = "inrgan-viewer: present: device (no host copy)" in p.stderr
+    m = re.search(r"images presented: (\d+) from the device, (\d+) from the host", p.stderr)
+    n_dev, n_host = (int(m.group(1)), int(m.group(2))) if m else (-1, -1)
+    check(zero_copy == bool(backend) and ((n_dev > 0 and n_host == 0) if backend else (n_dev == 0 and n_host > 0)),
+          "%s: zero-copy presentation %s (images from the device %d, from the host %d)"
+          % (label.strip(), "on for every image" if backend else "off", n_dev, n_host))
     check("inrgan-viewer: validation: 0 errors" in p.stderr, "validation layer on and reported 0 errors")
     check("validation error" not in p.stderr, "no validation error messages")
     check(any(l.startswith("inrgan render ") for l in p.stdout.splitlines()), "print-command without a file writes stdout")
@@ -330,7 +339,7 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--keep", help="keep the files in this folder")
     ap.add_argument("--session-only", action="store_true",
-                    help="only the scripted session (another model family; the small runs test the viewer itself)")
+                    help="only the scripted sessions, CPU and Vulkan (another model family; the small runs test the viewer itself)")
     ap.add_argument("--full-size", action="store_true",
                     help="only the acceptance run with an FFHQ-256-size model (exported at test time)")
     args = ap.parse_args()
@@ -353,8 +362,8 @@ def main():
             full_size(r, args)
         else:
             session(r, args)
+            session(r, args, ("--backend", "vulkan"))  # zero-copy presentation (both families)
             if not args.session_only:
-                session(r, args, ("--backend", "vulkan"))
                 small_runs(r, args)
                 option_values(r, args)
     finally:

@@ -26,6 +26,7 @@
 #include <GLFW/glfw3.h>
 
 #include "ig_vk.h"
+#include "spv_to_rgba8.h"
 #include "vw.h"
 
 #include <ctype.h>
@@ -91,7 +92,33 @@ struct vw_gpu {
     VkImageLayout content_layout;
     vw_buffer readback;
 
+    /* zero-copy presentation (vw_gpu_convert, worker thread): to_rgba8.comp and its own
+     * command pool, buffer and fence (command pools are not shared between threads) */
+    VkDescriptorSetLayout conv_dsl;
+    VkPipelineLayout conv_layout;
+    VkPipeline conv_pipe;
+    VkDescriptorPool conv_pool;
+    VkDescriptorSet conv_set;
+    VkCommandPool conv_cmd_pool;
+    VkCommandBuffer conv_cmd;
+    VkFence conv_fence;
+    /* device images no longer shown, destroyed once the frames that copied them finished:
+     * subs[s] frames submitted on slot s so far, done[s] of them known finished */
+    pthread_mutex_t grave_lock;
+    vw_devimg *grave;
+    uint64_t subs[VW_FRAMES], done[VW_FRAMES];
+
     bool inject_lost;
+};
+
+/* A render converted on the device: w * h 4-byte pixels in the swapchain's byte order. */
+struct vw_devimg {
+    VkBuffer buf;
+    VkDeviceMemory mem;
+    int w, h;
+    bool used;                /* copied by a frame (then freed only after those frames) */
+    uint64_t subs[VW_FRAMES]; /* the slots' submission counts when it was released */
+    vw_devimg *next;
 };
 
 static atomic_int g_validation_errors, g_validation_warnings, g_instances;
@@ -470,6 +497,241 @@ static void pack_pixels(const vw_gpu *g, const uint8_t *rgb, size_t pixels, uint
     }
 }
 
+/* ---- zero-copy presentation -------------------------------------------------------------- */
+
+static void devimg_destroy(vw_gpu *g, vw_devimg *d) {
+    if (d->buf) g->vk.vkDestroyBuffer(g->device, d->buf, NULL);
+    if (d->mem) g->vk.vkFreeMemory(g->device, d->mem, NULL);
+    free(d);
+}
+
+/* Destroys the released images no frame in flight can still copy from (all = true: every one;
+ * the device is idle then). */
+static void grave_collect(vw_gpu *g, bool all) {
+    pthread_mutex_lock(&g->grave_lock);
+    vw_devimg **p = &g->grave;
+    while (*p) {
+        vw_devimg *d = *p;
+        bool free_now = all;
+        if (!free_now) {
+            free_now = true;
+            for (int s = 0; s < VW_FRAMES; s++)
+                if (g->done[s] < d->subs[s]) free_now = false;
+        }
+        if (free_now) {
+            *p = d->next;
+            devimg_destroy(g, d);
+        } else {
+            p = &d->next;
+        }
+    }
+    pthread_mutex_unlock(&g->grave_lock);
+}
+
+void vw_gpu_devimg_free(vw_gpu *g, vw_devimg *d) {
+    if (!d) return;
+    if (!d->used) { /* never copied by a frame: its conversion finished before it was published */
+        devimg_destroy(g, d);
+        return;
+    }
+    pthread_mutex_lock(&g->grave_lock);
+    for (int s = 0; s < VW_FRAMES; s++) d->subs[s] = g->subs[s];
+    d->next = g->grave;
+    g->grave = d;
+    pthread_mutex_unlock(&g->grave_lock);
+}
+
+static ig_result conv_setup(vw_gpu *g, ig_error *err) {
+    if (g->conv_pipe) return IG_OK;
+    VkDescriptorSetLayoutBinding b[2] = {
+        {.binding = 0, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = 1,
+         .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT},
+        {.binding = 1, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = 1,
+         .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT}};
+    VkDescriptorSetLayoutCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+                                           .bindingCount = 2, .pBindings = b};
+    VW_VK(g->vk.vkCreateDescriptorSetLayout(g->device, &dci, NULL, &g->conv_dsl));
+    VkPushConstantRange pcr = {VK_SHADER_STAGE_COMPUTE_BIT, 0, 6 * sizeof(uint32_t)};
+    VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, .setLayoutCount = 1,
+                                      .pSetLayouts = &g->conv_dsl, .pushConstantRangeCount = 1,
+                                      .pPushConstantRanges = &pcr};
+    VW_VK(g->vk.vkCreatePipelineLayout(g->device, &pli, NULL, &g->conv_layout));
+    VkShaderModuleCreateInfo smi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                                    .codeSize = sizeof vw_spv_to_rgba8, .pCode = vw_spv_to_rgba8};
+    VkShaderModule mod;
+    VW_VK(g->vk.vkCreateShaderModule(g->device, &smi, NULL, &mod));
+    VkComputePipelineCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+                                       .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                                                 .stage = VK_SHADER_STAGE_COMPUTE_BIT, .module = mod,
+                                                 .pName = "main"},
+                                       .layout = g->conv_layout};
+    VkResult pr = g->vk.vkCreateComputePipelines(g->device, VK_NULL_HANDLE, 1, &cpi, NULL, &g->conv_pipe);
+    g->vk.vkDestroyShaderModule(g->device, mod, NULL);
+    VW_VK(pr);
+    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2};
+    VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = 1,
+                                      .poolSizeCount = 1, .pPoolSizes = &ps};
+    VW_VK(g->vk.vkCreateDescriptorPool(g->device, &dpi, NULL, &g->conv_pool));
+    VkDescriptorSetAllocateInfo dsa = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                       .descriptorPool = g->conv_pool, .descriptorSetCount = 1,
+                                       .pSetLayouts = &g->conv_dsl};
+    VW_VK(g->vk.vkAllocateDescriptorSets(g->device, &dsa, &g->conv_set));
+    VkCommandPoolCreateInfo cpci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+                                    .queueFamilyIndex = g->queue_family};
+    VW_VK(g->vk.vkCreateCommandPool(g->device, &cpci, NULL, &g->conv_cmd_pool));
+    VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                       .commandPool = g->conv_cmd_pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                       .commandBufferCount = 1};
+    VW_VK(g->vk.vkAllocateCommandBuffers(g->device, &cai, &g->conv_cmd));
+    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VW_VK(g->vk.vkCreateFence(g->device, &fci, NULL, &g->conv_fence));
+    return IG_OK;
+}
+
+/* Submits cmd on the shared queue and waits for it (the lock is not held while waiting). */
+static ig_result submit_wait(vw_gpu *g, VkCommandBuffer cmd, VkFence fence, ig_error *err) {
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
+    pthread_mutex_lock(&g->queue_lock);
+    VkResult sr = g->vk.vkQueueSubmit(g->queue, 1, &si, fence);
+    pthread_mutex_unlock(&g->queue_lock);
+    VW_VK(sr);
+    VW_VK(g->vk.vkWaitForFences(g->device, 1, &fence, VK_TRUE, UINT64_MAX));
+    VW_VK(g->vk.vkResetFences(g->device, 1, &fence));
+    return IG_OK;
+}
+
+static ig_result devimg_alloc(vw_gpu *g, vw_devimg *d, ig_error *err) {
+    VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                              .size = (VkDeviceSize)d->w * d->h * 4,
+                              .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
+                              .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    VW_VK(g->vk.vkCreateBuffer(g->device, &bci, NULL, &d->buf));
+    VkMemoryRequirements req;
+    g->vk.vkGetBufferMemoryRequirements(g->device, d->buf, &req);
+    int type = memory_type(g, req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    if (type < 0) return ig_error_set(err, IG_ERR_VULKAN, "no memory type for a %dx%d device image", d->w, d->h);
+    VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size,
+                                .memoryTypeIndex = (uint32_t)type};
+    VW_VK(g->vk.vkAllocateMemory(g->device, &mai, NULL, &d->mem));
+    VW_VK(g->vk.vkBindBufferMemory(g->device, d->buf, d->mem, 0));
+    return IG_OK;
+}
+
+static ig_result convert(vw_gpu *g, const ig_vk_device_output *o, vw_devimg *d, ig_error *err) {
+    ig_result r = conv_setup(g, err);
+    if (r != IG_OK) return r;
+    if ((r = devimg_alloc(g, d, err)) != IG_OK) return r;
+    /* the source binding starts at the offset rounded down to the device's alignment */
+    VkDeviceSize align = g->props.limits.minStorageBufferOffsetAlignment;
+    if (align < 4) align = 4;
+    VkDeviceSize off = o->offset / align * align, range = o->offset - off + o->size;
+    uint64_t last = (o->offset - off) / 4 + 2 * o->channel_stride + ((uint64_t)d->w * d->h - 1) * o->pixel_stride;
+    if (range > g->props.limits.maxStorageBufferRange || last >= UINT32_MAX)
+        return ig_error_set(err, IG_ERR_UNSUPPORTED, "a %dx%d render exceeds one storage binding", d->w, d->h);
+    VkDescriptorBufferInfo bi[2] = {{(VkBuffer)o->buffer, off, range}, {d->buf, 0, VK_WHOLE_SIZE}};
+    VkWriteDescriptorSet wr[2];
+    for (int i = 0; i < 2; i++)
+        wr[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = g->conv_set,
+                                       .dstBinding = (uint32_t)i, .descriptorCount = 1,
+                                       .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .pBufferInfo = &bi[i]};
+    g->vk.vkUpdateDescriptorSets(g->device, 2, wr, 0, NULL); /* the previous conversion has finished */
+    VkCommandBuffer cmd = g->conv_cmd;
+    VkCommandBufferBeginInfo cbi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    VW_VK(g->vk.vkBeginCommandBuffer(cmd, &cbi));
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT};
+    /* the render's writes before our reads (ig_vk_render_device's contract) */
+    g->vk.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+                               &mb, 0, NULL, 0, NULL);
+    g->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->conv_pipe);
+    g->vk.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, g->conv_layout, 0, 1, &g->conv_set, 0, NULL);
+    uint32_t pc[6] = {(uint32_t)((o->offset - off) / 4), (uint32_t)o->channel_stride, (uint32_t)o->pixel_stride,
+                      (uint32_t)d->w, (uint32_t)d->h, g->bgr ? 1u : 0u};
+    g->vk.vkCmdPushConstants(cmd, g->conv_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof pc, pc);
+    g->vk.vkCmdDispatch(cmd, ((uint32_t)d->w + 15) / 16, ((uint32_t)d->h + 15) / 16, 1);
+    VkMemoryBarrier tb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT};
+    /* our writes before the frames' (and screenshots') copies */
+    g->vk.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &tb,
+                               0, NULL, 0, NULL);
+    VW_VK(g->vk.vkEndCommandBuffer(cmd));
+    return submit_wait(g, cmd, g->conv_fence, err);
+}
+
+ig_result vw_gpu_convert(vw_gpu *g, const ig_vk_device_output *o, vw_devimg **out, ig_error *err) {
+    *out = NULL;
+    if (!o || !o->buffer || o->count < 1 || o->width < 1 || o->height < 1)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "vw_gpu_convert: no device output");
+    vw_devimg *d = calloc(1, sizeof *d);
+    if (!d) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "device image");
+    d->w = o->width;
+    d->h = o->height;
+    ig_result r = convert(g, o, d, err);
+    if (r != IG_OK) {
+        devimg_destroy(g, d);
+        return r;
+    }
+    *out = d;
+    return IG_OK;
+}
+
+ig_result vw_gpu_devimg_read(vw_gpu *g, const vw_devimg *d, uint8_t **rgb, ig_error *err) {
+    *rgb = NULL;
+    vw_buffer host = {0};
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    VkFence fence = VK_NULL_HANDLE;
+    size_t px = (size_t)d->w * d->h;
+    ig_result r = buffer_ensure(g, &host, (VkDeviceSize)px * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT, true, err);
+    VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                       .commandPool = g->pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                       .commandBufferCount = 1};
+    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VkResult vr = VK_SUCCESS;
+    if (r == IG_OK && (vr = g->vk.vkAllocateCommandBuffers(g->device, &cai, &cmd)) != VK_SUCCESS)
+        r = vk_fail(err, "vkAllocateCommandBuffers", vr);
+    if (r == IG_OK && (vr = g->vk.vkCreateFence(g->device, &fci, NULL, &fence)) != VK_SUCCESS)
+        r = vk_fail(err, "vkCreateFence", vr);
+    if (r == IG_OK) {
+        VkCommandBufferBeginInfo cbi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+        g->vk.vkBeginCommandBuffer(cmd, &cbi);
+        VkBufferCopy cp = {0, 0, (VkDeviceSize)px * 4};
+        g->vk.vkCmdCopyBuffer(cmd, d->buf, host.buf, 1, &cp);
+        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+        g->vk.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0,
+                                   NULL, 0, NULL); /* the copy before the host reads */
+        if ((vr = g->vk.vkEndCommandBuffer(cmd)) != VK_SUCCESS) r = vk_fail(err, "vkEndCommandBuffer", vr);
+    }
+    if (r == IG_OK) r = submit_wait(g, cmd, fence, err);
+    if (r == IG_OK && !(*rgb = malloc(px * 3))) r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "screenshot");
+    if (r == IG_OK) {
+        const uint8_t *src = host.map;
+        int rc = g->bgr ? 2 : 0, bc = g->bgr ? 0 : 2;
+        for (size_t i = 0; i < px; i++) {
+            (*rgb)[3 * i + 0] = src[4 * i + rc];
+            (*rgb)[3 * i + 1] = src[4 * i + 1];
+            (*rgb)[3 * i + 2] = src[4 * i + bc];
+        }
+    }
+    if (fence) g->vk.vkDestroyFence(g->device, fence, NULL);
+    if (cmd) g->vk.vkFreeCommandBuffers(g->device, g->pool, 1, &cmd);
+    buffer_destroy(g, &host);
+    return r;
+}
+
+static void conv_destroy(vw_gpu *g) {
+    grave_collect(g, true);
+    if (g->conv_fence) g->vk.vkDestroyFence(g->device, g->conv_fence, NULL);
+    if (g->conv_cmd_pool) g->vk.vkDestroyCommandPool(g->device, g->conv_cmd_pool, NULL);
+    if (g->conv_pool) g->vk.vkDestroyDescriptorPool(g->device, g->conv_pool, NULL);
+    if (g->conv_pipe) g->vk.vkDestroyPipeline(g->device, g->conv_pipe, NULL);
+    if (g->conv_layout) g->vk.vkDestroyPipelineLayout(g->device, g->conv_layout, NULL);
+    if (g->conv_dsl) g->vk.vkDestroyDescriptorSetLayout(g->device, g->conv_dsl, NULL);
+}
+
 /* ---- swapchain --------------------------------------------------------------------------- */
 
 static void swapchain_release_semaphores(vw_gpu *g) {
@@ -646,6 +908,7 @@ ig_result vw_gpu_create(const vw_gpu_desc *desc, vw_gpu **out, ig_error *err) {
     vw_gpu *g = calloc(1, sizeof *g);
     if (!g) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "presenter");
     pthread_mutex_init(&g->queue_lock, NULL);
+    pthread_mutex_init(&g->grave_lock, NULL);
     g->window = desc->window;
     ig_result r = gpu_setup(g, desc, err);
     if (r != IG_OK) {
@@ -709,6 +972,7 @@ void vw_gpu_destroy(vw_gpu *g) {
             if (s->fence) g->vk.vkDestroyFence(g->device, s->fence, NULL);
         }
         buffer_destroy(g, &g->readback);
+        conv_destroy(g);
         content_destroy(g);
         swapchain_release_semaphores(g);
         if (g->swapchain) g->vk.vkDestroySwapchainKHR(g->device, g->swapchain, NULL);
@@ -719,6 +983,7 @@ void vw_gpu_destroy(vw_gpu *g) {
     if (g->messenger) vkDestroyDebugUtilsMessengerEXT(g->instance, g->messenger, NULL);
     if (g->instance) vkDestroyInstance(g->instance, NULL);
     pthread_mutex_destroy(&g->queue_lock);
+    pthread_mutex_destroy(&g->grave_lock);
     free(g);
 }
 
@@ -732,6 +997,8 @@ ig_result vw_gpu_begin(vw_gpu *g, int *width, int *height, bool *ready, ig_error
     }
     vw_frame_slot *s = &g->slots[g->slot];
     VW_VK(g->vk.vkWaitForFences(g->device, 1, &s->fence, VK_TRUE, UINT64_MAX));
+    g->done[g->slot] = g->subs[g->slot]; /* every frame of this slot finished */
+    grave_collect(g, false);
     if (g->inject_lost) return vk_fail(err, "vkWaitForFences (injected by the script's device-lost)", VK_ERROR_DEVICE_LOST);
     VkResult vr = g->vk.vkAcquireNextImageKHR(g->device, g->swapchain, UINT64_MAX, s->acquired, VK_NULL_HANDLE,
                                               &g->image_index);
@@ -771,14 +1038,17 @@ static ig_result record(vw_gpu *g, vw_frame_slot *s, const vw_draw *d, ig_error 
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
     VW_VK(g->vk.vkBeginCommandBuffer(cmd, &bi));
 
-    if (d->upload) {
-        /* new content: staging buffer -> content image */
+    if (d->upload || d->upload_dev) {
+        /* new content: staging buffer (or the device image) -> content image */
         image_barrier(g, cmd, g->content, g->content_layout, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 0,
                       VK_ACCESS_TRANSFER_WRITE_BIT, T, T); /* after the blits of earlier frames */
         VkBufferImageCopy region = {.bufferRowLength = (uint32_t)d->upload_w,
                                     .imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1},
                                     .imageExtent = {(uint32_t)d->upload_w, (uint32_t)d->upload_h, 1}};
-        g->vk.vkCmdCopyBufferToImage(cmd, s->upload.buf, g->content, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region);
+        /* zero copy: the converted render (written and made available by vw_gpu_convert's
+         * submission, which finished before the worker published it) */
+        VkBuffer from = d->upload_dev ? d->upload_dev->buf : s->upload.buf;
+        g->vk.vkCmdCopyBufferToImage(cmd, from, g->content, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region);
         image_barrier(g, cmd, g->content, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
                       VK_ACCESS_TRANSFER_WRITE_BIT, VK_ACCESS_TRANSFER_READ_BIT, T, T); /* copy before blit */
         g->content_layout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
@@ -847,6 +1117,13 @@ ig_result vw_gpu_end(vw_gpu *g, const vw_draw *d, ig_error *err) {
     ig_result r = IG_OK;
     vw_draw draw = *d;
     /* host data first: this slot's fence has been waited for in vw_gpu_begin */
+    if (draw.upload_dev) {
+        draw.upload = NULL;
+        draw.upload_w = draw.upload_dev->w;
+        draw.upload_h = draw.upload_dev->h;
+        if ((r = content_ensure(g, draw.upload_w, draw.upload_h, err)) != IG_OK) return r;
+        draw.upload_dev->used = true;
+    }
     if (draw.upload) {
         if ((r = content_ensure(g, draw.upload_w, draw.upload_h, err)) != IG_OK) return r;
         VkDeviceSize bytes = (VkDeviceSize)draw.upload_w * draw.upload_h * 4;
@@ -876,6 +1153,9 @@ ig_result vw_gpu_end(vw_gpu *g, const vw_draw *d, ig_error *err) {
     VkResult sr = g->vk.vkQueueSubmit(g->queue, 1, &si, s->fence);
     pthread_mutex_unlock(&g->queue_lock);
     VW_VK(sr);
+    pthread_mutex_lock(&g->grave_lock);
+    g->subs[g->slot]++;
+    pthread_mutex_unlock(&g->grave_lock);
     VkPresentInfoKHR pi = {.sType = VK_STRUCTURE_TYPE_PRESENT_INFO_KHR, .waitSemaphoreCount = 1,
                            .pWaitSemaphores = &g->rendered[g->image_index], .swapchainCount = 1,
                            .pSwapchains = &g->swapchain, .pImageIndices = &g->image_index};

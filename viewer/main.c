@@ -47,6 +47,9 @@ typedef struct viewer {
     /* options */
     const char *model_path, *gpu_name, *out_dir, *backend, *precision;
     bool validate, trace;
+    bool zero_copy_said;      /* "present: device (no host copy)" printed */
+    int uploads_dev, uploads_host; /* new images presented from the device / from the host */
+    bool shared_vk;           /* be.vk renders on the presenter's device (open_shared_backend) */
     cli_backend be;           /* who renders: the CPU backend or Vulkan (src/cli/backend.c) */
     int threads, exit_after;
     /* library */
@@ -382,7 +385,10 @@ static bool full_shown(const viewer *v) {
 }
 
 static ig_result write_shot(viewer *v, const char *path, ig_error *err) {
-    ig_result r = ig_png_write(path, v->shown.rgb, v->shown.width, v->shown.height, err);
+    uint8_t *dev_rgb = NULL; /* zero copy: the pixels the device converted, read back */
+    ig_result r = v->shown.dev ? vw_gpu_devimg_read(v->gpu, v->shown.dev, &dev_rgb, err) : IG_OK;
+    if (r == IG_OK) r = ig_png_write(path, dev_rgb ? dev_rgb : v->shown.rgb, v->shown.width, v->shown.height, err);
+    free(dev_rgb);
     if (r == IG_OK) say(v, "wrote %s (%dx%d)", path, v->shown.width, v->shown.height);
     return r;
 }
@@ -664,6 +670,7 @@ static void take_result(viewer *v) {
         v->full_bands = first ? img.bands : 0.7 * v->full_bands + 0.3 * img.bands;
     }
     free(v->shown.rgb);
+    vw_gpu_devimg_free(v->gpu, v->shown.dev);
     v->shown = img;
     v->have_shown = true;
     v->upload_pending = true;
@@ -749,8 +756,15 @@ static void draw(viewer *v, double now) {
     vw_draw d = {0};
     if (v->have_shown && v->upload_pending) {
         d.upload = v->shown.rgb;
+        d.upload_dev = v->shown.dev;
         d.upload_w = v->shown.width;
         d.upload_h = v->shown.height;
+        if (d.upload_dev) v->uploads_dev++;
+        else v->uploads_host++;
+        if (d.upload_dev && !v->zero_copy_said && (v->validate || v->trace)) {
+            fprintf(stderr, "inrgan-viewer: present: device (no host copy)\n");
+            v->zero_copy_said = true;
+        }
     }
     d.blit = v->have_shown && reproject(v, &d.src, &d.dst);
     if (v->hud) {
@@ -1105,6 +1119,7 @@ static ig_result open_shared_backend(viewer *v, ig_error *err) {
     if (r != IG_OK) return r;
     v->be.vk = ctx;
     v->be.fn = render_vk;
+    v->shared_vk = true;
     snprintf(v->be.label, sizeof v->be.label, "Vulkan");
     const char *sum = ig_vk_context_summary(ctx); /* "[INDEX NAME] ..." */
     snprintf(v->be.device, sizeof v->be.device, "%d", sum[0] == '[' ? atoi(sum + 1) : 0);
@@ -1212,13 +1227,18 @@ static ig_result setup(viewer *v, const options *o, ig_error *err) {
                 vw_gpu_device_name(v->gpu), how, v->threads, v->threads == 1 ? "" : "s",
                 v->validate ? "; validation on" : "");
     /* the shared-device path renders with its own ig_vk_context (render_vk), no ig_backend */
-    return vw_worker_create(v->model, v->be.fn, v->be.obj ? (void *)v->be.obj : v->be.vk, v->threads, wake_main,
-                            &v->worker, err);
+    r = vw_worker_create(v->model, v->be.fn, v->be.obj ? (void *)v->be.obj : v->be.vk, v->threads, wake_main,
+                         &v->worker, err);
+    /* Vulkan on the presenting device: renders stay on the device (zero copy, worker.c) */
+    if (r == IG_OK && v->be.vk && v->shared_vk) vw_worker_present_device(v->worker, v->gpu, v->be.vk);
+    return r;
 }
 
 static void teardown(viewer *v) {
     vw_worker_destroy(v->worker); /* first: it may post events to GLFW */
     cli_backend_close(&v->be);
+    if (v->gpu) vw_gpu_devimg_free(v->gpu, v->shown.dev);
+    v->shown.dev = NULL;
     vw_gpu_destroy(v->gpu);
     if (v->window) glfwDestroyWindow(v->window);
     glfwTerminate();
@@ -1290,6 +1310,8 @@ int main(int argc, char **argv) {
         n += ig_vk_instances_created();
 #endif
         fprintf(stderr, "inrgan-viewer: vulkan instances created: %u\n", n);
+        fprintf(stderr, "inrgan-viewer: images presented: %d from the device, %d from the host\n", v->uploads_dev,
+                v->uploads_host);
         int e = vw_gpu_validation_errors(), w = vw_gpu_validation_warnings();
         fprintf(stderr, "inrgan-viewer: validation: %d error%s, %d warning%s\n", e, e == 1 ? "" : "s", w,
                 w == 1 ? "" : "s");

@@ -40,10 +40,15 @@ void vw_job_size(const vw_job *j, int *width, int *height);
 /* ---- worker.c: one render thread, latest request wins ------------------------------------ */
 typedef struct vw_worker vw_worker;
 
+typedef struct vw_devimg vw_devimg; /* a render converted on the device (vw_gpu_convert) */
+typedef struct vw_gpu vw_gpu;
+
 typedef struct vw_image {
     vw_job job;
     int width, height;
     uint8_t *rgb;             /* width * height * 3, top row first; owned by the taker */
+    struct vw_devimg *dev;    /* zero copy: the pixels on the device instead (rgb NULL); owned
+                                 by the taker (vw_gpu_devimg_free) */
     double ms;                /* wall time of the render */
     int bands;                /* tiles it was rendered in (each repeats the per-image work) */
     ig_result result;         /* != IG_OK: rgb is NULL and err says why */
@@ -57,6 +62,9 @@ ig_result vw_worker_create(const ig_model *model, ig_backend_fn backend, void *b
 /* Replaces any pending request. A running render is abandoned (between row bands) when the
  * new job is much cheaper: the view moved on and a coarse preview is wanted now. tile: the
  * tile side for ig_render_image (0 = auto); it never changes the pixels. */
+/* Zero copy: renders go through ig_vk_render_device on vk_ctx (an ig_vk_context on gpu's device
+ * and queue) and vw_gpu_convert (see worker.c). Call before the first submit. */
+void vw_worker_present_device(vw_worker *w, vw_gpu *gpu, void *vk_ctx);
 void vw_worker_submit(vw_worker *w, const vw_job *job, int tile);
 /* The newest finished image, if one arrived since the last call. */
 bool vw_worker_take(vw_worker *w, vw_image *out);
@@ -65,7 +73,6 @@ void vw_worker_destroy(vw_worker *w);
 
 /* ---- gpu.c: presenting through a Vulkan swapchain ---------------------------------------- */
 struct GLFWwindow;
-typedef struct vw_gpu vw_gpu;
 
 typedef struct vw_gpu_desc {
     struct GLFWwindow *window;
@@ -83,6 +90,7 @@ typedef struct vw_rect {
 
 typedef struct vw_draw {
     const uint8_t *upload;    /* new content, RGB8 upload_w x upload_h, or NULL */
+    vw_devimg *upload_dev;    /* or new content already on the device (zero copy), or NULL */
     int upload_w, upload_h;
     bool blit;                /* blit src (content pixels) to dst (window pixels) */
     vw_rect src, dst;
@@ -117,6 +125,18 @@ void vw_gpu_resized(vw_gpu *g);
 /* Test hook: the next frame reports VK_ERROR_DEVICE_LOST (the device itself stays fine). */
 void vw_gpu_inject_device_lost(vw_gpu *g);
 void vw_gpu_destroy(vw_gpu *g);
+/* Zero-copy presentation (Vulkan renders on the presenting device): converts image 0 of a
+ * render left on the device (ig_vk_render_device) into a new device image of 4-byte pixels with
+ * viewer/to_rgba8.comp (ig_quantize8's conversion) in the presenter's own command buffer, on the
+ * shared queue; returns when it has finished (the render's buffer may be reused after).
+ * IG_ERR_UNSUPPORTED: too large for one storage binding (render through the host then). Called
+ * from the render worker. */
+struct ig_vk_device_output;
+ig_result vw_gpu_convert(vw_gpu *g, const struct ig_vk_device_output *o, vw_devimg **out, ig_error *err);
+/* The device image's pixels as RGB8 (malloc'd): screenshots of a zero-copy render. */
+ig_result vw_gpu_devimg_read(vw_gpu *g, const vw_devimg *d, uint8_t **rgb, ig_error *err);
+/* Releases a device image; destroyed once no frame in flight copies from it. */
+void vw_gpu_devimg_free(vw_gpu *g, vw_devimg *d);
 /* Messages the validation layer reported so far (errors, warnings). */
 int vw_gpu_validation_errors(void);
 int vw_gpu_validation_warnings(void);

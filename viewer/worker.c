@@ -6,8 +6,19 @@
  * Requests that arrive while a render runs replace each other (latest wins); a running render
  * that is far more expensive than the new request is abandoned between row bands, so a slow
  * full-resolution render never delays the coarse previews of a moving view.
+ *
+ * Zero copy (vw_worker_present_device: Vulkan renders on the presenting device): one render of
+ * the whole image (a single tile: tiles are exact crops of it, so the pixels are the same) with
+ * ig_vk_render_device, converted to the swapchain's pixels on the device (vw_gpu_convert) before
+ * the next render may reuse the backend's buffer; the image carries that device image and no
+ * RGB8. Renders that cannot stay on the device (IG_ERR_UNSUPPORTED: more than one batch or one
+ * storage binding; IG_ERR_OUT_OF_DEVICE_MEMORY: the whole image at once does not fit) go the
+ * host way (ig_render_image, tiled, RGB8). Such a render cannot be abandoned half-way.
  */
 #include "vw.h"
+#ifdef INRGAN_HAVE_VULKAN
+#include "ig_vk.h"
+#endif
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +35,8 @@ struct vw_worker {
     void *backend_ctx;
     int threads;
     void (*notify)(void);
+    vw_gpu *dev_gpu;          /* zero copy: the presenter and the Vulkan context, or NULL */
+    void *dev_vk;
 
     bool quit;
     bool has_request;         /* a request waits */
@@ -75,7 +88,35 @@ static ig_result sink_rows(void *user, int image, int y0, int rows, const uint8_
     return IG_OK;
 }
 
-/* Renders one job into a new RGB8 image. */
+/* The zero-copy render of job (see the top): IG_OK with img->dev set, or an error. */
+static ig_result render_device(vw_worker *w, const ig_image_job *ij, vw_image *img) {
+#ifdef INRGAN_HAVE_VULKAN
+    ig_render_layout lay;
+    ig_result r = ig_render_layout_make(ij, &lay, &img->err);
+    if (r != IG_OK) return r;
+    ig_plan_desc td = ij->plan; /* one tile: the whole image, as ig_render_image's single tile */
+    td.tile_x = 0;
+    td.tile_y = 0;
+    td.tile_w = lay.width;
+    td.tile_h = lay.height;
+    ig_plan plan;
+    r = ig_plan_make(&plan, ig_model_config(w->model), &td, &img->err);
+    if (r != IG_OK) return r;
+    ig_render_desc d = {.model = ij->model, .plan = &plan, .z = ij->z, .count = 1, .psi = ij->psi,
+                        .z_b = ij->z_b, .t = ij->t, .space = ij->space, .threads = ij->threads,
+                        .noise = ij->noise, .noise_seed = ij->noise_seed};
+    ig_vk_device_output out;
+    r = ig_vk_render_device((ig_vk_context *)w->dev_vk, &d, &out, &img->err);
+    ig_plan_free(&plan);
+    if (r == IG_OK) r = vw_gpu_convert(w->dev_gpu, &out, &img->dev, &img->err);
+    return r;
+#else
+    (void)w, (void)ij;
+    return ig_error_set(&img->err, IG_ERR_UNSUPPORTED, "no Vulkan backend");
+#endif
+}
+
+/* Renders one job into a new RGB8 image (or a device image: zero copy). */
 static void render_job(vw_worker *w, const vw_job *job, int tile, vw_image *img, bool *cancelled) {
     const ig_config *cfg = ig_model_config(w->model);
     memset(img, 0, sizeof *img);
@@ -101,16 +142,27 @@ static void render_job(vw_worker *w, const vw_job *job, int tile, vw_image *img,
                            .backend_ctx = w->backend_ctx, .threads = w->threads, .rows = sink_rows, .user = &s,
                            /* models with noise: seeded by seed A, as `inrgan render --seeds A` / `--interp A,B` */
                            .noise = job->noise, .noise_seed = job->noise_fixed ? &job->noise_seed : &job->seed_a};
-        int side = tile > 0 ? tile : ig_render_auto_tile(w->model, &ij.plan, 0, 1);
-        if (side < 1) side = 1;
-        img->bands = ((img->width + side - 1) / side) * ((img->height + side - 1) / side);
-        r = ig_render_image(&ij, &img->err);
+        bool host = true;
+        if (w->dev_gpu) {
+            r = render_device(w, &ij, img);
+            host = r == IG_ERR_UNSUPPORTED || r == IG_ERR_OUT_OF_DEVICE_MEMORY;
+            if (host) r = IG_OK, img->err = (ig_error){0};
+            else img->bands = 1;
+        }
+        if (host) {
+            int side = tile > 0 ? tile : ig_render_auto_tile(w->model, &ij.plan, 0, 1);
+            if (side < 1) side = 1;
+            img->bands = ((img->width + side - 1) / side) * ((img->height + side - 1) / side);
+            r = ig_render_image(&ij, &img->err);
+        }
     }
     free(z);
     *cancelled = s.cancelled;
     img->result = r;
     img->ms = now_ms() - t0;
-    if (r == IG_OK) {
+    if (r == IG_OK && img->dev) {
+        free(rgb);
+    } else if (r == IG_OK) {
         img->rgb = rgb;
     } else {
         free(rgb);
@@ -140,9 +192,13 @@ static void *worker_main(void *arg) {
         w->running = false;
         if (cancelled) {
             free(img.rgb);
+            if (img.dev) vw_gpu_devimg_free(w->dev_gpu, img.dev);
             continue;
         }
-        if (w->has_result) free(w->result.rgb);
+        if (w->has_result) {
+            free(w->result.rgb);
+            if (w->result.dev) vw_gpu_devimg_free(w->dev_gpu, w->result.dev);
+        }
         w->result = img;
         w->has_result = true;
         pthread_mutex_unlock(&w->mu);
@@ -173,6 +229,13 @@ ig_result vw_worker_create(const ig_model *model, ig_backend_fn backend, void *b
     }
     *out = w;
     return IG_OK;
+}
+
+void vw_worker_present_device(vw_worker *w, vw_gpu *gpu, void *vk_ctx) {
+    pthread_mutex_lock(&w->mu);
+    w->dev_gpu = gpu;
+    w->dev_vk = vk_ctx;
+    pthread_mutex_unlock(&w->mu);
 }
 
 void vw_worker_submit(vw_worker *w, const vw_job *job, int tile) {
@@ -218,7 +281,10 @@ void vw_worker_destroy(vw_worker *w) {
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
-    if (w->has_result) free(w->result.rgb);
+    if (w->has_result) {
+        free(w->result.rgb);
+        if (w->result.dev) vw_gpu_devimg_free(w->dev_gpu, w->result.dev);
+    }
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w);

@@ -228,6 +228,33 @@ const char *ig_vk_validation_message(const ig_vk_context *ctx);
 ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out,
                        ig_error *err);
 
+/* Where ig_vk_render_device leaves a render's floats: one documented, strided layout for every
+ * model family and level kernel. The value of image n (0..count-1), channel c (0 red, 1 green,
+ * 2 blue), row y, column x (the plan's output size, height x width) is the float at index
+ *   offset / 4 + n * image_stride + c * channel_stride + (y * width + x) * pixel_stride
+ * of `buffer` (a VkBuffer created with VK_BUFFER_USAGE_STORAGE_BUFFER_BIT and
+ * VK_BUFFER_USAGE_TRANSFER_SRC_BIT, size bytes from offset). Strides are in floats; the values
+ * are exactly those ig_vk_render writes to out[n][c][y][x]. */
+typedef struct ig_vk_device_output {
+    void *buffer;              /* VkBuffer */
+    uint64_t offset, size;     /* bytes; offset is a multiple of 4 */
+    int count, height, width;
+    uint64_t image_stride, channel_stride, pixel_stride;
+} ig_vk_device_output;
+
+/* ig_vk_render, but the result stays on the device: no read-back, no host copy (*out says where).
+ * Completion: the call returns after the render's submission completed (a fence wait, as every
+ * ig_vk_render; on an external device the queue lock is held only around vkQueueSubmit). The
+ * caller reads the buffer in its own command buffer on the context's queue after a memory
+ * barrier srcStage COMPUTE_SHADER / srcAccess SHADER_WRITE (the render's writes are not made
+ * visible by the library). Lifetime: the buffer region is the context's work memory, valid
+ * until the next ig_vk_render, ig_vk_render_device, ig_vk_prepare or ig_vk_context_destroy on
+ * this context. Only renders that run as one batch (every image of desc fits the device's work
+ * memory at once; one image does whenever it fits at all) can stay on the device: others
+ * return IG_ERR_UNSUPPORTED when the second batch would start (use ig_vk_render then). */
+ig_result ig_vk_render_device(ig_vk_context *ctx, const ig_render_desc *desc, ig_vk_device_output *out,
+                              ig_error *err);
+
 /* Uploads the model and the plan's embeddings and creates every pipeline the render of
  * desc->model needs, so that the first ig_vk_render does no set-up (desc->z, count unused). */
 ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);

@@ -42,6 +42,25 @@ ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *ou
     return f->render(ctx, desc, out, err);
 }
 
+ig_result ig_vk_render_device(ig_vk_context *ctx, const ig_render_desc *desc,
+                              ig_vk_device_output *out, ig_error *err) {
+    if (!out) return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "ig_vk_render_device: no output");
+    memset(out, 0, sizeof *out);
+    if (!ctx) return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "ig_vk_render_device: no context");
+    ctx->dev_want = true;
+    ctx->dev_batches = 0;
+    memset(&ctx->dev_out, 0, sizeof ctx->dev_out);
+    float unused; /* the families write no host output while dev_want is set */
+    ig_result res = ig_vk_render(ctx, desc, &unused, err);
+    ctx->dev_want = false;
+    if (res == IG_OK && (ctx->dev_batches != 1 || !ctx->dev_out.buffer || !ctx->dev_out.width))
+        res = ig_error_set(err, IG_ERR_VULKAN, "ig_vk_render_device: the render left no device result");
+    if (res != IG_OK) return res;
+    *out = ctx->dev_out;
+    out->count = desc->count;
+    return IG_OK;
+}
+
 void ig_vk_context_trim(ig_vk_context *ctx) {
     if (!ctx || !ctx->device) return;
     ig__vk_wait_idle(ctx);

@@ -742,7 +742,9 @@ static ig_result ig__cjob_run(ig__cjob *j, const ig_cips_axes *axes, float *out,
     const void *host = NULL;
     if (res == IG_OK) res = ig__vk_disp_submit(&b, &ups, NULL, &j->rgb, rgb_bytes, &host, err);
     /* rgb [B][3][H*W] is the output layout */
-    if (res == IG_OK) memcpy(out + (size_t)j->n_first * 3 * j->px, host, (size_t)rgb_bytes);
+    if (res == IG_OK && !host) /* ig_vk_render_device: the result stays on the device */
+        ig__vk_dev_layout(ctx, (int)j->H, (int)j->W, 3ull * j->px, j->px, 1);
+    else if (res == IG_OK) memcpy(out + (size_t)j->n_first * 3 * j->px, host, (size_t)rgb_bytes);
 fail:
     ig__vk_builder_free(&b);
     ig__vk_arena_free(ctx, &ctx->stage);

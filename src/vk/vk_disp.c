@@ -374,7 +374,11 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
     ig_vk_context *ctx = b->ctx;
     ig_vk_buf readback = {0};
     ig_result res = IG_OK;
-    if (!result->map) {
+    if (ctx->dev_want && ctx->dev_batches++ > 0) /* only one batch's result can stay */
+        return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                            "the render needs more than one batch on %s: it cannot stay on the "
+                            "device (render fewer images at once)", ctx->info.name);
+    if (!result->map && !ctx->dev_want) {
         res = ig__vk_arena_alloc(ctx, &ctx->stage, bytes, &readback, err);
         if (res != IG_OK) return res;
     }
@@ -428,7 +432,7 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
         /* the copy before the host reads the mapped memory */
         ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
                                      VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
-    } else {
+    } else if (!ctx->dev_want) { /* device output: the caller's barrier makes them visible */
         VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                               .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                               .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
@@ -448,11 +452,26 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
                     VK_SUCCESS)
         ig__vk_phases_add(ctx, b, prof_t);
     *host = readback.buf ? readback.map : result->map;
+    if (ctx->dev_want) {
+        *host = NULL;
+        ctx->dev_out.buffer = (void *)result->buf;
+        ctx->dev_out.offset = result->off;
+        ctx->dev_out.size = bytes;
+    }
 fail:
     /* not while a timed-out submission may still write it (left to the device's end) */
     if (prof && !ctx->lost) ctx->vk.vkDestroyQueryPool(ctx->device, prof, NULL);
     free(prof_t);
     return res;
+}
+
+void ig__vk_dev_layout(ig_vk_context *ctx, int height, int width, uint64_t image_stride,
+                       uint64_t channel_stride, uint64_t pixel_stride) {
+    ctx->dev_out.height = height;
+    ctx->dev_out.width = width;
+    ctx->dev_out.image_stride = image_stride;
+    ctx->dev_out.channel_stride = channel_stride;
+    ctx->dev_out.pixel_stride = pixel_stride;
 }
 
 /* How long one submission may take before the device counts as hung: INRGAN_VK_FENCE_TIMEOUT

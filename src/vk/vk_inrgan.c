@@ -1106,6 +1106,11 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
     res = ig__vk_disp_submit(&b, &ups, vm->coop ? &wk->gw : NULL,
                              &wk->rgb[wk->gemm ? wk->gemm_rgb : last->rout], rimg * B, &host, err);
     if (res != IG_OK) goto fail;
+    if (!host) { /* ig_vk_render_device: the result stays on the device */
+        ig__vk_dev_layout(ctx, (int)H, (int)W, rimg / 4, wk->gemm ? vp->pp[vp->n_levels - 1] : 1,
+                          wk->gemm ? 1 : 3);
+        goto fail;
+    }
 
     /* [B][H*W][3] (gemm: [B][3][pp]) -> out [N][3][H][W] */
     const float *src = host;

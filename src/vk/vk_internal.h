@@ -240,6 +240,11 @@ struct ig_vk_context {
      * renders whose kernels would loop more are refused there. 0 = no such limit. */
     uint64_t loop_limit;
 
+    /* ig_vk_render_device (vk_disp.c): the result stays in work memory, described in dev_out */
+    bool dev_want;
+    int dev_batches;            /* submissions of results so far in this render */
+    ig_vk_device_output dev_out;
+
     bool lost;
     bool profile;               /* ig_vk_set_profiling: a timestamp after every dispatch */
     ig_vk_render_report report; /* of the last render (vk_disp.c) */
@@ -395,10 +400,15 @@ ig_result ig__vk_disp_sets(ig__vk_builder *b, uint64_t meta_bytes, const char *l
 ig_result ig__vk_disp_upload_meta(ig__vk_builder *b, ig_vk_uploads *ups, ig_error *err);
 /* One submission: the staged uploads, `zero` filled with zeros (or NULL), every dispatch with a
  * barrier between each two (between timestamps: ctx->gpu_ms), then `bytes` of `result` made
- * readable by the host (copied to staging when not mapped); waits. *host: where they are. */
+ * readable by the host (copied to staging when not mapped); waits. *host: where they are;
+ * NULL for a device-output render (ctx->dev_want): the result stays where it is. */
 ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const ig_vk_buf *zero,
                              const ig_vk_buf *result, VkDeviceSize bytes, const void **host,
                              ig_error *err);
+/* Device-output renders: the family states the layout of the batch's result (strides in
+ * floats) after ig__vk_disp_submit returned host == NULL, then skips its host copy. */
+void ig__vk_dev_layout(ig_vk_context *ctx, int height, int width, uint64_t image_stride,
+                       uint64_t channel_stride, uint64_t pixel_stride);
 /* Frees the list, its meta words and its descriptor pool and sets; b is empty after. */
 void ig__vk_builder_free(ig__vk_builder *b);
 

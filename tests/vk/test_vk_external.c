@@ -8,7 +8,10 @@
  *    vkDestroyInstance with the validation layer report no object left over;
  *  - bad external descriptions are refused with a named error;
  *  - an own-instance context made while the caller's instance is loaded in volk's global
- *    table renders (validation clean) and leaves that table alone (volkGetLoadedInstance). */
+ *    table renders (validation clean) and leaves that table alone (volkGetLoadedInstance);
+ *  - ig_vk_render_device (INR-GAN pixel and gemm kernels, CIPS): the floats it leaves in the
+ *    device buffer, copied by the caller's own command buffer after the documented barrier and
+ *    read through the documented strides, equal ig_vk_render's output bit for bit. */
 #ifndef VK_NO_PROTOTYPES
 #define VK_NO_PROTOTYPES
 #endif
@@ -165,6 +168,134 @@ static float *render(const ig_vk_desc *vd, const ig_model *m, const ig_plan *pla
     return out;
 }
 
+
+/* Copies out->size bytes at out->offset of out->buffer to the host with the caller's own command
+ * buffer on the shared queue, after the barrier ig_vk_render_device asks for. */
+static float *device_read(const caller *c, const ig_vk_device_output *out) {
+    struct VolkDeviceTable t;
+    volkLoadDeviceTable(&t, c->dev);
+    PFN_vkGetPhysicalDeviceMemoryProperties mprops = (PFN_vkGetPhysicalDeviceMemoryProperties)vkGetInstanceProcAddr(
+        c->inst, "vkGetPhysicalDeviceMemoryProperties");
+    float *host = NULL;
+    VkBuffer buf = VK_NULL_HANDLE;
+    VkDeviceMemory mem = VK_NULL_HANDLE;
+    VkCommandPool pool = VK_NULL_HANDLE;
+    VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = out->size,
+                              .usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT};
+    if (t.vkCreateBuffer(c->dev, &bci, NULL, &buf) != VK_SUCCESS) goto done;
+    VkMemoryRequirements req;
+    t.vkGetBufferMemoryRequirements(c->dev, buf, &req);
+    VkPhysicalDeviceMemoryProperties mp;
+    mprops(c->pd, &mp);
+    uint32_t type = UINT32_MAX;
+    VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    for (uint32_t i = 0; i < mp.memoryTypeCount && type == UINT32_MAX; i++)
+        if ((req.memoryTypeBits & (1u << i)) && (mp.memoryTypes[i].propertyFlags & want) == want) type = i;
+    VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size,
+                                .memoryTypeIndex = type};
+    if (type == UINT32_MAX || t.vkAllocateMemory(c->dev, &mai, NULL, &mem) != VK_SUCCESS ||
+        t.vkBindBufferMemory(c->dev, buf, mem, 0) != VK_SUCCESS)
+        goto done;
+    VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, .queueFamilyIndex = c->family};
+    if (t.vkCreateCommandPool(c->dev, &pci, NULL, &pool) != VK_SUCCESS) goto done;
+    VkCommandBuffer cmd;
+    VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = pool,
+                                       .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
+    if (t.vkAllocateCommandBuffers(c->dev, &cai, &cmd) != VK_SUCCESS) goto done;
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    t.vkBeginCommandBuffer(cmd, &bi);
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT};
+    t.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0,
+                           NULL, 0, NULL);
+    VkBufferCopy cp = {.srcOffset = out->offset, .dstOffset = 0, .size = out->size};
+    t.vkCmdCopyBuffer(cmd, (VkBuffer)out->buffer, buf, 1, &cp);
+    VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    t.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0,
+                           NULL);
+    t.vkEndCommandBuffer(cmd);
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
+    if (t.vkQueueSubmit(c->queue, 1, &si, VK_NULL_HANDLE) != VK_SUCCESS || t.vkQueueWaitIdle(c->queue) != VK_SUCCESS)
+        goto done;
+    void *p;
+    if (t.vkMapMemory(c->dev, mem, 0, VK_WHOLE_SIZE, 0, &p) != VK_SUCCESS) goto done;
+    host = malloc(out->size);
+    if (host) memcpy(host, p, out->size);
+    t.vkUnmapMemory(c->dev, mem);
+done:
+    if (pool) t.vkDestroyCommandPool(c->dev, pool, NULL);
+    if (buf) t.vkDestroyBuffer(c->dev, buf, NULL);
+    if (mem) t.vkFreeMemory(c->dev, mem, NULL);
+    CHECK_MSG(host != NULL, "reading the device output back failed");
+    return host;
+}
+
+/* ig_vk_render_device == ig_vk_render on the same context, through the documented layout. */
+static void device_output_case(const caller *c, const ig_vk_external *ext, const char *model, int kernel) {
+    ig_error err = {0};
+    ig_model *m = NULL;
+    if (ig_model_load(vk_test_data(model), &m, &err) != IG_OK) {
+        CHECK_MSG(0, "model %s: %s", model, err.msg);
+        return;
+    }
+    const ig_config *cfg = ig_model_config(m);
+    ig_plan plan;
+    ig_plan_desc pd = {.width = 24, .height = 20, .view = {-1.2, -1, 1.2, 1}};
+    CHECK_MSG(ig_plan_make(&plan, cfg, &pd, &err) == IG_OK, "plan: %s", err.msg);
+    int W = plan.width, H = plan.height, N = 2;
+    size_t n = (size_t)N * 3 * W * H;
+    ig_vk_desc vd = vk_test_desc();
+    vd.external = ext;
+    vd.level_kernel = kernel;
+    ig_vk_context *ctx = NULL;
+    float *z = vk_test_latents(N, cfg->z_dim);
+    float *ref = malloc(n * sizeof *ref);
+    if (ig_vk_context_create(&vd, &ctx, &err) != IG_OK || !ref) {
+        CHECK_MSG(0, "context: %s", err.msg);
+        goto done;
+    }
+    ig_render_desc rd = {.model = m, .plan = &plan, .z = z, .count = N, .psi = 0.7, .threads = 1};
+    CHECK_MSG(ig_vk_render(ctx, &rd, ref, &err) == IG_OK, "render: %s", err.msg);
+    ig_vk_device_output dev;
+    CHECK_MSG(ig_vk_render_device(ctx, &rd, &dev, &err) == IG_OK, "%s: render_device: %s", model, err.msg);
+    CHECK(dev.buffer && dev.count == N && dev.width == W && dev.height == H && dev.offset % 4 == 0);
+    const char *used = cfg->kind == IG_FAMILY_CIPS ? "cips" : ig_vk_level_kernel_used(ctx);
+    float *got = dev.buffer ? device_read(c, &dev) : NULL;
+    size_t bad = 0, outside = 0;
+    for (int i = 0; got && i < N; i++)
+        for (int ch = 0; ch < 3; ch++)
+            for (int q = 0; q < W * H; q++) {
+                uint64_t at = (uint64_t)i * dev.image_stride + (uint64_t)ch * dev.channel_stride +
+                              (uint64_t)q * dev.pixel_stride;
+                if ((at + 1) * 4 > dev.size) {
+                    outside++;
+                    continue;
+                }
+                if (memcmp(&got[at], &ref[((size_t)i * 3 + ch) * W * H + q], 4) != 0) bad++;
+            }
+    CHECK_MSG(got && bad == 0 && outside == 0,
+              "%s (%s kernel): %zu of %zu device-output values differ from ig_vk_render, %zu outside the region",
+              model, used, bad, n, outside);
+    fprintf(stderr, "device output %s (%s): strides %llu/%llu/%llu, %zu values equal\n", model, used,
+            (unsigned long long)dev.image_stride, (unsigned long long)dev.channel_stride,
+            (unsigned long long)dev.pixel_stride, got ? n - bad : 0);
+    free(got);
+    /* the context renders to the host again afterwards */
+    float *again = malloc(n * sizeof *again);
+    CHECK_MSG(again && ig_vk_render(ctx, &rd, again, &err) == IG_OK && memcmp(again, ref, n * sizeof *ref) == 0,
+              "host render after a device render: %s", err.msg);
+    free(again);
+    CHECK_MSG(ig_vk_render_device(ctx, &rd, NULL, &err) == IG_ERR_INVALID_ARGUMENT, "NULL output refused");
+done:
+    ig_vk_context_destroy(ctx);
+    free(z);
+    free(ref);
+    ig_plan_free(&plan);
+    ig_model_free(m);
+}
+
 static void test_external(void) {
     ig_error err = {0};
     ig_model *m = NULL;
@@ -211,6 +342,12 @@ static void test_external(void) {
     }
     CHECK_MSG(ig_vk_instances_created() == instances, "the library created %u instance(s) for external contexts",
               ig_vk_instances_created() - instances);
+
+    /* the result left on the device */
+    device_output_case(&c, &ext, "golden_tiny.safetensors", IG_VK_KERNEL_PIXEL);
+    device_output_case(&c, &ext, "golden_tiny.safetensors", IG_VK_KERNEL_GEMM);
+    device_output_case(&c, &ext, "tiny_cips.safetensors", IG_VK_KERNEL_DEFAULT);
+    CHECK(c.wait_idle(c.dev) == VK_SUCCESS);
 
     /* bad descriptions */
     ig_vk_context *ctx = NULL;

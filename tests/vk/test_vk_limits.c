@@ -2,9 +2,10 @@
  *  - cap_buffer_range: every descriptor window must stay within the cap; the dispatches split
  *    into row chunks, image groups and row bands, and the result is bit-identical;
  *  - cap_heap_bytes: a batch larger than the budget is split into several submissions (same
- *    result); a budget too small for one image fails cleanly with IG_ERR_OUT_OF_DEVICE_MEMORY.
- *    Byte counts are measured (device_bytes, peak), never assumed unrounded: a driver may round
- *    each allocation up to its page size, so the budget leaves half an image of margin. */
+ *    result), which ig_vk_render_device refuses (IG_ERR_UNSUPPORTED); a budget too small for one
+ *    image fails cleanly with IG_ERR_OUT_OF_DEVICE_MEMORY. Byte counts are measured (device_bytes,
+ *    peak), never assumed unrounded: a driver may round each allocation up to its page size, so
+ *    the budget leaves half an image of margin. */
 #include "vk_test.h"
 
 typedef struct fixture {
@@ -148,6 +149,26 @@ static void test_capped_heap(void) {
               "chunk %d (%s)", last_report.chunk_images, last_report.chunk_limit);
     printf("  chunks of %d image(s): %s\n", last_report.chunk_images, last_report.chunk_limit);
     if (r == IG_OK) CHECK(vk_test_compare(f.got, f.ref, f.n) == 0);
+
+    /* the same split batch cannot stay on the device (ig_vk_render_device): a named refusal,
+     * and the context renders to the host afterwards */
+    {
+        ig_vk_context *ctx = NULL;
+        if (ig_vk_context_create(&d, &ctx, &err) == IG_OK) {
+            ig_vk_device_output out;
+            r = ig_vk_render_device(ctx, &f.rd, &out, &err);
+            CHECK_MSG(r == IG_ERR_UNSUPPORTED && strstr(err.msg, "more than one batch") && !out.buffer,
+                      "split batch on the device: %s: %s", ig_result_name(r), err.msg);
+            printf("  heap cap, device output: %s\n", err.msg);
+            memset(f.got, 0, f.n * sizeof *f.got);
+            CHECK_MSG(ig_vk_render(ctx, &f.rd, f.got, &err) == IG_OK && vk_test_compare(f.got, f.ref, f.n) == 0,
+                      "host render after the refusal: %s", err.msg);
+            vk_test_ctx_ok(ctx);
+            ig_vk_context_destroy(ctx);
+        } else {
+            CHECK_MSG(0, "context: %s", err.msg);
+        }
+    }
 
     /* far too small: a clean out-of-memory error */
     d.cap_heap_bytes = 4096;
