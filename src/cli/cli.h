@@ -58,6 +58,15 @@ void cli_print_options(FILE *f, const cli_opt *specs, unsigned mask);
  * exit code 2. cli_option_fail does the same for an ig_parse_* result (its own tag). */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_option_fail(ig_result r, const ig_error *err);
+/* Parses an option value with ig_parse_* inside an option loop: on failure the error line (and
+ * hint) is printed and the function returns its exit code. CLI_PERR is the ig_error to pass. */
+#define CLI_PARSE(call)                                        \
+    do {                                                       \
+        ig_error perr_ = {0};                                  \
+        ig_result pr_ = (call);                                \
+        if (pr_ != IG_OK) return cli_option_fail(pr_, &perr_); \
+    } while (0)
+#define CLI_PERR (&perr_)
 int cli_fail(ig_result r, const ig_error *err);
 /* The command being run (main.c sets it), for the hint after a usage error. */
 extern const char *cli_cmd;

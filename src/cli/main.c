@@ -393,14 +393,6 @@ static int set_output(render_opts *o, const char *arg, unsigned cmd) {
     return -1;
 }
 
-/* Parses an option value with ig_parse_*: IG_OK or an error line (and hint) already printed. */
-#define PARSE(call)                                      \
-    do {                                                 \
-        ig_error perr_ = {0};                            \
-        ig_result pr_ = (call);                          \
-        if (pr_ != IG_OK) return cli_option_fail(pr_, &perr_); \
-    } while (0)
-#define PERR (&perr_)
 
 /* Returns -1 to go on, else an exit code. `cmd` is one of C_RENDER, C_INTERP, C_ZOOM. */
 static int parse_render_opts(int argc, char **argv, render_opts *o, unsigned cmd) {
@@ -436,24 +428,24 @@ static int parse_render_opts(int argc, char **argv, render_opts *o, unsigned cmd
         case O_SEEDS: o->seeds_text = optarg; break;
         case O_Z: o->z_path = optarg; break;
         case O_TRUNC:
-            PARSE(ig_parse_double("--truncation", optarg, -1e12, 1e12, &o->psi, PERR));
+            CLI_PARSE(ig_parse_double("--truncation", optarg, -1e12, 1e12, &o->psi, CLI_PERR));
             o->have_psi = true;
             break;
-        case O_SIZE: PARSE(ig_parse_size("--size", optarg, 1048576, &o->width, &o->height, PERR)); break;
+        case O_SIZE: CLI_PARSE(ig_parse_size("--size", optarg, 1048576, &o->width, &o->height, CLI_PERR)); break;
         case O_BACKEND:
             if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "vulkan"))
                 return usage_error("--backend '%s' is not auto, cpu or vulkan", optarg);
             o->backend = optarg;
             break;
-        case O_THREADS: PARSE(ig_parse_int("--threads", optarg, 1, 1024, &o->threads, PERR)); break;
-        case O_BATCH: PARSE(ig_parse_int("--batch", optarg, 1, 4096, &o->batch, PERR)); break;
+        case O_THREADS: CLI_PARSE(ig_parse_int("--threads", optarg, 1, 1024, &o->threads, CLI_PERR)); break;
+        case O_BATCH: CLI_PARSE(ig_parse_int("--batch", optarg, 1, 4096, &o->batch, CLI_PERR)); break;
         case O_NPY: o->want_npy = true; break;
         case O_TIFF: o->want_tiff = true; break;
         case O_DEPTH:
-            PARSE(ig_parse_int("--depth", optarg, 8, 16, &o->depth, PERR));
+            CLI_PARSE(ig_parse_int("--depth", optarg, 8, 16, &o->depth, CLI_PERR));
             if (o->depth != 8 && o->depth != 16) return usage_error("--depth '%s' is not 8 or 16", optarg);
             break;
-        case O_MEMORY: PARSE(ig_parse_int("--memory", optarg, 16, 1 << 20, &o->memory_mib, PERR)); break;
+        case O_MEMORY: CLI_PARSE(ig_parse_int("--memory", optarg, 16, 1 << 20, &o->memory_mib, CLI_PERR)); break;
         case O_DUMP: o->want_dump = true; break;
         case O_SHARD: {
             ig_error serr = {0};
@@ -461,22 +453,22 @@ static int parse_render_opts(int argc, char **argv, render_opts *o, unsigned cmd
             break;
         }
         case O_VIEW:
-            PARSE(ig_parse_view("--view", optarg, &o->view, PERR));
+            CLI_PARSE(ig_parse_view("--view", optarg, &o->view, CLI_PERR));
             o->have_view = true;
             break;
         case O_CENTER:
-            PARSE(ig_parse_doubles("--center", optarg, o->center, 2, PERR));
+            CLI_PARSE(ig_parse_doubles("--center", optarg, o->center, 2, CLI_PERR));
             o->have_center = true;
             break;
         case O_ZOOM:
-            PARSE(ig_parse_double("--zoom", optarg, 1e-12, 1e12, &o->zoom, PERR));
+            CLI_PARSE(ig_parse_double("--zoom", optarg, 1e-12, 1e12, &o->zoom, CLI_PERR));
             o->have_zoom = true;
             break;
-        case O_ZOOM_TO: PARSE(ig_parse_double("--zoom-to", optarg, 1e-12, 1e12, &o->zoom_to, PERR)); break;
-        case O_STRIDE: PARSE(ig_parse_int("--stride", optarg, 1, 4096, &o->stride, PERR)); break;
+        case O_ZOOM_TO: CLI_PARSE(ig_parse_double("--zoom-to", optarg, 1e-12, 1e12, &o->zoom_to, CLI_PERR)); break;
+        case O_STRIDE: CLI_PARSE(ig_parse_int("--stride", optarg, 1, 4096, &o->stride, CLI_PERR)); break;
         case 't':
             if (strcmp(optarg, "auto") == 0) o->tile = 0;
-            else PARSE(ig_parse_int("--tile", optarg, 1, 1 << 20, &o->tile, PERR));
+            else CLI_PARSE(ig_parse_int("--tile", optarg, 1, 1 << 20, &o->tile, CLI_PERR));
             break;
         case O_CONST:
             if (ig_const_mode_parse(optarg) < 0) return usage_error("--const-mode '%s' is not border or zero", optarg);
@@ -484,14 +476,14 @@ static int parse_render_opts(int argc, char **argv, render_opts *o, unsigned cmd
             break;
         case O_INTERP: o->interp_text = optarg; break;
         case O_T:
-            PARSE(ig_parse_double("--t", optarg, -1e12, 1e12, &o->interp_t, PERR));
+            CLI_PARSE(ig_parse_double("--t", optarg, -1e12, 1e12, &o->interp_t, CLI_PERR));
             o->have_t = true;
             break;
         case O_SPACE:
             if (ig_space_parse(optarg) < 0) return usage_error("--space '%s' is not z, w or params", optarg);
             o->space = (ig_space)ig_space_parse(optarg);
             break;
-        case O_FRAMES: PARSE(ig_parse_int("--frames", optarg, 1, 100000, &o->frames, PERR)); break;
+        case O_FRAMES: CLI_PARSE(ig_parse_int("--frames", optarg, 1, 100000, &o->frames, CLI_PERR)); break;
         case O_LOOP: o->loop = true; break;
         case O_NOISE:
             if (!strcmp(optarg, "zero") || !strcmp(optarg, "seeded")) {

@@ -50,13 +50,6 @@ void cli_serve_help(FILE *f) {
 #endif
 }
 
-#define PARSE(call)                                            \
-    do {                                                       \
-        ig_error perr_ = {0};                                  \
-        ig_result pr_ = (call);                                \
-        if (pr_ != IG_OK) return cli_option_fail(pr_, &perr_); \
-    } while (0)
-#define PERR (&perr_)
 
 int cmd_serve(int argc, char **argv) {
     const char *model_path = ig_default_model_path(), *bind = "127.0.0.1", *leaflet = "/usr/share/javascript/leaflet";
@@ -69,7 +62,7 @@ int cmd_serve(int argc, char **argv) {
     while ((c = cli_next(&pr, argc, argv)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
-        case O_PORT: PARSE(ig_parse_int("--port", optarg, 0, 65535, &port, PERR)); break;
+        case O_PORT: CLI_PARSE(ig_parse_int("--port", optarg, 0, 65535, &port, CLI_PERR)); break;
         case O_BIND:
             if (!*optarg) return cli_usage_error("--bind '' is empty");
             bind = optarg;
@@ -90,13 +83,13 @@ int cmd_serve(int argc, char **argv) {
             break;
         case O_COOPMAT: bo.coopmat = true; break;
         case O_VALIDATE: bo.validate = true; break;
-        case O_THREADS: PARSE(ig_parse_int("--threads", optarg, 1, 1024, &threads, PERR)); break;
-        case O_QUEUE: PARSE(ig_parse_int("--queue", optarg, 1, 65536, &queue, PERR)); break;
-        case O_MAXB: PARSE(ig_parse_int("--max-batch", optarg, 1, 64, &max_batch, PERR)); break;
-        case O_CACHE: PARSE(ig_parse_int("--cache-mb", optarg, 0, 1 << 20, &cache_mb, PERR)); break;
-        case O_MAXC: PARSE(ig_parse_int("--max-connections", optarg, 1, 10000, &max_conn, PERR)); break;
-        case O_MAXZ: PARSE(ig_parse_int("--max-zoom", optarg, 0, 40, &max_zoom, PERR)); break;
-        case O_TIMEOUT: PARSE(ig_parse_int("--timeout", optarg, 1, 3600, &timeout, PERR)); break;
+        case O_THREADS: CLI_PARSE(ig_parse_int("--threads", optarg, 1, 1024, &threads, CLI_PERR)); break;
+        case O_QUEUE: CLI_PARSE(ig_parse_int("--queue", optarg, 1, 65536, &queue, CLI_PERR)); break;
+        case O_MAXB: CLI_PARSE(ig_parse_int("--max-batch", optarg, 1, 64, &max_batch, CLI_PERR)); break;
+        case O_CACHE: CLI_PARSE(ig_parse_int("--cache-mb", optarg, 0, 1 << 20, &cache_mb, CLI_PERR)); break;
+        case O_MAXC: CLI_PARSE(ig_parse_int("--max-connections", optarg, 1, 10000, &max_conn, CLI_PERR)); break;
+        case O_MAXZ: CLI_PARSE(ig_parse_int("--max-zoom", optarg, 0, 40, &max_zoom, CLI_PERR)); break;
+        case O_TIMEOUT: CLI_PARSE(ig_parse_int("--timeout", optarg, 1, 3600, &timeout, CLI_PERR)); break;
         case O_LEAFLET: leaflet = optarg; break;
         case O_ROWS: merge_rows = true; break;
         case 'q': quiet = true; break;
