@@ -3,7 +3,8 @@
 one rep): both run, and both JSON outputs validate against docs/bench-schema.json. Also checks
 that the C and Python built-in configs are the same architecture (no drift between the two
 definitions). Where the lavapipe ICD exists and the build has Vulkan: `inrgan bench` on the
-Vulkan backend (-g llvmpipe, validation on) and with --backend all. No timing is asserted.
+Vulkan backend (-g llvmpipe, validation on) and with --backend all, whose split run (the batch
+through one queue over cpu + lavapipe) counts every image once. No timing is asserted.
 usage: test_bench.py --inrgan PATH"""
 import argparse
 import json
@@ -124,6 +125,46 @@ def vulkan_checks(cli, schema, tmp, fails):
         check(sorted(p["backend"] for p in doc["peaks"]) == ["cpu", "vulkan"], "--backend all: one peak per device")
         cpu = [r for r in doc["results"] if r["backend"] == "cpu"]
         check(bool(cpu) and cpu[0]["gpu_ms"] is None, "cpu result has gpu_ms null")
+        sp = (doc.get("split") or {}).get("results") or [{}]
+        check(sum(d["images"] for d in sp[0].get("per_device", [])) == 1,
+              "--backend all --batch 1: a split run of the one image (%s)" % sp[0].get("per_device"))
+    # several devices: after the per-device rows a split run of the batch through one queue; the
+    # images per device sum to the batch, every device is named, ratio = aggregate / sum of rows
+    path = os.path.join(tmp, "split.json")
+    args = ["--backend", "all", "-g", "llvmpipe", "--config", "tiny-nearest", "--sizes", "32", "--batch", "4",
+            "--reps", "2", "--warmup", "0"]
+    p = subprocess.run([cli, "bench"] + args + ["--json", path], capture_output=True, text=True, env=env,
+                       timeout=600)
+    doc = None
+    if p.returncode:
+        fails.append("bench %s: %s" % (" ".join(args), p.stderr.strip()))
+    else:
+        try:
+            doc = json.load(open(path))
+            jsonschema.validate(doc, schema)
+        except Exception as e:  # noqa: BLE001
+            fails.append("bench split: %s" % str(e).splitlines()[0])
+    if doc:
+        sp = doc.get("split") or {}
+        res = sp.get("results") or []
+        check([d["backend"] for d in sp.get("devices", [])] == ["cpu", "vulkan"] and len(res) == 1,
+              "split: one result over cpu and vulkan (%s)" % sp.get("devices"))
+        if res:
+            r = res[0]
+            per = r["per_device"]
+            check(len(per) == 2 and sum(d["images"] for d in per) == 4 and
+                  sum(d["images_all_reps"] for d in per) == 4 * 2,
+                  "split: images per device sum to the batch, each rep (%s)" % per)
+            rates = sum(x["images_per_s"] for x in doc["results"])
+            check(r["batch"] == 4 and r["size"] == 32 and abs(r["sum_device_images_per_s"] - rates) <= 1e-3 * rates
+                  and abs(r["ratio_to_sum"] - r["images_per_s"] / rates) <= 1e-3,
+                  "split: aggregate %.1f img/s, sum of devices %.1f, ratio %.3f" % (
+                      r["images_per_s"], rates, r["ratio_to_sum"]))
+        check("split:" in p.stdout and "images per device" in p.stdout, "split: a table section")
+    p = subprocess.run([cli, "bench"] + args + ["--no-split", "--json", path], capture_output=True, text=True,
+                       env=env, timeout=600)
+    check(p.returncode == 0 and "split" not in json.load(open(path)) and "split:" not in p.stdout,
+          "--no-split: no split run")
     # no -g and only a CPU-type device: an error in one line naming IG_ERR_NO_DEVICE, not a fallback
     p = subprocess.run([cli, "bench", "--backend", "vulkan"] + common, capture_output=True, text=True, env=env,
                        timeout=300)

@@ -14,6 +14,7 @@
 #include "inrgan.h"
 #include "cli.h"
 #include "ig_parse.h"
+#include "multi.h"
 #include "lower.h"
 
 #include <errno.h>
@@ -137,11 +138,23 @@ typedef struct bench_row {
     double ips, mf, ef, peak;  /* mf, ef: FLOP per image; peak <= 0: none */
 } bench_row;
 
+/* The split run (after the per-device rows when several devices were benched): one batch of
+ * images through one work queue over every benched device (src/cli/multi.c), one image per
+ * item, each rendered whole on one device, in memory. */
+typedef struct bench_split {
+    int size, batch;
+    stat3 wall;                     /* wall time of the whole split batch */
+    double ips, sum_ips;            /* aggregate images/s; the sum of the devices' own rows */
+    int images[CLI_MULTI_MAX];      /* images each device rendered in the last timed rep */
+    int images_all[CLI_MULTI_MAX];  /* ... over all timed reps */
+    double busy_s[CLI_MULTI_MAX];   /* busy time of each device over all timed reps */
+} bench_split;
+
 typedef struct bench_run {
     /* options */
     int *sizes, n_sizes, *batches, n_batches, reps, warmup, threads;
     const char *precision, *gpu;
-    bool validate, coopmat, quiet, phases;
+    bool validate, coopmat, quiet, phases, no_split;
     FILE *out;                 /* the table: stdout, or stderr when the JSON goes to stdout */
     /* model */
     ig_model *model;
@@ -152,6 +165,8 @@ typedef struct bench_run {
     int n_devs;
     bench_row *rows;
     int n_rows, cap_rows;
+    bench_split *splits;       /* n_sizes x n_batches when the split ran */
+    int n_splits, split_devs;  /* split_devs: devices in the split (devs[0..split_devs)) */
 } bench_run;
 
 static ig_result add_row(bench_run *br, const bench_row *row, ig_error *err) {
@@ -438,6 +453,140 @@ static ig_result bench_vulkan(bench_run *br, const char *sel, bool skip_unusable
 }
 #endif
 
+/* ---- the split run ---------------------------------------------------------------------- */
+
+typedef struct split_ctx {
+    const bench_run *br;
+    cli_multi *m;
+    ig_plan plan[CLI_MULTI_MAX];  /* one plan and one image buffer per device thread */
+    float *out[CLI_MULTI_MAX];
+} split_ctx;
+
+static ig_result split_one(void *user, const cli_backend *be, int item, ig_error *err) {
+    split_ctx *s = user;
+    int dev = (int)(be - s->m->be);
+    ig_render_desc d = {.model = s->br->model, .plan = &s->plan[dev],
+                        .z = s->br->z + (size_t)item * s->br->cfg->z_dim, .count = 1, .psi = 1.0,
+                        .threads = s->br->threads};
+    return be->fn(be->obj, &d, s->out[dev], err);
+}
+
+static const char *split_name(void *user, int item) {
+    (void)user;
+    (void)item;
+    return "image";
+}
+
+/* Every size x batch once more, the batch split over all benched devices through one queue;
+ * timed like the rows (warm-up, then --reps runs of the whole batch). */
+static ig_result bench_split_run(bench_run *br, ig_error *err) {
+    int nd = br->n_devs;
+    if (nd < 2 || br->no_split) return IG_OK;
+    if (nd > CLI_MULTI_MAX) {
+        if (!br->quiet) fprintf(br->out, "\nsplit: skipped (more than %d devices)\n", CLI_MULTI_MAX);
+        return IG_OK;
+    }
+    for (int i = 0; i < nd; i++)
+        if (strcmp(br->devs[i].backend, "cpu") && br->devs[i].index < 0) {
+            if (!br->quiet) fprintf(br->out, "\nsplit: skipped (the index of Vulkan device '%s' is unknown)\n",
+                                    br->devs[i].device);
+            return IG_OK;
+        }
+    cli_multi *m = calloc(1, sizeof *m);
+    split_ctx *s = calloc(1, sizeof *s);
+    br->splits = calloc((size_t)br->n_sizes * br->n_batches, sizeof *br->splits);
+    if (!m || !s || !br->splits) {
+        free(m);
+        free(s);
+        return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "split run");
+    }
+    s->br = br;
+    s->m = m;
+    ig_result r = IG_OK;
+    for (int i = 0; i < nd && r == IG_OK; i++) {
+        bool cpu = !strcmp(br->devs[i].backend, "cpu");
+        char sel[16];
+        snprintf(sel, sizeof sel, "%d", br->devs[i].index);
+        cli_backend_opts o = {.backend = cpu ? "cpu" : "vulkan", .gpu = cpu ? NULL : sel,
+                              .precision = cpu ? NULL : br->precision, .validate = !cpu && br->validate,
+                              .coopmat = !cpu && br->coopmat};
+        r = cli_backend_open(&m->be[i], &o, true, err);
+        if (r != IG_OK) break;
+        if (cpu) snprintf(m->label[i], sizeof m->label[0], "cpu");
+        else snprintf(m->label[i], sizeof m->label[0], "vulkan:%d", br->devs[i].index);
+        m->n++;
+    }
+    if (r == IG_OK && !br->quiet) {
+        fprintf(br->out, "\nsplit: each batch through one queue over %d devices (", nd);
+        for (int i = 0; i < nd; i++) fprintf(br->out, "%s%s", i ? ", " : "", m->label[i]);
+        fprintf(br->out, "), one image per item\n%-5s %5s %10s %10s %10s %9s %9s %6s  %s\n", "size", "batch",
+                "median ms", "min ms", "max ms", "img/s", "sum img/s", "ratio", "images per device");
+        fflush(br->out);
+    }
+    br->split_devs = nd;
+    for (int si = 0; si < br->n_sizes && r == IG_OK; si++) {
+        int planned = 0;
+        for (; planned < nd && r == IG_OK; planned++)
+            r = ig_plan_init(&s->plan[planned], br->cfg, ig_view_native(), br->sizes[si], br->sizes[si], err);
+        if (r != IG_OK) planned--;
+        size_t px = r == IG_OK ? (size_t)s->plan[0].width * s->plan[0].height : 0;
+        for (int i = 0; i < nd && r == IG_OK; i++)
+            if (!(s->out[i] = malloc(3 * px * sizeof(float))))
+                r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "split image buffers");
+        for (int bi = 0; bi < br->n_batches && r == IG_OK; bi++) {
+            int b = br->batches[bi];
+            bench_split sp = {.size = br->sizes[si], .batch = b};
+            double *t = malloc((size_t)br->reps * sizeof *t);
+            if (!t) {
+                r = ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "split times");
+                break;
+            }
+            for (int w = 0; w < br->warmup + br->reps && r == IG_OK; w++) {
+                double t0 = bench_now();
+                r = cli_multi_run(m, b, split_one, s, split_name, true, err);
+                double ms = (bench_now() - t0) * 1e3;
+                if (r != IG_OK || w < br->warmup) continue;
+                t[w - br->warmup] = ms;
+                for (int i = 0; i < nd; i++) {
+                    sp.images[i] = m->done[i];
+                    sp.images_all[i] += m->done[i];
+                    sp.busy_s[i] += m->seconds[i];
+                }
+            }
+            if (r == IG_OK) {
+                sp.wall = stats_of(t, br->reps);
+                sp.ips = b / (sp.wall.median * 1e-3);
+                for (int k = 0; k < br->n_rows; k++)
+                    if (br->rows[k].size == sp.size && br->rows[k].batch == b) sp.sum_ips += br->rows[k].ips;
+                br->splits[br->n_splits++] = sp;
+                if (!br->quiet) {
+                    char ratio[16] = "-";
+                    if (sp.sum_ips > 0) snprintf(ratio, sizeof ratio, "%.2f", sp.ips / sp.sum_ips);
+                    fprintf(br->out, "%-5d %5d %10.2f %10.2f %10.2f %9.2f %9.2f %6s  ", sp.size, b, sp.wall.median,
+                            sp.wall.min, sp.wall.max, sp.ips, sp.sum_ips, ratio);
+                    for (int i = 0; i < nd; i++) fprintf(br->out, "%s%s %d", i ? ", " : "", m->label[i], sp.images[i]);
+                    fputc('\n', br->out);
+                    fflush(br->out);
+                }
+            }
+            free(t);
+        }
+        for (int i = 0; i < nd; i++) {
+            free(s->out[i]);
+            s->out[i] = NULL;
+        }
+        for (int i = 0; i < planned; i++) ig_plan_free(&s->plan[i]);
+    }
+    if (r == IG_OK) r = cli_multi_check(m, err);
+    cli_multi_close(m);
+    free(m);
+    free(s);
+    if (!br->quiet && r == IG_OK)
+        fprintf(br->out, "        ratio = split img/s over the sum of the devices' own img/s at that size and "
+                         "batch\n");
+    return r;
+}
+
 static void write_json(FILE *js, const bench_run *br, const char *model_label, bool builtin) {
     time_t now = time(NULL);
     char date[64], cpu[256];
@@ -537,11 +686,40 @@ static void write_json(FILE *js, const bench_run *br, const char *model_label, b
         }
         fputs("}", js);
     }
-    fputs("\n  ]\n}\n", js);
+    fputs("\n  ]", js);
+    if (br->n_splits > 0) { /* the split run: one queue over devs[0..split_devs) */
+        fputs(",\n  \"split\": {\"devices\": [", js);
+        for (int i = 0; i < br->split_devs; i++) {
+            const bench_dev *d = &br->devs[i];
+            fprintf(js, "%s{\"backend\": \"%s\", \"device\": ", i ? ", " : "", d->backend);
+            json_str(js, d->device);
+            if (d->index >= 0) fprintf(js, ", \"device_index\": %d", d->index);
+            fputs("}", js);
+        }
+        fputs("],\n    \"results\": [", js);
+        for (int k = 0; k < br->n_splits; k++) {
+            const bench_split *sp = &br->splits[k];
+            fprintf(js, "%s\n      {\"size\": %d, \"batch\": %d, \"reps\": %d, \"warmup\": %d, "
+                        "\"wall_ms\": {\"median\": %.4f, \"min\": %.4f, \"max\": %.4f}, \"images_per_s\": %.4f, "
+                        "\"sum_device_images_per_s\": ",
+                    k ? "," : "", sp->size, sp->batch, br->reps, br->warmup, sp->wall.median, sp->wall.min,
+                    sp->wall.max, sp->ips);
+            json_num(js, sp->sum_ips > 0 ? sp->sum_ips : -1);
+            fputs(", \"ratio_to_sum\": ", js);
+            json_num(js, sp->sum_ips > 0 ? sp->ips / sp->sum_ips : -1);
+            fputs(", \"per_device\": [", js);
+            for (int i = 0; i < br->split_devs; i++)
+                fprintf(js, "%s{\"images\": %d, \"images_all_reps\": %d, \"busy_s\": %.6f}", i ? ", " : "",
+                        sp->images[i], sp->images_all[i], sp->busy_s[i]);
+            fputs("]}", js);
+        }
+        fputs("\n    ]}", js);
+    }
+    fputs("\n}\n", js);
 }
 
 enum { B_CONFIG = 300, B_SIZES, B_BATCH, B_REPS, B_WARMUP, B_JSON, B_BACKEND, B_THREADS, B_PREC, B_VALIDATE,
-       B_COOPMAT, B_PHASES };
+       B_COOPMAT, B_PHASES, B_NO_SPLIT };
 
 static const cli_opt bench_options[] = {
     {"model", 'm', required_argument, 'm', 1, "FILE", "model file (default: the demo model)"},
@@ -557,6 +735,7 @@ static const cli_opt bench_options[] = {
     {"validate", 0, no_argument, B_VALIDATE, 1, NULL, "Vulkan: Khronos validation layer; any error fails"},
     {"phases", 0, no_argument, B_PHASES, 1, NULL, "Vulkan: after each row's timed renders, one profiled render:\n"
      "device time and GFLOP/s per phase (hypernetwork, weights, levelN, torgb)"},
+    {"no-split", 0, no_argument, B_NO_SPLIT, 1, NULL, "several devices: no split run after the per-device rows"},
     {"threads", 0, required_argument, B_THREADS, 1, "N", "CPU backend threads, 1..1024 (default: all cores)"},
     {"json", 0, required_argument, B_JSON, 1, "FILE", "also write the results as JSON (docs/bench-schema.json);\n"
      "'-': the JSON to stdout, the table to stderr"},
@@ -571,7 +750,10 @@ void cli_bench_help(FILE *f) {
     cli_print_options(f, bench_options, 1);
     fprintf(f, "\n--backend all: the CPU backend and the Vulkan device(s); -g all: every Vulkan device, CPU-type\n"
                "ones (llvmpipe) included; without -g, the best GPU. --precision and --coopmat apply to Vulkan\n"
-               "(the CPU backend computes in fp32).\nbuilt-in configs (random weights): %s\n",
+               "(the CPU backend computes in fp32).\n"
+               "Several devices benched: then a split run per size and batch, the batch through one work queue\n"
+               "over all of them (one image per item, in memory): aggregate img/s, images per device, and the\n"
+               "ratio to the sum of the devices' own img/s (--no-split: not).\nbuilt-in configs (random weights): %s\n",
             ig_config_builtin_names());
 }
 
@@ -586,7 +768,7 @@ int cmd_bench(int argc, char **argv) {
     const char *model_path = NULL, *config = NULL, *json_path = NULL, *backend = "cpu", *precision = NULL,
                *gpu = NULL;
     int sizes[16] = {0}, n_sizes = 0, batches[16] = {1}, n_batches = 1, reps = 5, warmup = 1, threads = 0;
-    bool quiet = false, validate = false, coopmat = false, phases = false;
+    bool quiet = false, validate = false, coopmat = false, phases = false, no_split = false;
     cli_parser pr;
     cli_parser_init(&pr, bench_options, 1);
     int c;
@@ -620,6 +802,7 @@ int cmd_bench(int argc, char **argv) {
         case B_VALIDATE: validate = true; break;
         case B_COOPMAT: coopmat = true; break;
         case B_PHASES: phases = true; break;
+        case B_NO_SPLIT: no_split = true; break;
         case 'q': quiet = true; break;
         case 'h': cli_bench_help(stdout); return 0;
         default: return 2;
@@ -651,7 +834,7 @@ int cmd_bench(int argc, char **argv) {
     bench_run br = {.sizes = sizes, .n_sizes = n_sizes, .batches = batches, .n_batches = n_batches, .reps = reps,
                     .warmup = warmup, .threads = threads, .precision = precision, .gpu = gpu,
                     .validate = validate, .coopmat = coopmat, .quiet = quiet, .phases = phases,
-                    .out = json_path && !strcmp(json_path, "-") ? stderr : stdout};
+                    .no_split = no_split, .out = json_path && !strcmp(json_path, "-") ? stderr : stdout};
     const char *model_label;
     char *json = NULL;
     if (config) {
@@ -743,6 +926,7 @@ int cmd_bench(int argc, char **argv) {
 #endif
     }
     if (r == IG_OK && br.n_rows == 0) r = ig_error_set(&err, IG_ERR_NO_DEVICE, "no device was benchmarked");
+    if (r == IG_OK) r = bench_split_run(&br, &err);
 
 done:
     if (js) {
@@ -752,6 +936,7 @@ done:
         free(js_text);
     }
     free(br.rows);
+    free(br.splits);
     free(br.z);
     ig_model_free(br.model);
     return r == IG_OK ? 0 : cli_fail(r, &err);
