@@ -757,13 +757,6 @@ void cli_bench_help(FILE *f) {
             ig_config_builtin_names());
 }
 
-#define BPARSE(call)                                            \
-    do {                                                        \
-        ig_error perr_ = {0};                                   \
-        ig_result pr_ = (call);                                 \
-        if (pr_ != IG_OK) return cli_option_fail(pr_, &perr_);  \
-    } while (0)
-
 int cmd_bench(int argc, char **argv) {
     const char *model_path = NULL, *config = NULL, *json_path = NULL, *backend = "cpu", *precision = NULL,
                *gpu = NULL;
@@ -776,10 +769,10 @@ int cmd_bench(int argc, char **argv) {
         switch (c) {
         case 'm': model_path = optarg; break;
         case B_CONFIG: config = optarg; break;
-        case B_SIZES: BPARSE(parse_list("--sizes", optarg, sizes, 16, 1, 65536, &n_sizes, &perr_)); break;
-        case B_BATCH: BPARSE(parse_list("--batch", optarg, batches, 16, 1, 4096, &n_batches, &perr_)); break;
-        case B_REPS: BPARSE(ig_parse_int("--reps", optarg, 1, 10000, &reps, &perr_)); break;
-        case B_WARMUP: BPARSE(ig_parse_int("--warmup", optarg, 0, 1000, &warmup, &perr_)); break;
+        case B_SIZES: CLI_PARSE(parse_list("--sizes", optarg, sizes, 16, 1, 65536, &n_sizes, CLI_PERR)); break;
+        case B_BATCH: CLI_PARSE(parse_list("--batch", optarg, batches, 16, 1, 4096, &n_batches, CLI_PERR)); break;
+        case B_REPS: CLI_PARSE(ig_parse_int("--reps", optarg, 1, 10000, &reps, CLI_PERR)); break;
+        case B_WARMUP: CLI_PARSE(ig_parse_int("--warmup", optarg, 0, 1000, &warmup, CLI_PERR)); break;
         case B_JSON:
             if (!*optarg) return cli_usage_error("--json '' is empty (a file name, or '-' for stdout)");
             json_path = optarg;
@@ -789,7 +782,7 @@ int cmd_bench(int argc, char **argv) {
                 return cli_usage_error("--backend '%s' is not cpu, vulkan, all or auto", optarg);
             backend = optarg;
             break;
-        case B_THREADS: BPARSE(ig_parse_int("--threads", optarg, 1, 1024, &threads, &perr_)); break;
+        case B_THREADS: CLI_PARSE(ig_parse_int("--threads", optarg, 1, 1024, &threads, CLI_PERR)); break;
         case B_PREC:
             if (strcmp(optarg, "fp32") && strcmp(optarg, "fp16") && strcmp(optarg, "auto"))
                 return cli_usage_error("--precision '%s' is not fp32, fp16 or auto", optarg);
