@@ -234,10 +234,20 @@ const char *ig_vk_device_type_name(int type) {
     }
 }
 
-static bool ig__has_ext(const VkExtensionProperties *e, uint32_t n, const char *name) {
+bool ig__vk_has_ext(const VkExtensionProperties *e, uint32_t n, const char *name) {
     for (uint32_t i = 0; i < n; i++)
         if (strcmp(e[i].extensionName, name) == 0) return true;
     return false;
+}
+
+VkExtensionProperties *ig__vk_device_extensions(VkPhysicalDevice pd, uint32_t *n) {
+    VkExtensionProperties *ext = NULL;
+    *n = 0;
+    if (vkEnumerateDeviceExtensionProperties(pd, NULL, n, NULL) == VK_SUCCESS && *n) {
+        ext = calloc(*n, sizeof *ext);
+        if (!ext || vkEnumerateDeviceExtensionProperties(pd, NULL, n, ext) != VK_SUCCESS) *n = 0;
+    }
+    return ext;
 }
 
 static void ig__describe(VkPhysicalDevice pd, ig__vk_phys *d) {
@@ -256,16 +266,11 @@ static void ig__describe(VkPhysicalDevice pd, ig__vk_phys *d) {
     d->info.max_storage_buffer_range = p0.limits.maxStorageBufferRange;
     d->info.max_shared_memory = p0.limits.maxComputeSharedMemorySize;
 
-    uint32_t n_ext = 0;
-    VkExtensionProperties *ext = NULL;
-    if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n_ext, NULL) == VK_SUCCESS && n_ext) {
-        ext = calloc(n_ext, sizeof *ext);
-        if (!ext || vkEnumerateDeviceExtensionProperties(pd, NULL, &n_ext, ext) != VK_SUCCESS)
-            n_ext = 0;
-    }
-    d->has_portability_subset = ig__has_ext(ext, n_ext, "VK_KHR_portability_subset");
-    d->nv_coop_ext = ig__has_ext(ext, n_ext, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
-    d->info.coopmat_khr_ext = ig__has_ext(ext, n_ext, "VK_KHR_cooperative_matrix");
+    uint32_t n_ext;
+    VkExtensionProperties *ext = ig__vk_device_extensions(pd, &n_ext);
+    d->has_portability_subset = ig__vk_has_ext(ext, n_ext, "VK_KHR_portability_subset");
+    d->nv_coop_ext = ig__vk_has_ext(ext, n_ext, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    d->info.coopmat_khr_ext = ig__vk_has_ext(ext, n_ext, "VK_KHR_cooperative_matrix");
     free(ext);
 
     uint32_t n_q = 0;

@@ -63,10 +63,22 @@ static const char *ig__scope(int32_t s) {
     }
 }
 
-static bool ig__ext(const VkExtensionProperties *e, uint32_t n, const char *name) {
-    for (uint32_t i = 0; i < n; i++)
-        if (strcmp(e[i].extensionName, name) == 0) return true;
-    return false;
+/* One cooperative-matrix shape (KHR or NV: the same fields) appended to `shapes`; NULL when out
+ * of memory. */
+static cJSON *ig__shape(cJSON *shapes, uint32_t m, uint32_t n, uint32_t k, int32_t a, int32_t b,
+                        int32_t c, int32_t result, int32_t scope) {
+    cJSON *s = cJSON_CreateObject();
+    if (!s) return NULL;
+    cJSON_AddNumberToObject(s, "M", m);
+    cJSON_AddNumberToObject(s, "N", n);
+    cJSON_AddNumberToObject(s, "K", k);
+    cJSON_AddStringToObject(s, "A", ig__component(a));
+    cJSON_AddStringToObject(s, "B", ig__component(b));
+    cJSON_AddStringToObject(s, "C", ig__component(c));
+    cJSON_AddStringToObject(s, "result", ig__component(result));
+    cJSON_AddStringToObject(s, "scope", ig__scope(scope));
+    cJSON_AddItemToArray(shapes, s);
+    return s;
 }
 
 static void ig__version(cJSON *o, const char *key, uint32_t v) {
@@ -98,23 +110,18 @@ static cJSON *ig__u32_array(const uint32_t *v, int n) {
 static cJSON *ig__device(VkInstance inst, VkPhysicalDevice pd, int index, uint32_t inst_api) {
     cJSON *d = cJSON_CreateObject();
     if (!d) return NULL;
-    uint32_t n_ext = 0;
-    VkExtensionProperties *ext = NULL;
-    if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n_ext, NULL) == VK_SUCCESS && n_ext) {
-        ext = calloc(n_ext, sizeof *ext);
-        if (!ext || vkEnumerateDeviceExtensionProperties(pd, NULL, &n_ext, ext) != VK_SUCCESS)
-            n_ext = 0;
-    }
+    uint32_t n_ext;
+    VkExtensionProperties *ext = ig__vk_device_extensions(pd, &n_ext);
     VkPhysicalDeviceProperties p0;
     vkGetPhysicalDeviceProperties(pd, &p0);
     uint32_t api = p0.apiVersion < inst_api ? p0.apiVersion : inst_api; /* usable here */
     bool v13 = api >= VK_API_VERSION_1_3;
-    bool has_budget = ig__ext(ext, n_ext, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
-    bool has_sgsc = v13 || ig__ext(ext, n_ext, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
-    bool has_coop_nv = ig__ext(ext, n_ext, "VK_NV_cooperative_matrix");
-    bool has_coop_khr = ig__ext(ext, n_ext, "VK_KHR_cooperative_matrix");
-    bool has_coop2 = ig__ext(ext, n_ext, "VK_NV_cooperative_matrix2");
-    bool has_cvec = ig__ext(ext, n_ext, "VK_NV_cooperative_vector");
+    bool has_budget = ig__vk_has_ext(ext, n_ext, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+    bool has_sgsc = v13 || ig__vk_has_ext(ext, n_ext, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    bool has_coop_nv = ig__vk_has_ext(ext, n_ext, "VK_NV_cooperative_matrix");
+    bool has_coop_khr = ig__vk_has_ext(ext, n_ext, "VK_KHR_cooperative_matrix");
+    bool has_coop2 = ig__vk_has_ext(ext, n_ext, "VK_NV_cooperative_matrix2");
+    bool has_cvec = ig__vk_has_ext(ext, n_ext, "VK_NV_cooperative_vector");
 
     /* properties: 1.1 (subgroup), 1.2 (driver), maintenance3, subgroup size control */
     VkPhysicalDeviceSubgroupSizeControlPropertiesEXT sgsc = {
@@ -246,18 +253,11 @@ static cJSON *ig__device(VkInstance inst, VkPhysicalDevice pd, int index, uint32
             for (uint32_t i = 0; cp && i < n; i++) cp[i].sType = IG__STYPE_COOPMAT_PROPS_KHR;
             if (cp && fn(pd, &n, cp) == VK_SUCCESS) {
                 for (uint32_t i = 0; shapes && i < n; i++) {
-                    cJSON *s = cJSON_CreateObject();
+                    cJSON *s = ig__shape(shapes, cp[i].MSize, cp[i].NSize, cp[i].KSize, (int32_t)cp[i].AType,
+                                         (int32_t)cp[i].BType, (int32_t)cp[i].CType, (int32_t)cp[i].ResultType,
+                                         (int32_t)cp[i].scope);
                     if (!s) break;
-                    cJSON_AddNumberToObject(s, "M", cp[i].MSize);
-                    cJSON_AddNumberToObject(s, "N", cp[i].NSize);
-                    cJSON_AddNumberToObject(s, "K", cp[i].KSize);
-                    cJSON_AddStringToObject(s, "A", ig__component((int32_t)cp[i].AType));
-                    cJSON_AddStringToObject(s, "B", ig__component((int32_t)cp[i].BType));
-                    cJSON_AddStringToObject(s, "C", ig__component((int32_t)cp[i].CType));
-                    cJSON_AddStringToObject(s, "result", ig__component((int32_t)cp[i].ResultType));
                     cJSON_AddBoolToObject(s, "saturating", cp[i].saturatingAccumulation);
-                    cJSON_AddStringToObject(s, "scope", ig__scope((int32_t)cp[i].scope));
-                    cJSON_AddItemToArray(shapes, s);
                 }
             }
             free(cp);
@@ -278,19 +278,11 @@ static cJSON *ig__device(VkInstance inst, VkPhysicalDevice pd, int index, uint32
             for (uint32_t i = 0; cp && i < n; i++)
                 cp[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
             if (cp && fn(pd, &n, cp) == VK_SUCCESS) {
-                for (uint32_t i = 0; shapes && i < n; i++) {
-                    cJSON *s = cJSON_CreateObject();
-                    if (!s) break;
-                    cJSON_AddNumberToObject(s, "M", cp[i].MSize);
-                    cJSON_AddNumberToObject(s, "N", cp[i].NSize);
-                    cJSON_AddNumberToObject(s, "K", cp[i].KSize);
-                    cJSON_AddStringToObject(s, "A", ig__component((int32_t)cp[i].AType));
-                    cJSON_AddStringToObject(s, "B", ig__component((int32_t)cp[i].BType));
-                    cJSON_AddStringToObject(s, "C", ig__component((int32_t)cp[i].CType));
-                    cJSON_AddStringToObject(s, "result", ig__component((int32_t)cp[i].DType));
-                    cJSON_AddStringToObject(s, "scope", ig__scope((int32_t)cp[i].scope));
-                    cJSON_AddItemToArray(shapes, s);
-                }
+                for (uint32_t i = 0; shapes && i < n; i++)
+                    if (!ig__shape(shapes, cp[i].MSize, cp[i].NSize, cp[i].KSize, (int32_t)cp[i].AType,
+                                   (int32_t)cp[i].BType, (int32_t)cp[i].CType, (int32_t)cp[i].DType,
+                                   (int32_t)cp[i].scope))
+                        break;
             }
             free(cp);
         }

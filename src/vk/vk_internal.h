@@ -287,6 +287,10 @@ static inline void ig__vk_release_cached(ig_vk_context *ctx) {
     if (ctx->release_cached) ctx->release_cached(ctx);
 }
 
+/* A physical device's extensions (calloc'd; *n = 0 and NULL on failure), and whether a list has one. */
+VkExtensionProperties *ig__vk_device_extensions(VkPhysicalDevice pd, uint32_t *n);
+bool ig__vk_has_ext(const VkExtensionProperties *e, uint32_t n, const char *name);
+
 /* The caller's lock around the shared queue (ig_vk_external), if it gave one. */
 static inline void ig__vk_queue_lock(ig_vk_context *ctx) {
     if (ctx->queue_lock) ctx->queue_lock(ctx->queue_user);
