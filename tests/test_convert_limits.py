@@ -48,20 +48,12 @@ import tempfile
 import time
 import zlib
 
-sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-PYDIR = os.path.join(ROOT, "python")
-sys.path.insert(0, PYDIR)
 sys.path.insert(0, HERE)
-PY = "/usr/bin/python3"
+from torch_env import ROOT, np, torch  # noqa: E402,F401  (sys.path, skip without torch)
 
-try:
-    import numpy as np
-    import torch
-except ImportError as e:  # pragma: no cover
-    print("SKIP: %s (run with /usr/bin/python3, which has python3-torch)" % e)
-    sys.exit(77)
+PYDIR = os.path.join(ROOT, "python")
+PY = "/usr/bin/python3"
 
 import fixtures_official as fx  # noqa: E402
 from inrgan import config, generator  # noqa: E402
