@@ -23,11 +23,6 @@
 #define IG_TILE_PX ((double)IG_TILE_SIDE * IG_TILE_SIDE)
 
 
-static double ig__tile_px_bytes(const ig_model *m, int count, int workers, int stride) {
-    ig_lowering lw;
-    ig_lower(&m->cfg, &lw);
-    return ig_lower_tile_bytes_per_pixel(&lw, count, workers, stride);
-}
 
 static int ig__workers(int count, int threads) {
     if (threads <= 0) {
@@ -44,7 +39,10 @@ static int ig__step(const ig_config *c) { return 1 << (c->n_levels - 1); }
 int ig_render_auto_tile(const ig_model *model, const ig_plan_desc *pd, size_t budget, int count) {
     const ig_config *c = &model->cfg;
     if (!budget) budget = IG_DEFAULT_BUDGET;
-    double side = sqrt((double)budget / ig__tile_px_bytes(model, count, count < 64 ? count : 64, pd->stride > 1 ? pd->stride : 1));
+    ig_lowering lw;
+    ig_lower(c, &lw);
+    double side = sqrt((double)budget /
+                       ig_lower_tile_bytes_per_pixel(&lw, count, count < 64 ? count : 64, pd->stride > 1 ? pd->stride : 1));
     int step = ig__step(c);
     int t = (int)side / step * step;
     if (t < step) t = step;
@@ -74,10 +72,10 @@ static int ig__even(int total, int side, int step) {
 }
 
 /* Peak bytes of a layout by the tiler's count. */
-static double ig__layout_bytes(const ig_image_job *job, int W, int n, int tw, int th,
-                               double band_px, double sink) {
+static double ig__layout_bytes(const ig_image_job *job, const ig_lowering *lw, int W, int n, int tw,
+                               int th, double band_px, double sink) {
     int s = job->plan.stride > 1 ? job->plan.stride : 1;
-    double tile = ig__tile_px_bytes(job->model, n, ig__workers(n, job->threads), s) * tw * th;
+    double tile = ig_lower_tile_bytes_per_pixel(lw, n, ig__workers(n, job->threads), s) * tw * th;
     return tile + (double)n * (sink + band_px * W * th);
 }
 
@@ -96,6 +94,8 @@ ig_result ig_render_layout_make(const ig_image_job *job, ig_render_layout *out, 
     if (r != IG_OK) return r;
     int W = probe.image_width, H = probe.image_height;
     ig_plan_free(&probe);
+    ig_lowering lw; /* the model's buffers per pixel (src/lower.c), for every layout tried */
+    ig_lower(c, &lw);
     if (job->band_h) { /* a band of rows of the whole image: laid out as an image that high */
         if (job->band_y0 < 0 || job->band_h < 0 || job->band_y0 + job->band_h > H)
             return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "band of rows %d..%d of a %d-row image", job->band_y0,
@@ -116,7 +116,7 @@ ig_result ig_render_layout_make(const ig_image_job *job, ig_render_layout *out, 
         /* the tile side is given: the chunk is what the rest of the budget allows */
         tw = job->tile < W ? job->tile : W;
         th = job->tile < H ? job->tile : H;
-        while (n > 1 && ig__layout_bytes(job, W, n, tw, th, band_px, sink) > B) n--;
+        while (n > 1 && ig__layout_bytes(job, &lw, W, n, tw, th, band_px, sink) > B) n--;
     } else {
         /* half the budget for the tile, half for the band of finished rows and the open images;
          * the band is at least one step of rows (or the whole height) of every image in it */
@@ -124,7 +124,8 @@ ig_result ig_render_layout_make(const ig_image_job *job, ig_render_layout *out, 
         double half = B / 2;
         double n_fit = floor(half / (sink + band_px * W * th_min));
         if (n_fit < n) n = n_fit < 1 ? 1 : (int)n_fit;
-        double per_px = ig__tile_px_bytes(job->model, n, ig__workers(n, job->threads), job->plan.stride > 1 ? job->plan.stride : 1);
+        double per_px = ig_lower_tile_bytes_per_pixel(&lw, n, ig__workers(n, job->threads),
+                                                      job->plan.stride > 1 ? job->plan.stride : 1);
         double th_band = (half / n - sink) / (band_px * W);
         double side = sqrt(half / per_px);
         th = ig__fit(th_band < side ? th_band : side, step, H);
@@ -142,7 +143,7 @@ ig_result ig_render_layout_make(const ig_image_job *job, ig_render_layout *out, 
     int ex = ig__even(W, tw, step), ey = ig__even(H, th, step);
     tw = ex;
     th = ey;
-    double bytes = ig__layout_bytes(job, W, n, tw, th, band_px, sink);
+    double bytes = ig__layout_bytes(job, &lw, W, n, tw, th, band_px, sink);
     if (bytes > B) over = true;
     out->width = W;
     out->height = H;
