@@ -533,7 +533,8 @@ static void ig__plan_wgen(ig__vk_builder *b, const ig__chunk *ch) {
                 m[IGR_WGEN_o0] = o0;
                 m[IGR_WGEN_rows] = rows;
                 m[IGR_WGEN_out_row_stride] = vm->coop ? ostride : 0;
-                d->gx = ig__vk_groups(rows, IG_VK_WG);
+                d->n_spec = 0; /* fixed-size kernel: 32 rows of one image per workgroup */
+                d->gx = ig__vk_groups(rows, 32);
                 d->gy = k;
             }
         }
@@ -1193,8 +1194,8 @@ ig_result ig__vk_inrgan_prepare(ig_vk_context *ctx, const ig_render_desc *desc, 
         int id, n;
         uint32_t spec[3];
     } need[6] = {
-        {IG_SH_FC, 1, {IG_VK_WG, 0, 0}},
-        {fused ? IG_SH_WNORM : (f16 ? IG_SH_WGEN_F16 : IG_SH_WGEN), 1, {IG_VK_WG, 0, 0}},
+        {IG_SH_FC, 0, {0, 0, 0}}, /* fc.comp and wgen.comp: fixed-size kernels */
+        {fused ? IG_SH_WNORM : (f16 ? IG_SH_WGEN_F16 : IG_SH_WGEN), 0, {0, 0, 0}},
         {fused ? (f16 ? IG_SH_LEVEL_FUSED_F16 : IG_SH_LEVEL_FUSED)
                : (f16 ? IG_SH_LEVEL_F16 : IG_SH_LEVEL),
          3, {IG_VK_WG, (uint32_t)vm->cmax, (uint32_t)vm->emax}},
