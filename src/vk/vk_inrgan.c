@@ -5,8 +5,12 @@
  *   1. mapping:  fc.comp per mapping layer (z normalisation fused into the first, truncation
  *                into the last)                                   -> w     [B][w_dim]
  *   2. heads:    fc.comp per FMM / ToRGB layer (affine of w)       -> s     [B][s_stride]
+ *                (fc.comp, also for step 1: a tiled GEMM over 64 rows x 32 images per
+ *                workgroup, so each head matrix is read once per 32 images of a dispatch)
  *   3. weights:  wgen.comp per FMM layer: rownorm(Ws (1 + L R/sqrt r))  -> gw [B][gw_stride]
- *                (fused mode: only the row norms                   -> rn [B][rn_stride])
+ *                (fused mode: only the row norms                   -> rn [B][rn_stride]);
+ *                one workgroup per 32 rows of one image, L and R in shared memory, rows
+ *                written contiguous in the storage precision
  *   4. levels:   level.comp per level: every layer and ToRGB of the level for each pixel in
  *                one dispatch (level_coop.comp with cooperative matrices: 16 pixels per
  *                subgroup). Up-sampling of features and rgb follows the plan's index/weight
