@@ -9,7 +9,8 @@
 // the K axis (i) is walked in FC_BK = 32 slices, each slice of W (64 rows, contiguous along i:
 // every 32 invocations read one 128-byte run of a row) and of X (32 images) staged in shared
 // memory, so each element of W is read from memory once per image block (once per batch when
-// the dispatch has <= 32 images) instead of once per image. Invocation (tx, ty) = (t % 16,
+// the dispatch has <= 32 images) instead of once per image; the next slice is loaded into
+// registers while the current one is multiplied. Invocation (tx, ty) = (t % 16,
 // t / 16) accumulates rows tx + 16 j (j < 4) for images ty + 16 q (q < 2); an invocation whose
 // images are all past n_img only helps load. Per image the sum over i runs in the same order
 // as a plain loop (slices in order, zero padding past in_dim adds exact zeros); flag 1's sum of
@@ -47,18 +48,27 @@ void main() {
     float acc[4][2], ss[2];
     for (uint j = 0u; j < 4u; j++) acc[j][0] = acc[j][1] = 0.0;
     ss[0] = ss[1] = 0.0;
+    // slice k0 of W and X into registers pw, px (issued one slice ahead of the multiply-adds)
+    uint kk = t & 31u, rr0 = t >> 5u;
+    float pw[8], px[4];
+#define FC_LOAD(k0)                                                                          \
+    for (uint e = 0u; e < 8u; e++) {                                                         \
+        uint o = ob + rr0 + 8u * e, i = (k0) + kk;                                           \
+        pw[e] = (o < rows && i < in_dim) ? wt[wb + o * in_dim + i] : 0.0;                    \
+    }                                                                                        \
+    for (uint e = 0u; e < 4u; e++) {                                                         \
+        uint n = nb + rr0 + 8u * e, i = (k0) + kk;                                           \
+        px[e] = (n < n_img && i < in_dim) ? xv[xb + n * xs + i] : 0.0;                       \
+    }
+    FC_LOAD(0u)
     for (uint k0 = 0u; k0 < in_dim; k0 += FC_BK) {
         barrier();
-        uint kk = t & 31u, i = k0 + kk;
-        for (uint e = 0u; e < 8u; e++) { // W slice: 64 rows x 32 k
-            uint rr = (t >> 5u) + 8u * e, o = ob + rr;
-            sw[kk * (FC_BM + 1u) + rr] = (o < rows && i < in_dim) ? wt[wb + o * in_dim + i] : 0.0;
-        }
-        for (uint e = 0u; e < 4u; e++) { // X slice: 32 images x 32 k
-            uint nn = (t >> 5u) + 8u * e, n = nb + nn;
-            sx[kk * (FC_BN + 1u) + nn] = (n < n_img && i < in_dim) ? xv[xb + n * xs + i] : 0.0;
-        }
+        for (uint e = 0u; e < 8u; e++) sw[kk * (FC_BM + 1u) + rr0 + 8u * e] = pw[e]; // [k][row]
+        for (uint e = 0u; e < 4u; e++) sx[kk * (FC_BN + 1u) + rr0 + 8u * e] = px[e]; // [k][image]
         barrier();
+        if (k0 + FC_BK < in_dim) {
+            FC_LOAD(k0 + FC_BK)
+        }
         if (live) {
             for (uint k = 0u; k < FC_BK; k++) {
                 float x0 = sx[k * (FC_BN + 1u) + ty], x1 = sx[k * (FC_BN + 1u) + ty + 16u];
