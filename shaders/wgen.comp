@@ -5,7 +5,8 @@
 // IG_NORM_ONLY: write only 1/(|Wt[o]| + 1e-8) (the fused level kernel rebuilds W itself).
 // One workgroup of 256 invocations per (block of WG_BR = 32 rows of a chunk of rows, image):
 // the block's L rows are staged in shared memory (read from s when rank > 32), R in slices of
-// columns (as many as WG_RS floats hold: the whole of R when rank * wrow <= 1984). Subgroup-
+// columns (as many as WG_RS floats hold, a specialization constant: the whole of R when
+// rank * wrow <= WG_RS, e.g. FFHQ's rank 10 x 688 with 48 KiB of shared memory). Subgroup-
 // sized run g = t / 32 of invocations takes rows g + 8 u (u < 4), its 32 lanes stride along the
 // row, so W_s is read and W written contiguous along i. Pass 1 sums each row's Wt^2 (per lane,
 // then the 32 lanes' partials in shared memory, in lane order), pass 2 recomputes Wt and writes
@@ -13,7 +14,7 @@
 // same order as the CPU backend; the row's sum of squares in a different one (32 partials).
 // Record: IGR_WGEN (shaders/records/wgen.h; src/vk/vk_inrgan.c dispatches ceil(rows / 32) x
 // n_img workgroups); the coopmat kernel reads rows padded to a multiple of 16, zero-filled
-// beforehand (out_row_stride). Shared memory: 16,256 bytes (within Vulkan's 16 KiB minimum).
+// beforehand (out_row_stride). Shared memory: 8,320 bytes + 4 WG_RS.
 #extension GL_GOOGLE_include_directive : require
 #include "records/wgen.h"
 #define REC(f) meta[r + IGR_WGEN_##f] // a field of this dispatch's record
@@ -25,8 +26,10 @@
 #endif
 #define WG_BR 32u   // rows per workgroup
 #define WG_LS 1024u // staged L: WG_BR rows of rank <= 32
-#define WG_RS 1984u // staged R: rank x (a slice of columns)
 layout(local_size_x = 256) in;
+// staged R, rank x (a slice of columns): as many floats as the device's shared memory holds
+// beside the other arrays (src/vk/vk_inrgan.c ig__wgen_rs; 2016 within 16 KiB)
+layout(constant_id = 0) const uint WG_RS = 2016u;
 
 layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
 layout(std430, binding = 1) readonly buffer Params { float params[]; };

@@ -485,6 +485,16 @@ static void ig__plan_heads(ig__vk_builder *b, const ig__chunk *ch) {
     }
 }
 
+/* wgen.comp's WG_RS (specialization constant 0): the floats of R it stages at once, what the
+ * device's shared memory holds beside its other 2,080 floats, at most 8,192 (the whole R of
+ * every FFHQ / churches layer), a multiple of 32: 2,016 with Vulkan's minimum 16 KiB, 6,112
+ * with lavapipe's 32 KiB, 8,192 with 48 KiB. */
+static uint32_t ig__wgen_rs(const ig_vk_context *ctx) {
+    uint64_t fl = ctx->props.limits.maxComputeSharedMemorySize / 4;
+    uint64_t rs = fl > 2080 + 32 ? (fl - 2080) & ~31ull : 32;
+    return (uint32_t)(rs > 8192 ? 8192 : rs);
+}
+
 static void ig__plan_wgen(ig__vk_builder *b, const ig__chunk *ch) {
     const ig_config *c = ch->c;
     const ig__vk_model *vm = ch->vm;
@@ -537,7 +547,7 @@ static void ig__plan_wgen(ig__vk_builder *b, const ig__chunk *ch) {
                 m[IGR_WGEN_o0] = o0;
                 m[IGR_WGEN_rows] = rows;
                 m[IGR_WGEN_out_row_stride] = vm->coop ? ostride : 0;
-                d->n_spec = 0; /* fixed-size kernel: 32 rows of one image per workgroup */
+                d->spec[0] = ig__wgen_rs(ctx); /* 32 rows of one image per workgroup */
                 d->gx = ig__vk_groups(rows, 32);
                 d->gy = k;
             }
@@ -1198,8 +1208,8 @@ ig_result ig__vk_inrgan_prepare(ig_vk_context *ctx, const ig_render_desc *desc, 
         int id, n;
         uint32_t spec[3];
     } need[6] = {
-        {IG_SH_FC, 0, {0, 0, 0}}, /* fc.comp and wgen.comp: fixed-size kernels */
-        {fused ? IG_SH_WNORM : (f16 ? IG_SH_WGEN_F16 : IG_SH_WGEN), 0, {0, 0, 0}},
+        {IG_SH_FC, 0, {0, 0, 0}}, /* a fixed-size kernel */
+        {fused ? IG_SH_WNORM : (f16 ? IG_SH_WGEN_F16 : IG_SH_WGEN), 1, {ig__wgen_rs(ctx), 0, 0}},
         {fused ? (f16 ? IG_SH_LEVEL_FUSED_F16 : IG_SH_LEVEL_FUSED)
                : (f16 ? IG_SH_LEVEL_F16 : IG_SH_LEVEL),
          3, {IG_VK_WG, (uint32_t)vm->cmax, (uint32_t)vm->emax}},

@@ -3,12 +3,14 @@
  * whole Vulkan renders against the CPU backend (ig_cpu_render), under the validation layer.
  *
  * fc.comp computes 64 rows x 32 images per workgroup in K slices of 32; wgen.comp 32 rows of one
- * image per workgroup, L staged when rank <= 32 and R in slices of 1984 / rank columns. Batches
+ * image per workgroup, L staged when rank <= 32 and R in slices of WG_RS / rank columns (WG_RS:
+ * 6,112 floats on lavapipe). Batches
  * 1, 31, 32, 33 straddle the image block; truncation is on (psi 0.7 toward a random w_avg).
  * Models:
  *   INR-GAN A: z_dim 40, w_dim 72 (K tails, two row blocks of the mapping), rank 3, channels 40
  *              (two wgen row blocks, the second partial; heads of 240 rows: a partial fc block);
- *   INR-GAN B: rank 40 (> 32: L read from s; R in slices of 49 columns, rows up to 52 wide);
+ *   INR-GAN B: rank 200 (> 32: L read from s; R in slices of 30 columns on lavapipe, rows up
+ *              to 52 wide);
  *   CIPS:      style_dim 72, hidden 40, channels 72,20, w_avg (the fc.comp styles and mapping).
  * Paths: fp32 with the weight pass, fp32 with FMM fused (wgen.comp's row norms only; not for
  * B, whose fused level kernel passes lavapipe's loop limit), fp16 storage (weights written as
@@ -110,10 +112,10 @@ static void test_inrgan_blocks(void) {
     ig_model_free(m);
 }
 
-static void test_inrgan_rank40(void) {
-    ig_model *m = inrgan_model("hyper_b.safetensors", 16, 16, 40, 6);
+static void test_inrgan_rank200(void) {
+    ig_model *m = inrgan_model("hyper_b.safetensors", 16, 16, 200, 6);
     if (!m) return;
-    run_model("inrgan rank 40", m, true, false);
+    run_model("inrgan rank 200", m, true, false);
     ig_model_free(m);
 }
 
@@ -176,7 +178,7 @@ static void test_cips_blocks(void) {
 int main(void) {
     vk_test_init();
     RUN(test_inrgan_blocks);
-    RUN(test_inrgan_rank40);
+    RUN(test_inrgan_rank200);
     RUN(test_inrgan_small_range);
     RUN(test_cips_blocks);
     return TEST_EXIT();
