@@ -280,7 +280,7 @@ static ig_result ig__cips_ensure(ig_vk_context *ctx, const ig_render_desc *desc,
     const ig_model *m = desc->model;
     if (desc->plan->n_levels != m->cfg.n_levels || desc->plan->n_levels != 1)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
-    if (ctx->props.limits.maxComputeWorkGroupInvocations < 256 || ctx->props.limits.maxComputeWorkGroupSize[0] < 64 ||
+    if (ctx->props.limits.maxComputeWorkGroupInvocations < 256 || ctx->props.limits.maxComputeWorkGroupSize[0] < 256 ||
         ctx->props.limits.maxComputeWorkGroupSize[1] < 16)
         return ig_error_set(err, IG_ERR_UNSUPPORTED, "%s: CIPS kernels need workgroups of 256 invocations",
                             ctx->info.name);

@@ -1166,6 +1166,11 @@ static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *de
     const ig_plan *plan = desc->plan;
     if (plan->n_levels != c->n_levels)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
+    if (ctx->props.limits.maxComputeWorkGroupInvocations < 256 ||
+        ctx->props.limits.maxComputeWorkGroupSize[0] < 256)
+        return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                            "%s: the hypernetwork kernels (fc.comp, wgen.comp) need workgroups "
+                            "of 256 invocations", ctx->info.name);
     ig_result res = IG_OK;
     uint64_t mfp = ig__vk_model_fp(1469598103934665603ull, m);
     if (!ctx->model || ctx->model->fp != mfp) {
