@@ -10,8 +10,9 @@
 // sized run g = t / 32 of invocations takes rows g + 8 u (u < 4), its 32 lanes stride along the
 // row, so W_s is read and W written contiguous along i. Pass 1 sums each row's Wt^2 (per lane,
 // then the 32 lanes' partials in shared memory, in lane order), pass 2 recomputes Wt and writes
-// Wt / (|Wt| + 1e-8) in the storage precision (IG_F16: fp16). The k sum of L R runs in the
-// same order as the CPU backend; the row's sum of squares in a different one (32 partials).
+// Wt / (|Wt| + 1e-8) in the storage precision (IG_F16: fp16). As before this layout, the k sum
+// of L R runs k = 0 .. r-1 and is then scaled by 1/sqrt(r) (the CPU backend scales each term);
+// the row's sum of squares now adds 32 per-lane partials, a different rounding order.
 // Record: IGR_WGEN (shaders/records/wgen.h; src/vk/vk_inrgan.c dispatches ceil(rows / 32) x
 // n_img workgroups); the coopmat kernel reads rows padded to a multiple of 16, zero-filled
 // beforehand (out_row_stride). Shared memory: 8,320 bytes + 4 WG_RS.
