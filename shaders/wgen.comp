@@ -29,8 +29,8 @@
 #define WG_LS 1024u // staged L: WG_BR rows of rank <= 32
 layout(local_size_x = 256) in;
 // staged R, rank x (a slice of columns): as many floats as the device's shared memory holds
-// beside the other arrays (src/vk/vk_inrgan.c ig__wgen_rs; 2016 within 16 KiB)
-layout(constant_id = 0) const uint WG_RS = 2016u;
+// beside the other arrays (src/vk/vk_inrgan.c ig__wgen_rs; 1984 within 16 KiB)
+layout(constant_id = 0) const uint WG_RS = 1984u;
 
 layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
 layout(std430, binding = 1) readonly buffer Params { float params[]; };

@@ -486,12 +486,12 @@ static void ig__plan_heads(ig__vk_builder *b, const ig__chunk *ch) {
 }
 
 /* wgen.comp's WG_RS (specialization constant 0): the floats of R it stages at once, what the
- * device's shared memory holds beside its other 2,080 floats, at most 8,192 (the whole R of
- * every FFHQ / churches layer), a multiple of 32: 2,016 with Vulkan's minimum 16 KiB, 6,112
- * with lavapipe's 32 KiB, 8,192 with 48 KiB. */
+ * device's shared memory holds beside its other 2,080 floats and 32 spare, at most 8,192 (the
+ * whole R of every FFHQ / churches layer), a multiple of 32: 1,984 with Vulkan's minimum
+ * 16 KiB, 6,080 with lavapipe's 32 KiB, 8,192 with 48 KiB. */
 static uint32_t ig__wgen_rs(const ig_vk_context *ctx) {
     uint64_t fl = ctx->props.limits.maxComputeSharedMemorySize / 4;
-    uint64_t rs = fl > 2080 + 32 ? (fl - 2080) & ~31ull : 32;
+    uint64_t rs = fl >= 2112 + 32 ? (fl - 2112) & ~31ull : 32;
     return (uint32_t)(rs > 8192 ? 8192 : rs);
 }
 

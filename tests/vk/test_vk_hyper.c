@@ -4,7 +4,7 @@
  *
  * fc.comp computes 64 rows x 32 images per workgroup in K slices of 32; wgen.comp 32 rows of one
  * image per workgroup, L staged when rank <= 32 and R in slices of WG_RS / rank columns (WG_RS:
- * 6,112 floats on lavapipe). Batches
+ * 6,080 floats on lavapipe). Batches
  * 1, 31, 32, 33 straddle the image block; truncation is on (psi 0.7 toward a random w_avg).
  * Models:
  *   INR-GAN A: z_dim 40, w_dim 72 (K tails, two row blocks of the mapping), rank 3, channels 40
