@@ -14,7 +14,7 @@
  *   INRGAN_VALIDATE=1          Khronos validation layer + an error-counting messenger
  *   INRGAN_DISABLE_FP16=1      never use the fp16 storage path (precision auto/fp16 -> fp32)
  *   INRGAN_DISABLE_COOPMAT=1   never use cooperative matrices
- *   INRGAN_VK_KERNEL=pixel|gemm  the INR-GAN level kernel (overrides ig_vk_desc.level_kernel)
+ *   INRGAN_VK_KERNEL=pixel|gemm|fused  the INR-GAN level kernel (overrides ig_vk_desc.level_kernel)
  *   INRGAN_VK_FENCE_TIMEOUT=S   seconds one submission may take (read at each submission; default
  *                               60, 600 on a CPU-type device); longer: IG_ERR_DEVICE_LOST, the
  *                               context is lost
@@ -59,10 +59,13 @@ typedef enum ig_vk_fmm_mode {
 typedef enum ig_vk_level_kernel {
     IG_VK_KERNEL_DEFAULT = 0, /* = IG_VK_KERNEL_PIXEL until the gemm kernel is measured */
     IG_VK_KERNEL_PIXEL = 1,   /* level.comp: one invocation per pixel runs all the level's layers */
-    IG_VK_KERNEL_GEMM = 2     /* one tiled-GEMM dispatch per layer over the level's pixels for a
+    IG_VK_KERNEL_GEMM = 2,    /* one tiled-GEMM dispatch per layer over the level's pixels for a
                                  group of images (nearest up-sampling without instance norm,
                                  fp32; other models and plans fall back to IG_VK_KERNEL_PIXEL:
                                  see ig_vk_level_kernel_used) */
+    IG_VK_KERNEL_FUSED = 3    /* the gemm kernel, but each level whose widths fit shared memory
+                                 (<= 256 channels, a suffix of the levels) in one dispatch that
+                                 keeps its activations in shared memory (same models as gemm) */
 } ig_vk_level_kernel;
 
 /* An existing Vulkan device the backend renders on instead of creating its own instance and
@@ -213,9 +216,10 @@ bool ig_vk_context_coopmat(const ig_vk_context *ctx);
 /* What a render of `model` on this context computes with: "coopmat", "fp16" or "fp32" (CIPS
  * models always render in fp32, whatever the context's precision). */
 const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model);
-/* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm" or "coopmat"
- * ("" before the first; a requested gemm kernel that does not support the model, the plan or
- * the precision falls back to "pixel"). */
+/* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm", "fused" or
+ * "coopmat" ("" before the first; a requested gemm or fused kernel that does not support the
+ * model, the plan or the precision falls back to "pixel"; a fused one with no level narrow
+ * enough ran "gemm"). */
 const char *ig_vk_level_kernel_used(const ig_vk_context *ctx);
 /* Errors reported by the validation layer so far (0 without validation). */
 uint32_t ig_vk_validation_errors(const ig_vk_context *ctx);

@@ -253,3 +253,12 @@ void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch) {
         wk->gemm_rgb = rc;
     }
 }
+
+/* The coarse product of up-sampling conv0 `op` alone (used by the fused level kernel,
+ * vk_inrgan_tile.c). */
+void ig__vk_gemm_coarse(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_op *op,
+                        const ig_vk_buf *x, const ig_vk_buf *y, uint32_t n0, uint32_t k) {
+    ig__gemm_io io = {x, y, NULL, ch->wk->feat_img / 4, ch->wk->vp[IG__PASS_RENDER]->pp[op->level - 1],
+                      0};
+    ig__gemm_layer(b, ch, IG_SH_GEMM_RAW, op, 0, (uint32_t)op->c_x, &io, n0, k);
+}

@@ -208,6 +208,7 @@ struct ig_vk_context {
     bool coop_emu;              /* ... with emulated matrix products (test hook) */
     bool fused_fmm;
     bool level_gemm;            /* INR-GAN levels on the tiled-GEMM kernels where supported */
+    bool level_fused;           /* ... and the levels that fit on the fused kernel (level_gemm too) */
     const char *kernel_used;    /* level kernel of the last INR-GAN render ("pixel", "gemm",
                                    "coopmat"; "" before any) */
     ig_vk_precision precision;
