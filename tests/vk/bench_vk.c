@@ -1,7 +1,8 @@
 /* bench_vk.c - throughput of the Vulkan backend, with an optional check against the CPU backend.
  *
  *   bench_vk [--config tiny|churches|ffhq|ffhq-bil | --model FILE] [--size N] [--batch N]
- *            [--iters N] [--paths fp32,fp32-fused,gemm,fp16,coopmat] [--gpu NAME] [--validate]
+ *            [--iters N] [--paths fp32,fp32-fused,gemm,fused,fp16,coopmat] [--gpu NAME]
+ *            [--validate]
  *            [--check] [--require-coopmat]
  *
  * --config writes a random model of that architecture (reference section 1.9) into the test
@@ -11,6 +12,9 @@
  *   bench path=fp16 device="..." config=ffhq size=256 batch=32 img/s=... ms/img=... TFLOP/s=...
  * Path gemm: fp32 with the tiled-GEMM level kernel (IG_VK_KERNEL_GEMM); the line says which
  * level kernel really ran (kernel=...), and a gemm path that fell back to another kernel fails.
+ * Path fused: fp32 with the fused level kernel (IG_VK_KERNEL_FUSED: the gemm kernel, levels that
+ * fit shared memory in one dispatch each); fails when neither it nor gemm ran (a model with no
+ * level narrow enough runs gemm, which is what fused means for it).
  * --require-coopmat: path coopmat fails when the device has no cooperative matrices, and when
  * the level kernel that ran was not the cooperative-matrix one (ig_vk_level_kernel_used).
  * --check renders the batch's first image with ig_cpu_render and fails (exit 1) when the error
@@ -120,6 +124,8 @@ int main(int argc, char **argv) {
             d.fmm = IG_VK_FMM_FUSED;
         } else if (strcmp(tok, "gemm") == 0) {
             d.level_kernel = IG_VK_KERNEL_GEMM;
+        } else if (strcmp(tok, "fused") == 0) {
+            d.level_kernel = IG_VK_KERNEL_FUSED;
         } else if (strcmp(tok, "fp16") == 0) {
             d.precision = IG_VK_PRECISION_FP16, tol = 2e-2;
         } else if (strcmp(tok, "coopmat") == 0) {
@@ -189,6 +195,12 @@ int main(int argc, char **argv) {
                        rep.chunk_images, rep.chunk_limit);
             if (strcmp(tok, "gemm") == 0 && strcmp(ig_vk_level_kernel_used(ctx), "gemm") != 0) {
                 printf("bench path=gemm: the gemm level kernel did not run (%s)\n",
+                       ig_vk_level_kernel_used(ctx));
+                failures++;
+            }
+            if (strcmp(tok, "fused") == 0 && strcmp(ig_vk_level_kernel_used(ctx), "fused") != 0 &&
+                strcmp(ig_vk_level_kernel_used(ctx), "gemm") != 0) {
+                printf("bench path=fused: the fused level kernel did not run (%s)\n",
                        ig_vk_level_kernel_used(ctx));
                 failures++;
             }
