@@ -21,12 +21,15 @@
 //
 // Workgroup: 256 invocations, T pixels (a multiple of 4, <= 64; pixels past np compute
 // harmless values and store nothing) as NQ = T / 4 pixel quads. Invocation (q, y): quad q,
-// outputs y + NY j (NY = 256 / NQ, j < JM). Shared memory: two activation buffers [CS][NQ]
-// vec4 (ping-pong; a row k holds channel k of the tile: invocations of one quad read one
-// address, broadcast, consecutive quads consecutive vec4s, so rows need no skew), a weight
-// slice [KB][CO] (KB input channels of every output, streamed from global memory per step)
-// and the tile's rgb [3][T]. Total 4 (2 CS T + KB CO + 3 T) bytes: the planner picks T so that
-// it fits maxComputeSharedMemorySize.
+// output quads g = y + NY j (NY = 256 / NQ, j < JM), i.e. a 4 x 4 block (outputs 4g..4g+3 x
+// pixels 4q..4q+3) per j: 16 multiply-adds per two shared loads (a vec4 of each). Shared
+// memory: two activation buffers [CS][NQ] vec4 (ping-pong; row k = channel k of the tile:
+// invocations of one quad read one address, broadcast, consecutive quads consecutive vec4s),
+// a weight slice [KB][CO + 4] (KB input channels of every output; rows skewed by 4 floats so
+// that the transposing stores of 8 consecutive k hit 8 different banks), streamed from global
+// memory per step with the next step's slice prefetched into registers while this one is
+// multiplied, and the tile's rgb [3][T]. Total 4 (2 CS T + KB (CO + 4) + 3 T) bytes: the planner
+// picks T so that it fits maxComputeSharedMemorySize.
 // Specialization constants: 0 T, 1 CS (>= every width the level reads or writes), 2 CO (>= every
 // FMM output width). Record at meta[rec]: shaders/records/tile.h.
 // Bindings: 1 embedding (vec4), 2 coarse product A, 3 per-image weights, 4 params (biases,
@@ -38,8 +41,11 @@ layout(constant_id = 1) const uint CS = 256u;
 layout(constant_id = 2) const uint CO = 256u;
 const uint NQ = T / 4u;
 const uint NY = 256u / NQ;
-const uint JM = (CO + NY - 1u) / NY;
+const uint CO4 = (CO + 3u) / 4u;
+const uint JM = (CO4 + NY - 1u) / NY;
 const uint KB = 8u;
+const uint SW4 = CO4 + 1u;               // weight slice row stride (vec4): skewed
+const uint WR = (KB * CO + 255u) / 256u; // prefetched weights per invocation
 
 layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
 layout(std430, binding = 1) readonly buffer Emb { vec4 ev[]; };
@@ -54,7 +60,7 @@ layout(std430, binding = 9) writeonly buffer Feat { vec4 fv[]; };
 layout(push_constant) uniform PC { uint rec; } pc;
 
 shared vec4 act[2u * CS * NQ]; // [buffer][channel][quad]
-shared float sw[KB * CO];      // [k][o]: the weight slice of one step
+shared vec4 sw[KB * SW4];      // [k][o / 4]: the weight slice of one step
 shared float srgb[3u * T];     // [o][pixel]
 
 void main() {
@@ -126,22 +132,39 @@ void main() {
             continue;
         }
         uint wo = wb + OP(w_off), wrow = OP(w_row);
-        vec4 acc[JM];
-        [[unroll]] for (uint j = 0u; j < JM; j++) acc[j] = vec4(0.0);
+        vec4 acc[JM * 4u]; // [j][output i of the quad]: 4 pixels
+        [[unroll]] for (uint j = 0u; j < JM * 4u; j++) acc[j] = vec4(0.0);
         uint xb = cur * CS * NQ + q;
+        float wr[WR]; // slice element e = lid + 256 i: output e / KB, input k0 + e % KB
+        [[unroll]] for (uint i = 0u; i < WR; i++) {
+            uint e = lid + 256u * i, o = e / KB, kk = e - o * KB;
+            wr[i] = o < cout && kk < cin ? wt[wo + o * wrow + kk] : 0.0;
+        }
         for (uint k0 = 0u; k0 < cin; k0 += KB) {
             barrier(); // the previous slice is read, the features are written
-            for (uint i = lid; i < KB * cout; i += 256u) {
-                uint o = i / KB, kk = i - o * KB;
-                sw[kk * CO + o] = k0 + kk < cin ? wt[wo + o * wrow + k0 + kk] : 0.0;
+            [[unroll]] for (uint i = 0u; i < WR; i++) {
+                uint e = lid + 256u * i, o = e / KB, kk = e - o * KB;
+                if (e < KB * CO) sw[kk * SW4 + o / 4u][o & 3u] = wr[i];
             }
             barrier();
+            uint k1 = k0 + KB;
+            if (k1 < cin) // the next slice, while this one is multiplied
+                [[unroll]] for (uint i = 0u; i < WR; i++) {
+                    uint e = lid + 256u * i, o = e / KB, kk = e - o * KB;
+                    wr[i] = o < cout && k1 + kk < cin ? wt[wo + o * wrow + k1 + kk] : 0.0;
+                }
             uint kn = min(KB, cin - k0);
             for (uint kk = 0u; kk < kn; kk++) {
                 vec4 x = act[xb + (k0 + kk) * NQ];
                 [[unroll]] for (uint j = 0u; j < JM; j++) {
-                    uint o = y + NY * j;
-                    if (o < CO) acc[j] += sw[kk * CO + o] * x;
+                    uint g = y + NY * j;
+                    if (g < CO4) {
+                        vec4 w = sw[kk * SW4 + g];
+                        acc[4u * j] += w.x * x;
+                        acc[4u * j + 1u] += w.y * x;
+                        acc[4u * j + 2u] += w.z * x;
+                        acc[4u * j + 3u] += w.w * x;
+                    }
                 }
             }
         }
@@ -150,8 +173,8 @@ void main() {
         bool add = OP(add) != 0u;
         uint ab = REC(a_base) + n * REC(a_img), ap = REC(a_p);
         uint yb = (1u - cur) * CS * NQ + q;
-        [[unroll]] for (uint j = 0u; j < JM; j++) {
-            uint o = y + NY * j;
+        [[unroll]] for (uint j = 0u; j < JM * 4u; j++) {
+            uint o = 4u * (y + NY * (j / 4u)) + (j & 3u);
             if (o < cout) {
                 vec4 v = acc[j] + params[pb + OP(b_off) + o];
                 if (add)

@@ -35,7 +35,7 @@ static void ig__level_ops(const ig__vk_model *vm, int l, int *op0, int *op1) {
 
 /* Shared-memory bytes of level_tile.comp for spec {T, CS, CO}. */
 static uint64_t ig__tile_shared(uint32_t t, uint32_t cs, uint32_t co) {
-    return 4ull * (2ull * cs * t + (uint64_t)IG__TILE_KB * co + 3ull * t);
+    return 4ull * (2ull * cs * t + (uint64_t)IG__TILE_KB * (co + 4) + 3ull * t);
 }
 
 /* level_tile.comp's specialization constants for level l: {T, CS, CO}; false when the level is
