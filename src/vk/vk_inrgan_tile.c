@@ -188,7 +188,11 @@ static void ig__tile_level(ig__vk_builder *b, const ig__chunk *ch, int l, const 
     m[IGR_TILE_width] = W;
     m[IGR_TILE_wc] = up ? (uint32_t)vp->w[l - 1] : 0;
     m[IGR_TILE_mode] = up ? 2u : 1u;
-    m[IGR_TILE_e_base] = ig__vk_bind(b, d, 1, &vp->emb_cm[l], 0, (uint64_t)vp->ce[l] * P * 4, 16);
+    if (vp->ce[l] > 0)
+        m[IGR_TILE_e_base] = ig__vk_bind(b, d, 1, &vp->emb_cm[l], 0,
+                                         (uint64_t)vp->ce[l] * P * 4, 16);
+    else
+        ig__vk_bind_dummy(b, d, 1);
     uint32_t cout0 = (uint32_t)op0->c_out, Pc = up ? vp->pp[l - 1] : 0;
     if (up) {
         m[IGR_TILE_a_base] = ig__vk_bind(b, d, 2, &wk->feat[1 - cur], (uint64_t)n0 * A * 4,
