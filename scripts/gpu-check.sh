@@ -170,7 +170,7 @@ fi
 REQ=--require-coopmat # on the GPU the coopmat path must be on and really run
 [ -n "${GPU_CHECK_LOCAL:-}" ] && REQ=--check # lavapipe has no cooperative matrices (a repeat)
 step parity-ffhq 60 150 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG:-ffhq}" ${GPU_CHECK_VKSIZE:+--size $GPU_CHECK_VKSIZE} \
-    --batch 8 --iters 1 --paths fp32,fp32-fused,gemm,fused,fp16,coopmat --check "$REQ"
+    --batch 8 --iters 1 --paths fp32,fp32-fused,gemm,fused,fused16,fp16,coopmat --check "$REQ"
 step parity-ffhq-bil 50 120 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG_BIL:-ffhq-bil}" \
     ${GPU_CHECK_VKSIZE:+--size $GPU_CHECK_VKSIZE} --batch 4 --iters 1 --paths fp32,fp16,coopmat --check
 

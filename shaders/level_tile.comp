@@ -30,6 +30,8 @@
 // memory per step with the next step's slice prefetched into registers while this one is
 // multiplied, and the tile's rgb [3][T]. Total 4 (2 CS T + KB (CO + 4) + 3 T) bytes: the planner
 // picks T so that it fits maxComputeSharedMemorySize.
+// -DIG_F16 (the "fused16" kernel): activations stored as fp16 in shared memory (2 CS T 2
+// bytes), arithmetic in fp32.
 // Specialization constants: 0 T, 1 CS (>= every width the level reads or writes), 2 CO (>= every
 // FMM output width). Record at meta[rec]: shaders/records/tile.h.
 // Bindings: 1 embedding (vec4), 2 coarse product A, 3 per-image weights, 4 params (biases,
@@ -59,7 +61,20 @@ layout(std430, binding = 8) writeonly buffer Rgb { float ov[]; };
 layout(std430, binding = 9) writeonly buffer Feat { vec4 fv[]; };
 layout(push_constant) uniform PC { uint rec; } pc;
 
+#ifdef IG_F16
+// IG_F16: the activations are kept as fp16 in shared memory (4 halves per quad; twice the
+// pixels per tile), every product and sum in fp32; inputs and outputs in global memory fp32
+shared uvec2 act[2u * CS * NQ]; // [buffer][channel][quad]
+vec4 act_get(uint i) {
+    uvec2 u = act[i];
+    return vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y));
+}
+void act_set(uint i, vec4 v) { act[i] = uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
+#else
 shared vec4 act[2u * CS * NQ]; // [buffer][channel][quad]
+vec4 act_get(uint i) { return act[i]; }
+void act_set(uint i, vec4 v) { act[i] = v; }
+#endif
 shared vec4 sw[KB * SW4];      // [k][o / 4]: the weight slice of one step
 shared float srgb[3u * T];     // [o][pixel]
 
@@ -110,7 +125,7 @@ void main() {
         uint ce = OP(c_in), eb = REC(e_base) + p0 / 4u;
         for (uint i = lid; i < ce * NQ; i += 256u) {
             uint k = i / NQ, qq = i - k * NQ;
-            act[k * NQ + qq] = ev[eb + k * P4 + qq];
+            act_set(k * NQ + qq, ev[eb + k * P4 + qq]);
         }
     }
     uint cur = 0u; // the buffer holding the current features
@@ -126,7 +141,7 @@ void main() {
                 uint wr = pb + OP(wr_off) + o * cin;
                 uint ab = cur * CS * NQ + pt / 4u, pc4 = pt & 3u;
                 float a = 0.0;
-                for (uint i = 0u; i < cin; i++) a += params[wr + i] * (sv[sb + i] * act[ab + i * NQ][pc4]);
+                for (uint i = 0u; i < cin; i++) a += params[wr + i] * (sv[sb + i] * act_get(ab + i * NQ)[pc4]);
                 srgb[lid] += a + params[pb + OP(b_off) + o];
             }
             continue;
@@ -155,7 +170,7 @@ void main() {
                 }
             uint kn = min(KB, cin - k0);
             for (uint kk = 0u; kk < kn; kk++) {
-                vec4 x = act[xb + (k0 + kk) * NQ];
+                vec4 x = act_get(xb + (k0 + kk) * NQ);
                 [[unroll]] for (uint j = 0u; j < JM; j++) {
                     uint g = y + NY * j;
                     if (g < CO4) {
@@ -181,7 +196,7 @@ void main() {
                     for (uint jj = 0u; jj < 4u; jj++)
                         if (inside[jj]) v[jj] += av[ab + o * ap + src[jj]];
                 v = mix(0.2 * v, v, greaterThanEqual(v, vec4(0.0))) * 1.4142135623730951;
-                act[yb + o * NQ] = v;
+                act_set(yb + o * NQ, v);
             }
         }
         cur = 1u - cur;
@@ -192,7 +207,7 @@ void main() {
         uint fb = REC(f_base) + n * REC(f_img) + p0 / 4u;
         for (uint i = lid; i < cfeat * NQ; i += 256u) {
             uint k = i / NQ, qq = i - k * NQ;
-            fv[fb + k * P4 + qq] = act[cur * CS * NQ + k * NQ + qq];
+            fv[fb + k * P4 + qq] = act_get(cur * CS * NQ + k * NQ + qq);
         }
     }
     if (REC(rgb_on) != 0u && lid < T && p0 + lid < np) {

@@ -14,7 +14,8 @@
  *   INRGAN_VALIDATE=1          Khronos validation layer + an error-counting messenger
  *   INRGAN_DISABLE_FP16=1      never use the fp16 storage path (precision auto/fp16 -> fp32)
  *   INRGAN_DISABLE_COOPMAT=1   never use cooperative matrices
- *   INRGAN_VK_KERNEL=pixel|gemm|fused  the INR-GAN level kernel (overrides ig_vk_desc.level_kernel)
+ *   INRGAN_VK_KERNEL=pixel|gemm|fused|fused16
+ *                              the INR-GAN level kernel (overrides ig_vk_desc.level_kernel)
  *   INRGAN_VK_FENCE_TIMEOUT=S   seconds one submission may take (read at each submission; default
  *                               60, 600 on a CPU-type device); longer: IG_ERR_DEVICE_LOST, the
  *                               context is lost
@@ -63,9 +64,11 @@ typedef enum ig_vk_level_kernel {
                                  group of images (nearest up-sampling without instance norm,
                                  fp32; other models and plans fall back to IG_VK_KERNEL_PIXEL:
                                  see ig_vk_level_kernel_used) */
-    IG_VK_KERNEL_FUSED = 3    /* the gemm kernel, but each level whose widths fit shared memory
+    IG_VK_KERNEL_FUSED = 3,   /* the gemm kernel, but each level whose widths fit shared memory
                                  (<= 256 channels, a suffix of the levels) in one dispatch that
                                  keeps its activations in shared memory (same models as gemm) */
+    IG_VK_KERNEL_FUSED16 = 4  /* IG_VK_KERNEL_FUSED with those activations stored as fp16 (fp32
+                                 arithmetic; fp16-storage accuracy, about 1e-3 relative) */
 } ig_vk_level_kernel;
 
 /* An existing Vulkan device the backend renders on instead of creating its own instance and
@@ -216,8 +219,8 @@ bool ig_vk_context_coopmat(const ig_vk_context *ctx);
 /* What a render of `model` on this context computes with: "coopmat", "fp16" or "fp32" (CIPS
  * models always render in fp32, whatever the context's precision). */
 const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model);
-/* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm", "fused" or
- * "coopmat" ("" before the first; a requested gemm or fused kernel that does not support the
+/* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm", "fused",
+ * "fused16" or "coopmat" ("" before the first; a requested gemm or fused kernel that does not support the
  * model, the plan or the precision falls back to "pixel"; a fused one with no level narrow
  * enough ran "gemm"). */
 const char *ig_vk_level_kernel_used(const ig_vk_context *ctx);

@@ -725,7 +725,7 @@ static void ig__make_summary(ig_vk_context *ctx) {
              ctx->coopmat ? (ctx->coop_emu ? "emulated" : "nv") : (d->coopmat_nv ? "available" : "no"),
              ctx->precision == IG_VK_PRECISION_FP16 ? "fp16" : "fp32",
              ctx->fp16_ok || ctx->precision == IG_VK_PRECISION_FP16 ? "" : "(fp16 unavailable)",
-             ctx->fused_fmm ? "fused" : "pass", ctx->level_fused ? "fused" : ctx->level_gemm ? "gemm" : "pixel",
+             ctx->fused_fmm ? "fused" : "pass", ctx->level_fused16 ? "fused16" : ctx->level_fused ? "fused" : ctx->level_gemm ? "gemm" : "pixel",
              ctx->validation ? "on" : "off");
 }
 
@@ -818,13 +818,19 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     ctx->fused_fmm = desc.fmm == IG_VK_FMM_FUSED && !ctx->coopmat;
     /* the gemm level kernel: asked for (the environment overrides the desc); whether a render
      * can use it is decided per render (vk_inrgan.c), the summary says what was asked */
-    ctx->level_gemm = desc.level_kernel == IG_VK_KERNEL_GEMM ||
-                      desc.level_kernel == IG_VK_KERNEL_FUSED;
-    ctx->level_fused = desc.level_kernel == IG_VK_KERNEL_FUSED;
+    ctx->level_fused16 = desc.level_kernel == IG_VK_KERNEL_FUSED16;
+    ctx->level_fused = desc.level_kernel == IG_VK_KERNEL_FUSED || ctx->level_fused16;
+    ctx->level_gemm = desc.level_kernel == IG_VK_KERNEL_GEMM || ctx->level_fused;
     const char *kern = getenv("INRGAN_VK_KERNEL");
-    if (kern && strcmp(kern, "gemm") == 0) ctx->level_gemm = true, ctx->level_fused = false;
-    if (kern && strcmp(kern, "fused") == 0) ctx->level_gemm = ctx->level_fused = true;
-    if (kern && strcmp(kern, "pixel") == 0) ctx->level_gemm = ctx->level_fused = false;
+    if (kern) {
+        bool g = strcmp(kern, "gemm") == 0, f = strcmp(kern, "fused") == 0;
+        bool f16 = strcmp(kern, "fused16") == 0;
+        if (g || f || f16 || strcmp(kern, "pixel") == 0) {
+            ctx->level_gemm = g || f || f16;
+            ctx->level_fused = f || f16;
+            ctx->level_fused16 = f16;
+        }
+    }
     ctx->kernel_used = "";
 
     /* One compute queue. */

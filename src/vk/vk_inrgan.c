@@ -1284,7 +1284,9 @@ ig_result ig__vk_inrgan_render(ig_vk_context *ctx, const ig_render_desc *desc, f
     wk->gemm = ctx->plan->gemm && !wk->fused && !wk->stats &&
                ig__vk_gemm_layout(ctx, ctx->model, ctx->plan, wk);
     wk->tile_from = ig__vk_tile_from(ctx, ctx->model, ctx->plan, wk);
-    ctx->kernel_used = wk->gemm ? (wk->tile_from < ctx->plan->n_levels ? "fused" : "gemm")
+    ctx->kernel_used = wk->gemm ? (wk->tile_from >= ctx->plan->n_levels ? "gemm"
+                                   : ctx->level_fused16                 ? "fused16"
+                                                                        : "fused")
                        : ctx->model->coop ? "coopmat" : "pixel";
     if (res == IG_OK) res = ig__check_loops(ctx, c, ctx->model, wk, err);
     if (res != IG_OK) goto done;

@@ -12,7 +12,10 @@
  * in its first layer, reads the embedding channel-major, writes rgb [3][P] once per pixel (from
  * the coarse rgb gathered through the maps, like rgb_accum.comp's mode 2) and, when a later
  * level needs them, its last layer's features [C][P] over the coarse input it no longer needs.
- * Same model restrictions and buffers as the gemm kernel (ig__vk_gemm_model, _layout). */
+ * Same model restrictions and buffers as the gemm kernel (ig__vk_gemm_model, _layout).
+ * The "fused16" kernel (IG_VK_KERNEL_FUSED16, INRGAN_VK_KERNEL=fused16) is the same with the
+ * activations kept as fp16 in shared memory (level_tile.comp -DIG_F16: tiles of twice the
+ * pixels; fp32 arithmetic, fp32 in global memory; results within fp16 storage's tolerance). */
 #include "vk_inrgan.h"
 
 #include <stdlib.h>
@@ -33,9 +36,14 @@ static void ig__level_ops(const ig__vk_model *vm, int l, int *op0, int *op1) {
     *op1 = e;
 }
 
-/* Shared-memory bytes of level_tile.comp for spec {T, CS, CO}. */
-static uint64_t ig__tile_shared(uint32_t t, uint32_t cs, uint32_t co) {
-    return 4ull * (2ull * cs * t + (uint64_t)IG__TILE_KB * (co + 4) + 3ull * t);
+/* Shared-memory bytes of level_tile.comp for spec {T, CS, CO}, activations of es bytes. */
+static uint64_t ig__tile_shared(uint32_t t, uint32_t cs, uint32_t co, uint32_t es) {
+    return 2ull * cs * t * es + 4ull * ((uint64_t)IG__TILE_KB * (co + 4) + 3ull * t);
+}
+
+/* The variant: fp16 activations in shared memory for the "fused16" kernel. */
+static int ig__tile_shader(const ig_vk_context *ctx) {
+    return ctx->level_fused16 ? IG_SH_LEVEL_TILE_F16 : IG_SH_LEVEL_TILE;
 }
 
 /* level_tile.comp's specialization constants for level l: {T, CS, CO}; false when the level is
@@ -61,7 +69,7 @@ static bool ig__tile_spec(const ig_vk_context *ctx, const ig__vk_model *vm, int 
         ctx->props.limits.maxComputeWorkGroupSize[0] < 256)
         return false;
     for (uint32_t t = 64; t >= 8; t /= 2)
-        if (ig__tile_shared(t, cs, co) <= lim) {
+        if (ig__tile_shared(t, cs, co, ctx->level_fused16 ? 2 : 4) <= lim) {
             spec[0] = t;
             spec[1] = cs;
             spec[2] = co;
@@ -144,7 +152,7 @@ ig_result ig__vk_tile_prepare(ig_vk_context *ctx, ig_error *err) {
         uint32_t spec[3];
         if (!ig__tile_spec(ctx, vm, l, spec)) break;
         VkPipeline p;
-        res = ig__vk_pipeline_get(ctx, IG_SH_LEVEL_TILE, spec, 3, &p, err);
+        res = ig__vk_pipeline_get(ctx, ig__tile_shader(ctx), spec, 3, &p, err);
     }
     return res;
 }
@@ -177,8 +185,8 @@ static void ig__tile_level(ig__vk_builder *b, const ig__chunk *ch, int l, const 
     const ig__vk_op *op0 = &vm->ops[e.op0];
     bool rgb = e.s1 > e.s0, up = l > 0;
     ig__vk_disp *d;
-    uint32_t *m = ig__vk_disp_new(b, IG_SH_LEVEL_TILE, IGR_TILE_WORDS + nops * IGR_TILE_OP_WORDS,
-                                  &d);
+    uint32_t *m = ig__vk_disp_new(b, ig__tile_shader(b->ctx),
+                                  IGR_TILE_WORDS + nops * IGR_TILE_OP_WORDS, &d);
     if (!m) return;
     memcpy(d->spec, spec, 3 * sizeof *spec);
     d->n_spec = 3;

@@ -209,6 +209,7 @@ struct ig_vk_context {
     bool fused_fmm;
     bool level_gemm;            /* INR-GAN levels on the tiled-GEMM kernels where supported */
     bool level_fused;           /* ... and the levels that fit on the fused kernel (level_gemm too) */
+    bool level_fused16;         /* ... with fp16 activations in shared memory (level_fused too) */
     const char *kernel_used;    /* level kernel of the last INR-GAN render ("pixel", "gemm",
                                    "coopmat"; "" before any) */
     ig_vk_precision precision;

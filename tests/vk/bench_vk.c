@@ -1,7 +1,7 @@
 /* bench_vk.c - throughput of the Vulkan backend, with an optional check against the CPU backend.
  *
  *   bench_vk [--config tiny|churches|ffhq|ffhq-bil | --model FILE] [--size N] [--batch N]
- *            [--iters N] [--paths fp32,fp32-fused,gemm,fused,fp16,coopmat] [--gpu NAME]
+ *            [--iters N] [--paths fp32,fp32-fused,gemm,fused,fused16,fp16,coopmat] [--gpu NAME]
  *            [--validate]
  *            [--check] [--require-coopmat]
  *
@@ -14,7 +14,8 @@
  * level kernel really ran (kernel=...), and a gemm path that fell back to another kernel fails.
  * Path fused: fp32 with the fused level kernel (IG_VK_KERNEL_FUSED: the gemm kernel, levels that
  * fit shared memory in one dispatch each); fails when neither it nor gemm ran (a model with no
- * level narrow enough runs gemm, which is what fused means for it).
+ * level narrow enough runs gemm, which is what fused means for it). Path fused16: the same with
+ * fp16 activations in shared memory (IG_VK_KERNEL_FUSED16; checked at 2e-2).
  * --require-coopmat: path coopmat fails when the device has no cooperative matrices, and when
  * the level kernel that ran was not the cooperative-matrix one (ig_vk_level_kernel_used).
  * --check renders the batch's first image with ig_cpu_render and fails (exit 1) when the error
@@ -126,6 +127,8 @@ int main(int argc, char **argv) {
             d.level_kernel = IG_VK_KERNEL_GEMM;
         } else if (strcmp(tok, "fused") == 0) {
             d.level_kernel = IG_VK_KERNEL_FUSED;
+        } else if (strcmp(tok, "fused16") == 0) {
+            d.level_kernel = IG_VK_KERNEL_FUSED16, tol = 2e-2;
         } else if (strcmp(tok, "fp16") == 0) {
             d.precision = IG_VK_PRECISION_FP16, tol = 2e-2;
         } else if (strcmp(tok, "coopmat") == 0) {
@@ -198,9 +201,9 @@ int main(int argc, char **argv) {
                        ig_vk_level_kernel_used(ctx));
                 failures++;
             }
-            if (strcmp(tok, "fused") == 0 && strcmp(ig_vk_level_kernel_used(ctx), "fused") != 0 &&
+            if (strncmp(tok, "fused", 5) == 0 && strcmp(ig_vk_level_kernel_used(ctx), tok) != 0 &&
                 strcmp(ig_vk_level_kernel_used(ctx), "gemm") != 0) {
-                printf("bench path=fused: the fused level kernel did not run (%s)\n",
+                printf("bench path=%s: the fused level kernel did not run (%s)\n", tok,
                        ig_vk_level_kernel_used(ctx));
                 failures++;
             }

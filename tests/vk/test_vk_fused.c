@@ -10,10 +10,18 @@
  *   the fused kernel (ig_vk_level_kernel_used).
  *   A model with no level narrow enough runs the gemm kernel; bilinear + instance norm the
  *   per-pixel one; INRGAN_VK_KERNEL=fused turns it on for a default context.
- * Tolerance: max |vk - cpu| <= 1e-4 * max(1, max |cpu|). Validation layer on: no errors. */
+ * The fused16 kernel (fp16 activations in shared memory) on a tiny and a mixed model (a 256-wide
+ * fused level), tiles bit-exact too.
+ * Tolerance: max |vk - cpu| <= 1e-4 * max(1, max |cpu|) (fused16: 2e-2). Validation layer on:
+ * no errors. */
 #include "vk_test.h"
 
 #define TOL 1e-4
+#define TOL16 2e-2
+
+/* the kernel asked for and the tolerance: fused (1e-4) or fused16 (2e-2) */
+static int g_kernel = IG_VK_KERNEL_FUSED;
+static double g_tol = TOL;
 
 static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
                          const float *z, const float *zb, int space, int count,
@@ -39,7 +47,7 @@ static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *p
         double e = vk_test_compare(got, ref, (size_t)count * img);
         printf("  %s (%dx%d, batch %d, %s kernel): max rel error %.3g\n", label, plan->width,
                plan->height, count, ig_vk_level_kernel_used(ctx), e);
-        CHECK_MSG(e <= TOL, "%s: error %.3g > %g", label, e, TOL);
+        CHECK_MSG(e <= g_tol, "%s: error %.3g > %g", label, e, g_tol);
         CHECK_MSG(strcmp(ig_vk_level_kernel_used(ctx), kernel) == 0,
                   "%s: ran the %s kernel, expected %s", label, ig_vk_level_kernel_used(ctx),
                   kernel);
@@ -51,7 +59,7 @@ static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *p
 
 static ig_vk_context *fused_context(uint64_t cap_range) {
     ig_vk_desc d = vk_test_desc();
-    d.level_kernel = IG_VK_KERNEL_FUSED;
+    d.level_kernel = g_kernel;
     d.cap_buffer_range = cap_range;
     ig_vk_context *ctx = NULL;
     ig_error err = {0};
@@ -85,8 +93,9 @@ static void run_nearest(const char *label, const vk_test_spec *spec, uint64_t se
         ig_model_free(m);
         return;
     }
-    CHECK_MSG(strstr(ig_vk_context_summary(ctx), "kernel=fused") != NULL, "summary: %s",
-              ig_vk_context_summary(ctx));
+    CHECK_MSG(strstr(ig_vk_context_summary(ctx),
+                     g_kernel == IG_VK_KERNEL_FUSED16 ? "kernel=fused16" : "kernel=fused ") != NULL,
+              "summary: %s", ig_vk_context_summary(ctx));
     float *z = vk_test_latents(6, c->z_dim), *zb = z + 3 * c->z_dim;
     int R = c->resolution;
     struct {
@@ -196,6 +205,24 @@ static void test_mixed(void) {
     run_nearest("all wide", &g, 65, "gemm", false);
 }
 
+/* fp16 activations in shared memory (fused16): within fp16 storage's tolerance, and still a
+ * tile equal to the crop of the whole render bit for bit */
+static void test_fused16(void) {
+    g_kernel = IG_VK_KERNEL_FUSED16;
+    g_tol = TOL16;
+    vk_test_spec s = vk_test_spec_tiny("nearest", 0, 1);
+    run_nearest("fused16 nearest+extra", &s, 71, "fused16", true);
+    vk_test_spec w = {.z_dim = 16, .w_dim = 24, .map_layers = 2, .rank = 2,
+                      .upsampling = "nearest", .psi = 0.8, .n_blocks = 4};
+    w.blocks[0] = (vk_test_block){"b4", 4, 264, 0, 3, 1, 0, 4};
+    w.blocks[1] = (vk_test_block){"b8", 8, 256, 1, 3, 0, 4, 2};
+    w.blocks[2] = (vk_test_block){"b16", 16, 40, 1, 4, 0, 4, 2};
+    w.blocks[3] = (vk_test_block){"b32", 32, 12, 0, 4, 0, 4, 2};
+    run_nearest("fused16 mixed", &w, 72, "fused16", false);
+    g_kernel = IG_VK_KERNEL_FUSED;
+    g_tol = TOL;
+}
+
 /* A storage range that holds the activations of two images but not three: groups of two and
  * one image, for the coarse product and the fused dispatch alike. */
 static void test_groups(void) {
@@ -262,6 +289,7 @@ int main(void) {
     RUN(test_churches_like);
     RUN(test_wide);
     RUN(test_mixed);
+    RUN(test_fused16);
     RUN(test_groups);
     RUN(test_fallbacks);
     return TEST_EXIT();
