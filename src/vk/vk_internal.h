@@ -130,13 +130,21 @@ typedef struct ig__vk_pipeline {
     VkPipeline pipe;
 } ig__vk_pipeline;
 
-/* The SPIR-V of one shader variant (generated, embedded at build time). */
+/* The SPIR-V of one shader variant (generated, embedded at build time). A variant of an
+ * IG_SHADER_REQ line whose extension the build's shader compiler lacked is compiled out:
+ * bytes == 0 (vk.cmake printed a configure line naming it). */
 typedef struct ig__vk_spirv {
-    const char *name;
+    const char *name;     /* "ig_spv_<name>" */
     const uint32_t *code;
-    size_t bytes;
+    size_t bytes;         /* 0: compiled out */
+    const char *requires; /* IG_SHADER_REQ: the GLSL extension it needs ("GL_KHR_..."); else NULL */
 } ig__vk_spirv;
 const ig__vk_spirv *ig__vk_shader(int id);
+/* Whether shader `id` is in this build (false: compiled out, or no such id). Ask before
+ * planning a kernel that needs an IG_SHADER_REQ variant. */
+bool ig__vk_shader_built(int id);
+/* The shader compiler the SPIR-V was built with ("glslang 15.2.0"). */
+const char *ig__vk_shader_compiler(void);
 
 ig_result ig__vk_pipe_init(ig_vk_context *ctx, const char *cache_dir, ig_error *err);
 void ig__vk_pipe_destroy(ig_vk_context *ctx);
