@@ -89,8 +89,12 @@ set -- -o Dir::Etc::SourceList="$APT/sources.list" -o Dir::Etc::SourceParts=/dev
     -o Dir::State::status=/var/lib/dpkg/status -o Dir::Cache="$APT/cache" \
     -o Debug::NoLocking=1 -o APT::Sandbox::User="$(id -un)" -o Acquire::Retries=2
 say "fetching Debian 13 sources of glslang $GLSLANG_V, spirv-tools $SPVTOOLS_V, spirv-headers $SPVHEADERS_V from $mirror"
-apt-get "$@" -qq update >"$WORK/apt-update.log" 2>&1 ||
-    fail "cannot read $mirror trixie (offline?): $(grep -m1 -E '^(E|W):' "$WORK/apt-update.log" || tail -n1 "$WORK/apt-update.log")"
+# (apt-get update exits 0 when a source cannot be read: the index file itself decides)
+apt-get "$@" -qq --error-on=any update >"$WORK/apt-update.log" 2>&1 || true
+if ! ls "$APT/lists/"*trixie*Sources* >/dev/null 2>&1; then
+    why=$(grep -m1 -E '^(E|W|Err):' "$WORK/apt-update.log" || tail -n1 "$WORK/apt-update.log")
+    fail "cannot read $mirror trixie (offline?): ${why:-no reason given}"
+fi
 
 # The .orig tarballs and their SHA-256 from the (signed) Sources index.
 origs=""
