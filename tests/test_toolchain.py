@@ -8,8 +8,8 @@ variants: what this build's configure decided is what the binary says (`inrgan d
 system: a second build of the `inrgan` target with Debian 12's own glslang (-DIG_GLSLANG=
   /usr/bin/glslangValidator) configures with the KHR coopmat, NV coopmat2 and NV cooperative
   vector probes saying no and the variants that need them compiled out (configure lines), builds,
-  lists them as not built, and renders the golden model on lavapipe (validation on) to the same
-  bytes as this build. Cost: one extra configure + build of the library and CLI (its build
+  lists them as not built, refuses their pipelines with IG_ERR_UNSUPPORTED (test_vk_gated), and
+  renders the golden model on lavapipe (validation on) to the same bytes as this build. Cost: one extra configure + build of the library and CLI (its build
   folder is kept, so reruns are incremental).
 """
 import argparse
@@ -149,9 +149,9 @@ def cmd_system(a):
         check(re.search(r"inrgan: shader variant %s \(.*\) compiled out: needs " % n, conf) is not None,
               "configure says %s is compiled out" % n)
     jobs = os.environ.get("IG_TEST_JOBS", "2")
-    p = subprocess.run(["nice", "cmake", "--build", sub, "-j" + jobs, "--target", "inrgan"],
+    p = subprocess.run(["nice", "cmake", "--build", sub, "-j" + jobs, "--target", "inrgan", "test_vk_gated"],
                        capture_output=True, text=True, timeout=1500)
-    if not check(p.returncode == 0, "build of the inrgan target with %s" % glslang):
+    if not check(p.returncode == 0, "build of the inrgan and test_vk_gated targets with %s" % glslang):
         print(p.stdout[-4000:] + p.stderr[-4000:])
         return 1
     sys_inrgan = os.path.join(sub, "inrgan")
@@ -162,6 +162,12 @@ def cmd_system(a):
             check(n in rep and not rep[n]["built"] and rep[n]["spirv_bytes"] == 0, "%s reported as not built" % n)
         check(d["shaders"]["compiler"] == "glslang " + re.search(r"Glslang Version: [0-9]+:([0-9.]+)", ver).group(1),
               "compiler reported as %r" % d["shaders"]["compiler"])
+    # creating a compiled-out variant's pipeline: IG_ERR_UNSUPPORTED naming it, no crash
+    env = dict(os.environ, VK_DRIVER_FILES=LVP, VK_ICD_FILENAMES=LVP)
+    p = subprocess.run([os.path.join(sub, "test_vk_gated")], capture_output=True, text=True, env=env, timeout=300)
+    check(p.returncode == 0 and all("gated %s (" % n in p.stdout and "%s is not in this build" % n in p.stdout
+                                    for n in out_names),
+          "test_vk_gated in that build: %s" % (p.stdout + p.stderr).strip().replace("\n", " | "))
     tmp = os.path.join(sub, "smoke")
     subprocess.run(["rm", "-rf", tmp])
     a_img = render(a.inrgan, os.path.join(tmp, "main"))

@@ -48,6 +48,35 @@ bool ig__vk_shader_built(int id) {
 
 const char *ig__vk_shader_compiler(void) { return IG_SPV_COMPILER; }
 
+/* test hooks (src/ig_vk_test.h): the gated variants, in vk_shaders.def order */
+static int ig__gated_id(int i) {
+    for (int id = 0; id < IG_SH_COUNT; id++)
+        if (ig__shaders[id].requires && i-- == 0) return id;
+    return -1;
+}
+
+int ig_vk_test_gated_shader(int i, const char **name, const char **requires, bool *built) {
+    int n = 0;
+    for (int id = 0; id < IG_SH_COUNT; id++) n += ig__shaders[id].requires != NULL;
+    int id = ig__gated_id(i);
+    if (id >= 0) {
+        if (name) *name = ig__shaders[id].name + 7;
+        if (requires) *requires = ig__shaders[id].requires;
+        if (built) *built = ig__vk_shader_built(id);
+    }
+    return n;
+}
+
+ig_result ig_vk_test_gated_pipeline(ig_vk_context *ctx, int i, ig_error *err) {
+    int id = ig__gated_id(i);
+    if (!ctx || id < 0) return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "no gated shader %d", i);
+    uint32_t wg = 64;
+    VkPipeline pipe = VK_NULL_HANDLE;
+    ig_result res = ig__vk_pipeline_create(ctx, id, &wg, 1, VK_NULL_HANDLE, &pipe, err);
+    if (pipe) ctx->vk.vkDestroyPipeline(ctx->device, pipe, NULL);
+    return res;
+}
+
 /* ---- pipeline cache file ------------------------------------------------------------------ */
 
 #define IG__PC_MAGIC 0x43504749u /* "IGPC" little-endian */
