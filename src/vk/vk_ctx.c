@@ -840,9 +840,11 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     ctx->fp16 = ctx->precision == IG_VK_PRECISION_FP16;
     ctx->coopmat = desc.coopmat && ctx->coopmat_ok;
     ctx->fp16_arith = ctx->fp16_ok && pd->info.fp16_arith;
-    /* KHR cooperative matrices: only the peak microbenchmark uses them, on an own device */
-    ctx->coopmat_khr_ok = !ext && pd->info.coopmat_khr_ext && ctx->fp16_arith &&
-                          !ig__env_flag("INRGAN_DISABLE_COOPMAT") &&
+    /* KHR cooperative matrices: only the peak microbenchmark uses them, on an own device
+     * without the NV extension (where it has NV, nothing changes: Debian 12's validation
+     * layer predates the KHR extension) */
+    ctx->coopmat_khr_ok = !ext && !ctx->coopmat_ok && pd->info.coopmat_khr_ext &&
+                          ctx->fp16_arith && !ig__env_flag("INRGAN_DISABLE_COOPMAT") &&
                           ig__khr_coopmat_ok(ctx->instance, pd->pd);
     if (!ctx->coopmat && desc.coopmat_emulate && ctx->fp16_arith) {
         ctx->coopmat = true;

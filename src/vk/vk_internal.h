@@ -240,9 +240,10 @@ struct ig_vk_context {
     /* features in use */
     bool fp16;                  /* fp16 storage path selected */
     bool fp16_ok, coopmat_ok;   /* supported and not disabled */
-    bool coopmat_khr_ok;        /* VK_KHR_cooperative_matrix enabled (own device only: f16 x f16
-                                   -> f32 16x16x16 subgroup shape, shaderFloat16, memory model,
-                                   shader variant built); used by ig_vk_peak only */
+    bool coopmat_khr_ok;        /* VK_KHR_cooperative_matrix enabled (own device without NV
+                                   coopmat: f16 x f16 -> f32 16x16x16 subgroup shape,
+                                   shaderFloat16, memory model, shader variant built); used by
+                                   ig_vk_peak only */
     bool fp16_arith;            /* shaderFloat16 enabled on the device (supported, fp16 not disabled) */
     bool coopmat;               /* coopmat level kernel allowed */
     bool coop_emu;              /* ... with emulated matrix products (test hook) */
