@@ -62,6 +62,15 @@ for tool in apt-get apt-cache cmake make cc c++ python3 strip tar sha256sum; do
 done
 
 mkdir -p "$BASE"
+# one build at a time per cache (two setups at once: the second waits, then finds the stamp)
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$BASE/toolchain.lock"
+    flock 9
+    if have_all; then
+        point_link
+        exit 0
+    fi
+fi
 WORK=$(mktemp -d "$BASE/toolchain-build.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
