@@ -181,4 +181,4 @@ install_prog "$WORK/glslang/_b/StandAlone/glslang" glslangValidator
 for p in spirv-val spirv-dis spirv-as; do install_prog "$WORK/spirv-tools/_b/tools/$p" "$p"; done
 echo "$KEY" >"$PREFIX/stamp"
 point_link
-say "ready in $(($(date +%s) - start)) s: $PREFIX ($("$PREFIX/bin/glslangValidator" --version | sed -n 's/^Glslang Version: //p'))"
+say "ready in $(($(date +%s) - start)) s: $PREFIX ($("$PREFIX/bin/glslangValidator" --version | sed -n 's/^Glslang Version: [0-9]*://p'))"
