@@ -159,7 +159,7 @@ typedef struct ig_vk_device_info {
     bool fp16_storage;         /* storageBuffer16BitAccess */
     bool fp16_arith;           /* shaderFloat16 */
     bool coopmat_nv;           /* VK_NV_cooperative_matrix with an f16 x f16 -> f32 16x16x16 shape */
-    bool coopmat_khr_ext;      /* VK_KHR_cooperative_matrix advertised (not used by this build) */
+    bool coopmat_khr_ext;      /* VK_KHR_cooperative_matrix advertised (used by ig_vk_peak only) */
     uint64_t max_storage_buffer_range;
     uint32_t max_shared_memory;
 } ig_vk_device_info;
@@ -267,8 +267,10 @@ ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error
  *   fp32_gflops     vec4 fp32 FMA
  *   fp16_gflops     f16vec4 FMA; -1 where the context has no shaderFloat16 enabled (today:
  *                   only contexts created with coopmat or coopmat_emulate enable it)
- *   coopmat_gflops  GL_NV_cooperative_matrix 16x16x16 f16 x f16 + f32 -> f32; -1 unless the
- *                   context uses real cooperative matrices (ig_vk_context_coopmat, not emulated)
+ *   coopmat_gflops  GL_NV_cooperative_matrix 16x16x16 f16 x f16 + f32 -> f32 (or the same
+ *                   through GL_KHR_cooperative_matrix on a device without the NV extension,
+ *                   when the build has that shader variant: docs/building.md); -1 where the
+ *                   device (own, not external, for KHR) has neither
  * A NULL output skips that figure. On failure all outputs are -1. Does not touch the render
  * caches. */
 ig_result ig_vk_peak(ig_vk_context *ctx, double *fp32_gflops, double *fp16_gflops,

@@ -114,6 +114,35 @@ typedef struct ig__vk_window {
 ig__vk_window ig__vk_window_of(ig_vk_context *ctx, const ig_vk_buf *b, VkDeviceSize byte_off,
                                VkDeviceSize byte_len, uint32_t elem_size, uint32_t *base);
 
+/* ---- VK_KHR_cooperative_matrix (extension 507) ------------------------------------------
+ * Debian 12's Vulkan headers (1.3.239) predate it; its few structures are ABI-fixed by the
+ * specification, so they are declared here when the headers lack them. */
+#ifndef VK_KHR_cooperative_matrix
+#define IG__STYPE_COOPMAT_FEATURES_KHR ((VkStructureType)1000506000)
+#define IG__STYPE_COOPMAT_PROPS_KHR ((VkStructureType)1000506001)
+typedef struct ig__coopmat_features_khr {
+    VkStructureType sType;
+    void *pNext;
+    VkBool32 cooperativeMatrix, cooperativeMatrixRobustBufferAccess;
+} ig__coopmat_features_khr;
+typedef struct ig__coopmat_props_khr {
+    VkStructureType sType;
+    void *pNext;
+    uint32_t MSize, NSize, KSize;
+    int32_t AType, BType, CType, ResultType; /* VkComponentTypeKHR: the NV values */
+    VkBool32 saturatingAccumulation;
+    int32_t scope;                            /* VkScopeKHR: the NV values */
+} ig__coopmat_props_khr;
+#define IG__KHR_COOPMAT_DECL "declared by inrgan (headers predate it)"
+#else
+#define IG__STYPE_COOPMAT_FEATURES_KHR VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR
+#define IG__STYPE_COOPMAT_PROPS_KHR VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR
+typedef VkPhysicalDeviceCooperativeMatrixFeaturesKHR ig__coopmat_features_khr;
+typedef VkCooperativeMatrixPropertiesKHR ig__coopmat_props_khr;
+#define IG__KHR_COOPMAT_DECL "system headers"
+#endif
+typedef VkResult(VKAPI_PTR *ig__pfn_coop_khr)(VkPhysicalDevice, uint32_t *, ig__coopmat_props_khr *);
+
 /* ---- pipelines ------------------------------------------------------------------------- */
 enum { /* IG_SH_FC, IG_SH_WGEN, ...: the variants of vk_shaders.def, in its order */
 #define IG_SHADER(id, name, source, defines) IG_SH_##id,
@@ -130,13 +159,21 @@ typedef struct ig__vk_pipeline {
     VkPipeline pipe;
 } ig__vk_pipeline;
 
-/* The SPIR-V of one shader variant (generated, embedded at build time). */
+/* The SPIR-V of one shader variant (generated, embedded at build time). A variant of an
+ * IG_SHADER_REQ line whose extension the build's shader compiler lacked is compiled out:
+ * bytes == 0 (vk.cmake printed a configure line naming it). */
 typedef struct ig__vk_spirv {
-    const char *name;
+    const char *name;     /* "ig_spv_<name>" */
     const uint32_t *code;
-    size_t bytes;
+    size_t bytes;         /* 0: compiled out */
+    const char *requires; /* IG_SHADER_REQ: the GLSL extension it needs ("GL_KHR_..."); else NULL */
 } ig__vk_spirv;
 const ig__vk_spirv *ig__vk_shader(int id);
+/* Whether shader `id` is in this build (false: compiled out, or no such id). Ask before
+ * planning a kernel that needs an IG_SHADER_REQ variant. */
+bool ig__vk_shader_built(int id);
+/* The shader compiler the SPIR-V was built with ("glslang 15.2.0"). */
+const char *ig__vk_shader_compiler(void);
 
 ig_result ig__vk_pipe_init(ig_vk_context *ctx, const char *cache_dir, ig_error *err);
 void ig__vk_pipe_destroy(ig_vk_context *ctx);
@@ -203,6 +240,10 @@ struct ig_vk_context {
     /* features in use */
     bool fp16;                  /* fp16 storage path selected */
     bool fp16_ok, coopmat_ok;   /* supported and not disabled */
+    bool coopmat_khr_ok;        /* VK_KHR_cooperative_matrix enabled (own device without NV
+                                   coopmat: f16 x f16 -> f32 16x16x16 subgroup shape,
+                                   shaderFloat16, memory model, shader variant built); used by
+                                   ig_vk_peak only */
     bool fp16_arith;            /* shaderFloat16 enabled on the device (supported, fp16 not disabled) */
     bool coopmat;               /* coopmat level kernel allowed */
     bool coop_emu;              /* ... with emulated matrix products (test hook) */
