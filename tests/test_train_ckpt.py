@@ -8,6 +8,8 @@
   * the checkpoint leaves out Adam's exp_avg (beta1 = 0) and still resumes exactly;
   * split parts: inrgan.ckpt.split -> manifest + parts under a size limit; --resume MANIFEST
     gives the same state; a damaged part is refused (ValueError, and exit 2 from the CLI);
+  * packed data (inrgan.pack): .npy.xz + provenance JSON round trip, read by ImageDataset,
+    the 2x2 box average, a damaged file refused;
   * SIGKILL in the middle of a checkpoint save (a child process whose second save is stalled
     half-written): checkpoint.pt is still the previous complete checkpoint, the torn temp file
     is removed by the next start, and resuming from it reaches exactly the state of a run
@@ -201,6 +203,41 @@ def sigkill_mid_save():
     assert same_state(b, continuous("0.040")), "resumed after the kill != never-killed run"
     return "killed with %s half-written; resumed from step 2 to the exact continuous state " \
         "(%.1fs)" % (temps[0], time.time() - t0)
+
+
+@check
+def packed_data():
+    from inrgan import pack
+    from inrgan.dataset import ImageDataset
+    a = np.load(DATA)
+    out = os.path.join(TMP, "boxes-16.npy.xz")
+    meta = pack.write_packed(a, out, {"source": "test boxes", "licence": "CC0"})
+    side = json.load(open(out + ".json"))
+    assert side == meta and side["count"] == 48 and side["resolution"] == 16, side
+    assert side["sha256"] == ckpt.sha256_file(out)
+    b = pack.read_packed(out)
+    assert b.dtype == np.uint8 and np.array_equal(a, b), "round trip differs"
+    ds = ImageDataset(out)
+    assert len(ds) == 48 and ds.resolution == 16 and torch.equal(
+        ds.images, torch.from_numpy(a).permute(0, 3, 1, 2)), "ImageDataset(.npy.xz) differs"
+    # 2x2 box mean, rounded half up
+    four = np.array([[[[1], [2]], [[2], [2]]]], np.uint8).repeat(3, axis=3)
+    assert pack.box_downsample(four, 2).reshape(-1).tolist() == [2, 2, 2], \
+        pack.box_downsample(four, 2)
+    small = pack.box_downsample(a, 2)
+    assert small.shape == (48, 8, 8, 3) and int(small[0, 0, 0, 0]) == (
+        int(a[0, :2, :2, 0].astype(int).sum()) + 2) // 4
+    # a changed byte: refused by the sha256 (and, without the .json, by xz's CRC)
+    raw = bytearray(open(out, "rb").read())
+    raw[len(raw) // 2] ^= 0x40
+    open(out, "wb").write(bytes(raw))
+    for chk in (True, False):
+        try:
+            pack.read_packed(out, check=chk)
+            raise AssertionError("a damaged pack was accepted (check=%s)" % chk)
+        except ValueError:
+            pass
+    return "%d -> %d bytes, round trip exact, damage refused" % (a.nbytes, meta["bytes"])
 
 
 if __name__ == "__main__":
