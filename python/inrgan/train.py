@@ -257,6 +257,8 @@ def build_parser():
     a("--kimg", type=float, default=1000.0, help="training length in thousands of images")
     a("--max-minutes", type=float, default=None,
       help="stop (checkpoint + exit) after this wall time of this process")
+    a("--stop-at", type=float, default=None,
+      help="stop (checkpoint + exit) at this Unix time: a global deadline (scripts/gpu-train.sh)")
     a("--tick-kimg", type=float, default=1.0, help="progress line every N kimg ...")
     a("--tick-seconds", type=float, default=10.0,
       help="... or every N seconds, whichever comes first (the first line after one step)")
@@ -924,6 +926,12 @@ def train(args, rank=None, world_size=None, init_method=None):
 
     def snapshot(final=False):
         entry = None
+        if final and world == 1:
+            # the run is ending (a deadline, a signal): secure the state before the slower
+            # grid and SWD, in case a hard kill follows; saved again below with the SWD point
+            _atomic_torch_save(tr.state_dict(), ck_path)
+            log("checkpoint %s at kimg %.1f (before the final SWD)" % (ck_path,
+                                                                       tr.cur_nimg / 1000.0))
         if is_main:
             kimg = tr.cur_nimg / 1000.0
             imgs = to_uint8(tr.sample(grid_z))
@@ -976,6 +984,9 @@ def train(args, rank=None, world_size=None, init_method=None):
     last_snap_nimg = tr.cur_nimg
     sums, counts = {}, {}
     stop_reason = None
+    if args.stop_at is not None:
+        log("global deadline: stop at %s (%.0f s from now)"
+            % (time.strftime("%H:%M:%S", time.localtime(args.stop_at)), args.stop_at - start))
     log("training to %g kimg%s; progress every %g s or %g kimg, snapshot every %g min -> %s"
         % (args.kimg, "" if args.max_minutes is None else
            " or %g minutes" % args.max_minutes, args.tick_seconds, args.tick_kimg,
@@ -986,6 +997,9 @@ def train(args, rank=None, world_size=None, init_method=None):
             break
         if args.max_minutes is not None and time.time() - start >= args.max_minutes * 60:
             stop_reason = "reached --max-minutes"
+            break
+        if args.stop_at is not None and time.time() >= args.stop_at:
+            stop_reason = "reached --stop-at"
             break
         stop = _Stop.flag
         if world > 1:       # on the training device: NCCL reduces CUDA tensors only
@@ -1012,6 +1026,8 @@ def train(args, rank=None, world_size=None, init_method=None):
             left = (total_nimg - tr.cur_nimg) / max(ips, 1e-9)
             if args.max_minutes is not None:
                 left = min(left, args.max_minutes * 60 - (now - start))
+            if args.stop_at is not None:
+                left = min(left, args.stop_at - now)
             log("kimg %8.3f  step %7d  img/s %7.1f  G %.4f  D %.4f  R1 %s  Dreal %+.2f  "
                 "Dfake %+.2f  mem %s %.0f MB%s  time %s  left ~%s"
                 % (tr.cur_nimg / 1000.0, tr.step, ips, avg["loss_G"], avg["loss_D"],
