@@ -5,7 +5,8 @@
 
   * resume under --amp bf16: a run split in two (--resume auto) ends bit-identical to the
     uninterrupted run (G, G_ema, D and both Adam states);
-  * the checkpoint leaves out Adam's exp_avg (beta1 = 0) and still resumes exactly;
+  * the checkpoint leaves out Adam's exp_avg (beta1 = 0) and still resumes exactly; its pickle
+    references only globals that torch >= 2's weights_only loader accepts;
   * split parts: inrgan.ckpt.split -> manifest + parts under a size limit; --resume MANIFEST
     gives the same state; a damaged part is refused (ValueError, and exit 2 from the CLI);
   * packed data (inrgan.pack): .npy.xz + provenance JSON round trip, read by ImageDataset,
@@ -109,6 +110,33 @@ def compact_adam_state():
         assert st and all("exp_avg" not in s and "exp_avg_sq" in s for s in st.values()), \
             "%s holds exp_avg with beta1 = 0" % name
     return "no exp_avg in opt_G/opt_D"
+
+
+@check
+def pickle_globals_weights_only_safe():
+    """torch >= 2.6 loads with weights_only=True by default (ckpt.load asks for it with torch
+    >= 2); its unpickler accepts only an allow-list of globals. Debian's 1.13 cannot run that
+    loader on these files, so check the pickle's globals against the allow-list instead."""
+    import io
+    import pickletools
+    import zipfile
+    allowed = {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
+               ("torch._utils", "_rebuild_parameter"), ("torch", "FloatStorage"),
+               ("torch", "ByteStorage"), ("torch", "LongStorage"), ("torch", "BFloat16Storage"),
+               ("torch", "HalfStorage"), ("torch", "DoubleStorage"), ("torch", "IntStorage")}
+    path = os.path.join(TMP, "split_bf16", "checkpoint.pt")
+    with zipfile.ZipFile(path) as z:
+        pk = z.read([n for n in z.namelist() if n.endswith("data.pkl")][0])
+    ops = list(pickletools.genops(io.BytesIO(pk)))
+    seen = set()
+    for i, (op, arg, _) in enumerate(ops):
+        if op.name == "GLOBAL":
+            seen.add(tuple(arg.split(" ", 1)))
+        elif op.name == "STACK_GLOBAL":
+            seen.add((ops[i - 2][1], ops[i - 1][1]))
+        assert op.name not in ("INST", "OBJ", "EXT1", "EXT2", "EXT4"), op.name
+    assert seen <= allowed, "globals outside the weights_only allow-list: %s" % (seen - allowed)
+    return "globals: %s" % ", ".join(sorted(".".join(g) for g in seen))
 
 
 @check
