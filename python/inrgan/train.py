@@ -926,12 +926,16 @@ def train(args, rank=None, world_size=None, init_method=None):
 
     def snapshot(final=False):
         entry = None
-        if final and world == 1:
+        if final:
             # the run is ending (a deadline, a signal): secure the state before the slower
-            # grid and SWD, in case a hard kill follows; saved again below with the SWD point
-            _atomic_torch_save(tr.state_dict(), ck_path)
-            log("checkpoint %s at kimg %.1f (before the final SWD)" % (ck_path,
-                                                                       tr.cur_nimg / 1000.0))
+            # grid and SWD, in case a hard kill follows; saved again below with the SWD point.
+            # Every rank calls state_dict (it gathers the RNG states), rank 0 writes.
+            state = tr.state_dict()
+            if is_main:
+                _atomic_torch_save(state, ck_path)
+                log("checkpoint %s at kimg %.1f (before the final SWD)"
+                    % (ck_path, tr.cur_nimg / 1000.0))
+            del state
         if is_main:
             kimg = tr.cur_nimg / 1000.0
             imgs = to_uint8(tr.sample(grid_z))
