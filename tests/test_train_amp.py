@@ -11,6 +11,8 @@
     doubles after growth_interval good steps;
   * --amp fp16 on the CPU is refused with one error line, exit 2;
   * --compile 1 trains; where torch has no torch.compile (Debian's 1.13) it says so in one line;
+    with a stand-in torch.compile: G.synthesis and D are wrapped, and a raising one falls back
+    to eager with one line;
   * progress lines carry img/s and the peak memory; log.jsonl has img_s and peak_mem_mb;
   * --data-on-device: the uint8 data set sits on the training device.
 
@@ -150,6 +152,39 @@ def compile_and_log_lines():
     assert ticks and all(r["img_s"] > 0 and r["peak_mem_mb"] > 10 for r in ticks), ticks
     assert tr.dataset.images.device == tr.device
     return "%s | %s" % (notes[0], prog[-1][:110])
+
+
+@check
+def compile_paths_with_a_stand_in():
+    """The branches Debian's torch 1.13 cannot reach: torch.compile present (a stand-in that
+    records what it wraps) and torch.compile raising."""
+    args = train.parse_args(argv(os.path.join(TMP, "stand"), "--compile", "1", "--quiet"))
+    ds = train.ImageDataset(args.data)
+    had = hasattr(torch, "compile")
+    old = getattr(torch, "compile", None)
+    wrapped = []
+    try:
+        torch.compile = lambda m: wrapped.append(m) or m
+        tr = train.Trainer(args, ds)
+        assert tr.compiled and wrapped == [tr.G.synthesis, tr.D], wrapped
+        assert any("wrapped in torch.compile" in n for n in tr.notes), tr.notes
+        losses = tr.train_step()
+        assert all(np.isfinite(v) for v in losses.values()), losses
+
+        def boom(m):
+            raise RuntimeError("no compiler here\nmore")
+        torch.compile = boom
+        tr = train.Trainer(args, ds)
+        assert not tr.compiled and tr.D_fwd is tr.D and tr.G_synthesis is tr.G.synthesis
+        note = [n for n in tr.notes if n.startswith("compile:")]
+        assert note == ["compile: torch.compile failed (RuntimeError: no compiler here); "
+                        "running eager"], note
+    finally:
+        if had:
+            torch.compile = old
+        else:
+            del torch.compile
+    return note[0]
 
 
 @check

@@ -597,15 +597,20 @@ class Trainer:
             self.notes.append("compile: torch %s has no torch.compile; running eager"
                               % torch.__version__)
             return
+        suppress = ""
         try:
             import importlib
             dynamo = importlib.import_module("torch._dynamo")
             dynamo.config.suppress_errors = True      # a failing graph runs eager
+            suppress = "; failing graphs fall back to eager"
+        except Exception:  # noqa: BLE001 -- a torch without that switch: compile anyway
+            pass
+        try:
             self.G_synthesis = torch.compile(self.G.synthesis)
             self.D_fwd = torch.compile(self.D)
             self.compiled = True
             self.notes.append("compile: G.synthesis and D wrapped in torch.compile "
-                              "(compiled on first use; failing graphs fall back to eager)")
+                              "(compiled on first use%s)" % suppress)
         except Exception as e:  # noqa: BLE001 -- any failure: eager
             self.G_mapping, self.G_synthesis, self.D_fwd = self.G.mapping, self.G.synthesis, \
                 self.D
