@@ -27,13 +27,15 @@
 #
 # Environment: GPU_TRAIN_CONFIG (default assets/demo128-train.json), GPU_TRAIN_RES (128),
 # GPU_TRAIN_ARGS (extra trainer options, e.g. "--compile 1" or "--amp fp16"), PYTHON (run:
-# python3; prepare: /usr/bin/python3), GPU_TRAIN_RUN (run folder, /tmp/inrgan-gpu-run).
+# python3; prepare: /usr/bin/python3), GPU_TRAIN_RUN (run folder, /tmp/inrgan-gpu-run),
+# GPU_TRAIN_DIR (the carried folder, .gl/train), TERM_MARGIN (SIGTERM this many seconds before
+# the deadline, 20). tests/test_gpu_train_script.py runs both modes on a tiny set.
 # Rehearsal on a CPU: BUDGET=150 RESERVE=60 OUT=/tmp/fake-out GPU_TRAIN_ARGS="--batch 8
 # --swd-images 128 --snap-minutes 0.5" sh scripts/gpu-train.sh run   (docs/training.md).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-G=.gl/train
+G=${GPU_TRAIN_DIR:-.gl/train}
 RES=${GPU_TRAIN_RES:-128}
 PACK=open-peeps-$RES.npy.xz
 CONFIG=${GPU_TRAIN_CONFIG:-assets/demo128-train.json}
@@ -45,7 +47,7 @@ if [ "${1:-}" = prepare ]; then
     D=${GPU_TRAIN_DATA_DIR:-/work/data}
     FROM=${2:-}
     mkdir -p "$G"
-    [ -f .gl/.gitignore ] || printf '*\n' >.gl/.gitignore # .gl ignores itself
+    case $G in .gl/*) [ -f .gl/.gitignore ] || printf '*\n' >.gl/.gitignore ;; esac # ignores itself
     if [ ! -f "$D/packed/$PACK" ]; then
         [ -f "$D/open-peeps-128.npy" ] || sh scripts/dataset/build_open_peeps.sh 12000 128 "$D"
         mkdir -p "$D/packed"
@@ -84,10 +86,17 @@ EOF
         [ -f "$FROM/checkpoint.json" ] || { echo "prepare: $FROM/checkpoint.json not found" >&2; exit 2; }
         mkdir -p "$G/ck"
         cp "$FROM"/checkpoint.json "$FROM"/checkpoint.part* "$G/ck/"
-        (cd python && "$PY" -c "import sys; from inrgan import ckpt
-ck = ckpt.load(sys.argv[1])
+        CKJ=$(cd "$G/ck" && pwd)/checkpoint.json
+        if ! (cd python && "$PY" -c "import sys; from inrgan import ckpt
+try:
+    ck = ckpt.load(sys.argv[1])
+except (OSError, ValueError) as e:
+    sys.exit('prepare: %s' % e)
 h = ck.get('swd_history') or [{}]
-print('prepare: resuming from kimg %.1f (step %d), last SWD %s' % (ck['cur_nimg'] / 1000, ck['step'], h[-1].get('swd')))" "$ROOT/$G/ck/checkpoint.json")
+print('prepare: resuming from kimg %.1f (step %d), last SWD %s' % (ck['cur_nimg'] / 1000, ck['step'], h[-1].get('swd')))" "$CKJ"); then
+            rm -rf "$G/ck" # never leave a checkpoint that does not load for the run
+            exit 1
+        fi
     else
         echo "prepare: no FROM: the run starts from scratch"
     fi
@@ -132,7 +141,7 @@ fi
 rm -rf "$RUN"
 mkdir -p "$RUN"
 STOP_AT=$((T0 + BUDGET - RESERVE))
-LIM=$(($(left) - 20))
+LIM=$(($(left) - ${TERM_MARGIN:-20}))
 log "== train: stop at +$((BUDGET - RESERVE))s, SIGTERM after ${LIM}s"
 # shellcheck disable=SC2086
 timeout -s TERM -k 30 "$LIM" "$PY" -m inrgan.train --config "$CONFIG" --data "$G/$PACK" \
