@@ -922,7 +922,7 @@ def train(args, rank=None, world_size=None, init_method=None):
             swd_floor = tr.swd_history[-1]["floor"]
         else:
             t0 = time.time()
-            swd_floor = swd_fn(swd_real, swd_other)["mean"]
+            swd_floor = swd_fn(swd_real, swd_other, device=device)["mean"]
             log("SWD floor (real vs real, %d vs %d images): %.3f  [%.0fs]"
                 % (swd_real.shape[0], swd_other.shape[0], swd_floor, time.time() - t0))
         del swd_other
@@ -955,7 +955,7 @@ def train(args, rank=None, world_size=None, init_method=None):
                 z = torch.randn(swd_real.shape[0], tr.g_cfg["z_dim"], generator=g)
                 fakes = tr.sample(z)
                 torch.set_rng_state(state)
-                d = swd_fn(fakes, swd_real)
+                d = swd_fn(fakes, swd_real, device=tr.device)
                 entry = {"kimg": kimg, "swd": d["mean"], "floor": swd_floor,
                          "levels": {str(k): v for k, v in d["levels"].items()},
                          "images": int(swd_real.shape[0])}
