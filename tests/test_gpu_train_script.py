@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from torch_env import ROOT, np, torch, check, run_checks  # noqa: E402,F401
+from torch_env import ROOT, np, check, run_checks  # noqa: E402
 
 from inrgan import ckpt, pack, safetensors_io  # noqa: E402
 
