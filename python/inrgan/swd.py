@@ -126,8 +126,14 @@ def swd(images_a, images_b, patches=64, directions=512, repeats=4, min_res=16, s
         batch=512, device="cpu", sort=None):
     dev = torch.device(device)
     if dev.type == "cuda":      # full fp32 convolutions and products (no TF32) while measuring
-        saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        try:                    # the legacy flags (as the trainer sets them); torch >= 2.9
+            saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        except RuntimeError:    # raises when someone mixed them with the new fp32_precision
+            saved = None
+        if saved is None:
+            return _swd(images_a, images_b, patches, directions, repeats, min_res, seed,
+                        batch, dev, sort)
         try:
             return _swd(images_a, images_b, patches, directions, repeats, min_res, seed,
                         batch, dev, sort)

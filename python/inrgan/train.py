@@ -866,8 +866,11 @@ def train(args, rank=None, world_size=None, init_method=None):
 
     if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = bool(args.tf32)
-        torch.backends.cudnn.allow_tf32 = bool(args.tf32)
+        try:    # the legacy flags only (torch >= 2.9 refuses a mix with fp32_precision)
+            torch.backends.cuda.matmul.allow_tf32 = bool(args.tf32)
+            torch.backends.cudnn.allow_tf32 = bool(args.tf32)
+        except RuntimeError as e:
+            print("tf32: flags not set (%s)" % str(e).splitlines()[0], flush=True)
     data_path = _dataset_path(args, is_main, world)
     data_device = device if args.data_on_device else "cpu"
     try:
