@@ -5,9 +5,9 @@
 
 Inputs: the trainer's log.jsonl files (their {"swd": {...}} lines) and checkpoints (.pt, or
 the .json manifest of split parts: their swd_history, every SWD point since the first run).
-Points from all inputs are merged by kimg (a later input wins on equal kimg). The plot: SWD x 1e3 (mean over pyramid levels) against
-kimg, the real-vs-real floor as a dashed line and 2 x floor as a dotted one, log-scaled y.
---csv also writes kimg,swd,floor rows.
+Points from all inputs are merged by kimg (a later input wins on equal kimg). The plot:
+SWD x 1e3 (mean over pyramid levels) against kimg, the real-vs-real floor as a dashed line and
+2 x floor as a dotted one, log-scaled y. --csv also writes kimg,swd,floor rows.
 """
 
 import argparse

@@ -35,7 +35,8 @@ are removed at the next start) hold G, D, G_ema, both optimizers (Adam's first m
 out when beta1 = 0: it equals the next gradient, so the resume stays exact), the loss scale, the
 counters, the SWD history and the RNG states of every rank, so a killed run resumed with
 --resume auto continues with exactly the same next-step losses (same world size, CPU). --resume
-also takes the manifest (.json) of a checkpoint split into parts (inrgan.ckpt.split). Snapshots also write a sample grid RUN/samples/fakesKKKKKK.png (G_ema on the latents of
+also takes the manifest (.json) of a checkpoint split into parts (inrgan.ckpt.split).
+Snapshots also write a sample grid RUN/samples/fakesKKKKKK.png (G_ema on the latents of
 seeds 0..grid-1, the same latents the C engine uses for those seeds) and, with --swd-images N,
 the SWD of N G_ema samples vs N real images next to the real-vs-real floor (two disjoint real
 halves of N images each). Progress lines (every --tick-seconds or --tick-kimg, the first after
