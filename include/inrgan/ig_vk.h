@@ -234,8 +234,9 @@ const char *ig_vk_level_kernel_used(const ig_vk_context *ctx);
 /* How the INR-GAN level kernel of the last render was chosen (src/vk/vk_choice.c). With
  * IG_VK_KERNEL_AUTO the first render (or ig_vk_prepare) of a model shape on a GPU renders a
  * few images at the render's size with every kernel that can render it (a warm-up, then up to
- * 3 timed renders each, device time from timestamps, wall time without; at most 2 images; no
- * more timed renders once the measurement has taken 2 s) and keeps the fastest median. The
+ * 3 timed renders each, device time from timestamps, wall time without; at most 2 images of at
+ * most 1 Mpixel, a larger render measured on its native view scaled down to that; no more timed
+ * renders once the measurement has taken 2 s) and keeps the fastest median. The
  * result is cached in <cache folder>/kernels-<device UUID>.json, keyed by device UUID, driver
  * version, a hash of the embedded shaders, the model shape (family, layer widths, levels) and
  * the precision; later contexts read it without timing. A damaged or unreadable file is

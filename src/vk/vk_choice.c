@@ -11,10 +11,12 @@
  * kernel (gemm tile sets, fp16, cooperative-matrix variants) is one more entry with its
  * applicability check and the ctx switch that selects it.
  *
- * Measurement (bounded): at the render's size, min(count, 2) images (1 above 4 Mpixel), latents
- * from seeds 0.., per kernel a warm-up then up to 3 timed renders, device time from timestamps
- * (wall time without); once the whole measurement has run IG__MEASURE_BUDGET_MS, each further
- * kernel gets its warm-up and one timed render only. The fastest median wins.
+ * Measurement (bounded): at the render's size (scaled down to 1 Mpixel of the native view when
+ * larger), 2 images (1 when the render has one or above 256 Kpixel), latents from seeds 0..,
+ * per kernel a warm-up then up to 3 timed renders, device time from timestamps (wall time
+ * without); once the whole measurement has run IG__MEASURE_BUDGET_MS (2 s), each further kernel
+ * gets its warm-up and one timed render only: at most 2 s + 2 renders per kernel. The fastest
+ * median wins.
  *
  * Cache file <dir>/kernels-<deviceUUID>.json (dir: the pipeline cache's folder; none when that
  * cache is off), cJSON:
@@ -32,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +45,7 @@
 
 #define IG__MEASURE_BUDGET_MS 2000.0
 #define IG__MEASURE_REPS 3
+#define IG__MEASURE_MAX_PX (1u << 20) /* pixels of one measurement render at most */
 #define IG__MAX_ENTRIES 64
 #define IG__CACHE_MAX_BYTES (1u << 20)
 
@@ -306,19 +310,31 @@ static int ig__cmp(const void *a, const void *b) {
 static ig_result ig__measure(ig_vk_context *ctx, const ig_render_desc *desc, bool *cand,
                              ig_vk_kernel_choice *ch, ig_error *err) {
     const ig_config *c = &desc->model->cfg;
-    uint64_t px = (uint64_t)desc->plan->width * desc->plan->height;
-    int B = desc->count >= 1 && desc->count < 2 ? desc->count : 2;
-    if (px > (4u << 20)) B = 1;
+    const ig_plan *plan = desc->plan;
+    ig_plan small; /* a render larger than IG__MEASURE_MAX_PX: the native view, scaled down */
+    bool own_plan = false;
+    uint64_t px = (uint64_t)plan->width * plan->height;
+    if (px > IG__MEASURE_MAX_PX) {
+        double s = sqrt((double)IG__MEASURE_MAX_PX / (double)px);
+        int w = (int)(plan->width * s), h = (int)(plan->height * s);
+        ig_result pr = ig_plan_init(&small, c, ig_view_native(), w > 0 ? w : 1, h > 0 ? h : 1, err);
+        if (pr != IG_OK) return pr;
+        plan = &small;
+        own_plan = true;
+        px = (uint64_t)plan->width * plan->height;
+    }
+    int B = desc->count == 1 || px > IG__MEASURE_MAX_PX / 4 ? 1 : 2;
     float *z = malloc((size_t)B * (size_t)c->z_dim * sizeof *z);
     float *out = malloc((size_t)B * 3 * px * sizeof *out);
     if (!z || !out) {
         free(z);
         free(out);
+        if (own_plan) ig_plan_free(&small);
         return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "level-kernel measurement");
     }
     for (int i = 0; i < B; i++) ig_latent_from_seed((uint32_t)i, z + (size_t)i * c->z_dim, c->z_dim);
     double gms = -1;
-    ig_render_desc md = {.model = desc->model, .plan = desc->plan, .z = z, .count = B,
+    ig_render_desc md = {.model = desc->model, .plan = plan, .z = z, .count = B,
                          .psi = desc->psi, .gpu_ms = &gms};
     bool dev_want = ctx->dev_want; /* measurement renders go to host memory */
     int dev_batches = ctx->dev_batches;
@@ -328,8 +344,8 @@ static ig_result ig__measure(ig_vk_context *ctx, const ig_render_desc *desc, boo
     ig_result res = IG_OK, last = IG_OK;
     ch->n_times = 0;
     ch->batch = B;
-    ch->width = desc->plan->width;
-    ch->height = desc->plan->height;
+    ch->width = plan->width;
+    ch->height = plan->height;
     for (int k = 0; k < IG__N_KERNELS && !ctx->lost; k++) {
         if (!cand[k]) continue;
         ig__kernels[k].select(ctx);
@@ -372,6 +388,7 @@ static ig_result ig__measure(ig_vk_context *ctx, const ig_render_desc *desc, boo
         ig_error_set(err, res, "no level kernel could render the model on %s", ctx->info.name);
     free(z);
     free(out);
+    if (own_plan) ig_plan_free(&small);
     return res;
 }
 

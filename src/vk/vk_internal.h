@@ -8,9 +8,10 @@
  *   vk_disp.c    dispatch lists: records, descriptor windows and sets, recording, submission;
  *                the fc.comp and lerp.comp dispatches both families plan
  *   vk_backend.c the entry: ig_vk_prepare / ig_vk_render / trim through the per-family table
+ *   vk_choice.c  the INR-GAN level kernel for "auto": measured at first use, cached on disk
  *   vk_inrgan.c  the INR-GAN family: model/plan uploads, the dispatch list (planning), readback
  *   vk_cips.c    the CIPS family (own model cache and dispatch list)
- * Dependencies go one way: vk_backend.c -> families -> vk_disp.c, vk_pipe.c, vk_mem.c ->
+ * Dependencies go one way: vk_backend.c -> vk_choice.c -> families -> vk_disp.c, vk_pipe.c, vk_mem.c ->
  * vk_ctx.c, vk_util.c (tests/include_cycles.py). vk_ctx.c reaches the caches only through
  * ctx->release_cached.
  */
