@@ -36,7 +36,7 @@ set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BINS="inrgan bench_vk test_vk_devices test_vk_alloc test_vk_limits test_vk_parity test_vk_views \
-test_vk_tiles test_vk_cips test_vk_gemm"
+test_vk_tiles test_vk_cips test_vk_gemm test_vk_choice"
 
 if [ "${1:-}" = prepare ]; then
     set -e
@@ -182,6 +182,7 @@ step parity-ffhq-bil 50 120 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG_BIL:-
 step test-parity 30 120 "$BIN/test_vk_parity"
 unset INRGAN_TEST_REQUIRE_COOPMAT
 step test-gemm 30 120 "$BIN/test_vk_gemm"
+step test-choice 15 60 "$BIN/test_vk_choice"
 step test-cips 30 120 "$BIN/test_vk_cips"
 step test-devices 10 60 "$BIN/test_vk_devices"
 step test-limits 20 90 "$BIN/test_vk_limits"
