@@ -202,7 +202,9 @@ typedef struct ig_vk_phase {
 typedef struct ig_vk_render_report {
     int chunk_images;        /* images per submission (the smallest chunk size used) */
     const char *chunk_limit; /* what shrank it below the batch: "" (nothing),
-                              * "device memory budget", "maxMemoryAllocationSize" */
+                              * "device memory budget", "maxMemoryAllocationSize", "submission
+                              * time" (one level's dispatch of the batch would exceed
+                              * INRGAN_VK_SUBMIT_MS) */
     int submissions;         /* dispatch-list submissions of the render (all chunks; more
                               * than the chunks when INRGAN_VK_SUBMIT_MS split them) */
     double submit_target_ms; /* the split target in force (0: no splitting) */

@@ -386,27 +386,24 @@ void ig__vk_disp_spread_flop(ig__vk_builder *b, int tag, double flop) {
             b->d[i].flop += flop * ((double)b->d[i].gx * b->d[i].gy * b->d[i].gz) / groups;
 }
 
-/* The split target (ms of device time per submission): INRGAN_VK_SUBMIT_MS, else 100 on a GPU
- * and 0 (never split) on a CPU-type device, which has no watchdog. */
-static ig_result ig__vk_submit_target(const ig_vk_context *ctx, double *ms, ig_error *err) {
+ig_result ig__vk_submit_budget(const ig_vk_context *ctx, double *target_ms, double *flop_per_ms,
+                               ig_error *err) {
     const char *env = getenv("INRGAN_VK_SUBMIT_MS");
-    *ms = strcmp(ctx->info.type, "cpu") == 0 ? 0.0 : 100.0;
-    if (env && *env) return ig_parse_double("INRGAN_VK_SUBMIT_MS", env, 0, 1e7, ms, err);
+    bool cpu = strcmp(ctx->info.type, "cpu") == 0;
+    *target_ms = cpu ? 0.0 : 100.0;
+    /* observed in a long submission before, else an assumption that errs on the slow side */
+    *flop_per_ms = ctx->flop_rate > 0 ? ctx->flop_rate : cpu ? 20e6 : 250e6;
+    if (env && *env) return ig_parse_double("INRGAN_VK_SUBMIT_MS", env, 0, 1e7, target_ms, err);
     return IG_OK;
 }
 
 /* Where the list is cut: seg[0] = 0 < seg[1] < ... < seg[n] = b->n, greedily, so that each
  * submission's estimated FLOPs take at most target_ms at the observed rate (a dispatch is
  * never cut: one alone may exceed it). Returns n (1: no split); seg has b->n + 1 entries. */
-static int ig__vk_segments(const ig__vk_builder *b, double target_ms, int *seg) {
-    const ig_vk_context *ctx = b->ctx;
+static int ig__vk_segments(const ig__vk_builder *b, double target_ms, double rate, int *seg) {
     int n = 0;
     seg[n++] = 0;
     if (target_ms > 0) {
-        /* FLOPs per ms: observed in a long submission before, else an assumption that errs on
-         * the slow side (250 GFLOP/s on a GPU, 20 on a CPU-type device) */
-        double rate = ctx->flop_rate > 0 ? ctx->flop_rate
-                      : strcmp(ctx->info.type, "cpu") == 0 ? 20e6 : 250e6;
         double acc = 0;
         for (int i = 0; i < b->n; i++) {
             if (i > seg[n - 1] && (acc + b->d[i].flop) / rate > target_ms) {
@@ -431,8 +428,8 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
         return ig_error_set(err, IG_ERR_UNSUPPORTED,
                             "the render needs more than one batch on %s: it cannot stay on the "
                             "device (render fewer images at once)", ctx->info.name);
-    double target_ms;
-    res = ig__vk_submit_target(ctx, &target_ms, err);
+    double target_ms, rate;
+    res = ig__vk_submit_budget(ctx, &target_ms, &rate, err);
     if (res != IG_OK) return res;
     if (!result->map && !ctx->dev_want) {
         res = ig__vk_arena_alloc(ctx, &ctx->stage, bytes, &readback, err);
@@ -441,7 +438,7 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
 
     seg = malloc(((size_t)b->n + 2) * sizeof *seg);
     if (!seg) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "submission segments");
-    int n_seg = ig__vk_segments(b, target_ms, seg);
+    int n_seg = ig__vk_segments(b, target_ms, rate, seg);
     /* profiling: a query pool of its own, n + n_seg timestamps, made and destroyed here */
     VkQueryPool prof = VK_NULL_HANDLE;
     uint64_t *prof_t = NULL;
@@ -520,7 +517,7 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
             if (ms > ctx->report.max_submission_ms) ctx->report.max_submission_ms = ms;
             double flop = 0;
             for (int i = seg[s]; i < seg[s + 1]; i++) flop += b->d[i].flop;
-            if (ms >= 1.0 && flop > 0) ctx->flop_rate = flop / ms; /* long enough to trust */
+            if (ms >= 0.5 && flop > 0) ctx->flop_rate = flop / ms; /* long enough to trust */
         } else {
             ctx->report.max_submission_ms = -1;
         }

@@ -1013,6 +1013,23 @@ static void ig__chunk_flops(ig__vk_builder *b, const ig__chunk *ch) {
     free(lw);
 }
 
+/* The nominal FLOPs of one image's most expensive level of the plan (a level's dispatch covers
+ * a group of images: the unit a split submission cannot cut). */
+static double ig__max_level_flops(const ig_config *c, const ig__vk_plan *vp) {
+    ig_lowering *lw = malloc(sizeof *lw);
+    if (!lw) return 0;
+    ig_lower(c, lw);
+    double mx = 0;
+    for (int l = 0; l < vp->n_levels && l < IG_MAX_BLOCKS; l++) {
+        double px[IG_MAX_BLOCKS] = {0};
+        px[l] = (double)vp->w[l] * vp->h[l];
+        double f = ig_lower_flops(lw, px, false);
+        if (f > mx) mx = f;
+    }
+    free(lw);
+    return mx;
+}
+
 /* Allocates the chunk's work buffers in ctx->work (one block, reused between renders). */
 static ig_result ig__work_alloc(ig_vk_context *ctx, const ig_config *c, const ig__vk_model *vm,
                                 ig__work *wk, int B, uint64_t per_image, uint64_t meta_bytes,
@@ -1306,6 +1323,19 @@ ig_result ig__vk_inrgan_render(ig_vk_context *ctx, const ig_render_desc *desc, f
     if ((uint64_t)B * per > ctx->max_alloc / 2) {
         uint64_t cap = ctx->max_alloc / 2 / per;
         B = (int)(cap < 1 ? 1 : cap), limit = "maxMemoryAllocationSize";
+    }
+    /* a submission is split only between dispatches (vk_disp.c): the images of one level's
+     * dispatch must fit the submission time target themselves */
+    double target_ms, rate, lvl = ig__max_level_flops(c, ctx->plan);
+    if (wk->stats && ctx->plan_stats) { /* the statistics pass's levels are dispatched too */
+        double ls = ig__max_level_flops(c, ctx->plan_stats);
+        if (ls > lvl) lvl = ls;
+    }
+    res = ig__vk_submit_budget(ctx, &target_ms, &rate, err);
+    if (res != IG_OK) goto done;
+    if (target_ms > 0 && lvl > 0 && (double)B * lvl > target_ms * rate) {
+        double cap = target_ms * rate / lvl;
+        B = cap < 1 ? 1 : (int)cap, limit = "submission time";
     }
     ig__vk_note_chunk(ctx, B, limit);
     for (int n0 = 0; n0 < desc->count && res == IG_OK; n0 += B) {

@@ -325,7 +325,8 @@ ig_result ig__vk_submit_wait(ig_vk_context *ctx, ig_error *err);
 /* After vkDeviceWaitIdle in ig_vk_context_destroy: what a timed-out submission still used. */
 void ig__vk_disp_release(ig_vk_context *ctx);
 /* A render's batch chunk: `images` per submission; limit names what shrank it below the batch
- * ("" none, "device memory budget", "maxMemoryAllocationSize"). Keeps the smallest. */
+ * ("" none, "device memory budget", "maxMemoryAllocationSize", "submission time"). Keeps the
+ * smallest. */
 void ig__vk_note_chunk(ig_vk_context *ctx, int images, const char *limit);
 
 
@@ -439,6 +440,12 @@ void ig__vk_dev_layout(ig_vk_context *ctx, int height, int width, uint64_t image
  * its time (FLOPs / the observed rate, or an assumed 250 GFLOP/s on a GPU, 20 on a CPU-type
  * device) exceeds INRGAN_VK_SUBMIT_MS. */
 void ig__vk_disp_spread_flop(ig__vk_builder *b, int tag, double flop);
+/* The split target in ms (INRGAN_VK_SUBMIT_MS, else 100 on a GPU, 0 = none on a CPU-type
+ * device) and the FLOPs per ms a submission's time is estimated with (observed in the last
+ * submission of >= 0.5 ms, else 250 GFLOP/s on a GPU, 20 on a CPU-type device). An
+ * unparsable INRGAN_VK_SUBMIT_MS is an error. */
+ig_result ig__vk_submit_budget(const ig_vk_context *ctx, double *target_ms, double *flop_per_ms,
+                               ig_error *err);
 /* Frees the list, its meta words and its descriptor pool and sets; b is empty after. */
 void ig__vk_builder_free(ig__vk_builder *b);
 

@@ -339,8 +339,9 @@ static void test_split(void) {
         float *a = render(ctx, f.m, &f.plan, f.z, 2, "unsplit");
         ig_vk_render_report rep;
         ig_vk_last_render_report(ctx, &rep);
-        CHECK_MSG(rep.submissions == 1 && rep.submit_target_ms == 0, "%s unsplit: %d submissions, target %g",
-                  kname, rep.submissions, rep.submit_target_ms);
+        CHECK_MSG(rep.submissions == 1 && rep.submit_target_ms == 0 && rep.chunk_images == 2 && !rep.chunk_limit[0],
+                  "%s unsplit: %d submissions, target %g, chunks of %d", kname, rep.submissions, rep.submit_target_ms,
+                  rep.chunk_images);
         setenv("INRGAN_VK_SUBMIT_MS", "0.001", 1);
         for (int prof = 0; prof < 2; prof++) {
             ig_vk_set_profiling(ctx, prof);
@@ -350,6 +351,9 @@ static void test_split(void) {
                    prof ? " profiled" : "", rep.submissions, rep.max_submission_ms, rep.n_phases);
             CHECK_MSG(rep.submissions > 1 && rep.submit_target_ms == 0.001, "%s split: %d submissions", kname,
                       rep.submissions);
+            /* one level's dispatch alone exceeds the target: one image per chunk */
+            CHECK_MSG(rep.chunk_images == 1 && strcmp(rep.chunk_limit, "submission time") == 0,
+                      "%s split: chunks of %d (%s)", kname, rep.chunk_images, rep.chunk_limit);
             CHECK_MSG(strcmp(ig_vk_level_kernel_used(ctx), kname) == 0, "split ran %s", ig_vk_level_kernel_used(ctx));
             CHECK_MSG(!prof || (rep.profiled && rep.n_phases >= 3), "%s split profiled: %d phases", kname,
                       rep.n_phases);
