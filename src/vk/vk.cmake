@@ -184,6 +184,7 @@ target_sources(inrgan_lib PRIVATE
   ${CMAKE_SOURCE_DIR}/src/vk/vk_pipe.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_disp.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_backend.c
+  ${CMAKE_SOURCE_DIR}/src/vk/vk_choice.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_inrgan.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_inrgan_gemm.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_cips.c

@@ -758,7 +758,10 @@ static void ig__make_summary(ig_vk_context *ctx) {
              ctx->coopmat ? (ctx->coop_emu ? "emulated" : "nv") : (d->coopmat_nv ? "available" : "no"),
              ctx->precision == IG_VK_PRECISION_FP16 ? "fp16" : "fp32",
              ctx->fp16_ok || ctx->precision == IG_VK_PRECISION_FP16 ? "" : "(fp16 unavailable)",
-             ctx->fused_fmm ? "fused" : "pass", ctx->level_gemm ? "gemm" : "pixel",
+             ctx->fused_fmm ? "fused" : "pass",
+             ctx->kernel_req == IG_VK_KERNEL_GEMM    ? "gemm"
+             : ctx->kernel_req == IG_VK_KERNEL_PIXEL ? "pixel"
+                                                     : "auto",
              ctx->validation ? "on" : "off");
 }
 
@@ -855,12 +858,28 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
         ctx->fp16 = true;
     }
     ctx->fused_fmm = desc.fmm == IG_VK_FMM_FUSED && !ctx->coopmat;
-    /* the gemm level kernel: asked for (the environment overrides the desc); whether a render
-     * can use it is decided per render (vk_inrgan.c), the summary says what was asked */
-    ctx->level_gemm = desc.level_kernel == IG_VK_KERNEL_GEMM;
+    /* the level kernel asked for (the environment overrides the desc): pixel or gemm now,
+     * auto per model shape at its first render (vk_choice.c); whether a render can use gemm
+     * is decided per render (vk_inrgan.c), the summary says what was asked */
+    ctx->kernel_req = desc.level_kernel == IG_VK_KERNEL_PIXEL  ? IG_VK_KERNEL_PIXEL
+                      : desc.level_kernel == IG_VK_KERNEL_GEMM ? IG_VK_KERNEL_GEMM
+                                                               : IG_VK_KERNEL_AUTO;
+    ctx->kernel_req_src = ctx->kernel_req == IG_VK_KERNEL_AUTO ? NULL : "option";
     const char *kern = getenv("INRGAN_VK_KERNEL");
-    if (kern && strcmp(kern, "gemm") == 0) ctx->level_gemm = true;
-    if (kern && strcmp(kern, "pixel") == 0) ctx->level_gemm = false;
+    if (kern && *kern) {
+        int k = strcmp(kern, "gemm") == 0    ? IG_VK_KERNEL_GEMM
+                : strcmp(kern, "pixel") == 0 ? IG_VK_KERNEL_PIXEL
+                : strcmp(kern, "auto") == 0  ? IG_VK_KERNEL_AUTO
+                                             : -1;
+        if (k < 0) {
+            res = ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
+                               "INRGAN_VK_KERNEL=%.32s is not auto, pixel or gemm", kern);
+            goto fail;
+        }
+        ctx->kernel_req = k;
+        ctx->kernel_req_src = k == IG_VK_KERNEL_AUTO ? NULL : "env";
+    }
+    ctx->level_gemm = ctx->kernel_req == IG_VK_KERNEL_GEMM;
     ctx->kernel_used = "";
 
     /* One compute queue. */

@@ -103,7 +103,7 @@ static void ig__wr64(uint8_t *p, uint64_t v) {
     ig__wr32(p + 4, (uint32_t)(v >> 32));
 }
 
-static int ig__mkdirs(const char *path) {
+int ig__vk_mkdirs(const char *path) {
     char tmp[1024];
     snprintf(tmp, sizeof tmp, "%s", path);
     for (char *p = tmp + 1; *p; p++) {
@@ -197,7 +197,7 @@ static void ig__cache_save(ig_vk_context *ctx) {
     char *slash = strrchr(dir, '/');
     if (slash) {
         *slash = 0;
-        if (ig__mkdirs(dir) != 0) {
+        if (ig__vk_mkdirs(dir) != 0) {
             free(buf);
             return;
         }
