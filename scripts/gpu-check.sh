@@ -17,7 +17,9 @@
 #      1 facts      nvidia-smi; `inrgan devices --json` -> devices.json
 #      2 paths      inrgan bench, FFHQ-256 architecture (random weights), 256x256, batch 32 and
 #                   128, --phases (per-phase device time), for every Vulkan path: per-pixel fp32,
-#                   gemm (INRGAN_VK_KERNEL=gemm), fused (=fused), fp16, coopmat -> bench-<path>.json
+#                   gemm (INRGAN_VK_KERNEL=gemm), fp16, coopmat, auto (measured choice among
+#                   pixel, gemm, fused; default
+#                   submission split) -> bench-<path>.json
 #      3 torch      python -m inrgan.bench_torch --device cuda, fp32/TF32/fp16, batch 32 and 128
 #                   -> torch.json (the side-by-side ratio with 2)
 #      4 parity     full-size FFHQ-256 (and -bil) of every path against the CPU backend (bench_vk
@@ -26,7 +28,7 @@
 #      5 tests      the Vulkan test programs on the GPU (INRGAN_TEST_GPU=NVIDIA, validation on
 #                   when its .deb was carried), 1024x1024 single-image time, CIPS next to INR-GAN
 #    Everything goes to $OUT (at most 8 files): gpu-check.log (every step's command, output, exit
-#    status and time, appended as it happens), devices.json, bench-{pixel,gemm,fused,fp16,coopmat}.json,
+#    status and time, appended as it happens), devices.json, bench-{pixel,gemm,fp16,coopmat,auto}.json,
 #    torch.json. Exit 1 when a step failed, 0 otherwise (skips are not failures; they are listed).
 #
 # Not yet run on a GPU: written and checked (sh -n, a prepare run, the run mode's steps on
@@ -35,7 +37,7 @@ set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BINS="inrgan bench_vk test_vk_devices test_vk_alloc test_vk_limits test_vk_parity test_vk_views \
-test_vk_tiles test_vk_cips test_vk_gemm test_vk_fused test_vk_hyper"
+test_vk_tiles test_vk_cips test_vk_gemm test_vk_fused test_vk_hyper test_vk_choice"
 
 if [ "${1:-}" = prepare ]; then
     set -e
@@ -156,9 +158,11 @@ bench() { # bench PATH VAR=VALUE [ARGS...]: inrgan bench of CONFIG into bench-PA
 }
 bench pixel INRGAN_VK_KERNEL=pixel
 bench gemm INRGAN_VK_KERNEL=gemm
-bench fused INRGAN_VK_KERNEL=fused
 bench fp16 INRGAN_VK_KERNEL=pixel --precision fp16
 bench coopmat INRGAN_VK_KERNEL=pixel --precision fp16 --coopmat
+# the level kernel chosen by measurement (fresh kernel cache, written into $O) and the default
+# submission split (INRGAN_VK_SUBMIT_MS 100): level_kernel_source/_times_ms, submissions
+bench auto "XDG_CACHE_HOME=$O/xdg"
 
 # 3 PyTorch on the same GPU (the python/ tree travels with the working tree; torch is there)
 if [ -z "${GPU_CHECK_LOCAL:-}" ]; then
@@ -180,6 +184,7 @@ step test-parity 30 120 "$BIN/test_vk_parity"
 unset INRGAN_TEST_REQUIRE_COOPMAT
 step test-gemm 30 120 "$BIN/test_vk_gemm"
 step test-fused 20 120 "$BIN/test_vk_fused"
+step test-choice 15 60 "$BIN/test_vk_choice"
 step test-cips 30 120 "$BIN/test_vk_cips"
 step test-hyper 20 120 "$BIN/test_vk_hyper"
 step test-devices 10 60 "$BIN/test_vk_devices"
