@@ -129,7 +129,8 @@ static uint32_t ig__tile_group(const ig_vk_context *ctx, const ig__chunk *ch) {
 int ig__vk_tile_from(const ig_vk_context *ctx, const ig__vk_model *vm, const ig__vk_plan *vp,
                      const ig__work *wk) {
     int from = vp->n_levels;
-    if (!ctx->level_fused || !wk->gemm) return from;
+    /* fp32 gemm buffers only (level_tile.comp reads and writes them as fp32) */
+    if (!ctx->level_fused || !wk->gemm || wk->es != 4) return from;
     for (int l = vp->n_levels - 1; l >= 0; l--) {
         uint32_t spec[3];
         if (!ig__tile_spec(ctx, vm, l, spec)) break;
