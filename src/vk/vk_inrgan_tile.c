@@ -25,6 +25,8 @@
 
 #define IG__TILE_MAXW 256u /* widest level fused (CS): wider ones stay on the gemm kernel */
 #define IG__TILE_KB 8u     /* level_tile.comp's KB */
+/* a tile (T <= 64 pixels, a power of two) never reads past the level's padded pixels */
+_Static_assert(IG__GEMM_TILE % 64u == 0, "level_tile.comp needs the levels padded to 64 pixels");
 
 /* ops [*op0, *op1) of level l */
 static void ig__level_ops(const ig__vk_model *vm, int l, int *op0, int *op1) {
