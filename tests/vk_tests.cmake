@@ -31,7 +31,7 @@ target_compile_definitions(bench_vk PRIVATE _DEFAULT_SOURCE _POSIX_C_SOURCE=2008
   VK_TEST_TMP="${IG_VK_TEST_TMP}" IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
 target_link_libraries(bench_vk PRIVATE inrgan_lib ${CMAKE_DL_LIBS} m)
 add_test(NAME vk_bench_smoke COMMAND bench_vk --config tiny --batch 2 --iters 1
-  --paths fp32,fp32-fused,gemm,fp16,coopmat,coopmat-emulated --validate --check)
+  --paths fp32,fp32-fused,gemm,gemm-f16,fp16,coopmat,coopmat-emulated --validate --check)
 set_tests_properties(vk_bench_smoke PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}" LABELS vulkan
   TIMEOUT 300)
 # --require-coopmat on the emulated coopmat kernel (lavapipe): the kernel really runs, so the

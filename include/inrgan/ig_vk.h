@@ -15,6 +15,12 @@
  *   INRGAN_DISABLE_FP16=1      never use the fp16 storage path (precision auto/fp16 -> fp32)
  *   INRGAN_DISABLE_COOPMAT=1   never use cooperative matrices
  *   INRGAN_VK_KERNEL=pixel|gemm  the INR-GAN level kernel (overrides ig_vk_desc.level_kernel)
+ *   INRGAN_VK_GEMM_TILE=small|large|auto  the gemm level kernel's tile set: 64 x 64 or
+ *                               128 x 128 (outputs x pixels) on every level; auto (default): per
+ *                               level, large where the device allows it and the level has >= 1024
+ *                               pixels and a layer with >= 128 outputs; another value fails the
+ *                               context creation (IG_ERR_USAGE); large on a device without room
+ *                               for it: the per-pixel kernel
  *   INRGAN_VK_FENCE_TIMEOUT=S   seconds one submission may take (read at each submission; default
  *                               60, 600 on a CPU-type device); longer: IG_ERR_DEVICE_LOST, the
  *                               context is lost
@@ -197,6 +203,8 @@ typedef struct ig_vk_render_report {
     int n_phases;
     ig_vk_phase phases[IG_VK_MAX_PHASES]; /* in order of first dispatch */
     double phases_ms;        /* their sum */
+    const char *gemm_tiles;  /* gemm level kernel: its tile sets ("small", "large",
+                              * "small+large"); "" when it did not run */
 } ig_vk_render_report;
 /* Profiling: a timestamp after every dispatch of the following renders (slower: for a
  * separate, untimed render). Off by default; a no-op where the queue has no timestamps. */
@@ -213,9 +221,9 @@ bool ig_vk_context_coopmat(const ig_vk_context *ctx);
 /* What a render of `model` on this context computes with: "coopmat", "fp16" or "fp32" (CIPS
  * models always render in fp32, whatever the context's precision). */
 const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model);
-/* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm" or "coopmat"
- * ("" before the first; a requested gemm kernel that does not support the model, the plan or
- * the precision falls back to "pixel"). */
+/* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm" (fp32),
+ * "gemm-f16" (fp16 storage) or "coopmat" ("" before the first; a requested gemm kernel that
+ * does not support the model or the plan falls back to "pixel"). */
 const char *ig_vk_level_kernel_used(const ig_vk_context *ctx);
 /* Errors reported by the validation layer so far (0 without validation). */
 uint32_t ig_vk_validation_errors(const ig_vk_context *ctx);

@@ -822,6 +822,20 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     const char *kern = getenv("INRGAN_VK_KERNEL");
     if (kern && strcmp(kern, "gemm") == 0) ctx->level_gemm = true;
     if (kern && strcmp(kern, "pixel") == 0) ctx->level_gemm = false;
+    /* its tile set (vk_inrgan_gemm.c): auto (per level), or forced */
+    const char *tile = getenv("INRGAN_VK_GEMM_TILE");
+    ctx->gemm_tile = -1;
+    if (tile && *tile && strcmp(tile, "auto") != 0) {
+        if (strcmp(tile, "small") == 0) {
+            ctx->gemm_tile = 0;
+        } else if (strcmp(tile, "large") == 0) {
+            ctx->gemm_tile = 1;
+        } else {
+            res = ig_error_set(err, IG_ERR_USAGE,
+                               "INRGAN_VK_GEMM_TILE=%s: expected small, large or auto", tile);
+            goto fail;
+        }
+    }
     ctx->kernel_used = "";
 
     /* One compute queue. */

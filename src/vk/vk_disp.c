@@ -319,6 +319,7 @@ void ig_vk_last_render_report(const ig_vk_context *ctx, ig_vk_render_report *rep
     if (!report) return;
     memset(report, 0, sizeof *report);
     report->chunk_limit = "";
+    report->gemm_tiles = "";
     if (ctx) *report = ctx->report;
 }
 
@@ -493,6 +494,7 @@ void ig__vk_builder_free(ig__vk_builder *b) {
 void ig__vk_render_begin(ig_vk_context *ctx) {
     memset(&ctx->report, 0, sizeof ctx->report);
     ctx->report.chunk_limit = "";
+    ctx->report.gemm_tiles = "";
     ctx->stats.dispatches = 0;
     ctx->stats.submissions = 0;
     ctx->gpu_ms = 0;

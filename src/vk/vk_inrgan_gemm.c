@@ -1,9 +1,11 @@
 /* vk_inrgan_gemm.c - the INR-GAN family's "gemm" level kernel (ig_vk_desc.level_kernel,
- * INRGAN_VK_KERNEL=gemm; nearest models without instance norm, fp32, weight-generation pass):
- * one tiled-GEMM dispatch per layer over a level's computed pixels for a group of images
- * (layer_gemm.comp), activations channel-major [B][C][P] (P: the level's pixels padded to 64),
- * up-sampling conv0 as the exact coarse trick, ToRGB accumulated by rgb_accum.comp
- * (vk_inrgan.c's header comment has the whole pipeline). */
+ * INRGAN_VK_KERNEL=gemm; nearest models without instance norm, weight-generation pass, fp32 or
+ * fp16 storage): one tiled-GEMM dispatch per layer over a level's computed pixels for a group
+ * of images (layer_gemm.comp), activations channel-major [B][C][P] (P: the level's pixels
+ * padded to its tile's BN), up-sampling conv0 as the exact coarse trick, ToRGB accumulated by
+ * rgb_accum.comp (vk_inrgan.c's header comment has the whole pipeline). Tile sets: small
+ * (64 x 64, 16 x 16 invocations of 4 x 4) and large (128 x 128, 16 x 16 invocations of 8 x 8),
+ * both with K steps of 16, chosen per level (ig__vk_gemm_level_tile). */
 #include "vk_inrgan.h"
 
 #include <stdlib.h>
@@ -12,12 +14,87 @@
 #include "records/gemm.h"
 #include "records/rgb.h"
 
-/* Whether the gemm level kernel can render this model on this context: asked for, fp32 with
- * the weight-generation pass, nearest up-sampling without instance norm, and the layer
- * structure the coarse trick expects (each level > 0 opens with an up-sampling conv0; every
- * other layer reads only the previous layer's features, level 0's first only the embedding). */
+const ig__gemm_tile ig__gemm_tiles[IG__N_TILES] = {
+    [IG__TILE_SMALL] = {"small", 16, 16, 16, 4, 4},
+    [IG__TILE_LARGE] = {"large", 16, 16, 16, 8, 8},
+};
+
+/* layer_gemm.comp's shared memory: per buffer BK rows of W (BM / 4 + 1 vec4) and of X (BN / 4). */
+static uint64_t ig__tile_shared(int t, uint32_t nbuf) {
+    const ig__gemm_tile *g = &ig__gemm_tiles[t];
+    return (uint64_t)nbuf * g->bk * (ig__tile_bm(t) / 4 + 1 + ig__tile_bn(t) / 4) * 16;
+}
+
+bool ig__vk_gemm_tile_fits(const ig_vk_context *ctx, int t, uint32_t *nbuf) {
+    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
+    const ig__gemm_tile *g = &ig__gemm_tiles[t];
+    uint32_t nb = ig__tile_shared(t, 2) <= lim->maxComputeSharedMemorySize ? 2 : 1;
+    if (nbuf) *nbuf = nb;
+    return g->wx <= lim->maxComputeWorkGroupSize[0] && g->wy <= lim->maxComputeWorkGroupSize[1] &&
+           g->wx * g->wy <= lim->maxComputeWorkGroupInvocations &&
+           ig__tile_shared(t, nb) <= lim->maxComputeSharedMemorySize;
+}
+
+int ig__vk_gemm_level_tile(const ig_vk_context *ctx, const ig__vk_model *vm, int l, uint64_t px) {
+    if (ctx->gemm_tile >= 0) /* INRGAN_VK_GEMM_TILE */
+        return ig__vk_gemm_tile_fits(ctx, ctx->gemm_tile, NULL) ? ctx->gemm_tile : -1;
+    int cmax = 0;
+    for (int q = 0; q < vm->n_ops; q++)
+        if (vm->ops[q].level == l && vm->ops[q].type == IG__OP_FMM && vm->ops[q].c_out > cmax)
+            cmax = vm->ops[q].c_out;
+    if (px >= 1024 && cmax >= 128 && ig__vk_gemm_tile_fits(ctx, IG__TILE_LARGE, NULL))
+        return IG__TILE_LARGE;
+    return ig__vk_gemm_tile_fits(ctx, IG__TILE_SMALL, NULL) ? IG__TILE_SMALL : -1;
+}
+
+void ig__vk_gemm_spec(const ig_vk_context *ctx, int t, uint32_t spec[6]) {
+    const ig__gemm_tile *g = &ig__gemm_tiles[t];
+    uint32_t nbuf = 1;
+    ig__vk_gemm_tile_fits(ctx, t, &nbuf);
+    spec[0] = g->wx;
+    spec[1] = g->wy;
+    spec[2] = g->bk;
+    spec[3] = g->tm;
+    spec[4] = g->tn;
+    spec[5] = nbuf;
+}
+
+const char *ig__vk_gemm_kernel_name(const ig_vk_context *ctx) {
+    return ctx->fp16 ? "gemm-f16" : "gemm";
+}
+
+const char *ig__vk_gemm_tiles_used(const ig__vk_plan *vp) {
+    bool used[IG__N_TILES] = {false};
+    for (int l = 0; l < vp->n_levels; l++) used[vp->tile[l]] = true;
+    return used[IG__TILE_SMALL] && used[IG__TILE_LARGE] ? "small+large"
+           : used[IG__TILE_LARGE]                       ? "large"
+                                                        : "small";
+}
+
+static int ig__sh_raw(const ig_vk_context *ctx) { return ctx->fp16 ? IG_SH_GEMM_RAW_F16 : IG_SH_GEMM_RAW; }
+static int ig__sh_level(const ig_vk_context *ctx) { return ctx->fp16 ? IG_SH_GEMM_LEVEL_F16 : IG_SH_GEMM_LEVEL; }
+static int ig__sh_rgb(const ig_vk_context *ctx) { return ctx->fp16 ? IG_SH_GEMM_RGB_F16 : IG_SH_GEMM_RGB; }
+
+ig_result ig__vk_gemm_prepare(ig_vk_context *ctx, const ig__vk_plan *vp, ig_error *err) {
+    VkPipeline p;
+    uint32_t wg = IG_VK_WG, spec[6];
+    ig_result res = ig__vk_pipeline_get(ctx, ig__sh_rgb(ctx), &wg, 1, &p, err);
+    for (int l = 0; l < vp->n_levels && res == IG_OK; l++) {
+        ig__vk_gemm_spec(ctx, vp->tile[l], spec);
+        res = ig__vk_pipeline_get(ctx, ig__sh_level(ctx), spec, 6, &p, err);
+        if (res == IG_OK && l + 1 < vp->n_levels) /* the next level's coarse product */
+            res = ig__vk_pipeline_get(ctx, ig__sh_raw(ctx), spec, 6, &p, err);
+    }
+    return res;
+}
+
+/* Whether the gemm level kernel can render this model on this context: asked for, with the
+ * weight-generation pass (fp32 or fp16 storage), nearest up-sampling without instance norm,
+ * and the layer structure the coarse trick expects (each level > 0 opens with an up-sampling
+ * conv0; every other layer reads only the previous layer's features, level 0's first only the
+ * embedding). */
 bool ig__vk_gemm_model(const ig_vk_context *ctx, const ig_config *c, const ig__vk_model *vm) {
-    if (!ctx->level_gemm || ctx->fp16 || ctx->fused_fmm || vm->coop ||
+    if (!ctx->level_gemm || ctx->fused_fmm || vm->coop ||
         c->upsampling != IG_UP_NEAREST || c->instance_norm)
         return false;
     for (int q = 0; q < vm->n_ops; q++) {
@@ -34,13 +111,13 @@ bool ig__vk_gemm_model(const ig_vk_context *ctx, const ig_config *c, const ig__v
 }
 
 /* Sizes of the gemm kernel's buffers (per image: activations = the widest [C][pp] a layer
- * reads or writes, the coarse product included; rgb = [3][pp] of the largest level) into wk,
- * and whether every descriptor window of one image fits the storage range and every dispatch
- * the workgroup-count limits (else the render runs the per-pixel kernel). */
+ * reads or writes, the coarse product included, in the storage precision; rgb = fp32 [3][pp]
+ * of the largest level) into wk, and whether every descriptor window of one image fits the
+ * storage range and every dispatch the workgroup-count limits (else the render runs the per-pixel kernel). */
 bool ig__vk_gemm_layout(const ig_vk_context *ctx, const ig__vk_model *vm,
                             const ig__vk_plan *vp, ig__work *wk) {
     const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
-    uint64_t act = 16, pmax = 0, R = ctx->range;
+    uint64_t act = 16, pmax = 0, R = ctx->range, es = ctx->fp16 ? 2 : 4;
     for (int q = 0; q < vm->n_ops; q++) {
         const ig__vk_op *op = &vm->ops[q];
         int l = op->level;
@@ -50,31 +127,34 @@ bool ig__vk_gemm_layout(const ig_vk_context *ctx, const ig__vk_model *vm,
             uint64_t pc = vp->pp[l - 1]; /* the coarse product of an up-sampling conv0 */
             if ((uint64_t)op->c_out * pc > act) act = (uint64_t)op->c_out * pc;
         }
-        if (op->type == IG__OP_FMM &&
-            ig__vk_groups((uint64_t)op->c_out, IG__GEMM_TILE) > lim->maxComputeWorkGroupCount[1])
-            return false;
+        /* its dispatches: this level's tile, the coarse product the previous level's */
+        for (int t = l > 0 ? l - 1 : l; t <= l && op->type == IG__OP_FMM; t++)
+            if (ig__vk_groups((uint64_t)op->c_out, ig__tile_bm(vp->tile[t])) >
+                lim->maxComputeWorkGroupCount[1])
+                return false;
     }
     for (int l = 0; l < vp->n_levels; l++) {
         if (vp->pp[l] > pmax) pmax = vp->pp[l];
-        if ((uint64_t)vp->pp[l] * vp->ce[l] * 4 > R) return false;
+        if ((uint64_t)vp->pp[l] * vp->ce[l] * es > R) return false;
+        if (vp->pp[l] / ig__tile_bn(vp->tile[l]) > lim->maxComputeWorkGroupCount[0]) return false;
     }
-    wk->feat_img = act * 4;
+    wk->feat_img = act * es;
     wk->rgb_img = 3 * pmax * 4;
     wk->part_img = 0;
-    return wk->feat_img <= R && wk->rgb_img <= R && (uint64_t)vm->gw_stride * 4 <= R &&
-           (uint64_t)vm->s_stride * 4 <= R &&
-           pmax / IG__GEMM_TILE <= lim->maxComputeWorkGroupCount[0];
+    return wk->feat_img <= R && wk->rgb_img <= R && (uint64_t)vm->gw_stride * es <= R &&
+           (uint64_t)vm->s_stride * 4 <= R;
 }
 
 /* One layer_gemm.comp dispatch for images [n0, n0 + k): Y = W[:, col : col + K] X over P
  * (padded) pixels of level l, W the per-image weight of FMM `op`. IG_SH_GEMM_LEVEL adds the
  * bias, and with `a` the coarse product [c_out][a_P] gathered through the level's maps, before
- * lrelu * sqrt(2); IG_SH_GEMM_RAW stores the product as is. x_img: X's per-image stride in
- * floats (0: shared, the embedding). */
+ * lrelu * sqrt(2); IG_SH_GEMM_RAW stores the product as is (the _F16 twins: fp16 storage).
+ * x_img: X's per-image stride in elements (0: shared, the embedding). */
 typedef struct ig__gemm_io {
     const ig_vk_buf *x, *y, *a;
     uint64_t x_img;
     uint32_t P, a_P;
+    int tile; /* the tile set of the level whose grid it runs over */
 } ig__gemm_io;
 
 static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, const ig__vk_op *op,
@@ -84,31 +164,37 @@ static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, c
     const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
     const ig__vk_model *vm = ch->vm;
     int l = op->level;
-    uint64_t A = wk->feat_img / 4, gs = vm->gw_stride, P = io->P;
+    const ig_vk_context *ctx = b->ctx;
+    uint32_t es = (uint32_t)wk->es;
+    uint64_t A = wk->feat_img / es, gs = vm->gw_stride, P = io->P;
     uint32_t cout = (uint32_t)op->c_out, wrow = (uint32_t)(op->c_x + op->c_e);
     ig__vk_disp *d;
-    uint32_t *m = ig__vk_disp_new(b, shader, IGR_GEMM_ADD_WORDS, &d); /* raw: reads its head */
+    int sh = shader == IG_SH_GEMM_RAW ? ig__sh_raw(ctx) : ig__sh_level(ctx);
+    uint32_t *m = ig__vk_disp_new(b, sh, IGR_GEMM_ADD_WORDS, &d); /* raw: reads its head */
     if (!m) return;
-    d->n_spec = 0; /* fixed-size kernel */
+    ig__vk_gemm_spec(ctx, io->tile, d->spec);
+    d->n_spec = 6;
     m[IGR_GEMM_c_in] = K;
     m[IGR_GEMM_c_out] = cout;
     m[IGR_GEMM_p4] = (uint32_t)(P / 4);
     if (K > 0)
-        m[IGR_GEMM_x_base] = ig__vk_bind(b, d, 1, io->x, (uint64_t)n0 * io->x_img * 4,
-                                         ((uint64_t)(k - 1) * io->x_img + (uint64_t)K * P) * 4, 16);
+        m[IGR_GEMM_x_base] = ig__vk_bind(b, d, 1, io->x, (uint64_t)n0 * io->x_img * es,
+                                         ((uint64_t)(k - 1) * io->x_img + (uint64_t)K * P) * es,
+                                         4 * es);
     else
         ig__vk_bind_dummy(b, d, 1);
     m[IGR_GEMM_x_img] = (uint32_t)(io->x_img / 4);
-    m[IGR_GEMM_y_base] = ig__vk_bind(b, d, 2, io->y, (uint64_t)n0 * A * 4,
-                                     ((uint64_t)(k - 1) * A + (uint64_t)cout * P) * 4, 16);
+    m[IGR_GEMM_y_base] = ig__vk_bind(b, d, 2, io->y, (uint64_t)n0 * A * es,
+                                     ((uint64_t)(k - 1) * A + (uint64_t)cout * P) * es, 4 * es);
     m[IGR_GEMM_y_img] = (uint32_t)(A / 4);
     /* W from column col to the end of the op's weights (the base then points at column col) */
-    m[IGR_GEMM_w_base] = ig__vk_bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + op->gw_off + col) * 4,
-                                     ((uint64_t)(k - 1) * gs + (uint64_t)cout * wrow - col) * 4, 4);
+    m[IGR_GEMM_w_base] = ig__vk_bind(b, d, 3, &wk->gw, ((uint64_t)n0 * gs + op->gw_off + col) * es,
+                                     ((uint64_t)(k - 1) * gs + (uint64_t)cout * wrow - col) * es,
+                                     es);
     m[IGR_GEMM_w_img] = (uint32_t)gs;
     m[IGR_GEMM_w_row] = wrow;
-    d->gx = (uint32_t)(P / IG__GEMM_TILE);
-    d->gy = ig__vk_groups(cout, IG__GEMM_TILE);
+    d->gx = (uint32_t)(P / ig__tile_bn(io->tile));
+    d->gy = ig__vk_groups(cout, ig__tile_bm(io->tile));
     d->gz = k;
     if (shader == IG_SH_GEMM_RAW) return;
     uint32_t H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
@@ -116,9 +202,9 @@ static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, c
                                          (uint64_t)cout * 4, 4);
     m[IGR_GEMM_ADD_add_on] = io->a ? 1u : 0u;
     if (io->a) {
-        m[IGR_GEMM_ADD_a_base] = ig__vk_bind(b, d, 5, io->a, (uint64_t)n0 * A * 4,
-                                             ((uint64_t)(k - 1) * A + (uint64_t)cout * io->a_P) * 4,
-                                             4);
+        m[IGR_GEMM_ADD_a_base] = ig__vk_bind(b, d, 5, io->a, (uint64_t)n0 * A * es,
+                                             ((uint64_t)(k - 1) * A + (uint64_t)cout * io->a_P) * es,
+                                             es);
         m[IGR_GEMM_ADD_rowmap_base] = ig__vk_bind(b, d, 6, &vp->maps[l], 0, (uint64_t)H * 16, 4);
         m[IGR_GEMM_ADD_colmap_base] = ig__vk_bind(b, d, 7, &vp->maps[l], (uint64_t)H * 16,
                                                   (uint64_t)W * 16, 4);
@@ -144,17 +230,18 @@ static void ig__gemm_rgb(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_op
     const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
     const ig__vk_model *vm = ch->vm;
     int l = op->level;
-    uint64_t A = wk->feat_img / 4, RI = wk->rgb_img / 4, ss = vm->s_stride, P = vp->pp[l];
+    uint32_t es = (uint32_t)wk->es;
+    uint64_t A = wk->feat_img / es, RI = wk->rgb_img / 4, ss = vm->s_stride, P = vp->pp[l];
     uint32_t cin = (uint32_t)op->c_x, H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
     uint32_t np = H * W;
     ig__vk_disp *d;
-    uint32_t *m = ig__vk_disp_new(b, IG_SH_GEMM_RGB, IGR_RGB_MOD_WORDS, &d);
+    uint32_t *m = ig__vk_disp_new(b, ig__sh_rgb(b->ctx), IGR_RGB_MOD_WORDS, &d);
     if (!m) return;
     m[IGR_RGB_c_in] = cin;
     m[IGR_RGB_p] = (uint32_t)P;
     m[IGR_RGB_np] = np;
-    m[IGR_RGB_x_base] = ig__vk_bind(b, d, 1, x, (uint64_t)n0 * A * 4,
-                                    ((uint64_t)(k - 1) * A + cin * P) * 4, 4);
+    m[IGR_RGB_x_base] = ig__vk_bind(b, d, 1, x, (uint64_t)n0 * A * es,
+                                    ((uint64_t)(k - 1) * A + cin * P) * es, es);
     m[IGR_RGB_x_img] = (uint32_t)A;
     m[IGR_RGB_w_base] = ig__vk_bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + op->s_off) * 4,
                                     ((uint64_t)(k - 1) * ss + cin) * 4, 4);
@@ -199,8 +286,8 @@ void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch) {
     ig__work *wk = ch->wk;
     const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
     const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
-    uint64_t mx = wk->feat_img;
-    uint64_t per[] = {wk->rgb_img, (uint64_t)vm->gw_stride * 4, (uint64_t)vm->s_stride * 4};
+    uint64_t mx = wk->feat_img, es = wk->es;
+    uint64_t per[] = {wk->rgb_img, (uint64_t)vm->gw_stride * es, (uint64_t)vm->s_stride * 4};
     for (size_t i = 0; i < sizeof per / sizeof per[0]; i++)
         if (per[i] > mx) mx = per[i];
     uint32_t kg = ig__vk_min32(ctx->range / mx, ch->kv); /* >= 1: ig__gemm_layout */
@@ -234,18 +321,18 @@ void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch) {
             uint32_t P = vp->pp[l], cx = (uint32_t)op->c_x, ce = (uint32_t)op->c_e;
             if (first && l > 0) { /* up-sampling conv0: the coarse trick */
                 ig__gemm_io coarse = {&wk->feat[cur], &wk->feat[1 - cur], NULL,
-                                      wk->feat_img / 4, vp->pp[l - 1], 0};
+                                      wk->feat_img / es, vp->pp[l - 1], 0, vp->tile[l - 1]};
                 ig__gemm_layer(b, ch, IG_SH_GEMM_RAW, op, 0, cx, &coarse, n0, k);
                 ig__gemm_io fine = {&vp->emb_cm[l], &wk->feat[cur], &wk->feat[1 - cur], 0, P,
-                                    vp->pp[l - 1]};
+                                    vp->pp[l - 1], vp->tile[l]};
                 ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, cx, ce, &fine, n0, k);
             } else if (first) { /* level 0's first layer: the embedding only */
                 cur = 0;
-                ig__gemm_io io = {&vp->emb_cm[l], &wk->feat[cur], NULL, 0, P, 0};
+                ig__gemm_io io = {&vp->emb_cm[l], &wk->feat[cur], NULL, 0, P, 0, vp->tile[l]};
                 ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, ce, &io, n0, k);
             } else {
-                ig__gemm_io io = {&wk->feat[cur], &wk->feat[1 - cur], NULL, wk->feat_img / 4, P,
-                                  0};
+                ig__gemm_io io = {&wk->feat[cur], &wk->feat[1 - cur], NULL, wk->feat_img / es, P,
+                                  0, vp->tile[l]};
                 ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, cx, &io, n0, k);
                 cur = 1 - cur;
             }

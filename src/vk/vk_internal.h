@@ -208,8 +208,9 @@ struct ig_vk_context {
     bool coop_emu;              /* ... with emulated matrix products (test hook) */
     bool fused_fmm;
     bool level_gemm;            /* INR-GAN levels on the tiled-GEMM kernels where supported */
+    int gemm_tile;              /* INRGAN_VK_GEMM_TILE: -1 auto, else its tile set (vk_inrgan.h) */
     const char *kernel_used;    /* level kernel of the last INR-GAN render ("pixel", "gemm",
-                                   "coopmat"; "" before any) */
+                                   "gemm-f16", "coopmat"; "" before any) */
     ig_vk_precision precision;
 
     /* pipelines */
@@ -356,7 +357,7 @@ ig_result ig__vk_uploads_end(ig_vk_context *ctx, ig_vk_uploads *ups, ig_result r
  * constant is the index of its record `rec` inside that window. */
 typedef struct ig__vk_disp {
     int shader;
-    uint32_t spec[3];               /* specialization constants 0..n_spec-1 */
+    uint32_t spec[IG_VK_MAX_SPEC];  /* specialization constants 0..n_spec-1 */
     int n_spec;
     VkPipeline pipe;
     uint32_t rec;                   /* its record: meta word index */

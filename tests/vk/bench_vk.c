@@ -1,16 +1,16 @@
 /* bench_vk.c - throughput of the Vulkan backend, with an optional check against the CPU backend.
  *
  *   bench_vk [--config tiny|churches|ffhq|ffhq-bil | --model FILE] [--size N] [--batch N]
- *            [--iters N] [--paths fp32,fp32-fused,gemm,fp16,coopmat] [--gpu NAME] [--validate]
- *            [--check] [--require-coopmat]
+ *            [--iters N] [--paths fp32,fp32-fused,gemm,gemm-f16,fp16,coopmat] [--gpu NAME]
+ *            [--validate] [--check] [--require-coopmat]
  *
  * --config writes a random model of that architecture (reference section 1.9) into the test
  * scratch folder ($INRGAN_TEST_TMP) first. For each path: context, ig_vk_prepare (uploads,
  * pipelines), one warm-up render (its time is reported: it includes driver JIT), then --iters
  * timed renders of --batch images. Output, one line per path:
  *   bench path=fp16 device="..." config=ffhq size=256 batch=32 img/s=... ms/img=... TFLOP/s=...
- * Path gemm: fp32 with the tiled-GEMM level kernel (IG_VK_KERNEL_GEMM); the line says which
- * level kernel really ran (kernel=...), and a gemm path that fell back to another kernel fails.
+ * Paths gemm / gemm-f16: the tiled-GEMM level kernel (IG_VK_KERNEL_GEMM), fp32 / fp16 storage;
+ * the line says which level kernel really ran (kernel=...), and one that fell back fails.
  * --require-coopmat: path coopmat fails when the device has no cooperative matrices, and when
  * the level kernel that ran was not the cooperative-matrix one (ig_vk_level_kernel_used).
  * --check renders the batch's first image with ig_cpu_render and fails (exit 1) when the error
@@ -120,6 +120,9 @@ int main(int argc, char **argv) {
             d.fmm = IG_VK_FMM_FUSED;
         } else if (strcmp(tok, "gemm") == 0) {
             d.level_kernel = IG_VK_KERNEL_GEMM;
+        } else if (strcmp(tok, "gemm-f16") == 0) {
+            d.level_kernel = IG_VK_KERNEL_GEMM;
+            d.precision = IG_VK_PRECISION_FP16, tol = 2e-2;
         } else if (strcmp(tok, "fp16") == 0) {
             d.precision = IG_VK_PRECISION_FP16, tol = 2e-2;
         } else if (strcmp(tok, "coopmat") == 0) {
@@ -187,8 +190,8 @@ int main(int argc, char **argv) {
             if (rep.chunk_images > 0 && rep.chunk_images < batch)
                 printf("bench path=%s: the batch ran in chunks of %d image(s): %s\n", tok,
                        rep.chunk_images, rep.chunk_limit);
-            if (strcmp(tok, "gemm") == 0 && strcmp(ig_vk_level_kernel_used(ctx), "gemm") != 0) {
-                printf("bench path=gemm: the gemm level kernel did not run (%s)\n",
+            if (strncmp(tok, "gemm", 4) == 0 && strcmp(ig_vk_level_kernel_used(ctx), tok) != 0) {
+                printf("bench path=%s: the %s level kernel did not run (%s)\n", tok, tok,
                        ig_vk_level_kernel_used(ctx));
                 failures++;
             }
