@@ -6,8 +6,14 @@
 #define RES(f) meta[r + IGR_GEMM_RES_##f]
 #define ADD(f) meta[r + IGR_GEMM_ADD_##f]
 #extension GL_EXT_control_flow_attributes : enable
-#ifdef IG_F16
+#if defined(IG_F16) || defined(IG_COOP_KHR)
 #extension GL_EXT_shader_16bit_storage : require
+#endif
+#ifdef IG_COOP_KHR
+#extension GL_KHR_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #endif
 // layer_gemm.comp - one per-pixel layer Y = W X of a group of images as a shared-memory tiled
 // GEMM with the layer's epilogue fused in, used by both families:
@@ -45,6 +51,12 @@
 // Out-of-range rows (o >= c_out) and K (i >= c_in) read as zero.
 //
 // IG_F16: X, Y, A, R and W stored as fp16 (16-bit storage), shared memory and arithmetic fp32.
+// IG_COOP_KHR (fp16 storage; written for IG_EPI_ADD and IG_EPI_NONE): the same tiles, fetches,
+// staging loop and epilogue, the tile multiplied with GL_KHR_cooperative_matrix (16 x 16 x 16,
+// fp16 x fp16 + fp32, SGM x SGN subgroups of NT / (SGM SGN) invocations: spec ids 6, 7), the
+// accumulators passed to the epilogue through a per-subgroup fp32 16 x 16 staging fragment.
+// Needs glslang >= 15. Its tested twin on lavapipe: the scalar IG_F16 kernel with the same
+// spec constants 0..5 (same tile, same fetch order, same epilogue).
 //
 // Epilogue (IG_EPI_NOISE): the seeded noise n(seed, layer, row, col) of src/noise.h (the
 // bit-exact GLSL twin below: integer hashing and one exact int -> float conversion) when
@@ -67,10 +79,9 @@ layout(constant_id = 5) const uint NBUF = 2u;
 const uint WX = gl_WorkGroupSize.x, WY = gl_WorkGroupSize.y, NT = WX * WY;
 const uint TM4 = TM / 4u, TN4 = TN / 4u;          // output quads, pixel quads per invocation
 const uint BM = WY * TM, BM4 = WY * TM4, BN4 = WX * TN4;
-const uint SWS = BM4 + 1u;                        // a W row of shared memory, skewed
 const uint LX = BK * BN4 / NT, LW = BM * BK / NT; // fetched per invocation per step
 
-#ifdef IG_F16
+#if defined(IG_F16) || defined(IG_COOP_KHR)
 #define ST float16_t
 #define ST4 f16vec4
 #else
@@ -100,8 +111,23 @@ layout(std430, binding = 7) readonly buffer ColMap { uint colmap[]; };
 #endif
 layout(push_constant) uniform PC { uint rec; } pc;
 
+#ifdef IG_COOP_KHR
+// KHR cooperative matrices: SGM x SGN subgroups (ids 6, 7; subgroup size NT / (SGM SGN)), each
+// computing a WM x WN block of the tile as FM x FN fragments of 16 x 16 (fp16 A = W, B = X,
+// fp32 accumulators). Shared memory holds the tiles in fp16, row-major and skewed by 8 halves
+// (W as [o][k], X as [k][p]), and per subgroup one fp32 16 x 16 fragment for the epilogue.
+layout(constant_id = 6) const uint SGM = 2u;
+layout(constant_id = 7) const uint SGN = 4u;
+const uint BN = 4u * BN4, WM = BM / SGM, WN = BN / SGN, FM = WM / 16u, FN = WN / 16u;
+const uint SAS = BK + 8u, SBS = BN + 8u;
+shared float16_t sa[NBUF * BM * SAS]; // W tiles: [buffer][o][k]
+shared float16_t sb[NBUF * BK * SBS]; // X tiles: [buffer][k][p]
+shared float stage[SGM * SGN * 256u]; // per subgroup: one accumulator fragment
+#else
+const uint SWS = BM4 + 1u;       // a W row of shared memory, skewed
 shared vec4 sw[NBUF * BK * SWS]; // W tiles: [buffer][k][o / 4]
 shared vec4 sx[NBUF * BK * BN4]; // X tiles: [buffer][k][p / 4]
+#endif
 
 #ifdef IG_EPI_NOISE
 // src/noise.h, bit for bit (both must change together)
@@ -125,53 +151,159 @@ float ig_noise_value(uint seed, uint layer, uint row, uint col) {
 }
 #endif
 
-uint w_row;               // row stride of W (the record's w_row)
-uint cin, cout, P4, xb, wb, o0;
-vec4 xr[LX];                // the fetched step
-float wr[LW];
+uint r, n, cin, cout, P4, w_row, xb, wb, yb, o0, q0; // the record's sizes, this tile's bases
+
+// What the epilogue needs per pixel quad of the tile: the noise (CIPS), the gathered coarse
+// pixels (the coarse trick: nearest, one tap) and whether the pixels are inside the image.
+struct Quad {
+    vec4 nz;
+    uvec4 src;
+    bvec4 inside;
+};
+
+Quad quad_info(uint qt) {
+    Quad qi = Quad(vec4(0.0), uvec4(0u), bvec4(false));
+#ifdef IG_EPI_NOISE
+    if (NOISE(noise_on) != 0u) {
+        uint seed = meta[r + IG_SEEDS + n], layer = NOISE(noise_layer), np = NOISE(np);
+        uint qa = NOISE(q0), width = NOISE(width);
+        for (uint t = 0u; t < 4u; t++) {
+            uint p = 4u * (q0 + qt) + t;
+            if (p < np) {
+                uint q = qa + p;
+                uint col = ax[NOISE(col_axes) + (q % width) * 8u + 4u];
+                uint row = ax[NOISE(row_axes) + (q / width) * 8u + 4u];
+                qi.nz[t] = ig_noise_value(seed, layer, row, col);
+            }
+        }
+    }
+#endif
+#ifdef IG_EPI_ADD
+    if (ADD(add_on) != 0u) {
+        uint width = ADD(width), wc = ADD(wc), np = ADD(np);
+        for (uint t = 0u; t < 4u; t++) {
+            uint p = 4u * (q0 + qt) + t;
+            if (p < np) {
+                uint y = p / width;
+                qi.src[t] = rowmap[ADD(rowmap_base) + 4u * y] * wc +
+                            colmap[ADD(colmap_base) + 4u * (p - y * width)];
+                qi.inside[t] = true;
+            }
+        }
+    }
+#endif
+    return qi;
+}
+
+// The epilogue of output o at pixel quad qt of the tile: v = the 4 sums -> Y.
+void emit(uint o, uint qt, vec4 v, Quad qi) {
+    if (o >= cout) return;
+#ifdef IG_EPI_NOISE
+    v += uintBitsToFloat(NOISE(noise_w)) * qi.nz + params[NOISE(b_base) + o];
+#endif
+#ifdef IG_EPI_ADD
+    v += params[ADD(b_base) + o];
+    uint ab = ADD(a_base) + n * ADD(a_img) + o * ADD(a_p);
+    for (uint t = 0u; t < 4u; t++)
+        if (qi.inside[t]) v[t] += float(av[ab + qi.src[t]]);
+#endif
+#ifndef IG_EPI_NONE
+    v = mix(0.2 * v, v, greaterThanEqual(v, vec4(0.0))) * 1.4142135623730951;
+#endif
+#ifdef IG_EPI_RES
+    v = (v + vec4(rv[RES(r_base) + n * RES(r_img) + q0 + o * P4 + qt])) * 0.7071067811865476;
+#endif
+    yv[yb + o * P4 + qt] = ST4(v);
+}
+
+#ifdef IG_COOP_KHR // the fetched step: as stored (coop), or fp32 (the scalar kernel)
+#define RT ST
+#define RT4 ST4
+#else
+#define RT float
+#define RT4 vec4
+#endif
+RT4 xr[LX];
+RT wr[LW];
 
 // Fetches the step at k0 into registers: X element e = tid + NT j is row e / BN4, quad
 // e % BN4 of the tile; W element e is row e / BK, column e % BK.
 void fetch(uint tid, uint k0) {
     [[unroll]] for (uint j = 0u; j < LX; j++) {
         uint e = tid + NT * j, k = k0 + e / BN4;
-        xr[j] = k < cin ? vec4(xv[xb + k * P4 + e % BN4]) : vec4(0.0);
+        xr[j] = k < cin ? RT4(xv[xb + k * P4 + e % BN4]) : RT4(0.0);
     }
     [[unroll]] for (uint j = 0u; j < LW; j++) {
         uint e = tid + NT * j, o = o0 + e / BK, k = k0 + e % BK;
-        wr[j] = o < cout && k < cin ? float(wt[wb + o * w_row + k]) : 0.0;
+        wr[j] = o < cout && k < cin ? RT(wt[wb + o * w_row + k]) : RT(0.0);
     }
 }
 
-// Stores the fetched step into shared buffer `buf` (W transposed).
+// Stores the fetched step into shared buffer `buf`.
 void store(uint tid, uint buf) {
-    [[unroll]] for (uint j = 0u; j < LX; j++) sx[buf * BK * BN4 + tid + NT * j] = xr[j];
+    [[unroll]] for (uint j = 0u; j < LX; j++) {
+        uint e = tid + NT * j;
+#ifdef IG_COOP_KHR
+        uint at = (buf * BK + e / BN4) * SBS + 4u * (e % BN4);
+        for (uint t = 0u; t < 4u; t++) sb[at + t] = xr[j][t];
+#else
+        sx[buf * BK * BN4 + e] = xr[j];
+#endif
+    }
     [[unroll]] for (uint j = 0u; j < LW; j++) {
         uint e = tid + NT * j, o = e / BK;
-        sw[(buf * BK + e % BK) * SWS + (o >> 2)][o & 3u] = wr[j];
+#ifdef IG_COOP_KHR
+        sa[(buf * BM + o) * SAS + e % BK] = wr[j];
+#else
+        sw[(buf * BK + e % BK) * SWS + (o >> 2)][o & 3u] = wr[j]; // transposed
+#endif
     }
 }
 
 void main() {
-    uint r = pc.rec;
+    r = pc.rec;
     cin = REC(c_in);
     cout = REC(c_out);
     P4 = REC(p4);
     w_row = REC(w_row);
-    uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y, tid = gl_LocalInvocationIndex;
-    uint n = gl_WorkGroupID.z;
-    uint q0 = gl_WorkGroupID.x * BN4; // the tile's first pixel quad
+    uint tid = gl_LocalInvocationIndex;
+    n = gl_WorkGroupID.z;
+    q0 = gl_WorkGroupID.x * BN4; // the tile's first pixel quad
     o0 = gl_WorkGroupID.y * BM;
     xb = REC(x_base) + n * REC(x_img) + q0;
     wb = REC(w_base) + n * REC(w_img);
+    yb = REC(y_base) + n * REC(y_img) + q0;
+#ifdef IG_COOP_KHR
+    uint sg = gl_SubgroupID, sgm = sg / SGN, sgn = sg % SGN;
+    coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator> acc[FM * FN];
+    [[unroll]] for (uint i = 0u; i < FM * FN; i++)
+        acc[i] = coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>(0.0);
+#else
+    uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
     vec4 acc[TM * TN4]; // [output TM4 i + c][quad j]: outputs 4 (ty + WY i) + c, quads tx + WX j
     [[unroll]] for (uint i = 0u; i < TM * TN4; i++) acc[i] = vec4(0.0);
+#endif
     uint steps = (cin + BK - 1u) / BK, buf = 0u;
     fetch(tid, 0u);
     store(tid, 0u);
     barrier();
     if (steps > 1u) fetch(tid, BK);
     for (uint s = 0u; s < steps; s++) {
+#ifdef IG_COOP_KHR
+        [[unroll]] for (uint kk = 0u; kk < BK; kk += 16u) {
+            coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA> a[FM];
+            [[unroll]] for (uint i = 0u; i < FM; i++)
+                coopMatLoad(a[i], sa, (buf * BM + sgm * WM + 16u * i) * SAS + kk, SAS,
+                            gl_CooperativeMatrixLayoutRowMajor);
+            [[unroll]] for (uint j = 0u; j < FN; j++) {
+                coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseB> b;
+                coopMatLoad(b, sb, (buf * BK + kk) * SBS + sgn * WN + 16u * j, SBS,
+                            gl_CooperativeMatrixLayoutRowMajor);
+                [[unroll]] for (uint i = 0u; i < FM; i++)
+                    acc[i * FN + j] = coopMatMulAdd(a[i], b, acc[i * FN + j]);
+            }
+        }
+#else
         uint wbase = buf * BK * SWS + ty, xbase = buf * BK * BN4 + tx;
         [[unroll]] for (uint kk = 0u; kk < BK; kk++) {
             vec4 a[TM4], b[TN4];
@@ -182,6 +314,7 @@ void main() {
                     [[unroll]] for (uint j = 0u; j < TN4; j++)
                         acc[(4u * i + c) * TN4 + j] += a[i][c] * b[j];
         }
+#endif
         if (s + 1u < steps) { // uniform: the next step into the other (or, NBUF 1, the same) buffer
             if (NBUF == 1u) barrier();
             buf = NBUF == 1u ? 0u : 1u - buf;
@@ -191,87 +324,29 @@ void main() {
         }
     }
 
-    uint yb = REC(y_base) + n * REC(y_img) + q0;
-#ifdef IG_EPI_NONE
-    [[unroll]] for (uint i = 0u; i < TM4; i++)
-        [[unroll]] for (uint c = 0u; c < 4u; c++) {
-            uint o = o0 + 4u * (ty + WY * i) + c;
-            if (o < cout)
-                [[unroll]] for (uint j = 0u; j < TN4; j++)
-                    yv[yb + o * P4 + tx + WX * j] = ST4(acc[(4u * i + c) * TN4 + j]);
+#ifdef IG_COOP_KHR
+    // each fragment through the subgroup's fp32 staging: lane l takes quads l, l + size, ...
+    uint lane = gl_SubgroupInvocationID, st = 256u * sg;
+    [[unroll]] for (uint i = 0u; i < FM; i++)
+        [[unroll]] for (uint j = 0u; j < FN; j++) {
+            coopMatStore(acc[i * FN + j], stage, st, 16u, gl_CooperativeMatrixLayoutRowMajor);
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+            for (uint qd = lane; qd < 64u; qd += gl_SubgroupSize) {
+                uint row = qd >> 2, at = st + 4u * qd;
+                uint qt = (sgn * WN + 16u * j) / 4u + (qd & 3u);
+                vec4 v = vec4(stage[at], stage[at + 1u], stage[at + 2u], stage[at + 3u]);
+                emit(o0 + sgm * WM + 16u * i + row, qt, v, quad_info(qt));
+            }
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
         }
 #else
-    vec4 nz[TN4]; // per pixel: the noise (CIPS)
-    [[unroll]] for (uint j = 0u; j < TN4; j++) nz[j] = vec4(0.0);
-#ifdef IG_EPI_NOISE
-    if (NOISE(noise_on) != 0u) {
-        uint seed = meta[r + IG_SEEDS + n], layer = NOISE(noise_layer), np = NOISE(np);
-        uint qa = NOISE(q0), width = NOISE(width);
-        [[unroll]] for (uint j = 0u; j < TN4; j++)
-            for (uint t = 0u; t < 4u; t++) {
-                uint p = 4u * (q0 + tx + WX * j) + t;
-                if (p < np) {
-                    uint q = qa + p;
-                    uint col = ax[NOISE(col_axes) + (q % width) * 8u + 4u];
-                    uint row = ax[NOISE(row_axes) + (q / width) * 8u + 4u];
-                    nz[j][t] = ig_noise_value(seed, layer, row, col);
-                }
-            }
-    }
-    float nw = uintBitsToFloat(NOISE(noise_w));
-#endif
-#ifdef IG_EPI_RES
-    uint rb = RES(r_base) + n * RES(r_img) + q0;
-#endif
-#ifdef IG_EPI_ADD
-    // the coarse pixel of each of this invocation's pixels (nearest: one tap)
-    bool add = ADD(add_on) != 0u;
-    uint ap = ADD(a_p), ab = ADD(a_base) + n * ADD(a_img);
-    uvec4 src[TN4];
-    bvec4 inside[TN4];
-    [[unroll]] for (uint j = 0u; j < TN4; j++) {
-        src[j] = uvec4(0u);
-        inside[j] = bvec4(false);
-    }
-    if (add) {
-        uint width = ADD(width), wc = ADD(wc), np = ADD(np);
-        [[unroll]] for (uint j = 0u; j < TN4; j++)
-            for (uint t = 0u; t < 4u; t++) {
-                uint p = 4u * (q0 + tx + WX * j) + t;
-                if (p < np) {
-                    uint y = p / width;
-                    src[j][t] = rowmap[ADD(rowmap_base) + 4u * y] * wc +
-                                colmap[ADD(colmap_base) + 4u * (p - y * width)];
-                    inside[j][t] = true;
-                }
-            }
-    }
-#endif
+    Quad qi[TN4];
+    [[unroll]] for (uint j = 0u; j < TN4; j++) qi[j] = quad_info(tx + WX * j);
     [[unroll]] for (uint i = 0u; i < TM4; i++)
-        [[unroll]] for (uint c = 0u; c < 4u; c++) {
-            uint o = o0 + 4u * (ty + WY * i) + c;
-            if (o < cout) {
-#ifdef IG_EPI_NOISE
-                float bo = params[NOISE(b_base) + o];
-#else
-                float bo = params[ADD(b_base) + o];
-#endif
-                [[unroll]] for (uint j = 0u; j < TN4; j++) {
-#ifdef IG_EPI_NOISE
-                    vec4 v = acc[(4u * i + c) * TN4 + j] + nw * nz[j] + bo;
-#else
-                    vec4 v = acc[(4u * i + c) * TN4 + j] + bo;
-                    if (add)
-                        for (uint t = 0u; t < 4u; t++)
-                            if (inside[j][t]) v[t] += float(av[ab + o * ap + src[j][t]]);
-#endif
-                    v = mix(0.2 * v, v, greaterThanEqual(v, vec4(0.0))) * 1.4142135623730951;
-#ifdef IG_EPI_RES
-                    v = (v + vec4(rv[rb + o * P4 + tx + WX * j])) * 0.7071067811865476;
-#endif
-                    yv[yb + o * P4 + tx + WX * j] = ST4(v);
-                }
-            }
-        }
+        [[unroll]] for (uint c = 0u; c < 4u; c++)
+            [[unroll]] for (uint j = 0u; j < TN4; j++)
+                emit(o0 + 4u * (ty + WY * i) + c, tx + WX * j, acc[(4u * i + c) * TN4 + j], qi[j]);
 #endif
 }
