@@ -830,12 +830,17 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
             ctx->gemm_tile = 0;
         } else if (strcmp(tile, "large") == 0) {
             ctx->gemm_tile = 1;
+        } else if (strcmp(tile, "coop") == 0) {
+            ctx->gemm_tile = 2;
         } else {
             res = ig_error_set(err, IG_ERR_USAGE,
-                               "INRGAN_VK_GEMM_TILE=%s: expected small, large or auto", tile);
+                               "INRGAN_VK_GEMM_TILE=%s: expected small, large, coop or auto", tile);
             goto fail;
         }
     }
+    /* its cooperative-matrix variant: the KHR kernel where the device and the build have it
+     * (vk_inrgan_gemm.c decides), or its scalar twin through the same host path (test hook) */
+    ctx->gemm_coop_emu = ig__env_flag("INRGAN_VK_COOP_EMU") && ctx->fp16_ok;
     ctx->kernel_used = "";
 
     /* One compute queue. */

@@ -1260,7 +1260,7 @@ ig_result ig__vk_inrgan_render(ig_vk_context *ctx, const ig_render_desc *desc, f
     /* the gemm level kernel when asked for and the model and plan allow it */
     wk->gemm = ctx->plan->gemm && !wk->fused && !wk->stats &&
                ig__vk_gemm_layout(ctx, ctx->model, ctx->plan, wk);
-    ctx->kernel_used = wk->gemm ? ig__vk_gemm_kernel_name(ctx)
+    ctx->kernel_used = wk->gemm ? ig__vk_gemm_kernel_name(ctx, ctx->plan)
                                 : ctx->model->coop ? "coopmat" : "pixel";
     if (wk->gemm) ctx->report.gemm_tiles = ig__vk_gemm_tiles_used(ctx->plan);
     if (res == IG_OK) res = ig__check_loops(ctx, c, ctx->model, wk, err);

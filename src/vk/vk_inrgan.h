@@ -113,12 +113,14 @@ typedef struct ig__chunk {
 
 /* layer_gemm.comp's tile sets (specialization constants 0..5): WX x WY invocations, K steps of
  * BK, TM outputs x TN pixels per invocation; a workgroup computes BM = WY TM outputs x BN = WX TN
- * pixels of one image. */
+ * pixels of one image. The coop set is the KHR cooperative-matrix variant's tile (128 x 128 x 16,
+ * 256 invocations in subgroups, fp16 storage), run by that variant where the device and the
+ * build have it, else (INRGAN_VK_COOP_EMU=1) by the scalar fp16 kernel with the same constants. */
 typedef struct ig__gemm_tile {
     const char *name;
     uint32_t wx, wy, bk, tm, tn;
 } ig__gemm_tile;
-enum { IG__TILE_SMALL = 0, IG__TILE_LARGE = 1, IG__N_TILES = 2 };
+enum { IG__TILE_SMALL = 0, IG__TILE_LARGE = 1, IG__TILE_COOP = 2, IG__N_TILES = 3 };
 extern const ig__gemm_tile ig__gemm_tiles[IG__N_TILES];
 static inline uint32_t ig__tile_bm(int t) { return ig__gemm_tiles[t].wy * ig__gemm_tiles[t].tm; }
 static inline uint32_t ig__tile_bn(int t) { return ig__gemm_tiles[t].wx * ig__gemm_tiles[t].tn; }
@@ -131,11 +133,12 @@ static inline uint32_t ig__pad_tile(uint64_t px, int t) {
  * shared buffers fit, else 1. */
 bool ig__vk_gemm_tile_fits(const ig_vk_context *ctx, int t, uint32_t *nbuf);
 /* The tile set of level l of the model (px its computed pixels): INRGAN_VK_GEMM_TILE, else
- * the large tile where it fits and the level has >= 1024 pixels and a layer with >= 128
- * outputs, else the small one; -1 when none runs on the device. */
+ * coop where it runs (fp16 storage and the KHR variant or INRGAN_VK_COOP_EMU), else the large
+ * tile where it fits and the level has >= 1024 pixels and a layer with >= 128 outputs, else the
+ * small one; -1 when none runs on the device. */
 int ig__vk_gemm_level_tile(const ig_vk_context *ctx, const ig__vk_model *vm, int l, uint64_t px);
-/* The specialization constants of tile t on this device into spec[6]. */
-void ig__vk_gemm_spec(const ig_vk_context *ctx, int t, uint32_t spec[6]);
+/* The specialization constants of tile t on this device into spec[8]. */
+void ig__vk_gemm_spec(const ig_vk_context *ctx, int t, uint32_t spec[8]);
 
 /* Whether the gemm level kernel can render this model on this context: asked for, fp32 with
  * the weight-generation pass, nearest up-sampling without instance norm, and the layer
@@ -147,10 +150,11 @@ bool ig__vk_gemm_model(const ig_vk_context *ctx, const ig_config *c, const ig__v
 bool ig__vk_gemm_layout(const ig_vk_context *ctx, const ig__vk_model *vm, const ig__vk_plan *vp, ig__work *wk);
 /* Creates the gemm kernel's pipelines the plan's levels use. */
 ig_result ig__vk_gemm_prepare(ig_vk_context *ctx, const ig__vk_plan *vp, ig_error *err);
-/* ig_vk_level_kernel_used's name of the gemm kernel on this context: "gemm" (fp32) or
- * "gemm-f16" (fp16 storage). */
-const char *ig__vk_gemm_kernel_name(const ig_vk_context *ctx);
-/* The tile sets of the plan's levels: "small", "large" or "small+large". */
+/* ig_vk_level_kernel_used's name of the gemm kernel for this plan: "gemm" (fp32), "gemm-f16"
+ * (fp16 storage), "gemm-coop-khr" (KHR cooperative matrices), "gemm-coop-emu" (their scalar
+ * twin). */
+const char *ig__vk_gemm_kernel_name(const ig_vk_context *ctx, const ig__vk_plan *vp);
+/* The tile sets of the plan's levels, '+'-joined: "small", "large", "small+large", "coop". */
 const char *ig__vk_gemm_tiles_used(const ig__vk_plan *vp);
 /* Plans the render pass's levels on the gemm kernel (one dispatch per layer per image group). */
 void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch);

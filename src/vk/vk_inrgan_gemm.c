@@ -17,27 +17,62 @@
 const ig__gemm_tile ig__gemm_tiles[IG__N_TILES] = {
     [IG__TILE_SMALL] = {"small", 16, 16, 16, 4, 4},
     [IG__TILE_LARGE] = {"large", 16, 16, 16, 8, 8},
+    [IG__TILE_COOP] = {"coop", 16, 16, 16, 8, 8},
 };
 
-/* layer_gemm.comp's shared memory: per buffer BK rows of W (BM / 4 + 1 vec4) and of X (BN / 4). */
-static uint64_t ig__tile_shared(int t, uint32_t nbuf) {
+/* The KHR variant's shaders (level, raw) where this build has them. They need glslang >= 15:
+ * they join the build with vk_shaders.def's gated variants (helper "toolchain"); until then
+ * none, and the coop tile runs only as the scalar twin (INRGAN_VK_COOP_EMU=1). */
+static bool ig__coop_khr_shaders(int *level, int *raw) {
+    (void)level;
+    (void)raw;
+    return false;
+}
+
+/* Whether the KHR variant runs here: the device's KHR cooperative matrices with the 16 x 16 x 16
+ * fp16 x fp16 -> fp32 subgroup shape (vk_ctx.c: ctx->gemm_coop_khr), the variant built, fp16
+ * storage, 256 invocations a whole number of subgroups of >= 8. */
+static bool ig__coop_khr(const ig_vk_context *ctx) {
+    int lv, rw;
+    uint32_t sg = ctx->info.subgroup_size;
+    return ctx->gemm_coop_khr && ctx->fp16 && ig__coop_khr_shaders(&lv, &rw) && sg >= 8 &&
+           sg <= 256 && 256 % sg == 0;
+}
+
+/* The coop tile's subgroup grid: SGM x SGN subgroups over the 128 x 128 tile (ids 6, 7). */
+static void ig__coop_grid(const ig_vk_context *ctx, uint32_t *sgm, uint32_t *sgn) {
+    uint32_t sg = ctx->info.subgroup_size, nsg = sg >= 8 && sg <= 256 ? 256 / sg : 8;
+    *sgm = 1;
+    while (*sgm * *sgm * 2 <= nsg) *sgm *= 2; /* 8 -> 2 x 4, 4 -> 2 x 2, 16 -> 4 x 4 */
+    *sgn = nsg / *sgm;
+}
+
+/* layer_gemm.comp's shared memory: scalar: per buffer BK rows of W (BM / 4 + 1 vec4) and of X
+ * (BN / 4); KHR: per buffer fp16 W [BM][BK + 8] and X [BK][BN + 8], and 1 KiB per subgroup. */
+static uint64_t ig__tile_shared(const ig_vk_context *ctx, int t, uint32_t nbuf) {
     const ig__gemm_tile *g = &ig__gemm_tiles[t];
+    if (t == IG__TILE_COOP && ig__coop_khr(ctx))
+        return (uint64_t)nbuf * (ig__tile_bm(t) * (g->bk + 8) + g->bk * (ig__tile_bn(t) + 8)) * 2 +
+               256ull / ctx->info.subgroup_size * 1024;
     return (uint64_t)nbuf * g->bk * (ig__tile_bm(t) / 4 + 1 + ig__tile_bn(t) / 4) * 16;
 }
 
 bool ig__vk_gemm_tile_fits(const ig_vk_context *ctx, int t, uint32_t *nbuf) {
     const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
     const ig__gemm_tile *g = &ig__gemm_tiles[t];
-    uint32_t nb = ig__tile_shared(t, 2) <= lim->maxComputeSharedMemorySize ? 2 : 1;
+    uint32_t nb = ig__tile_shared(ctx, t, 2) <= lim->maxComputeSharedMemorySize ? 2 : 1;
     if (nbuf) *nbuf = nb;
+    if (t == IG__TILE_COOP && !(ctx->fp16 && (ig__coop_khr(ctx) || ctx->gemm_coop_emu)))
+        return false;
     return g->wx <= lim->maxComputeWorkGroupSize[0] && g->wy <= lim->maxComputeWorkGroupSize[1] &&
            g->wx * g->wy <= lim->maxComputeWorkGroupInvocations &&
-           ig__tile_shared(t, nb) <= lim->maxComputeSharedMemorySize;
+           ig__tile_shared(ctx, t, nb) <= lim->maxComputeSharedMemorySize;
 }
 
 int ig__vk_gemm_level_tile(const ig_vk_context *ctx, const ig__vk_model *vm, int l, uint64_t px) {
     if (ctx->gemm_tile >= 0) /* INRGAN_VK_GEMM_TILE */
         return ig__vk_gemm_tile_fits(ctx, ctx->gemm_tile, NULL) ? ctx->gemm_tile : -1;
+    if (ig__vk_gemm_tile_fits(ctx, IG__TILE_COOP, NULL)) return IG__TILE_COOP;
     int cmax = 0;
     for (int q = 0; q < vm->n_ops; q++)
         if (vm->ops[q].level == l && vm->ops[q].type == IG__OP_FMM && vm->ops[q].c_out > cmax)
@@ -47,7 +82,7 @@ int ig__vk_gemm_level_tile(const ig_vk_context *ctx, const ig__vk_model *vm, int
     return ig__vk_gemm_tile_fits(ctx, IG__TILE_SMALL, NULL) ? IG__TILE_SMALL : -1;
 }
 
-void ig__vk_gemm_spec(const ig_vk_context *ctx, int t, uint32_t spec[6]) {
+void ig__vk_gemm_spec(const ig_vk_context *ctx, int t, uint32_t spec[8]) {
     const ig__gemm_tile *g = &ig__gemm_tiles[t];
     uint32_t nbuf = 1;
     ig__vk_gemm_tile_fits(ctx, t, &nbuf);
@@ -57,33 +92,44 @@ void ig__vk_gemm_spec(const ig_vk_context *ctx, int t, uint32_t spec[6]) {
     spec[3] = g->tm;
     spec[4] = g->tn;
     spec[5] = nbuf;
+    spec[6] = spec[7] = 1; /* the KHR variant's subgroup grid (unused by the scalar kernel) */
+    if (t == IG__TILE_COOP) ig__coop_grid(ctx, &spec[6], &spec[7]);
 }
 
-const char *ig__vk_gemm_kernel_name(const ig_vk_context *ctx) {
+const char *ig__vk_gemm_kernel_name(const ig_vk_context *ctx, const ig__vk_plan *vp) {
+    for (int l = 0; l < vp->n_levels; l++)
+        if (vp->tile[l] == IG__TILE_COOP) return ig__coop_khr(ctx) ? "gemm-coop-khr" : "gemm-coop-emu";
     return ctx->fp16 ? "gemm-f16" : "gemm";
 }
 
 const char *ig__vk_gemm_tiles_used(const ig__vk_plan *vp) {
-    bool used[IG__N_TILES] = {false};
-    for (int l = 0; l < vp->n_levels; l++) used[vp->tile[l]] = true;
-    return used[IG__TILE_SMALL] && used[IG__TILE_LARGE] ? "small+large"
-           : used[IG__TILE_LARGE]                       ? "large"
-                                                        : "small";
+    static const char *names[] = {"", "small", "large", "small+large", "coop", "small+coop",
+                                  "large+coop", "small+large+coop"};
+    unsigned used = 0;
+    for (int l = 0; l < vp->n_levels; l++) used |= 1u << vp->tile[l];
+    return names[used & 7u];
 }
 
-static int ig__sh_raw(const ig_vk_context *ctx) { return ctx->fp16 ? IG_SH_GEMM_RAW_F16 : IG_SH_GEMM_RAW; }
-static int ig__sh_level(const ig_vk_context *ctx) { return ctx->fp16 ? IG_SH_GEMM_LEVEL_F16 : IG_SH_GEMM_LEVEL; }
+/* The shader of a layer dispatch over tile t's grid (IG_SH_GEMM_RAW or IG_SH_GEMM_LEVEL asked). */
+static int ig__sh_gemm(const ig_vk_context *ctx, int t, int shader) {
+    int lv, rw;
+    if (t == IG__TILE_COOP && ig__coop_khr(ctx) && ig__coop_khr_shaders(&lv, &rw))
+        return shader == IG_SH_GEMM_RAW ? rw : lv;
+    if (shader == IG_SH_GEMM_RAW) return ctx->fp16 ? IG_SH_GEMM_RAW_F16 : IG_SH_GEMM_RAW;
+    return ctx->fp16 ? IG_SH_GEMM_LEVEL_F16 : IG_SH_GEMM_LEVEL;
+}
 static int ig__sh_rgb(const ig_vk_context *ctx) { return ctx->fp16 ? IG_SH_GEMM_RGB_F16 : IG_SH_GEMM_RGB; }
 
 ig_result ig__vk_gemm_prepare(ig_vk_context *ctx, const ig__vk_plan *vp, ig_error *err) {
     VkPipeline p;
-    uint32_t wg = IG_VK_WG, spec[6];
+    uint32_t wg = IG_VK_WG, spec[8];
     ig_result res = ig__vk_pipeline_get(ctx, ig__sh_rgb(ctx), &wg, 1, &p, err);
     for (int l = 0; l < vp->n_levels && res == IG_OK; l++) {
-        ig__vk_gemm_spec(ctx, vp->tile[l], spec);
-        res = ig__vk_pipeline_get(ctx, ig__sh_level(ctx), spec, 6, &p, err);
+        int t = vp->tile[l];
+        ig__vk_gemm_spec(ctx, t, spec);
+        res = ig__vk_pipeline_get(ctx, ig__sh_gemm(ctx, t, IG_SH_GEMM_LEVEL), spec, 8, &p, err);
         if (res == IG_OK && l + 1 < vp->n_levels) /* the next level's coarse product */
-            res = ig__vk_pipeline_get(ctx, ig__sh_raw(ctx), spec, 6, &p, err);
+            res = ig__vk_pipeline_get(ctx, ig__sh_gemm(ctx, t, IG_SH_GEMM_RAW), spec, 8, &p, err);
     }
     return res;
 }
@@ -169,11 +215,10 @@ static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, c
     uint64_t A = wk->feat_img / es, gs = vm->gw_stride, P = io->P;
     uint32_t cout = (uint32_t)op->c_out, wrow = (uint32_t)(op->c_x + op->c_e);
     ig__vk_disp *d;
-    int sh = shader == IG_SH_GEMM_RAW ? ig__sh_raw(ctx) : ig__sh_level(ctx);
-    uint32_t *m = ig__vk_disp_new(b, sh, IGR_GEMM_ADD_WORDS, &d); /* raw: reads its head */
-    if (!m) return;
+    uint32_t *m = ig__vk_disp_new(b, ig__sh_gemm(ctx, io->tile, shader), IGR_GEMM_ADD_WORDS, &d);
+    if (!m) return; /* raw: reads its head */
     ig__vk_gemm_spec(ctx, io->tile, d->spec);
-    d->n_spec = 6;
+    d->n_spec = 8;
     m[IGR_GEMM_c_in] = K;
     m[IGR_GEMM_c_out] = cout;
     m[IGR_GEMM_p4] = (uint32_t)(P / 4);

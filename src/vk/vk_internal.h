@@ -209,8 +209,11 @@ struct ig_vk_context {
     bool fused_fmm;
     bool level_gemm;            /* INR-GAN levels on the tiled-GEMM kernels where supported */
     int gemm_tile;              /* INRGAN_VK_GEMM_TILE: -1 auto, else its tile set (vk_inrgan.h) */
+    bool gemm_coop_khr;         /* the gemm kernel's KHR cooperative-matrix variant can run */
+    bool gemm_coop_emu;         /* INRGAN_VK_COOP_EMU=1: its scalar twin instead (test hook) */
     const char *kernel_used;    /* level kernel of the last INR-GAN render ("pixel", "gemm",
-                                   "gemm-f16", "coopmat"; "" before any) */
+                                   "gemm-f16", "gemm-coop-khr", "gemm-coop-emu", "coopmat";
+                                   "" before any) */
     ig_vk_precision precision;
 
     /* pipelines */

@@ -10,9 +10,12 @@
  *   tile set (ig_vk_render_report.gemm_tiles); a storage range that splits a batch of 3 into
  *   image groups; the automatic choice (small on small levels, large on a 32 x 32 level of 128
  *   channels); a bad INRGAN_VK_GEMM_TILE fails the context creation (IG_ERR_USAGE).
+ *   The cooperative-matrix tile set (INRGAN_VK_GEMM_TILE=coop, fp16) through its scalar twin
+ *   (INRGAN_VK_COOP_EMU=1, kernel "gemm-coop-emu": lavapipe has no cooperative matrices).
  *   Fallbacks to the per-pixel kernel that still match: bilinear + instance norm, a storage
- *   range too small for one level's activations, INRGAN_VK_KERNEL=pixel.
- * Tolerance: max |vk - cpu| <= 1e-4 (fp32) or 2e-2 (fp16 storage) * max(1, max |cpu|). */
+ *   range too small for one level's activations, INRGAN_VK_KERNEL=pixel, the coop tile set in
+ *   fp32 (it needs fp16 storage).
+ * Tolerance: max |vk - cpu| <= 1e-4 (fp32) or 2e-2 (fp16 storage, coop) * max(1, max |cpu|). */
 #include "vk_test.h"
 
 #define TOL 1e-4
@@ -43,7 +46,9 @@ static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *p
     CHECK_MSG(r2 == IG_OK, "%s: vulkan: %s", label, err.msg);
     if (r1 == IG_OK && r2 == IG_OK) {
         double e = vk_test_compare(got, ref, (size_t)count * img);
-        double tol = strcmp(kernel, "gemm-f16") == 0 ? TOL_F16 : TOL;
+        double tol = strcmp(kernel, "gemm-f16") == 0 || strncmp(kernel, "gemm-coop", 9) == 0
+                         ? TOL_F16
+                         : TOL;
         ig_vk_render_report rep;
         ig_vk_last_render_report(ctx, &rep);
         printf("  %s (%dx%d, batch %d, %s kernel%s%s): max rel error %.3g\n", label, plan->width,
@@ -86,9 +91,12 @@ static void run_nearest_with(const char *label0, const vk_test_spec *spec, uint6
         return;
     }
     const ig_config *c = ig_model_config(m);
+    bool coop = strcmp(tiles, "coop") == 0; /* on lavapipe: the scalar twin */
     setenv("INRGAN_VK_GEMM_TILE", tiles, 1);
+    if (coop) setenv("INRGAN_VK_COOP_EMU", "1", 1);
     ig_vk_context *ctx = gemm_context(precision, 0);
     unsetenv("INRGAN_VK_GEMM_TILE");
+    unsetenv("INRGAN_VK_COOP_EMU");
     if (!ctx) {
         ig_model_free(m);
         return;
@@ -101,7 +109,7 @@ static void run_nearest_with(const char *label0, const vk_test_spec *spec, uint6
             ig_model_free(m);
             return;
         }
-        kernel = "gemm-f16";
+        kernel = coop ? "gemm-coop-emu" : "gemm-f16";
     }
     char label[96];
     snprintf(label, sizeof label, "%s %s %s", label0, kernel, tiles);
@@ -172,6 +180,7 @@ static void run_nearest(const char *label, const vk_test_spec *spec, uint64_t se
     static const int prec[] = {IG_VK_PRECISION_FP32, IG_VK_PRECISION_FP16};
     for (int p = 0; p < 2; p++)
         for (int t = 0; t < 2; t++) run_nearest_with(label, spec, seed, prec[p], tiles[t]);
+    run_nearest_with(label, spec, seed, IG_VK_PRECISION_FP16, "coop");
 }
 
 static void test_tiny_extra(void) {
@@ -233,6 +242,7 @@ static void test_fallbacks(void) {
         {"bilinear+IN", "bilinear", 1, IG_VK_PRECISION_FP32, 0, NULL},
         {"small storage range", "nearest", 0, IG_VK_PRECISION_FP32, 8192, NULL},
         {"INRGAN_VK_KERNEL=pixel", "nearest", 0, IG_VK_PRECISION_FP32, 0, "pixel"},
+        {"INRGAN_VK_GEMM_TILE=coop, fp32", "nearest", 0, IG_VK_PRECISION_FP32, 0, "coop"},
     };
     for (size_t i = 0; i < sizeof fb / sizeof fb[0]; i++) {
         vk_test_spec s = vk_test_spec_tiny(fb[i].up, fb[i].in, 1);
@@ -244,9 +254,11 @@ static void test_fallbacks(void) {
             CHECK_MSG(0, "%s: model", fb[i].label);
             continue;
         }
-        if (fb[i].env) setenv("INRGAN_VK_KERNEL", fb[i].env, 1);
+        bool tile = fb[i].env && strcmp(fb[i].env, "coop") == 0;
+        if (fb[i].env) setenv(tile ? "INRGAN_VK_GEMM_TILE" : "INRGAN_VK_KERNEL", fb[i].env, 1);
         ig_vk_context *ctx = gemm_context(fb[i].precision, fb[i].cap);
         unsetenv("INRGAN_VK_KERNEL");
+        unsetenv("INRGAN_VK_GEMM_TILE");
         if (ctx) {
             const ig_config *c = ig_model_config(m);
             float *z = vk_test_latents(3, c->z_dim);
