@@ -52,6 +52,12 @@ set_tests_properties(vk_bench_require_gemm_coop PROPERTIES ENVIRONMENT "${IG_VK_
   LABELS vulkan TIMEOUT 300 PASS_REGULAR_EXPRESSION "kernel=gemm-coop-emu\n"
   FAIL_REGULAR_EXPRESSION "validation error;did not run;unavailable")
 
+# inrgan bench --gemm-sweep: runs cleanly (validation) and its JSON has every row; no timing.
+add_test(NAME vk_gemm_sweep COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/vk/test_gemm_sweep.py
+  --inrgan $<TARGET_FILE:inrgan>)
+set_tests_properties(vk_gemm_sweep PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}" LABELS vulkan
+  TIMEOUT 600)
+
 # The dispatch record layouts (shaders/records/*.h): every field moved by one word in its
 # header alone fails the C compilation on a static assertion; no positional record index left.
 # Needs no device.

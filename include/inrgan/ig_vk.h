@@ -15,12 +15,15 @@
  *   INRGAN_DISABLE_FP16=1      never use the fp16 storage path (precision auto/fp16 -> fp32)
  *   INRGAN_DISABLE_COOPMAT=1   never use cooperative matrices
  *   INRGAN_VK_KERNEL=pixel|gemm  the INR-GAN level kernel (overrides ig_vk_desc.level_kernel)
- *   INRGAN_VK_GEMM_TILE=small|large|auto  the gemm level kernel's tile set: 64 x 64 or
- *                               128 x 128 (outputs x pixels) on every level; auto (default): per
- *                               level, large where the device allows it and the level has >= 1024
- *                               pixels and a layer with >= 128 outputs; another value fails the
- *                               context creation (IG_ERR_USAGE); large on a device without room
- *                               for it: the per-pixel kernel
+ *   INRGAN_VK_GEMM_TILE=small|large|coop|auto  the gemm level kernel's tile set: 64 x 64 or
+ *                               128 x 128 (outputs x pixels) on every level, or coop (the KHR
+ *                               cooperative-matrix variant's 128 x 128 tile; fp16 storage);
+ *                               auto (default): coop where it runs, else per level large where
+ *                               the device allows it and the level has >= 1024 pixels and a layer
+ *                               with >= 128 outputs, else small; another value fails the context
+ *                               creation (IG_ERR_USAGE); a set the device or the precision cannot
+ *                               run: the per-pixel kernel
+ *   INRGAN_VK_COOP_EMU=1       test hook: the coop tile set runs as its scalar twin (fp16)
  *   INRGAN_VK_FENCE_TIMEOUT=S   seconds one submission may take (read at each submission; default
  *                               60, 600 on a CPU-type device); longer: IG_ERR_DEVICE_LOST, the
  *                               context is lost
@@ -204,7 +207,7 @@ typedef struct ig_vk_render_report {
     ig_vk_phase phases[IG_VK_MAX_PHASES]; /* in order of first dispatch */
     double phases_ms;        /* their sum */
     const char *gemm_tiles;  /* gemm level kernel: its tile sets ("small", "large",
-                              * "small+large"); "" when it did not run */
+                              * "small+large", "coop"); "" when it did not run */
 } ig_vk_render_report;
 /* Profiling: a timestamp after every dispatch of the following renders (slower: for a
  * separate, untimed render). Off by default; a no-op where the queue has no timestamps. */
@@ -222,7 +225,8 @@ bool ig_vk_context_coopmat(const ig_vk_context *ctx);
  * models always render in fp32, whatever the context's precision). */
 const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model);
 /* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm" (fp32),
- * "gemm-f16" (fp16 storage) or "coopmat" ("" before the first; a requested gemm kernel that
+ * "gemm-f16" (fp16 storage), "gemm-coop-khr" (KHR cooperative matrices), "gemm-coop-emu" (their
+ * scalar twin, INRGAN_VK_COOP_EMU=1) or "coopmat" ("" before the first; a requested gemm kernel that
  * does not support the model or the plan falls back to "pixel"). */
 const char *ig_vk_level_kernel_used(const ig_vk_context *ctx);
 /* Errors reported by the validation layer so far (0 without validation). */
@@ -266,6 +270,20 @@ ig_result ig_vk_render_device(ig_vk_context *ctx, const ig_render_desc *desc, ig
 /* Uploads the model and the plan's embeddings and creates every pipeline the render of
  * desc->model needs, so that the first ig_vk_render does no set-up (desc->z, count unused). */
 ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);
+
+/* One grouped layer GEMM of the gemm level kernel timed alone (inrgan bench --gemm-sweep):
+ * `batch` images of `pixels` pixels (padded to the tile's width), c_in -> c_out with per-image
+ * weights and the level epilogue (bias, lrelu), in the context's storage precision, with tile
+ * set "small", "large" or "coop" (fp16 contexts: the KHR cooperative-matrix variant, or with
+ * INRGAN_VK_COOP_EMU=1 its scalar twin). One warm-up repetition, then `reps` in one
+ * submission: *ms = device time of one repetition (wall time where the queue has no
+ * timestamps), *kernel = the kernel that ran ("gemm", "gemm-f16", "gemm-coop-khr",
+ * "gemm-coop-emu"). IG_ERR_UNSUPPORTED: the tile set or the shape does not run here. Images
+ * beyond what one descriptor window or a quarter of the memory budget holds reuse the same
+ * buffers (the work is the same). */
+ig_result ig_vk_gemm_time(ig_vk_context *ctx, int pixels, int c_in, int c_out, int batch,
+                          const char *tile, int reps, double *ms, const char **kernel,
+                          ig_error *err);
 
 /* The device's own arithmetic peaks in GFLOP/s, measured vkpeak-style (src/vk/vk_peak.c,
  * shaders/peak.comp): independent FMA chains on registers, or cooperative-matrix products,

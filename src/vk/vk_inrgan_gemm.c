@@ -5,14 +5,17 @@
  * padded to its tile's BN), up-sampling conv0 as the exact coarse trick, ToRGB accumulated by
  * rgb_accum.comp (vk_inrgan.c's header comment has the whole pipeline). Tile sets: small
  * (64 x 64, 16 x 16 invocations of 4 x 4) and large (128 x 128, 16 x 16 invocations of 8 x 8),
- * both with K steps of 16, chosen per level (ig__vk_gemm_level_tile). */
+ * both with K steps of 16, chosen per level (ig__vk_gemm_level_tile), and the cooperative-matrix
+ * tile set (coop). Also ig_vk_gemm_time: one layer timed alone (inrgan bench --gemm-sweep). */
 #include "vk_inrgan.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "records/gemm.h"
 #include "records/rgb.h"
+#include "safetensors.h" /* ig_float_to_half */
 
 const ig__gemm_tile ig__gemm_tiles[IG__N_TILES] = {
     [IG__TILE_SMALL] = {"small", 16, 16, 16, 4, 4},
@@ -389,4 +392,159 @@ void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch) {
         }
         wk->gemm_rgb = rc;
     }
+}
+
+/* ---- one layer timed (inrgan bench --gemm-sweep) ------------------------------------------ */
+
+/* The gemm kernel's name when tile t runs on this context (ig_vk_gemm_time). */
+static const char *ig__tile_kernel(const ig_vk_context *ctx, int t) {
+    if (t == IG__TILE_COOP) return ig__coop_khr(ctx) ? "gemm-coop-khr" : "gemm-coop-emu";
+    return ctx->fp16 ? "gemm-f16" : "gemm";
+}
+
+/* The dispatches of one repetition: groups of k images over the same buffers until `batch`
+ * images were computed (the layer's real epilogue: bias + lrelu, no gathered addend). */
+static void ig__time_plan(ig__vk_builder *b, int t, const ig_vk_buf *x, const ig_vk_buf *w,
+                          const ig_vk_buf *y, const ig_vk_buf *bias, uint32_t P, uint32_t cin,
+                          uint32_t cout, uint32_t k, uint32_t batch, int reps) {
+    const ig_vk_context *ctx = b->ctx;
+    uint32_t es = ctx->fp16 ? 2 : 4;
+    for (int rep = 0; rep < reps; rep++)
+        for (uint32_t n0 = 0; n0 < batch; n0 += k) {
+            uint32_t g = ig__vk_min32(batch - n0, k);
+            ig__vk_disp *d;
+            uint32_t *m = ig__vk_disp_new(b, ig__sh_gemm(ctx, t, IG_SH_GEMM_LEVEL),
+                                          IGR_GEMM_ADD_WORDS, &d);
+            if (!m) return;
+            ig__vk_gemm_spec(ctx, t, d->spec);
+            d->n_spec = 8;
+            m[IGR_GEMM_c_in] = cin;
+            m[IGR_GEMM_c_out] = cout;
+            m[IGR_GEMM_p4] = P / 4;
+            m[IGR_GEMM_x_base] = ig__vk_bind(b, d, 1, x, 0, (uint64_t)g * cin * P * es, 4 * es);
+            m[IGR_GEMM_x_img] = cin * P / 4;
+            m[IGR_GEMM_y_base] = ig__vk_bind(b, d, 2, y, 0, (uint64_t)g * cout * P * es, 4 * es);
+            m[IGR_GEMM_y_img] = cout * P / 4;
+            m[IGR_GEMM_w_base] = ig__vk_bind(b, d, 3, w, 0, (uint64_t)g * cout * cin * es, es);
+            m[IGR_GEMM_w_img] = cout * cin;
+            m[IGR_GEMM_w_row] = cin;
+            m[IGR_GEMM_ADD_b_base] = ig__vk_bind(b, d, 4, bias, 0, (uint64_t)cout * 4, 4);
+            m[IGR_GEMM_ADD_add_on] = 0;
+            ig__vk_bind_dummy(b, d, 5);
+            ig__vk_bind_dummy(b, d, 6);
+            ig__vk_bind_dummy(b, d, 7);
+            d->gx = P / ig__tile_bn(t);
+            d->gy = ig__vk_groups(cout, ig__tile_bm(t));
+            d->gz = g;
+        }
+}
+
+/* One submission of `reps` repetitions; *ms: its device time (wall time without timestamps). */
+static ig_result ig__time_run(ig_vk_context *ctx, int t, ig_vk_arena *ar, const ig_vk_buf *buf,
+                              uint32_t P, uint32_t cin, uint32_t cout, uint32_t k, uint32_t batch,
+                              int reps, double *ms, ig_error *err) {
+    ig__vk_builder b = {.ctx = ctx, .dry = true};
+    ig_vk_uploads ups = {0};
+    ig_vk_buf meta = {0};
+    ig__time_plan(&b, t, &buf[0], &buf[1], &buf[2], &buf[3], P, cin, cout, k, batch, reps);
+    ig_result res = ig__vk_builder_status(&b, err);
+    uint64_t meta_bytes = (uint64_t)b.n_meta * 4;
+    ig__vk_builder_free(&b);
+    if (res == IG_OK) res = ig__vk_arena_alloc(ctx, ar, meta_bytes + 256, &meta, err);
+    if (res != IG_OK) return res;
+    b = (ig__vk_builder){.ctx = ctx, .meta_buf = &meta, .dummy = &buf[4]};
+    ig__time_plan(&b, t, &buf[0], &buf[1], &buf[2], &buf[3], P, cin, cout, k, batch, reps);
+    res = ig__vk_builder_status(&b, err);
+    if (res == IG_OK) res = ig__vk_disp_sets(&b, meta_bytes, "gemm-time ", err);
+    if (res == IG_OK) res = ig__vk_disp_upload_meta(&b, &ups, err);
+    const void *host = NULL;
+    ctx->gpu_ms = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (res == IG_OK) res = ig__vk_disp_submit(&b, &ups, NULL, &buf[2], 16, &host, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (res == IG_OK)
+        *ms = ctx->ts_pool ? ctx->gpu_ms
+                           : 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
+    ig__vk_builder_free(&b);
+    ig__vk_arena_free(ctx, &ctx->stage);
+    free(ups.u);
+    return res;
+}
+
+ig_result ig_vk_gemm_time(ig_vk_context *ctx, int pixels, int c_in, int c_out, int batch,
+                          const char *tile, int reps, double *ms, const char **kernel,
+                          ig_error *err) {
+    if (ms) *ms = -1;
+    if (kernel) *kernel = "";
+    if (!ctx || !tile || !ms || pixels < 1 || c_in < 1 || c_out < 1 || batch < 1 || reps < 1 ||
+        pixels > (1 << 26) || c_in > 65536 || c_out > 65536)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "ig_vk_gemm_time: bad arguments");
+    if (ctx->lost)
+        return ig_error_set(err, IG_ERR_DEVICE_LOST, "%s was lost earlier; create a new context",
+                            ctx->info.name);
+    int t = -1;
+    for (int i = 0; i < IG__N_TILES; i++)
+        if (strcmp(tile, ig__gemm_tiles[i].name) == 0) t = i;
+    if (t < 0)
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "ig_vk_gemm_time: tile %s is not small, "
+                            "large or coop", tile);
+    if (!ig__vk_gemm_tile_fits(ctx, t, NULL))
+        return ig_error_set(err, IG_ERR_UNSUPPORTED, "the %s tile does not run on %s (%s)", tile,
+                            ctx->info.name,
+                            t == IG__TILE_COOP ? "it needs fp16 storage and KHR cooperative "
+                                                 "matrices, or INRGAN_VK_COOP_EMU=1"
+                                               : "workgroup size or shared memory");
+    uint32_t P = ig__pad_tile((uint64_t)pixels, t), cin = (uint32_t)c_in, cout = (uint32_t)c_out;
+    uint64_t es = ctx->fp16 ? 2 : 4, R = ctx->range;
+    uint64_t per[3] = {(uint64_t)cin * P * es, (uint64_t)cout * P * es, (uint64_t)cout * cin * es};
+    uint64_t big = per[0] > per[1] ? per[0] : per[1];
+    if (per[2] > big) big = per[2];
+    if (big > R || (uint64_t)P / ig__tile_bn(t) > ctx->props.limits.maxComputeWorkGroupCount[0])
+        return ig_error_set(err, IG_ERR_UNSUPPORTED, "one image of this layer exceeds the storage "
+                            "range or the workgroup counts of %s", ctx->info.name);
+    if (ctx->loop_limit && (uint64_t)(cin + 15) / 16 + 8 > ctx->loop_limit)
+        return ig_error_set(err, IG_ERR_UNSUPPORTED, "c_in %d exceeds %s's loop limit", c_in,
+                            ctx->info.name);
+    /* one group of images, its buffers reused by every group: within the range, a quarter of
+     * the budget and the workgroup-count limits */
+    uint64_t k = R / big, budget = ig__vk_heap_left(ctx) / 4 / (per[0] + per[1] + per[2] + 1);
+    if (budget < k) k = budget;
+    if ((uint64_t)batch < k) k = (uint64_t)batch;
+    k = ig__vk_min32(k, ctx->props.limits.maxComputeWorkGroupCount[2]);
+    if (k < 1) k = 1;
+    ig_vk_arena ar = {.device = true};
+    ig_vk_buf buf[5] = {{0}}; /* x, w, y, bias, dummy */
+    uint64_t sizes[5] = {per[0] * k, per[2] * k, per[1] * k, (uint64_t)cout * 4, 256};
+    ig_vk_uploads ups = {0};
+    ig_result res = IG_OK;
+    for (int i = 0; i < 5 && res == IG_OK; i++) res = ig__vk_arena_alloc(ctx, &ar, sizes[i], &buf[i], err);
+    /* inputs: small values, no denormals (x, w: fp16 or fp32; bias fp32) */
+    for (int i = 0; i < 4 && res == IG_OK; i++) {
+        void *p;
+        res = ig__vk_upload_ptr(ctx, &ups, &buf[i], 0, sizes[i], &p, err);
+        uint64_t n = i == 3 ? cout : sizes[i] / es;
+        for (uint64_t j = 0; j < n && res == IG_OK; j++) {
+            float v = 0.01f * (float)((int)(j * 7 % 13) - 6);
+            if (i < 3 && es == 2)
+                ((uint16_t *)p)[j] = ig_float_to_half(v);
+            else
+                ((float *)p)[j] = v;
+        }
+    }
+    res = ig__vk_uploads_end(ctx, &ups, res, err);
+    double warm = 0;
+    if (res == IG_OK) /* pipelines, caches, clocks */
+        res = ig__time_run(ctx, t, &ar, buf, P, cin, cout, (uint32_t)k, (uint32_t)batch, 1, &warm, err);
+    if (res == IG_OK)
+        res = ig__time_run(ctx, t, &ar, buf, P, cin, cout, (uint32_t)k, (uint32_t)batch, reps, ms, err);
+    if (res == IG_OK) {
+        *ms /= reps;
+        if (kernel) *kernel = ig__tile_kernel(ctx, t);
+    } else {
+        *ms = -1;
+    }
+    if (!ctx->lost) ig__vk_wait_idle(ctx);
+    ig__vk_arena_free(ctx, &ar);
+    return res;
 }
