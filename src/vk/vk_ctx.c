@@ -222,9 +222,6 @@ typedef struct ig__vk_phys {
     char why_unusable[96];
     bool has_portability_subset;
     bool nv_coop_ext, nv_coop_feature;
-    /* VK_KHR_cooperative_matrix with its feature, the 16x16x16 fp16 x fp16 -> fp32 subgroup
-     * shape, fp16 storage and arithmetic and the Vulkan memory model (the gemm kernel's) */
-    bool khr_coop;
 } ig__vk_phys;
 
 const char *ig_vk_device_type_name(int type) {
@@ -319,14 +316,11 @@ static void ig__describe(VkPhysicalDevice pd, ig__vk_phys *d) {
     snprintf(d->info.driver, sizeof d->info.driver, "%.120s %.120s", drv.driverName,
              drv.driverInfo);
 
-    /* chained only for the extensions the device has */
-    ig__coopmat_features_khr kcoop = {.sType = IG__STYPE_COOPMAT_FEATURES_KHR};
     VkPhysicalDeviceCooperativeMatrixFeaturesNV coop = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
-        .pNext = d->info.coopmat_khr_ext ? &kcoop : NULL};
-    void *chain = d->nv_coop_ext ? (void *)&coop : d->info.coopmat_khr_ext ? (void *)&kcoop : NULL;
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
     VkPhysicalDeviceVulkan12Features f12 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, .pNext = chain};
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+        .pNext = d->nv_coop_ext ? &coop : NULL};
     VkPhysicalDeviceVulkan11Features f11 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, .pNext = &f12};
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
@@ -361,29 +355,6 @@ static void ig__describe(VkPhysicalDevice pd, ig__vk_phys *d) {
     }
     d->info.coopmat_nv = d->info.coopmat_nv && d->info.fp16_storage && d->info.fp16_arith &&
                          f12.vulkanMemoryModel;
-
-    /* KHR: the gemm kernel's fragment shape (VkComponentTypeKHR float16 = 0, float32 = 1;
-     * VkScopeKHR subgroup = 3) */
-    ig__pfn_coop_khr kfn =
-        d->info.coopmat_khr_ext && kcoop.cooperativeMatrix && volkGetLoadedInstance()
-            ? (ig__pfn_coop_khr)vkGetInstanceProcAddr(
-                  volkGetLoadedInstance(), "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR")
-            : NULL;
-    uint32_t kn = 0;
-    if (kfn && kfn(pd, &kn, NULL) == VK_SUCCESS && kn > 0 && kn < 4096) {
-        ig__coopmat_props_khr *kp = calloc(kn, sizeof *kp);
-        for (uint32_t i = 0; kp && i < kn; i++) kp[i].sType = IG__STYPE_COOPMAT_PROPS_KHR;
-        if (kp && kfn(pd, &kn, kp) == VK_SUCCESS)
-            for (uint32_t i = 0; i < kn; i++)
-                if (kp[i].MSize == 16 && kp[i].NSize == 16 && kp[i].KSize == 16 &&
-                    (int32_t)kp[i].AType == 0 && (int32_t)kp[i].BType == 0 &&
-                    (int32_t)kp[i].CType == 1 && (int32_t)kp[i].ResultType == 1 &&
-                    (int32_t)kp[i].scope == 3)
-                    d->khr_coop = true;
-        free(kp);
-    }
-    d->khr_coop = d->khr_coop && d->info.fp16_storage && d->info.fp16_arith &&
-                  f12.vulkanMemoryModel;
 }
 
 /* All devices, deduplicated by deviceUUID, in loader order. */
@@ -905,18 +876,11 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
      * peak microbenchmarks (ig_vk_peak) can measure fp16 and tensor-core throughput on the
      * same device whatever the render precision. */
     bool coop_nv = ctx->coopmat_ok;
-    /* the gemm kernel's KHR variant: a device this context creates, with the variant built */
-    bool coop_khr = !ext && pd->khr_coop && !ig__env_flag("INRGAN_DISABLE_COOPMAT") &&
-                    ig__vk_gemm_coop_built();
-    ig__coopmat_features_khr kcoop = {.sType = IG__STYPE_COOPMAT_FEATURES_KHR,
-                                      .cooperativeMatrix = VK_TRUE};
-    coop.pNext = coop_khr ? &kcoop : NULL;
     VkPhysicalDeviceVulkan12Features f12 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-        .pNext = coop_nv ? (void *)&coop : coop_khr ? (void *)&kcoop : NULL,
-        .shaderFloat16 = ctx->fp16_arith || ctx->coopmat || coop_khr ? VK_TRUE : VK_FALSE,
-        .vulkanMemoryModel = coop_nv || coop_khr ? VK_TRUE : VK_FALSE};
-    ctx->gemm_coop_khr = coop_khr;
+        .pNext = coop_nv ? &coop : NULL,
+        .shaderFloat16 = ctx->fp16_arith || ctx->coopmat ? VK_TRUE : VK_FALSE,
+        .vulkanMemoryModel = coop_nv ? VK_TRUE : VK_FALSE};
     VkPhysicalDeviceVulkan11Features f11 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
         .pNext = &f12,
@@ -926,7 +890,6 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     const char *exts[4];
     uint32_t n_exts = 0;
     if (coop_nv) exts[n_exts++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
-    if (coop_khr) exts[n_exts++] = "VK_KHR_cooperative_matrix";
     if (pd->has_portability_subset) exts[n_exts++] = "VK_KHR_portability_subset";
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                               .pNext = &f2,

@@ -25,7 +25,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* VK_KHR_cooperative_matrix's declarations: vk_internal.h (shared with vk_ctx.c) */
+#ifndef VK_KHR_cooperative_matrix
+/* VK_KHR_cooperative_matrix (extension 507), as the specification fixes it. */
+#define IG__STYPE_COOPMAT_PROPS_KHR ((VkStructureType)1000506001)
+typedef struct ig__coopmat_props_khr {
+    VkStructureType sType;
+    void *pNext;
+    uint32_t MSize, NSize, KSize;
+    int32_t AType, BType, CType, ResultType; /* VkComponentTypeKHR: the NV values */
+    VkBool32 saturatingAccumulation;
+    int32_t scope;                            /* VkScopeKHR: the NV values */
+} ig__coopmat_props_khr;
+#define IG__KHR_COOPMAT_DECL "declared by inrgan (headers predate it)"
+#else
+#define IG__STYPE_COOPMAT_PROPS_KHR VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR
+typedef VkCooperativeMatrixPropertiesKHR ig__coopmat_props_khr;
+#define IG__KHR_COOPMAT_DECL "system headers"
+#endif
+typedef VkResult(VKAPI_PTR *ig__pfn_coop_khr)(VkPhysicalDevice, uint32_t *, ig__coopmat_props_khr *);
 
 static const char *ig__component(int32_t t) {
     static const char *n[] = {"float16", "float32", "float64", "sint8", "sint16", "sint32",

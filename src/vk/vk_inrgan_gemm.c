@@ -32,11 +32,6 @@ static bool ig__coop_khr_shaders(int *level, int *raw) {
     return false;
 }
 
-bool ig__vk_gemm_coop_built(void) {
-    int lv, rw;
-    return ig__coop_khr_shaders(&lv, &rw);
-}
-
 /* Whether the KHR variant runs here: the device's KHR cooperative matrices with the 16 x 16 x 16
  * fp16 x fp16 -> fp32 subgroup shape (vk_ctx.c: ctx->gemm_coop_khr), the variant built, fp16
  * storage, 256 invocations a whole number of subgroups of >= 8. */

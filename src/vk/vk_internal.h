@@ -114,38 +114,6 @@ typedef struct ig__vk_window {
 ig__vk_window ig__vk_window_of(ig_vk_context *ctx, const ig_vk_buf *b, VkDeviceSize byte_off,
                                VkDeviceSize byte_len, uint32_t elem_size, uint32_t *base);
 
-/* VK_KHR_cooperative_matrix (extension 507), as the specification fixes it where the headers
- * predate it (Debian 12's 1.3.239 do): the shape query (vk_facts.c, vk_ctx.c) and the feature
- * (vk_ctx.c). */
-#ifndef VK_KHR_cooperative_matrix
-#define IG__STYPE_COOPMAT_FEATURES_KHR ((VkStructureType)1000506000)
-#define IG__STYPE_COOPMAT_PROPS_KHR ((VkStructureType)1000506001)
-typedef struct ig__coopmat_props_khr {
-    VkStructureType sType;
-    void *pNext;
-    uint32_t MSize, NSize, KSize;
-    int32_t AType, BType, CType, ResultType; /* VkComponentTypeKHR: the NV values */
-    VkBool32 saturatingAccumulation;
-    int32_t scope;                            /* VkScopeKHR: the NV values */
-} ig__coopmat_props_khr;
-typedef struct ig__coopmat_features_khr {
-    VkStructureType sType;
-    void *pNext;
-    VkBool32 cooperativeMatrix, cooperativeMatrixRobustBufferAccess;
-} ig__coopmat_features_khr;
-#define IG__KHR_COOPMAT_DECL "declared by inrgan (headers predate it)"
-#else
-#define IG__STYPE_COOPMAT_FEATURES_KHR VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR
-#define IG__STYPE_COOPMAT_PROPS_KHR VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR
-typedef VkCooperativeMatrixPropertiesKHR ig__coopmat_props_khr;
-typedef VkPhysicalDeviceCooperativeMatrixFeaturesKHR ig__coopmat_features_khr;
-#define IG__KHR_COOPMAT_DECL "system headers"
-#endif
-typedef VkResult(VKAPI_PTR *ig__pfn_coop_khr)(VkPhysicalDevice, uint32_t *, ig__coopmat_props_khr *);
-/* Whether this build has the gemm level kernel's KHR cooperative-matrix variant
- * (vk_inrgan_gemm.c): vk_ctx.c enables the extension only then. */
-bool ig__vk_gemm_coop_built(void);
-
 /* ---- pipelines ------------------------------------------------------------------------- */
 enum { /* IG_SH_FC, IG_SH_WGEN, ...: the variants of vk_shaders.def, in its order */
 #define IG_SHADER(id, name, source, defines) IG_SH_##id,
