@@ -35,9 +35,9 @@
 // written as vec4. x_img = 0 lets every image read the same X (CIPS conv1's shared input, the
 // INR-GAN embedding).
 //
-// Tiling (specialization constants; src/vk/vk_inrgan_gemm.c's tile sets, the defaults are the
-// small one, which src/vk/vk_cips.c uses unspecialised): a workgroup of WX x WY invocations
-// (ids 0, 1) computes a BM = WY TM (outputs) x BN = WX TN (pixels) tile of one image;
+// Tiling (specialization constants; src/vk/vk_inrgan_gemm.c's tile sets; the defaults are the
+// small one single-buffered, which src/vk/vk_cips.c uses unspecialised): a workgroup of WX x WY
+// invocations (ids 0, 1) computes a BM = WY TM (outputs) x BN = WX TN (pixels) tile of one image;
 // gl_WorkGroupID = (pixel tile, output tile, image). Invocation (tx, ty) keeps TM x TN results in
 // registers: the output quads 4 (ty + WY i) + {0..3}, i < TM / 4, times the pixel quads (vec4
 // columns) tx + WX j, j < TN / 4, so that neighbouring invocations read neighbouring shared
@@ -75,7 +75,7 @@ layout(local_size_x = 16, local_size_y = 16, local_size_x_id = 0, local_size_y_i
 layout(constant_id = 2) const uint BK = 16u;
 layout(constant_id = 3) const uint TM = 4u;
 layout(constant_id = 4) const uint TN = 4u;
-layout(constant_id = 5) const uint NBUF = 2u;
+layout(constant_id = 5) const uint NBUF = 1u; // default: one buffer (8.5 KiB: any device), as before
 const uint WX = gl_WorkGroupSize.x, WY = gl_WorkGroupSize.y, NT = WX * WY;
 const uint TM4 = TM / 4u, TN4 = TN / 4u;          // output quads, pixel quads per invocation
 const uint BM = WY * TM, BM4 = WY * TM4, BN4 = WX * TN4;
