@@ -35,7 +35,7 @@ set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BINS="inrgan bench_vk test_vk_devices test_vk_alloc test_vk_limits test_vk_parity test_vk_views \
-test_vk_tiles test_vk_cips test_vk_gemm"
+test_vk_tiles test_vk_cips test_vk_gemm test_vk_hyper"
 
 if [ "${1:-}" = prepare ]; then
     set -e
@@ -179,6 +179,7 @@ step test-parity 30 120 "$BIN/test_vk_parity"
 unset INRGAN_TEST_REQUIRE_COOPMAT
 step test-gemm 30 120 "$BIN/test_vk_gemm"
 step test-cips 30 120 "$BIN/test_vk_cips"
+step test-hyper 20 120 "$BIN/test_vk_hyper"
 step test-devices 10 60 "$BIN/test_vk_devices"
 step test-limits 20 90 "$BIN/test_vk_limits"
 step test-views 20 90 "$BIN/test_vk_views"

@@ -12,7 +12,7 @@ set(IG_VK_TEST_ENV
   "VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
   "LP_NUM_THREADS=2")
 
-foreach(name devices alloc limits parity views tiles cips gemm external)
+foreach(name devices alloc limits parity views tiles cips gemm external hyper)
   add_executable(test_vk_${name} ${CMAKE_SOURCE_DIR}/tests/vk/test_vk_${name}.c)
   target_include_directories(test_vk_${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests ${CMAKE_SOURCE_DIR}/tests/vk)
   target_compile_definitions(test_vk_${name} PRIVATE _DEFAULT_SOURCE

@@ -280,7 +280,7 @@ static ig_result ig__cips_ensure(ig_vk_context *ctx, const ig_render_desc *desc,
     const ig_model *m = desc->model;
     if (desc->plan->n_levels != m->cfg.n_levels || desc->plan->n_levels != 1)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
-    if (ctx->props.limits.maxComputeWorkGroupInvocations < 256 || ctx->props.limits.maxComputeWorkGroupSize[0] < 64 ||
+    if (ctx->props.limits.maxComputeWorkGroupInvocations < 256 || ctx->props.limits.maxComputeWorkGroupSize[0] < 256 ||
         ctx->props.limits.maxComputeWorkGroupSize[1] < 16)
         return ig_error_set(err, IG_ERR_UNSUPPORTED, "%s: CIPS kernels need workgroups of 256 invocations",
                             ctx->info.name);
@@ -861,7 +861,7 @@ ig_result ig__vk_cips_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig
     size_t n = sizeof ids / sizeof ids[0] - (ctx->cips->res ? 0 : 2);
     for (size_t i = 0; i < n && res == IG_OK; i++) {
         VkPipeline p;
-        bool fixed = ids[i] == IG_SH_CIPS_WGEN || ids[i] == IG_SH_CIPS_LAYER || ids[i] == IG_SH_CIPS_LAYER_RES ||
+        bool fixed = ids[i] == IG_SH_FC || ids[i] == IG_SH_CIPS_WGEN || ids[i] == IG_SH_CIPS_LAYER || ids[i] == IG_SH_CIPS_LAYER_RES ||
                      ids[i] == IG_SH_GEMM_RAW;
         res = ig__vk_pipeline_get(ctx, ids[i], wg, fixed ? 0 : 1, &p, err);
     }

@@ -127,8 +127,9 @@ void ig__vk_plan_fc(ig__vk_builder *b, const ig__vk_fc *fc) {
                                                  (uint64_t)rows * 4, 4);
             else
                 ig__vk_bind_dummy(b, d, 5);
-            d->gx = ig__vk_groups(rows, IG_VK_WG);
-            d->gy = k;
+            d->n_spec = 0; /* fixed-size kernel: 64 rows x 32 vectors per workgroup */
+            d->gx = ig__vk_groups(rows, 64);
+            d->gy = ig__vk_groups(k, 32);
         }
     }
 }

@@ -5,8 +5,12 @@
  *   1. mapping:  fc.comp per mapping layer (z normalisation fused into the first, truncation
  *                into the last)                                   -> w     [B][w_dim]
  *   2. heads:    fc.comp per FMM / ToRGB layer (affine of w)       -> s     [B][s_stride]
+ *                (fc.comp, also for step 1: a tiled GEMM over 64 rows x 32 images per
+ *                workgroup, so each head matrix is read once per 32 images of a dispatch)
  *   3. weights:  wgen.comp per FMM layer: rownorm(Ws (1 + L R/sqrt r))  -> gw [B][gw_stride]
- *                (fused mode: only the row norms                   -> rn [B][rn_stride])
+ *                (fused mode: only the row norms                   -> rn [B][rn_stride]);
+ *                one workgroup per 32 rows of one image, L and R in shared memory, rows
+ *                written contiguous in the storage precision
  *   4. levels:   level.comp per level: every layer and ToRGB of the level for each pixel in
  *                one dispatch (level_coop.comp with cooperative matrices: 16 pixels per
  *                subgroup). Up-sampling of features and rgb follows the plan's index/weight
@@ -491,6 +495,16 @@ static void ig__plan_heads(ig__vk_builder *b, const ig__chunk *ch) {
     }
 }
 
+/* wgen.comp's WG_RS (specialization constant 0): the floats of R it stages at once, what the
+ * device's shared memory holds beside its other 2,080 floats and 32 spare, at most 8,192 (the
+ * whole R of every FFHQ / churches layer), a multiple of 32: 1,984 with Vulkan's minimum
+ * 16 KiB, 6,080 with lavapipe's 32 KiB, 8,192 with 48 KiB. */
+static uint32_t ig__wgen_rs(const ig_vk_context *ctx) {
+    uint64_t fl = ctx->props.limits.maxComputeSharedMemorySize / 4;
+    uint64_t rs = fl >= 2112 + 32 ? (fl - 2112) & ~31ull : 32;
+    return (uint32_t)(rs > 8192 ? 8192 : rs);
+}
+
 static void ig__plan_wgen(ig__vk_builder *b, const ig__chunk *ch) {
     const ig_config *c = ch->c;
     const ig__vk_model *vm = ch->vm;
@@ -543,7 +557,8 @@ static void ig__plan_wgen(ig__vk_builder *b, const ig__chunk *ch) {
                 m[IGR_WGEN_o0] = o0;
                 m[IGR_WGEN_rows] = rows;
                 m[IGR_WGEN_out_row_stride] = vm->coop ? ostride : 0;
-                d->gx = ig__vk_groups(rows, IG_VK_WG);
+                d->spec[0] = ig__wgen_rs(ctx); /* 32 rows of one image per workgroup */
+                d->gx = ig__vk_groups(rows, 32);
                 d->gy = k;
             }
         }
@@ -1162,6 +1177,11 @@ static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *de
     const ig_plan *plan = desc->plan;
     if (plan->n_levels != c->n_levels)
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "plan was made for another model");
+    if (ctx->props.limits.maxComputeWorkGroupInvocations < 256 ||
+        ctx->props.limits.maxComputeWorkGroupSize[0] < 256)
+        return ig_error_set(err, IG_ERR_UNSUPPORTED,
+                            "%s: the hypernetwork kernels (fc.comp, wgen.comp) need workgroups "
+                            "of 256 invocations", ctx->info.name);
     ig_result res = IG_OK;
     uint64_t mfp = ig__vk_model_fp(1469598103934665603ull, m);
     if (!ctx->model || ctx->model->fp != mfp) {
@@ -1204,8 +1224,8 @@ ig_result ig__vk_inrgan_prepare(ig_vk_context *ctx, const ig_render_desc *desc, 
         int id, n;
         uint32_t spec[3];
     } need[6] = {
-        {IG_SH_FC, 1, {IG_VK_WG, 0, 0}},
-        {fused ? IG_SH_WNORM : (f16 ? IG_SH_WGEN_F16 : IG_SH_WGEN), 1, {IG_VK_WG, 0, 0}},
+        {IG_SH_FC, 0, {0, 0, 0}}, /* a fixed-size kernel */
+        {fused ? IG_SH_WNORM : (f16 ? IG_SH_WGEN_F16 : IG_SH_WGEN), 1, {ig__wgen_rs(ctx), 0, 0}},
         {fused ? (f16 ? IG_SH_LEVEL_FUSED_F16 : IG_SH_LEVEL_FUSED)
                : (f16 ? IG_SH_LEVEL_F16 : IG_SH_LEVEL),
          3, {IG_VK_WG, (uint32_t)vm->cmax, (uint32_t)vm->emax}},

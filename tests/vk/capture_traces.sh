@@ -17,7 +17,7 @@ export VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json
 export VK_ICD_FILENAMES=$VK_DRIVER_FILES LP_NUM_THREADS=2 INRGAN_PIPELINE_CACHE=0
 export INRGAN_VK_TRACE=1 INRGAN_VK_TRACE_WORDS=1
 keep() { grep -E '^inrgan vk: .*(dispatch|words) [0-9]+' || true; }
-for t in devices alloc limits parity views tiles cips gemm; do
+for t in devices alloc limits parity views tiles cips gemm hyper; do
   (cd "$build" && ./test_vk_$t 2>&1 >/dev/null | keep > "$out/test_vk_$t.trace") ||
     echo "test_vk_$t failed" >&2
 done
