@@ -71,6 +71,12 @@
 //   IG_EPI_ADD: bindings 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 A, 6 row map,
 //     7 column map (src/vk/vk_inrgan.c's {r0, r1, w, 0} maps)
 //   IG_EPI_NONE: bindings 1 X, 2 Y, 3 per-image weights
+//   IG_EPI_TORGB (with IG_EPI_ADD, scalar kernel): the ToRGB that follows the layer, fused as
+//     per-tile partial sums: rgb_t[n][c][p] = sum over the tile's outputs o of
+//     W_rgb[c][o] s_n[o] Y[n][o][p] (W_rgb [3][c_out], binding 10 from wrgb_base; s_n the
+//     image's ToRGB factors, binding 8), reduced over the workgroup in shared memory and written
+//     to the partials, binding 9: [n][output tile][3][P] fp32 (rgb_accum.comp IG_RGB_PART adds
+//     them up); record IGR_GEMM_RGB
 layout(local_size_x = 16, local_size_y = 16, local_size_x_id = 0, local_size_y_id = 1) in;
 layout(constant_id = 2) const uint BK = 16u;
 layout(constant_id = 3) const uint TM = 4u;
@@ -104,6 +110,15 @@ layout(std430, binding = 6) readonly buffer Res { ST4 rv[]; };
 #else
 #define IG_SEEDS IGR_GEMM_NOISE_WORDS
 #endif
+#ifdef IG_EPI_TORGB
+#ifdef IG_COOP_KHR
+#error "IG_EPI_TORGB is written for the scalar kernel"
+#endif
+#define RGB(f) meta[r + IGR_GEMM_RGB_##f]
+layout(std430, binding = 8) readonly buffer Sf { float sv[]; };   // the image's ToRGB factors
+layout(std430, binding = 9) writeonly buffer Part { vec4 pv[]; }; // partial rgb
+layout(std430, binding = 10) readonly buffer Wrgb { float wrgb[]; }; // W_rgb (model params)
+#endif
 #ifdef IG_EPI_ADD
 layout(std430, binding = 5) readonly buffer Add { ST av[]; };
 layout(std430, binding = 6) readonly buffer RowMap { uint rowmap[]; };
@@ -127,6 +142,9 @@ shared float stage[SGM * SGN * 256u]; // per subgroup: one accumulator fragment
 const uint SWS = BM4 + 1u;       // a W row of shared memory, skewed
 shared vec4 sw[NBUF * BK * SWS]; // W tiles: [buffer][k][o / 4]
 shared vec4 sx[NBUF * BK * BN4]; // X tiles: [buffer][k][p / 4]
+#endif
+#ifdef IG_EPI_TORGB
+shared vec4 red[3u * BN4]; // the tile's partial rgb: [colour][p / 4]
 #endif
 
 #ifdef IG_EPI_NOISE
@@ -195,9 +213,10 @@ Quad quad_info(uint qt) {
     return qi;
 }
 
-// The epilogue of output o at pixel quad qt of the tile: v = the 4 sums -> Y.
-void emit(uint o, uint qt, vec4 v, Quad qi) {
-    if (o >= cout) return;
+// The epilogue of output o at pixel quad qt of the tile: v = the 4 sums -> Y; returns what it
+// stored (0 past c_out).
+vec4 emit(uint o, uint qt, vec4 v, Quad qi) {
+    if (o >= cout) return vec4(0.0);
 #ifdef IG_EPI_NOISE
     v += uintBitsToFloat(NOISE(noise_w)) * qi.nz + params[NOISE(b_base) + o];
 #endif
@@ -214,6 +233,7 @@ void emit(uint o, uint qt, vec4 v, Quad qi) {
     v = (v + vec4(rv[RES(r_base) + n * RES(r_img) + q0 + o * P4 + qt])) * 0.7071067811865476;
 #endif
     yv[yb + o * P4 + qt] = ST4(v);
+    return v;
 }
 
 #ifdef IG_COOP_KHR // the fetched step: as stored (coop), or fp32 (the scalar kernel)
@@ -344,9 +364,38 @@ void main() {
 #else
     Quad qi[TN4];
     [[unroll]] for (uint j = 0u; j < TN4; j++) qi[j] = quad_info(tx + WX * j);
+#ifdef IG_EPI_TORGB
+    vec4 prgb[3u * TN4]; // [colour][quad j]: this invocation's share of the tile's ToRGB
+    [[unroll]] for (uint j = 0u; j < 3u * TN4; j++) prgb[j] = vec4(0.0);
+    uint sb = RGB(s_base) + n * RGB(s_img), wr = RGB(wrgb_base);
+#endif
     [[unroll]] for (uint i = 0u; i < TM4; i++)
-        [[unroll]] for (uint c = 0u; c < 4u; c++)
-            [[unroll]] for (uint j = 0u; j < TN4; j++)
-                emit(o0 + 4u * (ty + WY * i) + c, tx + WX * j, acc[(4u * i + c) * TN4 + j], qi[j]);
+        [[unroll]] for (uint c = 0u; c < 4u; c++) {
+            uint o = o0 + 4u * (ty + WY * i) + c;
+            [[unroll]] for (uint j = 0u; j < TN4; j++) {
+                vec4 v = emit(o, tx + WX * j, acc[(4u * i + c) * TN4 + j], qi[j]);
+#ifdef IG_EPI_TORGB
+                if (o < cout) {
+                    float f = sv[sb + o];
+                    [[unroll]] for (uint col = 0u; col < 3u; col++)
+                        prgb[col * TN4 + j] += wrgb[wr + col * cout + o] * f * v;
+                }
+#endif
+            }
+        }
+#ifdef IG_EPI_TORGB
+    // the workgroup's rows of invocations one after another into the tile's sums, then out
+    for (uint k = tid; k < 3u * BN4; k += NT) red[k] = vec4(0.0);
+    barrier();
+    for (uint row = 0u; row < WY; row++) {
+        if (ty == row)
+            [[unroll]] for (uint col = 0u; col < 3u; col++)
+                [[unroll]] for (uint j = 0u; j < TN4; j++)
+                    red[col * BN4 + tx + WX * j] += prgb[col * TN4 + j];
+        barrier();
+    }
+    uint pb = RGB(p_base) + n * RGB(p_img) + gl_WorkGroupID.y * 3u * P4 + q0;
+    for (uint k = tid; k < 3u * BN4; k += NT) pv[pb + (k / BN4) * P4 + k % BN4] = red[k];
+#endif
 #endif
 }

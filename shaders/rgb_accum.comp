@@ -6,6 +6,8 @@
 //     image's modulated (not demodulated) weight from cips_wgen.comp, [3][c_in]
 //   IG_RGB_MOD (INR-GAN, the "gemm" level kernel of src/vk/vk_inrgan.c): Wrgb[n][o][i] =
 //     W_rgb[o][i] s_n[i] with W_rgb shared (model params) and s_n the image's ToRGB factors
+// IG_RGB_PART (with IG_RGB_MOD): the sums themselves come from layer_gemm.comp's fused ToRGB
+// (IG_EPI_TORGB): X holds c_in partial sums per colour, [c_in][3][P], added up here.
 // X is channel-major [c_in][P] (IG_F16: stored as fp16). start: 0 (mode 1), the plane's own
 // value (mode 0: accumulate),
 // or (mode 2, IG_RGB_MOD) the previous level's rgb at the nearest coarse pixel through the
@@ -50,7 +52,14 @@ void main() {
     uint xb = REC(x_base) + n * REC(x_img) + p;
     uint wb = REC(w_base) + n * REC(w_img);
     float a0 = 0.0, a1 = 0.0, a2 = 0.0;
-#ifdef IG_RGB_MOD
+#ifdef IG_RGB_PART // the layer's fused partial sums: c_in of them per colour, X = [c_in][3][P]
+    for (uint i = 0u; i < cin; i++) {
+        uint at = xb + 3u * i * P;
+        a0 += float(xv[at]);
+        a1 += float(xv[at + P]);
+        a2 += float(xv[at + 2u * P]);
+    }
+#elif defined(IG_RGB_MOD)
     uint sb = MOD(wrgb_base);
     for (uint i = 0u; i < cin; i++) {
         float x = wt[wb + i] * float(xv[xb + i * P]);

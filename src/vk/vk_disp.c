@@ -276,6 +276,8 @@ static const char *ig__vk_phase_of(const ig__vk_disp *d, char *buf, size_t len) 
     case IG_SH_WNORM:
     case IG_SH_CIPS_WGEN: return "weights";
     case IG_SH_GEMM_RGB:
+    case IG_SH_GEMM_RGB_F16:
+    case IG_SH_GEMM_RGB_PART:
     case IG_SH_CIPS_RGB: return "torgb";
     case IG_SH_CIPS_INPUT:
     case IG_SH_CIPS_LAYER:

@@ -24,10 +24,13 @@
  * without instance norm, weight-generation pass, fp32 or fp16 storage) replaces step 4 by one
  * tiled-GEMM dispatch per layer over a level's computed pixels for a group of images
  * (layer_gemm.comp, vk_inrgan_gemm.c): activations channel-major [B][C][P] (P: the level's
- * pixels padded to its tile set's width), the embeddings uploaded channel-major too. An up-sampling conv0 is the exact coarse trick: W[:, :c_prev] x on
- * the coarse grid (no epilogue), then W[:, c_prev:] E on the fine grid with the coarse product
- * gathered through the plan's nearest maps in the epilogue; ToRGB (rgb_accum.comp) accumulates
- * into rgb planes [B][3][P], the first of a level starting from the gathered coarse rgb.
+ * pixels padded to its tile set's width), the embeddings uploaded channel-major too. An
+ * up-sampling conv0 is the exact coarse trick: W[:, :c_prev] x on the coarse grid (no
+ * epilogue), then W[:, c_prev:] E on the fine grid with the coarse product gathered through the
+ * plan's nearest maps in the epilogue. ToRGB is fused into the epilogue of the layer before it
+ * (per output tile partial sums; not on the coop tile set, which runs it separately), and
+ * rgb_accum.comp adds the partials (or the whole ToRGB) into rgb planes [B][3][P], the first
+ * of a level starting from the gathered coarse rgb.
  * Renders it cannot take (model, precision, a level too large for one descriptor window) run
  * the per-pixel kernel; ig_vk_level_kernel_used says which ran.
  * Interpolation: z space is slerped on the host; w space maps both latents and lerps w

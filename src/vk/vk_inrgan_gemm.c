@@ -2,8 +2,9 @@
  * INRGAN_VK_KERNEL=gemm; nearest models without instance norm, weight-generation pass, fp32 or
  * fp16 storage): one tiled-GEMM dispatch per layer over a level's computed pixels for a group
  * of images (layer_gemm.comp), activations channel-major [B][C][P] (P: the level's pixels
- * padded to its tile's BN), up-sampling conv0 as the exact coarse trick, ToRGB accumulated by
- * rgb_accum.comp (vk_inrgan.c's header comment has the whole pipeline). Tile sets: small
+ * padded to its tile's BN), up-sampling conv0 as the exact coarse trick, ToRGB fused into the
+ * epilogue of the layer before it as per-tile partial sums, added up by rgb_accum.comp
+ * (vk_inrgan.c's header comment has the whole pipeline). Tile sets: small
  * (64 x 64, 16 x 16 invocations of 4 x 4) and large (128 x 128, 16 x 16 invocations of 8 x 8),
  * both with K steps of 16, chosen per level (ig__vk_gemm_level_tile), and the cooperative-matrix
  * tile set (coop). Also ig_vk_gemm_time: one layer timed alone (inrgan bench --gemm-sweep). */
@@ -57,7 +58,18 @@ static uint64_t ig__tile_shared(const ig_vk_context *ctx, int t, uint32_t nbuf) 
     if (t == IG__TILE_COOP && ig__coop_khr(ctx))
         return (uint64_t)nbuf * (ig__tile_bm(t) * (g->bk + 8) + g->bk * (ig__tile_bn(t) + 8)) * 2 +
                256ull / ctx->info.subgroup_size * 1024;
-    return (uint64_t)nbuf * g->bk * (ig__tile_bm(t) / 4 + 1 + ig__tile_bn(t) / 4) * 16;
+    return (uint64_t)nbuf * g->bk * (ig__tile_bm(t) / 4 + 1 + ig__tile_bn(t) / 4) * 16 +
+           3ull * ig__tile_bn(t) / 4 * 16; /* + the fused ToRGB's sums */
+}
+
+/* The ToRGB that FMM q's dispatch computes in its epilogue (the op right after it in its level;
+ * not on the coop tile set), or NULL. */
+static const ig__vk_op *ig__fused_rgb(const ig__vk_model *vm, const ig__vk_plan *vp, int q) {
+    const ig__vk_op *op = &vm->ops[q], *nx = q + 1 < vm->n_ops ? &vm->ops[q + 1] : NULL;
+    if (op->type != IG__OP_FMM || !nx || nx->type != IG__OP_TORGB || nx->level != op->level ||
+        nx->c_x != op->c_out || vp->tile[op->level] == IG__TILE_COOP)
+        return NULL;
+    return nx;
 }
 
 bool ig__vk_gemm_tile_fits(const ig_vk_context *ctx, int t, uint32_t *nbuf) {
@@ -127,10 +139,14 @@ ig_result ig__vk_gemm_prepare(ig_vk_context *ctx, const ig__vk_plan *vp, ig_erro
     VkPipeline p;
     uint32_t wg = IG_VK_WG, spec[8];
     ig_result res = ig__vk_pipeline_get(ctx, ig__sh_rgb(ctx), &wg, 1, &p, err);
+    if (res == IG_OK) res = ig__vk_pipeline_get(ctx, IG_SH_GEMM_RGB_PART, &wg, 1, &p, err);
     for (int l = 0; l < vp->n_levels && res == IG_OK; l++) {
         int t = vp->tile[l];
         ig__vk_gemm_spec(ctx, t, spec);
         res = ig__vk_pipeline_get(ctx, ig__sh_gemm(ctx, t, IG_SH_GEMM_LEVEL), spec, 8, &p, err);
+        if (res == IG_OK && t != IG__TILE_COOP) /* the layers with a fused ToRGB */
+            res = ig__vk_pipeline_get(ctx, ctx->fp16 ? IG_SH_GEMM_LEVEL_RGB_F16 : IG_SH_GEMM_LEVEL_RGB,
+                                      spec, 8, &p, err);
         if (res == IG_OK && l + 1 < vp->n_levels) /* the next level's coarse product */
             res = ig__vk_pipeline_get(ctx, ig__sh_gemm(ctx, t, IG_SH_GEMM_RAW), spec, 8, &p, err);
     }
@@ -189,9 +205,16 @@ bool ig__vk_gemm_layout(const ig_vk_context *ctx, const ig__vk_model *vm,
     }
     wk->feat_img = act * es;
     wk->rgb_img = 3 * pmax * 4;
-    wk->part_img = 0;
-    return wk->feat_img <= R && wk->rgb_img <= R && (uint64_t)vm->gw_stride * es <= R &&
-           (uint64_t)vm->s_stride * 4 <= R;
+    wk->part_img = 16;
+    for (int q = 0; q < vm->n_ops; q++) /* fused ToRGB: [output tiles][3][pp] fp32 */
+        if (ig__fused_rgb(vm, vp, q)) {
+            int l = vm->ops[q].level;
+            uint64_t b = (uint64_t)ig__vk_groups((uint64_t)vm->ops[q].c_out, ig__tile_bm(vp->tile[l])) *
+                         3 * vp->pp[l] * 4;
+            if (b > wk->part_img) wk->part_img = b;
+        }
+    return wk->feat_img <= R && wk->rgb_img <= R && wk->part_img <= R &&
+           (uint64_t)vm->gw_stride * es <= R && (uint64_t)vm->s_stride * 4 <= R;
 }
 
 /* One layer_gemm.comp dispatch for images [n0, n0 + k): Y = W[:, col : col + K] X over P
@@ -208,7 +231,7 @@ typedef struct ig__gemm_io {
 
 static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, const ig__vk_op *op,
                            uint32_t col, uint32_t K, const ig__gemm_io *io, uint32_t n0,
-                           uint32_t k) {
+                           uint32_t k, const ig__vk_op *rgb) {
     const ig__work *wk = ch->wk;
     const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
     const ig__vk_model *vm = ch->vm;
@@ -218,7 +241,9 @@ static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, c
     uint64_t A = wk->feat_img / es, gs = vm->gw_stride, P = io->P;
     uint32_t cout = (uint32_t)op->c_out, wrow = (uint32_t)(op->c_x + op->c_e);
     ig__vk_disp *d;
-    uint32_t *m = ig__vk_disp_new(b, ig__sh_gemm(ctx, io->tile, shader), IGR_GEMM_ADD_WORDS, &d);
+    int sh = ig__sh_gemm(ctx, io->tile, shader);
+    if (rgb) sh = ctx->fp16 ? IG_SH_GEMM_LEVEL_RGB_F16 : IG_SH_GEMM_LEVEL_RGB;
+    uint32_t *m = ig__vk_disp_new(b, sh, rgb ? IGR_GEMM_RGB_WORDS : IGR_GEMM_ADD_WORDS, &d);
     if (!m) return; /* raw: reads its head */
     ig__vk_gemm_spec(ctx, io->tile, d->spec);
     d->n_spec = 8;
@@ -266,6 +291,17 @@ static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, c
     m[IGR_GEMM_ADD_width] = W;
     m[IGR_GEMM_ADD_wc] = l > 0 ? (uint32_t)vp->w[l - 1] : 0;
     m[IGR_GEMM_ADD_np] = H * W;
+    if (!rgb) return;
+    /* the fused ToRGB: its factors s, W_rgb [3][c_out], the partial sums [gy][3][P] */
+    uint64_t ss = vm->s_stride, PI = wk->part_img / 4;
+    m[IGR_GEMM_RGB_s_base] = ig__vk_bind(b, d, 8, &wk->s, ((uint64_t)n0 * ss + rgb->s_off) * 4,
+                                         ((uint64_t)(k - 1) * ss + cout) * 4, 4);
+    m[IGR_GEMM_RGB_s_img] = (uint32_t)ss;
+    m[IGR_GEMM_RGB_p_base] = ig__vk_bind(b, d, 9, &wk->part, (uint64_t)n0 * PI * 4,
+                                         ((uint64_t)(k - 1) * PI + (uint64_t)d->gy * 3 * P) * 4, 16);
+    m[IGR_GEMM_RGB_p_img] = (uint32_t)(PI / 4);
+    m[IGR_GEMM_RGB_wrgb_base] = ig__vk_bind(b, d, 10, &vm->params, (uint64_t)rgb->ws_off * 4,
+                                            3ull * cout * 4, 4);
 }
 
 /* ToRGB `op` of level l (rgb_accum.comp, IG_RGB_MOD) for images [n0, n0 + k): reads the
@@ -273,7 +309,7 @@ static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, c
  * through the maps, 0 accumulates. */
 static void ig__gemm_rgb(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_op *op,
                          const ig_vk_buf *x, const ig_vk_buf *out, const ig_vk_buf *prev,
-                         uint32_t mode, uint32_t n0, uint32_t k) {
+                         uint32_t mode, uint32_t n0, uint32_t k, uint32_t parts) {
     const ig__work *wk = ch->wk;
     const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
     const ig__vk_model *vm = ch->vm;
@@ -283,20 +319,29 @@ static void ig__gemm_rgb(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_op
     uint32_t cin = (uint32_t)op->c_x, H = (uint32_t)vp->h[l], W = (uint32_t)vp->w[l];
     uint32_t np = H * W;
     ig__vk_disp *d;
-    uint32_t *m = ig__vk_disp_new(b, ig__sh_rgb(b->ctx), IGR_RGB_MOD_WORDS, &d);
+    int sh = ig__sh_rgb(b->ctx);
+    if (parts) { /* the partial sums of the fused ToRGB (fp32) instead of the activations */
+        sh = IG_SH_GEMM_RGB_PART;
+        x = &wk->part;
+        es = 4;
+        A = wk->part_img / 4;
+        cin = parts;
+    }
+    uint32_t *m = ig__vk_disp_new(b, sh, IGR_RGB_MOD_WORDS, &d);
     if (!m) return;
     m[IGR_RGB_c_in] = cin;
     m[IGR_RGB_p] = (uint32_t)P;
     m[IGR_RGB_np] = np;
     m[IGR_RGB_x_base] = ig__vk_bind(b, d, 1, x, (uint64_t)n0 * A * es,
-                                    ((uint64_t)(k - 1) * A + cin * P) * es, es);
+                                    ((uint64_t)(k - 1) * A + (parts ? 3ull : 1ull) * cin * P) * es,
+                                    es);
     m[IGR_RGB_x_img] = (uint32_t)A;
     m[IGR_RGB_w_base] = ig__vk_bind(b, d, 2, &wk->s, ((uint64_t)n0 * ss + op->s_off) * 4,
-                                    ((uint64_t)(k - 1) * ss + cin) * 4, 4);
+                                    ((uint64_t)(k - 1) * ss + (uint32_t)op->c_x) * 4, 4);
     m[IGR_RGB_w_img] = (uint32_t)ss;
     /* W_rgb [3][cin] then the bias: one range of params */
     m[IGR_RGB_MOD_wrgb_base] = ig__vk_bind(b, d, 3, &vm->params, (uint64_t)op->ws_off * 4,
-                                           (3ull * cin + 3) * 4, 4);
+                                           (3ull * (uint32_t)op->c_x + 3) * 4, 4);
     m[IGR_RGB_b_base] = m[IGR_RGB_MOD_wrgb_base] + (op->b_off - op->ws_off);
     m[IGR_RGB_mode] = mode;
     m[IGR_RGB_n_img] = k;
@@ -353,35 +398,41 @@ void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch) {
             bool first = q == 0 || vm->ops[q - 1].level != l;
             if (first) rgb_started = false;
             if (op->type == IG__OP_TORGB) {
+                /* fused into the previous layer: the sums of its output tiles' partials */
+                uint32_t parts = q > 0 && ig__fused_rgb(vm, vp, q - 1)
+                                     ? ig__vk_groups((uint64_t)vm->ops[q - 1].c_out,
+                                                     ig__tile_bm(vp->tile[l]))
+                                     : 0;
                 if (rgb_started) {
-                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[rc], NULL, 0, n0, k);
+                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[rc], NULL, 0, n0, k, parts);
                 } else if (l == 0) {
                     rc = 0;
-                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[rc], NULL, 1, n0, k);
+                    ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[rc], NULL, 1, n0, k, parts);
                 } else {
                     ig__gemm_rgb(b, ch, op, &wk->feat[cur], &wk->rgb[1 - rc], &wk->rgb[rc], 2,
-                                 n0, k);
+                                 n0, k, parts);
                     rc = 1 - rc;
                 }
                 rgb_started = true;
                 continue;
             }
             uint32_t P = vp->pp[l], cx = (uint32_t)op->c_x, ce = (uint32_t)op->c_e;
+            const ig__vk_op *frgb = ig__fused_rgb(vm, vp, q);
             if (first && l > 0) { /* up-sampling conv0: the coarse trick */
                 ig__gemm_io coarse = {&wk->feat[cur], &wk->feat[1 - cur], NULL,
                                       wk->feat_img / es, vp->pp[l - 1], 0, vp->tile[l - 1]};
-                ig__gemm_layer(b, ch, IG_SH_GEMM_RAW, op, 0, cx, &coarse, n0, k);
+                ig__gemm_layer(b, ch, IG_SH_GEMM_RAW, op, 0, cx, &coarse, n0, k, NULL);
                 ig__gemm_io fine = {&vp->emb_cm[l], &wk->feat[cur], &wk->feat[1 - cur], 0, P,
                                     vp->pp[l - 1], vp->tile[l]};
-                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, cx, ce, &fine, n0, k);
+                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, cx, ce, &fine, n0, k, frgb);
             } else if (first) { /* level 0's first layer: the embedding only */
                 cur = 0;
                 ig__gemm_io io = {&vp->emb_cm[l], &wk->feat[cur], NULL, 0, P, 0, vp->tile[l]};
-                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, ce, &io, n0, k);
+                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, ce, &io, n0, k, frgb);
             } else {
                 ig__gemm_io io = {&wk->feat[cur], &wk->feat[1 - cur], NULL, wk->feat_img / es, P,
                                   0, vp->tile[l]};
-                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, cx, &io, n0, k);
+                ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, cx, &io, n0, k, frgb);
                 cur = 1 - cur;
             }
         }

@@ -6,6 +6,7 @@
  *   nearest models (with extra convs, churches-like without, one wider than a 64 x 64 tile),
  *   batches 1 and 3, the native view, a non-native view at a non-square size, a tile (equal to
  *   the crop of the whole render, bit for bit), stride 2, interpolation in z, w and params;
+ *   (ToRGB fused into the layers' epilogues on the small and large tiles, separate on coop);
  *   every render must really have run the gemm kernel (ig_vk_level_kernel_used) with the asked
  *   tile set (ig_vk_render_report.gemm_tiles); a storage range that splits a batch of 3 into
  *   image groups; the automatic choice (small on small levels, large on a 32 x 32 level of 128
