@@ -17,9 +17,10 @@
 #      1 facts      nvidia-smi; `inrgan devices --json` -> devices.json
 #      2 paths      inrgan bench, FFHQ-256 architecture (random weights), 256x256, batch 32 and
 #                   128, --phases (per-phase device time), for every Vulkan path: per-pixel fp32,
-#                   gemm (INRGAN_VK_KERNEL=gemm), fp16, coopmat -> bench-<path>.json; then
-#                   `inrgan bench --gemm-sweep` (the gemm kernel's six layer GEMMs alone per tile
-#                   set and precision, batch 32) -> gemm-sweep.json
+#                   gemm (INRGAN_VK_KERNEL=gemm), fp16, coopmat, auto (measured choice, default
+#                   submission split) -> bench-<path>.json; then `inrgan bench --gemm-sweep` (the
+#                   gemm kernel's six layer GEMMs alone per tile set and precision, batch 32)
+#                   -> gemm-sweep.json
 #      3 torch      python -m inrgan.bench_torch --device cuda, fp32/TF32/fp16, batch 32 and 128
 #                   -> torch.json (the side-by-side ratio with 2)
 #      4 parity     full-size FFHQ-256 (and -bil) of every path against the CPU backend (bench_vk
@@ -28,8 +29,8 @@
 #                   have run)
 #      5 tests      the Vulkan test programs on the GPU (INRGAN_TEST_GPU=NVIDIA, validation on
 #                   when its .deb was carried), 1024x1024 single-image time, CIPS next to INR-GAN
-#    Everything goes to $OUT (at most 8 files): gpu-check.log (every step's command, output, exit
-#    status and time, appended as it happens), devices.json, bench-{pixel,gemm,fp16,coopmat}.json,
+#    Everything goes to $OUT (at most 9 files): gpu-check.log (every step's command, output, exit
+#    status and time, appended as it happens), devices.json, bench-{pixel,gemm,fp16,coopmat,auto}.json,
 #    gemm-sweep.json, torch.json. Exit 1 when a step failed, 0 otherwise (skips are not failures; they are listed).
 #
 # Not yet run on a GPU: written and checked (sh -n, a prepare run, the run mode's steps on
@@ -38,7 +39,7 @@ set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BINS="inrgan bench_vk test_vk_devices test_vk_alloc test_vk_limits test_vk_parity test_vk_views \
-test_vk_tiles test_vk_cips test_vk_gemm test_vk_hyper"
+test_vk_tiles test_vk_cips test_vk_gemm test_vk_hyper test_vk_choice"
 
 if [ "${1:-}" = prepare ]; then
     set -e
@@ -161,6 +162,9 @@ bench pixel INRGAN_VK_KERNEL=pixel
 bench gemm INRGAN_VK_KERNEL=gemm
 bench fp16 INRGAN_VK_KERNEL=pixel --precision fp16
 bench coopmat INRGAN_VK_KERNEL=pixel --precision fp16 --coopmat
+# the level kernel chosen by measurement (fresh kernel cache, written into $O) and the default
+# submission split (INRGAN_VK_SUBMIT_MS 100): level_kernel_source/_times_ms, submissions
+bench auto "XDG_CACHE_HOME=$O/xdg"
 step gemm-sweep 40 90 "$BIN/inrgan" bench --gemm-sweep -g "$GPU_SEL" --batch "${BATCHES%%,*}" \
     --sizes "$SIZE" --reps "$REPS" --json "$O/gemm-sweep.json"
 
@@ -183,6 +187,7 @@ step parity-ffhq-bil 50 120 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG_BIL:-
 step test-parity 30 120 "$BIN/test_vk_parity"
 unset INRGAN_TEST_REQUIRE_COOPMAT
 step test-gemm 30 120 "$BIN/test_vk_gemm"
+step test-choice 15 60 "$BIN/test_vk_choice"
 step test-cips 30 120 "$BIN/test_vk_cips"
 step test-hyper 20 120 "$BIN/test_vk_hyper"
 step test-devices 10 60 "$BIN/test_vk_devices"

@@ -1,7 +1,17 @@
 #!/bin/sh
 # Installs what inrgan needs on Debian 12, only what is missing. Idempotent.
-# Usage: scripts/setup.sh [--runtime|--test] [--web] [--slurm]   (default: everything the tests need)
+# Usage: scripts/setup.sh [--runtime|--test] [--web] [--slurm] [--no-toolchain]
+#   (default: everything the tests need)
+# Then scripts/toolchain.sh builds the newer shader compiler (Debian 13's glslang and
+# spirv-tools, from source, into ~/.cache/inrgan; docs/building.md) unless --no-toolchain; when
+# that fails (offline, nothing cached) setup goes on: the build then uses Debian 12's glslang
+# and compiles out the shader variants that need the newer one.
 set -eu
+here=$(dirname "$0")
+toolchain() {
+    case " $* " in *" --no-toolchain "*) return 0 ;; esac
+    "$here/toolchain.sh" || echo "setup: going on without the newer shader compiler" >&2
+}
 PKGS="build-essential cmake pkg-config libvulkan-dev libvulkan-volk-dev mesa-vulkan-drivers
 glslang-tools spirv-tools vulkan-tools vulkan-validationlayers libglfw3-dev libstb-dev
 libcjson-dev libpng-dev libtiff-dev zlib1g-dev python3 python3-numpy python3-torch libopenblas0-pthread
@@ -19,10 +29,14 @@ for p in $PKGS; do
         missing="$missing $p"
     fi
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    toolchain "$@"
+    exit 0
+fi
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 echo "setup: installing$missing" >&2
 $SUDO apt-get -o DPkg::Lock::Timeout=900 update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
     --no-install-recommends $missing >/dev/null
+toolchain "$@"

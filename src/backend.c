@@ -112,6 +112,8 @@ ig_result ig_backend_create(const ig_backend_desc *desc, ig_backend **out, ig_er
     static const ig_backend_desc none = {0};
     const ig_backend_desc *d = desc ? desc : &none;
     bool is_auto = d->kind == IG_BACKEND_AUTO;
+    if (d->kernel && strcmp(d->kernel, "auto") && strcmp(d->kernel, "pixel") && strcmp(d->kernel, "gemm"))
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "--kernel %s is not auto, pixel or gemm", d->kernel);
     if (d->kind == IG_BACKEND_CPU) {
         if (d->device) return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "-g %s needs --backend vulkan or auto", d->device);
         if (d->precision && strcmp(d->precision, "fp32") && strcmp(d->precision, "auto"))
@@ -131,6 +133,9 @@ ig_result ig_backend_create(const ig_backend_desc *desc, ig_backend **out, ig_er
     if (!d->precision || !strcmp(d->precision, "fp32")) vd.precision = IG_VK_PRECISION_FP32;
     else if (!strcmp(d->precision, "fp16")) vd.precision = IG_VK_PRECISION_FP16;
     else vd.precision = IG_VK_PRECISION_AUTO;
+    vd.level_kernel = !d->kernel || !strcmp(d->kernel, "auto") ? IG_VK_KERNEL_AUTO
+                      : !strcmp(d->kernel, "pixel")            ? IG_VK_KERNEL_PIXEL
+                                                               : IG_VK_KERNEL_GEMM;
     ig_vk_context *ctx;
     ig_result r = ig_vk_context_create(&vd, &ctx, err);
     if (r != IG_OK) {

@@ -22,5 +22,12 @@ typedef struct ig_vk_mem_stats {
 void ig_vk_memory_stats(const ig_vk_context *ctx, ig_vk_mem_stats *stats);
 /* Drops the cached model/plan uploads and work buffers (frees their device memory). */
 void ig_vk_context_trim(ig_vk_context *ctx);
+/* The shader variants gated by an extension (IG_SHADER_REQ lines of src/vk/vk_shaders.def):
+ * index i < count: *name ("peak_coop_khr"), *requires ("GL_KHR_cooperative_matrix"), *built.
+ * Returns the count; i out of range sets nothing. */
+int ig_vk_test_gated_shader(int i, const char **name, const char **requires, bool *built);
+/* Creates and destroys the pipeline of the gated variant i (workgroup size 64): a compiled-out
+ * one must fail with IG_ERR_UNSUPPORTED, naming it. */
+ig_result ig_vk_test_gated_pipeline(ig_vk_context *ctx, int i, ig_error *err);
 
 #endif

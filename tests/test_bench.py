@@ -118,6 +118,29 @@ def vulkan_checks(cli, schema, tmp, fails):
                                                                    r["model_gflop_per_image"] * r["batch"]))
         check(r.get("chunk_images") == r["batch"] and r.get("chunk_limit") is None,
               "%s: the whole batch in one chunk (%s, %s)" % (kernel, r.get("chunk_images"), r.get("chunk_limit")))
+    # the level kernel chosen by measurement (forced on lavapipe), then read from the cache; a
+    # render split into several submissions (INRGAN_VK_SUBMIT_MS) says so in the table and JSON
+    env2 = dict(env, XDG_CACHE_HOME=os.path.join(tmp, "xdg"), INRGAN_VK_KERNEL_MEASURE="1",
+                INRGAN_VK_SUBMIT_MS="0.001")
+    env2.pop("INRGAN_PIPELINE_CACHE", None)
+    for use, want in (("first", "measured"), ("second", "cache")):
+        path = os.path.join(tmp, "choice-%s.json" % use)
+        p = subprocess.run([cli, "bench", "--backend", "vulkan", "-g", "llvmpipe", "--validate", "--phases", "--json",
+                            path] + common, capture_output=True, text=True, env=env2, timeout=600)
+        if p.returncode:
+            fails.append("bench (kernel choice, %s use): %s" % (use, p.stderr.strip()))
+            continue
+        doc = json.load(open(path))
+        jsonschema.validate(doc, schema)
+        r = doc["results"][0]
+        check(r.get("level_kernel_source") == want and sorted(r.get("level_kernel_times_ms") or {}) == ["gemm", "pixel"]
+              and r.get("level_kernel") in ("gemm", "pixel"),
+              "%s use: level kernel %s (%s, %s)" % (use, r.get("level_kernel"), r.get("level_kernel_source"),
+                                                   r.get("level_kernel_times_ms")))
+        check((r.get("submissions") or 0) > 1 and r.get("submit_target_ms") == 0.001,
+              "%s use: split into %s submissions" % (use, r.get("submissions")))
+        check("level kernel %s (%s:" % (r.get("level_kernel"), want) in p.stdout and "submissions " in p.stdout and
+              " peak " in p.stdout, "%s use: the table has the level kernel, submissions and %% of peak per phase" % use)
     doc = bench("all", ["--backend", "all", "-g", "llvmpipe"])
     if doc:
         backends = sorted(r["backend"] for r in doc["results"])

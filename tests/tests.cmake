@@ -57,6 +57,14 @@ endif()
 
 add_test(NAME train COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_train.py --inrgan ${IG_CLI})
 set_tests_properties(train PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+# trainer: --amp bf16 on the CPU, the loss scaler, --compile fallback, img/s + memory in the log
+add_test(NAME train_amp COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_train_amp.py)
+# trainer checkpoints: exact resume (bf16), split parts, SIGKILL in the middle of a save
+add_test(NAME train_ckpt COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_train_ckpt.py)
+# scripts/gpu-train.sh prepare/run/resume rehearsed on the CPU (tiny set, 24 s budgets)
+add_test(NAME gpu_train_script COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_gpu_train_script.py)
+set_tests_properties(train_amp train_ckpt gpu_train_script PROPERTIES SKIP_RETURN_CODE 77
+                     TIMEOUT 300 LABELS no_sanitizer)
 
 # pip install ./python offline into a fresh venv, console scripts, the trainer's quick start
 add_test(NAME pypkg COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_pypkg.py --inrgan ${IG_CLI})

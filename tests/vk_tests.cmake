@@ -12,7 +12,7 @@ set(IG_VK_TEST_ENV
   "VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
   "LP_NUM_THREADS=2")
 
-foreach(name devices alloc limits parity views tiles cips gemm external hyper)
+foreach(name devices alloc limits parity views tiles cips gemm external hyper gated choice)
   add_executable(test_vk_${name} ${CMAKE_SOURCE_DIR}/tests/vk/test_vk_${name}.c)
   target_include_directories(test_vk_${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests ${CMAKE_SOURCE_DIR}/tests/vk)
   target_compile_definitions(test_vk_${name} PRIVATE _DEFAULT_SOURCE
@@ -64,3 +64,21 @@ set_tests_properties(vk_gemm_sweep PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}" LA
 add_test(NAME vk_records COMMAND sh ${CMAKE_SOURCE_DIR}/tests/vk/records_check.sh
   ${CMAKE_C_COMPILER} ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
 set_tests_properties(vk_records PROPERTIES LABELS vulkan TIMEOUT 300)
+
+# The shader compiler (docs/building.md): the gated IG_SHADER_REQ variants this configure built
+# or compiled out are what `inrgan devices --json` reports, the built ones pass spirv-val, and
+# with the private toolchain (scripts/toolchain.sh) none is compiled out (exit 77 = that part
+# skipped: another compiler). Label toolchain; needs no ASan run.
+add_test(NAME toolchain_variants COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_toolchain.py variants
+  --inrgan $<TARGET_FILE:inrgan> --source ${CMAKE_SOURCE_DIR} --build ${CMAKE_BINARY_DIR}
+  --private-dir "${IG_TOOLCHAIN_DIR}")
+# A second build (targets inrgan, test_vk_gated) with Debian 12's own glslang 12: configures
+# with the KHR/NV2/coopvec variants compiled out (configure lines say so), builds, refuses their
+# pipelines (IG_ERR_UNSUPPORTED, test_vk_gated) and renders on lavapipe the same bytes as this
+# build. Its build folder (build/toolchain-system) is kept, so only the first run pays the
+# compile (measured: 51 s for the whole test on 2 busy cores).
+add_test(NAME toolchain_system_glslang COMMAND ${IG_PY} ${CMAKE_SOURCE_DIR}/tests/test_toolchain.py system
+  --inrgan $<TARGET_FILE:inrgan> --source ${CMAKE_SOURCE_DIR} --build ${CMAKE_BINARY_DIR})
+set_tests_properties(toolchain_variants toolchain_system_glslang PROPERTIES
+  ENVIRONMENT "${IG_VK_TEST_ENV}" LABELS "toolchain;vulkan;no_sanitizer" SKIP_RETURN_CODE 77
+  TIMEOUT 1800)

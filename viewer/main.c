@@ -46,6 +46,7 @@
 typedef struct viewer {
     /* options */
     const char *model_path, *gpu_name, *out_dir, *backend, *precision;
+    const char *kernel;       /* --kernel: the INR-GAN level kernel, NULL = auto */
     bool validate, trace;
     bool zero_copy_said;      /* "present: device (no host copy)" printed */
     int uploads_dev, uploads_host; /* new images presented from the device / from the host */
@@ -933,6 +934,8 @@ static void print_help(void) {
         "      --backend B         who renders: auto (default: a GPU through Vulkan, else the CPU\n"
         "                          backend) | cpu | vulkan (on the -g device, lavapipe included)\n"
         "      --precision P       Vulkan rendering: fp32 (default) | fp16 | auto\n"
+        "      --kernel K          Vulkan INR-GAN level kernel: auto (default: measured once per\n"
+        "                          model shape and device, cached) | pixel | gemm\n"
         "  -g, --gpu INDEX|NAME    presenting Vulkan device: index or name substring (default: the\n"
         "                          best GPU; without one, a CPU device such as llvmpipe)\n"
         "      --list-devices      list the Vulkan devices and exit\n"
@@ -984,7 +987,7 @@ static int parse_error(ig_result r, const ig_error *err) {
 
 enum {
     O_SEEDS = 256, O_TRUNC, O_SPACE, O_RENDER_SIZE, O_WINDOW, O_VIEW, O_CENTER, O_ZOOM, O_CONST, O_THREADS,
-    O_LIST, O_VALIDATE, O_PLAY, O_SPEED, O_NO_HUD, O_SCRIPT, O_EXIT_AFTER, O_BACKEND, O_PREC, O_NOISE
+    O_LIST, O_VALIDATE, O_PLAY, O_SPEED, O_NO_HUD, O_SCRIPT, O_EXIT_AFTER, O_BACKEND, O_PREC, O_NOISE, O_KERNEL
 };
 
 typedef struct options {
@@ -1014,7 +1017,7 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
         {"speed", required_argument, 0, O_SPEED},   {"no-hud", no_argument, 0, O_NO_HUD},
         {"script", required_argument, 0, O_SCRIPT}, {"exit-after", required_argument, 0, O_EXIT_AFTER},
         {"backend", required_argument, 0, O_BACKEND}, {"precision", required_argument, 0, O_PREC},
-        {"noise", required_argument, 0, O_NOISE},
+        {"noise", required_argument, 0, O_NOISE},   {"kernel", required_argument, 0, O_KERNEL},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->speed = 0.5;
@@ -1075,6 +1078,11 @@ static int parse_options(int argc, char **argv, viewer *v, options *o) {
                 return usage_error("--precision '%s' is not fp32, fp16 or auto", optarg);
             v->precision = optarg;
             break;
+        case O_KERNEL:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm"))
+                return usage_error("--kernel '%s' is not auto, pixel or gemm", optarg);
+            v->kernel = optarg;
+            break;
         case O_VALIDATE: v->validate = true; break;
         case O_PLAY: o->play = true; break;
         case O_SPEED: r = ig_parse_double("--speed", optarg, 0, 64, &o->speed, &e); break;
@@ -1114,6 +1122,9 @@ static ig_result open_shared_backend(viewer *v, ig_error *err) {
     vd.precision = !v->precision || !strcmp(v->precision, "fp32") ? IG_VK_PRECISION_FP32
                    : !strcmp(v->precision, "fp16")                 ? IG_VK_PRECISION_FP16
                                                                    : IG_VK_PRECISION_AUTO;
+    vd.level_kernel = !v->kernel || !strcmp(v->kernel, "auto") ? IG_VK_KERNEL_AUTO
+                      : !strcmp(v->kernel, "pixel")            ? IG_VK_KERNEL_PIXEL
+                                                               : IG_VK_KERNEL_GEMM;
     ig_vk_context *ctx;
     ig_result r = ig_vk_context_create(&vd, &ctx, err);
     if (r != IG_OK) return r;
@@ -1206,7 +1217,7 @@ static ig_result setup(viewer *v, const options *o, ig_error *err) {
                       .compute = is_vulkan ? 2 : is_auto ? 1 : 0};
     if ((r = vw_gpu_create(&gd, &v->gpu, err)) != IG_OK) return r;
     bool present_cpu = vw_gpu_is_cpu(v->gpu);
-    cli_backend_opts bo = {backend, v->gpu_name, v->precision, v->validate, false};
+    cli_backend_opts bo = {backend, v->gpu_name, v->precision, v->validate, false, v->kernel};
     if (is_vulkan || (is_auto && !present_cpu)) {
         r = open_shared_backend(v, err); /* on the presenting device */
     } else if (is_auto && !v->gpu_name && vw_gpu_has_compute_gpu(v->gpu)) {

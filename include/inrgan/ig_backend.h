@@ -29,6 +29,8 @@ typedef struct ig_backend_desc {
     int threads;           /* CPU threads per render when the render's desc says 0; 0 = all */
     bool validate;         /* Vulkan: Khronos validation layer */
     bool coopmat;          /* Vulkan: allow the cooperative-matrix level kernel */
+    const char *kernel;    /* Vulkan INR-GAN level kernel: "auto" (NULL) | "pixel" | "gemm"
+                              (ig_vk_desc.level_kernel; INRGAN_VK_KERNEL overrides it) */
     /* One line for the user, without a program prefix: why "auto" took the CPU ("no GPU found;
      * using the CPU backend"), or the Vulkan device's summary. NULL: not told. */
     void (*notice)(void *user, const char *line);

@@ -14,7 +14,14 @@
  *   INRGAN_VALIDATE=1          Khronos validation layer + an error-counting messenger
  *   INRGAN_DISABLE_FP16=1      never use the fp16 storage path (precision auto/fp16 -> fp32)
  *   INRGAN_DISABLE_COOPMAT=1   never use cooperative matrices
- *   INRGAN_VK_KERNEL=pixel|gemm  the INR-GAN level kernel (overrides ig_vk_desc.level_kernel)
+ *   INRGAN_VK_KERNEL=auto|pixel|gemm  the INR-GAN level kernel (overrides ig_vk_desc.level_kernel
+ *                               and the kernel cache; src/vk/vk_choice.c)
+ *   INRGAN_VK_KERNEL_MEASURE=1 level kernel "auto" measures on a CPU-type device too (tests;
+ *                               without it lavapipe takes "pixel" unmeasured)
+ *   INRGAN_VK_SUBMIT_MS=MS      target device time of one submission (default 100 on a GPU, 0 =
+ *                               never split on a CPU-type device); a batch chunk whose estimated
+ *                               time exceeds it is split into several submissions at dispatch
+ *                               boundaries (read at each render); 0: one submission per chunk
  *   INRGAN_VK_GEMM_TILE=small|large|coop|auto  the gemm level kernel's tile set: 64 x 64 or
  *                               128 x 128 (outputs x pixels) on every level, or coop (the KHR
  *                               cooperative-matrix variant's 128 x 128 tile; fp16 storage);
@@ -27,7 +34,7 @@
  *   INRGAN_VK_FENCE_TIMEOUT=S   seconds one submission may take (read at each submission; default
  *                               60, 600 on a CPU-type device); longer: IG_ERR_DEVICE_LOST, the
  *                               context is lost
- *   INRGAN_PIPELINE_CACHE=0    no on-disk pipeline cache
+ *   INRGAN_PIPELINE_CACHE=0    no on-disk pipeline cache (and no level-kernel cache)
  *   INRGAN_VK_TRACE=1          print every recorded dispatch (shader, groups, windows) to stderr
  *
  * Renders accept every plan of src/plan.c (views, padded sizes, tiles, strides, const modes),
@@ -66,12 +73,15 @@ typedef enum ig_vk_fmm_mode {
 
 /* The INR-GAN level kernel (fp32, weight-generation pass; not with coopmat). */
 typedef enum ig_vk_level_kernel {
-    IG_VK_KERNEL_DEFAULT = 0, /* = IG_VK_KERNEL_PIXEL until the gemm kernel is measured */
+    IG_VK_KERNEL_DEFAULT = 0, /* = IG_VK_KERNEL_AUTO */
     IG_VK_KERNEL_PIXEL = 1,   /* level.comp: one invocation per pixel runs all the level's layers */
-    IG_VK_KERNEL_GEMM = 2     /* one tiled-GEMM dispatch per layer over the level's pixels for a
+    IG_VK_KERNEL_GEMM = 2,    /* one tiled-GEMM dispatch per layer over the level's pixels for a
                                  group of images (nearest up-sampling without instance norm,
                                  fp32; other models and plans fall back to IG_VK_KERNEL_PIXEL:
                                  see ig_vk_level_kernel_used) */
+    IG_VK_KERNEL_AUTO = 3     /* chosen by measurement at the first render of a model shape on a
+                                 GPU, cached on disk (ig_vk_last_kernel_choice); "pixel" on a
+                                 CPU-type device unless INRGAN_VK_KERNEL_MEASURE=1 */
 } ig_vk_level_kernel;
 
 /* An existing Vulkan device the backend renders on instead of creating its own instance and
@@ -139,8 +149,8 @@ typedef struct ig_vk_desc {
                                   implies fp16 storage and the weight-generation pass */
     int fmm;                   /* ig_vk_fmm_mode */
     int level_kernel;          /* ig_vk_level_kernel */
-    const char *cache_dir;     /* pipeline cache folder; NULL = $XDG_CACHE_HOME/inrgan or
-                                  ~/.cache/inrgan; "" = no on-disk cache */
+    const char *cache_dir;     /* pipeline and level-kernel cache folder; NULL = $XDG_CACHE_HOME/
+                                  inrgan or ~/.cache/inrgan; "" = no on-disk cache */
     /* test hooks (0 = off) */
     uint64_t cap_heap_bytes;   /* pretend the device heap holds only this much */
     uint64_t cap_buffer_range; /* pretend maxStorageBufferRange is this small */
@@ -168,7 +178,7 @@ typedef struct ig_vk_device_info {
     bool fp16_storage;         /* storageBuffer16BitAccess */
     bool fp16_arith;           /* shaderFloat16 */
     bool coopmat_nv;           /* VK_NV_cooperative_matrix with an f16 x f16 -> f32 16x16x16 shape */
-    bool coopmat_khr_ext;      /* VK_KHR_cooperative_matrix advertised (not used by this build) */
+    bool coopmat_khr_ext;      /* VK_KHR_cooperative_matrix advertised (used by ig_vk_peak only) */
     uint64_t max_storage_buffer_range;
     uint32_t max_shared_memory;
 } ig_vk_device_info;
@@ -201,7 +211,13 @@ typedef struct ig_vk_phase {
 typedef struct ig_vk_render_report {
     int chunk_images;        /* images per submission (the smallest chunk size used) */
     const char *chunk_limit; /* what shrank it below the batch: "" (nothing),
-                              * "device memory budget", "maxMemoryAllocationSize" */
+                              * "device memory budget", "maxMemoryAllocationSize", "submission
+                              * time" (one level's dispatch of the batch would exceed
+                              * INRGAN_VK_SUBMIT_MS) */
+    int submissions;         /* dispatch-list submissions of the render (all chunks; more
+                              * than the chunks when INRGAN_VK_SUBMIT_MS split them) */
+    double submit_target_ms; /* the split target in force (0: no splitting) */
+    double max_submission_ms;/* device time of the longest submission (-1: no timestamps) */
     bool profiled;           /* phases below were measured */
     int n_phases;
     ig_vk_phase phases[IG_VK_MAX_PHASES]; /* in order of first dispatch */
@@ -229,6 +245,34 @@ const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *mod
  * scalar twin, INRGAN_VK_COOP_EMU=1) or "coopmat" ("" before the first; a requested gemm kernel that
  * does not support the model or the plan falls back to "pixel"). */
 const char *ig_vk_level_kernel_used(const ig_vk_context *ctx);
+/* How the INR-GAN level kernel of the last render was chosen (src/vk/vk_choice.c). With
+ * IG_VK_KERNEL_AUTO the first render (or ig_vk_prepare) of a model shape on a GPU renders a
+ * few images at the render's size with every kernel that can render it (a warm-up, then up to
+ * 3 timed renders each, device time from timestamps, wall time without; at most 2 images of at
+ * most 1 Mpixel, a larger render measured on its native view scaled down to that; no more timed
+ * renders once the measurement has taken 2 s) and keeps the fastest median. The
+ * result is cached in <cache folder>/kernels-<device UUID>.json, keyed by device UUID, driver
+ * version, a hash of the embedded shaders, the model shape (family, layer widths, levels) and
+ * the precision; later contexts read it without timing. A damaged or unreadable file is
+ * ignored and replaced (written to a temporary file and renamed); an unwritable folder only
+ * means no cache. */
+#define IG_VK_MAX_KERNELS 8
+typedef struct ig_vk_kernel_choice {
+    char kernel[16];        /* the kernel asked of the render: "pixel", "gemm"; "" before any */
+    const char *source;     /* "env" (INRGAN_VK_KERNEL), "option" (ig_vk_desc.level_kernel),
+                               "measured", "cache", "default" (CPU-type device, not measured),
+                               "only" (one kernel can render this model on this context) */
+    int n_times;            /* kernels timed ("measured", "cache"); 0 otherwise */
+    struct {
+        char name[16];
+        double ms;          /* median ms of one render of `batch` images at width x height */
+    } times[IG_VK_MAX_KERNELS];
+    int batch, width, height;
+    double measure_ms;      /* wall time the measurement took in this process (0: none) */
+    char cache_file[1024];  /* the cache file ("" when there is no on-disk cache) */
+} ig_vk_kernel_choice;
+void ig_vk_last_kernel_choice(const ig_vk_context *ctx, ig_vk_kernel_choice *choice);
+
 /* Errors reported by the validation layer so far (0 without validation). */
 uint32_t ig_vk_validation_errors(const ig_vk_context *ctx);
 /* The first validation error message, or "" . */
@@ -293,8 +337,10 @@ ig_result ig_vk_gemm_time(ig_vk_context *ctx, int pixels, int c_in, int c_out, i
  *   fp32_gflops     vec4 fp32 FMA
  *   fp16_gflops     f16vec4 FMA; -1 where the context has no shaderFloat16 enabled (today:
  *                   only contexts created with coopmat or coopmat_emulate enable it)
- *   coopmat_gflops  GL_NV_cooperative_matrix 16x16x16 f16 x f16 + f32 -> f32; -1 unless the
- *                   context uses real cooperative matrices (ig_vk_context_coopmat, not emulated)
+ *   coopmat_gflops  GL_NV_cooperative_matrix 16x16x16 f16 x f16 + f32 -> f32 (or the same
+ *                   through GL_KHR_cooperative_matrix on a device without the NV extension,
+ *                   when the build has that shader variant: docs/building.md); -1 where the
+ *                   device (own, not external, for KHR) has neither
  * A NULL output skips that figure. On failure all outputs are -1. Does not touch the render
  * caches. */
 ig_result ig_vk_peak(ig_vk_context *ctx, double *fp32_gflops, double *fp16_gflops,

@@ -5,7 +5,8 @@ uint8 [N, 3, H, W].
     x = ds.batch(idx, xflip_mask)                         # float [B, 3, H, W] in [-1, 1]
 
 Array files: uint8 [N, H, W, 3] (or [N, H, W] gray, or [N, 3, H, W]); .npz takes the key
-"images" or else its first array. Folders: every .png/.jpg/.jpeg/.bmp/.webp file, sorted by
+"images" or else its first array; .npy.xz is a packed file of inrgan.pack (its sha256 checked
+against the .json beside it). Folders: every .png/.jpg/.jpeg/.bmp/.webp file, sorted by
 name, converted to RGB with PIL (alpha composited over white). Images must be square with a
 power-of-two side; `resolution` resizes (area/box) when given and different.
 """
@@ -57,10 +58,13 @@ def _load_folder(path):
 
 
 def load_array(path):
-    """uint8 [N, H, W, 3] from a .npy, .npz or image folder."""
+    """uint8 [N, H, W, 3] from a .npy, .npz, packed .npy.xz (inrgan.pack) or image folder."""
     path = os.fspath(path)
     if os.path.isdir(path):
         return _load_folder(path)
+    if path.endswith(".xz"):
+        from .pack import read_packed
+        return read_packed(path)
     if path.endswith(".npz"):
         with np.load(path) as z:
             key = "images" if "images" in z.files else z.files[0]

@@ -10,9 +10,18 @@ Recipe: non-saturating logistic loss; lazy R1 on reals (gamma --r1-gamma, every 
 steps, the penalty scaled by the interval and added to that step's D loss); no path-length
 regulariser, no style mixing; generator EMA (half-life --ema-kimg, ramp-up --ema-rampup);
 Adam (beta1 0, beta2 0.99, eps 1e-8); x-flips; optional differentiable augmentation of
-everything D sees (--aug-p, inrgan.augment); optional bf16 autocast for D on CUDA (--amp-d);
-G in fp32. The mapping network's w_avg tracks the batch mean of w (beta 0.995), as the
-official code does during training.
+everything D sees (--aug-p, inrgan.augment). The mapping network's w_avg tracks the batch mean
+of w (beta 0.995), as the official code does during training.
+
+Speed (docs/training.md, "Training on the lent GPU"): --amp bf16|fp16 runs the forward passes of
+G and D under autocast (fp16 with a dynamic loss scale; the R1 pass and its penalty always in
+fp32; parameters, optimizer state and EMA in fp32); the whole uint8 data set sits on the
+training device as one tensor and the batches (indices, x-flips, augmentation) are made there
+(--data-on-device); --compile wraps G and D in torch.compile (the R1 pass runs eager: compiled
+graphs do not support its double backward), falling back to eager with one line when torch
+has no compile or compiling fails. Progress lines show images/s and the peak memory (CUDA:
+torch.cuda.max_memory_allocated; CPU: the process's peak RSS). Losses stay on the device
+between progress lines (no host sync per step).
 
 Data parallel: every rank draws its own batch (batch / world size images) and its own latents;
 gradients are averaged with torch.distributed.all_reduce after each backward pass (the
@@ -20,10 +29,14 @@ gradient all-reduce that DistributedDataParallel does, done by hand because the 
 double backward, which DDP's hooks do not support), so replicas stay identical. Launch with
 torchrun (env:// rendezvous); gloo on CPU, NCCL on CUDA.
 
-Checkpoints (RUN/checkpoint.pt, written atomically: temp file + rename) hold G, D, G_ema,
-both optimizers, the counters, the SWD history and the RNG states of every rank, so a killed
-run resumed with --resume auto continues with exactly the same next-step losses (same world
-size). Snapshots also write a sample grid RUN/samples/fakesKKKKKK.png (G_ema on the latents of
+Checkpoints (RUN/checkpoint.pt, written atomically by inrgan.ckpt: temp file, flush + fsync,
+rename, so a process killed mid-save leaves the previous complete checkpoint; stale temp files
+are removed at the next start) hold G, D, G_ema, both optimizers (Adam's first moment is left
+out when beta1 = 0: it equals the next gradient, so the resume stays exact), the loss scale, the
+counters, the SWD history and the RNG states of every rank, so a killed run resumed with
+--resume auto continues with exactly the same next-step losses (same world size, CPU). --resume
+also takes the manifest (.json) of a checkpoint split into parts (inrgan.ckpt.split).
+Snapshots also write a sample grid RUN/samples/fakesKKKKKK.png (G_ema on the latents of
 seeds 0..grid-1, the same latents the C engine uses for those seeds) and, with --swd-images N,
 the SWD of N G_ema samples vs N real images next to the real-vs-real floor (two disjoint real
 halves of N images each). Progress lines (every --tick-seconds or --tick-kimg, the first after
@@ -43,6 +56,7 @@ import copy
 import json
 import math
 import os
+import resource
 import signal
 import sys
 import time
@@ -58,6 +72,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F
 
+from . import ckpt as ckpt_mod
 from . import config as config_mod
 from . import export as export_mod
 from . import latents as latents_mod
@@ -70,7 +85,8 @@ from .swd import swd as swd_fn
 __all__ = ["build_parser", "parse_args", "Trainer", "train", "export_checkpoint", "main",
            "write_png", "image_grid"]
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2        # 2: Adam exp_avg left out when beta1 == 0, loss scaler state
+AMP_MODES = ("off", "bf16", "fp16")
 
 
 class UsageError(ValueError):
@@ -115,12 +131,16 @@ def image_grid(imgs, cols):
 
 
 def _atomic_torch_save(obj, path):
-    tmp = path + ".tmp%d" % os.getpid()
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    ckpt_mod.save_atomic(obj, path)
+
+
+def peak_memory_mb(device):
+    """Peak memory of this process in MB: CUDA's max allocated on a CUDA device, else the
+    peak resident set size."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.cuda.max_memory_allocated(dev) / 1e6
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3     # KiB on Linux
 
 
 def _fmt_time(s):
@@ -225,10 +245,21 @@ def build_parser():
     a("--aug-p", type=float, default=0.0,
       help="differentiable augmentation probability per transform (0: off)")
     a("--aug-policy", default="color,translation,cutout", help="augmentations (with --aug-p)")
-    a("--amp-d", type=int, default=0, help="bf16 autocast for D on CUDA (ignored on CPU)")
+    a("--amp", choices=AMP_MODES, default="off",
+      help="autocast of G's and D's forward passes: bf16, fp16 (with a dynamic loss scale; "
+           "CUDA only) or off; R1 always fp32")
+    a("--amp-d", type=int, default=0,
+      help="older option: bf16 autocast for D only, on CUDA (ignored on CPU)")
+    a("--compile", type=int, default=0,
+      help="torch.compile G and D (1/0); falls back to eager, with a log line, if unavailable")
+    a("--data-on-device", type=int, default=1,
+      help="hold the uint8 data set on the training device and make batches there (1/0)")
+    a("--tf32", type=int, default=1, help="allow TF32 matmuls/convolutions on CUDA (1/0)")
     a("--kimg", type=float, default=1000.0, help="training length in thousands of images")
     a("--max-minutes", type=float, default=None,
       help="stop (checkpoint + exit) after this wall time of this process")
+    a("--stop-at", type=float, default=None,
+      help="stop (checkpoint + exit) at this Unix time: a global deadline (scripts/gpu-train.sh)")
     a("--tick-kimg", type=float, default=1.0, help="progress line every N kimg ...")
     a("--tick-seconds", type=float, default=10.0,
       help="... or every N seconds, whichever comes first (the first line after one step)")
@@ -402,13 +433,88 @@ def _all_reduce_mean_(tensors, world):
         off += n
 
 
-def _sync_grads(module, world):
+def _sync_grads(module, world, sanitize=True):
+    """Averages the gradients over the ranks. sanitize: non-finite entries replaced first
+    (fp32/bf16); off with a loss scale, whose overflow check must see them (after the
+    all-reduce every rank holds the same sums, so every rank takes the same skip decision)."""
     params = [p for p in module.parameters() if p.requires_grad]
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-        torch.nan_to_num_(p.grad, nan=0.0, posinf=1e5, neginf=-1e5)
+        if sanitize:
+            torch.nan_to_num_(p.grad, nan=0.0, posinf=1e5, neginf=-1e5)
     _all_reduce_mean_([p.grad for p in params], world)
+
+
+class LossScaler:
+    """Dynamic loss scale for fp16 autocast, with the policy of torch's GradScaler: start at
+    2**16; when a gradient is not finite, skip the optimizer step and halve the scale; after
+    `growth_interval` finite steps in a row, double it. Written here instead of using
+    torch.cuda.amp.GradScaler because the gradients are all-reduced by hand (the check runs on
+    the averaged gradients, identical on every rank) and so that it runs, and is tested, on any
+    device. Disabled: loss and step pass through."""
+
+    def __init__(self, enabled, init_scale=2.0 ** 16, growth_interval=2000):
+        self.enabled = bool(enabled)
+        self.scale = float(init_scale) if self.enabled else 1.0
+        self.growth_interval = int(growth_interval)
+        self.good_steps = 0
+        self.skipped = 0
+
+    def scale_loss(self, loss):
+        return loss * self.scale if self.enabled else loss
+
+    def step(self, opt, params):
+        """Unscales the gradients and steps, or skips; returns True when it stepped."""
+        if not self.enabled:
+            opt.step()
+            return True
+        grads = [p.grad for p in params if p.grad is not None]
+        finite = bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
+        if not finite:
+            self.scale *= 0.5
+            self.good_steps = 0
+            self.skipped += 1
+            for g in grads:
+                g.zero_()
+            return False
+        torch._foreach_mul_(grads, 1.0 / self.scale)
+        opt.step()
+        self.good_steps += 1
+        if self.good_steps >= self.growth_interval:
+            self.scale *= 2.0
+            self.good_steps = 0
+        return True
+
+    def state_dict(self):
+        return {"enabled": self.enabled, "scale": self.scale, "good_steps": self.good_steps,
+                "skipped": self.skipped}
+
+    def load_state_dict(self, s):
+        if s and s.get("enabled") and self.enabled:
+            self.scale = float(s["scale"])
+            self.good_steps = int(s["good_steps"])
+            self.skipped = int(s.get("skipped", 0))
+
+
+def _compact_adam_state(sd, beta1):
+    """Adam state dict without exp_avg when beta1 == 0: Adam then sets exp_avg to the new
+    gradient before using it (0 * m + g, exactly g), so the stored value never matters."""
+    if beta1 != 0:
+        return sd
+    st = {k: {n: v for n, v in s.items() if n != "exp_avg"} for k, s in sd["state"].items()}
+    return {"state": st, "param_groups": sd["param_groups"], "compact": "no exp_avg (beta1 0)"}
+
+
+def _expand_adam_state(sd):
+    if "compact" not in sd:
+        return sd
+    st = {}
+    for k, s in sd["state"].items():
+        s = dict(s)
+        s["exp_avg"] = torch.zeros_like(s["exp_avg_sq"])
+        st[k] = s
+    return {"state": st, "param_groups": sd["param_groups"]}
 
 
 def _broadcast_module(module):
@@ -429,6 +535,7 @@ class Trainer:
 
     def __init__(self, args, dataset, rank=0, world=1, device="cpu"):
         self.args = args
+        self.notes = []              # lines for the log (compile fallback, ...)
         self.rank, self.world = rank, world
         self.device = torch.device(device)
         self.dataset = dataset
@@ -465,27 +572,87 @@ class Trainer:
         self.step = 0                # training iterations (one G + one D step each)
         self.swd_history = []
         self.train_time = 0.0        # accumulated wall time of train steps (all sessions)
-        self.amp_d = bool(args.amp_d) and self.device.type == "cuda"
+        amp = getattr(args, "amp", "off") or "off"
+        if amp not in AMP_MODES:
+            raise ValueError("--amp %s: expected one of %s" % (amp, ", ".join(AMP_MODES)))
+        if amp == "fp16" and self.device.type != "cuda":
+            raise ValueError("--amp fp16 needs a CUDA device (use --amp bf16 on %s)"
+                             % self.device.type)
+        self.amp = amp
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+        # --amp-d (older option): bf16 autocast for D alone, CUDA only
+        self.amp_d_only = amp == "off" and bool(args.amp_d) and self.device.type == "cuda"
+        self.amp_d = self.amp_d_only or amp != "off"      # kept for callers that read it
+        self.scaler_G = LossScaler(amp == "fp16")
+        self.scaler_D = LossScaler(amp == "fp16")
+        self._setup_compile()
+
+    def _setup_compile(self):
+        """G's synthesis and D as compiled callables (the modules themselves stay
+        eager: checkpoints, EMA and the R1 pass use them)."""
+        self.G_mapping, self.G_synthesis, self.D_fwd = self.G.mapping, self.G.synthesis, self.D
+        self.compiled = False
+        if not getattr(self.args, "compile", 0):
+            return
+        if not hasattr(torch, "compile"):
+            self.notes.append("compile: torch %s has no torch.compile; running eager"
+                              % torch.__version__)
+            return
+        suppress = ""
+        try:
+            import importlib
+            dynamo = importlib.import_module("torch._dynamo")
+            dynamo.config.suppress_errors = True      # a failing graph runs eager
+            suppress = "; failing graphs fall back to eager"
+        except Exception:  # noqa: BLE001 -- a torch without that switch: compile anyway
+            pass
+        try:
+            self.G_synthesis = torch.compile(self.G.synthesis)
+            self.D_fwd = torch.compile(self.D)
+            self.compiled = True
+            self.notes.append("compile: G.synthesis and D wrapped in torch.compile "
+                              "(compiled on first use%s)" % suppress)
+        except Exception as e:  # noqa: BLE001 -- any failure: eager
+            self.G_mapping, self.G_synthesis, self.D_fwd = self.G.mapping, self.G.synthesis, \
+                self.D
+            self.notes.append("compile: torch.compile failed (%s: %s); running eager"
+                              % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
 
     # -- pieces --
     def _real_batch(self):
+        """The indices and flips come from a CPU generator (the same stream on any device);
+        gathering, flipping and scaling run where the data set lives (the training device with
+        --data-on-device)."""
         n = len(self.dataset)
         idx = torch.randint(n, (self.batch_gpu,), generator=self.data_gen)
         flip = None
         if self.args.mirror:
             flip = torch.rand(self.batch_gpu, generator=self.data_gen) < 0.5
-        return self.dataset.batch(idx, flip).to(self.device)
+        dev = self.dataset.images.device
+        if dev.type != "cpu":
+            idx = idx.to(dev, non_blocking=True)
+            flip = flip.to(dev, non_blocking=True) if flip is not None else None
+        return self.dataset.batch(idx, flip).to(self.device, non_blocking=True)
 
     def _z(self):
         return torch.randn(self.batch_gpu, self.g_cfg["z_dim"], device=self.device)
 
-    def _run_D(self, img, amp=False):
+    def _autocast(self, on=True):
+        if self.amp_dtype is None or not on:
+            return torch.autocast(device_type=self.device.type, enabled=False)
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def _run_D(self, img, amp=False, eager=False):
+        """D's logits in fp32. amp: under autocast (--amp, or --amp-d's bf16 for D alone);
+        eager: the uncompiled D (the R1 pass: double backward)."""
         if self.args.aug_p > 0:
             img = augment_fn(img, self.args.aug_p, self.args.aug_policy)
-        if amp:
+        d = self.D if eager else self.D_fwd
+        if amp and self.amp_d_only:
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
-                return self.D(img).float()
-        return self.D(img)
+                return d(img).float()
+        with self._autocast(amp):
+            return d(img).float()
 
     def _update_w_avg(self, w):
         with torch.no_grad():
@@ -508,51 +675,60 @@ class Trainer:
 
     # -- one iteration --
     def train_step(self):
+        """One G step and one D step; the losses as floats."""
+        return {k: float(v) for k, v in self._step().items()}
+
+    def _step(self):
+        """One G step and one D step; the losses as 0-d tensors on the device (no host sync,
+        except the loss scale's overflow check with --amp fp16)."""
         a = self.args
-        # G: non-saturating logistic loss softplus(-D(G(z)))
+        # G: non-saturating logistic loss softplus(-D(G(z))); the mapping net in fp32
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
-        w = self.G.mapping(self._z())
+        w = self.G_mapping(self._z())
         self._update_w_avg(w)
-        fake = self.G.synthesis(w)
-        loss_G = F.softplus(-self._run_D(fake, self.amp_d)).mean()
+        with self._autocast():
+            fake = self.G_synthesis(w)
+        loss_G = F.softplus(-self._run_D(fake.float(), True)).mean()
         self.opt_G.zero_grad(set_to_none=True)
-        loss_G.backward()
-        _sync_grads(self.G, self.world)
-        self.opt_G.step()
+        self.scaler_G.scale_loss(loss_G).backward()
+        _sync_grads(self.G, self.world, sanitize=not self.scaler_G.enabled)
+        self.scaler_G.step(self.opt_G, self.G.parameters())
 
-        # D: softplus(D(fake)) + softplus(-D(real)) [+ lazy R1 on the reals]
+        # D: softplus(D(fake)) + softplus(-D(real)) [+ lazy R1 on the reals, fp32, eager]
         self.G.requires_grad_(False)
         self.D.requires_grad_(True)
         with torch.no_grad():
-            fake = self.G.synthesis(self.G.mapping(self._z()))
+            w = self.G_mapping(self._z())
+            with self._autocast():
+                fake = self.G_synthesis(w).float()
         real = self._real_batch()
         do_r1 = a.r1_gamma > 0 and self.step % a.r1_interval == 0
         real_in = real.detach().requires_grad_(do_r1)
-        logits_fake = self._run_D(fake, self.amp_d)
-        logits_real = self._run_D(real_in, self.amp_d and not do_r1)
+        logits_fake = self._run_D(fake, True)
+        logits_real = self._run_D(real_in, not do_r1, eager=do_r1)
         loss_D = F.softplus(logits_fake).mean() + F.softplus(-logits_real).mean()
         total = loss_D
         r1 = None
         if do_r1:
             grad, = torch.autograd.grad(logits_real.sum(), real_in, create_graph=True)
-            penalty = grad.square().sum(dim=(1, 2, 3))
+            penalty = grad.float().square().sum(dim=(1, 2, 3))
             r1 = penalty.mean()
             total = total + r1 * (a.r1_gamma / 2) * a.r1_interval
         self.opt_D.zero_grad(set_to_none=True)
-        total.backward()
-        _sync_grads(self.D, self.world)
-        self.opt_D.step()
+        self.scaler_D.scale_loss(total).backward()
+        _sync_grads(self.D, self.world, sanitize=not self.scaler_D.enabled)
+        self.scaler_D.step(self.opt_D, self.D.parameters())
         self.G.requires_grad_(True)
 
         self.cur_nimg += a.batch
         self.step += 1
         self._update_ema()
-        out = {"loss_G": float(loss_G), "loss_D": float(loss_D),
-               "D_real": float(logits_real.detach().mean()),
-               "D_fake": float(logits_fake.detach().mean())}
+        out = {"loss_G": loss_G.detach(), "loss_D": loss_D.detach(),
+               "D_real": logits_real.detach().mean(),
+               "D_fake": logits_fake.detach().mean()}
         if r1 is not None:
-            out["R1"] = float(r1)
+            out["R1"] = r1.detach()
         return out
 
     # -- state --
@@ -579,22 +755,26 @@ class Trainer:
             "version": CHECKPOINT_VERSION,
             "g_cfg": self.g_cfg,
             "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
-            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+            "opt_G": _compact_adam_state(self.opt_G.state_dict(), self.args.beta1),
+            "opt_D": _compact_adam_state(self.opt_D.state_dict(), self.args.beta1),
+            "scaler_G": self.scaler_G.state_dict(), "scaler_D": self.scaler_D.state_dict(),
             "cur_nimg": self.cur_nimg, "step": self.step, "world": self.world,
             "rng": rngs, "swd_history": self.swd_history, "train_time": self.train_time,
             "args": {k: v for k, v in vars(self.args).items()},
         }
 
     def load_state_dict(self, ck):
-        if ck.get("version") != CHECKPOINT_VERSION:
+        if ck.get("version") not in (1, CHECKPOINT_VERSION):
             raise ValueError("unsupported checkpoint version %r" % ck.get("version"))
         if ck["g_cfg"] != self.g_cfg:
             raise ValueError("checkpoint generator config differs from --g-config")
         self.G.load_state_dict(ck["G"])
         self.D.load_state_dict(ck["D"])
         self.G_ema.load_state_dict(ck["G_ema"])
-        self.opt_G.load_state_dict(ck["opt_G"])
-        self.opt_D.load_state_dict(ck["opt_D"])
+        self.opt_G.load_state_dict(_expand_adam_state(ck["opt_G"]))
+        self.opt_D.load_state_dict(_expand_adam_state(ck["opt_D"]))
+        self.scaler_G.load_state_dict(ck.get("scaler_G"))
+        self.scaler_D.load_state_dict(ck.get("scaler_D"))
         self.cur_nimg, self.step = int(ck["cur_nimg"]), int(ck["step"])
         self.swd_history = list(ck.get("swd_history", []))
         self.train_time = float(ck.get("train_time", 0.0))
@@ -685,9 +865,17 @@ def train(args, rank=None, world_size=None, init_method=None):
     is_main = rank == 0
     log = (lambda *m: print(*m, flush=True)) if (is_main and not args.quiet) else (lambda *m: None)
 
+    if device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True
+        try:    # the legacy flags only (torch >= 2.9 refuses a mix with fp32_precision)
+            torch.backends.cuda.matmul.allow_tf32 = bool(args.tf32)
+            torch.backends.cudnn.allow_tf32 = bool(args.tf32)
+        except RuntimeError as e:
+            print("tf32: flags not set (%s)" % str(e).splitlines()[0], flush=True)
     data_path = _dataset_path(args, is_main, world)
+    data_device = device if args.data_on_device else "cpu"
     try:
-        dataset = ImageDataset(data_path, max_images=args.max_images)
+        dataset = ImageDataset(data_path, max_images=args.max_images, device=data_device)
     except (OSError, ValueError) as e:
         raise UsageError("--data %s: %s" % (data_path, getattr(e, "strerror", None) or e)) \
             from None
@@ -697,14 +885,27 @@ def train(args, rank=None, world_size=None, init_method=None):
     if g_res != dataset.resolution:
         raise UsageError("generator resolution %d != data resolution %d (--g-config)"
                          % (g_res, dataset.resolution))
-    tr = Trainer(args, dataset, rank, world, device)
+    try:
+        tr = Trainer(args, dataset, rank, world, device)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    for note in tr.notes:
+        log(note)
     os.makedirs(args.outdir, exist_ok=True)
     ck_path = os.path.join(args.outdir, "checkpoint.pt")
+    if is_main:
+        for t in ckpt_mod.remove_stale_temps(ck_path):
+            log("removed %s (a save that did not finish; %s is the last complete checkpoint)"
+                % (t, ck_path))
     resume = args.resume
     if resume == "auto":
         resume = ck_path if os.path.exists(ck_path) else None
     if resume:
-        ck = torch.load(resume, map_location=device)
+        try:
+            ck = ckpt_mod.load(resume, map_location=device)
+        except (OSError, ValueError, RuntimeError) as e:
+            raise UsageError("--resume %s: %s" % (resume, getattr(e, "strerror", None) or e)) \
+                from None
         tr.load_state_dict(ck)
         log("resumed from %s at kimg %.1f (step %d)" % (resume, tr.cur_nimg / 1000, tr.step))
         del ck
@@ -712,9 +913,11 @@ def train(args, rank=None, world_size=None, init_method=None):
         os.makedirs(os.path.join(args.outdir, "samples"), exist_ok=True)
         with open(os.path.join(args.outdir, "options.json"), "w") as f:
             json.dump({k: v for k, v in vars(args).items()}, f, indent=1)
-    log("data %s: %d images %dx%d; G %d params, D %d params; batch %d (%d ranks x %d) on %s"
-        % (args.data, len(dataset), dataset.resolution, dataset.resolution,
-           param_count(tr.G), param_count(tr.D), args.batch, world, tr.batch_gpu, device))
+    log("data %s: %d images %dx%d on %s; G %d params, D %d params; batch %d (%d ranks x %d) "
+        "on %s; amp %s%s" % (args.data, len(dataset), dataset.resolution, dataset.resolution,
+                             dataset.images.device, param_count(tr.G), param_count(tr.D),
+                             args.batch, world, tr.batch_gpu, device, tr.amp,
+                             ", compiled" if tr.compiled else ""))
 
     swd_real = swd_floor = None
     if args.swd_images > 0 and is_main:
@@ -723,7 +926,7 @@ def train(args, rank=None, world_size=None, init_method=None):
             swd_floor = tr.swd_history[-1]["floor"]
         else:
             t0 = time.time()
-            swd_floor = swd_fn(swd_real, swd_other)["mean"]
+            swd_floor = swd_fn(swd_real, swd_other, device=device)["mean"]
             log("SWD floor (real vs real, %d vs %d images): %.3f  [%.0fs]"
                 % (swd_real.shape[0], swd_other.shape[0], swd_floor, time.time() - t0))
         del swd_other
@@ -732,6 +935,16 @@ def train(args, rank=None, world_size=None, init_method=None):
 
     def snapshot(final=False):
         entry = None
+        if final:
+            # the run is ending (a deadline, a signal): secure the state before the slower
+            # grid and SWD, in case a hard kill follows; saved again below with the SWD point.
+            # Every rank calls state_dict (it gathers the RNG states), rank 0 writes.
+            state = tr.state_dict()
+            if is_main:
+                _atomic_torch_save(state, ck_path)
+                log("checkpoint %s at kimg %.1f (before the final SWD)"
+                    % (ck_path, tr.cur_nimg / 1000.0))
+            del state
         if is_main:
             kimg = tr.cur_nimg / 1000.0
             imgs = to_uint8(tr.sample(grid_z))
@@ -746,7 +959,7 @@ def train(args, rank=None, world_size=None, init_method=None):
                 z = torch.randn(swd_real.shape[0], tr.g_cfg["z_dim"], generator=g)
                 fakes = tr.sample(z)
                 torch.set_rng_state(state)
-                d = swd_fn(fakes, swd_real)
+                d = swd_fn(fakes, swd_real, device=tr.device)
                 entry = {"kimg": kimg, "swd": d["mean"], "floor": swd_floor,
                          "levels": {str(k): v for k, v in d["levels"].items()},
                          "images": int(swd_real.shape[0])}
@@ -784,6 +997,9 @@ def train(args, rank=None, world_size=None, init_method=None):
     last_snap_nimg = tr.cur_nimg
     sums, counts = {}, {}
     stop_reason = None
+    if args.stop_at is not None:
+        log("global deadline: stop at %s (%.0f s from now)"
+            % (time.strftime("%H:%M:%S", time.localtime(args.stop_at)), args.stop_at - start))
     log("training to %g kimg%s; progress every %g s or %g kimg, snapshot every %g min -> %s"
         % (args.kimg, "" if args.max_minutes is None else
            " or %g minutes" % args.max_minutes, args.tick_seconds, args.tick_kimg,
@@ -795,17 +1011,22 @@ def train(args, rank=None, world_size=None, init_method=None):
         if args.max_minutes is not None and time.time() - start >= args.max_minutes * 60:
             stop_reason = "reached --max-minutes"
             break
-        stop = torch.tensor([1.0 if _Stop.flag else 0.0])
-        if world > 1:
-            _dist().all_reduce(stop)
-        if float(stop) > 0:
+        if args.stop_at is not None and time.time() >= args.stop_at:
+            stop_reason = "reached --stop-at"
+            break
+        stop = _Stop.flag
+        if world > 1:       # on the training device: NCCL reduces CUDA tensors only
+            f = torch.tensor([1.0 if stop else 0.0], device=tr.device)
+            _dist().all_reduce(f)
+            stop = float(f) > 0
+        if stop:
             stop_reason = "signal"
             break
         t0 = time.time()
-        losses = tr.train_step()
+        losses = tr._step()
         tr.train_time += time.time() - t0
         for k, v in losses.items():
-            sums[k] = sums.get(k, 0.0) + v
+            sums[k] = sums[k] + v if k in sums else v
             counts[k] = counts.get(k, 0) + 1
         now = time.time()
         if (first_tick or tr.cur_nimg - tick_start_nimg >= args.tick_kimg * 1000
@@ -813,27 +1034,36 @@ def train(args, rank=None, world_size=None, init_method=None):
             first_tick = False
             dt = now - tick_start - tick_pause
             ips = (tr.cur_nimg - tick_start_nimg) / max(dt, 1e-9)
-            avg = {k: sums[k] / counts[k] for k in sums}
+            avg = {k: float(sums[k]) / counts[k] for k in sums}
+            mem = peak_memory_mb(tr.device)
             left = (total_nimg - tr.cur_nimg) / max(ips, 1e-9)
             if args.max_minutes is not None:
                 left = min(left, args.max_minutes * 60 - (now - start))
+            if args.stop_at is not None:
+                left = min(left, args.stop_at - now)
             log("kimg %8.3f  step %7d  img/s %7.1f  G %.4f  D %.4f  R1 %s  Dreal %+.2f  "
-                "Dfake %+.2f  time %s  left ~%s"
+                "Dfake %+.2f  mem %s %.0f MB%s  time %s  left ~%s"
                 % (tr.cur_nimg / 1000.0, tr.step, ips, avg["loss_G"], avg["loss_D"],
                    "%.4f" % avg["R1"] if "R1" in avg else "-", avg["D_real"], avg["D_fake"],
+                   "cuda-peak" if tr.device.type == "cuda" else "rss-peak", mem,
+                   "  scale %g/%g" % (tr.scaler_G.scale, tr.scaler_D.scale)
+                   if tr.scaler_G.enabled else "",
                    _fmt_time(tr.train_time), _fmt_time(max(left, 0))))
             if is_main:
+                rec = {"kimg": tr.cur_nimg / 1000.0, "step": tr.step, "img_s": ips,
+                       "train_time": tr.train_time, "peak_mem_mb": mem, **avg}
+                if tr.scaler_G.enabled:
+                    rec.update(scale_G=tr.scaler_G.scale, scale_D=tr.scaler_D.scale,
+                               skipped=tr.scaler_G.skipped + tr.scaler_D.skipped)
                 with open(os.path.join(args.outdir, "log.jsonl"), "a") as f:
-                    f.write(json.dumps({"kimg": tr.cur_nimg / 1000.0, "step": tr.step,
-                                        "img_s": ips, "train_time": tr.train_time,
-                                        **avg}) + "\n")
+                    f.write(json.dumps(rec) + "\n")
             sums, counts = {}, {}
             tick_start, tick_start_nimg, tick_pause = time.time(), tr.cur_nimg, 0.0
         want_snap = time.time() - last_snap_time >= args.snap_minutes * 60
         if args.snap_kimg and tr.cur_nimg - last_snap_nimg >= args.snap_kimg * 1000:
             want_snap = True
         if world > 1:   # every rank must agree (the snapshot has collectives)
-            f = torch.tensor([1.0 if want_snap else 0.0])
+            f = torch.tensor([1.0 if want_snap else 0.0], device=tr.device)
             _dist().all_reduce(f)
             want_snap = float(f) > 0
         if want_snap:
@@ -864,7 +1094,7 @@ def _last_swd(tr):
 def export_checkpoint(checkpoint, output, dtype="fp32", dataset_name=None, psi=None,
                       extra_provenance=None):
     """Writes the G_ema of a checkpoint to a model file with training provenance."""
-    ck = torch.load(checkpoint, map_location="cpu")
+    ck = ckpt_mod.load(checkpoint, map_location="cpu")
     cfg = copy.deepcopy(ck["g_cfg"])
     if psi is not None:
         cfg["truncation_psi"] = float(psi)

@@ -42,8 +42,8 @@
 
 #else /* GLSL */
 
-#define IGR__CONST(P, name, off) const uint P##_##name = uint(off);
-#define IGR_DECLARE(P, LIST, WORDS) LIST(IGR__CONST, P) const uint P##_WORDS = uint(WORDS);
+#define IGR_GLSL_CONST(P, name, off) const uint P##_##name = uint(off);
+#define IGR_DECLARE(P, LIST, WORDS) LIST(IGR_GLSL_CONST, P) const uint P##_WORDS = uint(WORDS);
 
 #endif
 #endif

@@ -39,7 +39,7 @@ ig_result cli_backend_open(cli_backend *b, const cli_backend_opts *o, bool quiet
                                  : strcmp(o->backend, "vulkan") == 0 ? IG_BACKEND_VULKAN
                                                                      : IG_BACKEND_AUTO,
                          .device = o->gpu, .precision = o->precision, .validate = o->validate,
-                         .coopmat = o->coopmat, .notice = quiet ? NULL : cli__notice};
+                         .coopmat = o->coopmat, .kernel = o->kernel, .notice = quiet ? NULL : cli__notice};
     ig_result r = ig_backend_create(&d, &b->obj, err);
     if (r != IG_OK) return r;
     b->fn = ig_backend_render_fn;

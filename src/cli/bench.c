@@ -126,6 +126,12 @@ typedef struct bench_row {
     int chunk;                 /* Vulkan: images per submission, 0 = not reported */
     char chunk_limit[32];      /* what shrank the chunk below the batch, "" = nothing */
     char kernel[16];           /* Vulkan INR-GAN: the level kernel that ran */
+    char kernel_source[16];    /* how it was chosen: env, option, measured, cache, default, only */
+    int n_ktimes;              /* measured / cached time of each kernel (ig_vk_kernel_choice) */
+    struct { char name[16]; double ms; } ktimes[8];
+    int kt_batch, kt_w, kt_h;  /* what those times rendered */
+    int submissions;           /* Vulkan: submissions of the last timed render, 0 = not reported */
+    double submit_target_ms, max_submission_ms;
     int n_phases;              /* --phases: the profiled render's phases, -1: not asked */
     double phases_ms;
     bench_phase phases[BENCH_MAX_PHASES];
@@ -153,7 +159,7 @@ typedef struct bench_split {
 typedef struct bench_run {
     /* options */
     int *sizes, n_sizes, *batches, n_batches, reps, warmup, threads;
-    const char *precision, *gpu;
+    const char *precision, *gpu, *kernel;
     bool validate, coopmat, quiet, phases, no_split;
     FILE *out;                 /* the table: stdout, or stderr when the JSON goes to stdout */
     /* model */
@@ -197,12 +203,28 @@ static void print_row(const bench_run *br, const bench_row *r) {
     if (r->chunk > 0 && r->chunk < r->batch)
         fprintf(br->out, "        note: batch %d ran in chunks of %d image(s): %s\n", r->batch, r->chunk,
                 r->chunk_limit[0] ? r->chunk_limit : "limit");
+    if (r->kernel[0]) {
+        fprintf(br->out, "        level kernel %s (%s", r->kernel, r->kernel_source[0] ? r->kernel_source : "-");
+        for (int i = 0; i < r->n_ktimes; i++)
+            fprintf(br->out, "%s%s %.3f ms", i ? ", " : ": ", r->ktimes[i].name, r->ktimes[i].ms);
+        if (r->n_ktimes > 0) fprintf(br->out, " for %d x %dx%d", r->kt_batch, r->kt_w, r->kt_h);
+        fprintf(br->out, ")\n");
+    }
+    if (r->submissions > 0) {
+        char longest[32] = "-", target[32] = "off";
+        if (r->max_submission_ms >= 0) snprintf(longest, sizeof longest, "%.3f ms", r->max_submission_ms);
+        if (r->submit_target_ms > 0) snprintf(target, sizeof target, "%g ms", r->submit_target_ms);
+        fprintf(br->out, "        submissions %d per render, longest %s device time (split target %s)\n",
+                r->submissions, longest, target);
+    }
     for (int i = 0; i < r->n_phases; i++) {
         const bench_phase *p = &r->phases[i];
-        char gf[32] = "-";
+        char gf[32] = "-", pk[32] = "-";
         if (p->flop > 0 && p->ms > 0) snprintf(gf, sizeof gf, "%.1f", p->flop / (p->ms * 1e-3) / 1e9);
-        fprintf(br->out, "        phase %-13s %10.3f ms %5.1f%% %9s GF/s %5u dispatches\n", p->name, p->ms,
-                r->phases_ms > 0 ? 100 * p->ms / r->phases_ms : 0.0, gf, p->dispatches);
+        if (p->flop > 0 && p->ms > 0 && r->peak > 0)
+            snprintf(pk, sizeof pk, "%.1f%%", 100 * p->flop / (p->ms * 1e-3) / 1e9 / r->peak);
+        fprintf(br->out, "        phase %-13s %10.3f ms %5.1f%% %9s GF/s %7s peak %5u dispatches\n", p->name, p->ms,
+                r->phases_ms > 0 ? 100 * p->ms / r->phases_ms : 0.0, gf, pk, p->dispatches);
     }
     if (r->n_phases > 0)
         fprintf(br->out, "        phases sum %.3f ms (one profiled render; device time of that render %.3f ms)\n",
@@ -308,6 +330,22 @@ static ig_result bench_renders(bench_run *br, int dev, void *vk, const char *pre
                     row.chunk = rep.chunk_images;
                     snprintf(row.chunk_limit, sizeof row.chunk_limit, "%s", rep.chunk_limit ? rep.chunk_limit : "");
                     snprintf(row.kernel, sizeof row.kernel, "%s", ig_vk_level_kernel_used(ctx));
+                    row.submissions = rep.submissions;
+                    row.submit_target_ms = rep.submit_target_ms;
+                    row.max_submission_ms = rep.max_submission_ms;
+                    if (row.kernel[0]) { /* INR-GAN: how its level kernel was chosen */
+                        ig_vk_kernel_choice kc;
+                        ig_vk_last_kernel_choice(ctx, &kc);
+                        snprintf(row.kernel_source, sizeof row.kernel_source, "%s", kc.source);
+                        for (int i = 0; i < kc.n_times && i < 8; i++) {
+                            snprintf(row.ktimes[i].name, sizeof row.ktimes[i].name, "%s", kc.times[i].name);
+                            row.ktimes[i].ms = kc.times[i].ms;
+                            row.n_ktimes = i + 1;
+                        }
+                        row.kt_batch = kc.batch;
+                        row.kt_w = kc.width;
+                        row.kt_h = kc.height;
+                    }
                     if (br->phases) { /* one more, untimed render with a timestamp per dispatch */
                         ig_vk_set_profiling(ctx, true);
                         double pg = -1;
@@ -385,7 +423,7 @@ static ig_result bench_vulkan(bench_run *br, const char *sel, bool skip_unusable
     if (br->n_devs == (int)(sizeof br->devs / sizeof br->devs[0]))
         return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "too many devices");
     cli_backend_opts o = {.backend = "vulkan", .gpu = sel, .precision = br->precision,
-                          .validate = br->validate, .coopmat = br->coopmat};
+                          .validate = br->validate, .coopmat = br->coopmat, .kernel = br->kernel};
     cli_backend b;
     ig_result r = cli_backend_open(&b, &o, br->quiet, err);
     if (r != IG_OK) {
@@ -509,7 +547,7 @@ static ig_result bench_split_run(bench_run *br, ig_error *err) {
         snprintf(sel, sizeof sel, "%d", br->devs[i].index);
         cli_backend_opts o = {.backend = cpu ? "cpu" : "vulkan", .gpu = cpu ? NULL : sel,
                               .precision = cpu ? NULL : br->precision, .validate = !cpu && br->validate,
-                              .coopmat = !cpu && br->coopmat};
+                              .coopmat = !cpu && br->coopmat, .kernel = cpu ? NULL : br->kernel};
         r = cli_backend_open(&m->be[i], &o, true, err);
         if (r != IG_OK) break;
         if (cpu) snprintf(m->label[i], sizeof m->label[0], "cpu");
@@ -664,6 +702,23 @@ static void write_json(FILE *js, const bench_run *br, const char *model_label, b
         if (r->kernel[0]) {
             fputs(", \"level_kernel\": ", js);
             json_str(js, r->kernel);
+            fputs(", \"level_kernel_source\": ", js);
+            json_str(js, r->kernel_source);
+            if (r->n_ktimes > 0) {
+                fputs(", \"level_kernel_times_ms\": {", js);
+                for (int k = 0; k < r->n_ktimes; k++) {
+                    if (k) fputs(", ", js);
+                    json_str(js, r->ktimes[k].name);
+                    fprintf(js, ": %.6f", r->ktimes[k].ms);
+                }
+                fprintf(js, "}, \"level_kernel_measure\": {\"batch\": %d, \"width\": %d, \"height\": %d}",
+                        r->kt_batch, r->kt_w, r->kt_h);
+            }
+        }
+        if (r->submissions > 0) {
+            fprintf(js, ", \"submissions\": %d, \"submit_target_ms\": %.4f, \"max_submission_ms\": ", r->submissions,
+                    r->submit_target_ms);
+            json_num(js, r->max_submission_ms);
         }
         if (r->n_phases >= 0) {
             fputs(", \"phases\": [", js);
@@ -719,7 +774,7 @@ static void write_json(FILE *js, const bench_run *br, const char *model_label, b
 }
 
 enum { B_CONFIG = 300, B_SIZES, B_BATCH, B_REPS, B_WARMUP, B_JSON, B_BACKEND, B_THREADS, B_PREC, B_VALIDATE,
-       B_COOPMAT, B_PHASES, B_NO_SPLIT, B_GEMM_SWEEP };
+       B_COOPMAT, B_PHASES, B_NO_SPLIT, B_KERNEL, B_GEMM_SWEEP };
 
 static const cli_opt bench_options[] = {
     {"model", 'm', required_argument, 'm', 1, "FILE", "model file (default: the demo model)"},
@@ -732,6 +787,8 @@ static const cli_opt bench_options[] = {
     {"gpu", 'g', required_argument, 'g', 1, "INDEX|NAME|all", "Vulkan device(s); all = every one, llvmpipe included"},
     {"precision", 0, required_argument, B_PREC, 1, "P", "fp32 (default) | fp16 | auto (Vulkan)"},
     {"coopmat", 0, no_argument, B_COOPMAT, 1, NULL, "Vulkan: tensor-core level kernel"},
+    {"kernel", 0, required_argument, B_KERNEL, 1, "K", "Vulkan INR-GAN level kernel: auto (default: measured once per\n"
+     "model shape and device, cached) | pixel | gemm"},
     {"validate", 0, no_argument, B_VALIDATE, 1, NULL, "Vulkan: Khronos validation layer; any error fails"},
     {"phases", 0, no_argument, B_PHASES, 1, NULL, "Vulkan: after each row's timed renders, one profiled render:\n"
      "device time and GFLOP/s per phase (hypernetwork, weights, levelN, torgb)"},
@@ -762,7 +819,7 @@ void cli_bench_help(FILE *f) {
 
 int cmd_bench(int argc, char **argv) {
     const char *model_path = NULL, *config = NULL, *json_path = NULL, *backend = "cpu", *precision = NULL,
-               *gpu = NULL;
+               *gpu = NULL, *kernel = NULL;
     int sizes[16] = {0}, n_sizes = 0, batches[16] = {1}, n_batches = 1, reps = 5, warmup = 1, threads = 0;
     bool quiet = false, validate = false, coopmat = false, phases = false, no_split = false, sweep = false;
     bool batch_given = false, reps_given = false, backend_given = false;
@@ -805,6 +862,11 @@ int cmd_bench(int argc, char **argv) {
             break;
         case B_VALIDATE: validate = true; break;
         case B_COOPMAT: coopmat = true; break;
+        case B_KERNEL:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm"))
+                return cli_usage_error("--kernel '%s' is not auto, pixel or gemm", optarg);
+            kernel = optarg;
+            break;
         case B_PHASES: phases = true; break;
         case B_NO_SPLIT: no_split = true; break;
         case B_GEMM_SWEEP: sweep = true; break;
@@ -815,7 +877,7 @@ int cmd_bench(int argc, char **argv) {
     }
     if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (sweep) { /* its own mode: no model, one device */
-        if (model_path || config || precision || coopmat || phases || threads || no_split ||
+        if (model_path || config || precision || coopmat || kernel || phases || threads || no_split ||
             (backend_given && strcmp(backend, "vulkan") != 0))
             return cli_usage_error("--gemm-sweep takes only --backend vulkan, -g, --batch, --sizes, "
                                    "--reps, --validate, --json and -q");
@@ -844,6 +906,7 @@ int cmd_bench(int argc, char **argv) {
         if (gpu) return cli_usage_error("-g %s needs --backend vulkan or all", gpu);
         if (coopmat) return cli_usage_error("--coopmat needs --backend vulkan or all");
         if (phases) return cli_usage_error("--phases needs --backend vulkan or all");
+        if (kernel) return cli_usage_error("--kernel needs --backend vulkan or all");
         if (precision && !strcmp(precision, "fp16"))
             return cli_usage_error("--precision %s: the CPU backend computes in fp32", precision);
     }
@@ -852,7 +915,7 @@ int cmd_bench(int argc, char **argv) {
     ig_error err = {0};
     ig_result r;
     bench_run br = {.sizes = sizes, .n_sizes = n_sizes, .batches = batches, .n_batches = n_batches, .reps = reps,
-                    .warmup = warmup, .threads = threads, .precision = precision, .gpu = gpu,
+                    .warmup = warmup, .threads = threads, .precision = precision, .gpu = gpu, .kernel = kernel,
                     .validate = validate, .coopmat = coopmat, .quiet = quiet, .phases = phases,
                     .no_split = no_split, .out = json_path && !strcmp(json_path, "-") ? stderr : stdout};
     const char *model_label;

@@ -10,6 +10,7 @@ typedef struct cli_backend_opts {
     const char *gpu;       /* -g: index or name substring, NULL = auto */
     const char *precision; /* fp32 | fp16 | auto, NULL = fp32 */
     bool validate, coopmat;
+    const char *kernel;    /* --kernel auto | pixel | gemm, NULL = auto */
 } cli_backend_opts;
 
 typedef struct cli_backend {

@@ -44,7 +44,7 @@ enum { C_RENDER = 1, C_INTERP = 2, C_ZOOM = 4, C_INFO = 8, C_DEVICES = 16, C_FRA
 enum {
     O_SEEDS = 256, O_Z, O_TRUNC, O_SIZE, O_BACKEND, O_THREADS, O_BATCH, O_NPY, O_DUMP, O_VIEW, O_CENTER,
     O_ZOOM, O_STRIDE, O_CONST, O_INTERP, O_T, O_SPACE, O_FRAMES, O_LOOP, O_ZOOM_TO, O_PREC, O_VALIDATE, O_COOPMAT,
-    O_NOISE, O_JSON, O_CONFIG, O_DEPTH, O_TIFF, O_MEMORY, O_SHARD
+    O_NOISE, O_JSON, O_CONFIG, O_DEPTH, O_TIFF, O_MEMORY, O_SHARD, O_KERNEL
 };
 
 static const cli_opt g_options[] = {
@@ -92,6 +92,8 @@ static const cli_opt g_options[] = {
      "-g 0,1 | all (every GPU) | all,cpu | llvmpipe,cpu (cpu: CPU backend)"},
     {"precision", 0, required_argument, O_PREC, C_RIZ, "P", "fp32 (default) | fp16 | auto (Vulkan: fp16 storage, fp32 math)"},
     {"coopmat", 0, no_argument, O_COOPMAT, C_RIZ, NULL, "Vulkan: tensor-core level kernel (VK_NV_cooperative_matrix)"},
+    {"kernel", 0, required_argument, O_KERNEL, C_RIZ, "K", "Vulkan INR-GAN level kernel: auto (default: measured once per\n"
+     "model shape and device, cached) | pixel | gemm"},
     {"validate", 0, no_argument, O_VALIDATE, C_RIZ, NULL, "Vulkan: Khronos validation layer; any error fails the command"},
     {"threads", 0, required_argument, O_THREADS, C_RIZ, "N", "CPU backend threads (default: all cores)"},
     {"batch", 0, required_argument, O_BATCH, C_RENDER, "N", "images per submission (default: 4)"},
@@ -346,6 +348,7 @@ typedef struct render_opts {
     char out_file[NAME_LEN]; /* -o FILE.png: the file's name without ".png", else "" */
     const char *out_arg;     /* -o as given */
     bool validate, coopmat;
+    const char *kernel;      /* --kernel, NULL = auto */
     double psi, interp_t, center[2], zoom;
     bool have_psi, have_view, have_center, have_zoom, have_t, want_npy, want_dump;
     ig_view view;
@@ -419,6 +422,11 @@ static int parse_render_opts(int argc, char **argv, render_opts *o, unsigned cmd
             break;
         case O_VALIDATE: o->validate = true; break;
         case O_COOPMAT: o->coopmat = true; break;
+        case O_KERNEL:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm"))
+                return usage_error("--kernel '%s' is not auto, pixel or gemm", optarg);
+            o->kernel = optarg;
+            break;
         case 'm': o->model_path = optarg; break;
         case 'o': {
             int rc = set_output(o, optarg, cmd);
@@ -582,7 +590,7 @@ static ig_result load_latents(const render_opts *o, const ig_config *cfg, const 
 }
 
 static ig_result open_backend(const render_opts *o, cli_backend *be, ig_error *err) {
-    cli_backend_opts bo = {o->backend, o->gpu, o->precision, o->validate, o->coopmat};
+    cli_backend_opts bo = {o->backend, o->gpu, o->precision, o->validate, o->coopmat, o->kernel};
     return cli_backend_open(be, &bo, g_quiet, err);
 }
 
@@ -799,7 +807,7 @@ static int cmd_render(int argc, char **argv) {
         r = ig_error_set(&err, IG_ERR_USAGE, "-g %s: several devices split a batch of images; not with %s", o.gpu,
                          band ? "--shard of one image" : "--dump-blocks");
     if (r == IG_OK && use_multi) {
-        cli_backend_opts bo = {o.backend, o.gpu, o.precision, o.validate, o.coopmat};
+        cli_backend_opts bo = {o.backend, o.gpu, o.precision, o.validate, o.coopmat, o.kernel};
         r = cli_multi_open(&multi, &bo, o.gpu, g_quiet, &err);
         if (r == IG_OK) snprintf(be.label, sizeof be.label, "%d device%s", multi.n, multi.n == 1 ? "" : "s");
     } else if (r == IG_OK) {

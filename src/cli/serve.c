@@ -13,7 +13,7 @@
 
 enum { S_SERVE = 1 };
 enum { O_PORT = 300, O_BIND, O_BACKEND, O_PREC, O_THREADS, O_QUEUE, O_MAXB, O_CACHE, O_MAXC, O_MAXZ, O_TIMEOUT,
-       O_LEAFLET, O_VALIDATE, O_COOPMAT, O_ROWS };
+       O_LEAFLET, O_VALIDATE, O_COOPMAT, O_ROWS, O_KERNEL };
 
 static const cli_opt g_serve_opts[] = {
     {"model", 'm', required_argument, 'm', S_SERVE, "FILE", "model file (default: the demo model)"},
@@ -24,6 +24,7 @@ static const cli_opt g_serve_opts[] = {
     {"gpu", 'g', required_argument, 'g', S_SERVE, "INDEX|NAME", "Vulkan device (inrgan devices lists them)"},
     {"precision", 0, required_argument, O_PREC, S_SERVE, "P", "fp32 (default) | fp16 | auto (Vulkan)"},
     {"coopmat", 0, no_argument, O_COOPMAT, S_SERVE, NULL, "Vulkan: tensor-core level kernel (VK_NV_cooperative_matrix)"},
+    {"kernel", 0, required_argument, O_KERNEL, S_SERVE, "K", "Vulkan INR-GAN level kernel: auto (default) | pixel | gemm"},
     {"validate", 0, no_argument, O_VALIDATE, S_SERVE, NULL, "Vulkan: Khronos validation layer"},
     {"threads", 0, required_argument, O_THREADS, S_SERVE, "N", "CPU backend threads (default: all cores)"},
     {"queue", 0, required_argument, O_QUEUE, S_SERVE, "N", "tiles waiting for a render at most; more: 503 (default: 64)"},
@@ -53,7 +54,7 @@ void cli_serve_help(FILE *f) {
 
 int cmd_serve(int argc, char **argv) {
     const char *model_path = ig_default_model_path(), *bind = "127.0.0.1", *leaflet = "/usr/share/javascript/leaflet";
-    cli_backend_opts bo = {"auto", NULL, NULL, false, false};
+    cli_backend_opts bo = {"auto", NULL, NULL, false, false, NULL};
     int port = 8080, threads = 0, queue = 64, max_batch = 8, cache_mb = 256, max_conn = 256, max_zoom = 24, timeout = 15;
     bool quiet = false, merge_rows = false;
     cli_parser pr;
@@ -82,6 +83,11 @@ int cmd_serve(int argc, char **argv) {
             bo.precision = optarg;
             break;
         case O_COOPMAT: bo.coopmat = true; break;
+        case O_KERNEL:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm"))
+                return cli_usage_error("--kernel '%s' is not auto, pixel or gemm", optarg);
+            bo.kernel = optarg;
+            break;
         case O_VALIDATE: bo.validate = true; break;
         case O_THREADS: CLI_PARSE(ig_parse_int("--threads", optarg, 1, 1024, &threads, CLI_PERR)); break;
         case O_QUEUE: CLI_PARSE(ig_parse_int("--queue", optarg, 1, 65536, &queue, CLI_PERR)); break;

@@ -30,16 +30,27 @@ static const ig__vk_family *ig__vk_family_of(ig_vk_context *ctx, const ig_render
     return k < IG__VK_N_FAMILIES && ig__vk_families[k].render ? &ig__vk_families[k] : NULL;
 }
 
+/* INR-GAN: the level kernel for desc's model shape (vk_choice.c; measures at the first use). */
+static ig_result ig__vk_choose(ig_vk_context *ctx, const ig__vk_family *f, const ig_render_desc *desc,
+                               ig_error *err) {
+    if (f != &ig__vk_families[IG_FAMILY_INRGAN] || !ctx || !desc || !desc->model || !desc->plan)
+        return IG_OK; /* the family's own checks report what is missing */
+    if (desc->plan->n_levels != desc->model->cfg.n_levels) return IG_OK;
+    return ig__vk_kernel_choose(ctx, desc, err);
+}
+
 ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err) {
     const ig__vk_family *f = ig__vk_family_of(ctx, desc);
     if (!f) return ig_error_set(err, IG_ERR_MODEL_FAMILY, "the Vulkan backend has no family %d", (int)desc->model->cfg.kind);
-    return f->prepare(ctx, desc, err);
+    ig_result res = ig__vk_choose(ctx, f, desc, err);
+    return res == IG_OK ? f->prepare(ctx, desc, err) : res;
 }
 
 ig_result ig_vk_render(ig_vk_context *ctx, const ig_render_desc *desc, float *out, ig_error *err) {
     const ig__vk_family *f = ig__vk_family_of(ctx, desc);
     if (!f) return ig_error_set(err, IG_ERR_MODEL_FAMILY, "the Vulkan backend has no family %d", (int)desc->model->cfg.kind);
-    return f->render(ctx, desc, out, err);
+    ig_result res = ig__vk_choose(ctx, f, desc, err);
+    return res == IG_OK ? f->render(ctx, desc, out, err) : res;
 }
 
 ig_result ig_vk_render_device(ig_vk_context *ctx, const ig_render_desc *desc,

@@ -541,6 +541,39 @@ static ig_result ig__choose(const ig__vk_phys *ds, int n, const char *gpu, bool 
     return IG_OK;
 }
 
+/* Whether an own device can run the KHR cooperative-matrix peak (shaders/peak.comp
+ * IG_PEAK_COOP_KHR): the extension with its cooperativeMatrix feature, vulkanMemoryModel and
+ * an f16 x f16 + f32 -> f32 16x16x16 subgroup shape, and the variant in this build. */
+static bool ig__khr_coopmat_ok(VkInstance inst, VkPhysicalDevice pd) {
+    if (!ig__vk_shader_built(IG_SH_PEAK_COOP_KHR)) return false;
+    ig__coopmat_features_khr cf = {.sType = IG__STYPE_COOPMAT_FEATURES_KHR};
+    VkPhysicalDeviceVulkan12Features f12 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, .pNext = &cf};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                    .pNext = &f12};
+    vkGetPhysicalDeviceFeatures2(pd, &f2);
+    if (!cf.cooperativeMatrix || !f12.vulkanMemoryModel || !f12.shaderFloat16) return false;
+    ig__pfn_coop_khr fn = (ig__pfn_coop_khr)vkGetInstanceProcAddr(
+        inst, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+    uint32_t n = 0;
+    if (!fn || fn(pd, &n, NULL) != VK_SUCCESS || n == 0 || n > 4096) return false;
+    ig__coopmat_props_khr *cp = calloc(n, sizeof *cp);
+    if (!cp) return false;
+    for (uint32_t i = 0; i < n; i++) cp[i].sType = IG__STYPE_COOPMAT_PROPS_KHR;
+    bool ok = false;
+    VkResult r = fn(pd, &n, cp);
+    for (uint32_t i = 0; (r == VK_SUCCESS || r == VK_INCOMPLETE) && i < n; i++)
+        if (cp[i].MSize == 16 && cp[i].NSize == 16 && cp[i].KSize == 16 &&
+            cp[i].AType == (int32_t)VK_COMPONENT_TYPE_FLOAT16_NV &&
+            cp[i].BType == (int32_t)VK_COMPONENT_TYPE_FLOAT16_NV &&
+            cp[i].CType == (int32_t)VK_COMPONENT_TYPE_FLOAT32_NV &&
+            cp[i].ResultType == (int32_t)VK_COMPONENT_TYPE_FLOAT32_NV &&
+            !cp[i].saturatingAccumulation && cp[i].scope == (int32_t)VK_SCOPE_SUBGROUP_NV)
+            ok = true;
+    free(cp);
+    return ok;
+}
+
 /* ---- device requirements ------------------------------------------------------------------ */
 
 /* What the backend enables on a device it creates, and asks an external device to have. The
@@ -725,7 +758,10 @@ static void ig__make_summary(ig_vk_context *ctx) {
              ctx->coopmat ? (ctx->coop_emu ? "emulated" : "nv") : (d->coopmat_nv ? "available" : "no"),
              ctx->precision == IG_VK_PRECISION_FP16 ? "fp16" : "fp32",
              ctx->fp16_ok || ctx->precision == IG_VK_PRECISION_FP16 ? "" : "(fp16 unavailable)",
-             ctx->fused_fmm ? "fused" : "pass", ctx->level_gemm ? "gemm" : "pixel",
+             ctx->fused_fmm ? "fused" : "pass",
+             ctx->kernel_req == IG_VK_KERNEL_GEMM    ? "gemm"
+             : ctx->kernel_req == IG_VK_KERNEL_PIXEL ? "pixel"
+                                                     : "auto",
              ctx->validation ? "on" : "off");
 }
 
@@ -807,6 +843,12 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     ctx->fp16 = ctx->precision == IG_VK_PRECISION_FP16;
     ctx->coopmat = desc.coopmat && ctx->coopmat_ok;
     ctx->fp16_arith = ctx->fp16_ok && pd->info.fp16_arith;
+    /* KHR cooperative matrices: only the peak microbenchmark uses them, on an own device
+     * without the NV extension (where it has NV, nothing changes: Debian 12's validation
+     * layer predates the KHR extension) */
+    ctx->coopmat_khr_ok = !ext && !ctx->coopmat_ok && pd->info.coopmat_khr_ext &&
+                          ctx->fp16_arith && !ig__env_flag("INRGAN_DISABLE_COOPMAT") &&
+                          ig__khr_coopmat_ok(ctx->instance, pd->pd);
     if (!ctx->coopmat && desc.coopmat_emulate && ctx->fp16_arith) {
         ctx->coopmat = true;
         ctx->coop_emu = true;
@@ -816,13 +858,29 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
         ctx->fp16 = true;
     }
     ctx->fused_fmm = desc.fmm == IG_VK_FMM_FUSED && !ctx->coopmat;
-    /* the gemm level kernel: asked for (the environment overrides the desc); whether a render
-     * can use it is decided per render (vk_inrgan.c), the summary says what was asked */
-    ctx->level_gemm = desc.level_kernel == IG_VK_KERNEL_GEMM;
+    /* the level kernel asked for (the environment overrides the desc): pixel or gemm now,
+     * auto per model shape at its first render (vk_choice.c); whether a render can use gemm
+     * is decided per render (vk_inrgan.c), the summary says what was asked */
+    ctx->kernel_req = desc.level_kernel == IG_VK_KERNEL_PIXEL  ? IG_VK_KERNEL_PIXEL
+                      : desc.level_kernel == IG_VK_KERNEL_GEMM ? IG_VK_KERNEL_GEMM
+                                                               : IG_VK_KERNEL_AUTO;
+    ctx->kernel_req_src = ctx->kernel_req == IG_VK_KERNEL_AUTO ? NULL : "option";
     const char *kern = getenv("INRGAN_VK_KERNEL");
-    if (kern && strcmp(kern, "gemm") == 0) ctx->level_gemm = true;
-    if (kern && strcmp(kern, "pixel") == 0) ctx->level_gemm = false;
-    /* its tile set (vk_inrgan_gemm.c): auto (per level), or forced */
+    if (kern && *kern) {
+        int k = strcmp(kern, "gemm") == 0    ? IG_VK_KERNEL_GEMM
+                : strcmp(kern, "pixel") == 0 ? IG_VK_KERNEL_PIXEL
+                : strcmp(kern, "auto") == 0  ? IG_VK_KERNEL_AUTO
+                                             : -1;
+        if (k < 0) {
+            res = ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
+                               "INRGAN_VK_KERNEL=%.32s is not auto, pixel or gemm", kern);
+            goto fail;
+        }
+        ctx->kernel_req = k;
+        ctx->kernel_req_src = k == IG_VK_KERNEL_AUTO ? NULL : "env";
+    }
+    ctx->level_gemm = ctx->kernel_req == IG_VK_KERNEL_GEMM;
+    /* the gemm kernel's tile set (vk_inrgan_gemm.c): auto (per level), or forced */
     const char *tile = getenv("INRGAN_VK_GEMM_TILE");
     ctx->gemm_tile = -1;
     if (tile && *tile && strcmp(tile, "auto") != 0) {
@@ -841,6 +899,15 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     /* its cooperative-matrix variant: the KHR kernel where the device and the build have it
      * (vk_inrgan_gemm.c decides), or its scalar twin through the same host path (test hook) */
     ctx->gemm_coop_emu = ig__env_flag("INRGAN_VK_COOP_EMU") && ctx->fp16_ok;
+    /* ... its KHR cooperative-matrix variant (fp16 storage, both variants in this build, the
+     * gemm kernel asked for or left to the choice): the extension on an own device, NVIDIA's
+     * too (next to NV coopmat; enabled only for such contexts) */
+    if (!ctx->coopmat_khr_ok && ctx->kernel_req != IG_VK_KERNEL_PIXEL && ctx->fp16 && !ext &&
+        pd->info.coopmat_khr_ext && ctx->fp16_arith && !ig__env_flag("INRGAN_DISABLE_COOPMAT") &&
+        ig__vk_shader_built(IG_SH_GEMM_LEVEL_COOP) && ig__vk_shader_built(IG_SH_GEMM_RAW_COOP))
+        ctx->coopmat_khr_ok = ig__khr_coopmat_ok(ctx->instance, pd->pd);
+    ctx->gemm_coop_khr = ctx->coopmat_khr_ok && ig__vk_shader_built(IG_SH_GEMM_LEVEL_COOP) &&
+                         ig__vk_shader_built(IG_SH_GEMM_RAW_COOP);
     ctx->kernel_used = "";
 
     /* One compute queue. */
@@ -875,12 +942,15 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     /* Features follow what the device can do, not what this context's renders use, so the
      * peak microbenchmarks (ig_vk_peak) can measure fp16 and tensor-core throughput on the
      * same device whatever the render precision. */
-    bool coop_nv = ctx->coopmat_ok;
+    bool coop_nv = ctx->coopmat_ok, coop_khr = ctx->coopmat_khr_ok;
+    ig__coopmat_features_khr coop_k = {.sType = IG__STYPE_COOPMAT_FEATURES_KHR,
+                                       .pNext = coop_nv ? &coop : NULL,
+                                       .cooperativeMatrix = VK_TRUE};
     VkPhysicalDeviceVulkan12Features f12 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-        .pNext = coop_nv ? &coop : NULL,
+        .pNext = coop_khr ? (void *)&coop_k : coop_nv ? (void *)&coop : NULL,
         .shaderFloat16 = ctx->fp16_arith || ctx->coopmat ? VK_TRUE : VK_FALSE,
-        .vulkanMemoryModel = coop_nv ? VK_TRUE : VK_FALSE};
+        .vulkanMemoryModel = coop_nv || coop_khr ? VK_TRUE : VK_FALSE};
     VkPhysicalDeviceVulkan11Features f11 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
         .pNext = &f12,
@@ -890,6 +960,7 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     const char *exts[4];
     uint32_t n_exts = 0;
     if (coop_nv) exts[n_exts++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    if (coop_khr) exts[n_exts++] = "VK_KHR_cooperative_matrix";
     if (pd->has_portability_subset) exts[n_exts++] = "VK_KHR_portability_subset";
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                               .pNext = &f2,

@@ -13,6 +13,7 @@
  * chunks and image groups.
  */
 #include "vk_internal.h"
+#include "ig_parse.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -291,12 +292,15 @@ static const char *ig__vk_phase_of(const ig__vk_disp *d, char *buf, size_t len) 
     }
 }
 
-/* Adds the device time between timestamps t[i] and t[i + 1] (dispatch i) to its phase. */
-static void ig__vk_phases_add(ig_vk_context *ctx, const ig__vk_builder *b, const uint64_t *t) {
+/* Adds the device time of each dispatch to its phase: dispatch i of submission s (the list cut at
+ * seg[0..n_seg]) between timestamps t[i + s] and t[i + s + 1] (ig__vk_disp_record). */
+static void ig__vk_phases_add(ig_vk_context *ctx, const ig__vk_builder *b, const uint64_t *t,
+                              const int *seg) {
     ig_vk_render_report *rep = &ctx->report;
     uint64_t mask = ctx->ts_valid_bits >= 64 ? ~0ull : (1ull << ctx->ts_valid_bits) - 1;
     double period = ctx->props.limits.timestampPeriod * 1e-6; /* ns per tick -> ms */
-    for (int i = 0; i < b->n; i++) {
+    for (int i = 0, s = 0; i < b->n; i++) {
+        while (i >= seg[s + 1]) s++;
         char buf[24];
         const char *name = ig__vk_phase_of(&b->d[i], buf, sizeof buf);
         int k = 0;
@@ -306,7 +310,7 @@ static void ig__vk_phases_add(ig_vk_context *ctx, const ig__vk_builder *b, const
             else rep->n_phases++;
             snprintf(rep->phases[k].name, sizeof rep->phases[k].name, "%s", name);
         }
-        double ms = (double)((t[i + 1] - t[i]) & mask) * period;
+        double ms = (double)((t[i + s + 1] - t[i + s]) & mask) * period;
         rep->phases[k].ms += ms;
         rep->phases[k].dispatches++;
         rep->phases_ms += ms;
@@ -334,16 +338,18 @@ void ig__vk_note_chunk(ig_vk_context *ctx, int images, const char *limit) {
     }
 }
 
-/* Every dispatch of the list, in order, into ctx->cmd; with `prof`, timestamp i when everything
- * recorded before dispatch i has finished, n after the last. */
-static void ig__vk_disp_record(const ig__vk_builder *b, VkQueryPool prof) {
+/* Dispatches [i0, i1) of the list (submission s of a split list), in order, into ctx->cmd; with
+ * `prof`, timestamp i0 + s before the first when everything recorded before it has finished,
+ * then i + s + 1 after dispatch i (consecutive ones: the phases sum to the submission's time). */
+static void ig__vk_disp_record(const ig__vk_builder *b, int i0, int i1, int s, VkQueryPool prof) {
     ig_vk_context *ctx = b->ctx;
     VkPipeline bound = VK_NULL_HANDLE;
-    for (int i = 0; i < b->n; i++) {
+    for (int i = i0; i < i1; i++) {
         const ig__vk_disp *d = &b->d[i];
         if (i > 0) {
             /* every dispatch reads what the previous ones wrote (and may overwrite what they
-             * read): shader writes before later shader reads and writes */
+             * read): shader writes before later shader reads and writes (also across the
+             * submissions of a split list: same queue, submission order) */
             VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                                   .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                                   .dstAccessMask =
@@ -361,15 +367,58 @@ static void ig__vk_disp_record(const ig__vk_builder *b, VkQueryPool prof) {
         uint32_t pc[4] = {ig__vk_meta_rel(b, d->meta_start, d->rec), 0, 0, 0};
         ctx->vk.vkCmdPushConstants(ctx->cmd, ctx->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                    sizeof pc, pc);
-        /* the first when everything before (uploads, fill) has finished: phases exclude them */
-        if (prof && i == 0)
-            ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, prof, 0);
+        /* the first when everything before (uploads, fill) has finished: phases exclude them
+         * and the gaps between the submissions of a split list */
+        if (prof && i == i0)
+            ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, prof,
+                                        (uint32_t)(i + s));
         ctx->vk.vkCmdDispatch(ctx->cmd, d->gx, d->gy, d->gz);
         /* after the barrier-separated dispatch i: when all earlier work has finished */
         if (prof)
             ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, prof,
-                                        (uint32_t)i + 1);
+                                        (uint32_t)(i + s + 1));
     }
+}
+
+void ig__vk_disp_spread_flop(ig__vk_builder *b, int tag, double flop) {
+    double groups = 0;
+    for (int i = 0; i < b->n; i++)
+        if (b->d[i].level_tag == tag) groups += (double)b->d[i].gx * b->d[i].gy * b->d[i].gz;
+    if (groups <= 0 || flop <= 0) return;
+    for (int i = 0; i < b->n; i++)
+        if (b->d[i].level_tag == tag)
+            b->d[i].flop += flop * ((double)b->d[i].gx * b->d[i].gy * b->d[i].gz) / groups;
+}
+
+ig_result ig__vk_submit_budget(const ig_vk_context *ctx, double *target_ms, double *flop_per_ms,
+                               ig_error *err) {
+    const char *env = getenv("INRGAN_VK_SUBMIT_MS");
+    bool cpu = strcmp(ctx->info.type, "cpu") == 0;
+    *target_ms = cpu ? 0.0 : 100.0;
+    /* observed in a long submission before, else an assumption that errs on the slow side */
+    *flop_per_ms = ctx->flop_rate > 0 ? ctx->flop_rate : cpu ? 20e6 : 250e6;
+    if (env && *env) return ig_parse_double("INRGAN_VK_SUBMIT_MS", env, 0, 1e7, target_ms, err);
+    return IG_OK;
+}
+
+/* Where the list is cut: seg[0] = 0 < seg[1] < ... < seg[n] = b->n, greedily, so that each
+ * submission's estimated FLOPs take at most target_ms at the observed rate (a dispatch is
+ * never cut: one alone may exceed it). Returns n (1: no split); seg has b->n + 1 entries. */
+static int ig__vk_segments(const ig__vk_builder *b, double target_ms, double rate, int *seg) {
+    int n = 0;
+    seg[n++] = 0;
+    if (target_ms > 0) {
+        double acc = 0;
+        for (int i = 0; i < b->n; i++) {
+            if (i > seg[n - 1] && (acc + b->d[i].flop) / rate > target_ms) {
+                seg[n++] = i;
+                acc = 0;
+            }
+            acc += b->d[i].flop;
+        }
+    }
+    seg[n] = b->n;
+    return n;
 }
 
 ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const ig_vk_buf *zero,
@@ -378,83 +427,111 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
     ig_vk_context *ctx = b->ctx;
     ig_vk_buf readback = {0};
     ig_result res = IG_OK;
+    int *seg = NULL;
     if (ctx->dev_want && ctx->dev_batches++ > 0) /* only one batch's result can stay */
         return ig_error_set(err, IG_ERR_UNSUPPORTED,
                             "the render needs more than one batch on %s: it cannot stay on the "
                             "device (render fewer images at once)", ctx->info.name);
+    double target_ms, rate;
+    res = ig__vk_submit_budget(ctx, &target_ms, &rate, err);
+    if (res != IG_OK) return res;
     if (!result->map && !ctx->dev_want) {
         res = ig__vk_arena_alloc(ctx, &ctx->stage, bytes, &readback, err);
         if (res != IG_OK) return res;
     }
 
-    /* profiling: a query pool of its own, n + 1 timestamps, made and destroyed here */
+    seg = malloc(((size_t)b->n + 2) * sizeof *seg);
+    if (!seg) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "submission segments");
+    int n_seg = ig__vk_segments(b, target_ms, rate, seg);
+    /* profiling: a query pool of its own, n + n_seg timestamps, made and destroyed here */
     VkQueryPool prof = VK_NULL_HANDLE;
     uint64_t *prof_t = NULL;
+    uint32_t n_q = (uint32_t)(b->n + n_seg);
     if (ctx->profile && b->n > 0) {
         VkQueryPoolCreateInfo qpci = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
                                       .queryType = VK_QUERY_TYPE_TIMESTAMP,
-                                      .queryCount = (uint32_t)b->n + 1};
-        prof_t = malloc(((size_t)b->n + 1) * sizeof *prof_t);
-        if (!prof_t) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "profiling timestamps");
+                                      .queryCount = n_q};
+        prof_t = malloc((size_t)n_q * sizeof *prof_t);
+        if (!prof_t) {
+            free(seg);
+            return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "profiling timestamps");
+        }
         IG_VK_ALLOC(ctx, ctx->vk.vkCreateQueryPool(ctx->device, &qpci, NULL, &prof));
     }
-    res = ig__vk_begin(ctx, err);
-    if (res != IG_OK) goto fail;
-    if (prof) ctx->vk.vkCmdResetQueryPool(ctx->cmd, prof, 0, (uint32_t)b->n + 1);
-    ig__vk_record_uploads(ctx, ups);
-    if (zero) {
-        ctx->vk.vkCmdFillBuffer(ctx->cmd, zero->buf, zero->off, zero->size, 0);
-        VkMemoryBarrier fb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-                              .dstAccessMask =
-                                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
-        /* the fill before the dispatches read or write it */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                                     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &fb, 0, NULL, 0,
-                                     NULL);
+    ctx->report.submit_target_ms = target_ms;
+    for (int s = 0; s < n_seg; s++) {
+        bool first = s == 0, last = s + 1 == n_seg;
+        res = ig__vk_begin(ctx, err);
+        if (res != IG_OK) goto fail;
+        if (first) {
+            if (prof) ctx->vk.vkCmdResetQueryPool(ctx->cmd, prof, 0, n_q);
+            ig__vk_record_uploads(ctx, ups);
+            if (zero) {
+                ctx->vk.vkCmdFillBuffer(ctx->cmd, zero->buf, zero->off, zero->size, 0);
+                VkMemoryBarrier fb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                                      .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                                      .dstAccessMask =
+                                          VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+                /* the fill before the dispatches read or write it */
+                ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &fb, 0,
+                                             NULL, 0, NULL);
+            }
+        }
+        if (ctx->ts_pool) { /* device time of this submission's dispatches (after the uploads) */
+            ctx->vk.vkCmdResetQueryPool(ctx->cmd, ctx->ts_pool, 0, 2);
+            ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+                                        ctx->ts_pool, 0);
+        }
+        ig__vk_disp_record(b, seg[s], seg[s + 1], s, prof);
+        if (ctx->ts_pool)
+            ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+                                        ctx->ts_pool, 1);
+        if (last && readback.buf) {
+            VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                                  .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                                  .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT};
+            /* the result before the copy to the host-visible buffer */
+            ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                         VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0,
+                                         NULL);
+            VkBufferCopy cp = {.srcOffset = result->off, .dstOffset = readback.off, .size = bytes};
+            ctx->vk.vkCmdCopyBuffer(ctx->cmd, result->buf, readback.buf, 1, &cp);
+            VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                                  .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                                  .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+            /* the copy before the host reads the mapped memory */
+            ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
+        } else if (last && !ctx->dev_want) { /* device output: the caller's barrier */
+            VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                                  .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                                  .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+            /* the shaders' writes before the host reads the mapped memory */
+            ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
+        }
+        ctx->stats.dispatches += (uint32_t)(seg[s + 1] - seg[s]);
+        res = ig__vk_end_submit(ctx, err);
+        if (res != IG_OK) goto fail;
+        ctx->report.submissions++;
+        double ms;
+        if (ctx->ts_pool && ig__vk_timestamps_ms(ctx, &ms) == VK_SUCCESS) {
+            ctx->gpu_ms += ms;
+            if (ms > ctx->report.max_submission_ms) ctx->report.max_submission_ms = ms;
+            double flop = 0;
+            for (int i = seg[s]; i < seg[s + 1]; i++) flop += b->d[i].flop;
+            if (ms >= 0.5 && flop > 0) ctx->flop_rate = flop / ms; /* long enough to trust */
+        } else {
+            ctx->report.max_submission_ms = -1;
+        }
     }
-    if (ctx->ts_pool) { /* device time of the recorded work */
-        ctx->vk.vkCmdResetQueryPool(ctx->cmd, ctx->ts_pool, 0, 2);
-        ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, ctx->ts_pool, 0);
-    }
-    ig__vk_disp_record(b, prof);
-    if (ctx->ts_pool)
-        ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ctx->ts_pool,
-                                    1);
-    if (readback.buf) {
-        VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT};
-        /* the result before the copy to the host-visible buffer */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                                     VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
-        VkBufferCopy cp = {.srcOffset = result->off, .dstOffset = readback.off, .size = bytes};
-        ctx->vk.vkCmdCopyBuffer(ctx->cmd, result->buf, readback.buf, 1, &cp);
-        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-        /* the copy before the host reads the mapped memory */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
-    } else if (!ctx->dev_want) { /* device output: the caller's barrier makes them visible */
-        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
-        /* the shaders' writes before the host reads the mapped memory */
-        ctx->vk.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
-    }
-    ctx->stats.dispatches += (uint32_t)b->n;
-    res = ig__vk_end_submit(ctx, err);
-    if (res != IG_OK) goto fail;
-    double ms;
-    if (ctx->ts_pool && ig__vk_timestamps_ms(ctx, &ms) == VK_SUCCESS) ctx->gpu_ms += ms;
-    if (prof && ctx->vk.vkGetQueryPoolResults(ctx->device, prof, 0, (uint32_t)b->n + 1,
-                                              ((size_t)b->n + 1) * sizeof *prof_t, prof_t,
+    if (prof && ctx->vk.vkGetQueryPoolResults(ctx->device, prof, 0, n_q,
+                                              (size_t)n_q * sizeof *prof_t, prof_t,
                                               sizeof *prof_t,
                                               VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) ==
                     VK_SUCCESS)
-        ig__vk_phases_add(ctx, b, prof_t);
+        ig__vk_phases_add(ctx, b, prof_t, seg);
     *host = readback.buf ? readback.map : result->map;
     if (ctx->dev_want) {
         *host = NULL;
@@ -466,6 +543,7 @@ fail:
     /* not while a timed-out submission may still write it (left to the device's end) */
     if (prof && !ctx->lost) ctx->vk.vkDestroyQueryPool(ctx->device, prof, NULL);
     free(prof_t);
+    free(seg);
     return res;
 }
 

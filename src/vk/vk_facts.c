@@ -15,6 +15,9 @@
  * declarations for (coopmat2, cooperative vector) are reported as presence only, with
  * "properties": "unknown to this build".
  *
+ * Also this build's shaders: "shaders": {"compiler", "gated": [{name, requires, built,
+ * spirv_bytes}]}, the IG_SHADER_REQ variants of src/vk/vk_shaders.def.
+ *
  * Its own instance (apiVersion min(loader, 1.3)), no device is created: nothing here touches a
  * rendering context, so it is safe next to one.
  */
@@ -25,24 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef VK_KHR_cooperative_matrix
-/* VK_KHR_cooperative_matrix (extension 507), as the specification fixes it. */
-#define IG__STYPE_COOPMAT_PROPS_KHR ((VkStructureType)1000506001)
-typedef struct ig__coopmat_props_khr {
-    VkStructureType sType;
-    void *pNext;
-    uint32_t MSize, NSize, KSize;
-    int32_t AType, BType, CType, ResultType; /* VkComponentTypeKHR: the NV values */
-    VkBool32 saturatingAccumulation;
-    int32_t scope;                            /* VkScopeKHR: the NV values */
-} ig__coopmat_props_khr;
-#define IG__KHR_COOPMAT_DECL "declared by inrgan (headers predate it)"
-#else
-#define IG__STYPE_COOPMAT_PROPS_KHR VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR
-typedef VkCooperativeMatrixPropertiesKHR ig__coopmat_props_khr;
-#define IG__KHR_COOPMAT_DECL "system headers"
-#endif
-typedef VkResult(VKAPI_PTR *ig__pfn_coop_khr)(VkPhysicalDevice, uint32_t *, ig__coopmat_props_khr *);
+/* VK_KHR_cooperative_matrix declarations: vk_internal.h */
 
 static const char *ig__component(int32_t t) {
     static const char *n[] = {"float16", "float32", "float64", "sint8", "sint16", "sint32",
@@ -362,6 +348,22 @@ ig_result ig_vk_devices_json(char **out, ig_error *err) {
     if (root) {
         ig__version(root, "loader_api_version", loader);
         cJSON_AddNumberToObject(root, "header_version", VK_HEADER_VERSION);
+        /* this build's shaders: the compiler, and each IG_SHADER_REQ variant (built or
+         * compiled out at configure time, src/vk/vk.cmake) */
+        cJSON *sh = cJSON_AddObjectToObject(root, "shaders");
+        cJSON *gated = sh ? cJSON_AddArrayToObject(sh, "gated") : NULL;
+        if (sh) cJSON_AddStringToObject(sh, "compiler", ig__vk_shader_compiler());
+        for (int i = 0; gated && i < IG_SH_COUNT; i++) {
+            const ig__vk_spirv *v = ig__vk_shader(i);
+            if (!v->requires) continue;
+            cJSON *g = cJSON_CreateObject();
+            if (!g) break;
+            cJSON_AddStringToObject(g, "name", v->name + 7); /* without "ig_spv_" */
+            cJSON_AddStringToObject(g, "requires", v->requires);
+            cJSON_AddBoolToObject(g, "built", ig__vk_shader_built(i));
+            cJSON_AddNumberToObject(g, "spirv_bytes", (double)v->bytes);
+            cJSON_AddItemToArray(gated, g);
+        }
     }
     bool oom = !devs;
     for (uint32_t i = 0; !oom && i < n; i++) {

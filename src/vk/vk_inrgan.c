@@ -1018,6 +1018,47 @@ static ig_result ig__plan_all(ig__vk_builder *b, const ig__chunk *ch, ig_error *
     return res;
 }
 
+/* Estimated FLOPs of the chunk's dispatches (where INRGAN_VK_SUBMIT_MS may split its
+ * submission, vk_disp.c): each level's layers at its computed pixels (nominal, both passes'
+ * dispatches of a level share its estimate), the mapping, heads and weight generation as the
+ * dispatches outside the levels. */
+static void ig__chunk_flops(ig__vk_builder *b, const ig__chunk *ch) {
+    ig_lowering *lw = malloc(sizeof *lw);
+    if (!lw) return; /* no estimate: no split */
+    const ig_config *c = ch->c;
+    const ig__vk_plan *vp = ch->wk->vp[IG__PASS_RENDER];
+    ig_lower(c, lw);
+    for (int l = 0; l < vp->n_levels && l < IG_MAX_BLOCKS; l++) {
+        double px[IG_MAX_BLOCKS] = {0};
+        px[l] = (double)vp->w[l] * vp->h[l];
+        ig__vk_disp_spread_flop(b, l + 1, ig_lower_flops(lw, px, false) * ch->B);
+    }
+    double hyper = 0;
+    for (int l = 0; l < lw->n_map; l++) hyper += 2.0 * lw->map_in[l] * lw->map_out;
+    hyper += 2.0 * c->w_dim * (double)lw->s_stride;
+    for (int q = 0; q < lw->n_ops; q++)
+        if (lw->ops[q].kind != IG_LOP_TORGB) hyper += 2.0 * c->rank * lw->ops[q].c_in * lw->ops[q].c_out;
+    ig__vk_disp_spread_flop(b, 0, hyper * ch->B * ch->wk->mz);
+    free(lw);
+}
+
+/* The nominal FLOPs of one image's most expensive level of the plan (a level's dispatch covers
+ * a group of images: the unit a split submission cannot cut). */
+static double ig__max_level_flops(const ig_config *c, const ig__vk_plan *vp) {
+    ig_lowering *lw = malloc(sizeof *lw);
+    if (!lw) return 0;
+    ig_lower(c, lw);
+    double mx = 0;
+    for (int l = 0; l < vp->n_levels && l < IG_MAX_BLOCKS; l++) {
+        double px[IG_MAX_BLOCKS] = {0};
+        px[l] = (double)vp->w[l] * vp->h[l];
+        double f = ig_lower_flops(lw, px, false);
+        if (f > mx) mx = f;
+    }
+    free(lw);
+    return mx;
+}
+
 /* Allocates the chunk's work buffers in ctx->work (one block, reused between renders). */
 static ig_result ig__work_alloc(ig_vk_context *ctx, const ig_config *c, const ig__vk_model *vm,
                                 ig__work *wk, int B, uint64_t per_image, uint64_t meta_bytes,
@@ -1103,6 +1144,7 @@ static ig_result ig__render_chunk(ig_vk_context *ctx, const ig_render_desc *desc
     b = (ig__vk_builder){.ctx = ctx, .meta_buf = &wk->meta, .dummy = &wk->dummy};
     ctx->stats.max_binding_bytes = 0;
     res = ig__plan_all(&b, &ch, err);
+    if (res == IG_OK) ig__chunk_flops(&b, &ch);
     if (res == IG_OK) res = ig__vk_disp_sets(&b, meta_bytes, "", err);
     if (res != IG_OK) goto fail;
 
@@ -1192,7 +1234,8 @@ static ig_result ig__ensure_uploads(ig_vk_context *ctx, const ig_render_desc *de
         res = ig__model_upload(ctx, m, mfp, err);
         if (res != IG_OK) return res;
     }
-    uint64_t pfp = ig__plan_fp(plan, mfp, ctx->fp16);
+    /* the gemm kernel's embeddings are part of the upload: a kernel change re-uploads */
+    uint64_t pfp = ig__plan_fp(plan, mfp, ctx->fp16) ^ (ctx->level_gemm ? 0x9e3779b97f4a7c15ull : 0);
     if (!ctx->plan || ctx->plan->fp != pfp) {
         ig__plan_free(ctx, ctx->plan);
         ctx->plan = NULL;
@@ -1309,6 +1352,19 @@ ig_result ig__vk_inrgan_render(ig_vk_context *ctx, const ig_render_desc *desc, f
     if ((uint64_t)B * per > ctx->max_alloc / 2) {
         uint64_t cap = ctx->max_alloc / 2 / per;
         B = (int)(cap < 1 ? 1 : cap), limit = "maxMemoryAllocationSize";
+    }
+    /* a submission is split only between dispatches (vk_disp.c): the images of one level's
+     * dispatch must fit the submission time target themselves */
+    double target_ms, rate, lvl = ig__max_level_flops(c, ctx->plan);
+    if (wk->stats && ctx->plan_stats) { /* the statistics pass's levels are dispatched too */
+        double ls = ig__max_level_flops(c, ctx->plan_stats);
+        if (ls > lvl) lvl = ls;
+    }
+    res = ig__vk_submit_budget(ctx, &target_ms, &rate, err);
+    if (res != IG_OK) goto done;
+    if (target_ms > 0 && lvl > 0 && (double)B * lvl > target_ms * rate) {
+        double cap = target_ms * rate / lvl;
+        B = cap < 1 ? 1 : (int)cap, limit = "submission time";
     }
     ig__vk_note_chunk(ctx, B, limit);
     for (int n0 = 0; n0 < desc->count && res == IG_OK; n0 += B) {

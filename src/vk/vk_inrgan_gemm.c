@@ -24,13 +24,13 @@ const ig__gemm_tile ig__gemm_tiles[IG__N_TILES] = {
     [IG__TILE_COOP] = {"coop", 16, 16, 16, 8, 8},
 };
 
-/* The KHR variant's shaders (level, raw) where this build has them. They need glslang >= 15:
- * they join the build with vk_shaders.def's gated variants (helper "toolchain"); until then
- * none, and the coop tile runs only as the scalar twin (INRGAN_VK_COOP_EMU=1). */
+/* The KHR variant's shaders (level, raw), where this build has them (IG_SHADER_REQ ...
+ * KHR_COOPMAT: compiled out when the shader compiler lacks GL_KHR_cooperative_matrix; the coop
+ * tile set then runs only as the scalar twin, INRGAN_VK_COOP_EMU=1). */
 static bool ig__coop_khr_shaders(int *level, int *raw) {
-    (void)level;
-    (void)raw;
-    return false;
+    *level = IG_SH_GEMM_LEVEL_COOP;
+    *raw = IG_SH_GEMM_RAW_COOP;
+    return ig__vk_shader_built(IG_SH_GEMM_LEVEL_COOP) && ig__vk_shader_built(IG_SH_GEMM_RAW_COOP);
 }
 
 /* Whether the KHR variant runs here: the device's KHR cooperative matrices with the 16 x 16 x 16

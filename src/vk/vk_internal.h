@@ -8,9 +8,10 @@
  *   vk_disp.c    dispatch lists: records, descriptor windows and sets, recording, submission;
  *                the fc.comp and lerp.comp dispatches both families plan
  *   vk_backend.c the entry: ig_vk_prepare / ig_vk_render / trim through the per-family table
+ *   vk_choice.c  the INR-GAN level kernel for "auto": measured at first use, cached on disk
  *   vk_inrgan.c  the INR-GAN family: model/plan uploads, the dispatch list (planning), readback
  *   vk_cips.c    the CIPS family (own model cache and dispatch list)
- * Dependencies go one way: vk_backend.c -> families -> vk_disp.c, vk_pipe.c, vk_mem.c ->
+ * Dependencies go one way: vk_backend.c -> vk_choice.c -> families -> vk_disp.c, vk_pipe.c, vk_mem.c ->
  * vk_ctx.c, vk_util.c (tests/include_cycles.py). vk_ctx.c reaches the caches only through
  * ctx->release_cached.
  */
@@ -114,6 +115,35 @@ typedef struct ig__vk_window {
 ig__vk_window ig__vk_window_of(ig_vk_context *ctx, const ig_vk_buf *b, VkDeviceSize byte_off,
                                VkDeviceSize byte_len, uint32_t elem_size, uint32_t *base);
 
+/* ---- VK_KHR_cooperative_matrix (extension 507) ------------------------------------------
+ * Debian 12's Vulkan headers (1.3.239) predate it; its few structures are ABI-fixed by the
+ * specification, so they are declared here when the headers lack them. */
+#ifndef VK_KHR_cooperative_matrix
+#define IG__STYPE_COOPMAT_FEATURES_KHR ((VkStructureType)1000506000)
+#define IG__STYPE_COOPMAT_PROPS_KHR ((VkStructureType)1000506001)
+typedef struct ig__coopmat_features_khr {
+    VkStructureType sType;
+    void *pNext;
+    VkBool32 cooperativeMatrix, cooperativeMatrixRobustBufferAccess;
+} ig__coopmat_features_khr;
+typedef struct ig__coopmat_props_khr {
+    VkStructureType sType;
+    void *pNext;
+    uint32_t MSize, NSize, KSize;
+    int32_t AType, BType, CType, ResultType; /* VkComponentTypeKHR: the NV values */
+    VkBool32 saturatingAccumulation;
+    int32_t scope;                            /* VkScopeKHR: the NV values */
+} ig__coopmat_props_khr;
+#define IG__KHR_COOPMAT_DECL "declared by inrgan (headers predate it)"
+#else
+#define IG__STYPE_COOPMAT_FEATURES_KHR VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR
+#define IG__STYPE_COOPMAT_PROPS_KHR VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR
+typedef VkPhysicalDeviceCooperativeMatrixFeaturesKHR ig__coopmat_features_khr;
+typedef VkCooperativeMatrixPropertiesKHR ig__coopmat_props_khr;
+#define IG__KHR_COOPMAT_DECL "system headers"
+#endif
+typedef VkResult(VKAPI_PTR *ig__pfn_coop_khr)(VkPhysicalDevice, uint32_t *, ig__coopmat_props_khr *);
+
 /* ---- pipelines ------------------------------------------------------------------------- */
 enum { /* IG_SH_FC, IG_SH_WGEN, ...: the variants of vk_shaders.def, in its order */
 #define IG_SHADER(id, name, source, defines) IG_SH_##id,
@@ -130,13 +160,21 @@ typedef struct ig__vk_pipeline {
     VkPipeline pipe;
 } ig__vk_pipeline;
 
-/* The SPIR-V of one shader variant (generated, embedded at build time). */
+/* The SPIR-V of one shader variant (generated, embedded at build time). A variant of an
+ * IG_SHADER_REQ line whose extension the build's shader compiler lacked is compiled out:
+ * bytes == 0 (vk.cmake printed a configure line naming it). */
 typedef struct ig__vk_spirv {
-    const char *name;
+    const char *name;     /* "ig_spv_<name>" */
     const uint32_t *code;
-    size_t bytes;
+    size_t bytes;         /* 0: compiled out */
+    const char *requires; /* IG_SHADER_REQ: the GLSL extension it needs ("GL_KHR_..."); else NULL */
 } ig__vk_spirv;
 const ig__vk_spirv *ig__vk_shader(int id);
+/* Whether shader `id` is in this build (false: compiled out, or no such id). Ask before
+ * planning a kernel that needs an IG_SHADER_REQ variant. */
+bool ig__vk_shader_built(int id);
+/* The shader compiler the SPIR-V was built with ("glslang 15.2.0"). */
+const char *ig__vk_shader_compiler(void);
 
 ig_result ig__vk_pipe_init(ig_vk_context *ctx, const char *cache_dir, ig_error *err);
 void ig__vk_pipe_destroy(ig_vk_context *ctx);
@@ -203,6 +241,11 @@ struct ig_vk_context {
     /* features in use */
     bool fp16;                  /* fp16 storage path selected */
     bool fp16_ok, coopmat_ok;   /* supported and not disabled */
+    bool coopmat_khr_ok;        /* VK_KHR_cooperative_matrix enabled (own device without NV
+                                   coopmat: f16 x f16 -> f32 16x16x16 subgroup shape,
+                                   shaderFloat16, memory model, shader variant built); used by
+                                   ig_vk_peak, and by the gemm kernel's KHR variant (then also
+                                   next to NV coopmat: vk_ctx.c) */
     bool fp16_arith;            /* shaderFloat16 enabled on the device (supported, fp16 not disabled) */
     bool coopmat;               /* coopmat level kernel allowed */
     bool coop_emu;              /* ... with emulated matrix products (test hook) */
@@ -214,6 +257,16 @@ struct ig_vk_context {
     const char *kernel_used;    /* level kernel of the last INR-GAN render ("pixel", "gemm",
                                    "gemm-f16", "gemm-coop-khr", "gemm-coop-emu", "coopmat";
                                    "" before any) */
+    /* the level-kernel choice (vk_choice.c): what was asked after INRGAN_VK_KERNEL and the desc
+     * (IG_VK_KERNEL_AUTO, _PIXEL or _GEMM) and by whom ("env", "option"; NULL for auto), the
+     * model shape the current choice was made for (0: none) and the choice itself */
+    int kernel_req;
+    const char *kernel_req_src;
+    uint64_t choice_key;
+    bool choosing;              /* measurement renders in progress */
+    ig_vk_kernel_choice choice;
+    /* submission splitting (vk_disp.c): FLOPs per ms observed in the last long submission */
+    double flop_rate;
     ig_vk_precision precision;
 
     /* pipelines */
@@ -259,6 +312,14 @@ struct ig_vk_context {
 
 /* True when the next counted allocation must fail (and counts it). */
 bool ig__vk_inject(ig_vk_context *ctx);
+
+/* ---- the level-kernel choice (vk_choice.c) ------------------------------------------------
+ * Before an INR-GAN render or prepare (vk_backend.c): resolves ig_vk_desc.level_kernel "auto"
+ * for desc's model shape (override, cache or measurement; ig_vk_last_kernel_choice) and sets
+ * ctx->level_gemm. Measurement renders run through the family directly (ctx->choosing). */
+ig_result ig__vk_kernel_choose(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);
+/* mkdir -p (vk_pipe.c): 0, or -1 when a folder cannot be made. */
+int ig__vk_mkdirs(const char *path);
 
 /* ---- the families: the entries of vk_backend.c's table ---------------------------------------
  * prepare: uploads the model and plan and creates the pipelines a render of desc will use;
@@ -310,7 +371,8 @@ ig_result ig__vk_submit_wait(ig_vk_context *ctx, ig_error *err);
 /* After vkDeviceWaitIdle in ig_vk_context_destroy: what a timed-out submission still used. */
 void ig__vk_disp_release(ig_vk_context *ctx);
 /* A render's batch chunk: `images` per submission; limit names what shrank it below the batch
- * ("" none, "device memory budget", "maxMemoryAllocationSize"). Keeps the smallest. */
+ * ("" none, "device memory budget", "maxMemoryAllocationSize", "submission time"). Keeps the
+ * smallest. */
 void ig__vk_note_chunk(ig_vk_context *ctx, int images, const char *limit);
 
 
@@ -369,6 +431,8 @@ typedef struct ig__vk_disp {
     uint32_t used;                  /* bitmask of bindings */
     ig__vk_window win[IG_VK_BINDINGS];
     int level_tag;                  /* the builder's level_tag when it was made */
+    double flop;                    /* estimated FLOPs (ig__vk_disp_spread_flop; 0 unknown):
+                                       where INRGAN_VK_SUBMIT_MS splits the submission */
 } ig__vk_disp;
 
 /* The growing dispatch list and its meta words, then its descriptor sets. */
@@ -417,6 +481,17 @@ ig_result ig__vk_disp_submit(ig__vk_builder *b, const ig_vk_uploads *ups, const 
  * floats) after ig__vk_disp_submit returned host == NULL, then skips its host copy. */
 void ig__vk_dev_layout(ig_vk_context *ctx, int height, int width, uint64_t image_stride,
                        uint64_t channel_stride, uint64_t pixel_stride);
+/* Spreads `flop` estimated FLOPs over the dispatches of level_tag `tag` (0: those outside the
+ * levels) in proportion to their workgroup counts; the estimate that splits a submission when
+ * its time (FLOPs / the observed rate, or an assumed 250 GFLOP/s on a GPU, 20 on a CPU-type
+ * device) exceeds INRGAN_VK_SUBMIT_MS. */
+void ig__vk_disp_spread_flop(ig__vk_builder *b, int tag, double flop);
+/* The split target in ms (INRGAN_VK_SUBMIT_MS, else 100 on a GPU, 0 = none on a CPU-type
+ * device) and the FLOPs per ms a submission's time is estimated with (observed in the last
+ * submission of >= 0.5 ms, else 250 GFLOP/s on a GPU, 20 on a CPU-type device). An
+ * unparsable INRGAN_VK_SUBMIT_MS is an error. */
+ig_result ig__vk_submit_budget(const ig_vk_context *ctx, double *target_ms, double *flop_per_ms,
+                               ig_error *err);
 /* Frees the list, its meta words and its descriptor pool and sets; b is empty after. */
 void ig__vk_builder_free(ig__vk_builder *b);
 

@@ -1,7 +1,9 @@
 /* vk_peak.c - the device's own arithmetic peaks (ig_vk_peak), measured in the spirit of
  * vkpeak: shaders/peak.comp runs independent FMA chains (fp32 vec4, fp16 f16vec4) or
- * cooperative-matrix products (GL_NV_cooperative_matrix 16x16x16, f16 x f16 + f32) on
- * registers only; the device time of one dispatch comes from timestamp queries.
+ * cooperative-matrix products (GL_NV_cooperative_matrix 16x16x16, f16 x f16 + f32; or the same
+ * through GL_KHR_cooperative_matrix on a device without the NV extension, when this build has
+ * the PEAK_COOP_KHR variant) on registers only; the device time of one dispatch comes from
+ * timestamp queries.
  *
  * The work size adapts to the device: it starts tiny (one workgroup, a few loop iterations)
  * and grows (workgroups first, up to enough to fill any current GPU several times, then loop
@@ -162,7 +164,11 @@ ig_result ig_vk_peak(ig_vk_context *ctx, double *fp32_gflops, double *fp16_gflop
     /* vk_ctx.c enables shaderFloat16, and VK_NV_cooperative_matrix with vulkanMemoryModel,
      * wherever the device has them (and they are not disabled by environment switches). */
     bool f16 = ctx->fp16_arith;
-    bool coop = ctx->coopmat_ok;
+    /* the coopmat figure: through GL_NV_cooperative_matrix where the device has it, else
+     * through GL_KHR_cooperative_matrix (AMD, Intel; the PEAK_COOP_KHR variant, built only with
+     * a compiler that has the extension: docs/building.md) */
+    bool coop = ctx->coopmat_ok || ctx->coopmat_khr_ok;
+    int coop_shader = ctx->coopmat_ok ? IG_SH_PEAK_COOP : IG_SH_PEAK_COOP_KHR;
 
     const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
     uint32_t wg_max = lim->maxComputeWorkGroupInvocations;
@@ -177,7 +183,7 @@ ig_result ig_vk_peak(ig_vk_context *ctx, double *fp32_gflops, double *fp16_gflop
          IG__PEAK_FLOP_PER_INVOCATION * wg, 0.999f, 1e-4f},
         {"fp16", IG_SH_PEAK_FP16, wg,
          IG__PEAK_FLOP_PER_INVOCATION * wg, 0.99f, 1e-3f},
-        {"coopmat", IG_SH_PEAK_COOP, cwg,
+        {ctx->coopmat_ok ? "coopmat" : "coopmat-khr", coop_shader, cwg,
          IG__PEAK_FLOP_PER_SUBGROUP * (cwg / sg), 1.0f, 1.0f / 1024.0f},
     };
     double *outs[3] = {fp32_gflops, f16 ? fp16_gflops : NULL, coop ? coopmat_gflops : NULL};
