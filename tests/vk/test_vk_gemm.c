@@ -10,7 +10,8 @@
  *   every render must really have run the gemm kernel (ig_vk_level_kernel_used) with the asked
  *   tile set (ig_vk_render_report.gemm_tiles); a storage range that splits a batch of 3 into
  *   image groups; the automatic choice (small on small levels, large on a 32 x 32 level of 128
- *   channels); a bad INRGAN_VK_GEMM_TILE fails the context creation (IG_ERR_USAGE).
+ *   channels); a bad INRGAN_VK_GEMM_TILE fails the context creation (IG_ERR_USAGE);
+ *   ig_vk_gemm_time times a layer and refuses bad arguments and tile sets it cannot run.
  *   The cooperative-matrix tile set (INRGAN_VK_GEMM_TILE=coop, fp16) through its scalar twin
  *   (INRGAN_VK_COOP_EMU=1, kernel "gemm-coop-emu": lavapipe has no cooperative matrices).
  *   Fallbacks to the per-pixel kernel that still match: bilinear + instance norm, a storage
@@ -326,6 +327,29 @@ static void test_bad_tile_env(void) {
     ig_vk_context_destroy(ctx);
 }
 
+/* ig_vk_gemm_time (inrgan bench --gemm-sweep): one layer times and names its kernel; a bad tile
+ * name, bad sizes and a tile set the context cannot run are refused. */
+static void test_gemm_time(void) {
+    ig_vk_context *ctx = gemm_context(IG_VK_PRECISION_FP32, 0);
+    if (!ctx) return;
+    ig_error err = {0};
+    double ms = 0;
+    const char *kernel = NULL;
+    ig_result r = ig_vk_gemm_time(ctx, 100, 40, 72, 3, "large", 1, &ms, &kernel, &err);
+    CHECK_MSG(r == IG_OK && ms > 0 && kernel && strcmp(kernel, "gemm") == 0, "large: %d %s %g %s",
+              (int)r, err.msg, ms, kernel ? kernel : "-");
+    r = ig_vk_gemm_time(ctx, 100, 40, 72, 3, "huge", 1, &ms, &kernel, &err);
+    CHECK_MSG(r == IG_ERR_INVALID_ARGUMENT && ms < 0, "tile huge: %d", (int)r);
+    r = ig_vk_gemm_time(ctx, 0, 40, 72, 3, "small", 1, &ms, &kernel, &err);
+    CHECK_MSG(r == IG_ERR_INVALID_ARGUMENT, "0 pixels: %d", (int)r);
+    r = ig_vk_gemm_time(ctx, 100, 40, 72, 3, "coop", 1, &ms, &kernel, &err);
+    CHECK_MSG(r == IG_ERR_UNSUPPORTED && strstr(err.msg, "coop"), "coop in fp32: %d %s", (int)r,
+              err.msg);
+    printf("  ig_vk_gemm_time: refusals ok\n");
+    vk_test_ctx_ok(ctx);
+    ig_vk_context_destroy(ctx);
+}
+
 int main(void) {
     vk_test_init();
     RUN(test_tiny_extra);
@@ -334,6 +358,7 @@ int main(void) {
     RUN(test_groups);
     RUN(test_auto_tiles);
     RUN(test_bad_tile_env);
+    RUN(test_gemm_time);
     RUN(test_fallbacks);
     return TEST_EXIT();
 }
