@@ -77,8 +77,8 @@ typedef enum ig_vk_level_kernel {
     IG_VK_KERNEL_PIXEL = 1,   /* level.comp: one invocation per pixel runs all the level's layers */
     IG_VK_KERNEL_GEMM = 2,    /* one tiled-GEMM dispatch per layer over the level's pixels for a
                                  group of images (nearest up-sampling without instance norm,
-                                 fp32; other models and plans fall back to IG_VK_KERNEL_PIXEL:
-                                 see ig_vk_level_kernel_used) */
+                                 fp32 or fp16 storage; other models and plans fall back to
+                                 IG_VK_KERNEL_PIXEL: see ig_vk_level_kernel_used) */
     IG_VK_KERNEL_AUTO = 3     /* chosen by measurement at the first render of a model shape on a
                                  GPU, cached on disk (ig_vk_last_kernel_choice); "pixel" on a
                                  CPU-type device unless INRGAN_VK_KERNEL_MEASURE=1 */
@@ -241,9 +241,9 @@ bool ig_vk_context_coopmat(const ig_vk_context *ctx);
  * models always render in fp32, whatever the context's precision). */
 const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model);
 /* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm" (fp32),
- * "gemm-f16" (fp16 storage), "gemm-coop-khr" (KHR cooperative matrices), "gemm-coop-emu" (their
- * scalar twin, INRGAN_VK_COOP_EMU=1) or "coopmat" ("" before the first; a requested gemm kernel that
- * does not support the model or the plan falls back to "pixel"). */
+ * "gemm-f16" (fp16 storage), "gemm-coop-khr" (KHR cooperative matrices), "gemm-coop-emu"
+ * (their scalar twin, INRGAN_VK_COOP_EMU=1) or "coopmat" ("" before the first; a requested
+ * gemm kernel that does not support the model or the plan falls back to "pixel"). */
 const char *ig_vk_level_kernel_used(const ig_vk_context *ctx);
 /* How the INR-GAN level kernel of the last render was chosen (src/vk/vk_choice.c). With
  * IG_VK_KERNEL_AUTO the first render (or ig_vk_prepare) of a model shape on a GPU renders a
