@@ -18,18 +18,20 @@
 #      2 paths      inrgan bench, FFHQ-256 architecture (random weights), 256x256, batch 32 and
 #                   128, --phases (per-phase device time), for every Vulkan path: per-pixel fp32,
 #                   gemm (INRGAN_VK_KERNEL=gemm), fp16, coopmat, auto (measured choice among
-#                   pixel, gemm, fused; default
-#                   submission split) -> bench-<path>.json
+#                   pixel, gemm, fused; default submission split) -> bench-<path>.json; then
+#                   `inrgan bench --gemm-sweep` (the gemm kernel's six layer GEMMs alone per tile
+#                   set and precision, batch 32) -> gemm-sweep.json
 #      3 torch      python -m inrgan.bench_torch --device cuda, fp32/TF32/fp16, batch 32 and 128
 #                   -> torch.json (the side-by-side ratio with 2)
 #      4 parity     full-size FFHQ-256 (and -bil) of every path against the CPU backend (bench_vk
 #                   --check: one image, fp32 1e-4, fp16/coopmat 2e-2; --require-coopmat: the
-#                   coopmat kernel must really have run)
+#                   coopmat kernels (NV per-pixel, the gemm kernel's KHR variant) must really
+#                   have run)
 #      5 tests      the Vulkan test programs on the GPU (INRGAN_TEST_GPU=NVIDIA, validation on
 #                   when its .deb was carried), 1024x1024 single-image time, CIPS next to INR-GAN
-#    Everything goes to $OUT (at most 8 files): gpu-check.log (every step's command, output, exit
+#    Everything goes to $OUT (at most 9 files): gpu-check.log (every step's command, output, exit
 #    status and time, appended as it happens), devices.json, bench-{pixel,gemm,fp16,coopmat,auto}.json,
-#    torch.json. Exit 1 when a step failed, 0 otherwise (skips are not failures; they are listed).
+#    gemm-sweep.json, torch.json. Exit 1 when a step failed, 0 otherwise (skips are not failures; they are listed).
 #
 # Not yet run on a GPU: written and checked (sh -n, a prepare run, the run mode's steps on
 # lavapipe with GPU_CHECK_LOCAL=1) on a machine without one.
@@ -163,6 +165,8 @@ bench coopmat INRGAN_VK_KERNEL=pixel --precision fp16 --coopmat
 # the level kernel chosen by measurement (fresh kernel cache, written into $O) and the default
 # submission split (INRGAN_VK_SUBMIT_MS 100): level_kernel_source/_times_ms, submissions
 bench auto "XDG_CACHE_HOME=$O/xdg"
+step gemm-sweep 40 90 "$BIN/inrgan" bench --gemm-sweep -g "$GPU_SEL" --batch "${BATCHES%%,*}" \
+    --sizes "$SIZE" --reps "$REPS" --json "$O/gemm-sweep.json"
 
 # 3 PyTorch on the same GPU (the python/ tree travels with the working tree; torch is there)
 if [ -z "${GPU_CHECK_LOCAL:-}" ]; then
@@ -174,7 +178,7 @@ fi
 REQ=--require-coopmat # on the GPU the coopmat path must be on and really run
 [ -n "${GPU_CHECK_LOCAL:-}" ] && REQ=--check # lavapipe has no cooperative matrices (a repeat)
 step parity-ffhq 60 150 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG:-ffhq}" ${GPU_CHECK_VKSIZE:+--size $GPU_CHECK_VKSIZE} \
-    --batch 8 --iters 1 --paths fp32,fp32-fused,gemm,fused,fused16,fp16,coopmat --check "$REQ"
+    --batch 8 --iters 1 --paths fp32,fp32-fused,gemm,gemm-f16,gemm-coop,fused,fused16,fp16,coopmat --check "$REQ"
 step parity-ffhq-bil 50 120 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG_BIL:-ffhq-bil}" \
     ${GPU_CHECK_VKSIZE:+--size $GPU_CHECK_VKSIZE} --batch 4 --iters 1 --paths fp32,fp16,coopmat --check
 

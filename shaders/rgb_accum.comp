@@ -6,7 +6,10 @@
 //     image's modulated (not demodulated) weight from cips_wgen.comp, [3][c_in]
 //   IG_RGB_MOD (INR-GAN, the "gemm" level kernel of src/vk/vk_inrgan.c): Wrgb[n][o][i] =
 //     W_rgb[o][i] s_n[i] with W_rgb shared (model params) and s_n the image's ToRGB factors
-// X is channel-major [c_in][P]. start: 0 (mode 1), the plane's own value (mode 0: accumulate),
+// IG_RGB_PART (with IG_RGB_MOD): the sums themselves come from layer_gemm.comp's fused ToRGB
+// (IG_EPI_TORGB): X holds c_in partial sums per colour, [c_in][3][P], added up here.
+// X is channel-major [c_in][P] (IG_F16: stored as fp16). start: 0 (mode 1), the plane's own
+// value (mode 0: accumulate),
 // or (mode 2, IG_RGB_MOD) the previous level's rgb at the nearest coarse pixel through the
 // plan's maps, up(p) = r0[p / width] Wc + c0[p % width] (up-sampling of the running rgb). The
 // three planes are bound one per binding (CIPS: the render's [N][3][H*W] output; INR-GAN: the
@@ -15,13 +18,20 @@
 // Bindings: 1 X, 2 per-image weights (IG_RGB_MOD: factors s), 3 bias (and W_rgb) from the
 // model, 4 red, 5 green, 6 blue; IG_RGB_MOD: 7 coarse rgb, 8 row map, 9 column map.
 #extension GL_GOOGLE_include_directive : require
+#ifdef IG_F16
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 #include "records/rgb.h"
 #define REC(f) meta[r + IGR_RGB_##f] // a field of this dispatch's record
 #define MOD(f) meta[r + IGR_RGB_MOD_##f]
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
+#ifdef IG_F16 // X stored as fp16 (the gemm level kernel's fp16 path)
+layout(std430, binding = 1) readonly buffer X { float16_t xv[]; };
+#else
 layout(std430, binding = 1) readonly buffer X { float xv[]; };
+#endif
 layout(std430, binding = 2) readonly buffer Wt { float wt[]; };
 layout(std430, binding = 3) readonly buffer Params { float params[]; };
 layout(std430, binding = 4) buffer R { float rv[]; };
@@ -42,17 +52,24 @@ void main() {
     uint xb = REC(x_base) + n * REC(x_img) + p;
     uint wb = REC(w_base) + n * REC(w_img);
     float a0 = 0.0, a1 = 0.0, a2 = 0.0;
-#ifdef IG_RGB_MOD
+#ifdef IG_RGB_PART // the layer's fused partial sums: c_in of them per colour, X = [c_in][3][P]
+    for (uint i = 0u; i < cin; i++) {
+        uint at = xb + 3u * i * P;
+        a0 += float(xv[at]);
+        a1 += float(xv[at + P]);
+        a2 += float(xv[at + 2u * P]);
+    }
+#elif defined(IG_RGB_MOD)
     uint sb = MOD(wrgb_base);
     for (uint i = 0u; i < cin; i++) {
-        float x = wt[wb + i] * xv[xb + i * P];
+        float x = wt[wb + i] * float(xv[xb + i * P]);
         a0 += params[sb + i] * x;
         a1 += params[sb + cin + i] * x;
         a2 += params[sb + 2u * cin + i] * x;
     }
 #else
     for (uint i = 0u; i < cin; i++) {
-        float x = xv[xb + i * P];
+        float x = float(xv[xb + i * P]);
         a0 += wt[wb + i] * x;
         a1 += wt[wb + cin + i] * x;
         a2 += wt[wb + 2u * cin + i] * x;

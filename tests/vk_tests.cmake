@@ -31,7 +31,8 @@ target_compile_definitions(bench_vk PRIVATE _DEFAULT_SOURCE _POSIX_C_SOURCE=2008
   VK_TEST_TMP="${IG_VK_TEST_TMP}" IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
 target_link_libraries(bench_vk PRIVATE inrgan_lib ${CMAKE_DL_LIBS} m)
 add_test(NAME vk_bench_smoke COMMAND bench_vk --config tiny --batch 2 --iters 1
-  --paths fp32,fp32-fused,gemm,fused,fused16,fp16,coopmat,coopmat-emulated --validate --check)
+  --paths fp32,fp32-fused,gemm,gemm-f16,gemm-coop,gemm-coop-emulated,fused,fused16,fp16,coopmat,coopmat-emulated
+  --validate --check)
 set_tests_properties(vk_bench_smoke PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}" LABELS vulkan
   TIMEOUT 300)
 # --require-coopmat on the emulated coopmat kernel (lavapipe): the kernel really runs, so the
@@ -42,6 +43,20 @@ add_test(NAME vk_bench_require_coopmat COMMAND bench_vk --config tiny --batch 1 
 set_tests_properties(vk_bench_require_coopmat PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}"
   LABELS vulkan TIMEOUT 300 PASS_REGULAR_EXPRESSION "kernel=coopmat\n"
   FAIL_REGULAR_EXPRESSION "validation error;did not run;unavailable")
+
+# --require-coopmat on the gemm kernel's cooperative-matrix tile set through its scalar twin
+# (lavapipe): the twin really runs through the coop host path (kernel=gemm-coop-emu).
+add_test(NAME vk_bench_require_gemm_coop COMMAND bench_vk --config tiny --batch 2 --iters 1
+  --paths gemm-coop-emulated --require-coopmat --validate --check)
+set_tests_properties(vk_bench_require_gemm_coop PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}"
+  LABELS vulkan TIMEOUT 300 PASS_REGULAR_EXPRESSION "kernel=gemm-coop-emu\n"
+  FAIL_REGULAR_EXPRESSION "validation error;did not run;unavailable")
+
+# inrgan bench --gemm-sweep: runs cleanly (validation) and its JSON has every row; no timing.
+add_test(NAME vk_gemm_sweep COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/vk/test_gemm_sweep.py
+  --inrgan $<TARGET_FILE:inrgan>)
+set_tests_properties(vk_gemm_sweep PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}" LABELS vulkan
+  TIMEOUT 600)
 
 # The dispatch record layouts (shaders/records/*.h): every field moved by one word in its
 # header alone fails the C compilation on a static assertion; no positional record index left.

@@ -23,6 +23,15 @@
  *                               never split on a CPU-type device); a batch chunk whose estimated
  *                               time exceeds it is split into several submissions at dispatch
  *                               boundaries (read at each render); 0: one submission per chunk
+ *   INRGAN_VK_GEMM_TILE=small|large|coop|auto  the gemm level kernel's tile set: 64 x 64 or
+ *                               128 x 128 (outputs x pixels) on every level, or coop (the KHR
+ *                               cooperative-matrix variant's 128 x 128 tile; fp16 storage);
+ *                               auto (default): coop where it runs, else per level large where
+ *                               the device allows it and the level has >= 1024 pixels and a layer
+ *                               with >= 128 outputs, else small; another value fails the context
+ *                               creation (IG_ERR_USAGE); a set the device or the precision cannot
+ *                               run: the per-pixel kernel
+ *   INRGAN_VK_COOP_EMU=1       test hook: the coop tile set runs as its scalar twin (fp16)
  *   INRGAN_VK_FENCE_TIMEOUT=S   seconds one submission may take (read at each submission; default
  *                               60, 600 on a CPU-type device); longer: IG_ERR_DEVICE_LOST, the
  *                               context is lost
@@ -69,8 +78,8 @@ typedef enum ig_vk_level_kernel {
     IG_VK_KERNEL_PIXEL = 1,   /* level.comp: one invocation per pixel runs all the level's layers */
     IG_VK_KERNEL_GEMM = 2,    /* one tiled-GEMM dispatch per layer over the level's pixels for a
                                  group of images (nearest up-sampling without instance norm,
-                                 fp32; other models and plans fall back to IG_VK_KERNEL_PIXEL:
-                                 see ig_vk_level_kernel_used) */
+                                 fp32 or fp16 storage; other models and plans fall back to
+                                 IG_VK_KERNEL_PIXEL: see ig_vk_level_kernel_used) */
     IG_VK_KERNEL_AUTO = 3,    /* chosen by measurement at the first render of a model shape on a
                                  GPU, cached on disk (ig_vk_last_kernel_choice); "pixel" on a
                                  CPU-type device unless INRGAN_VK_KERNEL_MEASURE=1; candidates:
@@ -221,6 +230,8 @@ typedef struct ig_vk_render_report {
     int n_phases;
     ig_vk_phase phases[IG_VK_MAX_PHASES]; /* in order of first dispatch */
     double phases_ms;        /* their sum */
+    const char *gemm_tiles;  /* gemm level kernel: its tile sets ("small", "large",
+                              * "small+large", "coop"); "" when it did not run */
 } ig_vk_render_report;
 /* Profiling: a timestamp after every dispatch of the following renders (slower: for a
  * separate, untimed render). Off by default; a no-op where the queue has no timestamps. */
@@ -237,10 +248,12 @@ bool ig_vk_context_coopmat(const ig_vk_context *ctx);
 /* What a render of `model` on this context computes with: "coopmat", "fp16" or "fp32" (CIPS
  * models always render in fp32, whatever the context's precision). */
 const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model);
-/* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm", "fused",
- * "fused16" or "coopmat" ("" before the first; a requested gemm or fused kernel that does not support the
- * model, the plan or the precision falls back to "pixel"; a fused one with no level narrow
- * enough ran "gemm"). */
+/* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm" (fp32),
+ * "gemm-f16" (fp16 storage), "gemm-coop-khr" (KHR cooperative matrices), "gemm-coop-emu"
+ * (their scalar twin, INRGAN_VK_COOP_EMU=1), "fused", "fused16" or "coopmat" ("" before the
+ * first; a requested gemm or fused kernel that does not support the model or the plan falls
+ * back to "pixel"; a fused one with no level narrow enough, or with fp16 storage, ran the gemm
+ * kernel: "gemm" or "gemm-f16"). */
 const char *ig_vk_level_kernel_used(const ig_vk_context *ctx);
 /* How the INR-GAN level kernel of the last render was chosen (src/vk/vk_choice.c). With
  * IG_VK_KERNEL_AUTO the first render (or ig_vk_prepare) of a model shape on a GPU renders a
@@ -311,6 +324,20 @@ ig_result ig_vk_render_device(ig_vk_context *ctx, const ig_render_desc *desc, ig
 /* Uploads the model and the plan's embeddings and creates every pipeline the render of
  * desc->model needs, so that the first ig_vk_render does no set-up (desc->z, count unused). */
 ig_result ig_vk_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);
+
+/* One grouped layer GEMM of the gemm level kernel timed alone (inrgan bench --gemm-sweep):
+ * `batch` images of `pixels` pixels (padded to the tile's width), c_in -> c_out with per-image
+ * weights and the level epilogue (bias, lrelu), in the context's storage precision, with tile
+ * set "small", "large" or "coop" (fp16 contexts: the KHR cooperative-matrix variant, or with
+ * INRGAN_VK_COOP_EMU=1 its scalar twin). One warm-up repetition, then `reps` in one
+ * submission: *ms = device time of one repetition (wall time where the queue has no
+ * timestamps), *kernel = the kernel that ran ("gemm", "gemm-f16", "gemm-coop-khr",
+ * "gemm-coop-emu"). IG_ERR_UNSUPPORTED: the tile set or the shape does not run here. Images
+ * beyond what one descriptor window or a quarter of the memory budget holds reuse the same
+ * buffers (the work is the same). */
+ig_result ig_vk_gemm_time(ig_vk_context *ctx, int pixels, int c_in, int c_out, int batch,
+                          const char *tile, int reps, double *ms, const char **kernel,
+                          ig_error *err);
 
 /* The device's own arithmetic peaks in GFLOP/s, measured vkpeak-style (src/vk/vk_peak.c,
  * shaders/peak.comp): independent FMA chains on registers, or cooperative-matrix products,

@@ -774,7 +774,7 @@ static void write_json(FILE *js, const bench_run *br, const char *model_label, b
 }
 
 enum { B_CONFIG = 300, B_SIZES, B_BATCH, B_REPS, B_WARMUP, B_JSON, B_BACKEND, B_THREADS, B_PREC, B_VALIDATE,
-       B_COOPMAT, B_PHASES, B_NO_SPLIT, B_KERNEL };
+       B_COOPMAT, B_PHASES, B_NO_SPLIT, B_KERNEL, B_GEMM_SWEEP };
 
 static const cli_opt bench_options[] = {
     {"model", 'm', required_argument, 'm', 1, "FILE", "model file (default: the demo model)"},
@@ -793,6 +793,9 @@ static const cli_opt bench_options[] = {
     {"phases", 0, no_argument, B_PHASES, 1, NULL, "Vulkan: after each row's timed renders, one profiled render:\n"
      "device time and GFLOP/s per phase (hypernetwork, weights, levelN, torgb)"},
     {"no-split", 0, no_argument, B_NO_SPLIT, 1, NULL, "several devices: no split run after the per-device rows"},
+    {"gemm-sweep", 0, no_argument, B_GEMM_SWEEP, 1, NULL, "Vulkan: instead of renders, the gemm level kernel's six FFHQ-256\n"
+     "layer GEMMs alone per tile set and precision (--batch: one value, default 32;\n"
+     "--sizes: one value scaling the pixel counts, default 256; -g, --reps, --json)"},
     {"threads", 0, required_argument, B_THREADS, 1, "N", "CPU backend threads, 1..1024 (default: all cores)"},
     {"json", 0, required_argument, B_JSON, 1, "FILE", "also write the results as JSON (docs/bench-schema.json);\n"
      "'-': the JSON to stdout, the table to stderr"},
@@ -818,7 +821,8 @@ int cmd_bench(int argc, char **argv) {
     const char *model_path = NULL, *config = NULL, *json_path = NULL, *backend = "cpu", *precision = NULL,
                *gpu = NULL, *kernel = NULL;
     int sizes[16] = {0}, n_sizes = 0, batches[16] = {1}, n_batches = 1, reps = 5, warmup = 1, threads = 0;
-    bool quiet = false, validate = false, coopmat = false, phases = false, no_split = false;
+    bool quiet = false, validate = false, coopmat = false, phases = false, no_split = false, sweep = false;
+    bool batch_given = false, reps_given = false, backend_given = false;
     cli_parser pr;
     cli_parser_init(&pr, bench_options, 1);
     int c;
@@ -827,8 +831,14 @@ int cmd_bench(int argc, char **argv) {
         case 'm': model_path = optarg; break;
         case B_CONFIG: config = optarg; break;
         case B_SIZES: CLI_PARSE(parse_list("--sizes", optarg, sizes, 16, 1, 65536, &n_sizes, CLI_PERR)); break;
-        case B_BATCH: CLI_PARSE(parse_list("--batch", optarg, batches, 16, 1, 4096, &n_batches, CLI_PERR)); break;
-        case B_REPS: CLI_PARSE(ig_parse_int("--reps", optarg, 1, 10000, &reps, CLI_PERR)); break;
+        case B_BATCH:
+            CLI_PARSE(parse_list("--batch", optarg, batches, 16, 1, 4096, &n_batches, CLI_PERR));
+            batch_given = true;
+            break;
+        case B_REPS:
+            CLI_PARSE(ig_parse_int("--reps", optarg, 1, 10000, &reps, CLI_PERR));
+            reps_given = true;
+            break;
         case B_WARMUP: CLI_PARSE(ig_parse_int("--warmup", optarg, 0, 1000, &warmup, CLI_PERR)); break;
         case B_JSON:
             if (!*optarg) return cli_usage_error("--json '' is empty (a file name, or '-' for stdout)");
@@ -838,6 +848,7 @@ int cmd_bench(int argc, char **argv) {
             if (strcmp(optarg, "cpu") && strcmp(optarg, "vulkan") && strcmp(optarg, "all") && strcmp(optarg, "auto"))
                 return cli_usage_error("--backend '%s' is not cpu, vulkan, all or auto", optarg);
             backend = optarg;
+            backend_given = true;
             break;
         case B_THREADS: CLI_PARSE(ig_parse_int("--threads", optarg, 1, 1024, &threads, CLI_PERR)); break;
         case B_PREC:
@@ -859,12 +870,28 @@ int cmd_bench(int argc, char **argv) {
             break;
         case B_PHASES: phases = true; break;
         case B_NO_SPLIT: no_split = true; break;
+        case B_GEMM_SWEEP: sweep = true; break;
         case 'q': quiet = true; break;
         case 'h': cli_bench_help(stdout); return 0;
         default: return 2;
         }
     }
     if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (sweep) { /* its own mode: no model, one device */
+        if (model_path || config || precision || coopmat || kernel || phases || threads || no_split ||
+            (backend_given && strcmp(backend, "vulkan") != 0))
+            return cli_usage_error("--gemm-sweep takes only --backend vulkan, -g, --batch, --sizes, "
+                                   "--reps, --validate, --json and -q");
+        if (n_batches > 1 || n_sizes > 1) return cli_usage_error("--gemm-sweep: one --batch and one --sizes value");
+        if (gpu && !strcmp(gpu, "all")) return cli_usage_error("--gemm-sweep: one device (-g INDEX or NAME)");
+        ig_error err = {0};
+        cli_gemm_sweep gs = {.gpu = gpu, .json_path = json_path, .validate = validate, .quiet = quiet,
+                             .batch = batch_given ? batches[0] : 32, .size = n_sizes ? sizes[0] : 256,
+                             .reps = reps_given ? reps : 5,
+                             .out = json_path && !strcmp(json_path, "-") ? stderr : stdout};
+        ig_result sr = cli_bench_gemm_sweep(&gs, &err);
+        return sr == IG_OK ? 0 : cli_fail(sr, &err);
+    }
     if (model_path && config) return cli_usage_error("give -m or --config, not both");
     if (!strcmp(backend, "auto")) {
 #ifdef INRGAN_HAVE_VULKAN

@@ -76,6 +76,15 @@ extern const char *cli_cmd;
 ig_result cli_write_text(const char *path, const char *text, ig_error *err);
 int cmd_bench(int argc, char **argv);
 void cli_bench_help(FILE *f);
+/* inrgan bench --gemm-sweep (src/cli/bench_gemm.c): the gemm level kernel's layer shapes timed
+ * alone on one Vulkan device; the table to `out` (unless quiet), JSON to json_path ("-": stdout). */
+typedef struct cli_gemm_sweep {
+    const char *gpu, *json_path;
+    bool validate, quiet;
+    int batch, size, reps;
+    FILE *out;
+} cli_gemm_sweep;
+ig_result cli_bench_gemm_sweep(const cli_gemm_sweep *s, ig_error *err);
 int cmd_serve(int argc, char **argv);   /* src/cli/serve.c */
 void cli_serve_help(FILE *f);
 

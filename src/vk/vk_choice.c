@@ -69,8 +69,8 @@ static void ig__pixel_select(ig_vk_context *ctx) {
 }
 
 static bool ig__gemm_applies(const ig_vk_context *ctx, const ig_config *c) {
-    /* ig__vk_gemm_model's conditions that need no upload */
-    return !ctx->fp16 && !ctx->fused_fmm && !ctx->coopmat && c->upsampling == IG_UP_NEAREST &&
+    /* ig__vk_gemm_model's conditions that need no upload (fp32 or fp16 storage) */
+    return !ctx->fused_fmm && !ctx->coopmat && c->upsampling == IG_UP_NEAREST &&
            !c->instance_norm;
 }
 static void ig__gemm_select(ig_vk_context *ctx) {
@@ -376,7 +376,10 @@ static ig_result ig__measure(ig_vk_context *ctx, const ig_render_desc *desc, boo
         int n = 0;
         ig_error e2 = {0};
         ig_result r = ig__vk_inrgan_render(ctx, &md, out, &e2); /* warm-up */
-        if (r == IG_OK && strcmp(ctx->kernel_used, ig__kernels[k].name) != 0) {
+        /* the gemm family reports its variant ("gemm-f16", "gemm-coop-khr", ...) */
+        size_t nl = strlen(ig__kernels[k].name);
+        if (r == IG_OK && (strncmp(ctx->kernel_used, ig__kernels[k].name, nl) != 0 ||
+                           (ctx->kernel_used[nl] != 0 && ctx->kernel_used[nl] != '-'))) {
             cand[k] = false; /* it fell back to another kernel: not a candidate here */
             continue;
         }

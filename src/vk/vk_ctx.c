@@ -889,6 +889,34 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
     ctx->level_fused16 = ctx->kernel_req == IG_VK_KERNEL_FUSED16;
     ctx->level_fused = ctx->kernel_req == IG_VK_KERNEL_FUSED || ctx->level_fused16;
     ctx->level_gemm = ctx->kernel_req == IG_VK_KERNEL_GEMM || ctx->level_fused;
+    /* the gemm kernel's tile set (vk_inrgan_gemm.c): auto (per level), or forced */
+    const char *tile = getenv("INRGAN_VK_GEMM_TILE");
+    ctx->gemm_tile = -1;
+    if (tile && *tile && strcmp(tile, "auto") != 0) {
+        if (strcmp(tile, "small") == 0) {
+            ctx->gemm_tile = 0;
+        } else if (strcmp(tile, "large") == 0) {
+            ctx->gemm_tile = 1;
+        } else if (strcmp(tile, "coop") == 0) {
+            ctx->gemm_tile = 2;
+        } else {
+            res = ig_error_set(err, IG_ERR_USAGE,
+                               "INRGAN_VK_GEMM_TILE=%s: expected small, large, coop or auto", tile);
+            goto fail;
+        }
+    }
+    /* its cooperative-matrix variant: the KHR kernel where the device and the build have it
+     * (vk_inrgan_gemm.c decides), or its scalar twin through the same host path (test hook) */
+    ctx->gemm_coop_emu = ig__env_flag("INRGAN_VK_COOP_EMU") && ctx->fp16_ok;
+    /* ... its KHR cooperative-matrix variant (fp16 storage, both variants in this build, the
+     * gemm kernel asked for or left to the choice): the extension on an own device, NVIDIA's
+     * too (next to NV coopmat; enabled only for such contexts) */
+    if (!ctx->coopmat_khr_ok && ctx->kernel_req != IG_VK_KERNEL_PIXEL && ctx->fp16 && !ext &&
+        pd->info.coopmat_khr_ext && ctx->fp16_arith && !ig__env_flag("INRGAN_DISABLE_COOPMAT") &&
+        ig__vk_shader_built(IG_SH_GEMM_LEVEL_COOP) && ig__vk_shader_built(IG_SH_GEMM_RAW_COOP))
+        ctx->coopmat_khr_ok = ig__khr_coopmat_ok(ctx->instance, pd->pd);
+    ctx->gemm_coop_khr = ctx->coopmat_khr_ok && ig__vk_shader_built(IG_SH_GEMM_LEVEL_COOP) &&
+                         ig__vk_shader_built(IG_SH_GEMM_RAW_COOP);
     ctx->kernel_used = "";
 
     /* One compute queue. */

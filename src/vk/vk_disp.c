@@ -277,6 +277,8 @@ static const char *ig__vk_phase_of(const ig__vk_disp *d, char *buf, size_t len) 
     case IG_SH_WNORM:
     case IG_SH_CIPS_WGEN: return "weights";
     case IG_SH_GEMM_RGB:
+    case IG_SH_GEMM_RGB_F16:
+    case IG_SH_GEMM_RGB_PART:
     case IG_SH_CIPS_RGB: return "torgb";
     case IG_SH_CIPS_INPUT:
     case IG_SH_CIPS_LAYER:
@@ -324,6 +326,7 @@ void ig_vk_last_render_report(const ig_vk_context *ctx, ig_vk_render_report *rep
     if (!report) return;
     memset(report, 0, sizeof *report);
     report->chunk_limit = "";
+    report->gemm_tiles = "";
     if (ctx) *report = ctx->report;
 }
 
@@ -572,6 +575,7 @@ void ig__vk_builder_free(ig__vk_builder *b) {
 void ig__vk_render_begin(ig_vk_context *ctx) {
     memset(&ctx->report, 0, sizeof ctx->report);
     ctx->report.chunk_limit = "";
+    ctx->report.gemm_tiles = "";
     ctx->stats.dispatches = 0;
     ctx->stats.submissions = 0;
     ctx->gpu_ms = 0;

@@ -21,13 +21,16 @@
  *                reads its factors.
  *   5. readback of the last level's rgb [B][H*W][3] -> out [N][3][H][W].
  * The "gemm" level kernel (ig_vk_desc.level_kernel, INRGAN_VK_KERNEL=gemm; nearest models
- * without instance norm, fp32, weight-generation pass) replaces step 4 by one tiled-GEMM
- * dispatch per layer over a level's computed pixels for a group of images (layer_gemm.comp):
- * activations channel-major [B][C][P] (P: the level's pixels padded to 64), the embeddings
- * uploaded channel-major too. An up-sampling conv0 is the exact coarse trick: W[:, :c_prev] x on
- * the coarse grid (no epilogue), then W[:, c_prev:] E on the fine grid with the coarse product
- * gathered through the plan's nearest maps in the epilogue; ToRGB (rgb_accum.comp) accumulates
- * into rgb planes [B][3][P], the first of a level starting from the gathered coarse rgb.
+ * without instance norm, weight-generation pass, fp32 or fp16 storage) replaces step 4 by one
+ * tiled-GEMM dispatch per layer over a level's computed pixels for a group of images
+ * (layer_gemm.comp, vk_inrgan_gemm.c): activations channel-major [B][C][P] (P: the level's
+ * pixels padded to its tile set's width), the embeddings uploaded channel-major too. An
+ * up-sampling conv0 is the exact coarse trick: W[:, :c_prev] x on the coarse grid (no
+ * epilogue), then W[:, c_prev:] E on the fine grid with the coarse product gathered through the
+ * plan's nearest maps in the epilogue. ToRGB is fused into the epilogue of the layer before it
+ * (per output tile partial sums; not on the coop tile set, which runs it separately), and
+ * rgb_accum.comp adds the partials (or the whole ToRGB) into rgb planes [B][3][P], the first
+ * of a level starting from the gathered coarse rgb.
  * Renders it cannot take (model, precision, a level too large for one descriptor window) run
  * the per-pixel kernel; ig_vk_level_kernel_used says which ran. The "fused" level kernel
  * (INRGAN_VK_KERNEL=fused, vk_inrgan_tile.c) is the gemm kernel with the levels whose widths
@@ -287,13 +290,19 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
     ig_result res = IG_OK;
     uint32_t es = ctx->fp16 ? 2 : 4;
     uint64_t total = 0;
+    for (int l = 0; l < plan->n_levels; l++) { /* the gemm kernel's tile set per level */
+        uint64_t px = (uint64_t)plan->levels[l].width * plan->levels[l].height;
+        vp->tile[l] = vp->gemm ? ig__vk_gemm_level_tile(ctx, ctx->model, l, px) : IG__TILE_SMALL;
+        if (vp->tile[l] < 0) vp->gemm = false;
+    }
     for (int l = 0; l < plan->n_levels; l++) {
         vp->w[l] = plan->levels[l].width;
         vp->h[l] = plan->levels[l].height;
         vp->ce[l] = ig_embed_channels(m, l);
-        vp->pp[l] = ig__pad_tile((uint64_t)vp->w[l] * vp->h[l]);
+        if (!vp->gemm) vp->tile[l] = IG__TILE_SMALL;
+        vp->pp[l] = ig__pad_tile((uint64_t)vp->w[l] * vp->h[l], vp->tile[l]);
         total += (uint64_t)vp->w[l] * vp->h[l] * (uint64_t)vp->ce[l] * es + ctx->align;
-        if (vp->gemm) total += (uint64_t)vp->pp[l] * vp->ce[l] * 4 + ctx->align;
+        if (vp->gemm) total += (uint64_t)vp->pp[l] * vp->ce[l] * es + ctx->align;
         if (l > 0) total += ((uint64_t)vp->w[l] + vp->h[l]) * 16 + ctx->align;
     }
     if (total <= ctx->max_alloc) {
@@ -359,15 +368,19 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
             }
         if (vp->gemm) { /* [C][H*W] as is, rows padded to pp with zeros */
             size_t pp = vp->pp[l];
-            res = ig__vk_arena_alloc(ctx, &vp->arena, pp * ce * 4, &vp->emb_cm[l], err);
+            res = ig__vk_arena_alloc(ctx, &vp->arena, pp * ce * es, &vp->emb_cm[l], err);
             if (res != IG_OK) goto done;
-            res = ig__vk_upload_ptr(ctx, &ups, &vp->emb_cm[l], 0, pp * ce * 4, &dst, err);
+            res = ig__vk_upload_ptr(ctx, &ups, &vp->emb_cm[l], 0, pp * ce * es, &dst, err);
             if (res != IG_OK) goto done;
-            for (size_t k = 0; k < ce; k++) {
-                float *row = (float *)dst + k * pp;
-                memcpy(row, tmp + k * px, px * sizeof *tmp);
-                memset(row + px, 0, (pp - px) * sizeof *tmp);
-            }
+            memset(dst, 0, pp * ce * es);
+            for (size_t k = 0; k < ce; k++)
+                for (size_t q = 0; q < px; q++) {
+                    float v = tmp[k * px + q];
+                    if (es == 2)
+                        ((uint16_t *)dst)[k * pp + q] = ig_float_to_half(v);
+                    else
+                        ((float *)dst)[k * pp + q] = v;
+                }
         }
         free(tmp);
         tmp = NULL;
@@ -949,10 +962,11 @@ static ig_result ig__check_loops(const ig_vk_context *ctx, const ig_config *c,
         uint64_t w = 2ull * ((uint64_t)op->c_x + op->c_e) * ((uint64_t)c->rank + 1) + 2;
         if (w > worst) worst = w, what = "the FMM weight generation";
     }
-    for (int q = 0; q < vm->n_ops && wk->gemm; q++) { /* K steps of 16; ToRGB: c_in */
+    for (int q = 0; q < vm->n_ops && wk->gemm; q++) { /* K steps of BK; ToRGB: c_in */
         const ig__vk_op *op = &vm->ops[q];
+        uint64_t bk = ig__gemm_tiles[wk->vp[IG__PASS_RENDER]->tile[op->level]].bk;
         uint64_t g = op->type == IG__OP_FMM
-                         ? ((uint64_t)op->c_x + op->c_e + 15) / 16 + 8
+                         ? ((uint64_t)op->c_x + op->c_e + bk - 1) / bk + 8
                          : (uint64_t)op->c_x + 1;
         if (g > worst) worst = g, what = "the gemm level kernel", level = op->level;
     }
@@ -1283,14 +1297,7 @@ ig_result ig__vk_inrgan_prepare(ig_vk_context *ctx, const ig_render_desc *desc, 
         res = ig__vk_pipeline_get(ctx, need[i].id, need[i].spec, need[i].n, &p, err);
     }
     /* the gemm kernel's (a render may still fall back to the per-pixel one created above) */
-    static const int gemm_ids[] = {IG_SH_GEMM_RAW, IG_SH_GEMM_LEVEL, IG_SH_GEMM_RGB};
-    for (size_t i = 0; i < sizeof gemm_ids / sizeof gemm_ids[0] && ctx->plan->gemm && res == IG_OK;
-         i++) {
-        VkPipeline p;
-        uint32_t wg = IG_VK_WG;
-        res = ig__vk_pipeline_get(ctx, gemm_ids[i], &wg, gemm_ids[i] == IG_SH_GEMM_RGB ? 1 : 0,
-                                  &p, err);
-    }
+    if (ctx->plan->gemm && res == IG_OK) res = ig__vk_gemm_prepare(ctx, ctx->plan, err);
     if (res == IG_OK) res = ig__vk_tile_prepare(ctx, err); /* the fused kernel's, when asked */
     return res;
 }
@@ -1326,11 +1333,17 @@ ig_result ig__vk_inrgan_render(ig_vk_context *ctx, const ig_render_desc *desc, f
     /* the gemm level kernel when asked for and the model and plan allow it */
     wk->gemm = ctx->plan->gemm && !wk->fused && !wk->stats &&
                ig__vk_gemm_layout(ctx, ctx->model, ctx->plan, wk);
+    /* the fused kernel on the levels >= tile_from (none: n_levels), the gemm kernel before */
     wk->tile_from = ig__vk_tile_from(ctx, ctx->model, ctx->plan, wk);
-    ctx->kernel_used = wk->gemm ? (wk->tile_from >= ctx->plan->n_levels ? "gemm"
-                                   : ctx->level_fused16                 ? "fused16"
-                                                                        : "fused")
-                       : ctx->model->coop ? "coopmat" : "pixel";
+    bool fused = wk->gemm && wk->tile_from < ctx->plan->n_levels;
+    ctx->kernel_used = !wk->gemm ? (ctx->model->coop ? "coopmat" : "pixel")
+                       : fused   ? (ctx->level_fused16 ? "fused16" : "fused")
+                                 : ig__vk_gemm_kernel_name(ctx, ctx->plan);
+    /* the layer_gemm.comp dispatches of a fused render: the levels before tile_from and the
+     * coarse products over levels [tile_from - 1, n_levels - 1) (the last level's grid: none) */
+    if (wk->gemm)
+        ctx->report.gemm_tiles =
+            ig__vk_gemm_tiles_used(ctx->plan, fused ? ctx->plan->n_levels - 1 : ctx->plan->n_levels);
     if (res == IG_OK) res = ig__check_loops(ctx, c, ctx->model, wk, err);
     if (res != IG_OK) goto done;
     uint64_t per_image = ig__work_sizes(ctx, c, ctx->model, wk);

@@ -57,10 +57,12 @@ struct ig__vk_plan {
      * {index 0, index 1, weight (float bits), 0} into the previous level's computed grid */
     ig_vk_buf maps[IG_MAX_BLOCKS];
     int *r0[IG_MAX_BLOCKS], *r1[IG_MAX_BLOCKS]; /* host copies of the row maps */
-    /* the gemm level kernel's copy of the embeddings: fp32 channel-major [ce][pp], pp = the
-     * level's pixels padded to a multiple of 64 (zeros past them) */
+    /* the gemm level kernel's copy of the embeddings: channel-major [ce][pp] in the storage
+     * precision, pp = the level's pixels padded to a multiple of its tile's BN (zeros past
+     * them); tile[l]: the level's tile set (ig__vk_gemm_level_tile) */
     bool gemm;
     uint32_t pp[IG_MAX_BLOCKS];
+    int tile[IG_MAX_BLOCKS];
     ig_vk_buf emb_cm[IG_MAX_BLOCKS];
 };
 
@@ -110,11 +112,34 @@ typedef struct ig__chunk {
 
 /* ---- the gemm level kernel (vk_inrgan_gemm.c) ------------------------------------------------ */
 
-#define IG__GEMM_TILE 64u /* layer_gemm.comp: 64 outputs x 64 pixels per workgroup */
-
-static inline uint32_t ig__pad_tile(uint64_t px) {
-    return (uint32_t)((px + IG__GEMM_TILE - 1) / IG__GEMM_TILE * IG__GEMM_TILE);
+/* layer_gemm.comp's tile sets (specialization constants 0..5): WX x WY invocations, K steps of
+ * BK, TM outputs x TN pixels per invocation; a workgroup computes BM = WY TM outputs x BN = WX TN
+ * pixels of one image. The coop set is the KHR cooperative-matrix variant's tile (128 x 128 x 16,
+ * 256 invocations in subgroups, fp16 storage), run by that variant where the device and the
+ * build have it, else (INRGAN_VK_COOP_EMU=1) by the scalar fp16 kernel with the same constants. */
+typedef struct ig__gemm_tile {
+    const char *name;
+    uint32_t wx, wy, bk, tm, tn;
+} ig__gemm_tile;
+enum { IG__TILE_SMALL = 0, IG__TILE_LARGE = 1, IG__TILE_COOP = 2, IG__N_TILES = 3 };
+extern const ig__gemm_tile ig__gemm_tiles[IG__N_TILES];
+static inline uint32_t ig__tile_bm(int t) { return ig__gemm_tiles[t].wy * ig__gemm_tiles[t].tm; }
+static inline uint32_t ig__tile_bn(int t) { return ig__gemm_tiles[t].wx * ig__gemm_tiles[t].tn; }
+/* The pixels of a level padded to tile t's BN. */
+static inline uint32_t ig__pad_tile(uint64_t px, int t) {
+    uint64_t bn = ig__tile_bn(t);
+    return (uint32_t)((px + bn - 1) / bn * bn);
 }
+/* Whether tile t runs on this device (workgroup size and shared memory); *nbuf: 2 where two
+ * shared buffers fit, else 1. */
+bool ig__vk_gemm_tile_fits(const ig_vk_context *ctx, int t, uint32_t *nbuf);
+/* The tile set of level l of the model (px its computed pixels): INRGAN_VK_GEMM_TILE, else
+ * coop where it runs (fp16 storage and the KHR variant or INRGAN_VK_COOP_EMU), else the large
+ * tile where it fits and the level has >= 1024 pixels and a layer with >= 128 outputs, else the
+ * small one; -1 when none runs on the device. */
+int ig__vk_gemm_level_tile(const ig_vk_context *ctx, const ig__vk_model *vm, int l, uint64_t px);
+/* The specialization constants of tile t on this device into spec[8]. */
+void ig__vk_gemm_spec(const ig_vk_context *ctx, int t, uint32_t spec[8]);
 
 /* Whether the gemm level kernel can render this model on this context: asked for, fp32 with
  * the weight-generation pass, nearest up-sampling without instance norm, and the layer
@@ -124,6 +149,15 @@ bool ig__vk_gemm_model(const ig_vk_context *ctx, const ig_config *c, const ig__v
 /* Sizes of the gemm kernel's buffers into wk, and whether every window and dispatch of it fits
  * the device (else the render runs the per-pixel kernel). */
 bool ig__vk_gemm_layout(const ig_vk_context *ctx, const ig__vk_model *vm, const ig__vk_plan *vp, ig__work *wk);
+/* Creates the gemm kernel's pipelines the plan's levels use. */
+ig_result ig__vk_gemm_prepare(ig_vk_context *ctx, const ig__vk_plan *vp, ig_error *err);
+/* ig_vk_level_kernel_used's name of the gemm kernel for this plan: "gemm" (fp32), "gemm-f16"
+ * (fp16 storage), "gemm-coop-khr" (KHR cooperative matrices), "gemm-coop-emu" (their scalar
+ * twin). */
+const char *ig__vk_gemm_kernel_name(const ig_vk_context *ctx, const ig__vk_plan *vp);
+/* The tile sets of the plan's levels [0, n_levels), '+'-joined: "small", "large", "small+large",
+ * "coop" ("" for none). */
+const char *ig__vk_gemm_tiles_used(const ig__vk_plan *vp, int n_levels);
 /* Plans the render pass's levels on the gemm kernel (one dispatch per layer per image group). */
 void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch);
 /* The coarse product W[:, :c_x] X of up-sampling conv0 `op` on the previous level's grid

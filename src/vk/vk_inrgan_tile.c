@@ -25,8 +25,6 @@
 
 #define IG__TILE_MAXW 256u /* widest level fused (CS): wider ones stay on the gemm kernel */
 #define IG__TILE_KB 8u     /* level_tile.comp's KB */
-/* a tile (T <= 64 pixels, a power of two) never reads past the level's padded pixels */
-_Static_assert(IG__GEMM_TILE % 64u == 0, "level_tile.comp needs the levels padded to 64 pixels");
 
 /* ops [*op0, *op1) of level l */
 static void ig__level_ops(const ig__vk_model *vm, int l, int *op0, int *op1) {
@@ -138,7 +136,9 @@ int ig__vk_tile_from(const ig_vk_context *ctx, const ig__vk_model *vm, const ig_
         if (!ig__tile_spec(ctx, vm, l, spec)) break;
         ig__tile_ext e = ig__tile_extents(vm, l);
         uint64_t np = (uint64_t)vp->w[l] * vp->h[l];
-        if (ig__vk_groups(np, spec[0]) > ctx->props.limits.maxComputeWorkGroupCount[0] ||
+        /* a tile of T pixels never reads past the level's padded pixels: pp is a multiple of
+         * its gemm tile set's BN (64 or 128), T <= 64 a power of two */
+        if (vp->pp[l] % spec[0] != 0 ||ig__vk_groups(np, spec[0]) > ctx->props.limits.maxComputeWorkGroupCount[0] ||
             (e.p1 - e.p0) * 4 > ctx->range)
             break;
         from = l;
@@ -150,7 +150,7 @@ ig_result ig__vk_tile_prepare(ig_vk_context *ctx, ig_error *err) {
     const ig__vk_model *vm = ctx->model;
     const ig__vk_plan *vp = ctx->plan;
     ig_result res = IG_OK;
-    if (!ctx->level_fused || !vp || !vp->gemm) return IG_OK;
+    if (!ctx->level_fused || !vp || !vp->gemm || ctx->fp16) return IG_OK; /* fp32 storage only */
     for (int l = vp->n_levels - 1; l >= 0 && res == IG_OK; l--) {
         uint32_t spec[3];
         if (!ig__tile_spec(ctx, vm, l, spec)) break;

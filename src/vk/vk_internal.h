@@ -244,7 +244,8 @@ struct ig_vk_context {
     bool coopmat_khr_ok;        /* VK_KHR_cooperative_matrix enabled (own device without NV
                                    coopmat: f16 x f16 -> f32 16x16x16 subgroup shape,
                                    shaderFloat16, memory model, shader variant built); used by
-                                   ig_vk_peak only */
+                                   ig_vk_peak, and by the gemm kernel's KHR variant (then also
+                                   next to NV coopmat: vk_ctx.c) */
     bool fp16_arith;            /* shaderFloat16 enabled on the device (supported, fp16 not disabled) */
     bool coopmat;               /* coopmat level kernel allowed */
     bool coop_emu;              /* ... with emulated matrix products (test hook) */
@@ -252,8 +253,13 @@ struct ig_vk_context {
     bool level_gemm;            /* INR-GAN levels on the tiled-GEMM kernels where supported */
     bool level_fused;           /* ... and the levels that fit on the fused kernel (level_gemm too) */
     bool level_fused16;         /* ... with fp16 activations in shared memory (level_fused too) */
+    int gemm_tile;              /* INRGAN_VK_GEMM_TILE: -1 auto, else its tile set (vk_inrgan.h) */
+    bool gemm_coop_khr;         /* the gemm kernel's KHR cooperative-matrix variant can run */
+    bool gemm_coop_emu;         /* INRGAN_VK_COOP_EMU=1: its scalar twin instead (test hook) */
     const char *kernel_used;    /* level kernel of the last INR-GAN render ("pixel", "gemm",
-                                   "coopmat"; "" before any) */
+                                   "gemm-f16", "gemm-coop-khr", "gemm-coop-emu", "fused",
+                                   "fused16", "coopmat";
+                                   "" before any) */
     /* the level-kernel choice (vk_choice.c): what was asked after INRGAN_VK_KERNEL and the desc
      * (IG_VK_KERNEL_AUTO, _PIXEL or _GEMM) and by whom ("env", "option"; NULL for auto), the
      * model shape the current choice was made for (0: none) and the choice itself */
@@ -419,7 +425,7 @@ ig_result ig__vk_uploads_end(ig_vk_context *ctx, ig_vk_uploads *ups, ig_result r
  * constant is the index of its record `rec` inside that window. */
 typedef struct ig__vk_disp {
     int shader;
-    uint32_t spec[3];               /* specialization constants 0..n_spec-1 */
+    uint32_t spec[IG_VK_MAX_SPEC];  /* specialization constants 0..n_spec-1 */
     int n_spec;
     VkPipeline pipe;
     uint32_t rec;                   /* its record: meta word index */

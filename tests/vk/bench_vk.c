@@ -1,23 +1,25 @@
 /* bench_vk.c - throughput of the Vulkan backend, with an optional check against the CPU backend.
  *
  *   bench_vk [--config tiny|churches|ffhq|ffhq-bil | --model FILE] [--size N] [--batch N]
- *            [--iters N] [--paths fp32,fp32-fused,gemm,fused,fused16,fp16,coopmat] [--gpu NAME]
- *            [--validate]
- *            [--check] [--require-coopmat]
+ *            [--iters N] [--paths fp32,fp32-fused,gemm,gemm-f16,gemm-coop,fused,fused16,fp16,
+ *            coopmat] [--gpu NAME] [--validate] [--check] [--require-coopmat]
  *
  * --config writes a random model of that architecture (reference section 1.9) into the test
  * scratch folder ($INRGAN_TEST_TMP) first. For each path: context, ig_vk_prepare (uploads,
  * pipelines), one warm-up render (its time is reported: it includes driver JIT), then --iters
  * timed renders of --batch images. Output, one line per path:
  *   bench path=fp16 device="..." config=ffhq size=256 batch=32 img/s=... ms/img=... TFLOP/s=...
- * Path gemm: fp32 with the tiled-GEMM level kernel (IG_VK_KERNEL_GEMM); the line says which
- * level kernel really ran (kernel=...), and a gemm path that fell back to another kernel fails.
+ * Paths gemm / gemm-f16: the tiled-GEMM level kernel (IG_VK_KERNEL_GEMM), fp32 / fp16 storage;
+ * the line says which level kernel really ran (kernel=...), and one that fell back fails.
+ * Path gemm-coop: the gemm kernel's cooperative-matrix tile set (INRGAN_VK_GEMM_TILE=coop, fp16),
+ * kernel gemm-coop-khr; gemm-coop-emulated: its scalar twin (INRGAN_VK_COOP_EMU=1).
  * Path fused: fp32 with the fused level kernel (IG_VK_KERNEL_FUSED: the gemm kernel, levels that
  * fit shared memory in one dispatch each); fails when neither it nor gemm ran (a model with no
  * level narrow enough runs gemm, which is what fused means for it). Path fused16: the same with
  * fp16 activations in shared memory (IG_VK_KERNEL_FUSED16; checked at 2e-2).
- * --require-coopmat: path coopmat fails when the device has no cooperative matrices, and when
- * the level kernel that ran was not the cooperative-matrix one (ig_vk_level_kernel_used).
+ * --require-coopmat: paths coopmat and gemm-coop fail when the device has no cooperative
+ * matrices, and when the level kernel that ran was not the cooperative-matrix one
+ * (ig_vk_level_kernel_used: coopmat, gemm-coop-khr; gemm-coop-emulated: gemm-coop-emu).
  * --check renders the batch's first image with ig_cpu_render and fails (exit 1) when the error
  * exceeds 1e-4 (fp32) or 2e-2 (fp16, coopmat) of max(1, max|ref|). Timings are wall clock around
  * ig_vk_render (upload of z, submission, wait, readback, layout change on the host).
@@ -129,6 +131,12 @@ int main(int argc, char **argv) {
             d.level_kernel = IG_VK_KERNEL_FUSED;
         } else if (strcmp(tok, "fused16") == 0) {
             d.level_kernel = IG_VK_KERNEL_FUSED16, tol = 2e-2;
+        } else if (strcmp(tok, "gemm-f16") == 0) {
+            d.level_kernel = IG_VK_KERNEL_GEMM;
+            d.precision = IG_VK_PRECISION_FP16, tol = 2e-2;
+        } else if (strcmp(tok, "gemm-coop") == 0 || strcmp(tok, "gemm-coop-emulated") == 0) {
+            d.level_kernel = IG_VK_KERNEL_GEMM;
+            d.precision = IG_VK_PRECISION_FP16, tol = 2e-2;
         } else if (strcmp(tok, "fp16") == 0) {
             d.precision = IG_VK_PRECISION_FP16, tol = 2e-2;
         } else if (strcmp(tok, "coopmat") == 0) {
@@ -140,8 +148,18 @@ int main(int argc, char **argv) {
             failures++;
             continue;
         }
+        /* the gemm kernel's cooperative-matrix tile set (emulated: its scalar twin) */
+        bool gcoop = strncmp(tok, "gemm-coop", 9) == 0;
+        const char *want = strcmp(tok, "gemm-coop") == 0            ? "gemm-coop-khr"
+                           : strcmp(tok, "gemm-coop-emulated") == 0 ? "gemm-coop-emu"
+                                                                     : tok;
+        if (gcoop) setenv("INRGAN_VK_GEMM_TILE", "coop", 1);
+        if (strcmp(tok, "gemm-coop-emulated") == 0) setenv("INRGAN_VK_COOP_EMU", "1", 1);
         ig_vk_context *ctx = NULL;
-        if (ig_vk_context_create(&d, &ctx, &err) != IG_OK) {
+        ig_result cr = ig_vk_context_create(&d, &ctx, &err);
+        if (gcoop) unsetenv("INRGAN_VK_GEMM_TILE");
+        unsetenv("INRGAN_VK_COOP_EMU");
+        if (cr != IG_OK) {
             printf("bench path=%s: context: %s\n", tok, err.msg);
             failures++;
             continue;
@@ -184,8 +202,8 @@ int main(int argc, char **argv) {
                    (double)st.peak_device_bytes / (1 << 20), ig_vk_level_kernel_used(ctx));
             /* --require-coopmat: the cooperative-matrix level kernel must really have run (a
              * model too wide for its shared-memory tiles falls back to the per-pixel kernel) */
-            if (require_coop && strncmp(tok, "coopmat", 7) == 0 &&
-                strcmp(ig_vk_level_kernel_used(ctx), "coopmat") != 0) {
+            if (require_coop && (strncmp(tok, "coopmat", 7) == 0 || gcoop) &&
+                strcmp(ig_vk_level_kernel_used(ctx), gcoop ? want : "coopmat") != 0) {
                 printf("bench path=%s: --require-coopmat: the cooperative-matrix kernel did not "
                        "run, the %s kernel did [IG_ERR_UNSUPPORTED]\n", tok,
                        ig_vk_level_kernel_used(ctx));
@@ -196,8 +214,13 @@ int main(int argc, char **argv) {
             if (rep.chunk_images > 0 && rep.chunk_images < batch)
                 printf("bench path=%s: the batch ran in chunks of %d image(s): %s\n", tok,
                        rep.chunk_images, rep.chunk_limit);
-            if (strcmp(tok, "gemm") == 0 && strcmp(ig_vk_level_kernel_used(ctx), "gemm") != 0) {
-                printf("bench path=gemm: the gemm level kernel did not run (%s)\n",
+            if (strcmp(tok, "gemm-coop") == 0 && strcmp(ig_vk_level_kernel_used(ctx), want) != 0) {
+                /* no KHR cooperative matrices (or no variant in this build): a failure only
+                 * with --require-coopmat (above) */
+                printf("bench path=gemm-coop: cooperative matrices unavailable (the %s kernel "
+                       "ran)\n", ig_vk_level_kernel_used(ctx));
+            } else if (strncmp(tok, "gemm", 4) == 0 && strcmp(ig_vk_level_kernel_used(ctx), want) != 0) {
+                printf("bench path=%s: the %s level kernel did not run (%s)\n", tok, want,
                        ig_vk_level_kernel_used(ctx));
                 failures++;
             }

@@ -1,16 +1,29 @@
 /* test_vk_gemm.c - the gemm level kernel of the INR-GAN Vulkan backend (ig_vk_desc.level_kernel
- * = IG_VK_KERNEL_GEMM, INRGAN_VK_KERNEL=gemm) against the C CPU backend:
+ * = IG_VK_KERNEL_GEMM, INRGAN_VK_KERNEL=gemm) against the C CPU backend, for each tile set
+ * (INRGAN_VK_GEMM_TILE=small: 64 x 64, large: 128 x 128; the large one runs single-buffered on
+ * lavapipe, whose 32 KiB of shared memory hold one buffer, the small one double-buffered) and
+ * each storage precision (fp32: kernel "gemm", fp16: "gemm-f16"):
  *   nearest models (with extra convs, churches-like without, one wider than a 64 x 64 tile),
  *   batches 1 and 3, the native view, a non-native view at a non-square size, a tile (equal to
  *   the crop of the whole render, bit for bit), stride 2, interpolation in z, w and params;
- *   every render must really have run the gemm kernel (ig_vk_level_kernel_used); a storage
- *   range that splits a batch of 3 into image groups.
- *   Fallbacks to the per-pixel kernel that still match: bilinear + instance norm, fp16 storage,
- *   a storage range too small for one level's activations, INRGAN_VK_KERNEL=pixel.
- * Tolerance: max |vk - cpu| <= 1e-4 * max(1, max |cpu|). */
+ *   (ToRGB fused into the layers' epilogues on the small and large tiles, separate on coop);
+ *   every render must really have run the gemm kernel (ig_vk_level_kernel_used) with the asked
+ *   tile set (ig_vk_render_report.gemm_tiles); a storage range that splits a batch of 3 into
+ *   image groups; the automatic choice (small on small levels, large on a 32 x 32 level of 128
+ *   channels); a bad INRGAN_VK_GEMM_TILE fails the context creation (IG_ERR_USAGE);
+ *   ig_vk_gemm_time times a layer and refuses bad arguments and tile sets it cannot run.
+ *   The cooperative-matrix tile set (INRGAN_VK_GEMM_TILE=coop, fp16) through its scalar twin
+ *   (INRGAN_VK_COOP_EMU=1, kernel "gemm-coop-emu": lavapipe has no cooperative matrices).
+ *   Fallbacks to the per-pixel kernel that still match: bilinear + instance norm, a storage
+ *   range too small for one level's activations, INRGAN_VK_KERNEL=pixel, the coop tile set in
+ *   fp32 (it needs fp16 storage).
+ * Tolerance: max |vk - cpu| <= 1e-4 (fp32) or 2e-2 (fp16 storage, coop) * max(1, max |cpu|). */
 #include "vk_test.h"
 
 #define TOL 1e-4
+#define TOL_F16 2e-2
+
+static const char *want_tiles = NULL; /* gemm renders: the tile sets they must report */
 
 /* Renders `count` images of plan with both backends and checks the error and the kernel. */
 static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
@@ -35,11 +48,20 @@ static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *p
     CHECK_MSG(r2 == IG_OK, "%s: vulkan: %s", label, err.msg);
     if (r1 == IG_OK && r2 == IG_OK) {
         double e = vk_test_compare(got, ref, (size_t)count * img);
-        printf("  %s (%dx%d, batch %d, %s kernel): max rel error %.3g\n", label, plan->width,
-               plan->height, count, ig_vk_level_kernel_used(ctx), e);
-        CHECK_MSG(e <= TOL, "%s: error %.3g > %g", label, e, TOL);
+        double tol = strcmp(kernel, "gemm-f16") == 0 || strncmp(kernel, "gemm-coop", 9) == 0
+                         ? TOL_F16
+                         : TOL;
+        ig_vk_render_report rep;
+        ig_vk_last_render_report(ctx, &rep);
+        printf("  %s (%dx%d, batch %d, %s kernel%s%s): max rel error %.3g\n", label, plan->width,
+               plan->height, count, ig_vk_level_kernel_used(ctx), *rep.gemm_tiles ? ", tiles " : "",
+               rep.gemm_tiles, e);
+        CHECK_MSG(e <= tol, "%s: error %.3g > %g", label, e, tol);
         CHECK_MSG(strcmp(ig_vk_level_kernel_used(ctx), kernel) == 0, "%s: ran the %s kernel, "
                   "expected %s", label, ig_vk_level_kernel_used(ctx), kernel);
+        if (strncmp(kernel, "gemm", 4) == 0 && want_tiles)
+            CHECK_MSG(strcmp(rep.gemm_tiles, want_tiles) == 0, "%s: tiles %s, expected %s", label,
+                      rep.gemm_tiles, want_tiles);
         if (keep) memcpy(keep, got, img * sizeof *got);
     }
     free(ref);
@@ -57,8 +79,9 @@ static ig_vk_context *gemm_context(int precision, uint64_t cap_range) {
     return ctx;
 }
 
-/* Every case on a nearest model with the gemm kernel. */
-static void run_nearest(const char *label, const vk_test_spec *spec, uint64_t seed) {
+/* Every case on a nearest model with the gemm kernel, in the given precision and tile set. */
+static void run_nearest_with(const char *label0, const vk_test_spec *spec, uint64_t seed,
+                             int precision, const char *tiles) {
     char file[64], name[160];
     snprintf(file, sizeof file, "gemm_%llu.safetensors", (unsigned long long)seed);
     const char *path = vk_test_path(file);
@@ -66,15 +89,33 @@ static void run_nearest(const char *label, const vk_test_spec *spec, uint64_t se
     ig_model *m = NULL;
     ig_error err = {0};
     if (ig_model_load(path, &m, &err) != IG_OK) {
-        CHECK_MSG(0, "%s: %s", label, err.msg);
+        CHECK_MSG(0, "%s: %s", label0, err.msg);
         return;
     }
     const ig_config *c = ig_model_config(m);
-    ig_vk_context *ctx = gemm_context(IG_VK_PRECISION_FP32, 0);
+    bool coop = strcmp(tiles, "coop") == 0; /* on lavapipe: the scalar twin */
+    setenv("INRGAN_VK_GEMM_TILE", tiles, 1);
+    if (coop) setenv("INRGAN_VK_COOP_EMU", "1", 1);
+    ig_vk_context *ctx = gemm_context(precision, 0);
+    unsetenv("INRGAN_VK_GEMM_TILE");
+    unsetenv("INRGAN_VK_COOP_EMU");
     if (!ctx) {
         ig_model_free(m);
         return;
     }
+    const char *kernel = "gemm";
+    if (precision == IG_VK_PRECISION_FP16) {
+        if (ig_vk_context_precision(ctx) != IG_VK_PRECISION_FP16) {
+            printf("  %s fp16: skipped (no 16-bit storage)\n", label0);
+            ig_vk_context_destroy(ctx);
+            ig_model_free(m);
+            return;
+        }
+        kernel = coop ? "gemm-coop-emu" : "gemm-f16";
+    }
+    char label[96];
+    snprintf(label, sizeof label, "%s %s %s", label0, kernel, tiles);
+    want_tiles = tiles;
     CHECK_MSG(strstr(ig_vk_context_summary(ctx), "kernel=gemm") != NULL, "summary: %s",
               ig_vk_context_summary(ctx));
     float *z = vk_test_latents(6, c->z_dim), *zb = z + 3 * c->z_dim;
@@ -100,7 +141,7 @@ static void run_nearest(const char *label, const vk_test_spec *spec, uint64_t se
         }
         snprintf(name, sizeof name, "%s %s", label, cases[k].name);
         check_render(ctx, m, &plan, z, cases[k].space >= 0 ? zb : NULL, cases[k].space,
-                     cases[k].count, "gemm", name, NULL);
+                     cases[k].count, kernel, name, NULL);
         ig_plan_free(&plan);
     }
 
@@ -112,9 +153,9 @@ static void run_nearest(const char *label, const vk_test_spec *spec, uint64_t se
         if (ig_plan_make(&tile, c, &td, &err) == IG_OK) {
             float *a = malloc((size_t)3 * R * R * sizeof *a), *b = malloc(3 * 7 * 6 * sizeof *b);
             snprintf(name, sizeof name, "%s whole", label);
-            check_render(ctx, m, &whole, z, NULL, 0, 1, "gemm", name, a);
+            check_render(ctx, m, &whole, z, NULL, 0, 1, kernel, name, a);
             snprintf(name, sizeof name, "%s tile", label);
-            check_render(ctx, m, &tile, z, NULL, 0, 1, "gemm", name, b);
+            check_render(ctx, m, &tile, z, NULL, 0, 1, kernel, name, b);
             int diff = 0;
             for (int ch = 0; ch < 3; ch++)
                 for (int y = 0; y < 6; y++)
@@ -132,6 +173,16 @@ static void run_nearest(const char *label, const vk_test_spec *spec, uint64_t se
     ig_vk_context_destroy(ctx);
     free(z);
     ig_model_free(m);
+    want_tiles = NULL;
+}
+
+/* ... for each tile set and precision */
+static void run_nearest(const char *label, const vk_test_spec *spec, uint64_t seed) {
+    static const char *tiles[] = {"small", "large"};
+    static const int prec[] = {IG_VK_PRECISION_FP32, IG_VK_PRECISION_FP16};
+    for (int p = 0; p < 2; p++)
+        for (int t = 0; t < 2; t++) run_nearest_with(label, spec, seed, prec[p], tiles[t]);
+    run_nearest_with(label, spec, seed, IG_VK_PRECISION_FP16, "coop");
 }
 
 static void test_tiny_extra(void) {
@@ -191,9 +242,9 @@ static void test_fallbacks(void) {
         const char *env;
     } fb[] = {
         {"bilinear+IN", "bilinear", 1, IG_VK_PRECISION_FP32, 0, NULL},
-        {"fp16 storage", "nearest", 0, IG_VK_PRECISION_FP16, 0, NULL},
         {"small storage range", "nearest", 0, IG_VK_PRECISION_FP32, 8192, NULL},
         {"INRGAN_VK_KERNEL=pixel", "nearest", 0, IG_VK_PRECISION_FP32, 0, "pixel"},
+        {"INRGAN_VK_GEMM_TILE=coop, fp32", "nearest", 0, IG_VK_PRECISION_FP32, 0, "coop"},
     };
     for (size_t i = 0; i < sizeof fb / sizeof fb[0]; i++) {
         vk_test_spec s = vk_test_spec_tiny(fb[i].up, fb[i].in, 1);
@@ -205,29 +256,15 @@ static void test_fallbacks(void) {
             CHECK_MSG(0, "%s: model", fb[i].label);
             continue;
         }
-        if (fb[i].env) setenv("INRGAN_VK_KERNEL", fb[i].env, 1);
+        bool tile = fb[i].env && strcmp(fb[i].env, "coop") == 0;
+        if (fb[i].env) setenv(tile ? "INRGAN_VK_GEMM_TILE" : "INRGAN_VK_KERNEL", fb[i].env, 1);
         ig_vk_context *ctx = gemm_context(fb[i].precision, fb[i].cap);
         unsetenv("INRGAN_VK_KERNEL");
-        if (ctx && fb[i].precision == IG_VK_PRECISION_FP16 &&
-            ig_vk_context_precision(ctx) != IG_VK_PRECISION_FP16) {
-            printf("  %s: skipped (no 16-bit storage)\n", fb[i].label);
-        } else if (ctx) {
+        unsetenv("INRGAN_VK_GEMM_TILE");
+        if (ctx) {
             const ig_config *c = ig_model_config(m);
             float *z = vk_test_latents(3, c->z_dim);
-            /* fp16 storage matches within its own tolerance only: check the kernel, not 1e-4 */
-            if (fb[i].precision == IG_VK_PRECISION_FP16) {
-                size_t img = (size_t)3 * plan.width * plan.height;
-                float *got = malloc(img * sizeof *got);
-                ig_render_desc rd = {.model = m, .plan = &plan, .z = z, .count = 1, .psi = 0.7};
-                CHECK_MSG(ig_vk_render(ctx, &rd, got, &err) == IG_OK, "%s: %s", fb[i].label,
-                          err.msg);
-                CHECK_MSG(strcmp(ig_vk_level_kernel_used(ctx), "pixel") == 0, "%s: ran %s",
-                          fb[i].label, ig_vk_level_kernel_used(ctx));
-                printf("  %s: %s kernel\n", fb[i].label, ig_vk_level_kernel_used(ctx));
-                free(got);
-            } else {
-                check_render(ctx, m, &plan, z, NULL, 0, 3, "pixel", fb[i].label, NULL);
-            }
+            check_render(ctx, m, &plan, z, NULL, 0, 3, "pixel", fb[i].label, NULL);
             free(z);
             vk_test_ctx_ok(ctx);
         }
@@ -247,12 +284,81 @@ static void test_fallbacks(void) {
     ig_vk_context_destroy(ctx);
 }
 
+/* The automatic tile choice: small on the small levels, large on a 32 x 32 level whose layers
+ * have 128 outputs (where the device has room for it; else small throughout). */
+static void test_auto_tiles(void) {
+    vk_test_spec s = {.z_dim = 16, .w_dim = 16, .map_layers = 2, .rank = 2,
+                      .upsampling = "nearest", .psi = 0.8, .n_blocks = 3};
+    s.blocks[0] = (vk_test_block){"b8", 8, 32, 0, 3, 1, 0, 4};
+    s.blocks[1] = (vk_test_block){"b16", 16, 32, 0, 3, 0, 4, 2};
+    s.blocks[2] = (vk_test_block){"b32", 32, 128, 0, 4, 0, 4, 2};
+    const char *path = vk_test_path("gemm_auto.safetensors");
+    CHECK(vk_test_model_write(path, &s, 47) == 0);
+    ig_model *m = NULL;
+    ig_plan plan;
+    if (vk_test_load(path, &m, &plan, 0) != 0) {
+        CHECK_MSG(0, "auto tiles: model");
+        return;
+    }
+    ig_vk_context *ctx = gemm_context(IG_VK_PRECISION_FP32, 0);
+    if (ctx) {
+        float *z = vk_test_latents(2, ig_model_config(m)->z_dim);
+        want_tiles = "small+large";
+        check_render(ctx, m, &plan, z, NULL, 0, 2, "gemm", "auto tiles", NULL);
+        want_tiles = NULL;
+        free(z);
+        vk_test_ctx_ok(ctx);
+    }
+    ig_vk_context_destroy(ctx);
+    ig_plan_free(&plan);
+    ig_model_free(m);
+}
+
+/* INRGAN_VK_GEMM_TILE other than small, large, auto: the context is not created. */
+static void test_bad_tile_env(void) {
+    setenv("INRGAN_VK_GEMM_TILE", "huge", 1);
+    ig_vk_desc d = vk_test_desc();
+    ig_vk_context *ctx = NULL;
+    ig_error err = {0};
+    ig_result r = ig_vk_context_create(&d, &ctx, &err);
+    unsetenv("INRGAN_VK_GEMM_TILE");
+    CHECK_MSG(r == IG_ERR_USAGE && !ctx, "INRGAN_VK_GEMM_TILE=huge: %d %s", (int)r, err.msg);
+    CHECK_MSG(strstr(err.msg, "INRGAN_VK_GEMM_TILE=huge") != NULL, "message: %s", err.msg);
+    ig_vk_context_destroy(ctx);
+}
+
+/* ig_vk_gemm_time (inrgan bench --gemm-sweep): one layer times and names its kernel; a bad tile
+ * name, bad sizes and a tile set the context cannot run are refused. */
+static void test_gemm_time(void) {
+    ig_vk_context *ctx = gemm_context(IG_VK_PRECISION_FP32, 0);
+    if (!ctx) return;
+    ig_error err = {0};
+    double ms = 0;
+    const char *kernel = NULL;
+    ig_result r = ig_vk_gemm_time(ctx, 100, 40, 72, 3, "large", 1, &ms, &kernel, &err);
+    CHECK_MSG(r == IG_OK && ms > 0 && kernel && strcmp(kernel, "gemm") == 0, "large: %d %s %g %s",
+              (int)r, err.msg, ms, kernel ? kernel : "-");
+    r = ig_vk_gemm_time(ctx, 100, 40, 72, 3, "huge", 1, &ms, &kernel, &err);
+    CHECK_MSG(r == IG_ERR_INVALID_ARGUMENT && ms < 0, "tile huge: %d", (int)r);
+    r = ig_vk_gemm_time(ctx, 0, 40, 72, 3, "small", 1, &ms, &kernel, &err);
+    CHECK_MSG(r == IG_ERR_INVALID_ARGUMENT, "0 pixels: %d", (int)r);
+    r = ig_vk_gemm_time(ctx, 100, 40, 72, 3, "coop", 1, &ms, &kernel, &err);
+    CHECK_MSG(r == IG_ERR_UNSUPPORTED && strstr(err.msg, "coop"), "coop in fp32: %d %s", (int)r,
+              err.msg);
+    printf("  ig_vk_gemm_time: refusals ok\n");
+    vk_test_ctx_ok(ctx);
+    ig_vk_context_destroy(ctx);
+}
+
 int main(void) {
     vk_test_init();
     RUN(test_tiny_extra);
     RUN(test_churches_like);
     RUN(test_wide);
     RUN(test_groups);
+    RUN(test_auto_tiles);
+    RUN(test_bad_tile_env);
+    RUN(test_gemm_time);
     RUN(test_fallbacks);
     return TEST_EXIT();
 }
