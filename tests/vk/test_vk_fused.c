@@ -11,7 +11,8 @@
  *   A model with no level narrow enough runs the gemm kernel; bilinear + instance norm the
  *   per-pixel one; INRGAN_VK_KERNEL=fused turns it on for a default context.
  * The fused16 kernel (fp16 activations in shared memory) on a tiny and a mixed model (a 256-wide
- * fused level), tiles bit-exact too.
+ * fused level), tiles bit-exact too. The gemm kernel's tile sets forced large (levels padded to
+ * 128 pixels) and small (64) under the fused kernel; fp16 storage runs "gemm-f16".
  * Tolerance: max |vk - cpu| <= 1e-4 * max(1, max |cpu|) (fused16: 2e-2). Validation layer on:
  * no errors. */
 #include "vk_test.h"
@@ -223,6 +224,52 @@ static void test_fused16(void) {
     g_tol = TOL;
 }
 
+/* The gemm kernel's tile sets under the fused kernel (INRGAN_VK_GEMM_TILE): large pads every
+ * level to 128 pixels (the gemm levels, the coarse products over the previous level's tile set,
+ * the rows the fused levels read and write), small to 64; both on the mixed plan. With fp16
+ * storage a fused request runs the gemm kernel in fp16 (level_tile.comp reads fp32 buffers):
+ * "gemm-f16", within fp16 storage's tolerance. */
+static void test_gemm_tiles(void) {
+    vk_test_spec s = {.z_dim = 16, .w_dim = 24, .map_layers = 2, .rank = 2,
+                      .upsampling = "nearest", .psi = 0.8, .n_blocks = 4};
+    s.blocks[0] = (vk_test_block){"b4", 4, 264, 0, 3, 1, 0, 4};
+    s.blocks[1] = (vk_test_block){"b8", 8, 260, 1, 3, 0, 4, 2};
+    s.blocks[2] = (vk_test_block){"b16", 16, 40, 1, 4, 0, 4, 2};
+    s.blocks[3] = (vk_test_block){"b32", 32, 12, 0, 4, 0, 4, 2};
+    static const char *tiles[] = {"large", "small"};
+    for (int i = 0; i < 2; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "%s tiles mixed", tiles[i]);
+        setenv("INRGAN_VK_GEMM_TILE", tiles[i], 1);
+        run_nearest(label, &s, 73, "fused", false);
+        unsetenv("INRGAN_VK_GEMM_TILE");
+    }
+    ig_model *m = load_spec("fp16 storage", &s, 74);
+    if (!m) return;
+    const ig_config *c = ig_model_config(m);
+    ig_vk_desc d = vk_test_desc();
+    d.level_kernel = IG_VK_KERNEL_FUSED;
+    d.precision = IG_VK_PRECISION_FP16;
+    ig_vk_context *ctx = NULL;
+    ig_error err = {0};
+    ig_plan plan;
+    CHECK_MSG(ig_vk_context_create(&d, &ctx, &err) == IG_OK, "context: %s", err.msg);
+    if (ctx && ig_vk_context_precision(ctx) != IG_VK_PRECISION_FP16) {
+        printf("  fp16 storage: skipped (no 16-bit storage)\n");
+    } else if (ctx && ig_plan_init(&plan, c, ig_view_native(), c->resolution, c->resolution,
+                                   &err) == IG_OK) {
+        float *z = vk_test_latents(2, c->z_dim);
+        g_tol = TOL16;
+        check_render(ctx, m, &plan, z, NULL, 0, 2, "gemm-f16", "fp16 storage mixed", NULL);
+        g_tol = TOL;
+        free(z);
+        ig_plan_free(&plan);
+        vk_test_ctx_ok(ctx);
+    }
+    ig_vk_context_destroy(ctx);
+    ig_model_free(m);
+}
+
 /* A storage range that holds the activations of two images but not three: groups of two and
  * one image, for the coarse product and the fused dispatch alike. */
 static void test_groups(void) {
@@ -290,6 +337,7 @@ int main(void) {
     RUN(test_wide);
     RUN(test_mixed);
     RUN(test_fused16);
+    RUN(test_gemm_tiles);
     RUN(test_groups);
     RUN(test_fallbacks);
     return TEST_EXIT();
