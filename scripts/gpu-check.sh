@@ -17,10 +17,10 @@
 #      1 facts      nvidia-smi; `inrgan devices --json` -> devices.json
 #      2 paths      inrgan bench, FFHQ-256 architecture (random weights), 256x256, batch 32 and
 #                   128, --phases (per-phase device time), for every Vulkan path: per-pixel fp32,
-#                   gemm (INRGAN_VK_KERNEL=gemm), fp16, coopmat, auto (measured choice, default
-#                   submission split) -> bench-<path>.json; then `inrgan bench --gemm-sweep` (the
-#                   gemm kernel's six layer GEMMs alone per tile set and precision, batch 32)
-#                   -> gemm-sweep.json
+#                   gemm (INRGAN_VK_KERNEL=gemm), fp16, coopmat, auto (measured choice among
+#                   pixel, gemm, fused; default submission split) -> bench-<path>.json; then
+#                   `inrgan bench --gemm-sweep` (the gemm kernel's six layer GEMMs alone per tile
+#                   set and precision, batch 32) -> gemm-sweep.json
 #      3 torch      python -m inrgan.bench_torch --device cuda, fp32/TF32/fp16, batch 32 and 128
 #                   -> torch.json (the side-by-side ratio with 2)
 #      4 parity     full-size FFHQ-256 (and -bil) of every path against the CPU backend (bench_vk
@@ -39,7 +39,7 @@ set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BINS="inrgan bench_vk test_vk_devices test_vk_alloc test_vk_limits test_vk_parity test_vk_views \
-test_vk_tiles test_vk_cips test_vk_gemm test_vk_hyper test_vk_choice"
+test_vk_tiles test_vk_cips test_vk_gemm test_vk_fused test_vk_hyper test_vk_choice"
 
 if [ "${1:-}" = prepare ]; then
     set -e
@@ -178,7 +178,7 @@ fi
 REQ=--require-coopmat # on the GPU the coopmat path must be on and really run
 [ -n "${GPU_CHECK_LOCAL:-}" ] && REQ=--check # lavapipe has no cooperative matrices (a repeat)
 step parity-ffhq 60 150 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG:-ffhq}" ${GPU_CHECK_VKSIZE:+--size $GPU_CHECK_VKSIZE} \
-    --batch 8 --iters 1 --paths fp32,fp32-fused,gemm,gemm-f16,gemm-coop,fp16,coopmat --check "$REQ"
+    --batch 8 --iters 1 --paths fp32,fp32-fused,gemm,gemm-f16,gemm-coop,fused,fused16,fp16,coopmat --check "$REQ"
 step parity-ffhq-bil 50 120 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG_BIL:-ffhq-bil}" \
     ${GPU_CHECK_VKSIZE:+--size $GPU_CHECK_VKSIZE} --batch 4 --iters 1 --paths fp32,fp16,coopmat --check
 
@@ -187,6 +187,7 @@ step parity-ffhq-bil 50 120 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG_BIL:-
 step test-parity 30 120 "$BIN/test_vk_parity"
 unset INRGAN_TEST_REQUIRE_COOPMAT
 step test-gemm 30 120 "$BIN/test_vk_gemm"
+step test-fused 20 120 "$BIN/test_vk_fused"
 step test-choice 15 60 "$BIN/test_vk_choice"
 step test-cips 30 120 "$BIN/test_vk_cips"
 step test-hyper 20 120 "$BIN/test_vk_hyper"

@@ -112,8 +112,10 @@ ig_result ig_backend_create(const ig_backend_desc *desc, ig_backend **out, ig_er
     static const ig_backend_desc none = {0};
     const ig_backend_desc *d = desc ? desc : &none;
     bool is_auto = d->kind == IG_BACKEND_AUTO;
-    if (d->kernel && strcmp(d->kernel, "auto") && strcmp(d->kernel, "pixel") && strcmp(d->kernel, "gemm"))
-        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "--kernel %s is not auto, pixel or gemm", d->kernel);
+    if (d->kernel && strcmp(d->kernel, "auto") && strcmp(d->kernel, "pixel") && strcmp(d->kernel, "gemm") &&
+        strcmp(d->kernel, "fused") && strcmp(d->kernel, "fused16"))
+        return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "--kernel %s is not auto, pixel, gemm, fused or fused16",
+                            d->kernel);
     if (d->kind == IG_BACKEND_CPU) {
         if (d->device) return ig_error_set(err, IG_ERR_INVALID_ARGUMENT, "-g %s needs --backend vulkan or auto", d->device);
         if (d->precision && strcmp(d->precision, "fp32") && strcmp(d->precision, "auto"))
@@ -135,6 +137,8 @@ ig_result ig_backend_create(const ig_backend_desc *desc, ig_backend **out, ig_er
     else vd.precision = IG_VK_PRECISION_AUTO;
     vd.level_kernel = !d->kernel || !strcmp(d->kernel, "auto") ? IG_VK_KERNEL_AUTO
                       : !strcmp(d->kernel, "pixel")            ? IG_VK_KERNEL_PIXEL
+                      : !strcmp(d->kernel, "fused")            ? IG_VK_KERNEL_FUSED
+                      : !strcmp(d->kernel, "fused16")          ? IG_VK_KERNEL_FUSED16
                                                                : IG_VK_KERNEL_GEMM;
     ig_vk_context *ctx;
     ig_result r = ig_vk_context_create(&vd, &ctx, err);

@@ -92,7 +92,7 @@ def vulkan_checks(cli, schema, tmp, fails):
                 peaks[0]["fp32_gflops"], peaks[0]["fp16_gflops"], peaks[0]["coopmat_gflops"]))
     # --phases: per-phase device time of one profiled render; the phases sum to that render's device
     # time (timestamps between consecutive dispatches: within 10 %), levels have GFLOP counts
-    for kernel in ("pixel", "gemm"):
+    for kernel in ("pixel", "gemm", "fused"):
         env["INRGAN_VK_KERNEL"] = kernel
         doc = bench("phases-" + kernel, ["--backend", "vulkan", "-g", "llvmpipe", "--validate", "--phases"])
         env.pop("INRGAN_VK_KERNEL")
@@ -133,8 +133,9 @@ def vulkan_checks(cli, schema, tmp, fails):
         doc = json.load(open(path))
         jsonschema.validate(doc, schema)
         r = doc["results"][0]
-        check(r.get("level_kernel_source") == want and sorted(r.get("level_kernel_times_ms") or {}) == ["gemm", "pixel"]
-              and r.get("level_kernel") in ("gemm", "pixel"),
+        check(r.get("level_kernel_source") == want and
+              sorted(r.get("level_kernel_times_ms") or {}) == ["fused", "gemm", "pixel"]
+              and r.get("level_kernel") in ("fused", "gemm", "pixel"),
               "%s use: level kernel %s (%s, %s)" % (use, r.get("level_kernel"), r.get("level_kernel_source"),
                                                    r.get("level_kernel_times_ms")))
         check((r.get("submissions") or 0) > 1 and r.get("submit_target_ms") == 0.001,

@@ -12,7 +12,7 @@ set(IG_VK_TEST_ENV
   "VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
   "LP_NUM_THREADS=2")
 
-foreach(name devices alloc limits parity views tiles cips gemm external hyper gated choice)
+foreach(name devices alloc limits parity views tiles cips gemm fused external hyper gated choice)
   add_executable(test_vk_${name} ${CMAKE_SOURCE_DIR}/tests/vk/test_vk_${name}.c)
   target_include_directories(test_vk_${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests ${CMAKE_SOURCE_DIR}/tests/vk)
   target_compile_definitions(test_vk_${name} PRIVATE _DEFAULT_SOURCE
@@ -31,7 +31,7 @@ target_compile_definitions(bench_vk PRIVATE _DEFAULT_SOURCE _POSIX_C_SOURCE=2008
   VK_TEST_TMP="${IG_VK_TEST_TMP}" IG_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
 target_link_libraries(bench_vk PRIVATE inrgan_lib ${CMAKE_DL_LIBS} m)
 add_test(NAME vk_bench_smoke COMMAND bench_vk --config tiny --batch 2 --iters 1
-  --paths fp32,fp32-fused,gemm,gemm-f16,gemm-coop,gemm-coop-emulated,fp16,coopmat,coopmat-emulated
+  --paths fp32,fp32-fused,gemm,gemm-f16,gemm-coop,gemm-coop-emulated,fused,fused16,fp16,coopmat,coopmat-emulated
   --validate --check)
 set_tests_properties(vk_bench_smoke PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}" LABELS vulkan
   TIMEOUT 300)

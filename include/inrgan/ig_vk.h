@@ -14,7 +14,8 @@
  *   INRGAN_VALIDATE=1          Khronos validation layer + an error-counting messenger
  *   INRGAN_DISABLE_FP16=1      never use the fp16 storage path (precision auto/fp16 -> fp32)
  *   INRGAN_DISABLE_COOPMAT=1   never use cooperative matrices
- *   INRGAN_VK_KERNEL=auto|pixel|gemm  the INR-GAN level kernel (overrides ig_vk_desc.level_kernel
+ *   INRGAN_VK_KERNEL=auto|pixel|gemm|fused|fused16
+ *                              the INR-GAN level kernel (overrides ig_vk_desc.level_kernel
  *                               and the kernel cache; src/vk/vk_choice.c)
  *   INRGAN_VK_KERNEL_MEASURE=1 level kernel "auto" measures on a CPU-type device too (tests;
  *                               without it lavapipe takes "pixel" unmeasured)
@@ -79,9 +80,16 @@ typedef enum ig_vk_level_kernel {
                                  group of images (nearest up-sampling without instance norm,
                                  fp32 or fp16 storage; other models and plans fall back to
                                  IG_VK_KERNEL_PIXEL: see ig_vk_level_kernel_used) */
-    IG_VK_KERNEL_AUTO = 3     /* chosen by measurement at the first render of a model shape on a
+    IG_VK_KERNEL_AUTO = 3,    /* chosen by measurement at the first render of a model shape on a
                                  GPU, cached on disk (ig_vk_last_kernel_choice); "pixel" on a
-                                 CPU-type device unless INRGAN_VK_KERNEL_MEASURE=1 */
+                                 CPU-type device unless INRGAN_VK_KERNEL_MEASURE=1; candidates:
+                                 pixel, gemm, fused */
+    IG_VK_KERNEL_FUSED = 4,   /* the gemm kernel, but each level whose widths fit shared memory
+                                 (<= 256 channels, a suffix of the levels) in one dispatch that
+                                 keeps its activations in shared memory (same models as gemm) */
+    IG_VK_KERNEL_FUSED16 = 5  /* IG_VK_KERNEL_FUSED with those activations stored as fp16 (fp32
+                                 arithmetic; fp16-storage accuracy, about 1e-3 relative; never
+                                 chosen by auto) */
 } ig_vk_level_kernel;
 
 /* An existing Vulkan device the backend renders on instead of creating its own instance and
@@ -242,8 +250,10 @@ bool ig_vk_context_coopmat(const ig_vk_context *ctx);
 const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model);
 /* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm" (fp32),
  * "gemm-f16" (fp16 storage), "gemm-coop-khr" (KHR cooperative matrices), "gemm-coop-emu"
- * (their scalar twin, INRGAN_VK_COOP_EMU=1) or "coopmat" ("" before the first; a requested
- * gemm kernel that does not support the model or the plan falls back to "pixel"). */
+ * (their scalar twin, INRGAN_VK_COOP_EMU=1), "fused", "fused16" or "coopmat" ("" before the
+ * first; a requested gemm or fused kernel that does not support the model or the plan falls
+ * back to "pixel"; a fused one with no level narrow enough, or with fp16 storage, ran the gemm
+ * kernel: "gemm" or "gemm-f16"). */
 const char *ig_vk_level_kernel_used(const ig_vk_context *ctx);
 /* How the INR-GAN level kernel of the last render was chosen (src/vk/vk_choice.c). With
  * IG_VK_KERNEL_AUTO the first render (or ig_vk_prepare) of a model shape on a GPU renders a

@@ -788,7 +788,7 @@ static const cli_opt bench_options[] = {
     {"precision", 0, required_argument, B_PREC, 1, "P", "fp32 (default) | fp16 | auto (Vulkan)"},
     {"coopmat", 0, no_argument, B_COOPMAT, 1, NULL, "Vulkan: tensor-core level kernel"},
     {"kernel", 0, required_argument, B_KERNEL, 1, "K", "Vulkan INR-GAN level kernel: auto (default: measured once per\n"
-     "model shape and device, cached) | pixel | gemm"},
+     "model shape and device, cached) | pixel | gemm | fused | fused16"},
     {"validate", 0, no_argument, B_VALIDATE, 1, NULL, "Vulkan: Khronos validation layer; any error fails"},
     {"phases", 0, no_argument, B_PHASES, 1, NULL, "Vulkan: after each row's timed renders, one profiled render:\n"
      "device time and GFLOP/s per phase (hypernetwork, weights, levelN, torgb)"},
@@ -863,8 +863,9 @@ int cmd_bench(int argc, char **argv) {
         case B_VALIDATE: validate = true; break;
         case B_COOPMAT: coopmat = true; break;
         case B_KERNEL:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm"))
-                return cli_usage_error("--kernel '%s' is not auto, pixel or gemm", optarg);
+            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm") &&
+                strcmp(optarg, "fused") && strcmp(optarg, "fused16"))
+                return cli_usage_error("--kernel '%s' is not auto, pixel, gemm, fused or fused16", optarg);
             kernel = optarg;
             break;
         case B_PHASES: phases = true; break;

@@ -93,7 +93,7 @@ static const cli_opt g_options[] = {
     {"precision", 0, required_argument, O_PREC, C_RIZ, "P", "fp32 (default) | fp16 | auto (Vulkan: fp16 storage, fp32 math)"},
     {"coopmat", 0, no_argument, O_COOPMAT, C_RIZ, NULL, "Vulkan: tensor-core level kernel (VK_NV_cooperative_matrix)"},
     {"kernel", 0, required_argument, O_KERNEL, C_RIZ, "K", "Vulkan INR-GAN level kernel: auto (default: measured once per\n"
-     "model shape and device, cached) | pixel | gemm"},
+     "model shape and device, cached) | pixel | gemm | fused | fused16"},
     {"validate", 0, no_argument, O_VALIDATE, C_RIZ, NULL, "Vulkan: Khronos validation layer; any error fails the command"},
     {"threads", 0, required_argument, O_THREADS, C_RIZ, "N", "CPU backend threads (default: all cores)"},
     {"batch", 0, required_argument, O_BATCH, C_RENDER, "N", "images per submission (default: 4)"},
@@ -423,8 +423,9 @@ static int parse_render_opts(int argc, char **argv, render_opts *o, unsigned cmd
         case O_VALIDATE: o->validate = true; break;
         case O_COOPMAT: o->coopmat = true; break;
         case O_KERNEL:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm"))
-                return usage_error("--kernel '%s' is not auto, pixel or gemm", optarg);
+            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm") &&
+                strcmp(optarg, "fused") && strcmp(optarg, "fused16"))
+                return usage_error("--kernel '%s' is not auto, pixel, gemm, fused or fused16", optarg);
             o->kernel = optarg;
             break;
         case 'm': o->model_path = optarg; break;

@@ -24,7 +24,8 @@ static const cli_opt g_serve_opts[] = {
     {"gpu", 'g', required_argument, 'g', S_SERVE, "INDEX|NAME", "Vulkan device (inrgan devices lists them)"},
     {"precision", 0, required_argument, O_PREC, S_SERVE, "P", "fp32 (default) | fp16 | auto (Vulkan)"},
     {"coopmat", 0, no_argument, O_COOPMAT, S_SERVE, NULL, "Vulkan: tensor-core level kernel (VK_NV_cooperative_matrix)"},
-    {"kernel", 0, required_argument, O_KERNEL, S_SERVE, "K", "Vulkan INR-GAN level kernel: auto (default) | pixel | gemm"},
+    {"kernel", 0, required_argument, O_KERNEL, S_SERVE, "K", "Vulkan INR-GAN level kernel: auto (default) | pixel | gemm | fused |\n"
+     "fused16"},
     {"validate", 0, no_argument, O_VALIDATE, S_SERVE, NULL, "Vulkan: Khronos validation layer"},
     {"threads", 0, required_argument, O_THREADS, S_SERVE, "N", "CPU backend threads (default: all cores)"},
     {"queue", 0, required_argument, O_QUEUE, S_SERVE, "N", "tiles waiting for a render at most; more: 503 (default: 64)"},
@@ -84,8 +85,9 @@ int cmd_serve(int argc, char **argv) {
             break;
         case O_COOPMAT: bo.coopmat = true; break;
         case O_KERNEL:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm"))
-                return cli_usage_error("--kernel '%s' is not auto, pixel or gemm", optarg);
+            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm") &&
+                strcmp(optarg, "fused") && strcmp(optarg, "fused16"))
+                return cli_usage_error("--kernel '%s' is not auto, pixel, gemm, fused or fused16", optarg);
             bo.kernel = optarg;
             break;
         case O_VALIDATE: bo.validate = true; break;

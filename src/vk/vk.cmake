@@ -187,6 +187,7 @@ target_sources(inrgan_lib PRIVATE
   ${CMAKE_SOURCE_DIR}/src/vk/vk_choice.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_inrgan.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_inrgan_gemm.c
+  ${CMAKE_SOURCE_DIR}/src/vk/vk_inrgan_tile.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_cips.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_peak.c
   ${CMAKE_SOURCE_DIR}/src/vk/vk_facts.c

@@ -64,18 +64,41 @@ static bool ig__pixel_applies(const ig_vk_context *ctx, const ig_config *c) {
     (void)c;
     return true;
 }
-static void ig__pixel_select(ig_vk_context *ctx) { ctx->level_gemm = false; }
+static void ig__pixel_select(ig_vk_context *ctx) {
+    ctx->level_gemm = ctx->level_fused = ctx->level_fused16 = false;
+}
 
 static bool ig__gemm_applies(const ig_vk_context *ctx, const ig_config *c) {
     /* ig__vk_gemm_model's conditions that need no upload (fp32 or fp16 storage) */
     return !ctx->fused_fmm && !ctx->coopmat && c->upsampling == IG_UP_NEAREST &&
            !c->instance_norm;
 }
-static void ig__gemm_select(ig_vk_context *ctx) { ctx->level_gemm = true; }
+static void ig__gemm_select(ig_vk_context *ctx) {
+    ctx->level_gemm = true;
+    ctx->level_fused = ctx->level_fused16 = false;
+}
+/* fused: the gemm kernel's models (a model with no level narrow enough runs "gemm" in its
+ * warm-up render and is then no candidate) */
+static void ig__fused_select(ig_vk_context *ctx) {
+    ctx->level_gemm = ctx->level_fused = true;
+    ctx->level_fused16 = false;
+}
+/* fused16 computes with fp16 activations: never chosen for a context asked for fp32 (listed
+ * for its name when asked for explicitly) */
+static bool ig__fused16_applies(const ig_vk_context *ctx, const ig_config *c) {
+    (void)ctx;
+    (void)c;
+    return false;
+}
+static void ig__fused16_select(ig_vk_context *ctx) {
+    ctx->level_gemm = ctx->level_fused = ctx->level_fused16 = true;
+}
 
 static const ig__kernel ig__kernels[] = {
     {"pixel", IG_VK_KERNEL_PIXEL, ig__pixel_applies, ig__pixel_select},
     {"gemm", IG_VK_KERNEL_GEMM, ig__gemm_applies, ig__gemm_select},
+    {"fused", IG_VK_KERNEL_FUSED, ig__gemm_applies, ig__fused_select},
+    {"fused16", IG_VK_KERNEL_FUSED16, ig__fused16_applies, ig__fused16_select},
 };
 enum { IG__N_KERNELS = sizeof ig__kernels / sizeof ig__kernels[0] };
 _Static_assert(IG__N_KERNELS <= IG_VK_MAX_KERNELS, "ig_vk_kernel_choice.times too small");

@@ -759,9 +759,11 @@ static void ig__make_summary(ig_vk_context *ctx) {
              ctx->precision == IG_VK_PRECISION_FP16 ? "fp16" : "fp32",
              ctx->fp16_ok || ctx->precision == IG_VK_PRECISION_FP16 ? "" : "(fp16 unavailable)",
              ctx->fused_fmm ? "fused" : "pass",
-             ctx->kernel_req == IG_VK_KERNEL_GEMM    ? "gemm"
-             : ctx->kernel_req == IG_VK_KERNEL_PIXEL ? "pixel"
-                                                     : "auto",
+             ctx->kernel_req == IG_VK_KERNEL_GEMM      ? "gemm"
+             : ctx->kernel_req == IG_VK_KERNEL_PIXEL   ? "pixel"
+             : ctx->kernel_req == IG_VK_KERNEL_FUSED   ? "fused"
+             : ctx->kernel_req == IG_VK_KERNEL_FUSED16 ? "fused16"
+                                                       : "auto",
              ctx->validation ? "on" : "off");
 }
 
@@ -858,28 +860,35 @@ ig_result ig_vk_context_create(const ig_vk_desc *desc_in, ig_vk_context **out, i
         ctx->fp16 = true;
     }
     ctx->fused_fmm = desc.fmm == IG_VK_FMM_FUSED && !ctx->coopmat;
-    /* the level kernel asked for (the environment overrides the desc): pixel or gemm now,
-     * auto per model shape at its first render (vk_choice.c); whether a render can use gemm
-     * is decided per render (vk_inrgan.c), the summary says what was asked */
-    ctx->kernel_req = desc.level_kernel == IG_VK_KERNEL_PIXEL  ? IG_VK_KERNEL_PIXEL
-                      : desc.level_kernel == IG_VK_KERNEL_GEMM ? IG_VK_KERNEL_GEMM
-                                                               : IG_VK_KERNEL_AUTO;
+    /* the level kernel asked for (the environment overrides the desc): pixel, gemm, fused or
+     * fused16 now, auto per model shape at its first render (vk_choice.c); whether a render can
+     * use gemm / fused is decided per render (vk_inrgan.c), the summary says what was asked */
+    int lk = desc.level_kernel;
+    ctx->kernel_req = lk == IG_VK_KERNEL_PIXEL || lk == IG_VK_KERNEL_GEMM ||
+                              lk == IG_VK_KERNEL_FUSED || lk == IG_VK_KERNEL_FUSED16
+                          ? lk
+                          : IG_VK_KERNEL_AUTO;
     ctx->kernel_req_src = ctx->kernel_req == IG_VK_KERNEL_AUTO ? NULL : "option";
     const char *kern = getenv("INRGAN_VK_KERNEL");
     if (kern && *kern) {
-        int k = strcmp(kern, "gemm") == 0    ? IG_VK_KERNEL_GEMM
-                : strcmp(kern, "pixel") == 0 ? IG_VK_KERNEL_PIXEL
-                : strcmp(kern, "auto") == 0  ? IG_VK_KERNEL_AUTO
-                                             : -1;
+        int k = strcmp(kern, "gemm") == 0      ? IG_VK_KERNEL_GEMM
+                : strcmp(kern, "pixel") == 0   ? IG_VK_KERNEL_PIXEL
+                : strcmp(kern, "fused") == 0   ? IG_VK_KERNEL_FUSED
+                : strcmp(kern, "fused16") == 0 ? IG_VK_KERNEL_FUSED16
+                : strcmp(kern, "auto") == 0    ? IG_VK_KERNEL_AUTO
+                                               : -1;
         if (k < 0) {
             res = ig_error_set(err, IG_ERR_INVALID_ARGUMENT,
-                               "INRGAN_VK_KERNEL=%.32s is not auto, pixel or gemm", kern);
+                               "INRGAN_VK_KERNEL=%.32s is not auto, pixel, gemm, fused or fused16",
+                               kern);
             goto fail;
         }
         ctx->kernel_req = k;
         ctx->kernel_req_src = k == IG_VK_KERNEL_AUTO ? NULL : "env";
     }
-    ctx->level_gemm = ctx->kernel_req == IG_VK_KERNEL_GEMM;
+    ctx->level_fused16 = ctx->kernel_req == IG_VK_KERNEL_FUSED16;
+    ctx->level_fused = ctx->kernel_req == IG_VK_KERNEL_FUSED || ctx->level_fused16;
+    ctx->level_gemm = ctx->kernel_req == IG_VK_KERNEL_GEMM || ctx->level_fused;
     /* the gemm kernel's tile set (vk_inrgan_gemm.c): auto (per level), or forced */
     const char *tile = getenv("INRGAN_VK_GEMM_TILE");
     ctx->gemm_tile = -1;

@@ -32,7 +32,10 @@
  * rgb_accum.comp adds the partials (or the whole ToRGB) into rgb planes [B][3][P], the first
  * of a level starting from the gathered coarse rgb.
  * Renders it cannot take (model, precision, a level too large for one descriptor window) run
- * the per-pixel kernel; ig_vk_level_kernel_used says which ran.
+ * the per-pixel kernel; ig_vk_level_kernel_used says which ran. The "fused" level kernel
+ * (INRGAN_VK_KERNEL=fused, vk_inrgan_tile.c) is the gemm kernel with the levels whose widths
+ * fit shared memory (a suffix: FFHQ-256's levels 2-3) replaced by one level_tile.comp dispatch
+ * each (after the coarse product), activations kept in shared memory across the level.
  * Interpolation: z space is slerped on the host; w space maps both latents and lerps w
  * (lerp.comp); params space also runs heads and weights for both and lerps s and W.
  * Features and rgb are pixel-major ([pixel][channel]) so that any band of rows is one
@@ -1009,7 +1012,10 @@ static ig_result ig__plan_all(ig__vk_builder *b, const ig__chunk *ch, ig_error *
                          wk->es, B, ch->t);
     }
     if (wk->gemm) {
-        ig__vk_plan_gemm_levels(b, ch);
+        if (wk->tile_from < wk->vp[IG__PASS_RENDER]->n_levels)
+            ig__vk_plan_tile_levels(b, ch);
+        else
+            ig__vk_plan_gemm_levels(b, ch);
         return IG_OK;
     }
     ig_result res = IG_OK;
@@ -1292,6 +1298,7 @@ ig_result ig__vk_inrgan_prepare(ig_vk_context *ctx, const ig_render_desc *desc, 
     }
     /* the gemm kernel's (a render may still fall back to the per-pixel one created above) */
     if (ctx->plan->gemm && res == IG_OK) res = ig__vk_gemm_prepare(ctx, ctx->plan, err);
+    if (res == IG_OK) res = ig__vk_tile_prepare(ctx, err); /* the fused kernel's, when asked */
     return res;
 }
 
@@ -1326,9 +1333,17 @@ ig_result ig__vk_inrgan_render(ig_vk_context *ctx, const ig_render_desc *desc, f
     /* the gemm level kernel when asked for and the model and plan allow it */
     wk->gemm = ctx->plan->gemm && !wk->fused && !wk->stats &&
                ig__vk_gemm_layout(ctx, ctx->model, ctx->plan, wk);
-    ctx->kernel_used = wk->gemm ? ig__vk_gemm_kernel_name(ctx, ctx->plan)
-                                : ctx->model->coop ? "coopmat" : "pixel";
-    if (wk->gemm) ctx->report.gemm_tiles = ig__vk_gemm_tiles_used(ctx->plan);
+    /* the fused kernel on the levels >= tile_from (none: n_levels), the gemm kernel before */
+    wk->tile_from = ig__vk_tile_from(ctx, ctx->model, ctx->plan, wk);
+    bool fused = wk->gemm && wk->tile_from < ctx->plan->n_levels;
+    ctx->kernel_used = !wk->gemm ? (ctx->model->coop ? "coopmat" : "pixel")
+                       : fused   ? (ctx->level_fused16 ? "fused16" : "fused")
+                                 : ig__vk_gemm_kernel_name(ctx, ctx->plan);
+    /* the layer_gemm.comp dispatches of a fused render: the levels before tile_from and the
+     * coarse products over levels [tile_from - 1, n_levels - 1) (the last level's grid: none) */
+    if (wk->gemm)
+        ctx->report.gemm_tiles =
+            ig__vk_gemm_tiles_used(ctx->plan, fused ? ctx->plan->n_levels - 1 : ctx->plan->n_levels);
     if (res == IG_OK) res = ig__check_loops(ctx, c, ctx->model, wk, err);
     if (res != IG_OK) goto done;
     uint64_t per_image = ig__work_sizes(ctx, c, ctx->model, wk);

@@ -87,6 +87,7 @@ typedef struct ig__work {
     int interp;      /* 0, or 1 + ig_space when a second latent per image goes through the GPU */
     bool gemm;       /* levels on the gemm kernel: feat = activations [C][pp], rgb = [3][pp] */
     int gemm_rgb;    /* gemm: the rgb buffer holding the last level's rgb */
+    int tile_from;   /* gemm: levels >= tile_from run on the fused kernel (n_levels: none) */
     int mz, mw;      /* images per output image through the mapping / the heads and weights */
     ig_vk_buf z, h[2], s, gw, feat[2], rgb[2], part, inv, meta, dummy;
     uint64_t feat_img, rgb_img, part_img, inv_img; /* per-image bytes */
@@ -154,9 +155,26 @@ ig_result ig__vk_gemm_prepare(ig_vk_context *ctx, const ig__vk_plan *vp, ig_erro
  * (fp16 storage), "gemm-coop-khr" (KHR cooperative matrices), "gemm-coop-emu" (their scalar
  * twin). */
 const char *ig__vk_gemm_kernel_name(const ig_vk_context *ctx, const ig__vk_plan *vp);
-/* The tile sets of the plan's levels, '+'-joined: "small", "large", "small+large", "coop". */
-const char *ig__vk_gemm_tiles_used(const ig__vk_plan *vp);
+/* The tile sets of the plan's levels [0, n_levels), '+'-joined: "small", "large", "small+large",
+ * "coop" ("" for none). */
+const char *ig__vk_gemm_tiles_used(const ig__vk_plan *vp, int n_levels);
 /* Plans the render pass's levels on the gemm kernel (one dispatch per layer per image group). */
 void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch);
+/* The coarse product W[:, :c_x] X of up-sampling conv0 `op` on the previous level's grid
+ * (layer_gemm.comp IG_EPI_NONE), x -> y, for images [n0, n0 + k) (the fused kernel's). */
+void ig__vk_gemm_coarse(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_op *op,
+                        const ig_vk_buf *x, const ig_vk_buf *y, uint32_t n0, uint32_t k);
+
+/* ---- the fused level kernel (vk_inrgan_tile.c) ----------------------------------------------- */
+
+/* The first level of the render that runs on the fused kernel (a suffix of the levels whose
+ * widths and tiles fit the device); vp->n_levels when none (or the kernel is not asked for). */
+int ig__vk_tile_from(const ig_vk_context *ctx, const ig__vk_model *vm, const ig__vk_plan *vp,
+                     const ig__work *wk);
+/* Creates the fused kernel's pipelines for the cached model and plan (when asked for). */
+ig_result ig__vk_tile_prepare(ig_vk_context *ctx, ig_error *err);
+/* Plans the render pass's levels: those before wk->tile_from on the gemm kernel, the others
+ * one level_tile.comp dispatch per level (and image group) each. */
+void ig__vk_plan_tile_levels(ig__vk_builder *b, const ig__chunk *ch);
 
 #endif

@@ -117,11 +117,11 @@ const char *ig__vk_gemm_kernel_name(const ig_vk_context *ctx, const ig__vk_plan 
     return ctx->fp16 ? "gemm-f16" : "gemm";
 }
 
-const char *ig__vk_gemm_tiles_used(const ig__vk_plan *vp) {
+const char *ig__vk_gemm_tiles_used(const ig__vk_plan *vp, int n_levels) {
     static const char *names[] = {"", "small", "large", "small+large", "coop", "small+coop",
                                   "large+coop", "small+large+coop"};
     unsigned used = 0;
-    for (int l = 0; l < vp->n_levels; l++) used |= 1u << vp->tile[l];
+    for (int l = 0; l < n_levels; l++) used |= 1u << vp->tile[l];
     return names[used & 7u];
 }
 
@@ -593,4 +593,15 @@ ig_result ig_vk_gemm_time(ig_vk_context *ctx, int pixels, int c_in, int c_out, i
     if (!ctx->lost) ig__vk_wait_idle(ctx);
     ig__vk_arena_free(ctx, &ar);
     return res;
+}
+
+/* The coarse product of up-sampling conv0 `op` alone, over the previous level's grid and tile
+ * set as ig__vk_plan_gemm_levels runs it (used by the fused level kernel, vk_inrgan_tile.c). */
+void ig__vk_gemm_coarse(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_op *op,
+                        const ig_vk_buf *x, const ig_vk_buf *y, uint32_t n0, uint32_t k) {
+    const ig__work *wk = ch->wk;
+    const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
+    int lc = op->level - 1;
+    ig__gemm_io io = {x, y, NULL, wk->feat_img / (uint64_t)wk->es, vp->pp[lc], 0, vp->tile[lc]};
+    ig__gemm_layer(b, ch, IG_SH_GEMM_RAW, op, 0, (uint32_t)op->c_x, &io, n0, k, NULL);
 }

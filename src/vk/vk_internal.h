@@ -251,11 +251,14 @@ struct ig_vk_context {
     bool coop_emu;              /* ... with emulated matrix products (test hook) */
     bool fused_fmm;
     bool level_gemm;            /* INR-GAN levels on the tiled-GEMM kernels where supported */
+    bool level_fused;           /* ... and the levels that fit on the fused kernel (level_gemm too) */
+    bool level_fused16;         /* ... with fp16 activations in shared memory (level_fused too) */
     int gemm_tile;              /* INRGAN_VK_GEMM_TILE: -1 auto, else its tile set (vk_inrgan.h) */
     bool gemm_coop_khr;         /* the gemm kernel's KHR cooperative-matrix variant can run */
     bool gemm_coop_emu;         /* INRGAN_VK_COOP_EMU=1: its scalar twin instead (test hook) */
     const char *kernel_used;    /* level kernel of the last INR-GAN render ("pixel", "gemm",
-                                   "gemm-f16", "gemm-coop-khr", "gemm-coop-emu", "coopmat";
+                                   "gemm-f16", "gemm-coop-khr", "gemm-coop-emu", "fused",
+                                   "fused16", "coopmat";
                                    "" before any) */
     /* the level-kernel choice (vk_choice.c): what was asked after INRGAN_VK_KERNEL and the desc
      * (IG_VK_KERNEL_AUTO, _PIXEL or _GEMM) and by whom ("env", "option"; NULL for auto), the

@@ -1,8 +1,8 @@
 /* bench_vk.c - throughput of the Vulkan backend, with an optional check against the CPU backend.
  *
  *   bench_vk [--config tiny|churches|ffhq|ffhq-bil | --model FILE] [--size N] [--batch N]
- *            [--iters N] [--paths fp32,fp32-fused,gemm,gemm-f16,gemm-coop,fp16,coopmat]
- *            [--gpu NAME] [--validate] [--check] [--require-coopmat]
+ *            [--iters N] [--paths fp32,fp32-fused,gemm,gemm-f16,gemm-coop,fused,fused16,fp16,
+ *            coopmat] [--gpu NAME] [--validate] [--check] [--require-coopmat]
  *
  * --config writes a random model of that architecture (reference section 1.9) into the test
  * scratch folder ($INRGAN_TEST_TMP) first. For each path: context, ig_vk_prepare (uploads,
@@ -13,6 +13,10 @@
  * the line says which level kernel really ran (kernel=...), and one that fell back fails.
  * Path gemm-coop: the gemm kernel's cooperative-matrix tile set (INRGAN_VK_GEMM_TILE=coop, fp16),
  * kernel gemm-coop-khr; gemm-coop-emulated: its scalar twin (INRGAN_VK_COOP_EMU=1).
+ * Path fused: fp32 with the fused level kernel (IG_VK_KERNEL_FUSED: the gemm kernel, levels that
+ * fit shared memory in one dispatch each); fails when neither it nor gemm ran (a model with no
+ * level narrow enough runs gemm, which is what fused means for it). Path fused16: the same with
+ * fp16 activations in shared memory (IG_VK_KERNEL_FUSED16; checked at 2e-2).
  * --require-coopmat: paths coopmat and gemm-coop fail when the device has no cooperative
  * matrices, and when the level kernel that ran was not the cooperative-matrix one
  * (ig_vk_level_kernel_used: coopmat, gemm-coop-khr; gemm-coop-emulated: gemm-coop-emu).
@@ -123,6 +127,10 @@ int main(int argc, char **argv) {
             d.fmm = IG_VK_FMM_FUSED;
         } else if (strcmp(tok, "gemm") == 0) {
             d.level_kernel = IG_VK_KERNEL_GEMM;
+        } else if (strcmp(tok, "fused") == 0) {
+            d.level_kernel = IG_VK_KERNEL_FUSED;
+        } else if (strcmp(tok, "fused16") == 0) {
+            d.level_kernel = IG_VK_KERNEL_FUSED16, tol = 2e-2;
         } else if (strcmp(tok, "gemm-f16") == 0) {
             d.level_kernel = IG_VK_KERNEL_GEMM;
             d.precision = IG_VK_PRECISION_FP16, tol = 2e-2;
@@ -213,6 +221,12 @@ int main(int argc, char **argv) {
                        "ran)\n", ig_vk_level_kernel_used(ctx));
             } else if (strncmp(tok, "gemm", 4) == 0 && strcmp(ig_vk_level_kernel_used(ctx), want) != 0) {
                 printf("bench path=%s: the %s level kernel did not run (%s)\n", tok, want,
+                       ig_vk_level_kernel_used(ctx));
+                failures++;
+            }
+            if (strncmp(tok, "fused", 5) == 0 && strcmp(ig_vk_level_kernel_used(ctx), tok) != 0 &&
+                strcmp(ig_vk_level_kernel_used(ctx), "gemm") != 0) {
+                printf("bench path=%s: the fused level kernel did not run (%s)\n", tok,
                        ig_vk_level_kernel_used(ctx));
                 failures++;
             }

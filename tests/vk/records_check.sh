@@ -23,6 +23,7 @@ users() {
     wgen.h|level.h|norm.h) echo vk_inrgan.c ;;
     cips_wgen.h|cips_input.h) echo vk_cips.c ;;
     gemm.h|rgb.h) echo "vk_inrgan_gemm.c vk_cips.c" ;;
+    tile.h) echo vk_inrgan_tile.c ;;
   esac
 }
 # compile: $1 = records dir to put first, $2 = header name, $3 = "all" (also the planners)
