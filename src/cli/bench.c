@@ -258,6 +258,16 @@ static double phase_flop(const char *name, const ig_plan *plan, const ig_config 
 }
 
 /* Runs every size x batch on the Vulkan context `vk`, or on the CPU backend when it is NULL. */
+/* The peak a Vulkan row is compared with: the arithmetic its level kernel really ran, not only
+ * the context's precision — the fp16-storage kernels (gemm-f16, fused16) and the cooperative
+ * matrices' scalar twin (gemm-coop-emu) compute in fp32; the KHR gemm variant and the NV
+ * coopmat kernel on the tensor cores. Anything else (pixel, CIPS: "") keeps `peak`. */
+static double bench_kernel_peak(const bench_dev *d, const char *kernel, double peak) {
+    if (!strcmp(kernel, "gemm-coop-khr") || !strcmp(kernel, "coopmat")) return d->coop;
+    if (!strncmp(kernel, "gemm", 4) || !strncmp(kernel, "fused", 5)) return d->fp32;
+    return peak;
+}
+
 static ig_result bench_renders(bench_run *br, int dev, void *vk, const char *precision, double peak,
                                ig_error *err) {
     ig_result r = IG_OK;
@@ -330,6 +340,7 @@ static ig_result bench_renders(bench_run *br, int dev, void *vk, const char *pre
                     row.chunk = rep.chunk_images;
                     snprintf(row.chunk_limit, sizeof row.chunk_limit, "%s", rep.chunk_limit ? rep.chunk_limit : "");
                     snprintf(row.kernel, sizeof row.kernel, "%s", ig_vk_level_kernel_used(ctx));
+                    row.peak = bench_kernel_peak(&br->devs[dev], row.kernel, peak);
                     row.submissions = rep.submissions;
                     row.submit_target_ms = rep.submit_target_ms;
                     row.max_submission_ms = rep.max_submission_ms;
