@@ -16,22 +16,24 @@
 #    is killed (timeout). Most valuable first:
 #      1 facts      nvidia-smi; `inrgan devices --json` -> devices.json
 #      2 paths      inrgan bench, FFHQ-256 architecture (random weights), 256x256, batch 32 and
-#                   128, --phases (per-phase device time), for every Vulkan path: per-pixel fp32,
-#                   gemm (INRGAN_VK_KERNEL=gemm), fp16, coopmat, auto (measured choice among
-#                   pixel, gemm, fused; default submission split) -> bench-<path>.json; then
-#                   `inrgan bench --gemm-sweep` (the gemm kernel's six layer GEMMs alone per tile
-#                   set and precision, batch 32) -> gemm-sweep.json
+#                   128, --phases (per-phase device time), one file per level kernel, the
+#                   expected fastest first: gemm-coop (fp16, KHR cooperative matrices), gemm
+#                   (fp32), then after torch: fused, auto (measured choice among pixel, gemm,
+#                   fused, with a fresh kernel cache; default submission split), gemm-f16,
+#                   fused16, pixel, fp16 (per-pixel), coopmat (NV per-pixel) -> bench-<path>.json
 #      3 torch      python -m inrgan.bench_torch --device cuda, fp32/TF32/fp16, batch 32 and 128
-#                   -> torch.json (the side-by-side ratio with 2)
-#      4 parity     full-size FFHQ-256 (and -bil) of every path against the CPU backend (bench_vk
-#                   --check: one image, fp32 1e-4, fp16/coopmat 2e-2; --require-coopmat: the
-#                   coopmat kernels (NV per-pixel, the gemm kernel's KHR variant) must really
-#                   have run)
-#      5 tests      the Vulkan test programs on the GPU (INRGAN_TEST_GPU=NVIDIA, validation on
+#                   -> torch.json (the side-by-side ratio with 2), right after the two gemm rows
+#      4 sweep      `inrgan bench --gemm-sweep` (the gemm kernel's six layer GEMMs alone per tile
+#                   set and precision, batch 32) -> gemm-sweep.json
+#      5 parity     full-size FFHQ-256 (and -bil) of every path against the CPU backend (bench_vk
+#                   --check: fp32 1e-4, fp16/coopmat 2e-2; --require-coopmat: the coopmat
+#                   kernels (NV per-pixel, the gemm kernel's KHR variant) must really have run)
+#      6 tests      the Vulkan test programs on the GPU (INRGAN_TEST_GPU=NVIDIA, validation on
 #                   when its .deb was carried), 1024x1024 single-image time, CIPS next to INR-GAN
-#    Everything goes to $OUT (at most 9 files): gpu-check.log (every step's command, output, exit
-#    status and time, appended as it happens), devices.json, bench-{pixel,gemm,fp16,coopmat,auto}.json,
-#    gemm-sweep.json, torch.json. Exit 1 when a step failed, 0 otherwise (skips are not failures; they are listed).
+#    $OUT gets two files, rewritten after every step so that a run cut short still returns what
+#    it measured: gpu-check.log (every step's command, output, exit status and time, appended as
+#    it happens) and results.tar.gz (every JSON above). Unpack with `tar xzf results.tar.gz`.
+#    Exit 1 when a step failed, 0 otherwise (skips are not failures; they are listed).
 #
 # Not yet run on a GPU: written and checked (sh -n, a prepare run, the run mode's steps on
 # lavapipe with GPU_CHECK_LOCAL=1) on a machine without one.
@@ -44,7 +46,9 @@ test_vk_tiles test_vk_cips test_vk_gemm test_vk_fused test_vk_hyper test_vk_choi
 if [ "${1:-}" = prepare ]; then
     set -e
     B=${GPU_CHECK_BUILD:-build/gpu-check}
-    cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    # the newer shader compiler, so that the KHR cooperative-matrix variants are embedded
+    sh scripts/toolchain.sh || echo "gpu-check: without the private toolchain the KHR variants are compiled out" >&2
+    cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -UIG_GLSLANG -UIG_SPIRV_VAL | grep "inrgan:"
     # shellcheck disable=SC2086
     nice cmake --build "$B" -j"$(nproc)" --target $BINS
     lists=$HOME/.cache/apt-lists-amd64
@@ -82,6 +86,13 @@ BUDGET=${BUDGET:-470}
 O=${OUT:-/tmp/inrgan-gpu-check}
 mkdir -p "$O"
 LOG=$O/gpu-check.log
+# the JSON results live outside $OUT (it returns at most 8 files) and are packed into
+# $OUT/results.tar.gz after every step (written beside, then renamed: never half a file)
+R=${GPU_CHECK_RESULTS:-/tmp/inrgan-gpu-results}
+rm -rf "$R" && mkdir -p "$R"
+pack() {
+    tar -czf "$O/.results.tar.gz" -C "$R" . 2>>"$LOG" && mv -f "$O/.results.tar.gz" "$O/results.tar.gz"
+}
 FAILED="" SKIPPED=""
 log() { echo "$*" | tee -a "$LOG"; }
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
@@ -103,6 +114,7 @@ step() {
     rc=$?
     log "== $n: exit $rc in $(($(date +%s) - st))s$([ $rc -eq 124 ] && echo ' (timed out)')"
     [ $rc -eq 0 ] || FAILED="$FAILED $n"
+    pack
 }
 
 if [ -z "${GPU_CHECK_LOCAL:-}" ]; then
@@ -149,32 +161,41 @@ done
 log "ldd: checked $(ls "$BIN" | wc -l) binaries"
 
 # 1 facts
-step facts 15 30 sh -c "'$BIN/inrgan' devices && '$BIN/inrgan' devices --json '$O/devices.json'"
+step facts 15 30 sh -c "'$BIN/inrgan' devices && '$BIN/inrgan' devices --json '$R/devices.json'"
 
 # 2 every Vulkan path, per-phase times (bench --phases: one extra profiled render per row)
 bench() { # bench PATH VAR=VALUE [ARGS...]: inrgan bench of CONFIG into bench-PATH.json
     p=$1 e=$2
     shift 2
-    step "bench-$p" 40 110 env "$e" "$BIN/inrgan" bench --config "$CONFIG" --backend vulkan -g "$GPU_SEL" \
-        --sizes "$SIZE" --batch "$BATCHES" --reps "$REPS" --phases --json "$O/bench-$p.json" "$@"
+    # shellcheck disable=SC2086 # $e: one or more VAR=VALUE words
+    step "bench-$p" 40 110 env $e "$BIN/inrgan" bench --config "$CONFIG" --backend vulkan -g "$GPU_SEL" \
+        --sizes "$SIZE" --batch "$BATCHES" --reps "$REPS" --phases --json "$R/bench-$p.json" "$@"
 }
-bench pixel INRGAN_VK_KERNEL=pixel
+# the gemm kernel: its KHR cooperative-matrix tile set (fp16 on the tensor cores), then fp32
+bench gemm-coop "INRGAN_VK_KERNEL=gemm INRGAN_VK_GEMM_TILE=coop" --precision fp16
 bench gemm INRGAN_VK_KERNEL=gemm
-bench fp16 INRGAN_VK_KERNEL=pixel --precision fp16
-bench coopmat INRGAN_VK_KERNEL=pixel --precision fp16 --coopmat
-# the level kernel chosen by measurement (fresh kernel cache, written into $O) and the default
-# submission split (INRGAN_VK_SUBMIT_MS 100): level_kernel_source/_times_ms, submissions
-bench auto "XDG_CACHE_HOME=$O/xdg"
-step gemm-sweep 40 90 "$BIN/inrgan" bench --gemm-sweep -g "$GPU_SEL" --batch "${BATCHES%%,*}" \
-    --sizes "$SIZE" --reps "$REPS" --json "$O/gemm-sweep.json"
 
 # 3 PyTorch on the same GPU (the python/ tree travels with the working tree; torch is there)
 if [ -z "${GPU_CHECK_LOCAL:-}" ]; then
     step torch 60 120 sh -c "cd '$ROOT/python' && python3 -m inrgan.bench_torch --config ffhq256 \
-        --device cuda --precision fp32,tf32,fp16 --batch $BATCHES --reps $REPS --json '$O/torch.json'"
+        --device cuda --precision fp32,tf32,fp16 --batch $BATCHES --reps $REPS --json '$R/torch.json'"
 fi
 
-# 4 full-size parity of every path against the CPU backend (one image each)
+bench fused INRGAN_VK_KERNEL=fused
+# the level kernel chosen by measurement (fresh kernel cache) and the default submission split
+# (INRGAN_VK_SUBMIT_MS 100): level_kernel_source/_times_ms, submissions
+bench auto "XDG_CACHE_HOME=$R/xdg"
+bench gemm-f16 INRGAN_VK_KERNEL=gemm --precision fp16
+bench fused16 INRGAN_VK_KERNEL=fused16
+bench pixel INRGAN_VK_KERNEL=pixel
+bench fp16 INRGAN_VK_KERNEL=pixel --precision fp16
+bench coopmat INRGAN_VK_KERNEL=pixel --precision fp16 --coopmat
+
+# 4 the gemm kernel's layer GEMMs alone, per tile set and precision
+step gemm-sweep 40 90 "$BIN/inrgan" bench --gemm-sweep -g "$GPU_SEL" --batch "${BATCHES%%,*}" \
+    --sizes "$SIZE" --reps "$REPS" --json "$R/gemm-sweep.json"
+
+# 5 full-size parity of every path against the CPU backend (one image each)
 REQ=--require-coopmat # on the GPU the coopmat path must be on and really run
 [ -n "${GPU_CHECK_LOCAL:-}" ] && REQ=--check # lavapipe has no cooperative matrices (a repeat)
 step parity-ffhq 60 150 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG:-ffhq}" ${GPU_CHECK_VKSIZE:+--size $GPU_CHECK_VKSIZE} \
@@ -182,7 +203,7 @@ step parity-ffhq 60 150 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG:-ffhq}" $
 step parity-ffhq-bil 50 120 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG_BIL:-ffhq-bil}" \
     ${GPU_CHECK_VKSIZE:+--size $GPU_CHECK_VKSIZE} --batch 4 --iters 1 --paths fp32,fp16,coopmat --check
 
-# 5 the remaining GPU checks
+# 6 the remaining GPU checks
 [ -z "${GPU_CHECK_LOCAL:-}" ] && export INRGAN_TEST_REQUIRE_COOPMAT=1 # coopmat must really run
 step test-parity 30 120 "$BIN/test_vk_parity"
 unset INRGAN_TEST_REQUIRE_COOPMAT
