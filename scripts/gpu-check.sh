@@ -91,7 +91,8 @@ LOG=$O/gpu-check.log
 R=${GPU_CHECK_RESULTS:-/tmp/inrgan-gpu-results}
 rm -rf "$R" && mkdir -p "$R"
 pack() {
-    tar -czf "$O/.results.tar.gz" -C "$R" . 2>>"$LOG" && mv -f "$O/.results.tar.gz" "$O/results.tar.gz"
+    tar -czf "$O/.results.tar.gz" --exclude=mesa_shader_cache --exclude='pipelines-*' -C "$R" . 2>>"$LOG" &&
+        mv -f "$O/.results.tar.gz" "$O/results.tar.gz"
 }
 FAILED="" SKIPPED=""
 log() { echo "$*" | tee -a "$LOG"; }
