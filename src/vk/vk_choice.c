@@ -243,36 +243,6 @@ static bool ig__cache_lookup(const cJSON *root, const ig__key *k, const bool *ca
     return false;
 }
 
-/* Writes `text` to path through a temporary file and a rename; false on any failure (no file
- * left behind but the old one). */
-static bool ig__write_atomic(const char *path, const char *text) {
-    char dir[1024], tmp[1100];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = 0;
-        if (ig__vk_mkdirs(dir) != 0) return false;
-    }
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) return false;
-    size_t total = strlen(text), done = 0;
-    bool ok = true;
-    while (done < total) {
-        ssize_t w = write(fd, text + done, total - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            ok = false;
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (ok && fsync(fd) != 0) ok = false;
-    if (close(fd) != 0) ok = false;
-    if (ok && rename(tmp, path) != 0) ok = false;
-    if (!ok) unlink(tmp);
-    return ok;
-}
 
 /* The old entries (those that read as objects, other keys) plus this one, rewritten whole. */
 static void ig__cache_store(const ig_vk_context *ctx, const char *path, const cJSON *old,
@@ -309,7 +279,7 @@ static void ig__cache_store(const ig_vk_context *ctx, const char *path, const cJ
     for (int i = 0; i < ch->n_times; i++) cJSON_AddNumberToObject(times, ch->times[i].name, ch->times[i].ms);
     cJSON_AddItemToArray(entries, ne);
     char *text = cJSON_Print(root);
-    if (text) ig__write_atomic(path, text); /* no cache is no failure */
+    if (text) ig__vk_write_atomic(path, text, strlen(text)); /* no cache is no failure */
     free(text);
     cJSON_Delete(root);
 }

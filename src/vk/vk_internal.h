@@ -323,6 +323,7 @@ bool ig__vk_inject(ig_vk_context *ctx);
 ig_result ig__vk_kernel_choose(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);
 /* mkdir -p (vk_pipe.c): 0, or -1 when a folder cannot be made. */
 int ig__vk_mkdirs(const char *path);
+bool ig__vk_write_atomic(const char *path, const void *data, size_t n);
 
 /* ---- the families: the entries of vk_backend.c's table ---------------------------------------
  * prepare: uploads the model and plan and creates the pipelines a render of desc will use;

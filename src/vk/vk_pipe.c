@@ -116,6 +116,39 @@ int ig__vk_mkdirs(const char *path) {
     return 0;
 }
 
+/* Writes n bytes to `path` through a temporary file beside it (fsync, then rename), creating
+ * the folder first; false on any failure, with no temporary file left behind and the old file,
+ * if any, untouched. The pipeline cache and the level-kernel cache (vk_choice.c) use it. */
+bool ig__vk_write_atomic(const char *path, const void *data, size_t n) {
+    char dir[1024], tmp[1100];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = 0;
+        if (ig__vk_mkdirs(dir) != 0) return false;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return false;
+    const char *p = data;
+    size_t done = 0;
+    bool ok = true;
+    while (done < n) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            ok = false;
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (ok && fsync(fd) != 0) ok = false;
+    if (close(fd) != 0) ok = false;
+    if (ok && rename(tmp, path) != 0) ok = false;
+    if (!ok) unlink(tmp);
+    return ok;
+}
+
 static void ig__cache_path(ig_vk_context *ctx, const char *cache_dir) {
     ctx->pipe_cache_path[0] = 0;
     const char *env = getenv("INRGAN_PIPELINE_CACHE");
@@ -192,41 +225,9 @@ static void ig__cache_save(ig_vk_context *ctx) {
     ig__wr64(buf + 8, n);
     ig__wr64(buf + 16, ig__fnv1a(buf + 24, n));
 
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", ctx->pipe_cache_path);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = 0;
-        if (ig__vk_mkdirs(dir) != 0) {
-            free(buf);
-            return;
-        }
-    }
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", ctx->pipe_cache_path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) {
-        free(buf);
-        return;
-    }
-    size_t total = 24 + n, done = 0;
-    bool ok = true;
-    while (done < total) {
-        ssize_t w = write(fd, buf + done, total - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            ok = false;
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (ok && fsync(fd) != 0) ok = false;
-    if (close(fd) != 0) ok = false;
-    if (ok && rename(tmp, ctx->pipe_cache_path) == 0) {
+    if (ig__vk_write_atomic(ctx->pipe_cache_path, buf, 24 + n)) {
         ctx->pipe_cache_loaded = n;
         ctx->pipe_cache_new = 0;
-    } else {
-        unlink(tmp);
     }
     free(buf);
 }
