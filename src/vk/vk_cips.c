@@ -356,20 +356,28 @@ static bool ig__cips_coop_khr(const ig_vk_context *ctx) {
            sg <= 256 && 256 % sg == 0;
 }
 
+/* Whether tile set t runs CIPS here: the device's workgroup and shared-memory limits, the coop
+ * set only with fp16 storage and the KHR variant or its scalar twin, and one tile of pixels of
+ * the widest activations within one descriptor window (else the small set, 64 pixels, may
+ * still fit: ig__cjob_fit has the last word). */
+static bool ig__cips_tile_ok(const ig_vk_context *ctx, const ig__vk_cips *vc, int t) {
+    if (!ig__vk_gemm_tile_fits(ctx, t, NULL)) return false;
+    if (t == IG__TILE_COOP && !(vc->f16 && (ig__cips_coop_khr(ctx) || ctx->gemm_coop_emu))) return false;
+    return ctx->range / ((uint64_t)vc->cmax * (vc->f16 ? 2 : 4)) >= ig__tile_bn(t);
+}
+
 /* The tile set of a render's layer GEMMs (px: the render's pixels), by the gemm level kernel's
  * rule: INRGAN_VK_GEMM_TILE where it runs here, else coop where it runs (fp16 storage with the
  * KHR variant, or its scalar twin under INRGAN_VK_COOP_EMU=1), else large for >= 1024 pixels
  * and a layer of >= 128 outputs, else small. */
 static int ig__cips_tile(const ig_vk_context *ctx, const ig__vk_cips *vc, uint64_t px) {
-    bool coop = vc->f16 && ig__vk_gemm_tile_fits(ctx, IG__TILE_COOP, NULL) &&
-                (ig__cips_coop_khr(ctx) || ctx->gemm_coop_emu);
     int t = ctx->gemm_tile;
-    if (t >= 0 && t < IG__N_TILES && (t == IG__TILE_COOP ? coop : ig__vk_gemm_tile_fits(ctx, t, NULL))) return t;
-    if (coop) return IG__TILE_COOP;
+    if (t >= 0 && t < IG__N_TILES && ig__cips_tile_ok(ctx, vc, t)) return t;
+    if (ig__cips_tile_ok(ctx, vc, IG__TILE_COOP)) return IG__TILE_COOP;
     uint32_t cmax = 0;
     for (int k = 0; k < vc->n_convs; k++)
         if (vc->conv[k].c_out > cmax) cmax = vc->conv[k].c_out;
-    if (px >= 1024 && cmax >= 128 && ig__vk_gemm_tile_fits(ctx, IG__TILE_LARGE, NULL)) return IG__TILE_LARGE;
+    if (px >= 1024 && cmax >= 128 && ig__cips_tile_ok(ctx, vc, IG__TILE_LARGE)) return IG__TILE_LARGE;
     return IG__TILE_SMALL;
 }
 

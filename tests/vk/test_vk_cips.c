@@ -368,9 +368,14 @@ static void test_no_mapping(void) {
 /* A storage range of ~20 KB: pixel chunks of 64, one image per activation window. Then small
  * heap budgets: batches split into several submissions (or a clean out-of-memory error). All
  * renders equal the unconstrained one exactly. */
-static void chunk_cases(const char *json, uint64_t seed) {
+/* env: "TILE" for INRGAN_VK_GEMM_TILE=TILE, "emu" for INRGAN_VK_COOP_EMU=1, NULL neither, with
+ * fp16 storage when f16; the chunked and split renders must equal the reference exactly. */
+static void chunk_cases(const char *json, uint64_t seed, bool f16, const char *env) {
     ig_model *m = make_model(json, seed);
     if (!m) return;
+    if (env && strcmp(env, "emu") == 0) setenv("INRGAN_VK_COOP_EMU", "1", 1);
+    else if (env) setenv("INRGAN_VK_GEMM_TILE", env, 1);
+    g_tol = f16 ? TOL16 : TOL;
     const ig_config *c = ig_model_config(m);
     ig_error err = {0};
     ig_plan plan;
@@ -381,9 +386,14 @@ static void chunk_cases(const char *json, uint64_t seed) {
                          .noise = IG_NOISE_SEEDED, .noise_seed = seeds};
     float *ref = NULL;
     uint64_t peak = 0;
-    ig_vk_context *ctx = make_ctx(vk_test_desc());
+    ig_vk_desc d0 = vk_test_desc();
+    if (f16) d0.precision = IG_VK_PRECISION_FP16;
+    ig_vk_context *ctx = make_ctx(d0);
     if (ctx) {
         parity(ctx, &rd, "chunks: reference", NULL, &ref);
+        ig_vk_render_report rep;
+        ig_vk_last_render_report(ctx, &rep);
+        printf("  %s, tile set %s\n", ig_vk_level_kernel_used(ctx), rep.gemm_tiles);
         ig_vk_mem_stats st;
         ig_vk_memory_stats(ctx, &st);
         CHECK_MSG(st.submissions == 1, "one submission expected, got %u", st.submissions);
@@ -393,7 +403,7 @@ static void chunk_cases(const char *json, uint64_t seed) {
     ig_vk_context_destroy(ctx);
     if (!ref) goto done;
     {
-        ig_vk_desc d = vk_test_desc();
+        ig_vk_desc d = d0;
         d.cap_buffer_range = 20000;
         ctx = make_ctx(d);
         float *got = malloc(n * sizeof *got);
@@ -420,7 +430,7 @@ static void chunk_cases(const char *json, uint64_t seed) {
         for (int k = 1; k <= 16 && !split; k++) {
             f *= 0.88;
             uint64_t cap = (uint64_t)((double)peak * f);
-            ig_vk_desc d = vk_test_desc();
+            ig_vk_desc d = d0;
             d.cap_heap_bytes = cap;
             ctx = make_ctx(d);
             if (!ctx) break;
@@ -446,6 +456,9 @@ static void chunk_cases(const char *json, uint64_t seed) {
         free(got);
     }
 done:
+    unsetenv("INRGAN_VK_COOP_EMU");
+    unsetenv("INRGAN_VK_GEMM_TILE");
+    g_tol = TOL;
     free(ref);
     free(z);
     ig_plan_free(&plan);
@@ -454,9 +467,13 @@ done:
 
 static void test_chunks(void) {
     printf("  CIPSskip\n");
-    chunk_cases(cfg_wide, 5);
+    chunk_cases(cfg_wide, 5, false, NULL);
     printf("  CIPSres\n");
-    chunk_cases(cfg_res_wide, 10);
+    chunk_cases(cfg_res_wide, 10, false, NULL);
+    printf("  CIPSres, fp16 storage, large tile set\n");
+    chunk_cases(cfg_res_wide, 10, true, "large");
+    printf("  CIPSskip, coop tile set's scalar twin\n");
+    chunk_cases(cfg_wide, 5, true, "emu");
 }
 
 /* An fp16 context renders CIPS in fp32; prepare + gpu time; repeated renders reuse the upload;
