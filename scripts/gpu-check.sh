@@ -203,6 +203,9 @@ step parity-ffhq 60 150 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG:-ffhq}" $
     --batch 8 --iters 1 --paths fp32,fp32-fused,gemm,gemm-f16,gemm-coop,fused,fused16,fp16,coopmat --check "$REQ"
 step parity-ffhq-bil 50 120 "$BIN/bench_vk" --config "${GPU_CHECK_VKCONFIG_BIL:-ffhq-bil}" \
     ${GPU_CHECK_VKSIZE:+--size $GPU_CHECK_VKSIZE} --batch 4 --iters 1 --paths fp32,fp16,coopmat --check
+# CIPS (cips256 structure, random weights, seeded noise) at 128x128: fp32, fp16 storage, the coop tile set
+step parity-cips 40 120 "$BIN/bench_vk" --config "${GPU_CHECK_CIPS:-cips256}" --size 128 --batch 4 --iters 1 \
+    --paths fp32,gemm-f16,gemm-coop --check "$REQ"
 
 # 6 the remaining GPU checks
 [ -z "${GPU_CHECK_LOCAL:-}" ] && export INRGAN_TEST_REQUIRE_COOPMAT=1 # coopmat must really run

@@ -12,14 +12,22 @@
 //   {coordinate (float bits), tap 0, tap 1, weight of tap 1 (float bits), global index, 0, 0, 0}
 // One invocation per (pixel, channel). Record at meta[rec]: IGR_CINPUT
 // (shaders/records/cips_input.h; src/vk/vk_cips.c).
-// Bindings: 1 X, 2 axes, 3 LFF weight and bias, 4 embedding.
+// Bindings: 1 X, 2 axes, 3 LFF weight and bias, 4 embedding. IG_F16: X stored as fp16 (the
+// CIPS fp16 storage path), everything else fp32.
 #extension GL_GOOGLE_include_directive : require
+#ifdef IG_F16 // X stored as fp16 (computed in fp32)
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 #include "records/cips_input.h"
 #define REC(f) meta[r + IGR_CINPUT_##f] // a field of this dispatch's record
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
+#ifdef IG_F16
+layout(std430, binding = 1) writeonly buffer X { float16_t xv[]; };
+#else
 layout(std430, binding = 1) writeonly buffer X { float xv[]; };
+#endif
 layout(std430, binding = 2) readonly buffer Axes { uint ax[]; };
 layout(std430, binding = 3) readonly buffer Lff { float lff[]; };
 layout(std430, binding = 4) readonly buffer Emb { float ev[]; };
@@ -51,5 +59,9 @@ void main() {
             v = top + vw * (bot - top);
         }
     }
+#ifdef IG_F16
+    xv[REC(x_base) + c * P + p] = float16_t(v);
+#else
     xv[REC(x_base) + c * P + p] = v;
+#endif
 }

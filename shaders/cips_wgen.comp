@@ -7,8 +7,11 @@
 // One workgroup per (output row o of a chunk of rows, image n): its 64 invocations stride over
 // i, the row's sum of squares is reduced in shared memory. Record at meta[rec]: IGR_CWGEN
 // (shaders/records/cips_wgen.h; src/vk/vk_cips.c).
-// Bindings: 1 W (model), 2 styles, 3 per-image weights.
+// Bindings: 1 W (model), 2 styles, 3 per-image weights (IG_F16: stored as fp16).
 #extension GL_GOOGLE_include_directive : require
+#ifdef IG_F16 // the per-image weights stored as fp16 (computed in fp32)
+#extension GL_EXT_shader_16bit_storage : require
+#endif
 #include "records/cips_wgen.h"
 #define REC(f) meta[r + IGR_CWGEN_##f] // a field of this dispatch's record
 layout(local_size_x = 64) in;
@@ -16,7 +19,13 @@ layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer Meta { uint meta[]; };
 layout(std430, binding = 1) readonly buffer Wt { float wt[]; };
 layout(std430, binding = 2) readonly buffer Sty { float sv[]; };
+#ifdef IG_F16
+layout(std430, binding = 3) writeonly buffer Out { float16_t ov[]; };
+#define OUT(v) float16_t(v)
+#else
 layout(std430, binding = 3) writeonly buffer Out { float ov[]; };
+#define OUT(v) (v)
+#endif
 layout(push_constant) uniform PC { uint rec; } pc;
 
 shared float red[64];
@@ -45,5 +54,5 @@ void main() {
         }
         d = inversesqrt(red[0] + 1e-8);
     }
-    for (uint i = t; i < cin; i += 64u) ov[ob + i] = wt[wb + i] * g * sv[sb + i] * d;
+    for (uint i = t; i < cin; i += 64u) ov[ob + i] = OUT(wt[wb + i] * g * sv[sb + i] * d);
 }

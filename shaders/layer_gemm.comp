@@ -35,8 +35,8 @@
 // written as vec4. x_img = 0 lets every image read the same X (CIPS conv1's shared input, the
 // INR-GAN embedding).
 //
-// Tiling (specialization constants; src/vk/vk_inrgan_gemm.c's tile sets; the defaults are the
-// small one single-buffered, which src/vk/vk_cips.c uses unspecialised): a workgroup of WX x WY
+// Tiling (specialization constants; src/vk/vk_inrgan_gemm.c's tile sets, also used by
+// src/vk/vk_cips.c; the defaults are the small one single-buffered): a workgroup of WX x WY
 // invocations (ids 0, 1) computes a BM = WY TM (outputs) x BN = WX TN (pixels) tile of one image;
 // gl_WorkGroupID = (pixel tile, output tile, image). Invocation (tx, ty) keeps TM x TN results in
 // registers: the output quads 4 (ty + WY i) + {0..3}, i < TM / 4, times the pixel quads (vec4
@@ -51,7 +51,8 @@
 // Out-of-range rows (o >= c_out) and K (i >= c_in) read as zero.
 //
 // IG_F16: X, Y, A, R and W stored as fp16 (16-bit storage), shared memory and arithmetic fp32.
-// IG_COOP_KHR (fp16 storage; written for IG_EPI_ADD and IG_EPI_NONE): the same tiles, fetches,
+// IG_COOP_KHR (fp16 storage; IG_EPI_ADD, IG_EPI_NONE, and for CIPS IG_EPI_NOISE / IG_EPI_RES):
+// the same tiles, fetches,
 // staging loop and epilogue, the tile multiplied with GL_KHR_cooperative_matrix (16 x 16 x 16,
 // fp16 x fp16 + fp32, SGM x SGN subgroups of NT / (SGM SGN) invocations: spec ids 6, 7), the
 // accumulators passed to the epilogue through a per-subgroup fp32 16 x 16 staging fragment.

@@ -8,7 +8,8 @@
 //     W_rgb[o][i] s_n[i] with W_rgb shared (model params) and s_n the image's ToRGB factors
 // IG_RGB_PART (with IG_RGB_MOD): the sums themselves come from layer_gemm.comp's fused ToRGB
 // (IG_EPI_TORGB): X holds c_in partial sums per colour, [c_in][3][P], added up here.
-// X is channel-major [c_in][P] (IG_F16: stored as fp16). start: 0 (mode 1), the plane's own
+// X is channel-major [c_in][P] (IG_F16: stored as fp16; CIPS with fp16 storage also has
+// IG_W16: its per-image weights Wrgb stored as fp16). start: 0 (mode 1), the plane's own
 // value (mode 0: accumulate),
 // or (mode 2, IG_RGB_MOD) the previous level's rgb at the nearest coarse pixel through the
 // plan's maps, up(p) = r0[p / width] Wc + c0[p % width] (up-sampling of the running rgb). The
@@ -32,7 +33,11 @@ layout(std430, binding = 1) readonly buffer X { float16_t xv[]; };
 #else
 layout(std430, binding = 1) readonly buffer X { float xv[]; };
 #endif
+#ifdef IG_W16 // CIPS with fp16 storage: the per-image ToRGB weights are fp16 too
+layout(std430, binding = 2) readonly buffer Wt { float16_t wt[]; };
+#else
 layout(std430, binding = 2) readonly buffer Wt { float wt[]; };
+#endif
 layout(std430, binding = 3) readonly buffer Params { float params[]; };
 layout(std430, binding = 4) buffer R { float rv[]; };
 layout(std430, binding = 5) buffer G { float gv[]; };
@@ -70,9 +75,9 @@ void main() {
 #else
     for (uint i = 0u; i < cin; i++) {
         float x = float(xv[xb + i * P]);
-        a0 += wt[wb + i] * x;
-        a1 += wt[wb + cin + i] * x;
-        a2 += wt[wb + 2u * cin + i] * x;
+        a0 += float(wt[wb + i]) * x;
+        a1 += float(wt[wb + cin + i]) * x;
+        a2 += float(wt[wb + 2u * cin + i]) * x;
     }
 #endif
     uint bb = REC(b_base);

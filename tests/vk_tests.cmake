@@ -35,6 +35,13 @@ add_test(NAME vk_bench_smoke COMMAND bench_vk --config tiny --batch 2 --iters 1
   --validate --check)
 set_tests_properties(vk_bench_smoke PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}" LABELS vulkan
   TIMEOUT 300)
+# CIPS (a random CIPSres model from the built-in tiny-cips-res config, seeded noise): fp32, fp16
+# storage and the coop tile set's scalar twin, each checked against the CPU backend.
+add_test(NAME vk_bench_cips COMMAND bench_vk --config tiny-cips-res --batch 2 --iters 1
+  --paths fp32,gemm-f16,gemm-coop-emulated --require-coopmat --validate --check)
+set_tests_properties(vk_bench_cips PROPERTIES ENVIRONMENT "${IG_VK_TEST_ENV}" LABELS vulkan
+  TIMEOUT 300 PASS_REGULAR_EXPRESSION "kernel=cips-gemm-coop-emu tiles=coop"
+  FAIL_REGULAR_EXPRESSION "validation error;did not run;FAIL")
 # --require-coopmat on the emulated coopmat kernel (lavapipe): the kernel really runs, so the
 # check passes; a model too wide for its tiles cannot be made here (lavapipe's loop limit refuses
 # the per-pixel fallback first), so the failing side is exercised only on a GPU.

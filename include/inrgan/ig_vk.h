@@ -231,7 +231,7 @@ typedef struct ig_vk_render_report {
     ig_vk_phase phases[IG_VK_MAX_PHASES]; /* in order of first dispatch */
     double phases_ms;        /* their sum */
     const char *gemm_tiles;  /* gemm level kernel: its tile sets ("small", "large",
-                              * "small+large", "coop"); "" when it did not run */
+                              * "small+large", "coop"); CIPS: the layers' tile set; "" when it did not run */
 } ig_vk_render_report;
 /* Profiling: a timestamp after every dispatch of the following renders (slower: for a
  * separate, untimed render). Off by default; a no-op where the queue has no timestamps. */
@@ -246,9 +246,10 @@ const char *ig_vk_context_summary(const ig_vk_context *ctx);
 ig_vk_precision ig_vk_context_precision(const ig_vk_context *ctx);
 bool ig_vk_context_coopmat(const ig_vk_context *ctx);
 /* What a render of `model` on this context computes with: "coopmat", "fp16" or "fp32" (CIPS
- * models always render in fp32, whatever the context's precision). */
+ * models: the context's storage precision, "fp16" or "fp32", never "coopmat"). */
 const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model);
-/* The level kernel the last INR-GAN render of this context ran: "pixel", "gemm" (fp32),
+/* The level kernel the last render of this context ran. CIPS: "cips-gemm" (fp32), "cips-gemm-f16"
+ * (fp16 storage), "cips-gemm-coop-khr" / "cips-gemm-coop-emu" (the coop tile set). INR-GAN: "pixel", "gemm" (fp32),
  * "gemm-f16" (fp16 storage), "gemm-coop-khr" (KHR cooperative matrices), "gemm-coop-emu"
  * (their scalar twin, INRGAN_VK_COOP_EMU=1), "fused", "fused16" or "coopmat" ("" before the
  * first; a requested gemm or fused kernel that does not support the model or the plan falls

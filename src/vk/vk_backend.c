@@ -81,7 +81,8 @@ void ig_vk_context_trim(ig_vk_context *ctx) {
 
 const char *ig_vk_render_precision(const ig_vk_context *ctx, const ig_model *model) {
     unsigned k = (unsigned)ig_model_config(model)->kind;
-    if (k < IG__VK_N_FAMILIES && ig__vk_families[k].fp32_only) return "fp32";
+    if (k < IG__VK_N_FAMILIES && ig__vk_families[k].storage_only) /* no cooperative-matrix path */
+        return ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16 ? "fp16" : "fp32";
     return ig_vk_context_coopmat(ctx) ? "coopmat"
            : ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16 ? "fp16" : "fp32";
 }

@@ -10,8 +10,8 @@
  *                one after the other): s = M w / sqrt(S) + m                 -> s  [B][s_stride]
  *   3. weights:  cips_wgen.comp per layer: W'' = W / sqrt(c_in) * s, demodulated per row for
  *                conv1 / linears.K, modulated only for to_rgbs.K             -> gw [B][g_stride]
- *   4. pixels, in chunks of P (a multiple of 64) sized from the budget; activations are
- *      channel-major per image, act [B][C_max][P]:
+ *   4. pixels, in chunks of P (a multiple of the tile set's BN, 64 or 128) sized from the
+ *      budget; activations are channel-major per image, act [B][C_max][P]:
  *        cips_input.comp: [sin(B p' + c); bilinear embedding] of the chunk, computed once and
  *                         read by every image (conv1 reads it with image stride 0)
  *        layer_gemm.comp: conv1, then linears.0 ... as tiled GEMMs with noise + bias + lrelu
@@ -28,8 +28,20 @@
  * Noise: ig_noise_value(seed of the image, layer, global row, global column) in the GEMM
  * epilogue when ig_noise_active(), else 0.
  *
- * Precision: always fp32, also on contexts whose INR-GAN path uses fp16 storage or cooperative
- * matrices (the CIPS kernels have no fp16 variants).
+ * Tile sets: the layer GEMMs (and the CIPSres skip) run on one of the gemm level kernel's tile
+ * sets (vk_inrgan_gemm.c: small 64 x 64, large 128 x 128, coop), as specialization constants,
+ * chosen per render by that kernel's rule (ig__cips_tile: INRGAN_VK_GEMM_TILE, else coop where it
+ * runs, else large for >= 1024 pixels and a layer of >= 128 outputs, else small); every tile set
+ * sums each output in the same K order, so small and large give the same bits.
+ * Precision: the context's storage precision. fp32; or, on fp16 contexts (fp16 storage, also
+ * with cooperative matrices), fp16 storage of the activations, the per-image weights and the
+ * first layer's input (cips_input / cips_wgen / layer_gemm / rgb_accum -DIG_F16, the CIPSres
+ * skips uploaded as fp16), with fp32 arithmetic, fp32 noise, residual and ToRGB sums. The coop
+ * tile set (fp16 only) is the KHR cooperative-matrix variant of layer_gemm.comp with the
+ * noise / residual epilogues where the device has KHR cooperative matrices and the variant is
+ * built, else (INRGAN_VK_COOP_EMU=1) its scalar twin. ig_vk_level_kernel_used names what ran
+ * ("cips-gemm", "cips-gemm-f16", "cips-gemm-coop-khr", "cips-gemm-coop-emu"),
+ * ig_vk_render_report.gemm_tiles the tile set.
  *
  * The uploaded model (mapping, modulation heads, layer weights and biases, LFF, embedding) is
  * cached in ctx->cips, keyed by a fingerprint of the model; the per-render buffers come from
@@ -37,7 +49,7 @@
  * released whenever the family changes. Every descriptor window stays within the storage buffer
  * range: dispatches split into image groups, row chunks or channel chunks.
  */
-#include "vk_internal.h"
+#include "vk_inrgan.h" /* the gemm kernel's tile sets (vk_inrgan_gemm.c) */
 
 #include <inttypes.h>
 #include <math.h>
@@ -52,8 +64,8 @@
 #include "records/cips_wgen.h"
 #include "records/gemm.h"
 #include "records/rgb.h"
+#include "safetensors.h" /* ig_float_to_half */
 
-#define IG__TILE 64u              /* layer_gemm.comp: 64 outputs x 64 pixels per workgroup */
 #define IG__ACT_CAP (1ull << 30)  /* activation memory the pixel chunks aim for (all buffers) */
 #define IG__AX 8u                 /* uints per axis entry (cips_input.comp) */
 
@@ -68,7 +80,7 @@ typedef struct ig__cips_op {
 /* CIPSres: the 1x1 skip of a residual block that changes the width (c_in = 0: identity). */
 typedef struct ig__cips_skip {
     uint32_t c_in, c_out;
-    uint32_t w_off; /* in params: W_s / sqrt(c_in) [c_out][c_in] */
+    uint32_t w_off; /* in skw (elements): W_s / sqrt(c_in) [c_out][c_in] */
 } ig__cips_skip;
 
 struct ig__vk_cips {
@@ -79,6 +91,9 @@ struct ig__vk_cips {
     ig_vk_buf params;  /* layer weights and biases, LFF weight [hidden][2] and bias [hidden],
                         * CIPSres skips */
     ig_vk_buf emb;     /* emb.input [hidden][size][size] */
+    ig_vk_buf skw;     /* CIPSres skips W_s / sqrt(c_in), in the storage precision (f16: fp16) */
+    uint64_t skw_n;    /* elements of skw */
+    bool f16;          /* uploaded for fp16 storage (the context's precision) */
     uint32_t map_w[IG_MAX_MAPPING], map_b[IG_MAX_MAPPING], avg;
     uint32_t lff_w, lff_b;
     int n_convs, n_rgb;
@@ -160,14 +175,15 @@ static ig_result ig__cips_layout(const ig_vk_context *ctx, const ig_model *m, ig
     p += 2ull * vc->hidden;
     vc->lff_b = (uint32_t)p;
     p += vc->hidden;
+    uint64_t sp = 0; /* the skips' elements, in skw */
     for (int i = 0; vc->res && i < c->cips.n_pairs; i++) {
         const ig_tensor *w = t->skip[i];
         if (!w) continue;
         ig__cips_skip *sk = &vc->skip[i];
         sk->c_out = (uint32_t)w->shape[0];
         sk->c_in = (uint32_t)w->shape[1];
-        sk->w_off = (uint32_t)p;
-        p += (uint64_t)w->numel;
+        sk->w_off = (uint32_t)sp;
+        sp += (uint64_t)w->numel;
         if ((uint64_t)w->numel != (uint64_t)sk->c_in * sk->c_out || sk->c_out != vc->conv[2 + 2 * i].c_out ||
             sk->c_in != vc->conv[1 + 2 * i].c_in)
             return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS skip %d: unexpected tensor sizes", i);
@@ -176,7 +192,8 @@ static ig_result ig__cips_layout(const ig_vk_context *ctx, const ig_model *m, ig
                                 "CIPS skip %d (%u x %u) exceeds the storage buffer range of %s (%" PRIu64 " bytes)",
                                 i, sk->c_out, sk->c_in, ctx->info.name, (uint64_t)ctx->range);
     }
-    if (p > UINT32_MAX || g > UINT32_MAX || s * (uint64_t)c->w_dim > UINT32_MAX)
+    vc->skw_n = sp;
+    if (p > UINT32_MAX || g > UINT32_MAX || sp > UINT32_MAX || s * (uint64_t)c->w_dim > UINT32_MAX)
         return ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS model too large for 32-bit offsets");
     vc->s_stride = (uint32_t)s;
     vc->g_stride = (uint32_t)g;
@@ -192,6 +209,7 @@ static ig_result ig__cips_upload(ig_vk_context *ctx, const ig_model *m, uint64_t
     ig__vk_cips *vc = calloc(1, sizeof *vc);
     if (!vc) return ig_error_set(err, IG_ERR_OUT_OF_MEMORY, "CIPS model upload");
     vc->fp = fp;
+    vc->f16 = ctx->fp16;
     vc->arena.device = true;
     uint64_t params = 0;
     ig_result res = ig__cips_layout(ctx, m, vc, &params, err);
@@ -203,7 +221,7 @@ static ig_result ig__cips_upload(ig_vk_context *ctx, const ig_model *m, uint64_t
         res = ig_error_set(err, IG_ERR_UNSUPPORTED, "CIPS model too large for 32-bit offsets");
         goto done;
     }
-    uint64_t total = (map + mod + params + emb) * 4 + 8 * ctx->align;
+    uint64_t es = vc->f16 ? 2 : 4, total = (map + mod + params + emb) * 4 + vc->skw_n * es + 8 * ctx->align;
     if (total <= ctx->max_alloc) {
         res = ig__vk_arena_reserve(ctx, &vc->arena, total, err);
         if (res != IG_OK) goto done;
@@ -250,11 +268,21 @@ static ig_result ig__cips_upload(ig_vk_context *ctx, const ig_model *m, uint64_t
     }
     ig__put(p, vc->lff_w, t->lff_w);
     ig__put(p, vc->lff_b, t->lff_b);
-    for (int i = 0; vc->res && i < c->cips.n_pairs; i++) { /* W_s / sqrt(c_in), as the CPU path */
+    /* the skips W_s / sqrt(c_in), as the CPU path, in the storage precision */
+    res = ig__vk_arena_alloc(ctx, &vc->arena, (vc->skw_n ? vc->skw_n : 1) * es, &vc->skw, err);
+    if (res == IG_OK && vc->skw_n) res = ig__vk_upload_ptr(ctx, &ups, &vc->skw, 0, vc->skw_n * es, (void **)&p, err);
+    if (res != IG_OK) goto done;
+    for (int i = 0; vc->res && i < c->cips.n_pairs; i++) {
         const ig__cips_skip *sk = &vc->skip[i];
         if (!sk->c_in) continue;
         float g = (float)(1.0 / sqrt((double)sk->c_in));
-        for (uint64_t k = 0; k < (uint64_t)sk->c_in * sk->c_out; k++) p[sk->w_off + k] = t->skip[i]->data[k] * g;
+        for (uint64_t k = 0; k < (uint64_t)sk->c_in * sk->c_out; k++) {
+            float v = t->skip[i]->data[k] * g;
+            if (vc->f16)
+                ((uint16_t *)p)[sk->w_off + k] = ig_float_to_half(v);
+            else
+                p[sk->w_off + k] = v;
+        }
     }
     /* the embedding */
     res = ig__vk_arena_alloc(ctx, &vc->arena, emb * 4, &vc->emb, err);
@@ -284,7 +312,7 @@ static ig_result ig__cips_ensure(ig_vk_context *ctx, const ig_render_desc *desc,
         ctx->props.limits.maxComputeWorkGroupSize[1] < 16)
         return ig_error_set(err, IG_ERR_UNSUPPORTED, "%s: CIPS kernels need workgroups of 256 invocations",
                             ctx->info.name);
-    uint64_t fp = ig__vk_model_fp(ig__vk_fnv(1469598103934665603ull, "cips", 4), m);
+    uint64_t fp = ig__vk_model_fp(ig__vk_fnv(1469598103934665603ull, ctx->fp16 ? "cips16" : "cips", ctx->fp16 ? 6 : 4), m);
     if (ctx->cips && ctx->cips->fp == fp && !ctx->model) return IG_OK;
     ig__vk_release_cached(ctx); /* also frees ctx->cips */
     return ig__cips_upload(ctx, m, fp, err);
@@ -315,6 +343,70 @@ static ig_result ig__cips_loops(const ig_vk_context *ctx, const ig_config *c, co
                         what, worst, ctx->info.name);
 }
 
+/* ---- the kernels: tile set and storage precision ----------------------------------------- */
+
+/* Whether the coop tile set runs as the KHR cooperative-matrix variant here (as the gemm level
+ * kernel decides, vk_inrgan_gemm.c): the device's KHR cooperative matrices (ctx->gemm_coop_khr),
+ * the CIPS variants built (IG_SHADER_REQ ... KHR_COOPMAT), fp16 storage, 256 invocations a whole
+ * number of subgroups of >= 8. */
+static bool ig__cips_coop_khr(const ig_vk_context *ctx) {
+    uint32_t sg = ctx->info.subgroup_size;
+    return ctx->gemm_coop_khr && ctx->fp16 && ig__vk_shader_built(IG_SH_CIPS_LAYER_COOP) &&
+           ig__vk_shader_built(IG_SH_CIPS_LAYER_RES_COOP) && ig__vk_shader_built(IG_SH_GEMM_RAW_COOP) && sg >= 8 &&
+           sg <= 256 && 256 % sg == 0;
+}
+
+/* Whether tile set t runs CIPS here: the device's workgroup and shared-memory limits, the coop
+ * set only with fp16 storage and the KHR variant or its scalar twin, and one tile of pixels of
+ * the widest activations within one descriptor window (else the small set, 64 pixels, may
+ * still fit: ig__cjob_fit has the last word). */
+static bool ig__cips_tile_ok(const ig_vk_context *ctx, const ig__vk_cips *vc, int t) {
+    if (!ig__vk_gemm_tile_fits(ctx, t, NULL)) return false;
+    if (t == IG__TILE_COOP && !(vc->f16 && (ig__cips_coop_khr(ctx) || ctx->gemm_coop_emu))) return false;
+    return ctx->range / ((uint64_t)vc->cmax * (vc->f16 ? 2 : 4)) >= ig__tile_bn(t);
+}
+
+/* The tile set of a render's layer GEMMs (px: the render's pixels), by the gemm level kernel's
+ * rule: INRGAN_VK_GEMM_TILE where it runs here, else coop where it runs (fp16 storage with the
+ * KHR variant, or its scalar twin under INRGAN_VK_COOP_EMU=1), else large for >= 1024 pixels
+ * and a layer of >= 128 outputs, else small. */
+static int ig__cips_tile(const ig_vk_context *ctx, const ig__vk_cips *vc, uint64_t px) {
+    int t = ctx->gemm_tile;
+    if (t >= 0 && t < IG__N_TILES && ig__cips_tile_ok(ctx, vc, t)) return t;
+    if (ig__cips_tile_ok(ctx, vc, IG__TILE_COOP)) return IG__TILE_COOP;
+    uint32_t cmax = 0;
+    for (int k = 0; k < vc->n_convs; k++)
+        if (vc->conv[k].c_out > cmax) cmax = vc->conv[k].c_out;
+    if (px >= 1024 && cmax >= 128 && ig__cips_tile_ok(ctx, vc, IG__TILE_LARGE)) return IG__TILE_LARGE;
+    return IG__TILE_SMALL;
+}
+
+/* The shaders of a render on tile set t (f16: fp16 storage). */
+typedef struct ig__cips_sh {
+    int wgen, input, layer, layer_res, raw, rgb;
+} ig__cips_sh;
+
+static ig__cips_sh ig__cips_shaders(const ig_vk_context *ctx, bool f16, int t) {
+    ig__cips_sh s = {IG_SH_CIPS_WGEN, IG_SH_CIPS_INPUT, IG_SH_CIPS_LAYER, IG_SH_CIPS_LAYER_RES, IG_SH_GEMM_RAW,
+                     IG_SH_CIPS_RGB};
+    if (!f16) return s;
+    s = (ig__cips_sh){IG_SH_CIPS_WGEN_F16,     IG_SH_CIPS_INPUT_F16, IG_SH_CIPS_LAYER_F16,
+                      IG_SH_CIPS_LAYER_RES_F16, IG_SH_GEMM_RAW_F16,   IG_SH_CIPS_RGB_F16};
+    if (t == IG__TILE_COOP && ig__cips_coop_khr(ctx)) {
+        s.layer = IG_SH_CIPS_LAYER_COOP;
+        s.layer_res = IG_SH_CIPS_LAYER_RES_COOP;
+        s.raw = IG_SH_GEMM_RAW_COOP;
+    }
+    return s;
+}
+
+/* ig_vk_level_kernel_used's name of a CIPS render: "cips-gemm" (fp32), "cips-gemm-f16" (fp16
+ * storage), "cips-gemm-coop-khr" / "cips-gemm-coop-emu" (the coop tile set). */
+static const char *ig__cips_kernel_name(const ig_vk_context *ctx, bool f16, int t) {
+    if (t == IG__TILE_COOP) return ig__cips_coop_khr(ctx) ? "cips-gemm-coop-khr" : "cips-gemm-coop-emu";
+    return f16 ? "cips-gemm-f16" : "cips-gemm";
+}
+
 /* ---- the dispatch list (planned here, recorded by vk_disp.c) ------------------------------ */
 
 /* ---- one batch ----------------------------------------------------------------------------- */
@@ -330,6 +422,9 @@ typedef struct ig__cjob {
     bool host_map;  /* no mapping layers: w = PixelNorm(z) written by the host */
     bool trunc, noise;
     uint32_t W, H, px, P;
+    int tile;       /* the layer GEMMs' tile set (vk_inrgan.h IG__TILE_*) */
+    uint32_t es;    /* bytes per stored activation / per-image weight: 4, or 2 (fp16 storage) */
+    ig__cips_sh sh; /* the shaders */
     int w_buf;      /* which h[] holds w */
     ig_vk_buf meta, z, h[2], s, gw, act[3], rgb, axes, dummy; /* act[2]: CIPSres only */
 } ig__cjob;
@@ -362,7 +457,7 @@ static void ig__cplan_wgen(ig__vk_builder *b, const ig__cjob *j) {
             for (uint32_t n0 = 0; n0 < N; n0 += kg) {
                 uint32_t k = ig__vk_min32(N - n0, kg);
                 ig__vk_disp *d;
-                uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_WGEN, IGR_CWGEN_WORDS, &d);
+                uint32_t *m = ig__vk_disp_new(b, j->sh.wgen, IGR_CWGEN_WORDS, &d);
                 if (!m) return;
                 d->n_spec = 0; /* fixed-size kernel */
                 m[IGR_CWGEN_c_in] = ci;
@@ -377,8 +472,8 @@ static void ig__cplan_wgen(ig__vk_builder *b, const ig__cjob *j) {
                                                   ((uint64_t)(k - 1) * ss + ci) * 4, 4);
                 m[IGR_CWGEN_s_stride] = (uint32_t)ss;
                 m[IGR_CWGEN_out_base] = ig__vk_bind(b, d, 3, &j->gw,
-                                                    ((uint64_t)n0 * gs + op->g_off + (uint64_t)o0 * ci) * 4,
-                                                    ((uint64_t)(k - 1) * gs + (uint64_t)rows * ci) * 4, 4);
+                                                    ((uint64_t)n0 * gs + op->g_off + (uint64_t)o0 * ci) * j->es,
+                                                    ((uint64_t)(k - 1) * gs + (uint64_t)rows * ci) * j->es, j->es);
                 m[IGR_CWGEN_out_stride] = (uint32_t)gs;
                 d->gx = rows;
                 d->gy = k;
@@ -399,7 +494,7 @@ static void ig__cplan_input(ig__vk_builder *b, const ig__cjob *j, uint32_t q0, u
         for (uint32_t e0 = 0; e0 < hd; e0 += step) {
             uint32_t ne = ig__vk_min32(hd - e0, step);
             ig__vk_disp *d;
-            uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_INPUT, IGR_CINPUT_WORDS, &d);
+            uint32_t *m = ig__vk_disp_new(b, j->sh.input, IGR_CINPUT_WORDS, &d);
             if (!m) return;
             m[IGR_CINPUT_p] = (uint32_t)P;
             m[IGR_CINPUT_q0] = q0;
@@ -407,8 +502,8 @@ static void ig__cplan_input(ig__vk_builder *b, const ig__cjob *j, uint32_t q0, u
             m[IGR_CINPUT_width] = j->W;
             m[IGR_CINPUT_mode] = (uint32_t)part;
             m[IGR_CINPUT_n_ch] = ne;
-            m[IGR_CINPUT_x_base] = ig__vk_bind(b, d, 1, &j->act[0], ((uint64_t)part * hd + e0) * P * 4,
-                                               (uint64_t)ne * P * 4, 4);
+            m[IGR_CINPUT_x_base] = ig__vk_bind(b, d, 1, &j->act[0], ((uint64_t)part * hd + e0) * P * j->es,
+                                               (uint64_t)ne * P * j->es, j->es);
             m[IGR_CINPUT_col_axes] = ig__vk_bind(b, d, 2, &j->axes, 0, ax_bytes, 4);
             m[IGR_CINPUT_row_axes] = m[IGR_CINPUT_col_axes] + j->W * IG__AX;
             if (part == 0) {
@@ -433,19 +528,20 @@ static void ig__cplan_input(ig__vk_builder *b, const ig__cjob *j, uint32_t q0, u
  * sizes, X = act[x] (ximg floats between images, 0: one input for all), Y = act[y], the grid. */
 static void ig__cplan_gemm_io(ig__vk_builder *b, const ig__cjob *j, ig__vk_disp *d, uint32_t *m, uint64_t ci,
                               uint64_t co, int x, uint64_t ximg, int y, uint32_t n0, uint32_t k) {
-    uint64_t P = j->P, CP = (uint64_t)j->vc->cmax * P;
-    d->n_spec = 0; /* fixed-size kernel */
+    uint64_t P = j->P, CP = (uint64_t)j->vc->cmax * P, es = j->es;
+    ig__vk_gemm_spec(j->ctx, j->tile, d->spec); /* the tile set's specialization constants */
+    d->n_spec = 8;
     m[IGR_GEMM_c_in] = (uint32_t)ci;
     m[IGR_GEMM_c_out] = (uint32_t)co;
     m[IGR_GEMM_p4] = (uint32_t)(P / 4);
-    m[IGR_GEMM_x_base] = ig__vk_bind(b, d, 1, &j->act[x], (uint64_t)n0 * ximg * 4,
-                                     ((uint64_t)(k - 1) * ximg + ci * P) * 4, 16);
+    m[IGR_GEMM_x_base] = ig__vk_bind(b, d, 1, &j->act[x], (uint64_t)n0 * ximg * es,
+                                     ((uint64_t)(k - 1) * ximg + ci * P) * es, 4 * (uint32_t)es);
     m[IGR_GEMM_x_img] = (uint32_t)(ximg / 4);
-    m[IGR_GEMM_y_base] = ig__vk_bind(b, d, 2, &j->act[y], (uint64_t)n0 * CP * 4, ((uint64_t)(k - 1) * CP + co * P) * 4,
-                                     16);
+    m[IGR_GEMM_y_base] = ig__vk_bind(b, d, 2, &j->act[y], (uint64_t)n0 * CP * es,
+                                     ((uint64_t)(k - 1) * CP + co * P) * es, 4 * (uint32_t)es);
     m[IGR_GEMM_y_img] = (uint32_t)(CP / 4);
-    d->gx = (uint32_t)(P / IG__TILE);
-    d->gy = ig__vk_groups(co, IG__TILE);
+    d->gx = (uint32_t)(P / ig__tile_bn(j->tile));
+    d->gy = ig__vk_groups(co, ig__tile_bm(j->tile));
     d->gz = k;
 }
 
@@ -468,11 +564,11 @@ static void ig__cplan_layer(ig__vk_builder *b, const ig__cjob *j, int t, int x, 
     for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
         uint32_t k = ig__vk_min32(B - n0, kg);
         ig__vk_disp *d;
-        uint32_t *m = ig__vk_disp_new(b, rs >= 0 ? IG_SH_CIPS_LAYER_RES : IG_SH_CIPS_LAYER, at + k, &d);
+        uint32_t *m = ig__vk_disp_new(b, rs >= 0 ? j->sh.layer_res : j->sh.layer, at + k, &d);
         if (!m) return;
         ig__cplan_gemm_io(b, j, d, m, ci, co, x, ximg, y, n0, k);
-        m[IGR_GEMM_w_base] = ig__vk_bind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4,
-                                         ((uint64_t)(k - 1) * gs + co * ci) * 4, 4);
+        m[IGR_GEMM_w_base] = ig__vk_bind(b, d, 3, &j->gw, ((uint64_t)n0 * gs + op->g_off) * j->es,
+                                         ((uint64_t)(k - 1) * gs + co * ci) * j->es, j->es);
         m[IGR_GEMM_w_img] = (uint32_t)gs;
         m[IGR_GEMM_w_row] = (uint32_t)ci; /* W rows are c_in apart */
         m[IGR_GEMM_NOISE_b_base] = ig__vk_bind(b, d, 4, &vc->params, (uint64_t)op->b_off * 4, co * 4, 4);
@@ -485,8 +581,8 @@ static void ig__cplan_layer(ig__vk_builder *b, const ig__cjob *j, int t, int x, 
         m[IGR_GEMM_NOISE_np] = np;
         m[IGR_GEMM_NOISE_row_axes] = m[IGR_GEMM_NOISE_col_axes] + j->W * IG__AX;
         if (rs >= 0) { /* the residual: laid out as the output */
-            m[IGR_GEMM_RES_r_base] = ig__vk_bind(b, d, 6, &j->act[rs], (uint64_t)n0 * CP * 4,
-                                                 ((uint64_t)(k - 1) * CP + co * P) * 4, 16);
+            m[IGR_GEMM_RES_r_base] = ig__vk_bind(b, d, 6, &j->act[rs], (uint64_t)n0 * CP * j->es,
+                                                 ((uint64_t)(k - 1) * CP + co * P) * j->es, 4 * j->es);
             m[IGR_GEMM_RES_r_img] = (uint32_t)(CP / 4);
         }
         for (uint32_t q = 0; q < k; q++) m[at + q] = seeds ? seeds[j->n_first + (int)(n0 + q)] : 0u;
@@ -505,10 +601,10 @@ static void ig__cplan_skip(ig__vk_builder *b, const ig__cjob *j, int i, int x, i
     for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
         uint32_t k = ig__vk_min32(B - n0, kg);
         ig__vk_disp *d;
-        uint32_t *m = ig__vk_disp_new(b, IG_SH_GEMM_RAW, IGR_GEMM_WORDS, &d);
+        uint32_t *m = ig__vk_disp_new(b, j->sh.raw, IGR_GEMM_WORDS, &d);
         if (!m) return;
         ig__cplan_gemm_io(b, j, d, m, ci, co, x, CP, y, n0, k);
-        m[IGR_GEMM_w_base] = ig__vk_bind(b, d, 3, &vc->params, (uint64_t)sk->w_off * 4, co * ci * 4, 4);
+        m[IGR_GEMM_w_base] = ig__vk_bind(b, d, 3, &vc->skw, (uint64_t)sk->w_off * j->es, co * ci * j->es, j->es);
         m[IGR_GEMM_w_img] = 0; /* every image: the same weight */
         m[IGR_GEMM_w_row] = (uint32_t)ci;
     }
@@ -526,16 +622,16 @@ static void ig__cplan_rgb(ig__vk_builder *b, const ig__cjob *j, int i, int cur, 
     for (uint32_t n0 = 0; n0 < (uint32_t)B; n0 += kg) {
         uint32_t k = ig__vk_min32(B - n0, kg);
         ig__vk_disp *d;
-        uint32_t *m = ig__vk_disp_new(b, IG_SH_CIPS_RGB, IGR_RGB_WORDS, &d);
+        uint32_t *m = ig__vk_disp_new(b, j->sh.rgb, IGR_RGB_WORDS, &d);
         if (!m) return;
         m[IGR_RGB_c_in] = (uint32_t)ci;
         m[IGR_RGB_p] = (uint32_t)P;
         m[IGR_RGB_np] = np;
-        m[IGR_RGB_x_base] = ig__vk_bind(b, d, 1, &j->act[cur], (uint64_t)n0 * CP * 4,
-                                        ((uint64_t)(k - 1) * CP + ci * P) * 4, 4);
+        m[IGR_RGB_x_base] = ig__vk_bind(b, d, 1, &j->act[cur], (uint64_t)n0 * CP * j->es,
+                                        ((uint64_t)(k - 1) * CP + ci * P) * j->es, j->es);
         m[IGR_RGB_x_img] = (uint32_t)CP;
-        m[IGR_RGB_w_base] = ig__vk_bind(b, d, 2, &j->gw, ((uint64_t)n0 * gs + op->g_off) * 4,
-                                        ((uint64_t)(k - 1) * gs + 3 * ci) * 4, 4);
+        m[IGR_RGB_w_base] = ig__vk_bind(b, d, 2, &j->gw, ((uint64_t)n0 * gs + op->g_off) * j->es,
+                                        ((uint64_t)(k - 1) * gs + 3 * ci) * j->es, j->es);
         m[IGR_RGB_w_img] = (uint32_t)gs;
         m[IGR_RGB_b_base] = ig__vk_bind(b, d, 3, &vc->params, (uint64_t)op->b_off * 4, 3 * 4, 4);
         m[IGR_RGB_mode] = i == 0 ? 1u : 0u;
@@ -563,7 +659,7 @@ static void ig__cplan_all(ig__vk_builder *b, ig__cjob *j) {
     ig__cplan_styles(b, j);
     ig__cplan_wgen(b, j);
     if (j->space == IG_SPACE_PARAMS) /* every per-image weight = lerp(a, b, t) */
-        ig__vk_plan_lerp(b, &j->gw, (uint64_t)B * vc->g_stride, vc->g_stride, vc->g_stride, 4, B,
+        ig__vk_plan_lerp(b, &j->gw, (uint64_t)B * vc->g_stride, vc->g_stride, vc->g_stride, j->es, B,
                          j->desc->t + j->n_first);
     for (uint32_t q0 = 0; q0 < j->px; q0 += j->P) {
         uint32_t np = ig__vk_min32(j->px - q0, j->P);
@@ -592,14 +688,14 @@ static void ig__cplan_all(ig__vk_builder *b, ig__cjob *j) {
 static uint64_t ig__cjob_per_image(const ig__cjob *j) {
     const ig_config *c = &j->m->cfg;
     return (uint64_t)c->z_dim * 4 * j->mz + 2ull * c->w_dim * 4 * j->mz + (uint64_t)j->vc->s_stride * 4 * j->mw +
-           (uint64_t)j->vc->g_stride * 4 * j->mw + 12ull * j->px;
+           (uint64_t)j->vc->g_stride * j->es * j->mw + 12ull * j->px;
 }
 
 /* The work buffers of a batch of B images with chunks of P pixels, in ctx->work order. */
 #define IG__NBUF 12
 static void ig__cjob_list(ig__cjob *j, uint64_t meta_bytes, ig_vk_buf *bufs[IG__NBUF], uint64_t bytes[IG__NBUF]) {
     const ig_config *c = &j->m->cfg;
-    uint64_t B = (uint64_t)j->B, CP = (uint64_t)j->vc->cmax * j->P;
+    uint64_t B = (uint64_t)j->B, CP = (uint64_t)j->vc->cmax * j->P, es = j->es;
     ig_vk_buf *b[IG__NBUF] = {&j->meta, &j->z,      &j->h[0], &j->h[1], &j->s,    &j->gw,
                               &j->act[0], &j->act[1], &j->rgb,  &j->axes, &j->dummy, &j->act[2]};
     uint64_t n[IG__NBUF] = {meta_bytes,
@@ -607,13 +703,13 @@ static void ig__cjob_list(ig__cjob *j, uint64_t meta_bytes, ig_vk_buf *bufs[IG__
                             (uint64_t)c->w_dim * 4 * B * j->mz,
                             (uint64_t)c->w_dim * 4 * B * j->mz,
                             (uint64_t)j->vc->s_stride * 4 * B * j->mw,
-                            (uint64_t)j->vc->g_stride * 4 * B * j->mw,
-                            CP * 4 * B,
-                            CP * 4 * B,
+                            (uint64_t)j->vc->g_stride * es * B * j->mw,
+                            CP * es * B,
+                            CP * es * B,
                             12ull * j->px * B,
                             ((uint64_t)j->W + j->H) * IG__AX * 4,
                             256,
-                            j->vc->res ? CP * 4 * B : 0};
+                            j->vc->res ? CP * es * B : 0};
     for (int i = 0; i < IG__NBUF; i++) {
         bufs[i] = b[i];
         bytes[i] = n[i] ? n[i] : 16;
@@ -761,19 +857,20 @@ static ig_result ig__cjob_fit(ig__cjob *j, ig_error *err) {
     uint64_t have = ig__vk_heap_left(ctx);
     for (const ig__vk_block *blk = ctx->work.head; blk; blk = blk->next) have += blk->mem_size;
     uint64_t limit = have < ctx->max_alloc ? have : ctx->max_alloc;
-    uint64_t cmax = j->vc->cmax, per_px = (j->vc->res ? 3 : 2) * cmax * 4, per_img = ig__cjob_per_image(j);
-    uint64_t p_full = ((uint64_t)j->px + IG__TILE - 1) / IG__TILE * IG__TILE;
-    uint64_t p_max = ctx->range / (cmax * 4) / IG__TILE * IG__TILE;
-    if (p_max > (uint64_t)lim->maxComputeWorkGroupCount[0] * IG__TILE)
-        p_max = (uint64_t)lim->maxComputeWorkGroupCount[0] * IG__TILE;
+    const uint64_t bn = ig__tile_bn(j->tile); /* the chunks' pixels: a multiple of the tile's */
+    uint64_t cmax = j->vc->cmax, per_px = (j->vc->res ? 3 : 2) * cmax * j->es, per_img = ig__cjob_per_image(j);
+    uint64_t p_full = ((uint64_t)j->px + bn - 1) / bn * bn;
+    uint64_t p_max = ctx->range / (cmax * j->es) / bn * bn;
+    if (p_max > (uint64_t)lim->maxComputeWorkGroupCount[0] * bn)
+        p_max = (uint64_t)lim->maxComputeWorkGroupCount[0] * bn;
     if (p_max > p_full) p_max = p_full;
-    if (p_max < IG__TILE || 12ull * IG__TILE > ctx->range)
+    if (p_max < bn || 12ull * bn > ctx->range)
         return ig_error_set(err, IG_ERR_UNSUPPORTED,
                             "CIPS activations of %" PRIu64 " channels exceed the storage buffer range of %s (%" PRIu64
                             " bytes)",
                             cmax, ctx->info.name, (uint64_t)ctx->range);
     uint64_t base = 64 * 1024 + ((uint64_t)j->W + j->H) * IG__AX * 4 + 16 * ctx->align;
-    uint64_t one = base + per_img + IG__TILE * per_px;
+    uint64_t one = base + per_img + bn * per_px;
     if (limit < one)
         return ig_error_set(err, IG_ERR_OUT_OF_DEVICE_MEMORY,
                             "one CIPS image needs %" PRIu64 " bytes of work memory but only %" PRIu64
@@ -781,12 +878,12 @@ static ig_result ig__cjob_fit(ig__cjob *j, ig_error *err) {
                             one, limit, (uint64_t)ctx->heap_budget);
     uint64_t B = (uint64_t)j->B;
     if (B * per_img > limit / 2) B = limit / 2 / per_img;
-    if (base + B * (per_img + IG__TILE * per_px) > limit) B = (limit - base) / (per_img + IG__TILE * per_px);
+    if (base + B * (per_img + bn * per_px) > limit) B = (limit - base) / (per_img + bn * per_px);
     if (B < 1) B = 1;
     uint64_t room = limit - base - B * per_img;
     if (room > IG__ACT_CAP) room = IG__ACT_CAP;
-    uint64_t P = room / (B * per_px) / IG__TILE * IG__TILE;
-    if (P < IG__TILE) P = IG__TILE;
+    uint64_t P = room / (B * per_px) / bn * bn;
+    if (P < bn) P = bn;
     if (P > p_max) P = p_max;
     for (;;) {
         j->B = (int)B;
@@ -796,9 +893,9 @@ static ig_result ig__cjob_fit(ig__cjob *j, ig_error *err) {
         if (res != IG_OK) return res;
         uint64_t total = ig__cjob_total(j, meta_bytes);
         if (total <= limit) return IG_OK;
-        if (P > IG__TILE) {
-            P = P / 2 / IG__TILE * IG__TILE;
-            if (P < IG__TILE) P = IG__TILE;
+        if (P > bn) {
+            P = P / 2 / bn * bn;
+            if (P < bn) P = bn;
         } else if (B > 1) {
             B /= 2;
         } else {
@@ -839,6 +936,11 @@ ig_result ig__vk_cips_render(ig_vk_context *ctx, const ig_render_desc *desc, flo
     j.W = (uint32_t)axes.width;
     j.H = (uint32_t)axes.height;
     j.px = j.W * j.H;
+    j.tile = ig__cips_tile(ctx, vc, j.px);
+    j.es = vc->f16 ? 2u : 4u;
+    j.sh = ig__cips_shaders(ctx, vc->f16, j.tile);
+    ctx->kernel_used = ig__cips_kernel_name(ctx, vc->f16, j.tile);
+    ctx->report.gemm_tiles = ig__gemm_tiles[j.tile].name;
     res = ig__cjob_fit(&j, err);
     int B = j.B;
     for (int n0 = 0; n0 < desc->count && res == IG_OK; n0 += B) {
@@ -854,16 +956,20 @@ ig_result ig__vk_cips_prepare(ig_vk_context *ctx, const ig_render_desc *desc, ig
     ig_result res = ig__cips_ensure(ctx, desc, err);
     if (res == IG_OK) res = ig__cips_loops(ctx, &desc->model->cfg, ctx->cips, err);
     if (res != IG_OK) return res;
-    /* the last two: CIPSres only */
-    static const int ids[] = {IG_SH_FC,       IG_SH_LERP,           IG_SH_CIPS_WGEN, IG_SH_CIPS_INPUT, IG_SH_CIPS_LAYER,
-                              IG_SH_CIPS_RGB, IG_SH_CIPS_LAYER_RES, IG_SH_GEMM_RAW};
-    static const uint32_t wg[1] = {IG_VK_WG};
-    size_t n = sizeof ids / sizeof ids[0] - (ctx->cips->res ? 0 : 2);
+    const ig__vk_cips *vc = ctx->cips;
+    const ig_plan *pl = desc->plan;
+    int t = ig__cips_tile(ctx, vc, (uint64_t)pl->width * (uint64_t)pl->height);
+    ig__cips_sh sh = ig__cips_shaders(ctx, vc->f16, t);
+    /* n_spec: 0 fixed-size kernels, 1 {IG_VK_WG}, 8 the tile set's (the last two: CIPSres only) */
+    const int ids[] = {IG_SH_FC, vc->f16 ? IG_SH_LERP_F16 : IG_SH_LERP, IG_SH_LERP, sh.wgen, sh.input,
+                       sh.rgb,   sh.layer,                                sh.layer_res, sh.raw};
+    const uint32_t nspec[] = {0, 1, 1, 0, 1, 1, 8, 8, 8};
+    uint32_t wg[8] = {IG_VK_WG}, spec[8];
+    ig__vk_gemm_spec(ctx, t, spec);
+    size_t n = sizeof ids / sizeof ids[0] - (vc->res ? 0 : 2);
     for (size_t i = 0; i < n && res == IG_OK; i++) {
         VkPipeline p;
-        bool fixed = ids[i] == IG_SH_FC || ids[i] == IG_SH_CIPS_WGEN || ids[i] == IG_SH_CIPS_LAYER || ids[i] == IG_SH_CIPS_LAYER_RES ||
-                     ids[i] == IG_SH_GEMM_RAW;
-        res = ig__vk_pipeline_get(ctx, ids[i], wg, fixed ? 0 : 1, &p, err);
+        res = ig__vk_pipeline_get(ctx, ids[i], nspec[i] == 8 ? spec : wg, nspec[i], &p, err);
     }
     return res;
 }

@@ -328,14 +328,15 @@ bool ig__vk_write_atomic(const char *path, const void *data, size_t n);
 /* ---- the families: the entries of vk_backend.c's table ---------------------------------------
  * prepare: uploads the model and plan and creates the pipelines a render of desc will use;
  * render: out [count, 3, H, W] (checks its arguments; ig_vk_render's messages); release: frees
- * the family's cached uploads (not the shared work and staging arenas). fp32_only: the family
- * has fp32 kernels only (ig_vk_render_precision). */
+ * the family's cached uploads (not the shared work and staging arenas). storage_only: the
+ * family follows the context's storage precision (fp32 or fp16) but has no path of the
+ * context's NV cooperative-matrix kernel (ig_vk_render_precision: "fp16", never "coopmat"). */
 typedef struct ig__vk_family {
     const char *name;
     ig_result (*prepare)(ig_vk_context *ctx, const ig_render_desc *desc, ig_error *err);
     ig_result (*render)(ig_vk_context *ctx, const ig_render_desc *desc, float *out, ig_error *err);
     void (*release)(ig_vk_context *ctx);
-    bool fp32_only;
+    bool storage_only;
 } ig__vk_family;
 
 /* vk_inrgan.c */

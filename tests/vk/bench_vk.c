@@ -1,11 +1,15 @@
 /* bench_vk.c - throughput of the Vulkan backend, with an optional check against the CPU backend.
  *
- *   bench_vk [--config tiny|churches|ffhq|ffhq-bil | --model FILE] [--size N] [--batch N]
+ *   bench_vk [--config tiny|churches|ffhq|ffhq-bil|CIPS | --model FILE] [--size N] [--batch N]
  *            [--iters N] [--paths fp32,fp32-fused,gemm,gemm-f16,gemm-coop,fused,fused16,fp16,
  *            coopmat] [--gpu NAME] [--validate] [--check] [--require-coopmat]
  *
  * --config writes a random model of that architecture (reference section 1.9) into the test
- * scratch folder ($INRGAN_TEST_TMP) first. For each path: context, ig_vk_prepare (uploads,
+ * scratch folder ($INRGAN_TEST_TMP) first; CIPS: a built-in CIPS config (cips256, cips256-res,
+ * tiny-cips, tiny-cips-res, ...: src/builtin.c) as a random model in memory (seeded noise). On
+ * a CIPS model, paths fp32 / gemm must run cips-gemm, fp16 / gemm-f16 cips-gemm-f16, gemm-coop
+ * cips-gemm-coop-khr (else cips-gemm-f16: unavailable), gemm-coop-emulated cips-gemm-coop-emu
+ * (the CIPS kernels on the gemm kernel's tile sets, src/vk/vk_cips.c). For each path: context, ig_vk_prepare (uploads,
  * pipelines), one warm-up render (its time is reported: it includes driver JIT), then --iters
  * timed renders of --batch images. Output, one line per path:
  *   bench path=fp16 device="..." config=ffhq size=256 batch=32 img/s=... ms/img=... TFLOP/s=...
@@ -78,6 +82,28 @@ int main(int argc, char **argv) {
     if (batch < 1) batch = 1;
     if (iters < 1) iters = 1;
     char path[512];
+    ig_model *m = NULL;
+    ig_plan plan;
+    bool cips = !model_path && (strncmp(config, "cips", 4) == 0 || strncmp(config, "tiny-cips", 9) == 0);
+    static const uint32_t seeds[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    if (cips) { /* a built-in CIPS config, random weights, in memory */
+        char *json = ig_config_builtin(config);
+        ig_error e0 = {0};
+        if (!json || ig_model_create_random(json, 1234, &m, &e0) != IG_OK) {
+            fprintf(stderr, "bench_vk: CIPS config %s: %s\n", config, json ? e0.msg : "unknown");
+            free(json);
+            return 1;
+        }
+        free(json);
+        int s = size ? size : ig_model_config(m)->resolution;
+        if (ig_plan_init(&plan, ig_model_config(m), ig_view_native(), s, s, &e0) != IG_OK) {
+            fprintf(stderr, "bench_vk: plan: %s\n", e0.msg);
+            ig_model_free(m);
+            return 1;
+        }
+        snprintf(path, sizeof path, "%s", config);
+        model_path = path;
+    }
     if (!model_path) {
         char name[96];
         snprintf(name, sizeof name, "bench_%s.safetensors", config);
@@ -91,9 +117,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_vk: wrote %s in %.1f s\n", path, now() - t0);
         model_path = path;
     }
-    ig_model *m = NULL;
-    ig_plan plan;
-    if (vk_test_load(model_path, &m, &plan, size) != 0) return 1;
+    if (!cips && vk_test_load(model_path, &m, &plan, size) != 0) return 1;
+    cips = ig_model_config(m)->kind == IG_FAMILY_CIPS;
     const ig_config *c = ig_model_config(m);
     float *z = vk_test_latents(batch, c->z_dim);
     size_t img = (size_t)3 * plan.width * plan.height;
@@ -102,6 +127,13 @@ int main(int argc, char **argv) {
                    ((double)c->resolution * c->resolution);
     ig_render_desc rd = {.model = m, .plan = &plan, .z = z, .count = batch,
                          .psi = c->truncation_psi};
+    uint32_t *nseed = NULL; /* CIPS: seeded noise, one seed per image */
+    if (cips) {
+        nseed = malloc((size_t)batch * sizeof *nseed);
+        for (int i = 0; i < batch; i++) nseed[i] = seeds[i % 8] + 8u * (uint32_t)(i / 8);
+        rd.noise = IG_NOISE_SEEDED;
+        rd.noise_seed = nseed;
+    }
     ig_error err = {0};
     int failures = 0;
     if (check) {
@@ -153,6 +185,12 @@ int main(int argc, char **argv) {
         const char *want = strcmp(tok, "gemm-coop") == 0            ? "gemm-coop-khr"
                            : strcmp(tok, "gemm-coop-emulated") == 0 ? "gemm-coop-emu"
                                                                      : tok;
+        char cwant[32]; /* CIPS: the cips-gemm kernel of the path's precision and tile set */
+        if (cips) {
+            snprintf(cwant, sizeof cwant, "cips-%s",
+                     gcoop ? want : d.precision == IG_VK_PRECISION_FP16 ? "gemm-f16" : "gemm");
+            want = cwant;
+        }
         if (gcoop) setenv("INRGAN_VK_GEMM_TILE", "coop", 1);
         if (strcmp(tok, "gemm-coop-emulated") == 0) setenv("INRGAN_VK_COOP_EMU", "1", 1);
         ig_vk_context *ctx = NULL;
@@ -188,6 +226,29 @@ int main(int argc, char **argv) {
         if (r != IG_OK) {
             printf("bench path=%s: %s [%s]\n", tok, err.msg, ig_result_name(r));
             failures++;
+        } else if (cips) {
+            double ips = batch / best;
+            const char *ran = ig_vk_level_kernel_used(ctx);
+            ig_vk_render_report rep;
+            ig_vk_last_render_report(ctx, &rep);
+            printf("bench path=%s device=\"%s\" config=%s size=%dx%d batch=%d img/s=%.2f ms/img=%.3f "
+                   "TFLOP/s=%.3f (%.2f GFLOP/img; best %.3f s of %d; prepare %.2f s, first render %.2f s) "
+                   "kernel=%s tiles=%s\n",
+                   tok, summary, config, plan.width, plan.height, batch, ips, 1000.0 / ips, ips * flops / 1e12,
+                   flops / 1e9, best, iters, t_prep, t_first, ran, rep.gemm_tiles);
+            if (strcmp(tok, "gemm-coop") == 0 && strcmp(ran, want) != 0 && strcmp(ran, "cips-gemm-f16") == 0) {
+                printf("bench path=gemm-coop: cooperative matrices unavailable (the %s kernel ran)\n", ran);
+                if (require_coop) failures++;
+            } else if (strcmp(ran, want) != 0) {
+                printf("bench path=%s: the %s kernel did not run (%s)\n", tok, want, ran);
+                failures++;
+            }
+            if (check) {
+                double e = vk_test_compare(out, ref, img);
+                bool ok = e <= tol;
+                printf("check path=%s: max rel error %.3g (tolerance %.0e) %s\n", tok, e, tol, ok ? "ok" : "FAIL");
+                if (!ok) failures++;
+            }
         } else {
             ig_vk_mem_stats st;
             ig_vk_memory_stats(ctx, &st);
@@ -246,6 +307,7 @@ int main(int argc, char **argv) {
         ig_vk_context_destroy(ctx);
     }
     free(z);
+    free(nseed);
     free(out);
     free(ref);
     ig_plan_free(&plan);

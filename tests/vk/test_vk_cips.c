@@ -11,15 +11,21 @@
  * non-square view, a tile (equal to the crop of the whole Vulkan render), stride 2, w / params /
  * z interpolation at t = 0.3 with the endpoints t = 0 and 1 equal to the plain renders, pixel
  * chunks and image groups forced by a small storage range, batches split by a small heap
- * budget (CIPSskip and CIPSres), an fp16 context (CIPS stays fp32), switching model families on one context, and a
- * Vulkan allocation failure injected at every allocation of a first render.
- * Tolerance: max |vk - cpu| <= 1e-4 * max(1, max |cpu|) (vk_test_compare); equalities between
- * Vulkan renders (tiles, endpoints, chunking) are exact.
+ * budget (CIPSskip and CIPSres), an fp16 context (fp16 storage: "cips-gemm-f16"), switching model families on one context, and a
+ * Vulkan allocation failure injected at every allocation of a first render. test_fast: every tile
+ * set (small, large) in fp32 and fp16 storage and the coop tile set's scalar twin
+ * (INRGAN_VK_COOP_EMU=1), with the kernel name / tile set / precision each render reports.
+ * Tolerance: max |vk - cpu| <= 1e-4 * max(1, max |cpu|) (vk_test_compare), 2e-2 with fp16
+ * storage; equalities between Vulkan renders (tiles, endpoints, chunking, tile sets of one
+ * precision) are exact.
  */
 #include "model.h"
 #include "vk_test.h"
 
 #define TOL 1e-4
+#define TOL16 2e-2 /* fp16 storage (activations, per-image weights, the first layer's input) */
+
+static double g_tol = TOL; /* parity's tolerance: TOL, or TOL16 on fp16 contexts */
 
 static const char *cfg_small =
     "{\"format_version\":1,\"family\":\"cips\",\"arch\":\"CIPSskip\",\"size\":8,\"coords_size\":8,"
@@ -122,7 +128,7 @@ static double parity(ig_vk_context *ctx, const ig_render_desc *rd, const char *w
     if (r == IG_OK && v == IG_OK) {
         e = vk_test_compare(got, ref, n);
         printf("  %s: max rel error %.3g\n", what, e);
-        CHECK_MSG(e <= TOL, "%s: error %.3g > %.3g", what, e, TOL);
+        CHECK_MSG(e <= g_tol, "%s: error %.3g > %.3g", what, e, g_tol);
     }
     if (cpu) *cpu = ref;
     else free(ref);
@@ -362,9 +368,14 @@ static void test_no_mapping(void) {
 /* A storage range of ~20 KB: pixel chunks of 64, one image per activation window. Then small
  * heap budgets: batches split into several submissions (or a clean out-of-memory error). All
  * renders equal the unconstrained one exactly. */
-static void chunk_cases(const char *json, uint64_t seed) {
+/* env: "TILE" for INRGAN_VK_GEMM_TILE=TILE, "emu" for INRGAN_VK_COOP_EMU=1, NULL neither, with
+ * fp16 storage when f16; the chunked and split renders must equal the reference exactly. */
+static void chunk_cases(const char *json, uint64_t seed, bool f16, const char *env) {
     ig_model *m = make_model(json, seed);
     if (!m) return;
+    if (env && strcmp(env, "emu") == 0) setenv("INRGAN_VK_COOP_EMU", "1", 1);
+    else if (env) setenv("INRGAN_VK_GEMM_TILE", env, 1);
+    g_tol = f16 ? TOL16 : TOL;
     const ig_config *c = ig_model_config(m);
     ig_error err = {0};
     ig_plan plan;
@@ -375,9 +386,14 @@ static void chunk_cases(const char *json, uint64_t seed) {
                          .noise = IG_NOISE_SEEDED, .noise_seed = seeds};
     float *ref = NULL;
     uint64_t peak = 0;
-    ig_vk_context *ctx = make_ctx(vk_test_desc());
+    ig_vk_desc d0 = vk_test_desc();
+    if (f16) d0.precision = IG_VK_PRECISION_FP16;
+    ig_vk_context *ctx = make_ctx(d0);
     if (ctx) {
         parity(ctx, &rd, "chunks: reference", NULL, &ref);
+        ig_vk_render_report rep;
+        ig_vk_last_render_report(ctx, &rep);
+        printf("  %s, tile set %s\n", ig_vk_level_kernel_used(ctx), rep.gemm_tiles);
         ig_vk_mem_stats st;
         ig_vk_memory_stats(ctx, &st);
         CHECK_MSG(st.submissions == 1, "one submission expected, got %u", st.submissions);
@@ -387,7 +403,7 @@ static void chunk_cases(const char *json, uint64_t seed) {
     ig_vk_context_destroy(ctx);
     if (!ref) goto done;
     {
-        ig_vk_desc d = vk_test_desc();
+        ig_vk_desc d = d0;
         d.cap_buffer_range = 20000;
         ctx = make_ctx(d);
         float *got = malloc(n * sizeof *got);
@@ -414,7 +430,7 @@ static void chunk_cases(const char *json, uint64_t seed) {
         for (int k = 1; k <= 16 && !split; k++) {
             f *= 0.88;
             uint64_t cap = (uint64_t)((double)peak * f);
-            ig_vk_desc d = vk_test_desc();
+            ig_vk_desc d = d0;
             d.cap_heap_bytes = cap;
             ctx = make_ctx(d);
             if (!ctx) break;
@@ -440,6 +456,9 @@ static void chunk_cases(const char *json, uint64_t seed) {
         free(got);
     }
 done:
+    unsetenv("INRGAN_VK_COOP_EMU");
+    unsetenv("INRGAN_VK_GEMM_TILE");
+    g_tol = TOL;
     free(ref);
     free(z);
     ig_plan_free(&plan);
@@ -448,9 +467,13 @@ done:
 
 static void test_chunks(void) {
     printf("  CIPSskip\n");
-    chunk_cases(cfg_wide, 5);
+    chunk_cases(cfg_wide, 5, false, NULL);
     printf("  CIPSres\n");
-    chunk_cases(cfg_res_wide, 10);
+    chunk_cases(cfg_res_wide, 10, false, NULL);
+    printf("  CIPSres, fp16 storage, large tile set\n");
+    chunk_cases(cfg_res_wide, 10, true, "large");
+    printf("  CIPSskip, coop tile set's scalar twin\n");
+    chunk_cases(cfg_wide, 5, true, "emu");
 }
 
 /* An fp16 context renders CIPS in fp32; prepare + gpu time; repeated renders reuse the upload;
@@ -473,11 +496,17 @@ static void test_context(void) {
         CHECK_MSG(ig_vk_prepare(ctx, &rd, &err) == IG_OK, "prepare: %s", err.msg);
         ig_vk_mem_stats s0, s1;
         ig_vk_memory_stats(ctx, &s0);
-        parity(ctx, &rd, "fp16 context (CIPS in fp32)", NULL, NULL);
+        g_tol = TOL16;
+        parity(ctx, &rd, "fp16 context (CIPS in fp16 storage)", NULL, NULL);
         printf("  gpu ms %.3f\n", gms);
+        CHECK_MSG(strcmp(ig_vk_level_kernel_used(ctx), "cips-gemm-f16") == 0, "kernel %s",
+                  ig_vk_level_kernel_used(ctx));
+        CHECK_MSG(strcmp(ig_vk_render_precision(ctx, m), "fp16") == 0, "precision %s",
+                  ig_vk_render_precision(ctx, m));
         CHECK(gms >= 0);
         ig_vk_memory_stats(ctx, &s0);
         parity(ctx, &rd, "fp16 context, again", NULL, NULL);
+        g_tol = TOL;
         ig_vk_memory_stats(ctx, &s1);
         CHECK_MSG(s0.device_bytes == s1.device_bytes && s0.blocks == s1.blocks,
                   "a repeated render changed device memory (%llu -> %llu bytes)",
@@ -604,6 +633,94 @@ static void test_res(void) {
     ig_model_free(k);
 }
 
+/* The fast paths: each tile set (INRGAN_VK_GEMM_TILE small, large) in fp32 (1e-4) and in fp16
+ * storage (2e-2), and the coop tile set's scalar twin (fp16, INRGAN_VK_COOP_EMU=1, 2e-2), on
+ * CIPSskip with partial tiles, CIPSres with a 1x1 skip over partial tiles and CIPSres with
+ * w_avg: batches 1 and 3, zero and seeded noise, views, a tile equal to the crop of the whole
+ * render (exact); the kernel name, tile set and precision the render reports; and the tile sets
+ * of one precision give the same bits (the K order of every sum is the same). */
+static void test_fast(void) {
+    static const struct {
+        const char *tile; /* INRGAN_VK_GEMM_TILE, NULL: automatic */
+        bool f16, emu;
+        const char *kernel, *tiles;
+    } cf[] = {
+        {"small", false, false, "cips-gemm", "small"},
+        {"large", false, false, "cips-gemm", "large"},
+        {"small", true, false, "cips-gemm-f16", "small"},
+        {"large", true, false, "cips-gemm-f16", "large"},
+        {NULL, true, true, "cips-gemm-coop-emu", "coop"},
+    };
+    enum { NC = sizeof cf / sizeof cf[0] };
+    ig_model *o = make_model(cfg_odd, 21);
+    ig_model *ro = make_model(cfg_res_odd, 22);
+    ig_model *rw = make_model(cfg_res_wide, 23);
+    float *z = vk_test_latents(3, 32);
+    float *keep[NC] = {0};
+    ig_plan plan;
+    ig_error err = {0};
+    ig_plan_desc pd = {.view = {-1, -1, 1, 1}, .width = 28, .height = 20};
+    bool planned = ro && ig_plan_make(&plan, ig_model_config(ro), &pd, &err) == IG_OK;
+    for (int i = 0; i < NC && o && ro && rw && planned; i++) {
+        if (cf[i].tile) setenv("INRGAN_VK_GEMM_TILE", cf[i].tile, 1);
+        if (cf[i].emu) setenv("INRGAN_VK_COOP_EMU", "1", 1);
+        ig_vk_desc d = vk_test_desc();
+        d.precision = cf[i].f16 ? IG_VK_PRECISION_FP16 : IG_VK_PRECISION_FP32;
+        ig_vk_context *ctx = make_ctx(d);
+        unsetenv("INRGAN_VK_GEMM_TILE");
+        unsetenv("INRGAN_VK_COOP_EMU");
+        if (!ctx) continue;
+        if (cf[i].f16 && ig_vk_context_precision(ctx) != IG_VK_PRECISION_FP16) {
+            printf("  %s: no fp16 storage on this device, skipped\n", cf[i].kernel);
+            ig_vk_context_destroy(ctx);
+            continue;
+        }
+        g_tol = cf[i].f16 ? TOL16 : TOL;
+        char label[64];
+        snprintf(label, sizeof label, "%s/%s", cf[i].kernel, cf[i].tiles);
+        ig_render_desc rd = {.model = ro, .plan = &plan, .z = z, .count = 3, .psi = 1.0, .threads = 2,
+                             .noise = IG_NOISE_SEEDED, .noise_seed = seeds};
+        char what[128];
+        snprintf(what, sizeof what, "%s res odd 28x20 batch 3 seeded", label);
+        parity(ctx, &rd, what, NULL, &keep[i]);
+        CHECK_MSG(strcmp(ig_vk_level_kernel_used(ctx), cf[i].kernel) == 0, "%s: kernel %s", label,
+                  ig_vk_level_kernel_used(ctx));
+        ig_vk_render_report rep;
+        ig_vk_last_render_report(ctx, &rep);
+        CHECK_MSG(rep.gemm_tiles && strcmp(rep.gemm_tiles, cf[i].tiles) == 0, "%s: tiles %s", label,
+                  rep.gemm_tiles ? rep.gemm_tiles : "(null)");
+        CHECK_MSG(strcmp(ig_vk_render_precision(ctx, ro), cf[i].f16 ? "fp16" : "fp32") == 0, "%s: precision %s",
+                  label, ig_vk_render_precision(ctx, ro));
+        char l2[96];
+        snprintf(l2, sizeof l2, "%s skip odd", label);
+        native_cases(ctx, o, l2);
+        view_cases(ctx, o, l2);
+        snprintf(l2, sizeof l2, "%s res odd", label);
+        native_cases(ctx, ro, l2);
+        view_cases(ctx, ro, l2);
+        snprintf(l2, sizeof l2, "%s res w_avg psi 0.7", label);
+        native_cases(ctx, rw, l2);
+        vk_test_ctx_ok(ctx);
+        ig_vk_context_destroy(ctx);
+        g_tol = TOL;
+    }
+    /* the same bits from every tile set of one precision */
+    for (int i = 1; i < NC; i++) {
+        int ref = cf[i].f16 ? 2 : 0;
+        if (i == ref || !keep[i] || !keep[ref]) continue;
+        double dd = max_diff(keep[i], keep[ref], plan_floats(&plan, 3));
+        printf("  %s/%s vs %s/%s: max diff %.3g\n", cf[i].kernel, cf[i].tiles, cf[ref].kernel, cf[ref].tiles, dd);
+        CHECK_MSG(dd == 0, "%s/%s differs from %s/%s (%.3g)", cf[i].kernel, cf[i].tiles, cf[ref].kernel,
+                  cf[ref].tiles, dd);
+    }
+    for (int i = 0; i < NC; i++) free(keep[i]);
+    if (planned) ig_plan_free(&plan);
+    free(z);
+    ig_model_free(o);
+    ig_model_free(ro);
+    ig_model_free(rw);
+}
+
 int main(void) {
     vk_test_init();
     {
@@ -619,6 +736,7 @@ int main(void) {
     RUN(test_res);
     RUN(test_chunks);
     RUN(test_context);
+    RUN(test_fast);
     RUN(test_alloc_injection);
     return TEST_EXIT();
 }
