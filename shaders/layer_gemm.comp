@@ -25,8 +25,10 @@
 //                 input, or the 1x1 skip's product), channel-major like Y
 //   IG_EPI_ADD    INR-GAN FMM layer of a level (the "gemm" level kernel, src/vk/vk_inrgan.c):
 //                 Y[n][o][p] = lrelu(sum_i W[n][o][i] X[n][i][p] + b[o] + [A[n][o][up(p)]]) * sqrt2
-//                 with A the coarse-grid product of an up-sampling conv0 (exact coarse trick),
-//                 gathered through the plan's nearest maps: up(p) = r0[p / width] Wc + c0[p % width]
+//                 with A the coarse-grid product of an up-sampling conv0 (exact coarse trick: the
+//                 interpolation is linear per channel, so it commutes with W), gathered through
+//                 the plan's maps: nearest, one tap up(p) = r0[p / width] Wc + c0[p % width];
+//                 bilinear (align_corners), the taps (r0|r1, c0|c1) mixed with weights (rw, cw)
 //   IG_EPI_NONE   Y = W X (that coarse product itself)
 // lrelu slope 0.2. W is image n's per-image weight (cips_wgen.comp / wgen.comp), rows w_row
 // apart starting at w_base (a column offset is folded into w_base: the two column blocks
@@ -172,15 +174,17 @@ float ig_noise_value(uint seed, uint layer, uint row, uint col) {
 uint r, n, cin, cout, P4, w_row, xb, wb, yb, o0, q0; // the record's sizes, this tile's bases
 
 // What the epilogue needs per pixel quad of the tile: the noise (CIPS), the gathered coarse
-// pixels (the coarse trick: nearest, one tap) and whether the pixels are inside the image.
+// pixels (the coarse trick: src = the (r0, c0) tap, dx = c1 - c0, dy = (r1 - r0) Wc, weights
+// fx, fy; nearest maps: one tap, weights 0) and whether the pixels are inside the image.
 struct Quad {
     vec4 nz;
-    uvec4 src;
+    uvec4 src, dx, dy;
+    vec4 fx, fy;
     bvec4 inside;
 };
 
 Quad quad_info(uint qt) {
-    Quad qi = Quad(vec4(0.0), uvec4(0u), bvec4(false));
+    Quad qi = Quad(vec4(0.0), uvec4(0u), uvec4(0u), uvec4(0u), vec4(0.0), vec4(0.0), bvec4(false));
 #ifdef IG_EPI_NOISE
     if (NOISE(noise_on) != 0u) {
         uint seed = meta[r + IG_SEEDS + n], layer = NOISE(noise_layer), np = NOISE(np);
@@ -202,9 +206,14 @@ Quad quad_info(uint qt) {
         for (uint t = 0u; t < 4u; t++) {
             uint p = 4u * (q0 + qt) + t;
             if (p < np) {
-                uint y = p / width;
-                qi.src[t] = rowmap[ADD(rowmap_base) + 4u * y] * wc +
-                            colmap[ADD(colmap_base) + 4u * (p - y * width)];
+                uint y = p / width, rm = ADD(rowmap_base) + 4u * y;
+                uint cm = ADD(colmap_base) + 4u * (p - y * width);
+                uint r0 = rowmap[rm], c0 = colmap[cm];
+                qi.src[t] = r0 * wc + c0;
+                qi.dx[t] = colmap[cm + 1u] - c0;
+                qi.dy[t] = (rowmap[rm + 1u] - r0) * wc;
+                qi.fx[t] = uintBitsToFloat(colmap[cm + 2u]);
+                qi.fy[t] = uintBitsToFloat(rowmap[rm + 2u]);
                 qi.inside[t] = true;
             }
         }
@@ -224,7 +233,17 @@ vec4 emit(uint o, uint qt, vec4 v, Quad qi) {
     v += params[ADD(b_base) + o];
     uint ab = ADD(a_base) + n * ADD(a_img) + o * ADD(a_p);
     for (uint t = 0u; t < 4u; t++)
-        if (qi.inside[t]) v[t] += float(av[ab + qi.src[t]]);
+        if (qi.inside[t]) {
+            uint s = ab + qi.src[t];
+            float fx = qi.fx[t], fy = qi.fy[t], a = float(av[s]);
+            if (fx != 0.0 || fy != 0.0) { // bilinear (align_corners); nearest: the one tap, exact
+                uint dx = qi.dx[t], dy = qi.dy[t];
+                float u = a * (1.0 - fx) + float(av[s + dx]) * fx;
+                float w = float(av[s + dy]) * (1.0 - fx) + float(av[s + dy + dx]) * fx;
+                a = u * (1.0 - fy) + w * fy;
+            }
+            v[t] += a;
+        }
 #endif
 #ifndef IG_EPI_NONE
     v = mix(0.2 * v, v, greaterThanEqual(v, vec4(0.0))) * 1.4142135623730951;

@@ -1,5 +1,5 @@
 /* vk_inrgan_gemm.c - the INR-GAN family's "gemm" level kernel (ig_vk_desc.level_kernel,
- * INRGAN_VK_KERNEL=gemm; nearest models without instance norm, weight-generation pass, fp32 or
+ * INRGAN_VK_KERNEL=gemm; nearest or bilinear models without instance norm, weight-generation pass, fp32 or
  * fp16 storage): one tiled-GEMM dispatch per layer over a level's computed pixels for a group
  * of images (layer_gemm.comp), activations channel-major [B][C][P] (P: the level's pixels
  * padded to its tile's BN), up-sampling conv0 as the exact coarse trick, ToRGB fused into the
@@ -154,13 +154,13 @@ ig_result ig__vk_gemm_prepare(ig_vk_context *ctx, const ig__vk_plan *vp, ig_erro
 }
 
 /* Whether the gemm level kernel can render this model on this context: asked for, with the
- * weight-generation pass (fp32 or fp16 storage), nearest up-sampling without instance norm,
+ * weight-generation pass (fp32 or fp16 storage), nearest or bilinear up-sampling without
+ * instance norm (bilinear: the coarse product and the running rgb gathered with four taps),
  * and the layer structure the coarse trick expects (each level > 0 opens with an up-sampling
  * conv0; every other layer reads only the previous layer's features, level 0's first only the
  * embedding). */
 bool ig__vk_gemm_model(const ig_vk_context *ctx, const ig_config *c, const ig__vk_model *vm) {
-    if (!ctx->level_gemm || ctx->fused_fmm || vm->coop ||
-        c->upsampling != IG_UP_NEAREST || c->instance_norm)
+    if (!ctx->level_gemm || ctx->fused_fmm || vm->coop || c->instance_norm)
         return false;
     for (int q = 0; q < vm->n_ops; q++) {
         const ig__vk_op *op = &vm->ops[q];

@@ -4,6 +4,7 @@
  * lavapipe, whose 32 KiB of shared memory hold one buffer, the small one double-buffered) and
  * each storage precision (fp32: kernel "gemm", fp16: "gemm-f16"):
  *   nearest models (with extra convs, churches-like without, one wider than a 64 x 64 tile),
+ *   a bilinear model without instance norm (with extra convs; four-tap gathers),
  *   batches 1 and 3, the native view, a non-native view at a non-square size, a tile (equal to
  *   the crop of the whole render, bit for bit), stride 2, interpolation in z, w and params;
  *   (ToRGB fused into the layers' epilogues on the small and large tiles, separate on coop);
@@ -79,7 +80,8 @@ static ig_vk_context *gemm_context(int precision, uint64_t cap_range) {
     return ctx;
 }
 
-/* Every case on a nearest model with the gemm kernel, in the given precision and tile set. */
+/* Every case on a nearest (or bilinear without instance norm) model with the gemm kernel, in
+ * the given precision and tile set. */
 static void run_nearest_with(const char *label0, const vk_test_spec *spec, uint64_t seed,
                              int precision, const char *tiles) {
     char file[64], name[160];
@@ -188,6 +190,13 @@ static void run_nearest(const char *label, const vk_test_spec *spec, uint64_t se
 static void test_tiny_extra(void) {
     vk_test_spec s = vk_test_spec_tiny("nearest", 0, 1);
     run_nearest("nearest+extra", &s, 41);
+}
+
+/* bilinear up-sampling without instance norm: the coarse product and the running rgb
+ * gathered with the plan's four-tap maps (align_corners), every tile set and precision */
+static void test_tiny_bilinear(void) {
+    vk_test_spec s = vk_test_spec_tiny("bilinear", 0, 1);
+    run_nearest("bilinear+extra", &s, 48);
 }
 
 static void test_churches_like(void) {
@@ -353,6 +362,7 @@ static void test_gemm_time(void) {
 int main(void) {
     vk_test_init();
     RUN(test_tiny_extra);
+    RUN(test_tiny_bilinear);
     RUN(test_churches_like);
     RUN(test_wide);
     RUN(test_groups);
