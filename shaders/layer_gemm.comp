@@ -71,7 +71,9 @@
 //   IG_EPI_NOISE: bindings 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 axes
 //     (cips_input.comp's layout); IG_EPI_RES adds binding 6 R
 //   IG_EPI_ADD: bindings 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 A, 6 row map,
-//     7 column map (src/vk/vk_inrgan.c's {r0, r1, w, 0} maps)
+//     7 column map (src/vk/vk_inrgan.c's {r0, r1, w, 0} maps), 11 instance-norm factors
+//     (norm_on: the -bil models' instance norm of X, reference section 1.5, folded into W as
+//     it loads: W[o][k] inv[n][k], inv = 1 / (sigma + 1e-8) from norm.comp; never on conv0)
 //   IG_EPI_NONE: bindings 1 X, 2 Y, 3 per-image weights
 //   IG_EPI_TORGB (with IG_EPI_ADD, scalar kernel): the ToRGB that follows the layer, fused as
 //     per-tile partial sums: rgb_t[n][c][p] = sum over the tile's outputs o of
@@ -125,6 +127,7 @@ layout(std430, binding = 10) readonly buffer Wrgb { float wrgb[]; }; // W_rgb (m
 layout(std430, binding = 5) readonly buffer Add { ST av[]; };
 layout(std430, binding = 6) readonly buffer RowMap { uint rowmap[]; };
 layout(std430, binding = 7) readonly buffer ColMap { uint colmap[]; };
+layout(std430, binding = 11) readonly buffer Inv { float inv[]; }; // instance norm: 1 / (sigma + 1e-8)
 #endif
 layout(push_constant) uniform PC { uint rec; } pc;
 
@@ -172,6 +175,8 @@ float ig_noise_value(uint seed, uint layer, uint row, uint col) {
 #endif
 
 uint r, n, cin, cout, P4, w_row, xb, wb, yb, o0, q0; // the record's sizes, this tile's bases
+bool normed; // IG_EPI_ADD: instance norm of X folded into W's columns (ib: image n's factors)
+uint ib;
 
 // What the epilogue needs per pixel quad of the tile: the noise (CIPS), the gathered coarse
 // pixels (the coarse trick: src = the (r0, c0) tap, dx = c1 - c0, dy = (r1 - r0) Wc, weights
@@ -275,6 +280,9 @@ void fetch(uint tid, uint k0) {
     [[unroll]] for (uint j = 0u; j < LW; j++) {
         uint e = tid + NT * j, o = o0 + e / BK, k = k0 + e % BK;
         wr[j] = o < cout && k < cin ? RT(wt[wb + o * w_row + k]) : RT(0.0);
+#ifdef IG_EPI_ADD
+        if (normed && k < cin) wr[j] = RT(float(wr[j]) * inv[ib + k]); // W[o][k] / (sigma_k + 1e-8)
+#endif
     }
 }
 
@@ -312,6 +320,12 @@ void main() {
     xb = REC(x_base) + n * REC(x_img) + q0;
     wb = REC(w_base) + n * REC(w_img);
     yb = REC(y_base) + n * REC(y_img) + q0;
+    normed = false;
+    ib = 0u;
+#ifdef IG_EPI_ADD
+    normed = ADD(norm_on) != 0u;
+    ib = ADD(inv_base) + n * ADD(inv_img);
+#endif
 #ifdef IG_COOP_KHR
     uint sg = gl_SubgroupID, sgm = sg / SGN, sgn = sg % SGN;
     coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator> acc[FM * FN];

@@ -70,11 +70,13 @@ static void ig__pixel_select(ig_vk_context *ctx) {
 
 static bool ig__gemm_applies(const ig_vk_context *ctx, const ig_config *c) {
     /* ig__vk_gemm_model's conditions that need no upload (fp32 or fp16 storage) */
-    return !ctx->fused_fmm && !ctx->coopmat && !c->instance_norm;
+    (void)c;
+    return !ctx->fused_fmm && !ctx->coopmat;
 }
-/* the fused kernel: the gemm kernel's models with nearest up-sampling (level_tile.comp) */
+/* the fused kernel: the gemm kernel's models with nearest up-sampling and no instance norm
+ * (level_tile.comp) */
 static bool ig__fused_applies(const ig_vk_context *ctx, const ig_config *c) {
-    return ig__gemm_applies(ctx, c) && c->upsampling == IG_UP_NEAREST;
+    return ig__gemm_applies(ctx, c) && c->upsampling == IG_UP_NEAREST && !c->instance_norm;
 }
 static void ig__gemm_select(ig_vk_context *ctx) {
     ctx->level_gemm = true;

@@ -287,7 +287,7 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
     vp->arena.device = true;
     vp->n_levels = plan->n_levels;
     vp->gemm = ig__vk_gemm_model(ctx, &m->cfg, ctx->model);
-    vp->bilinear = m->cfg.upsampling != IG_UP_NEAREST;
+    vp->gemm_only = m->cfg.upsampling != IG_UP_NEAREST || m->cfg.instance_norm;
     ig_result res = IG_OK;
     uint32_t es = ctx->fp16 ? 2 : 4;
     uint64_t total = 0;

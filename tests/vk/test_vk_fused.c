@@ -8,8 +8,8 @@
  *   interpolation in z, w and params, a tile equal to the crop of the whole render bit for bit,
  *   a storage range that splits a batch into image groups; every render must really have run
  *   the fused kernel (ig_vk_level_kernel_used).
- *   A model with no level narrow enough runs the gemm kernel, so does a bilinear model without
- *   instance norm; bilinear + instance norm the per-pixel one; INRGAN_VK_KERNEL=fused turns it on for a default context.
+ *   A model with no level narrow enough runs the gemm kernel, so do bilinear models with and
+ *   without instance norm; INRGAN_VK_KERNEL=fused turns it on for a default context.
  * The fused16 kernel (fp16 activations in shared memory) on a tiny and a mixed model (a 256-wide
  * fused level), tiles bit-exact too. The gemm kernel's tile sets forced large (levels padded to
  * 128 pixels) and small (64) under the fused kernel; fp16 storage runs "gemm-f16".
@@ -299,14 +299,14 @@ static void test_groups(void) {
     ig_model_free(m);
 }
 
-/* bilinear + instance norm: the per-pixel kernel, same results; bilinear without instance
- * norm: the gemm kernel (level_tile.comp gathers nearest only); the environment switch */
+/* bilinear models, with and without instance norm: the gemm kernel (level_tile.comp gathers
+ * nearest only and has no instance norm), same results; the environment switch */
 static void test_fallbacks(void) {
     ig_error err = {0};
     struct {
         const char *label, *kernel;
         int in;
-    } fb[] = {{"bilinear+IN", "pixel", 1}, {"bilinear", "gemm", 0}};
+    } fb[] = {{"bilinear+IN", "gemm", 1}, {"bilinear", "gemm", 0}};
     for (int i = 0; i < 2; i++) {
         vk_test_spec s = vk_test_spec_tiny("bilinear", fb[i].in, 1);
         ig_model *m = load_spec(fb[i].label, &s, 67 + 10 * i);

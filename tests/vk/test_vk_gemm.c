@@ -4,7 +4,11 @@
  * lavapipe, whose 32 KiB of shared memory hold one buffer, the small one double-buffered) and
  * each storage precision (fp32: kernel "gemm", fp16: "gemm-f16"):
  *   nearest models (with extra convs, churches-like without, one wider than a 64 x 64 tile),
- *   a bilinear model without instance norm (with extra convs; four-tap gathers),
+ *   a bilinear model without instance norm (with extra convs; four-tap gathers), and one with
+ *   instance norm (norm.comp's statistics folded into W; the views, tiles and strides that
+ *   need the statistics pass run the per-pixel kernel, ig_lower_stats_pass: expected "pixel",
+ *   the tile then within the tolerance of the whole render instead of bit for bit), a view
+ *   of R x R pixels and a tile equal to the whole render,
  *   batches 1 and 3, the native view, a non-native view at a non-square size, a tile (equal to
  *   the crop of the whole render, bit for bit), stride 2, interpolation in z, w and params;
  *   (ToRGB fused into the layers' epilogues on the small and large tiles, separate on coop);
@@ -15,11 +19,14 @@
  *   ig_vk_gemm_time times a layer and refuses bad arguments and tile sets it cannot run.
  *   The cooperative-matrix tile set (INRGAN_VK_GEMM_TILE=coop, fp16) through its scalar twin
  *   (INRGAN_VK_COOP_EMU=1, kernel "gemm-coop-emu": lavapipe has no cooperative matrices).
- *   Fallbacks to the per-pixel kernel that still match: bilinear + instance norm, a storage
+ *   Fallbacks to the per-pixel kernel that still match: bilinear + instance norm in the fused
+ *   weight mode (IG_VK_FMM_FUSED), a storage
  *   range too small for one level's activations, INRGAN_VK_KERNEL=pixel, the coop tile set in
  *   fp32 (it needs fp16 storage).
  * Tolerance: max |vk - cpu| <= 1e-4 (fp32) or 2e-2 (fp16 storage, coop) * max(1, max |cpu|). */
 #include "vk_test.h"
+
+#include "lower.h" /* ig_lower_stats_pass: renders that need the statistics pass */
 
 #define TOL 1e-4
 #define TOL_F16 2e-2
@@ -49,7 +56,9 @@ static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *p
     CHECK_MSG(r2 == IG_OK, "%s: vulkan: %s", label, err.msg);
     if (r1 == IG_OK && r2 == IG_OK) {
         double e = vk_test_compare(got, ref, (size_t)count * img);
-        double tol = strcmp(kernel, "gemm-f16") == 0 || strncmp(kernel, "gemm-coop", 9) == 0
+        /* fp16 storage (also the per-pixel fallback of an fp16 context) */
+        double tol = strcmp(kernel, "gemm-f16") == 0 || strncmp(kernel, "gemm-coop", 9) == 0 ||
+                             ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16
                          ? TOL_F16
                          : TOL;
         ig_vk_render_report rep;
@@ -69,8 +78,9 @@ static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *p
     free(got);
 }
 
-static ig_vk_context *gemm_context(int precision, uint64_t cap_range) {
+static ig_vk_context *gemm_context_fmm(int precision, uint64_t cap_range, int fmm) {
     ig_vk_desc d = vk_test_desc();
+    if (fmm) d.fmm = fmm; /* IG_VK_FMM_FUSED: no generated weights, the gemm kernel refuses */
     d.level_kernel = IG_VK_KERNEL_GEMM;
     d.precision = precision;
     d.cap_buffer_range = cap_range;
@@ -78,6 +88,9 @@ static ig_vk_context *gemm_context(int precision, uint64_t cap_range) {
     ig_error err = {0};
     CHECK_MSG(ig_vk_context_create(&d, &ctx, &err) == IG_OK, "context: %s", err.msg);
     return ctx;
+}
+static ig_vk_context *gemm_context(int precision, uint64_t cap_range) {
+    return gemm_context_fmm(precision, cap_range, 0);
 }
 
 /* Every case on a nearest (or bilinear without instance norm) model with the gemm kernel, in
@@ -130,6 +143,8 @@ static void run_nearest_with(const char *label0, const vk_test_spec *spec, uint6
         {"native", {.width = R, .height = R}, 1, -1},
         {"native", {.width = R, .height = R}, 3, -1},
         {"view 20x12", {.view = {-1.5, -0.75, 1.25, 0.9}, .width = 20, .height = 12}, 2, -1},
+        {"view RxR", {.view = {-1.5, -0.75, 1.25, 0.9}, .width = R, .height = R}, 2, -1},
+        {"tile = whole", {.width = R, .height = R, .tile_w = R, .tile_h = R}, 2, -1},
         {"stride 2", {.width = R, .height = R, .stride = 2}, 2, -1},
         {"interp z", {.width = R, .height = R}, 3, IG_SPACE_Z},
         {"interp w", {.width = R, .height = R}, 3, IG_SPACE_W},
@@ -142,8 +157,10 @@ static void run_nearest_with(const char *label0, const vk_test_spec *spec, uint6
             continue;
         }
         snprintf(name, sizeof name, "%s %s", label, cases[k].name);
+        /* instance norm with the statistics pass (views, tiles): the per-pixel kernel */
         check_render(ctx, m, &plan, z, cases[k].space >= 0 ? zb : NULL, cases[k].space,
-                     cases[k].count, kernel, name, NULL);
+                     cases[k].count, ig_lower_stats_pass(c, &plan, NULL) ? "pixel" : kernel, name,
+                     NULL);
         ig_plan_free(&plan);
     }
 
@@ -154,17 +171,26 @@ static void run_nearest_with(const char *label0, const vk_test_spec *spec, uint6
     if (ig_plan_make(&whole, c, &wd, &err) == IG_OK) {
         if (ig_plan_make(&tile, c, &td, &err) == IG_OK) {
             float *a = malloc((size_t)3 * R * R * sizeof *a), *b = malloc(3 * 7 * 6 * sizeof *b);
+            const char *kw = ig_lower_stats_pass(c, &whole, NULL) ? "pixel" : kernel;
+            const char *kt = ig_lower_stats_pass(c, &tile, NULL) ? "pixel" : kernel;
             snprintf(name, sizeof name, "%s whole", label);
-            check_render(ctx, m, &whole, z, NULL, 0, 1, kernel, name, a);
+            check_render(ctx, m, &whole, z, NULL, 0, 1, kw, name, a);
             snprintf(name, sizeof name, "%s tile", label);
-            check_render(ctx, m, &tile, z, NULL, 0, 1, kernel, name, b);
+            check_render(ctx, m, &tile, z, NULL, 0, 1, kt, name, b);
             int diff = 0;
+            double worst = 0; /* different kernels (instance norm: the tile runs per pixel) */
             for (int ch = 0; ch < 3; ch++)
                 for (int y = 0; y < 6; y++)
-                    for (int x = 0; x < 7; x++)
-                        diff += memcmp(&b[(ch * 6 + y) * 7 + x],
-                                       &a[((size_t)ch * R + 5 + y) * R + 3 + x], 4) != 0;
-            CHECK_MSG(diff == 0, "%s: %d tile values differ from the whole render", label, diff);
+                    for (int x = 0; x < 7; x++) {
+                        float u = b[(ch * 6 + y) * 7 + x], v = a[((size_t)ch * R + 5 + y) * R + 3 + x];
+                        diff += memcmp(&u, &v, 4) != 0;
+                        if (fabs((double)u - v) > worst) worst = fabs((double)u - v);
+                    }
+            if (strcmp(kw, kt) == 0)
+                CHECK_MSG(diff == 0, "%s: %d tile values differ from the whole render", label, diff);
+            else
+                CHECK_MSG(worst <= (strcmp(kernel, "gemm") == 0 ? TOL : TOL_F16),
+                          "%s: tile differs from the whole render by %.3g", label, worst);
             free(a);
             free(b);
             ig_plan_free(&tile);
@@ -197,6 +223,14 @@ static void test_tiny_extra(void) {
 static void test_tiny_bilinear(void) {
     vk_test_spec s = vk_test_spec_tiny("bilinear", 0, 1);
     run_nearest("bilinear+extra", &s, 48);
+}
+
+/* bilinear + instance norm (the -bil models): norm.comp's statistics over the level's grid,
+ * folded into W's columns as the GEMM loads them; the views and tiles that need the statistics
+ * pass run the per-pixel kernel */
+static void test_tiny_bil_in(void) {
+    vk_test_spec s = vk_test_spec_tiny("bilinear", 1, 1);
+    run_nearest("bilinear+IN+extra", &s, 49);
 }
 
 static void test_churches_like(void) {
@@ -249,11 +283,13 @@ static void test_fallbacks(void) {
         int in, precision;
         uint64_t cap;
         const char *env;
+        int fmm;
     } fb[] = {
-        {"bilinear+IN", "bilinear", 1, IG_VK_PRECISION_FP32, 0, NULL},
-        {"small storage range", "nearest", 0, IG_VK_PRECISION_FP32, 8192, NULL},
-        {"INRGAN_VK_KERNEL=pixel", "nearest", 0, IG_VK_PRECISION_FP32, 0, "pixel"},
-        {"INRGAN_VK_GEMM_TILE=coop, fp32", "nearest", 0, IG_VK_PRECISION_FP32, 0, "coop"},
+        {"bilinear+IN, fused weights", "bilinear", 1, IG_VK_PRECISION_FP32, 0, NULL,
+         IG_VK_FMM_FUSED},
+        {"small storage range", "nearest", 0, IG_VK_PRECISION_FP32, 8192, NULL, 0},
+        {"INRGAN_VK_KERNEL=pixel", "nearest", 0, IG_VK_PRECISION_FP32, 0, "pixel", 0},
+        {"INRGAN_VK_GEMM_TILE=coop, fp32", "nearest", 0, IG_VK_PRECISION_FP32, 0, "coop", 0},
     };
     for (size_t i = 0; i < sizeof fb / sizeof fb[0]; i++) {
         vk_test_spec s = vk_test_spec_tiny(fb[i].up, fb[i].in, 1);
@@ -267,7 +303,7 @@ static void test_fallbacks(void) {
         }
         bool tile = fb[i].env && strcmp(fb[i].env, "coop") == 0;
         if (fb[i].env) setenv(tile ? "INRGAN_VK_GEMM_TILE" : "INRGAN_VK_KERNEL", fb[i].env, 1);
-        ig_vk_context *ctx = gemm_context(fb[i].precision, fb[i].cap);
+        ig_vk_context *ctx = gemm_context_fmm(fb[i].precision, fb[i].cap, fb[i].fmm);
         unsetenv("INRGAN_VK_KERNEL");
         unsetenv("INRGAN_VK_GEMM_TILE");
         if (ctx) {
@@ -363,6 +399,7 @@ int main(void) {
     vk_test_init();
     RUN(test_tiny_extra);
     RUN(test_tiny_bilinear);
+    RUN(test_tiny_bil_in);
     RUN(test_churches_like);
     RUN(test_wide);
     RUN(test_groups);
