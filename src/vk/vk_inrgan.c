@@ -20,17 +20,20 @@
  *                image, a statistics pass over the native plan runs first and the render pass
  *                reads its factors.
  *   5. readback of the last level's rgb [B][H*W][3] -> out [N][3][H][W].
- * The "gemm" level kernel (ig_vk_desc.level_kernel, INRGAN_VK_KERNEL=gemm; nearest models
- * without instance norm, weight-generation pass, fp32 or fp16 storage) replaces step 4 by one
+ * The "gemm" level kernel (ig_vk_desc.level_kernel, INRGAN_VK_KERNEL=gemm; nearest or
+ * bilinear models, weight-generation pass, fp32 or fp16 storage, instance norm only on renders
+ * without the statistics pass) replaces step 4 by one
  * tiled-GEMM dispatch per layer over a level's computed pixels for a group of images
  * (layer_gemm.comp, vk_inrgan_gemm.c): activations channel-major [B][C][P] (P: the level's
  * pixels padded to its tile set's width), the embeddings uploaded channel-major too. An
  * up-sampling conv0 is the exact coarse trick: W[:, :c_prev] x on the coarse grid (no
  * epilogue), then W[:, c_prev:] E on the fine grid with the coarse product gathered through the
- * plan's nearest maps in the epilogue. ToRGB is fused into the epilogue of the layer before it
+ * plan's maps in the epilogue (nearest: one tap; bilinear: four). Instance norm: norm.comp over
+ * the layer's channel-major input, its factors folded into W's columns as the GEMM loads them.
+ * ToRGB is fused into the epilogue of the layer before it
  * (per output tile partial sums; not on the coop tile set, which runs it separately), and
  * rgb_accum.comp adds the partials (or the whole ToRGB) into rgb planes [B][3][P], the first
- * of a level starting from the gathered coarse rgb.
+ * of a level starting from the gathered (up-sampled) coarse rgb.
  * Renders it cannot take (model, precision, a level too large for one descriptor window) run
  * the per-pixel kernel; ig_vk_level_kernel_used says which ran. The "fused" level kernel
  * (INRGAN_VK_KERNEL=fused, vk_inrgan_tile.c) is the gemm kernel with the levels whose widths
