@@ -973,6 +973,11 @@ static ig_result ig__check_loops(const ig_vk_context *ctx, const ig_config *c,
                          ? ((uint64_t)op->c_x + op->c_e + bk - 1) / bk + 8
                          : (uint64_t)op->c_x + 1;
         if (g > worst) worst = g, what = "the gemm level kernel", level = op->level;
+        if (op->type == IG__OP_FMM && op->in_norm) { /* norm.comp on its input (ig__gemm_norm) */
+            const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
+            uint64_t nrm = 2ull * (uint64_t)vp->w[op->level] + (uint64_t)vp->h[op->level];
+            if (nrm > worst) worst = nrm, what = "the instance-norm statistics", level = op->level;
+        }
     }
     for (int pass = 0; pass < 2 && !wk->gemm; pass++) {
         if (pass == IG__PASS_STATS && !wk->stats) continue;
