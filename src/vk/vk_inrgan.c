@@ -21,8 +21,8 @@
  *                reads its factors.
  *   5. readback of the last level's rgb [B][H*W][3] -> out [N][3][H][W].
  * The "gemm" level kernel (ig_vk_desc.level_kernel, INRGAN_VK_KERNEL=gemm; nearest or
- * bilinear models, weight-generation pass, fp32 or fp16 storage, instance norm only on renders
- * without the statistics pass) replaces step 4 by one
+ * bilinear models, weight-generation pass, fp32 or fp16 storage; with instance norm the
+ * statistics pass, where a render needs one, still runs level.comp) replaces step 4 by one
  * tiled-GEMM dispatch per layer over a level's computed pixels for a group of images
  * (layer_gemm.comp, vk_inrgan_gemm.c): activations channel-major [B][C][P] (P: the level's
  * pixels padded to its tile set's width), the embeddings uploaded channel-major too. An
@@ -466,7 +466,9 @@ static uint64_t ig__work_sizes(const ig_vk_context *ctx, const ig_config *c,
                                const ig__vk_model *vm, ig__work *wk) {
     uint64_t es = wk->es;
     if (!wk->gemm) wk->feat_img = wk->rgb_img = wk->part_img = 0; /* gemm: ig__gemm_layout */
-    for (int pass = 0; pass < 2 && !wk->gemm; pass++) {
+    for (int pass = 0; pass < 2; pass++) {
+        /* gemm: its statistics pass runs the per-pixel kernel in the same buffers */
+        if (wk->gemm && !(pass == IG__PASS_STATS && wk->stats)) continue;
         const ig__vk_plan *vp = wk->vp[pass];
         for (int i = 0; i < wk->n_sec[pass]; i++) {
             const ig__section *s = &wk->sec[pass][i];
@@ -979,8 +981,9 @@ static ig_result ig__check_loops(const ig_vk_context *ctx, const ig_config *c,
             if (nrm > worst) worst = nrm, what = "the instance-norm statistics", level = op->level;
         }
     }
-    for (int pass = 0; pass < 2 && !wk->gemm; pass++) {
+    for (int pass = 0; pass < 2; pass++) {
         if (pass == IG__PASS_STATS && !wk->stats) continue;
+        if (pass == IG__PASS_RENDER && wk->gemm) continue;
         const ig__vk_plan *vp = wk->vp[pass];
         for (int i = 0; i < wk->n_sec[pass]; i++) {
             const ig__section *s = &wk->sec[pass][i];
@@ -1021,6 +1024,12 @@ static ig_result ig__plan_all(ig__vk_builder *b, const ig__chunk *ch, ig_error *
                          wk->es, B, ch->t);
     }
     if (wk->gemm) {
+        /* instance norm of a view or tile: the per-pixel statistics pass over the native plan
+         * writes the factors (wk->inv) that the gemm layers read */
+        if (wk->stats) {
+            ig_result res = ig__plan_levels(b, ch, IG__PASS_STATS, err);
+            if (res != IG_OK) return res;
+        }
         if (wk->tile_from < wk->vp[IG__PASS_RENDER]->n_levels)
             ig__vk_plan_tile_levels(b, ch);
         else
@@ -1340,8 +1349,7 @@ ig_result ig__vk_inrgan_render(ig_vk_context *ctx, const ig_render_desc *desc, f
     if (res == IG_OK && wk->stats)
         res = ig__sections(ctx->model, ctx->plan_stats, wk, IG__PASS_STATS, err);
     /* the gemm level kernel when asked for and the model and plan allow it */
-    wk->gemm = ctx->plan->gemm && !wk->fused && !wk->stats &&
-               ig__vk_gemm_layout(ctx, ctx->model, ctx->plan, wk);
+    wk->gemm = ctx->plan->gemm && !wk->fused && ig__vk_gemm_layout(ctx, ctx->model, ctx->plan, wk);
     /* the fused kernel on the levels >= tile_from (none: n_levels), the gemm kernel before */
     wk->tile_from = ig__vk_tile_from(ctx, ctx->model, ctx->plan, wk);
     bool fused = wk->gemm && wk->tile_from < ctx->plan->n_levels;

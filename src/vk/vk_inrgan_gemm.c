@@ -1,6 +1,6 @@
 /* vk_inrgan_gemm.c - the INR-GAN family's "gemm" level kernel (ig_vk_desc.level_kernel,
- * INRGAN_VK_KERNEL=gemm; nearest or bilinear models, with or without instance norm (not for
- * renders needing the statistics pass), weight-generation pass, fp32 or
+ * INRGAN_VK_KERNEL=gemm; nearest or bilinear models, with or without instance norm (a render
+ * that needs the statistics pass runs that pass per pixel first), weight-generation pass, fp32 or
  * fp16 storage): one tiled-GEMM dispatch per layer over a level's computed pixels for a group
  * of images (layer_gemm.comp), activations channel-major [B][C][P] (P: the level's pixels
  * padded to its tile's BN), up-sampling conv0 as the exact coarse trick, ToRGB fused into the
@@ -160,7 +160,8 @@ ig_result ig__vk_gemm_prepare(ig_vk_context *ctx, const ig__vk_plan *vp, ig_erro
  * coarse product and the running rgb gathered with four taps), with or without instance norm
  * (never on a level's first layer, conv0: the statistics of its input are taken over the
  * level's grid by norm.comp and folded into W's columns as the GEMM loads them; a render that
- * needs the separate statistics pass, a view or tile, runs the per-pixel kernel: ig__render),
+ * needs the separate statistics pass, a view, tile or stride, takes the factors from that pass,
+ * which runs the per-pixel kernel over the native plan first),
  * and the layer structure the coarse trick expects (each level > 0 opens with an up-sampling
  * conv0; every other layer reads only the previous layer's features, level 0's first only the
  * embedding). */
@@ -497,7 +498,8 @@ void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch) {
                 ig__gemm_io io = {&vp->emb_cm[l], &wk->feat[cur], NULL, 0, P, 0, vp->tile[l]};
                 ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, ce, &io, n0, k, frgb);
             } else {
-                if (op->in_norm) ig__gemm_norm(b, ch, op, &wk->feat[cur], n0, k);
+                /* the factors: from the statistics pass when there was one, else its input's */
+                if (op->in_norm && !wk->stats) ig__gemm_norm(b, ch, op, &wk->feat[cur], n0, k);
                 ig__gemm_io io = {&wk->feat[cur], &wk->feat[1 - cur], NULL, wk->feat_img / es, P,
                                   0, vp->tile[l]};
                 ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, cx, &io, n0, k, frgb);
