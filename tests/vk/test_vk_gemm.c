@@ -251,9 +251,15 @@ static void test_wide(void) {
 }
 
 /* A storage range that holds the activations of two images but not three (and the largest
- * embedding): groups of two and one image. */
+ * embedding): groups of two and one image (nearest; bilinear + instance norm: the factors and
+ * partials of the second group at their image offsets). */
+static void run_groups(int bil);
 static void test_groups(void) {
-    vk_test_spec s = vk_test_spec_tiny("nearest", 0, 1);
+    for (int bil = 0; bil < 2; bil++)
+        run_groups(bil);
+}
+static void run_groups(int bil) {
+    vk_test_spec s = vk_test_spec_tiny(bil ? "bilinear" : "nearest", bil, 1);
     const char *path = vk_test_path("gemm_groups.safetensors");
     CHECK(vk_test_model_write(path, &s, 45) == 0);
     ig_model *m = NULL;
@@ -265,7 +271,8 @@ static void test_groups(void) {
     ig_vk_context *ctx = gemm_context(IG_VK_PRECISION_FP32, 32768);
     if (ctx) {
         float *z = vk_test_latents(3, ig_model_config(m)->z_dim);
-        check_render(ctx, m, &plan, z, NULL, 0, 3, "gemm", "range 32 KiB", NULL);
+        check_render(ctx, m, &plan, z, NULL, 0, 3, "gemm", bil ? "bilinear+IN range 32 KiB" : "range 32 KiB",
+                     NULL);
         ig_vk_mem_stats st;
         ig_vk_memory_stats(ctx, &st);
         CHECK_MSG(st.max_binding_bytes <= 32768, "binding of %u bytes", st.max_binding_bytes);
