@@ -25,8 +25,10 @@
 //                 input, or the 1x1 skip's product), channel-major like Y
 //   IG_EPI_ADD    INR-GAN FMM layer of a level (the "gemm" level kernel, src/vk/vk_inrgan.c):
 //                 Y[n][o][p] = lrelu(sum_i W[n][o][i] X[n][i][p] + b[o] + [A[n][o][up(p)]]) * sqrt2
-//                 with A the coarse-grid product of an up-sampling conv0 (exact coarse trick),
-//                 gathered through the plan's nearest maps: up(p) = r0[p / width] Wc + c0[p % width]
+//                 with A the coarse-grid product of an up-sampling conv0 (exact coarse trick: the
+//                 interpolation is linear per channel, so it commutes with W), gathered through
+//                 the plan's maps: nearest, one tap up(p) = r0[p / width] Wc + c0[p % width];
+//                 bilinear (align_corners), the taps (r0|r1, c0|c1) mixed with weights (rw, cw)
 //   IG_EPI_NONE   Y = W X (that coarse product itself)
 // lrelu slope 0.2. W is image n's per-image weight (cips_wgen.comp / wgen.comp), rows w_row
 // apart starting at w_base (a column offset is folded into w_base: the two column blocks
@@ -70,7 +72,9 @@
 //   IG_EPI_NOISE: bindings 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 axes
 //     (cips_input.comp's layout); IG_EPI_RES adds binding 6 R
 //   IG_EPI_ADD: bindings 1 X, 2 Y, 3 per-image weights, 4 bias (model), 5 A, 6 row map,
-//     7 column map (src/vk/vk_inrgan.c's {r0, r1, w, 0} maps)
+//     7 column map (src/vk/vk_inrgan.c's {r0, r1, w, 0} maps), 11 instance-norm factors
+//     (norm_on: the -bil models' instance norm of X, reference section 1.5, folded into W as
+//     it loads: W[o][k] inv[n][k], inv = 1 / (sigma + 1e-8) from norm.comp; never on conv0)
 //   IG_EPI_NONE: bindings 1 X, 2 Y, 3 per-image weights
 //   IG_EPI_TORGB (with IG_EPI_ADD, scalar kernel): the ToRGB that follows the layer, fused as
 //     per-tile partial sums: rgb_t[n][c][p] = sum over the tile's outputs o of
@@ -124,6 +128,7 @@ layout(std430, binding = 10) readonly buffer Wrgb { float wrgb[]; }; // W_rgb (m
 layout(std430, binding = 5) readonly buffer Add { ST av[]; };
 layout(std430, binding = 6) readonly buffer RowMap { uint rowmap[]; };
 layout(std430, binding = 7) readonly buffer ColMap { uint colmap[]; };
+layout(std430, binding = 11) readonly buffer Inv { float inv[]; }; // instance norm: 1 / (sigma + 1e-8)
 #endif
 layout(push_constant) uniform PC { uint rec; } pc;
 
@@ -171,17 +176,21 @@ float ig_noise_value(uint seed, uint layer, uint row, uint col) {
 #endif
 
 uint r, n, cin, cout, P4, w_row, xb, wb, yb, o0, q0; // the record's sizes, this tile's bases
+bool normed; // IG_EPI_ADD: instance norm of X folded into W's columns (ib: image n's factors)
+uint ib;
 
 // What the epilogue needs per pixel quad of the tile: the noise (CIPS), the gathered coarse
-// pixels (the coarse trick: nearest, one tap) and whether the pixels are inside the image.
+// pixels (the coarse trick: src = the (r0, c0) tap, dx = c1 - c0, dy = (r1 - r0) Wc, weights
+// fx, fy; nearest maps: one tap, weights 0) and whether the pixels are inside the image.
 struct Quad {
     vec4 nz;
-    uvec4 src;
+    uvec4 src, dx, dy;
+    vec4 fx, fy;
     bvec4 inside;
 };
 
 Quad quad_info(uint qt) {
-    Quad qi = Quad(vec4(0.0), uvec4(0u), bvec4(false));
+    Quad qi = Quad(vec4(0.0), uvec4(0u), uvec4(0u), uvec4(0u), vec4(0.0), vec4(0.0), bvec4(false));
 #ifdef IG_EPI_NOISE
     if (NOISE(noise_on) != 0u) {
         uint seed = meta[r + IG_SEEDS + n], layer = NOISE(noise_layer), np = NOISE(np);
@@ -203,9 +212,14 @@ Quad quad_info(uint qt) {
         for (uint t = 0u; t < 4u; t++) {
             uint p = 4u * (q0 + qt) + t;
             if (p < np) {
-                uint y = p / width;
-                qi.src[t] = rowmap[ADD(rowmap_base) + 4u * y] * wc +
-                            colmap[ADD(colmap_base) + 4u * (p - y * width)];
+                uint y = p / width, rm = ADD(rowmap_base) + 4u * y;
+                uint cm = ADD(colmap_base) + 4u * (p - y * width);
+                uint r0 = rowmap[rm], c0 = colmap[cm];
+                qi.src[t] = r0 * wc + c0;
+                qi.dx[t] = colmap[cm + 1u] - c0;
+                qi.dy[t] = (rowmap[rm + 1u] - r0) * wc;
+                qi.fx[t] = uintBitsToFloat(colmap[cm + 2u]);
+                qi.fy[t] = uintBitsToFloat(rowmap[rm + 2u]);
                 qi.inside[t] = true;
             }
         }
@@ -225,7 +239,17 @@ vec4 emit(uint o, uint qt, vec4 v, Quad qi) {
     v += params[ADD(b_base) + o];
     uint ab = ADD(a_base) + n * ADD(a_img) + o * ADD(a_p);
     for (uint t = 0u; t < 4u; t++)
-        if (qi.inside[t]) v[t] += float(av[ab + qi.src[t]]);
+        if (qi.inside[t]) {
+            uint s = ab + qi.src[t];
+            float fx = qi.fx[t], fy = qi.fy[t], a = float(av[s]);
+            if (fx != 0.0 || fy != 0.0) { // bilinear (align_corners); nearest: the one tap, exact
+                uint dx = qi.dx[t], dy = qi.dy[t];
+                float u = a * (1.0 - fx) + float(av[s + dx]) * fx;
+                float w = float(av[s + dy]) * (1.0 - fx) + float(av[s + dy + dx]) * fx;
+                a = u * (1.0 - fy) + w * fy;
+            }
+            v[t] += a;
+        }
 #endif
 #ifndef IG_EPI_NONE
     v = mix(0.2 * v, v, greaterThanEqual(v, vec4(0.0))) * 1.4142135623730951;
@@ -257,6 +281,9 @@ void fetch(uint tid, uint k0) {
     [[unroll]] for (uint j = 0u; j < LW; j++) {
         uint e = tid + NT * j, o = o0 + e / BK, k = k0 + e % BK;
         wr[j] = o < cout && k < cin ? RT(wt[wb + o * w_row + k]) : RT(0.0);
+#ifdef IG_EPI_ADD
+        if (normed && k < cin) wr[j] = RT(float(wr[j]) * inv[ib + k]); // W[o][k] / (sigma_k + 1e-8)
+#endif
     }
 }
 
@@ -294,6 +321,12 @@ void main() {
     xb = REC(x_base) + n * REC(x_img) + q0;
     wb = REC(w_base) + n * REC(w_img);
     yb = REC(y_base) + n * REC(y_img) + q0;
+    normed = false;
+    ib = 0u;
+#ifdef IG_EPI_ADD
+    normed = ADD(norm_on) != 0u;
+    ib = ADD(inv_base) + n * ADD(inv_img);
+#endif
 #ifdef IG_COOP_KHR
     uint sg = gl_SubgroupID, sgm = sg / SGN, sgn = sg % SGN;
     coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator> acc[FM * FN];

@@ -4,6 +4,8 @@
 // IG_PASS == 1: one invocation per (channel, row, image): mean and M2 of the row (two passes),
 //   record IGR_NORM1 (shaders/records/norm.h):
 //   feat[f_base + n*f_stride + (row*W + x)*C + c] -> part[p_base + n*p_stride + ((prow0+row)*C + c)*2 + {0,1}]
+//   (cm_p != 0: channel-major features, feat[f_base + n*f_stride + c*cm_p + row*W + x], the
+//   gemm level kernel's [C][P] activations; padded pixels past the H x W image are not read)
 // IG_PASS == 2: one invocation per (channel, image): merges the H row partials (Chan et al.),
 //   record IGR_NORM2
 #extension GL_GOOGLE_include_directive : require
@@ -42,13 +44,15 @@ void main() {
 #if IG_PASS == 1
     uint row = gl_GlobalInvocationID.y, n = gl_GlobalInvocationID.z;
     if (c >= C || row >= REC(rows) || n >= n_img) return;
-    uint fb = REC(f_base) + n * REC(f_stride) + row * W * C + c;
+    uint cm = REC(cm_p); // 0: pixel-major [row][x][c]; else channel-major [c][cm_p]
+    uint fb = REC(f_base) + n * REC(f_stride) + (cm == 0u ? row * W * C + c : c * cm + row * W);
+    uint xs = cm == 0u ? C : 1u;
     float s = 0.0;
-    for (uint x = 0u; x < W; x++) s += float(feat[fb + x * C]);
+    for (uint x = 0u; x < W; x++) s += float(feat[fb + x * xs]);
     float mean = s / float(W);
     float m2 = 0.0;
     for (uint x = 0u; x < W; x++) {
-        float d = float(feat[fb + x * C]) - mean;
+        float d = float(feat[fb + x * xs]) - mean;
         m2 += d * d;
     }
     uint pb = REC(p_base) + n * REC(p_stride) + ((REC(prow0) + row) * C + c) * 2u;

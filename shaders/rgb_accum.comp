@@ -11,8 +11,9 @@
 // X is channel-major [c_in][P] (IG_F16: stored as fp16; CIPS with fp16 storage also has
 // IG_W16: its per-image weights Wrgb stored as fp16). start: 0 (mode 1), the plane's own
 // value (mode 0: accumulate),
-// or (mode 2, IG_RGB_MOD) the previous level's rgb at the nearest coarse pixel through the
-// plan's maps, up(p) = r0[p / width] Wc + c0[p % width] (up-sampling of the running rgb). The
+// or (mode 2, IG_RGB_MOD) the previous level's rgb up-sampled through the plan's maps {r0, r1,
+// rw} x {c0, c1, cw}: nearest, one tap r0[p / width] Wc + c0[p % width]; bilinear
+// (align_corners), the four taps mixed (the running rgb's skip, reference section 1.6). The
 // three planes are bound one per binding (CIPS: the render's [N][3][H*W] output; INR-GAN: the
 // per-image [3][P] rgb buffer). One invocation per (pixel, image). Record at meta[rec]:
 // IGR_RGB, with IG_RGB_MOD IGR_RGB_MOD (shaders/records/rgb.h).
@@ -93,12 +94,28 @@ void main() {
         bv[qb] = a2;
 #ifdef IG_RGB_MOD
     } else if (mode == 2u) {
-        uint width = MOD(width), y = p / width;
-        uint src = rowmap[MOD(rowmap_base) + 4u * y] * MOD(wc) + colmap[MOD(colmap_base) + 4u * (p - y * width)];
-        uint cb = MOD(c_base) + n * MOD(c_img) + src, cp = MOD(c_p);
-        rv[qr] = cv[cb] + a0;
-        gv[qg] = cv[cb + cp] + a1;
-        bv[qb] = cv[cb + 2u * cp] + a2;
+        uint width = MOD(width), y = p / width, wc = MOD(wc);
+        uint rm = MOD(rowmap_base) + 4u * y, cm = MOD(colmap_base) + 4u * (p - y * width);
+        uint r0 = rowmap[rm], c0 = colmap[cm];
+        uint cb = MOD(c_base) + n * MOD(c_img) + r0 * wc + c0, cp = MOD(c_p);
+        float fx = uintBitsToFloat(colmap[cm + 2u]), fy = uintBitsToFloat(rowmap[rm + 2u]);
+        if (fx == 0.0 && fy == 0.0) { // nearest (or an exact bilinear tap): one value
+            rv[qr] = cv[cb] + a0;
+            gv[qg] = cv[cb + cp] + a1;
+            bv[qb] = cv[cb + 2u * cp] + a2;
+        } else { // bilinear (align_corners): taps (r0|r1, c0|c1)
+            uint dx = colmap[cm + 1u] - c0, dy = (rowmap[rm + 1u] - r0) * wc;
+            vec3 acc = vec3(a0, a1, a2);
+            for (uint o = 0u; o < 3u; o++) {
+                uint s = cb + o * cp;
+                float u = cv[s] * (1.0 - fx) + cv[s + dx] * fx;
+                float w = cv[s + dy] * (1.0 - fx) + cv[s + dy + dx] * fx;
+                acc[o] += u * (1.0 - fy) + w * fy;
+            }
+            rv[qr] = acc[0];
+            gv[qg] = acc[1];
+            bv[qb] = acc[2];
+        }
 #endif
     } else {
         rv[qr] = rv[qr] + a0;

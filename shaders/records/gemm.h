@@ -7,7 +7,8 @@
  *   noise seed at word IGR_GEMM_NOISE_WORDS + n.
  * IG_EPI_RES: IG_EPI_NOISE's fields, then r_base (vec4), r_img; seeds from IGR_GEMM_RES_WORDS.
  * IG_EPI_ADD: b_base, add_on, a_base, a_img, a_p (A's channel stride), width, wc (coarse
- *   width), np, rowmap_base, colmap_base.
+ *   width), np, rowmap_base, colmap_base; norm_on, inv_base, inv_img (instance norm: X's
+ *   channel k scaled by inv[inv_base + n inv_img + k], applied to W's column k as it loads).
  * IG_EPI_TORGB (with IG_EPI_ADD): then s_base, s_img (the ToRGB factors), wrgb_base (W_rgb in
  *   params), p_base, p_img (the partial rgb, vec4). */
 #ifndef IG_RECORDS_GEMM_H
@@ -28,10 +29,11 @@ IGR_DECLARE(IGR_GEMM_RES, IGR_GEMM_RES_FIELDS, 21)
 #define IGR_GEMM_ADD_FIELDS(F, P)                                                           \
     IGR_GEMM_FIELDS(F, P)                                                                   \
     F(P, b_base, 10) F(P, add_on, 11) F(P, a_base, 12) F(P, a_img, 13) F(P, a_p, 14)         \
-    F(P, width, 15) F(P, wc, 16) F(P, np, 17) F(P, rowmap_base, 18) F(P, colmap_base, 19)
-IGR_DECLARE(IGR_GEMM_ADD, IGR_GEMM_ADD_FIELDS, 20)
+    F(P, width, 15) F(P, wc, 16) F(P, np, 17) F(P, rowmap_base, 18) F(P, colmap_base, 19)     \
+    F(P, norm_on, 20) F(P, inv_base, 21) F(P, inv_img, 22)
+IGR_DECLARE(IGR_GEMM_ADD, IGR_GEMM_ADD_FIELDS, 23)
 #define IGR_GEMM_RGB_FIELDS(F, P)                                                           \
     IGR_GEMM_ADD_FIELDS(F, P)                                                               \
-    F(P, s_base, 20) F(P, s_img, 21) F(P, wrgb_base, 22) F(P, p_base, 23) F(P, p_img, 24)
-IGR_DECLARE(IGR_GEMM_RGB, IGR_GEMM_RGB_FIELDS, 25)
+    F(P, s_base, 23) F(P, s_img, 24) F(P, wrgb_base, 25) F(P, p_base, 26) F(P, p_img, 27)
+IGR_DECLARE(IGR_GEMM_RGB, IGR_GEMM_RGB_FIELDS, 28)
 #endif

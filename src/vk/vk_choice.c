@@ -70,8 +70,13 @@ static void ig__pixel_select(ig_vk_context *ctx) {
 
 static bool ig__gemm_applies(const ig_vk_context *ctx, const ig_config *c) {
     /* ig__vk_gemm_model's conditions that need no upload (fp32 or fp16 storage) */
-    return !ctx->fused_fmm && !ctx->coopmat && c->upsampling == IG_UP_NEAREST &&
-           !c->instance_norm;
+    (void)c;
+    return !ctx->fused_fmm && !ctx->coopmat;
+}
+/* the fused kernel: the gemm kernel's models with nearest up-sampling and no instance norm
+ * (level_tile.comp) */
+static bool ig__fused_applies(const ig_vk_context *ctx, const ig_config *c) {
+    return ig__gemm_applies(ctx, c) && c->upsampling == IG_UP_NEAREST && !c->instance_norm;
 }
 static void ig__gemm_select(ig_vk_context *ctx) {
     ctx->level_gemm = true;
@@ -97,7 +102,7 @@ static void ig__fused16_select(ig_vk_context *ctx) {
 static const ig__kernel ig__kernels[] = {
     {"pixel", IG_VK_KERNEL_PIXEL, ig__pixel_applies, ig__pixel_select},
     {"gemm", IG_VK_KERNEL_GEMM, ig__gemm_applies, ig__gemm_select},
-    {"fused", IG_VK_KERNEL_FUSED, ig__gemm_applies, ig__fused_select},
+    {"fused", IG_VK_KERNEL_FUSED, ig__fused_applies, ig__fused_select},
     {"fused16", IG_VK_KERNEL_FUSED16, ig__fused16_applies, ig__fused16_select},
 };
 enum { IG__N_KERNELS = sizeof ig__kernels / sizeof ig__kernels[0] };

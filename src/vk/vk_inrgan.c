@@ -20,17 +20,20 @@
  *                image, a statistics pass over the native plan runs first and the render pass
  *                reads its factors.
  *   5. readback of the last level's rgb [B][H*W][3] -> out [N][3][H][W].
- * The "gemm" level kernel (ig_vk_desc.level_kernel, INRGAN_VK_KERNEL=gemm; nearest models
- * without instance norm, weight-generation pass, fp32 or fp16 storage) replaces step 4 by one
+ * The "gemm" level kernel (ig_vk_desc.level_kernel, INRGAN_VK_KERNEL=gemm; nearest or
+ * bilinear models, weight-generation pass, fp32 or fp16 storage; with instance norm the
+ * statistics pass, where a render needs one, still runs level.comp) replaces step 4 by one
  * tiled-GEMM dispatch per layer over a level's computed pixels for a group of images
  * (layer_gemm.comp, vk_inrgan_gemm.c): activations channel-major [B][C][P] (P: the level's
  * pixels padded to its tile set's width), the embeddings uploaded channel-major too. An
  * up-sampling conv0 is the exact coarse trick: W[:, :c_prev] x on the coarse grid (no
  * epilogue), then W[:, c_prev:] E on the fine grid with the coarse product gathered through the
- * plan's nearest maps in the epilogue. ToRGB is fused into the epilogue of the layer before it
+ * plan's maps in the epilogue (nearest: one tap; bilinear: four). Instance norm: norm.comp over
+ * the layer's channel-major input, its factors folded into W's columns as the GEMM loads them.
+ * ToRGB is fused into the epilogue of the layer before it
  * (per output tile partial sums; not on the coop tile set, which runs it separately), and
  * rgb_accum.comp adds the partials (or the whole ToRGB) into rgb planes [B][3][P], the first
- * of a level starting from the gathered coarse rgb.
+ * of a level starting from the gathered (up-sampled) coarse rgb.
  * Renders it cannot take (model, precision, a level too large for one descriptor window) run
  * the per-pixel kernel; ig_vk_level_kernel_used says which ran. The "fused" level kernel
  * (INRGAN_VK_KERNEL=fused, vk_inrgan_tile.c) is the gemm kernel with the levels whose widths
@@ -287,6 +290,7 @@ static ig_result ig__plan_upload(ig_vk_context *ctx, const ig_model *m, const ig
     vp->arena.device = true;
     vp->n_levels = plan->n_levels;
     vp->gemm = ig__vk_gemm_model(ctx, &m->cfg, ctx->model);
+    vp->gemm_only = m->cfg.upsampling != IG_UP_NEAREST || m->cfg.instance_norm;
     ig_result res = IG_OK;
     uint32_t es = ctx->fp16 ? 2 : 4;
     uint64_t total = 0;
@@ -462,7 +466,9 @@ static uint64_t ig__work_sizes(const ig_vk_context *ctx, const ig_config *c,
                                const ig__vk_model *vm, ig__work *wk) {
     uint64_t es = wk->es;
     if (!wk->gemm) wk->feat_img = wk->rgb_img = wk->part_img = 0; /* gemm: ig__gemm_layout */
-    for (int pass = 0; pass < 2 && !wk->gemm; pass++) {
+    for (int pass = 0; pass < 2; pass++) {
+        /* gemm: its statistics pass runs the per-pixel kernel in the same buffers */
+        if (wk->gemm && !(pass == IG__PASS_STATS && wk->stats)) continue;
         const ig__vk_plan *vp = wk->vp[pass];
         for (int i = 0; i < wk->n_sec[pass]; i++) {
             const ig__section *s = &wk->sec[pass][i];
@@ -969,9 +975,15 @@ static ig_result ig__check_loops(const ig_vk_context *ctx, const ig_config *c,
                          ? ((uint64_t)op->c_x + op->c_e + bk - 1) / bk + 8
                          : (uint64_t)op->c_x + 1;
         if (g > worst) worst = g, what = "the gemm level kernel", level = op->level;
+        if (op->type == IG__OP_FMM && op->in_norm) { /* norm.comp on its input (ig__gemm_norm) */
+            const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
+            uint64_t nrm = 2ull * (uint64_t)vp->w[op->level] + (uint64_t)vp->h[op->level];
+            if (nrm > worst) worst = nrm, what = "the instance-norm statistics", level = op->level;
+        }
     }
-    for (int pass = 0; pass < 2 && !wk->gemm; pass++) {
+    for (int pass = 0; pass < 2; pass++) {
         if (pass == IG__PASS_STATS && !wk->stats) continue;
+        if (pass == IG__PASS_RENDER && wk->gemm) continue;
         const ig__vk_plan *vp = wk->vp[pass];
         for (int i = 0; i < wk->n_sec[pass]; i++) {
             const ig__section *s = &wk->sec[pass][i];
@@ -1012,6 +1024,12 @@ static ig_result ig__plan_all(ig__vk_builder *b, const ig__chunk *ch, ig_error *
                          wk->es, B, ch->t);
     }
     if (wk->gemm) {
+        /* instance norm of a view or tile: the per-pixel statistics pass over the native plan
+         * writes the factors (wk->inv) that the gemm layers read */
+        if (wk->stats) {
+            ig_result res = ig__plan_levels(b, ch, IG__PASS_STATS, err);
+            if (res != IG_OK) return res;
+        }
         if (wk->tile_from < wk->vp[IG__PASS_RENDER]->n_levels)
             ig__vk_plan_tile_levels(b, ch);
         else
@@ -1331,8 +1349,7 @@ ig_result ig__vk_inrgan_render(ig_vk_context *ctx, const ig_render_desc *desc, f
     if (res == IG_OK && wk->stats)
         res = ig__sections(ctx->model, ctx->plan_stats, wk, IG__PASS_STATS, err);
     /* the gemm level kernel when asked for and the model and plan allow it */
-    wk->gemm = ctx->plan->gemm && !wk->fused && !wk->stats &&
-               ig__vk_gemm_layout(ctx, ctx->model, ctx->plan, wk);
+    wk->gemm = ctx->plan->gemm && !wk->fused && ig__vk_gemm_layout(ctx, ctx->model, ctx->plan, wk);
     /* the fused kernel on the levels >= tile_from (none: n_levels), the gemm kernel before */
     wk->tile_from = ig__vk_tile_from(ctx, ctx->model, ctx->plan, wk);
     bool fused = wk->gemm && wk->tile_from < ctx->plan->n_levels;

@@ -61,6 +61,7 @@ struct ig__vk_plan {
      * precision, pp = the level's pixels padded to a multiple of its tile's BN (zeros past
      * them); tile[l]: the level's tile set (ig__vk_gemm_level_tile) */
     bool gemm;
+    bool gemm_only; /* bilinear maps or instance norm: the gemm kernel, never the fused one */
     uint32_t pp[IG_MAX_BLOCKS];
     int tile[IG_MAX_BLOCKS];
     ig_vk_buf emb_cm[IG_MAX_BLOCKS];

@@ -1,5 +1,6 @@
 /* vk_inrgan_gemm.c - the INR-GAN family's "gemm" level kernel (ig_vk_desc.level_kernel,
- * INRGAN_VK_KERNEL=gemm; nearest models without instance norm, weight-generation pass, fp32 or
+ * INRGAN_VK_KERNEL=gemm; nearest or bilinear models, with or without instance norm (a render
+ * that needs the statistics pass runs that pass per pixel first), weight-generation pass, fp32 or
  * fp16 storage): one tiled-GEMM dispatch per layer over a level's computed pixels for a group
  * of images (layer_gemm.comp), activations channel-major [B][C][P] (P: the level's pixels
  * padded to its tile's BN), up-sampling conv0 as the exact coarse trick, ToRGB fused into the
@@ -15,6 +16,7 @@
 #include <time.h>
 
 #include "records/gemm.h"
+#include "records/norm.h"
 #include "records/rgb.h"
 #include "safetensors.h" /* ig_float_to_half */
 
@@ -154,18 +156,22 @@ ig_result ig__vk_gemm_prepare(ig_vk_context *ctx, const ig__vk_plan *vp, ig_erro
 }
 
 /* Whether the gemm level kernel can render this model on this context: asked for, with the
- * weight-generation pass (fp32 or fp16 storage), nearest up-sampling without instance norm,
+ * weight-generation pass (fp32 or fp16 storage), nearest or bilinear up-sampling (bilinear: the
+ * coarse product and the running rgb gathered with four taps), with or without instance norm
+ * (never on a level's first layer, conv0: the statistics of its input are taken over the
+ * level's grid by norm.comp and folded into W's columns as the GEMM loads them; a render that
+ * needs the separate statistics pass, a view, tile or stride, takes the factors from that pass,
+ * which runs the per-pixel kernel over the native plan first),
  * and the layer structure the coarse trick expects (each level > 0 opens with an up-sampling
  * conv0; every other layer reads only the previous layer's features, level 0's first only the
  * embedding). */
 bool ig__vk_gemm_model(const ig_vk_context *ctx, const ig_config *c, const ig__vk_model *vm) {
-    if (!ctx->level_gemm || ctx->fused_fmm || vm->coop ||
-        c->upsampling != IG_UP_NEAREST || c->instance_norm)
-        return false;
+    if (!ctx->level_gemm || ctx->fused_fmm || vm->coop) return false;
     for (int q = 0; q < vm->n_ops; q++) {
         const ig__vk_op *op = &vm->ops[q];
         bool first = q == 0 || vm->ops[q - 1].level != op->level;
         if (first && op->type != IG__OP_FMM) return false;
+        if (first && op->in_norm) return false;
         if (op->type != IG__OP_FMM) continue;
         if (first && op->level == 0 && op->c_x != 0) return false;
         if (first && op->level > 0 && !(c->blocks[op->block].upsamples && op->c_x > 0))
@@ -206,6 +212,11 @@ bool ig__vk_gemm_layout(const ig_vk_context *ctx, const ig__vk_model *vm,
     wk->feat_img = act * es;
     wk->rgb_img = 3 * pmax * 4;
     wk->part_img = 16;
+    for (int q = 0; q < vm->n_ops; q++) /* instance norm: [h][c_x][2] row partials (norm.comp) */
+        if (vm->ops[q].type == IG__OP_FMM && vm->ops[q].in_norm) {
+            uint64_t b = (uint64_t)vp->h[vm->ops[q].level] * (uint64_t)vm->ops[q].c_x * 8;
+            if (b > wk->part_img) wk->part_img = b;
+        }
     for (int q = 0; q < vm->n_ops; q++) /* fused ToRGB: [output tiles][3][pp] fp32 */
         if (ig__fused_rgb(vm, vp, q)) {
             int l = vm->ops[q].level;
@@ -214,7 +225,8 @@ bool ig__vk_gemm_layout(const ig_vk_context *ctx, const ig__vk_model *vm,
             if (b > wk->part_img) wk->part_img = b;
         }
     return wk->feat_img <= R && wk->rgb_img <= R && wk->part_img <= R &&
-           (uint64_t)vm->gw_stride * es <= R && (uint64_t)vm->s_stride * 4 <= R;
+           (uint64_t)vm->inv_len * 4 <= R && (uint64_t)vm->gw_stride * es <= R &&
+           (uint64_t)vm->s_stride * 4 <= R;
 }
 
 /* One layer_gemm.comp dispatch for images [n0, n0 + k): Y = W[:, col : col + K] X over P
@@ -291,6 +303,15 @@ static void ig__gemm_layer(ig__vk_builder *b, const ig__chunk *ch, int shader, c
     m[IGR_GEMM_ADD_width] = W;
     m[IGR_GEMM_ADD_wc] = l > 0 ? (uint32_t)vp->w[l - 1] : 0;
     m[IGR_GEMM_ADD_np] = H * W;
+    if (op->in_norm) { /* the factors norm.comp wrote for this layer's input (ig__gemm_norm) */
+        uint64_t is = wk->inv_img / 4;
+        m[IGR_GEMM_ADD_norm_on] = 1;
+        m[IGR_GEMM_ADD_inv_base] = ig__vk_bind(b, d, 11, &wk->inv, ((uint64_t)n0 * is + op->inv_off) * 4,
+                                               ((uint64_t)(k - 1) * is + K) * 4, 4);
+        m[IGR_GEMM_ADD_inv_img] = (uint32_t)is;
+    } else {
+        ig__vk_bind_dummy(b, d, 11);
+    }
     if (!rgb) return;
     /* the fused ToRGB: its factors s, W_rgb [3][c_out], the partial sums [gy][3][P] */
     uint64_t ss = vm->s_stride, PI = wk->part_img / 4;
@@ -369,6 +390,52 @@ static void ig__gemm_rgb(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_op
     d->gy = k;
 }
 
+/* Instance norm of FMM `op`'s input x (channel-major [c_x][pp] of level l, the H x W image
+ * without its padding) for images [n0, n0 + k): norm.comp's row partials (channel-major
+ * reads) into wk->part, merged into inv[n][op->inv_off + c] = 1 / (sigma + 1e-8), which the
+ * layer's dispatch folds into W's columns. */
+static void ig__gemm_norm(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_op *op,
+                          const ig_vk_buf *x, uint32_t n0, uint32_t k) {
+    const ig__work *wk = ch->wk;
+    const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
+    int l = op->level;
+    uint32_t es = (uint32_t)wk->es, C = (uint32_t)op->c_x, H = (uint32_t)vp->h[l],
+             W = (uint32_t)vp->w[l];
+    uint64_t A = wk->feat_img / es, P = vp->pp[l], pimg = wk->part_img / 4, is = wk->inv_img / 4;
+    ig__vk_disp *d;
+    uint32_t *m = ig__vk_disp_new(b, es == 2 ? IG_SH_NORM1_F16 : IG_SH_NORM1, IGR_NORM1_WORDS, &d);
+    if (!m) return;
+    m[IGR_NORM1_c] = C;
+    m[IGR_NORM1_w] = W;
+    m[IGR_NORM1_rows] = H;
+    m[IGR_NORM1_n_img] = k;
+    m[IGR_NORM1_f_base] = ig__vk_bind(b, d, 1, x, (uint64_t)n0 * A * es,
+                                      ((uint64_t)(k - 1) * A + (uint64_t)C * P) * es, es);
+    m[IGR_NORM1_f_stride] = (uint32_t)A;
+    m[IGR_NORM1_cm_p] = (uint32_t)P;
+    m[IGR_NORM1_p_base] = ig__vk_bind(b, d, 2, &wk->part, (uint64_t)n0 * pimg * 4,
+                                      ((uint64_t)(k - 1) * pimg + (uint64_t)H * C * 2) * 4, 4);
+    m[IGR_NORM1_p_stride] = (uint32_t)pimg;
+    m[IGR_NORM1_prow0] = 0;
+    d->gx = ig__vk_groups(C, IG_VK_WG);
+    d->gy = H;
+    d->gz = k;
+    m = ig__vk_disp_new(b, IG_SH_NORM2, IGR_NORM2_WORDS, &d);
+    if (!m) return;
+    m[IGR_NORM2_c] = C;
+    m[IGR_NORM2_w] = W;
+    m[IGR_NORM2_h] = H;
+    m[IGR_NORM2_n_img] = k;
+    m[IGR_NORM2_p_base] = ig__vk_bind(b, d, 2, &wk->part, (uint64_t)n0 * pimg * 4,
+                                      ((uint64_t)(k - 1) * pimg + (uint64_t)H * C * 2) * 4, 4);
+    m[IGR_NORM2_p_stride] = (uint32_t)pimg;
+    m[IGR_NORM2_inv_base] = ig__vk_bind(b, d, 3, &wk->inv, ((uint64_t)n0 * is + op->inv_off) * 4,
+                                        ((uint64_t)(k - 1) * is + C) * 4, 4);
+    m[IGR_NORM2_inv_stride] = (uint32_t)is;
+    d->gx = ig__vk_groups(C, IG_VK_WG);
+    d->gy = k;
+}
+
 /* Every level of the render's plan on the gemm kernel, per group of images: activations
  * ping-pong between feat[0] and feat[1] (an up-sampling conv0 writes its coarse product into
  * the free buffer, then its output over the coarse input it no longer needs), rgb between
@@ -380,7 +447,8 @@ void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch) {
     const ig__vk_plan *vp = wk->vp[IG__PASS_RENDER];
     const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
     uint64_t mx = wk->feat_img, es = wk->es;
-    uint64_t per[] = {wk->rgb_img, (uint64_t)vm->gw_stride * es, (uint64_t)vm->s_stride * 4};
+    uint64_t per[] = {wk->rgb_img, (uint64_t)vm->gw_stride * es, (uint64_t)vm->s_stride * 4,
+                      wk->part_img, wk->inv_img};
     for (size_t i = 0; i < sizeof per / sizeof per[0]; i++)
         if (per[i] > mx) mx = per[i];
     uint32_t kg = ig__vk_min32(ctx->range / mx, ch->kv); /* >= 1: ig__gemm_layout */
@@ -430,6 +498,8 @@ void ig__vk_plan_gemm_levels(ig__vk_builder *b, const ig__chunk *ch) {
                 ig__gemm_io io = {&vp->emb_cm[l], &wk->feat[cur], NULL, 0, P, 0, vp->tile[l]};
                 ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, ce, &io, n0, k, frgb);
             } else {
+                /* the factors: from the statistics pass when there was one, else its input's */
+                if (op->in_norm && !wk->stats) ig__gemm_norm(b, ch, op, &wk->feat[cur], n0, k);
                 ig__gemm_io io = {&wk->feat[cur], &wk->feat[1 - cur], NULL, wk->feat_img / es, P,
                                   0, vp->tile[l]};
                 ig__gemm_layer(b, ch, IG_SH_GEMM_LEVEL, op, 0, cx, &io, n0, k, frgb);
@@ -479,6 +549,7 @@ static void ig__time_plan(ig__vk_builder *b, int t, const ig_vk_buf *x, const ig
             ig__vk_bind_dummy(b, d, 5);
             ig__vk_bind_dummy(b, d, 6);
             ig__vk_bind_dummy(b, d, 7);
+            ig__vk_bind_dummy(b, d, 11);
             d->gx = P / ig__tile_bn(t);
             d->gy = ig__vk_groups(cout, ig__tile_bm(t));
             d->gz = g;

@@ -131,6 +131,7 @@ int ig__vk_tile_from(const ig_vk_context *ctx, const ig__vk_model *vm, const ig_
     int from = vp->n_levels;
     /* fp32 gemm buffers only (level_tile.comp reads and writes them as fp32) */
     if (!ctx->level_fused || !wk->gemm || wk->es != 4) return from;
+    if (vp->gemm_only) return from; /* level_tile.comp: nearest (one tap), no instance norm */
     for (int l = vp->n_levels - 1; l >= 0; l--) {
         uint32_t spec[3];
         if (!ig__tile_spec(ctx, vm, l, spec)) break;
@@ -150,7 +151,8 @@ ig_result ig__vk_tile_prepare(ig_vk_context *ctx, ig_error *err) {
     const ig__vk_model *vm = ctx->model;
     const ig__vk_plan *vp = ctx->plan;
     ig_result res = IG_OK;
-    if (!ctx->level_fused || !vp || !vp->gemm || ctx->fp16) return IG_OK; /* fp32 storage only */
+    if (!ctx->level_fused || !vp || !vp->gemm || vp->gemm_only || ctx->fp16)
+        return IG_OK; /* fp32 storage, nearest without instance norm only */
     for (int l = vp->n_levels - 1; l >= 0 && res == IG_OK; l--) {
         uint32_t spec[3];
         if (!ig__tile_spec(ctx, vm, l, spec)) break;

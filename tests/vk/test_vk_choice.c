@@ -8,7 +8,8 @@
  *     ig_vk_desc.level_kernel win over the cache; a corrupt cache file is ignored and replaced
  *     by a valid one; an unwritable cache folder still renders;
  *   - without the switch lavapipe takes "pixel" unmeasured and writes no file; a model the gemm
- *     kernel cannot take (bilinear + instance norm) has one candidate ("only");
+ *     kernel cannot take (fused weights, IG_VK_FMM_FUSED) has one candidate ("only"); bilinear +
+ *     instance norm has two (pixel, gemm: the fused kernel takes neither);
  *   - a render forced to split (INRGAN_VK_SUBMIT_MS=0.001) reports more than one submission and
  *     gives the same bytes as the unsplit render, profiled or not; a bad value is an error.
  * No timing is judged. */
@@ -45,8 +46,9 @@ static void write_text(const char *path, const char *text) {
     fclose(f);
 }
 
-static ig_vk_context *make_ctx(const char *cache_dir, int kernel, int precision) {
+static ig_vk_context *make_ctx_fmm(const char *cache_dir, int kernel, int precision, int fmm) {
     ig_vk_desc d = vk_test_desc();
+    if (fmm) d.fmm = fmm;
     d.cache_dir = cache_dir;
     d.level_kernel = kernel;
     d.precision = precision;
@@ -54,6 +56,9 @@ static ig_vk_context *make_ctx(const char *cache_dir, int kernel, int precision)
     ig_error err = {0};
     CHECK_MSG(ig_vk_context_create(&d, &ctx, &err) == IG_OK, "context: %s", err.msg);
     return ctx;
+}
+static ig_vk_context *make_ctx(const char *cache_dir, int kernel, int precision) {
+    return make_ctx_fmm(cache_dir, kernel, precision, 0);
 }
 
 /* Renders `count` images; returns them (malloc'ed) or NULL. */
@@ -310,13 +315,27 @@ static void test_unmeasured(void) {
     ig_vk_context_destroy(ctx);
     fixture_free(&f);
 
-    /* one candidate: bilinear + instance norm (the gemm kernel takes neither) */
+    /* bilinear + instance norm: two candidates, pixel and gemm (the fused kernel takes neither) */
     if (fixture_load(&f, "bilinear", 1, 73) != 0) {
         CHECK_MSG(0, "model");
         return;
     }
     setenv("INRGAN_VK_KERNEL_MEASURE", "1", 1);
     ctx = make_ctx(dir, IG_VK_KERNEL_AUTO, IG_VK_PRECISION_FP32);
+    a = ctx ? render(ctx, f.m, &f.plan, f.z, 2, "bilinear+IN") : NULL;
+    if (ctx) {
+        ig_vk_kernel_choice ch;
+        ig_vk_last_kernel_choice(ctx, &ch);
+        printf("  bilinear+IN: %s (%s), %d kernels timed\n", ch.kernel, ch.source, ch.n_times);
+        CHECK_MSG(strcmp(ch.source, "measured") == 0 && ch.n_times == 2 &&
+                      strcmp(ch.times[0].name, "pixel") == 0 && strcmp(ch.times[1].name, "gemm") == 0,
+                  "bilinear+IN: %s (%s), %d timed", ch.kernel, ch.source, ch.n_times);
+    }
+    free(a);
+    vk_test_ctx_ok(ctx);
+    ig_vk_context_destroy(ctx);
+    /* one candidate: fused weights (IG_VK_FMM_FUSED; the gemm kernels need generated ones) */
+    ctx = make_ctx_fmm(dir, IG_VK_KERNEL_AUTO, IG_VK_PRECISION_FP32, IG_VK_FMM_FUSED);
     a = ctx ? render(ctx, f.m, &f.plan, f.z, 2, "one candidate") : NULL;
     if (ctx) {
         ig_vk_kernel_choice ch;

@@ -8,8 +8,8 @@
  *   interpolation in z, w and params, a tile equal to the crop of the whole render bit for bit,
  *   a storage range that splits a batch into image groups; every render must really have run
  *   the fused kernel (ig_vk_level_kernel_used).
- *   A model with no level narrow enough runs the gemm kernel; bilinear + instance norm the
- *   per-pixel one; INRGAN_VK_KERNEL=fused turns it on for a default context.
+ *   A model with no level narrow enough runs the gemm kernel, so do bilinear models with and
+ *   without instance norm; INRGAN_VK_KERNEL=fused turns it on for a default context.
  * The fused16 kernel (fp16 activations in shared memory) on a tiny and a mixed model (a 256-wide
  * fused level), tiles bit-exact too. The gemm kernel's tile sets forced large (levels padded to
  * 128 pixels) and small (64) under the fused kernel; fp16 storage runs "gemm-f16".
@@ -299,19 +299,25 @@ static void test_groups(void) {
     ig_model_free(m);
 }
 
-/* bilinear + instance norm: the per-pixel kernel, same results; the environment switch */
+/* bilinear models, with and without instance norm: the gemm kernel (level_tile.comp gathers
+ * nearest only and has no instance norm), same results; the environment switch */
 static void test_fallbacks(void) {
-    vk_test_spec s = vk_test_spec_tiny("bilinear", 1, 1);
-    ig_model *m = load_spec("bilinear+IN", &s, 67);
     ig_error err = {0};
-    if (m) {
+    struct {
+        const char *label, *kernel;
+        int in;
+    } fb[] = {{"bilinear+IN", "gemm", 1}, {"bilinear", "gemm", 0}};
+    for (int i = 0; i < 2; i++) {
+        vk_test_spec s = vk_test_spec_tiny("bilinear", fb[i].in, 1);
+        ig_model *m = load_spec(fb[i].label, &s, 67 + 10 * i);
+        if (!m) continue;
         const ig_config *c = ig_model_config(m);
         ig_plan plan;
         ig_vk_context *ctx = fused_context(0);
         if (ctx && ig_plan_init(&plan, c, ig_view_native(), c->resolution, c->resolution,
                                 &err) == IG_OK) {
             float *z = vk_test_latents(2, c->z_dim);
-            check_render(ctx, m, &plan, z, NULL, 0, 2, "pixel", "bilinear+IN", NULL);
+            check_render(ctx, m, &plan, z, NULL, 0, 2, fb[i].kernel, fb[i].label, NULL);
             free(z);
             ig_plan_free(&plan);
             vk_test_ctx_ok(ctx);

@@ -4,6 +4,12 @@
  * lavapipe, whose 32 KiB of shared memory hold one buffer, the small one double-buffered) and
  * each storage precision (fp32: kernel "gemm", fp16: "gemm-f16"):
  *   nearest models (with extra convs, churches-like without, one wider than a 64 x 64 tile),
+ *   a bilinear model without instance norm (with extra convs; four-tap gathers), and one with
+ *   instance norm (norm.comp's statistics folded into W; the views, tiles and strides that
+ *   need the statistics pass, ig_lower_stats_pass, take the factors from the per-pixel
+ *   statistics pass over the native plan and still run the gemm kernel; the tile then within
+ *   the tolerance of the whole render instead of bit for bit), a view of R x R pixels and a
+ *   tile equal to the whole render,
  *   batches 1 and 3, the native view, a non-native view at a non-square size, a tile (equal to
  *   the crop of the whole render, bit for bit), stride 2, interpolation in z, w and params;
  *   (ToRGB fused into the layers' epilogues on the small and large tiles, separate on coop);
@@ -14,11 +20,14 @@
  *   ig_vk_gemm_time times a layer and refuses bad arguments and tile sets it cannot run.
  *   The cooperative-matrix tile set (INRGAN_VK_GEMM_TILE=coop, fp16) through its scalar twin
  *   (INRGAN_VK_COOP_EMU=1, kernel "gemm-coop-emu": lavapipe has no cooperative matrices).
- *   Fallbacks to the per-pixel kernel that still match: bilinear + instance norm, a storage
+ *   Fallbacks to the per-pixel kernel that still match: bilinear + instance norm in the fused
+ *   weight mode (IG_VK_FMM_FUSED), a storage
  *   range too small for one level's activations, INRGAN_VK_KERNEL=pixel, the coop tile set in
  *   fp32 (it needs fp16 storage).
  * Tolerance: max |vk - cpu| <= 1e-4 (fp32) or 2e-2 (fp16 storage, coop) * max(1, max |cpu|). */
 #include "vk_test.h"
+
+#include "lower.h" /* ig_lower_stats_pass: renders that need the statistics pass */
 
 #define TOL 1e-4
 #define TOL_F16 2e-2
@@ -48,7 +57,9 @@ static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *p
     CHECK_MSG(r2 == IG_OK, "%s: vulkan: %s", label, err.msg);
     if (r1 == IG_OK && r2 == IG_OK) {
         double e = vk_test_compare(got, ref, (size_t)count * img);
-        double tol = strcmp(kernel, "gemm-f16") == 0 || strncmp(kernel, "gemm-coop", 9) == 0
+        /* fp16 storage (also the per-pixel fallback of an fp16 context) */
+        double tol = strcmp(kernel, "gemm-f16") == 0 || strncmp(kernel, "gemm-coop", 9) == 0 ||
+                             ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16
                          ? TOL_F16
                          : TOL;
         ig_vk_render_report rep;
@@ -68,8 +79,9 @@ static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *p
     free(got);
 }
 
-static ig_vk_context *gemm_context(int precision, uint64_t cap_range) {
+static ig_vk_context *gemm_context_fmm(int precision, uint64_t cap_range, int fmm) {
     ig_vk_desc d = vk_test_desc();
+    if (fmm) d.fmm = fmm; /* IG_VK_FMM_FUSED: no generated weights, the gemm kernel refuses */
     d.level_kernel = IG_VK_KERNEL_GEMM;
     d.precision = precision;
     d.cap_buffer_range = cap_range;
@@ -78,8 +90,12 @@ static ig_vk_context *gemm_context(int precision, uint64_t cap_range) {
     CHECK_MSG(ig_vk_context_create(&d, &ctx, &err) == IG_OK, "context: %s", err.msg);
     return ctx;
 }
+static ig_vk_context *gemm_context(int precision, uint64_t cap_range) {
+    return gemm_context_fmm(precision, cap_range, 0);
+}
 
-/* Every case on a nearest model with the gemm kernel, in the given precision and tile set. */
+/* Every case on a nearest (or bilinear without instance norm) model with the gemm kernel, in
+ * the given precision and tile set. */
 static void run_nearest_with(const char *label0, const vk_test_spec *spec, uint64_t seed,
                              int precision, const char *tiles) {
     char file[64], name[160];
@@ -128,6 +144,8 @@ static void run_nearest_with(const char *label0, const vk_test_spec *spec, uint6
         {"native", {.width = R, .height = R}, 1, -1},
         {"native", {.width = R, .height = R}, 3, -1},
         {"view 20x12", {.view = {-1.5, -0.75, 1.25, 0.9}, .width = 20, .height = 12}, 2, -1},
+        {"view RxR", {.view = {-1.5, -0.75, 1.25, 0.9}, .width = R, .height = R}, 2, -1},
+        {"tile = whole", {.width = R, .height = R, .tile_w = R, .tile_h = R}, 2, -1},
         {"stride 2", {.width = R, .height = R, .stride = 2}, 2, -1},
         {"interp z", {.width = R, .height = R}, 3, IG_SPACE_Z},
         {"interp w", {.width = R, .height = R}, 3, IG_SPACE_W},
@@ -140,6 +158,8 @@ static void run_nearest_with(const char *label0, const vk_test_spec *spec, uint6
             continue;
         }
         snprintf(name, sizeof name, "%s %s", label, cases[k].name);
+        /* instance norm with the statistics pass (views, tiles, strides): its factors from the
+         * per-pixel statistics pass over the native plan, the levels on the gemm kernel */
         check_render(ctx, m, &plan, z, cases[k].space >= 0 ? zb : NULL, cases[k].space,
                      cases[k].count, kernel, name, NULL);
         ig_plan_free(&plan);
@@ -152,17 +172,27 @@ static void run_nearest_with(const char *label0, const vk_test_spec *spec, uint6
     if (ig_plan_make(&whole, c, &wd, &err) == IG_OK) {
         if (ig_plan_make(&tile, c, &td, &err) == IG_OK) {
             float *a = malloc((size_t)3 * R * R * sizeof *a), *b = malloc(3 * 7 * 6 * sizeof *b);
+            /* instance norm: the tile's factors come from the statistics pass, the whole
+             * render's from its own levels (other arithmetic: equal within the tolerance) */
+            bool exact = ig_lower_stats_pass(c, &whole, NULL) == ig_lower_stats_pass(c, &tile, NULL);
             snprintf(name, sizeof name, "%s whole", label);
             check_render(ctx, m, &whole, z, NULL, 0, 1, kernel, name, a);
             snprintf(name, sizeof name, "%s tile", label);
             check_render(ctx, m, &tile, z, NULL, 0, 1, kernel, name, b);
             int diff = 0;
+            double worst = 0;
             for (int ch = 0; ch < 3; ch++)
                 for (int y = 0; y < 6; y++)
-                    for (int x = 0; x < 7; x++)
-                        diff += memcmp(&b[(ch * 6 + y) * 7 + x],
-                                       &a[((size_t)ch * R + 5 + y) * R + 3 + x], 4) != 0;
-            CHECK_MSG(diff == 0, "%s: %d tile values differ from the whole render", label, diff);
+                    for (int x = 0; x < 7; x++) {
+                        float u = b[(ch * 6 + y) * 7 + x], v = a[((size_t)ch * R + 5 + y) * R + 3 + x];
+                        diff += memcmp(&u, &v, 4) != 0;
+                        if (fabs((double)u - v) > worst) worst = fabs((double)u - v);
+                    }
+            if (exact)
+                CHECK_MSG(diff == 0, "%s: %d tile values differ from the whole render", label, diff);
+            else
+                CHECK_MSG(worst <= (strcmp(kernel, "gemm") == 0 ? TOL : TOL_F16),
+                          "%s: tile differs from the whole render by %.3g", label, worst);
             free(a);
             free(b);
             ig_plan_free(&tile);
@@ -190,6 +220,21 @@ static void test_tiny_extra(void) {
     run_nearest("nearest+extra", &s, 41);
 }
 
+/* bilinear up-sampling without instance norm: the coarse product and the running rgb
+ * gathered with the plan's four-tap maps (align_corners), every tile set and precision */
+static void test_tiny_bilinear(void) {
+    vk_test_spec s = vk_test_spec_tiny("bilinear", 0, 1);
+    run_nearest("bilinear+extra", &s, 48);
+}
+
+/* bilinear + instance norm (the -bil models): norm.comp's statistics over the level's grid,
+ * folded into W's columns as the GEMM loads them; the views and tiles that need the statistics
+ * pass run the per-pixel kernel */
+static void test_tiny_bil_in(void) {
+    vk_test_spec s = vk_test_spec_tiny("bilinear", 1, 1);
+    run_nearest("bilinear+IN+extra", &s, 49);
+}
+
 static void test_churches_like(void) {
     vk_test_spec s = vk_test_spec_tiny("nearest", 0, 0);
     run_nearest("churches-like", &s, 42);
@@ -206,9 +251,15 @@ static void test_wide(void) {
 }
 
 /* A storage range that holds the activations of two images but not three (and the largest
- * embedding): groups of two and one image. */
+ * embedding): groups of two and one image (nearest; bilinear + instance norm: the factors and
+ * partials of the second group at their image offsets). */
+static void run_groups(int bil);
 static void test_groups(void) {
-    vk_test_spec s = vk_test_spec_tiny("nearest", 0, 1);
+    for (int bil = 0; bil < 2; bil++)
+        run_groups(bil);
+}
+static void run_groups(int bil) {
+    vk_test_spec s = vk_test_spec_tiny(bil ? "bilinear" : "nearest", bil, 1);
     const char *path = vk_test_path("gemm_groups.safetensors");
     CHECK(vk_test_model_write(path, &s, 45) == 0);
     ig_model *m = NULL;
@@ -220,7 +271,8 @@ static void test_groups(void) {
     ig_vk_context *ctx = gemm_context(IG_VK_PRECISION_FP32, 32768);
     if (ctx) {
         float *z = vk_test_latents(3, ig_model_config(m)->z_dim);
-        check_render(ctx, m, &plan, z, NULL, 0, 3, "gemm", "range 32 KiB", NULL);
+        check_render(ctx, m, &plan, z, NULL, 0, 3, "gemm", bil ? "bilinear+IN range 32 KiB" : "range 32 KiB",
+                     NULL);
         ig_vk_mem_stats st;
         ig_vk_memory_stats(ctx, &st);
         CHECK_MSG(st.max_binding_bytes <= 32768, "binding of %u bytes", st.max_binding_bytes);
@@ -240,11 +292,13 @@ static void test_fallbacks(void) {
         int in, precision;
         uint64_t cap;
         const char *env;
+        int fmm;
     } fb[] = {
-        {"bilinear+IN", "bilinear", 1, IG_VK_PRECISION_FP32, 0, NULL},
-        {"small storage range", "nearest", 0, IG_VK_PRECISION_FP32, 8192, NULL},
-        {"INRGAN_VK_KERNEL=pixel", "nearest", 0, IG_VK_PRECISION_FP32, 0, "pixel"},
-        {"INRGAN_VK_GEMM_TILE=coop, fp32", "nearest", 0, IG_VK_PRECISION_FP32, 0, "coop"},
+        {"bilinear+IN, fused weights", "bilinear", 1, IG_VK_PRECISION_FP32, 0, NULL,
+         IG_VK_FMM_FUSED},
+        {"small storage range", "nearest", 0, IG_VK_PRECISION_FP32, 8192, NULL, 0},
+        {"INRGAN_VK_KERNEL=pixel", "nearest", 0, IG_VK_PRECISION_FP32, 0, "pixel", 0},
+        {"INRGAN_VK_GEMM_TILE=coop, fp32", "nearest", 0, IG_VK_PRECISION_FP32, 0, "coop", 0},
     };
     for (size_t i = 0; i < sizeof fb / sizeof fb[0]; i++) {
         vk_test_spec s = vk_test_spec_tiny(fb[i].up, fb[i].in, 1);
@@ -258,7 +312,7 @@ static void test_fallbacks(void) {
         }
         bool tile = fb[i].env && strcmp(fb[i].env, "coop") == 0;
         if (fb[i].env) setenv(tile ? "INRGAN_VK_GEMM_TILE" : "INRGAN_VK_KERNEL", fb[i].env, 1);
-        ig_vk_context *ctx = gemm_context(fb[i].precision, fb[i].cap);
+        ig_vk_context *ctx = gemm_context_fmm(fb[i].precision, fb[i].cap, fb[i].fmm);
         unsetenv("INRGAN_VK_KERNEL");
         unsetenv("INRGAN_VK_GEMM_TILE");
         if (ctx) {
@@ -353,6 +407,8 @@ static void test_gemm_time(void) {
 int main(void) {
     vk_test_init();
     RUN(test_tiny_extra);
+    RUN(test_tiny_bilinear);
+    RUN(test_tiny_bil_in);
     RUN(test_churches_like);
     RUN(test_wide);
     RUN(test_groups);
