@@ -34,49 +34,18 @@
 
 static const char *want_tiles = NULL; /* gemm renders: the tile sets they must report */
 
-/* Renders `count` images of plan with both backends and checks the error and the kernel. */
+/* Renders `count` images of plan with both backends and checks the error, the kernel and (gemm
+ * kernels) the tile sets. */
 static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
                          const float *z, const float *zb, int space, int count,
                          const char *kernel, const char *label, float *keep) {
-    ig_error err = {0};
-    size_t img = (size_t)3 * plan->width * plan->height;
-    float *ref = malloc((size_t)count * img * sizeof *ref);
-    float *got = malloc((size_t)count * img * sizeof *got);
-    const float t[3] = {0.3f, 1.0f, 0.6f};
-    ig_render_desc rd = {.model = m, .plan = plan, .z = z, .count = count, .psi = 0.7,
-                         .threads = 1};
-    if (zb) {
-        rd.z_b = zb;
-        rd.t = t;
-        rd.space = (ig_space)space;
-    }
-    ig_result r1 = ig_cpu_render(&rd, ref, &err);
-    CHECK_MSG(r1 == IG_OK, "%s: cpu: %s", label, err.msg);
-    memset(got, 0xff, (size_t)count * img * sizeof *got);
-    ig_result r2 = ig_vk_render(ctx, &rd, got, &err);
-    CHECK_MSG(r2 == IG_OK, "%s: vulkan: %s", label, err.msg);
-    if (r1 == IG_OK && r2 == IG_OK) {
-        double e = vk_test_compare(got, ref, (size_t)count * img);
-        /* fp16 storage (also the per-pixel fallback of an fp16 context) */
-        double tol = strcmp(kernel, "gemm-f16") == 0 || strncmp(kernel, "gemm-coop", 9) == 0 ||
-                             ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16
-                         ? TOL_F16
-                         : TOL;
-        ig_vk_render_report rep;
-        ig_vk_last_render_report(ctx, &rep);
-        printf("  %s (%dx%d, batch %d, %s kernel%s%s): max rel error %.3g\n", label, plan->width,
-               plan->height, count, ig_vk_level_kernel_used(ctx), *rep.gemm_tiles ? ", tiles " : "",
-               rep.gemm_tiles, e);
-        CHECK_MSG(e <= tol, "%s: error %.3g > %g", label, e, tol);
-        CHECK_MSG(strcmp(ig_vk_level_kernel_used(ctx), kernel) == 0, "%s: ran the %s kernel, "
-                  "expected %s", label, ig_vk_level_kernel_used(ctx), kernel);
-        if (strncmp(kernel, "gemm", 4) == 0 && want_tiles)
-            CHECK_MSG(strcmp(rep.gemm_tiles, want_tiles) == 0, "%s: tiles %s, expected %s", label,
-                      rep.gemm_tiles, want_tiles);
-        if (keep) memcpy(keep, got, img * sizeof *got);
-    }
-    free(ref);
-    free(got);
+    /* fp16 storage (also the per-pixel fallback of an fp16 context) */
+    double tol = strcmp(kernel, "gemm-f16") == 0 || strncmp(kernel, "gemm-coop", 9) == 0 ||
+                         ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16
+                     ? TOL_F16
+                     : TOL;
+    vk_test_check_render(ctx, m, plan, z, zb, space, count, kernel, label, tol,
+                         strncmp(kernel, "gemm", 4) == 0 ? want_tiles : NULL, keep);
 }
 
 static ig_vk_context *gemm_context_fmm(int precision, uint64_t cap_range, int fmm) {
