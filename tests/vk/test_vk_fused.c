@@ -257,17 +257,7 @@ static void test_groups(void) {
         ig_model_free(m);
         return;
     }
-    ig_vk_context *ctx = fused_context(32768);
-    if (ctx) {
-        float *z = vk_test_latents(3, c->z_dim);
-        check_render(ctx, m, &plan, z, NULL, 0, 3, "fused", "range 32 KiB", NULL);
-        ig_vk_mem_stats st;
-        ig_vk_memory_stats(ctx, &st);
-        CHECK_MSG(st.max_binding_bytes <= 32768, "binding of %u bytes", st.max_binding_bytes);
-        free(z);
-        vk_test_ctx_ok(ctx);
-    }
-    ig_vk_context_destroy(ctx);
+    vk_test_check_groups(fused_context(32768), m, &plan, 32768, "fused", "range 32 KiB", g_tol);
     ig_plan_free(&plan);
     ig_model_free(m);
 }

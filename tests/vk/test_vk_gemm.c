@@ -237,18 +237,9 @@ static void run_groups(int bil) {
         CHECK_MSG(0, "groups: model");
         return;
     }
-    ig_vk_context *ctx = gemm_context(IG_VK_PRECISION_FP32, 32768);
-    if (ctx) {
-        float *z = vk_test_latents(3, ig_model_config(m)->z_dim);
-        check_render(ctx, m, &plan, z, NULL, 0, 3, "gemm", bil ? "bilinear+IN range 32 KiB" : "range 32 KiB",
-                     NULL);
-        ig_vk_mem_stats st;
-        ig_vk_memory_stats(ctx, &st);
-        CHECK_MSG(st.max_binding_bytes <= 32768, "binding of %u bytes", st.max_binding_bytes);
-        free(z);
-        vk_test_ctx_ok(ctx);
-    }
-    ig_vk_context_destroy(ctx);
+    /* fp32, "gemm": TOL; no tile-set check (want_tiles is NULL here) */
+    vk_test_check_groups(gemm_context(IG_VK_PRECISION_FP32, 32768), m, &plan, 32768, "gemm",
+                         bil ? "bilinear+IN range 32 KiB" : "range 32 KiB", TOL);
     ig_plan_free(&plan);
     ig_model_free(m);
 }

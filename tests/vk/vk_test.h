@@ -9,6 +9,7 @@
  *   vk_test_compare()     max abs difference relative to max(1, max|ref|)
  *   vk_test_check_render() renders with the CPU backend and a context, compares, checks the
  *                         level kernel (and gemm tile sets) that ran
+ *   vk_test_check_groups() a batch of 3 under a small storage range (image groups)
  *
  * Tests run against lavapipe (VK_DRIVER_FILES=.../lvp_icd.x86_64.json, set by
  * tests/vk_tests.cmake) with the Khronos validation layer; scripts/gpu-check.sh runs the same
@@ -384,6 +385,24 @@ VK_TEST_FN float *vk_test_latents(int count, int z_dim) {
     float *z = malloc((size_t)count * z_dim * sizeof *z);
     for (int i = 0; i < count; i++) ig_latent_from_seed((uint32_t)(100 + i), z + (size_t)i * z_dim, z_dim);
     return z;
+}
+
+/* ctx's storage range (`range` bytes) holds the activations of two images but not three:
+ * a batch of 3 renders in image groups (vk_test_check_render, no tile-set check), no binding
+ * larger than range, no validation errors; then destroys ctx (NULL: nothing rendered). */
+VK_TEST_FN void vk_test_check_groups(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
+                                     uint32_t range, const char *kernel, const char *label,
+                                     double tol) {
+    if (ctx) {
+        float *z = vk_test_latents(3, ig_model_config(m)->z_dim);
+        vk_test_check_render(ctx, m, plan, z, NULL, 0, 3, kernel, label, tol, NULL, NULL);
+        ig_vk_mem_stats st;
+        ig_vk_memory_stats(ctx, &st);
+        CHECK_MSG(st.max_binding_bytes <= range, "binding of %u bytes", st.max_binding_bytes);
+        free(z);
+        vk_test_ctx_ok(ctx);
+    }
+    ig_vk_context_destroy(ctx);
 }
 
 #endif
