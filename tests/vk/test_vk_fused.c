@@ -288,15 +288,7 @@ static void test_fallbacks(void) {
         ig_vk_context_destroy(ctx);
         ig_model_free(m);
     }
-    setenv("INRGAN_VK_KERNEL", "fused", 1);
-    ig_vk_desc d = vk_test_desc();
-    ig_vk_context *ctx = NULL;
-    CHECK_MSG(ig_vk_context_create(&d, &ctx, &err) == IG_OK, "context: %s", err.msg);
-    unsetenv("INRGAN_VK_KERNEL");
-    if (ctx)
-        CHECK_MSG(strstr(ig_vk_context_summary(ctx), "kernel=fused") != NULL,
-                  "INRGAN_VK_KERNEL=fused: %s", ig_vk_context_summary(ctx));
-    ig_vk_context_destroy(ctx);
+    vk_test_check_kernel_env("fused");
 }
 
 int main(void) {

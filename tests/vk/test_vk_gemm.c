@@ -246,7 +246,6 @@ static void run_groups(int bil) {
 
 /* Renders that the gemm kernel does not take: the per-pixel kernel, same results. */
 static void test_fallbacks(void) {
-    ig_error err = {0};
     struct {
         const char *label, *up;
         int in, precision;
@@ -287,15 +286,7 @@ static void test_fallbacks(void) {
         ig_model_free(m);
     }
     /* and the environment switch turns the gemm kernel on for a default context */
-    setenv("INRGAN_VK_KERNEL", "gemm", 1);
-    ig_vk_desc d = vk_test_desc();
-    ig_vk_context *ctx = NULL;
-    CHECK_MSG(ig_vk_context_create(&d, &ctx, &err) == IG_OK, "context: %s", err.msg);
-    unsetenv("INRGAN_VK_KERNEL");
-    if (ctx)
-        CHECK_MSG(strstr(ig_vk_context_summary(ctx), "kernel=gemm") != NULL,
-                  "INRGAN_VK_KERNEL=gemm: %s", ig_vk_context_summary(ctx));
-    ig_vk_context_destroy(ctx);
+    vk_test_check_kernel_env("gemm");
 }
 
 /* The automatic tile choice: small on the small levels, large on a 32 x 32 level whose layers

@@ -10,6 +10,7 @@
  *   vk_test_check_render() renders with the CPU backend and a context, compares, checks the
  *                         level kernel (and gemm tile sets) that ran
  *   vk_test_check_groups() a batch of 3 under a small storage range (image groups)
+ *   vk_test_check_kernel_env() INRGAN_VK_KERNEL turns a level kernel on
  *
  * Tests run against lavapipe (VK_DRIVER_FILES=.../lvp_icd.x86_64.json, set by
  * tests/vk_tests.cmake) with the Khronos validation layer; scripts/gpu-check.sh runs the same
@@ -385,6 +386,23 @@ VK_TEST_FN float *vk_test_latents(int count, int z_dim) {
     float *z = malloc((size_t)count * z_dim * sizeof *z);
     for (int i = 0; i < count; i++) ig_latent_from_seed((uint32_t)(100 + i), z + (size_t)i * z_dim, z_dim);
     return z;
+}
+
+/* INRGAN_VK_KERNEL=kernel turns that level kernel on for a default context (its summary says
+ * "kernel=<kernel>"). */
+VK_TEST_FN void vk_test_check_kernel_env(const char *kernel) {
+    char want[64];
+    snprintf(want, sizeof want, "kernel=%s", kernel);
+    setenv("INRGAN_VK_KERNEL", kernel, 1);
+    ig_vk_desc d = vk_test_desc();
+    ig_vk_context *ctx = NULL;
+    ig_error err = {0};
+    CHECK_MSG(ig_vk_context_create(&d, &ctx, &err) == IG_OK, "context: %s", err.msg);
+    unsetenv("INRGAN_VK_KERNEL");
+    if (ctx)
+        CHECK_MSG(strstr(ig_vk_context_summary(ctx), want) != NULL, "INRGAN_VK_KERNEL=%s: %s",
+                  kernel, ig_vk_context_summary(ctx));
+    ig_vk_context_destroy(ctx);
 }
 
 /* ctx's storage range (`range` bytes) holds the activations of two images but not three:
