@@ -25,27 +25,20 @@ import sys
 import tempfile
 import time
 
-from torch_env import ROOT, np, check, run_checks  # noqa: E402
+from torch_env import ROOT, check, run_checks  # noqa: E402
 
 from inrgan import ckpt, pack, safetensors_io  # noqa: E402
+from train_fixtures import G_SPEC, boxes  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="inrgan_gputrain_")
 SCRIPT = os.path.join(ROOT, "scripts", "gpu-train.sh")
-G_SPEC = {"resolution": 16, "input_grid": 8, "channel_base": 64, "channel_max": 8, "rank": 2,
-          "z_dim": 16, "w_dim": 8, "low_max_grid": 8,
-          "emb_low": {"diagonal": False, "random": 2, "const": 2},
-          "emb_high": {"diagonal": False, "random": 2, "const": 2}}
 CONFIG = os.path.join(TMP, "tiny.json")
 DATA_DIR = os.path.join(TMP, "data")
 CARRY = os.path.join(TMP, "carry")
 
 
 def setup():
-    rng = np.random.RandomState(5)
-    a = np.full((64, 16, 16, 3), 255, np.uint8)
-    for i in range(64):
-        y, x = rng.randint(2, 10, 2)
-        a[i, y:y + 5, x:x + 5] = rng.randint(0, 200, 3)
+    a = boxes(64, 5)
     os.makedirs(os.path.join(DATA_DIR, "packed"))
     pack.write_packed(a, os.path.join(DATA_DIR, "packed", "open-peeps-16.npy.xz"),
                       {"source": "test boxes", "licence": "CC0"})
@@ -148,8 +141,4 @@ def refusals():
 
 
 if __name__ == "__main__":
-    try:
-        rc = run_checks()
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
-    sys.exit(rc)
+    sys.exit(run_checks(tmp=TMP))

@@ -23,7 +23,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,38 +30,19 @@ import tempfile
 from torch_env import ROOT, np, torch, check, run_checks  # noqa: E402,F401
 
 from inrgan import train  # noqa: E402
+from train_fixtures import flat, make_data, train_argv  # noqa: E402
 
 torch.set_num_threads(1)
 
-G_SPEC = {"resolution": 16, "input_grid": 8, "channel_base": 64, "channel_max": 8, "rank": 2,
-          "z_dim": 16, "w_dim": 8, "low_max_grid": 8,
-          "emb_low": {"diagonal": False, "random": 2, "const": 2},
-          "emb_high": {"diagonal": False, "random": 2, "const": 2}}
 TMP = tempfile.mkdtemp(prefix="inrgan_amp_")
 DATA = os.path.join(TMP, "boxes.npy")
 
 
-def make_data(path, n=32, res=16):
-    rng = np.random.RandomState(4)
-    a = np.full((n, res, res, 3), 255, np.uint8)
-    for i in range(n):
-        y, x = rng.randint(2, res - 6, 2)
-        a[i, y:y + 5, x:x + 5] = rng.randint(0, 200, 3)
-    np.save(path, a)
-
-
-make_data(DATA)
+make_data(DATA, 32, 4)
 
 
 def argv(outdir, *extra):
-    return ["--data", DATA, "--outdir", outdir, "--g-config", json.dumps(G_SPEC),
-            "--batch", "4", "--d-channel-base", "64", "--d-channel-max", "8",
-            "--r1-interval", "2", "--r1-gamma", "1", "--ema-kimg", "0.02", "--threads", "1",
-            "--snap-minutes", "1000", "--grid", "4", "--mbstd-group", "2"] + list(extra)
-
-
-def flat(module):
-    return torch.cat([t.detach().reshape(-1).double() for t in module.state_dict().values()])
+    return train_argv(DATA, outdir, *extra)
 
 
 @check
@@ -196,8 +176,4 @@ def data_off_device():
 
 
 if __name__ == "__main__":
-    try:
-        rc = run_checks()
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
-    sys.exit(rc)
+    sys.exit(run_checks(tmp=TMP))

@@ -21,7 +21,6 @@ Exit 0 pass, 1 fail, 77 if torch is unavailable.
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,34 +30,12 @@ import time
 from torch_env import ROOT, np, torch, check, run_checks  # noqa: E402,F401
 
 from inrgan import ckpt, train  # noqa: E402
+from train_fixtures import flat, make_data, train_argv  # noqa: E402
 
 torch.set_num_threads(1)
 
-G_SPEC = {"resolution": 16, "input_grid": 8, "channel_base": 64, "channel_max": 8, "rank": 2,
-          "z_dim": 16, "w_dim": 8, "low_max_grid": 8,
-          "emb_low": {"diagonal": False, "random": 2, "const": 2},
-          "emb_high": {"diagonal": False, "random": 2, "const": 2}}
-
-
-def make_data(path, n=48, res=16):
-    rng = np.random.RandomState(3)
-    a = np.full((n, res, res, 3), 255, np.uint8)
-    for i in range(n):
-        y, x = rng.randint(2, res - 6, 2)
-        a[i, y:y + 5, x:x + 5] = rng.randint(0, 200, 3)
-    np.save(path, a)
-
-
 def argv(data, outdir, *extra):
-    return ["--data", data, "--outdir", outdir, "--g-config", json.dumps(G_SPEC),
-            "--batch", "4", "--d-channel-base", "64", "--d-channel-max", "8",
-            "--r1-interval", "2", "--r1-gamma", "1", "--ema-kimg", "0.02", "--threads", "1",
-            "--quiet", "--snap-minutes", "1000", "--grid", "4", "--mbstd-group", "2"] \
-        + list(extra)
-
-
-def flat(module):
-    return torch.cat([t.detach().reshape(-1).double() for t in module.state_dict().values()])
+    return train_argv(data, outdir, "--quiet", *extra)
 
 
 def same_state(a, b):
@@ -76,7 +53,7 @@ def same_state(a, b):
 
 TMP = tempfile.mkdtemp(prefix="inrgan_ckpt_")
 DATA = os.path.join(TMP, "boxes.npy")
-make_data(DATA)
+make_data(DATA, 48, 3)
 _CONT = {}
 
 
@@ -269,8 +246,4 @@ def packed_data():
 
 
 if __name__ == "__main__":
-    try:
-        rc = run_checks()
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
-    sys.exit(rc)
+    sys.exit(run_checks(tmp=TMP))

@@ -4,8 +4,10 @@ check list of the tests made of independent checks.
 
     from torch_env import ROOT, np, torch
     from torch_env import check, run_checks   # @check def name(...): ...; sys.exit(run_checks())
+    (run_checks(tmp=TMP) also removes TMP afterwards)
 """
 import os
+import shutil
 import sys
 import traceback
 
@@ -31,9 +33,18 @@ def check(fn):
     return fn
 
 
-def run_checks(*args):
+def run_checks(*args, tmp=None):
     """Runs every registered check with `args`, printing ok/FAIL lines (a traceback for errors
-    other than failed assertions); returns the exit code, 1 if any check failed."""
+    other than failed assertions); returns the exit code, 1 if any check failed. Removes the
+    folder `tmp` (when given) afterwards, whatever happened."""
+    try:
+        return _run_checks(args)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_checks(args):
     failures = []
     for fn in CHECKS:
         try:

@@ -23,37 +23,14 @@ import os
 
 import torch
 
+from . import safetensors_io
+
 __all__ = ["save_atomic", "load", "split", "join", "remove_stale_temps", "sha256_file"]
 
 
-def _fsync_dir(path):
-    try:
-        fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_atomic(path, write):
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path)
+    safetensors_io.write_atomic_with(path, write, tmp="%s.tmp%d" % (path, os.getpid()),
+                                     sync_dir=True)
 
 
 def save_atomic(obj, path):

@@ -11,6 +11,8 @@ start of the data section) plus an optional "__metadata__" string -> string map.
     load(path) -> (dict name -> np.ndarray, metadata dict)
 
 `save` writes atomically (temporary file in the same directory, then os.replace).
+write_atomic(path, data) and write_atomic_with(path, write) do that for any file (the trainer's
+checkpoints too, inrgan.ckpt).
 `load` is strict: every malformed detail raises ValueError with a message naming the problem.
 """
 
@@ -128,19 +130,46 @@ def write_atomic(path, data):
     On any failure (e.g. ENOSPC) the temporary file is removed and `path` is untouched."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         data = (data,)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
+
+    def write(f):
+        for chunk in data:
+            f.write(chunk)
+
+    write_atomic_with(path, write)
+
+
+def _fsync_dir(path):
     try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in data:
-                f.write(chunk)
+        fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic_with(path, write, tmp=None, sync_dir=False):
+    """Replaces `path` atomically by what write(f) writes to a binary file: a temporary file in
+    the same directory (named `tmp`, or a fresh hidden name given the umask's permissions),
+    flushed and fsync'ed, then renamed over `path`, and with sync_dir the directory fsync'ed.
+    On any failure (e.g. ENOSPC) the temporary file is removed and `path` is untouched."""
+    path = os.fspath(path)
+    fresh = tmp is None
+    if fresh:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                                   dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with (os.fdopen(fd, "wb") if fresh else open(tmp, "wb")) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        if fresh:  # mkstemp's file is 0600
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -148,6 +177,8 @@ def write_atomic(path, data):
         except OSError:
             pass
         raise
+    if sync_dir:
+        _fsync_dir(path)
 
 
 def _no_duplicates(pairs):

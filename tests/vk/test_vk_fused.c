@@ -24,38 +24,11 @@
 static int g_kernel = IG_VK_KERNEL_FUSED;
 static double g_tol = TOL;
 
+/* Renders with both backends and checks the error (g_tol) and the kernel. */
 static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
                          const float *z, const float *zb, int space, int count,
                          const char *kernel, const char *label, float *keep) {
-    ig_error err = {0};
-    size_t img = (size_t)3 * plan->width * plan->height;
-    float *ref = malloc((size_t)count * img * sizeof *ref);
-    float *got = malloc((size_t)count * img * sizeof *got);
-    const float t[3] = {0.3f, 1.0f, 0.6f};
-    ig_render_desc rd = {.model = m, .plan = plan, .z = z, .count = count, .psi = 0.7,
-                         .threads = 1};
-    if (zb) {
-        rd.z_b = zb;
-        rd.t = t;
-        rd.space = (ig_space)space;
-    }
-    ig_result r1 = ig_cpu_render(&rd, ref, &err);
-    CHECK_MSG(r1 == IG_OK, "%s: cpu: %s", label, err.msg);
-    memset(got, 0xff, (size_t)count * img * sizeof *got);
-    ig_result r2 = ig_vk_render(ctx, &rd, got, &err);
-    CHECK_MSG(r2 == IG_OK, "%s: vulkan: %s", label, err.msg);
-    if (r1 == IG_OK && r2 == IG_OK) {
-        double e = vk_test_compare(got, ref, (size_t)count * img);
-        printf("  %s (%dx%d, batch %d, %s kernel): max rel error %.3g\n", label, plan->width,
-               plan->height, count, ig_vk_level_kernel_used(ctx), e);
-        CHECK_MSG(e <= g_tol, "%s: error %.3g > %g", label, e, g_tol);
-        CHECK_MSG(strcmp(ig_vk_level_kernel_used(ctx), kernel) == 0,
-                  "%s: ran the %s kernel, expected %s", label, ig_vk_level_kernel_used(ctx),
-                  kernel);
-        if (keep) memcpy(keep, got, (size_t)count * img * sizeof *got);
-    }
-    free(ref);
-    free(got);
+    vk_test_check_render(ctx, m, plan, z, zb, space, count, kernel, label, g_tol, NULL, keep);
 }
 
 static ig_vk_context *fused_context(uint64_t cap_range) {
@@ -167,6 +140,23 @@ static void run_nearest(const char *label, const vk_test_spec *spec, uint64_t se
     ig_model_free(m);
 }
 
+/* A nearest model's header with n_blocks blocks (the caller fills them in). */
+static vk_test_spec nearest_spec(int n_blocks) {
+    return (vk_test_spec){.z_dim = 16, .w_dim = 24, .map_layers = 2, .rank = 2,
+                          .upsampling = "nearest", .psi = 0.8, .n_blocks = n_blocks};
+}
+
+/* levels 0 and 1 wider than 256 (b8 `w8` wide: 260 on the gemm kernel, 256 the widest fused
+ * one), then 40- and 12-wide levels */
+static vk_test_spec mixed_spec(int w8) {
+    vk_test_spec s = nearest_spec(4);
+    s.blocks[0] = (vk_test_block){"b4", 4, 264, 0, 3, 1, 0, 4};
+    s.blocks[1] = (vk_test_block){"b8", 8, w8, 1, 3, 0, 4, 2};
+    s.blocks[2] = (vk_test_block){"b16", 16, 40, 1, 4, 0, 4, 2};
+    s.blocks[3] = (vk_test_block){"b32", 32, 12, 0, 4, 0, 4, 2};
+    return s;
+}
+
 /* every level fused */
 static void test_tiny_extra(void) {
     vk_test_spec s = vk_test_spec_tiny("nearest", 0, 1);
@@ -181,8 +171,7 @@ static void test_churches_like(void) {
 /* the widest fused level (256: 8-pixel tiles on 32 KiB of shared memory, 32 K-steps) and a
  * 72-wide one (K not a multiple of the 8-channel step) */
 static void test_wide(void) {
-    vk_test_spec s = {.z_dim = 16, .w_dim = 24, .map_layers = 2, .rank = 2,
-                      .upsampling = "nearest", .psi = 0.8, .n_blocks = 3};
+    vk_test_spec s = nearest_spec(3);
     s.blocks[0] = (vk_test_block){"b4", 4, 256, 0, 3, 1, 0, 4};
     s.blocks[1] = (vk_test_block){"b8", 8, 72, 1, 3, 0, 4, 2};
     s.blocks[2] = (vk_test_block){"b16", 16, 20, 0, 4, 0, 4, 2};
@@ -191,16 +180,10 @@ static void test_wide(void) {
 
 /* levels 0 and 1 wider than 256 (the gemm kernel), then fused levels */
 static void test_mixed(void) {
-    vk_test_spec s = {.z_dim = 16, .w_dim = 24, .map_layers = 2, .rank = 2,
-                      .upsampling = "nearest", .psi = 0.8, .n_blocks = 4};
-    s.blocks[0] = (vk_test_block){"b4", 4, 264, 0, 3, 1, 0, 4};
-    s.blocks[1] = (vk_test_block){"b8", 8, 260, 1, 3, 0, 4, 2};
-    s.blocks[2] = (vk_test_block){"b16", 16, 40, 1, 4, 0, 4, 2};
-    s.blocks[3] = (vk_test_block){"b32", 32, 12, 0, 4, 0, 4, 2};
+    vk_test_spec s = mixed_spec(260);
     run_nearest("mixed", &s, 64, "fused", true);
     /* no level narrow enough: the gemm kernel alone */
-    vk_test_spec g = {.z_dim = 16, .w_dim = 24, .map_layers = 2, .rank = 2,
-                      .upsampling = "nearest", .psi = 0.8, .n_blocks = 2};
+    vk_test_spec g = nearest_spec(2);
     g.blocks[0] = (vk_test_block){"b4", 4, 264, 0, 3, 1, 0, 4};
     g.blocks[1] = (vk_test_block){"b8", 8, 260, 0, 3, 0, 4, 2};
     run_nearest("all wide", &g, 65, "gemm", false);
@@ -213,12 +196,7 @@ static void test_fused16(void) {
     g_tol = TOL16;
     vk_test_spec s = vk_test_spec_tiny("nearest", 0, 1);
     run_nearest("fused16 nearest+extra", &s, 71, "fused16", true);
-    vk_test_spec w = {.z_dim = 16, .w_dim = 24, .map_layers = 2, .rank = 2,
-                      .upsampling = "nearest", .psi = 0.8, .n_blocks = 4};
-    w.blocks[0] = (vk_test_block){"b4", 4, 264, 0, 3, 1, 0, 4};
-    w.blocks[1] = (vk_test_block){"b8", 8, 256, 1, 3, 0, 4, 2};
-    w.blocks[2] = (vk_test_block){"b16", 16, 40, 1, 4, 0, 4, 2};
-    w.blocks[3] = (vk_test_block){"b32", 32, 12, 0, 4, 0, 4, 2};
+    vk_test_spec w = mixed_spec(256);
     run_nearest("fused16 mixed", &w, 72, "fused16", false);
     g_kernel = IG_VK_KERNEL_FUSED;
     g_tol = TOL;
@@ -230,12 +208,7 @@ static void test_fused16(void) {
  * storage a fused request runs the gemm kernel in fp16 (level_tile.comp reads fp32 buffers):
  * "gemm-f16", within fp16 storage's tolerance. */
 static void test_gemm_tiles(void) {
-    vk_test_spec s = {.z_dim = 16, .w_dim = 24, .map_layers = 2, .rank = 2,
-                      .upsampling = "nearest", .psi = 0.8, .n_blocks = 4};
-    s.blocks[0] = (vk_test_block){"b4", 4, 264, 0, 3, 1, 0, 4};
-    s.blocks[1] = (vk_test_block){"b8", 8, 260, 1, 3, 0, 4, 2};
-    s.blocks[2] = (vk_test_block){"b16", 16, 40, 1, 4, 0, 4, 2};
-    s.blocks[3] = (vk_test_block){"b32", 32, 12, 0, 4, 0, 4, 2};
+    vk_test_spec s = mixed_spec(260);
     static const char *tiles[] = {"large", "small"};
     for (int i = 0; i < 2; i++) {
         char label[64];
@@ -284,17 +257,7 @@ static void test_groups(void) {
         ig_model_free(m);
         return;
     }
-    ig_vk_context *ctx = fused_context(32768);
-    if (ctx) {
-        float *z = vk_test_latents(3, c->z_dim);
-        check_render(ctx, m, &plan, z, NULL, 0, 3, "fused", "range 32 KiB", NULL);
-        ig_vk_mem_stats st;
-        ig_vk_memory_stats(ctx, &st);
-        CHECK_MSG(st.max_binding_bytes <= 32768, "binding of %u bytes", st.max_binding_bytes);
-        free(z);
-        vk_test_ctx_ok(ctx);
-    }
-    ig_vk_context_destroy(ctx);
+    vk_test_check_groups(fused_context(32768), m, &plan, 32768, "fused", "range 32 KiB", g_tol);
     ig_plan_free(&plan);
     ig_model_free(m);
 }
@@ -325,15 +288,7 @@ static void test_fallbacks(void) {
         ig_vk_context_destroy(ctx);
         ig_model_free(m);
     }
-    setenv("INRGAN_VK_KERNEL", "fused", 1);
-    ig_vk_desc d = vk_test_desc();
-    ig_vk_context *ctx = NULL;
-    CHECK_MSG(ig_vk_context_create(&d, &ctx, &err) == IG_OK, "context: %s", err.msg);
-    unsetenv("INRGAN_VK_KERNEL");
-    if (ctx)
-        CHECK_MSG(strstr(ig_vk_context_summary(ctx), "kernel=fused") != NULL,
-                  "INRGAN_VK_KERNEL=fused: %s", ig_vk_context_summary(ctx));
-    ig_vk_context_destroy(ctx);
+    vk_test_check_kernel_env("fused");
 }
 
 int main(void) {

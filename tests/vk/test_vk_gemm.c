@@ -34,49 +34,18 @@
 
 static const char *want_tiles = NULL; /* gemm renders: the tile sets they must report */
 
-/* Renders `count` images of plan with both backends and checks the error and the kernel. */
+/* Renders `count` images of plan with both backends and checks the error, the kernel and (gemm
+ * kernels) the tile sets. */
 static void check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
                          const float *z, const float *zb, int space, int count,
                          const char *kernel, const char *label, float *keep) {
-    ig_error err = {0};
-    size_t img = (size_t)3 * plan->width * plan->height;
-    float *ref = malloc((size_t)count * img * sizeof *ref);
-    float *got = malloc((size_t)count * img * sizeof *got);
-    const float t[3] = {0.3f, 1.0f, 0.6f};
-    ig_render_desc rd = {.model = m, .plan = plan, .z = z, .count = count, .psi = 0.7,
-                         .threads = 1};
-    if (zb) {
-        rd.z_b = zb;
-        rd.t = t;
-        rd.space = (ig_space)space;
-    }
-    ig_result r1 = ig_cpu_render(&rd, ref, &err);
-    CHECK_MSG(r1 == IG_OK, "%s: cpu: %s", label, err.msg);
-    memset(got, 0xff, (size_t)count * img * sizeof *got);
-    ig_result r2 = ig_vk_render(ctx, &rd, got, &err);
-    CHECK_MSG(r2 == IG_OK, "%s: vulkan: %s", label, err.msg);
-    if (r1 == IG_OK && r2 == IG_OK) {
-        double e = vk_test_compare(got, ref, (size_t)count * img);
-        /* fp16 storage (also the per-pixel fallback of an fp16 context) */
-        double tol = strcmp(kernel, "gemm-f16") == 0 || strncmp(kernel, "gemm-coop", 9) == 0 ||
-                             ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16
-                         ? TOL_F16
-                         : TOL;
-        ig_vk_render_report rep;
-        ig_vk_last_render_report(ctx, &rep);
-        printf("  %s (%dx%d, batch %d, %s kernel%s%s): max rel error %.3g\n", label, plan->width,
-               plan->height, count, ig_vk_level_kernel_used(ctx), *rep.gemm_tiles ? ", tiles " : "",
-               rep.gemm_tiles, e);
-        CHECK_MSG(e <= tol, "%s: error %.3g > %g", label, e, tol);
-        CHECK_MSG(strcmp(ig_vk_level_kernel_used(ctx), kernel) == 0, "%s: ran the %s kernel, "
-                  "expected %s", label, ig_vk_level_kernel_used(ctx), kernel);
-        if (strncmp(kernel, "gemm", 4) == 0 && want_tiles)
-            CHECK_MSG(strcmp(rep.gemm_tiles, want_tiles) == 0, "%s: tiles %s, expected %s", label,
-                      rep.gemm_tiles, want_tiles);
-        if (keep) memcpy(keep, got, img * sizeof *got);
-    }
-    free(ref);
-    free(got);
+    /* fp16 storage (also the per-pixel fallback of an fp16 context) */
+    double tol = strcmp(kernel, "gemm-f16") == 0 || strncmp(kernel, "gemm-coop", 9) == 0 ||
+                         ig_vk_context_precision(ctx) == IG_VK_PRECISION_FP16
+                     ? TOL_F16
+                     : TOL;
+    vk_test_check_render(ctx, m, plan, z, zb, space, count, kernel, label, tol,
+                         strncmp(kernel, "gemm", 4) == 0 ? want_tiles : NULL, keep);
 }
 
 static ig_vk_context *gemm_context_fmm(int precision, uint64_t cap_range, int fmm) {
@@ -268,25 +237,15 @@ static void run_groups(int bil) {
         CHECK_MSG(0, "groups: model");
         return;
     }
-    ig_vk_context *ctx = gemm_context(IG_VK_PRECISION_FP32, 32768);
-    if (ctx) {
-        float *z = vk_test_latents(3, ig_model_config(m)->z_dim);
-        check_render(ctx, m, &plan, z, NULL, 0, 3, "gemm", bil ? "bilinear+IN range 32 KiB" : "range 32 KiB",
-                     NULL);
-        ig_vk_mem_stats st;
-        ig_vk_memory_stats(ctx, &st);
-        CHECK_MSG(st.max_binding_bytes <= 32768, "binding of %u bytes", st.max_binding_bytes);
-        free(z);
-        vk_test_ctx_ok(ctx);
-    }
-    ig_vk_context_destroy(ctx);
+    /* fp32, "gemm": TOL; no tile-set check (want_tiles is NULL here) */
+    vk_test_check_groups(gemm_context(IG_VK_PRECISION_FP32, 32768), m, &plan, 32768, "gemm",
+                         bil ? "bilinear+IN range 32 KiB" : "range 32 KiB", TOL);
     ig_plan_free(&plan);
     ig_model_free(m);
 }
 
 /* Renders that the gemm kernel does not take: the per-pixel kernel, same results. */
 static void test_fallbacks(void) {
-    ig_error err = {0};
     struct {
         const char *label, *up;
         int in, precision;
@@ -327,15 +286,7 @@ static void test_fallbacks(void) {
         ig_model_free(m);
     }
     /* and the environment switch turns the gemm kernel on for a default context */
-    setenv("INRGAN_VK_KERNEL", "gemm", 1);
-    ig_vk_desc d = vk_test_desc();
-    ig_vk_context *ctx = NULL;
-    CHECK_MSG(ig_vk_context_create(&d, &ctx, &err) == IG_OK, "context: %s", err.msg);
-    unsetenv("INRGAN_VK_KERNEL");
-    if (ctx)
-        CHECK_MSG(strstr(ig_vk_context_summary(ctx), "kernel=gemm") != NULL,
-                  "INRGAN_VK_KERNEL=gemm: %s", ig_vk_context_summary(ctx));
-    ig_vk_context_destroy(ctx);
+    vk_test_check_kernel_env("gemm");
 }
 
 /* The automatic tile choice: small on the small levels, large on a 32 x 32 level whose layers

@@ -7,6 +7,10 @@
  *   vk_test_ctx_ok()      checks a context saw no validation errors
  *   vk_test_model_write() writes a tiny random model (safetensors) from a spec
  *   vk_test_compare()     max abs difference relative to max(1, max|ref|)
+ *   vk_test_check_render() renders with the CPU backend and a context, compares, checks the
+ *                         level kernel (and gemm tile sets) that ran
+ *   vk_test_check_groups() a batch of 3 under a small storage range (image groups)
+ *   vk_test_check_kernel_env() INRGAN_VK_KERNEL turns a level kernel on
  *
  * Tests run against lavapipe (VK_DRIVER_FILES=.../lvp_icd.x86_64.json, set by
  * tests/vk_tests.cmake) with the Khronos validation layer; scripts/gpu-check.sh runs the same
@@ -98,6 +102,51 @@ VK_TEST_FN double vk_test_compare(const float *a, const float *ref, size_t n) {
         if (!(e <= d)) d = e; /* NaN propagates */
     }
     return d / mx;
+}
+
+/* Renders `count` images of plan with the CPU backend and with ctx (psi 0.7; with zb:
+ * interpolated towards zb at t = 0.3, 1.0, 0.6 in `space`), prints the error, and checks
+ * max rel error <= tol, that ctx ran the level kernel `kernel` and, when want_tiles is not NULL,
+ * the gemm tile sets want_tiles (ig_vk_render_report.gemm_tiles). keep (when not NULL) gets the
+ * Vulkan images. */
+VK_TEST_FN void vk_test_check_render(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
+                                     const float *z, const float *zb, int space, int count,
+                                     const char *kernel, const char *label, double tol,
+                                     const char *want_tiles, float *keep) {
+    ig_error err = {0};
+    size_t n = (size_t)count * 3 * plan->width * plan->height;
+    float *ref = malloc(n * sizeof *ref);
+    float *got = malloc(n * sizeof *got);
+    const float t[3] = {0.3f, 1.0f, 0.6f};
+    ig_render_desc rd = {.model = m, .plan = plan, .z = z, .count = count, .psi = 0.7,
+                         .threads = 1};
+    if (zb) {
+        rd.z_b = zb;
+        rd.t = t;
+        rd.space = (ig_space)space;
+    }
+    ig_result r1 = ig_cpu_render(&rd, ref, &err);
+    CHECK_MSG(r1 == IG_OK, "%s: cpu: %s", label, err.msg);
+    memset(got, 0xff, n * sizeof *got);
+    ig_result r2 = ig_vk_render(ctx, &rd, got, &err);
+    CHECK_MSG(r2 == IG_OK, "%s: vulkan: %s", label, err.msg);
+    if (r1 == IG_OK && r2 == IG_OK) {
+        double e = vk_test_compare(got, ref, n);
+        const char *used = ig_vk_level_kernel_used(ctx);
+        ig_vk_render_report rep;
+        ig_vk_last_render_report(ctx, &rep);
+        printf("  %s (%dx%d, batch %d, %s kernel%s%s): max rel error %.3g\n", label, plan->width,
+               plan->height, count, used, *rep.gemm_tiles ? ", tiles " : "", rep.gemm_tiles, e);
+        CHECK_MSG(e <= tol, "%s: error %.3g > %g", label, e, tol);
+        CHECK_MSG(strcmp(used, kernel) == 0, "%s: ran the %s kernel, expected %s", label, used,
+                  kernel);
+        if (want_tiles)
+            CHECK_MSG(strcmp(rep.gemm_tiles, want_tiles) == 0, "%s: tiles %s, expected %s", label,
+                      rep.gemm_tiles, want_tiles);
+        if (keep) memcpy(keep, got, n * sizeof *got);
+    }
+    free(ref);
+    free(got);
 }
 
 /* ---- tiny random models ------------------------------------------------------------------- */
@@ -337,6 +386,41 @@ VK_TEST_FN float *vk_test_latents(int count, int z_dim) {
     float *z = malloc((size_t)count * z_dim * sizeof *z);
     for (int i = 0; i < count; i++) ig_latent_from_seed((uint32_t)(100 + i), z + (size_t)i * z_dim, z_dim);
     return z;
+}
+
+/* INRGAN_VK_KERNEL=kernel turns that level kernel on for a default context (its summary says
+ * "kernel=<kernel>"). */
+VK_TEST_FN void vk_test_check_kernel_env(const char *kernel) {
+    char want[64];
+    snprintf(want, sizeof want, "kernel=%s", kernel);
+    setenv("INRGAN_VK_KERNEL", kernel, 1);
+    ig_vk_desc d = vk_test_desc();
+    ig_vk_context *ctx = NULL;
+    ig_error err = {0};
+    CHECK_MSG(ig_vk_context_create(&d, &ctx, &err) == IG_OK, "context: %s", err.msg);
+    unsetenv("INRGAN_VK_KERNEL");
+    if (ctx)
+        CHECK_MSG(strstr(ig_vk_context_summary(ctx), want) != NULL, "INRGAN_VK_KERNEL=%s: %s",
+                  kernel, ig_vk_context_summary(ctx));
+    ig_vk_context_destroy(ctx);
+}
+
+/* ctx's storage range (`range` bytes) holds the activations of two images but not three:
+ * a batch of 3 renders in image groups (vk_test_check_render, no tile-set check), no binding
+ * larger than range, no validation errors; then destroys ctx (NULL: nothing rendered). */
+VK_TEST_FN void vk_test_check_groups(ig_vk_context *ctx, const ig_model *m, const ig_plan *plan,
+                                     uint32_t range, const char *kernel, const char *label,
+                                     double tol) {
+    if (ctx) {
+        float *z = vk_test_latents(3, ig_model_config(m)->z_dim);
+        vk_test_check_render(ctx, m, plan, z, NULL, 0, 3, kernel, label, tol, NULL, NULL);
+        ig_vk_mem_stats st;
+        ig_vk_memory_stats(ctx, &st);
+        CHECK_MSG(st.max_binding_bytes <= range, "binding of %u bytes", st.max_binding_bytes);
+        free(z);
+        vk_test_ctx_ok(ctx);
+    }
+    ig_vk_context_destroy(ctx);
 }
 
 #endif
