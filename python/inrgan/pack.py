@@ -27,6 +27,8 @@ import sys
 
 import numpy as np
 
+from .convert import sha256_file
+
 __all__ = ["read_packed", "write_packed", "box_downsample", "OPEN_PEEPS_PROVENANCE"]
 
 MAX_BYTES = 16 << 30          # refuse arrays whose header claims more than 16 GiB
@@ -40,14 +42,6 @@ OPEN_PEEPS_PROVENANCE = {
     "licence": "images: CC0 1.0 (Open Peeps design by Pablo Stanley, "
                "https://www.openpeeps.com/); DiceBear code: MIT (Florian Koerner)",
 }
-
-
-def _sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def box_downsample(a, factor):
@@ -86,7 +80,7 @@ def write_packed(images, out, provenance, preset=6):
         "resolution": int(images.shape[1]),
         "bytes": os.path.getsize(out),
         "raw_bytes": int(images.nbytes),
-        "sha256": _sha256_file(out),
+        "sha256": sha256_file(out),
         "raw_sha256": hashlib.sha256(memoryview(images).cast("B")).hexdigest(),
     })
     with open(out + ".json.tmp", "w") as f:
@@ -102,7 +96,7 @@ def read_packed(path, check=True):
     if check and os.path.exists(side):
         with open(side) as f:
             want = json.load(f).get("sha256")
-        if want and _sha256_file(path) != want:
+        if want and sha256_file(path) != want:
             raise ValueError("%s does not match the sha256 in %s (damaged or replaced)"
                              % (path, side))
     try:
