@@ -29,7 +29,7 @@ import tempfile
 
 from torch_env import ROOT, np, torch  # noqa: E402,F401  (sys.path, skip without torch)
 
-from inrgan import export, safetensors_io, swd, train  # noqa: E402
+from inrgan import ckpt, export, safetensors_io, swd, train  # noqa: E402
 from inrgan.augment import augment  # noqa: E402
 
 torch.set_num_threads(1)
@@ -108,7 +108,7 @@ def test_resume_trainer(data, tmp):
     for _ in range(3):
         a.train_step()
     path = os.path.join(tmp, "ck.pt")
-    train._atomic_torch_save(a.state_dict(), path)
+    ckpt.save_atomic(a.state_dict(), path)
     la = [a.train_step() for _ in range(2)]
     b = train.Trainer(train.parse_args(argv), ds)
     b.load_state_dict(torch.load(path))
