@@ -31,6 +31,7 @@ from torch_env import ROOT, np, torch  # noqa: E402,F401  (sys.path, skip withou
 
 from inrgan import ckpt, export, safetensors_io, swd, train  # noqa: E402
 from inrgan.augment import augment  # noqa: E402
+from train_fixtures import flat  # noqa: E402
 
 torch.set_num_threads(1)
 FAILURES = []
@@ -72,10 +73,6 @@ def base_argv(data, outdir, extra=()):
             "--batch", "8", "--d-channel-base", "128", "--d-channel-max", "16",
             "--r1-interval", "4", "--r1-gamma", "1", "--ema-kimg", "0.05",
             "--threads", "1", "--quiet", "--snap-minutes", "1000", "--grid", "4"] + list(extra)
-
-
-def flat(module):
-    return torch.cat([t.detach().reshape(-1).double() for t in module.state_dict().values()])
 
 
 def test_steps(data, tmp):
