@@ -27,6 +27,7 @@ import sys
 
 import numpy as np
 
+from . import safetensors_io
 from .convert import sha256_file
 
 __all__ = ["read_packed", "write_packed", "box_downsample", "OPEN_PEEPS_PROVENANCE"]
@@ -62,16 +63,13 @@ def write_packed(images, out, provenance, preset=6):
     images = np.ascontiguousarray(images)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
         raise ValueError("expected uint8 [N, R, R, 3], got %s %s" % (images.dtype, images.shape))
-    tmp = out + ".tmp%d" % os.getpid()
-    try:
-        with lzma.open(tmp, "wb", format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
-                       preset=preset) as f:
-            np.lib.format.write_array(f, images, allow_pickle=False)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    def write_xz(f):
+        with lzma.LZMAFile(f, "wb", format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
+                           preset=preset) as z:
+            np.lib.format.write_array(z, images, allow_pickle=False)
+
+    safetensors_io.write_atomic_with(out, write_xz)
     meta = dict(provenance)
     meta.update({
         "file": os.path.basename(out),
@@ -83,10 +81,7 @@ def write_packed(images, out, provenance, preset=6):
         "sha256": sha256_file(out),
         "raw_sha256": hashlib.sha256(memoryview(images).cast("B")).hexdigest(),
     })
-    with open(out + ".json.tmp", "w") as f:
-        json.dump(meta, f, indent=1)
-        f.write("\n")
-    os.replace(out + ".json.tmp", out + ".json")
+    safetensors_io.write_atomic(out + ".json", (json.dumps(meta, indent=1) + "\n").encode())
     return meta
 
 
