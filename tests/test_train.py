@@ -29,8 +29,9 @@ import tempfile
 
 from torch_env import ROOT, np, torch  # noqa: E402,F401  (sys.path, skip without torch)
 
-from inrgan import export, safetensors_io, swd, train  # noqa: E402
+from inrgan import ckpt, export, safetensors_io, swd, train  # noqa: E402
 from inrgan.augment import augment  # noqa: E402
+from train_fixtures import flat  # noqa: E402
 
 torch.set_num_threads(1)
 FAILURES = []
@@ -74,10 +75,6 @@ def base_argv(data, outdir, extra=()):
             "--threads", "1", "--quiet", "--snap-minutes", "1000", "--grid", "4"] + list(extra)
 
 
-def flat(module):
-    return torch.cat([t.detach().reshape(-1).double() for t in module.state_dict().values()])
-
-
 def test_steps(data, tmp):
     args = train.parse_args(base_argv(data, os.path.join(tmp, "steps")))
     ds = train.ImageDataset(args.data)
@@ -108,7 +105,7 @@ def test_resume_trainer(data, tmp):
     for _ in range(3):
         a.train_step()
     path = os.path.join(tmp, "ck.pt")
-    train._atomic_torch_save(a.state_dict(), path)
+    ckpt.save_atomic(a.state_dict(), path)
     la = [a.train_step() for _ in range(2)]
     b = train.Trainer(train.parse_args(argv), ds)
     b.load_state_dict(torch.load(path))

@@ -24,6 +24,7 @@ import os
 import torch
 
 from . import safetensors_io
+from .convert import sha256_file
 
 __all__ = ["save_atomic", "load", "split", "join", "remove_stale_temps", "sha256_file"]
 
@@ -59,17 +60,6 @@ def remove_stale_temps(path):
         except OSError:
             pass
     return removed
-
-
-def sha256_file(path, chunk=1 << 20):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 def split(path, outdir, part_bytes=15 << 20, name=None):

@@ -27,6 +27,9 @@ import sys
 
 import numpy as np
 
+from . import safetensors_io
+from .convert import sha256_file
+
 __all__ = ["read_packed", "write_packed", "box_downsample", "OPEN_PEEPS_PROVENANCE"]
 
 MAX_BYTES = 16 << 30          # refuse arrays whose header claims more than 16 GiB
@@ -40,14 +43,6 @@ OPEN_PEEPS_PROVENANCE = {
     "licence": "images: CC0 1.0 (Open Peeps design by Pablo Stanley, "
                "https://www.openpeeps.com/); DiceBear code: MIT (Florian Koerner)",
 }
-
-
-def _sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def box_downsample(a, factor):
@@ -68,16 +63,13 @@ def write_packed(images, out, provenance, preset=6):
     images = np.ascontiguousarray(images)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
         raise ValueError("expected uint8 [N, R, R, 3], got %s %s" % (images.dtype, images.shape))
-    tmp = out + ".tmp%d" % os.getpid()
-    try:
-        with lzma.open(tmp, "wb", format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
-                       preset=preset) as f:
-            np.lib.format.write_array(f, images, allow_pickle=False)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    def write_xz(f):
+        with lzma.LZMAFile(f, "wb", format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
+                           preset=preset) as z:
+            np.lib.format.write_array(z, images, allow_pickle=False)
+
+    safetensors_io.write_atomic_with(out, write_xz)
     meta = dict(provenance)
     meta.update({
         "file": os.path.basename(out),
@@ -86,13 +78,10 @@ def write_packed(images, out, provenance, preset=6):
         "resolution": int(images.shape[1]),
         "bytes": os.path.getsize(out),
         "raw_bytes": int(images.nbytes),
-        "sha256": _sha256_file(out),
+        "sha256": sha256_file(out),
         "raw_sha256": hashlib.sha256(memoryview(images).cast("B")).hexdigest(),
     })
-    with open(out + ".json.tmp", "w") as f:
-        json.dump(meta, f, indent=1)
-        f.write("\n")
-    os.replace(out + ".json.tmp", out + ".json")
+    safetensors_io.write_atomic(out + ".json", (json.dumps(meta, indent=1) + "\n").encode())
     return meta
 
 
@@ -102,7 +91,7 @@ def read_packed(path, check=True):
     if check and os.path.exists(side):
         with open(side) as f:
             want = json.load(f).get("sha256")
-        if want and _sha256_file(path) != want:
+        if want and sha256_file(path) != want:
             raise ValueError("%s does not match the sha256 in %s (damaged or replaced)"
                              % (path, side))
     try:

@@ -130,10 +130,6 @@ def image_grid(imgs, cols):
     return out
 
 
-def _atomic_torch_save(obj, path):
-    ckpt_mod.save_atomic(obj, path)
-
-
 def peak_memory_mb(device):
     """Peak memory of this process in MB: CUDA's max allocated on a CUDA device, else the
     peak resident set size."""
@@ -941,7 +937,7 @@ def train(args, rank=None, world_size=None, init_method=None):
             # Every rank calls state_dict (it gathers the RNG states), rank 0 writes.
             state = tr.state_dict()
             if is_main:
-                _atomic_torch_save(state, ck_path)
+                ckpt_mod.save_atomic(state, ck_path)
                 log("checkpoint %s at kimg %.1f (before the final SWD)"
                     % (ck_path, tr.cur_nimg / 1000.0))
             del state
@@ -977,7 +973,7 @@ def train(args, rank=None, world_size=None, init_method=None):
             tr.swd_history = obj[0]
         state = tr.state_dict()
         if is_main:
-            _atomic_torch_save(state, ck_path)
+            ckpt_mod.save_atomic(state, ck_path)
             if args.export_every_snapshot:
                 export_mod.save_model(tr.G_ema, os.path.join(args.outdir,
                                                              "model-latest.safetensors"),
