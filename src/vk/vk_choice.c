@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,12 +123,18 @@ static const ig__kernel *ig__kernel_id(int id) {
 
 /* ---- the key ----------------------------------------------------------------------------------- */
 
+/* The compiled-in SPIR-V never changes while the process runs, and hashing all of it (~0.7 MB)
+ * takes about a millisecond, while the key is made at every prepare and render: hashed once. */
 static uint64_t ig__shaders_hash(void) {
-    uint64_t h = 1469598103934665603ull;
+    static _Atomic uint64_t memo; /* 0: not yet (a hash of 0 is only computed again) */
+    uint64_t h = atomic_load_explicit(&memo, memory_order_relaxed);
+    if (h) return h;
+    h = 1469598103934665603ull;
     for (int i = 0; i < IG_SH_COUNT; i++) {
         const ig__vk_spirv *s = ig__vk_shader(i);
         if (s) h = ig__vk_fnv(h, s->code, s->bytes);
     }
+    atomic_store_explicit(&memo, h, memory_order_relaxed);
     return h;
 }
 

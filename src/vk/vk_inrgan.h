@@ -142,6 +142,11 @@ int ig__vk_gemm_level_tile(const ig_vk_context *ctx, const ig__vk_model *vm, int
 /* The specialization constants of tile t on this device into spec[8]. */
 void ig__vk_gemm_spec(const ig_vk_context *ctx, int t, uint32_t spec[8]);
 
+/* norm.comp's second pass for images [n0, n0 + k) (vk_inrgan.c): wk->part's row partials (H
+ * rows of C channels, W wide) into inv[n][inv_off + c]; false when the builder is out of room. */
+bool ig__vk_plan_norm2(ig__vk_builder *b, const ig__work *wk, uint32_t C, uint32_t W, uint32_t H,
+                       uint32_t inv_off, uint32_t n0, uint32_t k);
+
 /* Whether the gemm level kernel can render this model on this context: asked for, fp32 with
  * the weight-generation pass, nearest up-sampling without instance norm, and the layer
  * structure the coarse trick expects (each level > 0 opens with an up-sampling conv0; every

@@ -401,7 +401,7 @@ static void ig__gemm_norm(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_o
     int l = op->level;
     uint32_t es = (uint32_t)wk->es, C = (uint32_t)op->c_x, H = (uint32_t)vp->h[l],
              W = (uint32_t)vp->w[l];
-    uint64_t A = wk->feat_img / es, P = vp->pp[l], pimg = wk->part_img / 4, is = wk->inv_img / 4;
+    uint64_t A = wk->feat_img / es, P = vp->pp[l], pimg = wk->part_img / 4;
     ig__vk_disp *d;
     uint32_t *m = ig__vk_disp_new(b, es == 2 ? IG_SH_NORM1_F16 : IG_SH_NORM1, IGR_NORM1_WORDS, &d);
     if (!m) return;
@@ -420,20 +420,7 @@ static void ig__gemm_norm(ig__vk_builder *b, const ig__chunk *ch, const ig__vk_o
     d->gx = ig__vk_groups(C, IG_VK_WG);
     d->gy = H;
     d->gz = k;
-    m = ig__vk_disp_new(b, IG_SH_NORM2, IGR_NORM2_WORDS, &d);
-    if (!m) return;
-    m[IGR_NORM2_c] = C;
-    m[IGR_NORM2_w] = W;
-    m[IGR_NORM2_h] = H;
-    m[IGR_NORM2_n_img] = k;
-    m[IGR_NORM2_p_base] = ig__vk_bind(b, d, 2, &wk->part, (uint64_t)n0 * pimg * 4,
-                                      ((uint64_t)(k - 1) * pimg + (uint64_t)H * C * 2) * 4, 4);
-    m[IGR_NORM2_p_stride] = (uint32_t)pimg;
-    m[IGR_NORM2_inv_base] = ig__vk_bind(b, d, 3, &wk->inv, ((uint64_t)n0 * is + op->inv_off) * 4,
-                                        ((uint64_t)(k - 1) * is + C) * 4, 4);
-    m[IGR_NORM2_inv_stride] = (uint32_t)is;
-    d->gx = ig__vk_groups(C, IG_VK_WG);
-    d->gy = k;
+    ig__vk_plan_norm2(b, wk, C, W, H, (uint32_t)op->inv_off, n0, k);
 }
 
 /* Every level of the render's plan on the gemm kernel, per group of images: activations
