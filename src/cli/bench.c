@@ -858,15 +858,13 @@ int cmd_bench(int argc, char **argv) {
             json_path = optarg;
             break;
         case B_BACKEND:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "vulkan") && strcmp(optarg, "all") && strcmp(optarg, "auto"))
-                return cli_usage_error("--backend '%s' is not cpu, vulkan, all or auto", optarg);
+            CLI_WORD("--backend", optarg, ((const char *const[]){"cpu", "vulkan", "all", "auto", NULL}));
             backend = optarg;
             backend_given = true;
             break;
         case B_THREADS: CLI_PARSE(ig_parse_int("--threads", optarg, 1, 1024, &threads, CLI_PERR)); break;
         case B_PREC:
-            if (strcmp(optarg, "fp32") && strcmp(optarg, "fp16") && strcmp(optarg, "auto"))
-                return cli_usage_error("--precision '%s' is not fp32, fp16 or auto", optarg);
+            CLI_WORD("--precision", optarg, cli_precision_words);
             precision = optarg;
             break;
         case 'g':
@@ -876,9 +874,7 @@ int cmd_bench(int argc, char **argv) {
         case B_VALIDATE: validate = true; break;
         case B_COOPMAT: coopmat = true; break;
         case B_KERNEL:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm") &&
-                strcmp(optarg, "fused") && strcmp(optarg, "fused16"))
-                return cli_usage_error("--kernel '%s' is not auto, pixel, gemm, fused or fused16", optarg);
+            CLI_WORD("--kernel", optarg, cli_kernel_words);
             kernel = optarg;
             break;
         case B_PHASES: phases = true; break;

@@ -416,16 +416,13 @@ static int parse_render_opts(int argc, char **argv, render_opts *o, unsigned cmd
             o->gpu = optarg;
             break;
         case O_PREC:
-            if (strcmp(optarg, "fp32") && strcmp(optarg, "fp16") && strcmp(optarg, "auto"))
-                return usage_error("--precision '%s' is not fp32, fp16 or auto", optarg);
+            CLI_WORD("--precision", optarg, cli_precision_words);
             o->precision = optarg;
             break;
         case O_VALIDATE: o->validate = true; break;
         case O_COOPMAT: o->coopmat = true; break;
         case O_KERNEL:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm") &&
-                strcmp(optarg, "fused") && strcmp(optarg, "fused16"))
-                return usage_error("--kernel '%s' is not auto, pixel, gemm, fused or fused16", optarg);
+            CLI_WORD("--kernel", optarg, cli_kernel_words);
             o->kernel = optarg;
             break;
         case 'm': o->model_path = optarg; break;
@@ -442,8 +439,7 @@ static int parse_render_opts(int argc, char **argv, render_opts *o, unsigned cmd
             break;
         case O_SIZE: CLI_PARSE(ig_parse_size("--size", optarg, 1048576, &o->width, &o->height, CLI_PERR)); break;
         case O_BACKEND:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "vulkan"))
-                return usage_error("--backend '%s' is not auto, cpu or vulkan", optarg);
+            CLI_WORD("--backend", optarg, cli_backend_words);
             o->backend = optarg;
             break;
         case O_THREADS: CLI_PARSE(ig_parse_int("--threads", optarg, 1, 1024, &o->threads, CLI_PERR)); break;
