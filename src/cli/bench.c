@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "ig_parse.h"
 #include "multi.h"
+#include "progress.h"
 #include "lower.h"
 
 #include <errno.h>
@@ -31,12 +32,6 @@
 #include "ig_vk.h"
 #endif
 
-
-static double bench_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -307,21 +302,21 @@ static ig_result bench_renders(bench_run *br, int dev, void *vk, const char *pre
 #ifdef INRGAN_HAVE_VULKAN
             if (vk) r = ig_vk_prepare((ig_vk_context *)vk, &d, err);
 #endif
-            double row_t0 = bench_now();
+            double row_t0 = cli_now_s();
             for (int w = 0; w < br->warmup + br->reps && r == IG_OK; w++) {
-                double t0 = bench_now();
+                double t0 = cli_now_s();
 #ifdef INRGAN_HAVE_VULKAN
                 if (vk) r = ig_vk_render((ig_vk_context *)vk, &d, out, err);
                 else
 #endif
                     r = ig_cpu_render(&d, out, err);
-                double ms = (bench_now() - t0) * 1e3;
+                double ms = (cli_now_s() - t0) * 1e3;
                 /* a row longer than a second says how far it is, one line per render */
-                if (r == IG_OK && !br->quiet && bench_now() - row_t0 > 1.0)
+                if (r == IG_OK && !br->quiet && cli_now_s() - row_t0 > 1.0)
                     fprintf(stderr, "inrgan: bench %s %dx%d batch %d: %s %d/%d done (%.1f s)\n", vk ? "vulkan" : "cpu",
                             br->sizes[si], br->sizes[si], b, w < br->warmup ? "warm-up" : "rep",
                             w < br->warmup ? w + 1 : w - br->warmup + 1, w < br->warmup ? br->warmup : br->reps,
-                            bench_now() - row_t0);
+                            cli_now_s() - row_t0);
                 if (w < br->warmup) continue;
                 t[w - br->warmup] = ms;
                 g[w - br->warmup] = gms;
@@ -593,9 +588,9 @@ static ig_result bench_split_run(bench_run *br, ig_error *err) {
                 break;
             }
             for (int w = 0; w < br->warmup + br->reps && r == IG_OK; w++) {
-                double t0 = bench_now();
+                double t0 = cli_now_s();
                 r = cli_multi_run(m, b, split_one, s, split_name, true, err);
-                double ms = (bench_now() - t0) * 1e3;
+                double ms = (cli_now_s() - t0) * 1e3;
                 if (r != IG_OK || w < br->warmup) continue;
                 t[w - br->warmup] = ms;
                 for (int i = 0; i < nd; i++) {
