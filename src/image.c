@@ -359,6 +359,18 @@ uint16_t ig_quantize16(float x) {
     return (uint16_t)(q < 0 ? 0 : q > 65535 ? 65535 : q);
 }
 
+void ig_quantize_png_row(const float *x, size_t n, int depth, uint8_t *out) {
+    if (depth == 16) { /* PNG samples are big-endian */
+        for (size_t k = 0; k < n; k++) {
+            uint16_t v = ig_quantize16(x[k]);
+            out[2 * k] = (uint8_t)(v >> 8);
+            out[2 * k + 1] = (uint8_t)(v & 0xff);
+        }
+    } else {
+        for (size_t k = 0; k < n; k++) out[k] = ig_quantize8(x[k]);
+    }
+}
+
 const char *ig_format_ext(ig_format f) {
     return f == IG_FORMAT_NPY ? "npy" : f == IG_FORMAT_TIFF ? "tif" : "png";
 }
@@ -457,22 +469,11 @@ ig_result ig_image_writer_rows(ig_image_writer *w, const float *rgb, int rows, i
         int y = w->written + i;
         ig_result r = IG_OK;
         switch (w->format) {
-        case IG_FORMAT_PNG8: {
-            uint8_t *q = w->row;
-            for (size_t k = 0; k < 3 * W; k++) q[k] = ig_quantize8(src[k]);
-            r = ig_png_stream_rows(w->png, q, 1, err);
+        case IG_FORMAT_PNG8:
+        case IG_FORMAT_PNG16:
+            ig_quantize_png_row(src, 3 * W, w->format == IG_FORMAT_PNG16 ? 16 : 8, w->row);
+            r = ig_png_stream_rows(w->png, w->row, 1, err);
             break;
-        }
-        case IG_FORMAT_PNG16: { /* PNG samples are big-endian */
-            uint8_t *q = w->row;
-            for (size_t k = 0; k < 3 * W; k++) {
-                uint16_t v = ig_quantize16(src[k]);
-                q[2 * k] = (uint8_t)(v >> 8);
-                q[2 * k + 1] = (uint8_t)(v & 0xff);
-            }
-            r = ig_png_stream_rows(w->png, q, 1, err);
-            break;
-        }
         case IG_FORMAT_NPY: { /* [3, H, W]: one row into each plane */
             float *q = w->row;
             for (int c = 0; c < 3 && w->out.ok; c++) {

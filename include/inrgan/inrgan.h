@@ -374,6 +374,9 @@ ig_result ig_png_stream_open_text(ig_png_stream **out, const char *path, int wid
  *          (q16 + 128) / 257 (integer division: round to nearest) == q8 exactly. */
 uint8_t ig_quantize8(float x);
 uint16_t ig_quantize16(float x);
+/* n values quantised into one PNG row: depth 8 one byte each, depth 16 two (big-endian, as PNG
+ * stores them) each. */
+void ig_quantize_png_row(const float *x, size_t n, int depth, uint8_t *out);
 
 /* Writers of float rows (interleaved RGB, top to bottom), each to a temporary file renamed when
  * complete: 8/16-bit PNG (quantised as above), .npy float32 [3, H, W] (the values as rendered),

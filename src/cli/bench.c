@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "ig_parse.h"
 #include "multi.h"
+#include "progress.h"
 #include "lower.h"
 
 #include <errno.h>
@@ -31,12 +32,6 @@
 #include "ig_vk.h"
 #endif
 
-
-static double bench_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -307,21 +302,21 @@ static ig_result bench_renders(bench_run *br, int dev, void *vk, const char *pre
 #ifdef INRGAN_HAVE_VULKAN
             if (vk) r = ig_vk_prepare((ig_vk_context *)vk, &d, err);
 #endif
-            double row_t0 = bench_now();
+            double row_t0 = cli_now_s();
             for (int w = 0; w < br->warmup + br->reps && r == IG_OK; w++) {
-                double t0 = bench_now();
+                double t0 = cli_now_s();
 #ifdef INRGAN_HAVE_VULKAN
                 if (vk) r = ig_vk_render((ig_vk_context *)vk, &d, out, err);
                 else
 #endif
                     r = ig_cpu_render(&d, out, err);
-                double ms = (bench_now() - t0) * 1e3;
+                double ms = (cli_now_s() - t0) * 1e3;
                 /* a row longer than a second says how far it is, one line per render */
-                if (r == IG_OK && !br->quiet && bench_now() - row_t0 > 1.0)
+                if (r == IG_OK && !br->quiet && cli_now_s() - row_t0 > 1.0)
                     fprintf(stderr, "inrgan: bench %s %dx%d batch %d: %s %d/%d done (%.1f s)\n", vk ? "vulkan" : "cpu",
                             br->sizes[si], br->sizes[si], b, w < br->warmup ? "warm-up" : "rep",
                             w < br->warmup ? w + 1 : w - br->warmup + 1, w < br->warmup ? br->warmup : br->reps,
-                            bench_now() - row_t0);
+                            cli_now_s() - row_t0);
                 if (w < br->warmup) continue;
                 t[w - br->warmup] = ms;
                 g[w - br->warmup] = gms;
@@ -593,9 +588,9 @@ static ig_result bench_split_run(bench_run *br, ig_error *err) {
                 break;
             }
             for (int w = 0; w < br->warmup + br->reps && r == IG_OK; w++) {
-                double t0 = bench_now();
+                double t0 = cli_now_s();
                 r = cli_multi_run(m, b, split_one, s, split_name, true, err);
-                double ms = (bench_now() - t0) * 1e3;
+                double ms = (cli_now_s() - t0) * 1e3;
                 if (r != IG_OK || w < br->warmup) continue;
                 t[w - br->warmup] = ms;
                 for (int i = 0; i < nd; i++) {
@@ -858,15 +853,13 @@ int cmd_bench(int argc, char **argv) {
             json_path = optarg;
             break;
         case B_BACKEND:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "vulkan") && strcmp(optarg, "all") && strcmp(optarg, "auto"))
-                return cli_usage_error("--backend '%s' is not cpu, vulkan, all or auto", optarg);
+            CLI_WORD("--backend", optarg, ((const char *const[]){"cpu", "vulkan", "all", "auto", NULL}));
             backend = optarg;
             backend_given = true;
             break;
         case B_THREADS: CLI_PARSE(ig_parse_int("--threads", optarg, 1, 1024, &threads, CLI_PERR)); break;
         case B_PREC:
-            if (strcmp(optarg, "fp32") && strcmp(optarg, "fp16") && strcmp(optarg, "auto"))
-                return cli_usage_error("--precision '%s' is not fp32, fp16 or auto", optarg);
+            CLI_WORD("--precision", optarg, cli_precision_words);
             precision = optarg;
             break;
         case 'g':
@@ -876,9 +869,7 @@ int cmd_bench(int argc, char **argv) {
         case B_VALIDATE: validate = true; break;
         case B_COOPMAT: coopmat = true; break;
         case B_KERNEL:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm") &&
-                strcmp(optarg, "fused") && strcmp(optarg, "fused16"))
-                return cli_usage_error("--kernel '%s' is not auto, pixel, gemm, fused or fused16", optarg);
+            CLI_WORD("--kernel", optarg, cli_kernel_words);
             kernel = optarg;
             break;
         case B_PHASES: phases = true; break;

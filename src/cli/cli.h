@@ -69,6 +69,17 @@ int cli_option_fail(ig_result r, const ig_error *err);
     } while (0)
 #define CLI_PERR (&perr_)
 int cli_fail(ig_result r, const ig_error *err);
+/* A word option's value checked inside an option loop: unless v is one of words (NULL-ended), the
+ * usage error "OPT 'v' is not A, B or C" is printed and the function returns its exit code.
+ * cli_precision_words, cli_kernel_words: --precision, --kernel (render, serve, bench);
+ * cli_backend_words: --backend of render and serve (bench's takes "all" too). */
+int cli_check_word(const char *opt, const char *v, const char *const *words);
+extern const char *const cli_precision_words[], *const cli_kernel_words[], *const cli_backend_words[];
+#define CLI_WORD(opt, v, words)                            \
+    do {                                                   \
+        int cw_ = cli_check_word((opt), (v), (words));     \
+        if (cw_ != 0) return cw_;                          \
+    } while (0)
 /* The command being run (main.c sets it), for the hint after a usage error. */
 extern const char *cli_cmd;
 /* Writes text to path through a temporary file (fflush, fsync, fclose checked, then rename);

@@ -37,6 +37,22 @@ int cli_usage_error(const char *fmt, ...) {
     return ig_result_exit_code(IG_ERR_USAGE);
 }
 
+const char *const cli_precision_words[] = {"fp32", "fp16", "auto", NULL};
+const char *const cli_kernel_words[] = {"auto", "pixel", "gemm", "fused", "fused16", NULL};
+const char *const cli_backend_words[] = {"auto", "cpu", "vulkan", NULL};
+
+int cli_check_word(const char *opt, const char *v, const char *const *words) {
+    char list[256] = "";
+    size_t n = 0;
+    for (int i = 0; words[i]; i++) {
+        if (strcmp(v, words[i]) == 0) return 0;
+        const char *sep = i == 0 ? "" : words[i + 1] ? ", " : " or ";
+        n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s", sep, words[i]);
+        if (n >= sizeof list) n = sizeof list - 1;
+    }
+    return cli_usage_error("%s '%s' is not %s", opt, v, list);
+}
+
 int cli_option_fail(ig_result r, const ig_error *err) {
     usage_line(err && err->code == r ? err->msg : ig_result_description(r), r);
     return ig_result_exit_code(r);

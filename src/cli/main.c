@@ -331,12 +331,6 @@ static int make_dirs(const char *path, ig_error *err) {
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* The name of one output image (without ".png"). */
 #define NAME_LEN CLI_NAME_LEN
 typedef char out_name[NAME_LEN];
@@ -416,16 +410,13 @@ static int parse_render_opts(int argc, char **argv, render_opts *o, unsigned cmd
             o->gpu = optarg;
             break;
         case O_PREC:
-            if (strcmp(optarg, "fp32") && strcmp(optarg, "fp16") && strcmp(optarg, "auto"))
-                return usage_error("--precision '%s' is not fp32, fp16 or auto", optarg);
+            CLI_WORD("--precision", optarg, cli_precision_words);
             o->precision = optarg;
             break;
         case O_VALIDATE: o->validate = true; break;
         case O_COOPMAT: o->coopmat = true; break;
         case O_KERNEL:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm") &&
-                strcmp(optarg, "fused") && strcmp(optarg, "fused16"))
-                return usage_error("--kernel '%s' is not auto, pixel, gemm, fused or fused16", optarg);
+            CLI_WORD("--kernel", optarg, cli_kernel_words);
             o->kernel = optarg;
             break;
         case 'm': o->model_path = optarg; break;
@@ -442,8 +433,7 @@ static int parse_render_opts(int argc, char **argv, render_opts *o, unsigned cmd
             break;
         case O_SIZE: CLI_PARSE(ig_parse_size("--size", optarg, 1048576, &o->width, &o->height, CLI_PERR)); break;
         case O_BACKEND:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "vulkan"))
-                return usage_error("--backend '%s' is not auto, cpu or vulkan", optarg);
+            CLI_WORD("--backend", optarg, cli_backend_words);
             o->backend = optarg;
             break;
         case O_THREADS: CLI_PARSE(ig_parse_int("--threads", optarg, 1, 1024, &o->threads, CLI_PERR)); break;
@@ -815,7 +805,7 @@ static int cmd_render(int argc, char **argv) {
         r = open_backend(&o, &be, &err);
     }
     if (r == IG_OK && make_dirs(o.out_dir, &err) != 0) r = err.code;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     cli_progress prog;
     cli_progress_init(&prog, "render", (double)W * H * l.count, use_multi || g_quiet);
     o.prog = &prog;
@@ -863,7 +853,7 @@ static int cmd_render(int argc, char **argv) {
     if (r == IG_OK) r = cli_multi_check(&multi, &err);
     if (r == IG_OK && !g_quiet && band) {
         fprintf(stderr, "inrgan: rendered band %d/%d of %dx%d with %s in %.2f s -> %s\n", o.shard.k, o.shard.n, W, H,
-                be.label, now_s() - t0, band_written);
+                be.label, cli_now_s() - t0, band_written);
     } else if (r == IG_OK && !g_quiet) {
         ig_plan p;
         if (ig_plan_make(&p, cfg, &pd, NULL) == IG_OK) {
@@ -873,7 +863,7 @@ static int cmd_render(int argc, char **argv) {
                                             "/", l.names[0]);
             else snprintf(where, sizeof where, "%s%s", o.out_dir, strcmp(o.out_dir, "/") ? "/" : "");
             fprintf(stderr, "inrgan: rendered %d image%s %dx%d with %s in %.2f s (%.2f GFLOP each) -> %s\n", l.count,
-                    l.count == 1 ? "" : "s", p.width, p.height, be.label, now_s() - t0,
+                    l.count == 1 ? "" : "s", p.width, p.height, be.label, cli_now_s() - t0,
                     ig_plan_executed_flops(&p, cfg) / 1e9, where);
             ig_plan_free(&p);
         }
@@ -982,7 +972,7 @@ static int cmd_frames(int argc, char **argv, bool zoom) {
                     (int)f_end, total);
     }
     double z0 = o.have_zoom ? o.zoom : 1.0, z1 = o.zoom_to > 0 ? o.zoom_to : 8.0;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     cli_progress prog;
     cli_progress_init(&prog, zoom ? "zoom" : "interp", (double)W * H * (double)(f_end - f_begin), g_quiet);
     o.prog = &prog;
@@ -1011,7 +1001,7 @@ static int cmd_frames(int argc, char **argv, bool zoom) {
     if (r == IG_OK) {
         if (!g_quiet)
             fprintf(stderr, "inrgan: %d frames with %s in %.2f s -> %s%s\n", (int)(f_end - f_begin), be.label,
-                    now_s() - t0, o.out_dir, strcmp(o.out_dir, "/") ? "/" : "");
+                    cli_now_s() - t0, o.out_dir, strcmp(o.out_dir, "/") ? "/" : "");
         if (whole) try_video(o.out_dir, zoom ? "zoom" : "interp");
     }
     rc = r == IG_OK ? 0 : fail(r, &err);

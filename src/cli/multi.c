@@ -1,5 +1,6 @@
 /* multi.c - one work queue over several devices (src/cli/multi.h, docs/scale-out.md). */
 #include "multi.h"
+#include "progress.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -121,12 +122,6 @@ typedef struct worker {
     int dev;
 } worker;
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void *work(void *arg) {
     worker *w = arg;
     queue *q = w->q;
@@ -134,9 +129,9 @@ static void *work(void *arg) {
         int item = atomic_fetch_add(&q->next, 1);
         if (item >= q->count) break;
         ig_error e = {0};
-        double t0 = now_s();
+        double t0 = cli_now_s();
         ig_result r = q->fn(q->user, &q->m->be[w->dev], item, &e);
-        q->m->seconds[w->dev] += now_s() - t0;
+        q->m->seconds[w->dev] += cli_now_s() - t0;
         pthread_mutex_lock(&q->lock);
         if (r != IG_OK) {
             if (q->r == IG_OK) {

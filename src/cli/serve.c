@@ -70,8 +70,7 @@ int cmd_serve(int argc, char **argv) {
             bind = optarg;
             break;
         case O_BACKEND:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "vulkan"))
-                return cli_usage_error("--backend '%s' is not auto, cpu or vulkan", optarg);
+            CLI_WORD("--backend", optarg, cli_backend_words);
             bo.backend = optarg;
             break;
         case 'g':
@@ -79,15 +78,12 @@ int cmd_serve(int argc, char **argv) {
             bo.gpu = optarg;
             break;
         case O_PREC:
-            if (strcmp(optarg, "fp32") && strcmp(optarg, "fp16") && strcmp(optarg, "auto"))
-                return cli_usage_error("--precision '%s' is not fp32, fp16 or auto", optarg);
+            CLI_WORD("--precision", optarg, cli_precision_words);
             bo.precision = optarg;
             break;
         case O_COOPMAT: bo.coopmat = true; break;
         case O_KERNEL:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "pixel") && strcmp(optarg, "gemm") &&
-                strcmp(optarg, "fused") && strcmp(optarg, "fused16"))
-                return cli_usage_error("--kernel '%s' is not auto, pixel, gemm, fused or fused16", optarg);
+            CLI_WORD("--kernel", optarg, cli_kernel_words);
             bo.kernel = optarg;
             break;
         case O_VALIDATE: bo.validate = true; break;

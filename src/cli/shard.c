@@ -163,16 +163,7 @@ static ig_result band_rows(void *user, int image, int y0, int rows, const float 
     (void)y0;
     size_t n = (size_t)b->width * 3;
     for (int i = 0; i < rows; i++) {
-        const float *src = rgb + (size_t)i * n;
-        if (b->depth == 16) {
-            for (size_t j = 0; j < n; j++) {
-                uint16_t q = ig_quantize16(src[j]);
-                b->row[2 * j] = (uint8_t)(q >> 8);
-                b->row[2 * j + 1] = (uint8_t)(q & 255);
-            }
-        } else {
-            for (size_t j = 0; j < n; j++) b->row[j] = ig_quantize8(src[j]);
-        }
+        ig_quantize_png_row(rgb + (size_t)i * n, n, b->depth, b->row);
         ig_result r = ig_png_stream_rows(b->png, b->row, 1, err);
         if (r != IG_OK) return r;
     }
