@@ -674,30 +674,6 @@ static ig_result ig__tile_section(const ig__chunk *ch, const ig__vk_plan *vp,
                         l, W, ctx->info.name, (uint64_t)R);
 }
 
-/* norm.comp's second pass for images [n0, n0 + k): their row partials in wk->part (H rows of
- * C channels) merged into inv[n][inv_off + c] = 1 / (sigma + 1e-8). False when the builder is
- * out of room (it holds the error). */
-bool ig__vk_plan_norm2(ig__vk_builder *b, const ig__work *wk, uint32_t C, uint32_t W, uint32_t H,
-                       uint32_t inv_off, uint32_t n0, uint32_t k) {
-    uint64_t pimg = wk->part_img / 4, is = wk->inv_img / 4;
-    ig__vk_disp *d;
-    uint32_t *m = ig__vk_disp_new(b, IG_SH_NORM2, IGR_NORM2_WORDS, &d);
-    if (!m) return false;
-    m[IGR_NORM2_c] = C;
-    m[IGR_NORM2_w] = W;
-    m[IGR_NORM2_h] = H;
-    m[IGR_NORM2_n_img] = k;
-    m[IGR_NORM2_p_base] = ig__vk_bind(b, d, 2, &wk->part, (uint64_t)n0 * pimg * 4,
-                                      ((uint64_t)(k - 1) * pimg + (uint64_t)H * C * 2) * 4, 4);
-    m[IGR_NORM2_p_stride] = (uint32_t)pimg;
-    m[IGR_NORM2_inv_base] = ig__vk_bind(b, d, 3, &wk->inv, ((uint64_t)n0 * is + inv_off) * 4,
-                                        ((uint64_t)(k - 1) * is + C) * 4, 4);
-    m[IGR_NORM2_inv_stride] = (uint32_t)is;
-    d->gx = ig__vk_groups(C, IG_VK_WG);
-    d->gy = k;
-    return true;
-}
-
 /* The levels of one pass: pass IG__PASS_STATS runs the native statistics plan and keeps only
  * the instance-norm factors; IG__PASS_RENDER runs the render's plan (with its own norm passes
  * when there was no statistics pass). */

@@ -26,6 +26,31 @@ const ig__gemm_tile ig__gemm_tiles[IG__N_TILES] = {
     [IG__TILE_COOP] = {"coop", 16, 16, 16, 8, 8},
 };
 
+/* norm.comp's second pass for images [n0, n0 + k): their row partials in wk->part (H rows of
+ * C channels) merged into inv[n][inv_off + c] = 1 / (sigma + 1e-8). False when the builder is
+ * out of room (it holds the error). Here rather than in vk_inrgan.c, whose per-pixel path
+ * calls it too, so that this file does not call back into vk_inrgan.c (ctest include_cycles). */
+bool ig__vk_plan_norm2(ig__vk_builder *b, const ig__work *wk, uint32_t C, uint32_t W, uint32_t H,
+                       uint32_t inv_off, uint32_t n0, uint32_t k) {
+    uint64_t pimg = wk->part_img / 4, is = wk->inv_img / 4;
+    ig__vk_disp *d;
+    uint32_t *m = ig__vk_disp_new(b, IG_SH_NORM2, IGR_NORM2_WORDS, &d);
+    if (!m) return false;
+    m[IGR_NORM2_c] = C;
+    m[IGR_NORM2_w] = W;
+    m[IGR_NORM2_h] = H;
+    m[IGR_NORM2_n_img] = k;
+    m[IGR_NORM2_p_base] = ig__vk_bind(b, d, 2, &wk->part, (uint64_t)n0 * pimg * 4,
+                                      ((uint64_t)(k - 1) * pimg + (uint64_t)H * C * 2) * 4, 4);
+    m[IGR_NORM2_p_stride] = (uint32_t)pimg;
+    m[IGR_NORM2_inv_base] = ig__vk_bind(b, d, 3, &wk->inv, ((uint64_t)n0 * is + inv_off) * 4,
+                                        ((uint64_t)(k - 1) * is + C) * 4, 4);
+    m[IGR_NORM2_inv_stride] = (uint32_t)is;
+    d->gx = ig__vk_groups(C, IG_VK_WG);
+    d->gy = k;
+    return true;
+}
+
 /* The KHR variant's shaders (level, raw), where this build has them (IG_SHADER_REQ ...
  * KHR_COOPMAT: compiled out when the shader compiler lacks GL_KHR_cooperative_matrix; the coop
  * tile set then runs only as the scalar twin, INRGAN_VK_COOP_EMU=1). */
